@@ -1,0 +1,43 @@
+//! `GET /items/{collection}` and `GET /items/{collection}/{id}`.
+
+use lambda_http::{Body, Error, Request, Response};
+use shared::AppState;
+use shared::http::respond;
+
+pub async fn handle(state: &AppState, request: Request) -> Result<Response<Body>, Error> {
+    Ok(respond(shared::items::read(state, &request).await))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lambda_http::http;
+    use serde_json::Value;
+
+    async fn get(uri: &str, authorization: Option<&str>) -> (u16, Value) {
+        let mut builder = http::Request::builder().method("GET").uri(uri);
+        if let Some(value) = authorization {
+            builder = builder.header("authorization", value);
+        }
+        let response = handle(&shared::state::unreachable_state(), builder.body(Body::Empty).unwrap())
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        let Body::Text(text) = response.body() else { panic!("expected a JSON body") };
+        (status, serde_json::from_str(text).unwrap())
+    }
+
+    #[tokio::test]
+    async fn garbage_bearer_is_401_invalid_credentials() {
+        let (status, body) = get("/items/posts", Some("Bearer garbage")).await;
+        assert_eq!(status, 401);
+        assert_eq!(body["errors"][0]["extensions"]["code"], "INVALID_CREDENTIALS");
+    }
+
+    #[tokio::test]
+    async fn system_collections_are_forbidden() {
+        let (status, body) = get("/items/directus_users", None).await;
+        assert_eq!(status, 403);
+        assert_eq!(body["errors"][0]["message"], "You don't have permission to access this.");
+    }
+}

@@ -1,0 +1,57 @@
+//! `POST /auth/login`.
+
+use lambda_http::{Body, Error, Request, Response};
+use shared::AppState;
+use shared::http::respond;
+use shared::password::Passwords;
+
+pub async fn handle(
+    state: &AppState,
+    passwords: &Passwords,
+    request: Request,
+) -> Result<Response<Body>, Error> {
+    Ok(respond(shared::auth::login(state, passwords, &request).await))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lambda_http::http;
+    use serde_json::Value;
+    use shared::config::HashParams;
+
+    fn passwords() -> Passwords {
+        Passwords::new(HashParams { memory_kib: 64, iterations: 1, parallelism: 1 }).unwrap()
+    }
+
+    async fn call(body: &str) -> (u16, Value) {
+        let request = http::Request::builder()
+            .method("POST")
+            .uri("/auth/login")
+            .body(Body::Text(body.to_owned()))
+            .unwrap();
+        let state = shared::state::unreachable_state();
+        let response = handle(&state, &passwords(), request).await.unwrap();
+        let status = response.status().as_u16();
+        let body = match response.body() {
+            Body::Text(text) => serde_json::from_str(text).unwrap(),
+            _ => Value::Null,
+        };
+        (status, body)
+    }
+
+    #[tokio::test]
+    async fn invalid_email_is_400_invalid_payload() {
+        let (status, body) = call(r#"{"email":"nope","password":"x"}"#).await;
+        assert_eq!(status, 400);
+        assert_eq!(body["errors"][0]["extensions"]["code"], "INVALID_PAYLOAD");
+        assert_eq!(body["errors"][0]["message"], "Invalid payload. \"email\" must be a valid email.");
+    }
+
+    #[tokio::test]
+    async fn unreachable_database_is_503_with_the_envelope() {
+        let (status, body) = call(r#"{"email":"hello@example.com","password":"d1r3ctu5"}"#).await;
+        assert_eq!(status, 503);
+        assert_eq!(body["errors"][0]["extensions"]["code"], "SERVICE_UNAVAILABLE");
+    }
+}

@@ -1,0 +1,42 @@
+//! `POST /auth/refresh`.
+
+use lambda_http::{Body, Error, Request, Response};
+use shared::AppState;
+use shared::http::respond;
+
+pub async fn handle(state: &AppState, request: Request) -> Result<Response<Body>, Error> {
+    Ok(respond(shared::auth::refresh(state, &request).await))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lambda_http::http;
+    use serde_json::Value;
+
+    #[tokio::test]
+    async fn missing_token_is_400_with_directus_message() {
+        let request = http::Request::builder()
+            .method("POST")
+            .body(Body::Text("{}".into()))
+            .unwrap();
+        let response = handle(&shared::state::unreachable_state(), request).await.unwrap();
+        assert_eq!(response.status().as_u16(), 400);
+        let Body::Text(text) = response.body() else { panic!("expected a JSON body") };
+        let body: Value = serde_json::from_str(text).unwrap();
+        assert_eq!(
+            body["errors"][0]["message"],
+            "Invalid payload. The refresh token is required in either the payload or cookie."
+        );
+    }
+
+    #[tokio::test]
+    async fn a_token_that_is_not_ours_is_401_without_a_lookup() {
+        let request = http::Request::builder()
+            .method("POST")
+            .body(Body::Text(r#"{"refresh_token":"not-a-refresh-token"}"#.into()))
+            .unwrap();
+        let response = handle(&shared::state::unreachable_state(), request).await.unwrap();
+        assert_eq!(response.status().as_u16(), 401);
+    }
+}

@@ -1,0 +1,55 @@
+//! `POST /users/register` and its alias `POST /register`.
+
+use lambda_http::{Body, Error, Request, Response};
+use shared::AppState;
+use shared::http::respond;
+use shared::password::Passwords;
+
+pub async fn handle(
+    state: &AppState,
+    passwords: &Passwords,
+    request: Request,
+) -> Result<Response<Body>, Error> {
+    Ok(respond(shared::registration::register(state, passwords, &request).await))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lambda_http::http;
+    use serde_json::Value;
+    use shared::config::HashParams;
+
+    async fn call(body: &str) -> (u16, Value) {
+        let request = http::Request::builder()
+            .method("POST")
+            .uri("/users/register")
+            .body(Body::Text(body.to_owned()))
+            .unwrap();
+        let state = shared::state::unreachable_state();
+        let passwords =
+            Passwords::new(HashParams { memory_kib: 64, iterations: 1, parallelism: 1 }).unwrap();
+        let response = handle(&state, &passwords, request).await.unwrap();
+        let status = response.status().as_u16();
+        let body = match response.body() {
+            Body::Text(text) => serde_json::from_str(text).unwrap(),
+            _ => Value::Null,
+        };
+        (status, body)
+    }
+
+    #[tokio::test]
+    async fn extra_fields_are_refused_before_anything_is_read() {
+        let (status, body) =
+            call(r#"{"email":"a@example.com","password":"d1r3ctu5","role":"admin"}"#).await;
+        assert_eq!(status, 400);
+        assert_eq!(body["errors"][0]["message"], "Invalid payload. \"role\" is not allowed.");
+    }
+
+    #[tokio::test]
+    async fn missing_password_is_400() {
+        let (status, body) = call(r#"{"email":"a@example.com"}"#).await;
+        assert_eq!(status, 400);
+        assert_eq!(body["errors"][0]["extensions"]["reason"], "\"password\" is required");
+    }
+}

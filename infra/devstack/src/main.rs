@@ -1,0 +1,282 @@
+//! The local stack in one process: an embedded dynoxide (DynamoDB on SQLite) with the tables
+//! created and `infra/seed.json` applied, then every function served by `cargo lambda watch`,
+//! warmed so that the first real request does not wait for a compile.
+//!
+//! `devstack --db .local/dynamodb.sqlite --port 8000 --api-port 9000` is what `make dev` runs.
+//! Tests run `devstack --memory --port 0 --api-port <free> --exit-on-eof` and read the
+//! `READY` line; the stack stops when their stdin pipe closes, however the test process ends.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use dynoxide::Database;
+use shared::provision::Document;
+use shared::store::{Store, Tables, ensure_tables};
+use tokio::io::AsyncReadExt;
+use tokio::process::{Child, Command};
+
+/// One request per function, each answered by our code (not by cargo lambda) once it runs.
+const WARM_UP: [(&str, &str); 5] = [
+    ("POST", "/users/register"),
+    ("POST", "/auth/login"),
+    ("POST", "/auth/refresh"),
+    ("POST", "/auth/logout"),
+    ("GET", "/items/posts"),
+];
+
+struct Options {
+    db: Option<PathBuf>,
+    port: u16,
+    api_port: Option<u16>,
+    seed: PathBuf,
+    prefix: String,
+    exit_on_eof: bool,
+    workspace: PathBuf,
+}
+
+fn usage() -> ! {
+    eprintln!(
+        "usage: devstack [--db FILE | --memory] [--port N] [--api-port N | --no-api] \
+         [--seed FILE] [--prefix P] [--exit-on-eof]"
+    );
+    std::process::exit(2)
+}
+
+fn parse_options() -> Options {
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let mut options = Options {
+        db: Some(workspace.join(".local/dynamodb.sqlite")),
+        port: 8000,
+        api_port: Some(9000),
+        seed: workspace.join("infra/seed.json"),
+        prefix: "directus-".into(),
+        exit_on_eof: false,
+        workspace,
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let mut value = || args.next().unwrap_or_else(|| usage());
+        match arg.as_str() {
+            "--db" => options.db = Some(PathBuf::from(value())),
+            "--memory" => options.db = None,
+            "--port" => options.port = value().parse().unwrap_or_else(|_| usage()),
+            "--api-port" => options.api_port = Some(value().parse().unwrap_or_else(|_| usage())),
+            "--no-api" => options.api_port = None,
+            "--seed" => options.seed = PathBuf::from(value()),
+            "--prefix" => options.prefix = value(),
+            "--exit-on-eof" => options.exit_on_eof = true,
+            _ => usage(),
+        }
+    }
+    options
+}
+
+#[tokio::main]
+async fn main() {
+    if let Err(error) = run(parse_options()).await {
+        eprintln!("devstack: {error}");
+        std::process::exit(1);
+    }
+}
+
+async fn run(options: Options) -> Result<(), Box<dyn std::error::Error>> {
+    let seed = std::fs::read_to_string(&options.seed)
+        .map_err(|e| format!("cannot read {}: {e}", options.seed.display()))?;
+    let document = Document::from_json(&seed)?;
+
+    let database = match &options.db {
+        Some(path) => {
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir)?;
+            }
+            Database::new(&path.to_string_lossy())?
+        }
+        None => Database::memory()?,
+    };
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", options.port)).await?;
+    let dynamo_url = format!("http://{}", listener.local_addr()?);
+    let (stop_dynamo, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(dynoxide::server::serve_with_shutdown(
+        listener,
+        database,
+        async move {
+            let _ = stopped.await;
+        },
+    ));
+
+    let tables = Tables::with_prefix(&options.prefix);
+    let store = Store::local(&dynamo_url, tables);
+    ensure_tables(store.client(), store.tables()).await?;
+    document.apply(&store).await?;
+    println!("DYNAMODB {dynamo_url}");
+
+    let mut api = None;
+    if let Some(api_port) = options.api_port {
+        let secret = secret(&options)?;
+        let child = start_api(&options, api_port, &dynamo_url, &secret)?;
+        let api_url = format!("http://127.0.0.1:{api_port}");
+        api = Some(child);
+        let warm = warm_up(&api_url);
+        tokio::select! {
+            result = warm => result?,
+            _ = stop_requested(options.exit_on_eof) => {
+                stop(api.take()).await;
+                return Ok(());
+            }
+        }
+        println!("READY {api_url}");
+    } else {
+        println!("READY {dynamo_url}");
+    }
+
+    stop_requested(options.exit_on_eof).await;
+    eprintln!("devstack: stopping");
+    stop(api).await;
+    let _ = stop_dynamo.send(());
+    let _ = server.await;
+    Ok(())
+}
+
+/// The signing secret: from `SECRET` if set; for a persistent stack, generated once and kept
+/// beside the database (git-ignored) so tokens survive restarts; otherwise random per run.
+fn secret(options: &Options) -> Result<String, Box<dyn std::error::Error>> {
+    if let Ok(secret) = std::env::var("SECRET")
+        && !secret.is_empty()
+    {
+        return Ok(secret);
+    }
+    let generate = || {
+        let mut bytes = [0u8; 48];
+        rand::fill(&mut bytes);
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    };
+    let Some(db) = &options.db else {
+        return Ok(generate());
+    };
+    let path = db.with_file_name("secret");
+    if let Ok(existing) = std::fs::read_to_string(&path)
+        && existing.trim().len() >= shared::config::MIN_SECRET_BYTES
+    {
+        return Ok(existing.trim().to_owned());
+    }
+    let secret = generate();
+    std::fs::write(&path, &secret)?;
+    Ok(secret)
+}
+
+fn start_api(
+    options: &Options,
+    api_port: u16,
+    dynamo_url: &str,
+    secret: &str,
+) -> Result<Child, Box<dyn std::error::Error>> {
+    let mut command = Command::new("cargo");
+    command
+        .args(["lambda", "watch", "-A", "127.0.0.1", "-P", &api_port.to_string()])
+        .current_dir(&options.workspace)
+        .env("AWS_ENDPOINT_URL_DYNAMODB", dynamo_url)
+        .env("AWS_ACCESS_KEY_ID", "local")
+        .env("AWS_SECRET_ACCESS_KEY", "local")
+        .env("AWS_REGION", "us-east-1")
+        .env("TABLE_PREFIX", &options.prefix)
+        .env("SECRET", secret)
+        .stdin(Stdio::null())
+        // Its own process group, so stopping it stops the functions it started too.
+        .process_group(0)
+        .kill_on_drop(true);
+    command
+        .spawn()
+        .map_err(|e| format!("cannot start `cargo lambda watch` (is cargo-lambda installed? `make dev` installs it): {e}").into())
+}
+
+/// Sends each function one request and waits until our own code answers it (a JSON error
+/// envelope or a 204), which means the function is compiled and running.
+async fn warm_up(api_url: &str) -> Result<(), Box<dyn std::error::Error>> {
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(900))
+        .build()?;
+    let deadline = Instant::now() + Duration::from_secs(1800);
+    for (method, path) in WARM_UP {
+        let started = Instant::now();
+        loop {
+            if Instant::now() > deadline {
+                return Err(format!("{method} {path} did not answer in time").into());
+            }
+            let request = match method {
+                "GET" => client.get(format!("{api_url}{path}")),
+                _ => client
+                    .post(format!("{api_url}{path}"))
+                    .header("content-type", "application/json")
+                    .body("{}"),
+            };
+            let answered = match request.send().await {
+                Ok(response) => answered_by_us(response).await,
+                Err(_) => false,
+            };
+            if answered {
+                break;
+            }
+            // Not listening yet, or cargo lambda is still compiling: ask again shortly.
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+        eprintln!(
+            "devstack: {method} {path} ready ({:.1} s)",
+            started.elapsed().as_secs_f64()
+        );
+    }
+    Ok(())
+}
+
+async fn answered_by_us(response: reqwest::Response) -> bool {
+    if response.status() == reqwest::StatusCode::NO_CONTENT {
+        return true;
+    }
+    let Ok(body) = response.json::<serde_json::Value>().await else {
+        return false;
+    };
+    body.get("errors").is_some() || body.get("data").is_some()
+}
+
+/// Ctrl-C, SIGTERM, or (for tests) the end of stdin.
+async fn stop_requested(exit_on_eof: bool) {
+    let eof = async {
+        if exit_on_eof {
+            let mut stdin = tokio::io::stdin();
+            let mut buffer = [0u8; 64];
+            while matches!(stdin.read(&mut buffer).await, Ok(n) if n > 0) {}
+        } else {
+            std::future::pending::<()>().await;
+        }
+    };
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("SIGTERM handler installs");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = terminate.recv() => {}
+        _ = eof => {}
+    }
+}
+
+async fn stop(api: Option<Child>) {
+    let Some(mut child) = api else { return };
+    if let Some(pid) = child.id() {
+        // Signal the whole group: cargo lambda and the function processes it spawned.
+        let _ = Command::new("kill")
+            .args(["-TERM", "--", &format!("-{pid}")])
+            .status()
+            .await;
+        if tokio::time::timeout(Duration::from_secs(5), child.wait())
+            .await
+            .is_ok()
+        {
+            return;
+        }
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{pid}")])
+            .status()
+            .await;
+    }
+    let _ = child.wait().await;
+}

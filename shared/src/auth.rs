@@ -1,0 +1,261 @@
+//! `POST /auth/login`, `POST /auth/refresh` and `POST /auth/logout`.
+
+use lambda_http::Request;
+use lambda_http::http::{HeaderValue, StatusCode, header};
+use serde_json::{Map, Value, json};
+
+use crate::access;
+use crate::error::ApiError;
+use crate::http::{self, HttpResponse};
+use crate::password::Passwords;
+use crate::refresh_token::RefreshToken;
+use crate::sensitive::Sensitive;
+use crate::state::{AppState, now_secs};
+use crate::store::{Session, StoreError, User, UserStatus};
+
+/// Longest password accepted; longer input is refused rather than silently truncated.
+pub const MAX_PASSWORD_CHARS: usize = 256;
+
+/// How tokens travel: `json` puts the refresh token in the body, `cookie` in an httpOnly cookie.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Json,
+    Cookie,
+}
+
+impl Mode {
+    fn parse(value: Option<&Value>) -> Result<Option<Self>, ApiError> {
+        match value {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(mode)) if mode == "json" => Ok(Some(Self::Json)),
+            Some(Value::String(mode)) if mode == "cookie" => Ok(Some(Self::Cookie)),
+            Some(_) => Err(ApiError::payload("\"mode\" must be one of [cookie, json]")),
+        }
+    }
+}
+
+fn internal(error: impl std::error::Error + Send + Sync + 'static) -> ApiError {
+    ApiError::Internal(Box::new(error))
+}
+
+pub async fn login(
+    state: &AppState,
+    passwords: &Passwords,
+    request: &Request,
+) -> Result<HttpResponse, ApiError> {
+    http::authenticate(request, &state.tokens)?;
+    let body = http::json_object(request)?;
+    let email = http::required_email(&body)?;
+    let password = Sensitive::new(http::required_string(
+        &body,
+        "password",
+        MAX_PASSWORD_CHARS,
+    )?);
+    http::optional_string(&body, "otp")?;
+    let mode = Mode::parse(body.get("mode"))?.unwrap_or(Mode::Json);
+
+    let user = state.store.find_user_by_email(&email).await?;
+    // Always one argon2 verification: against the user's hash, or the dummy when there is none.
+    let stored = user.as_ref().and_then(|u| u.password.as_ref());
+    let verified = passwords.verify(&password, stored).await.map_err(internal)?;
+    let user = match user {
+        Some(user) if verified && user.status == UserStatus::Active => user,
+        _ => return Err(ApiError::InvalidCredentials),
+    };
+
+    let refresh = RefreshToken::generate();
+    let now = now_secs();
+    let session = Session {
+        id: refresh.session_id.clone(),
+        user_id: user.id.clone(),
+        token_hash: refresh.secret_hash(),
+        generation: 0,
+        expires_at: expiry(state, now),
+        created_at: i64::try_from(now * 1000).unwrap_or(i64::MAX),
+        ip: http::client_ip(request),
+        user_agent: http::user_agent(request),
+        previous_hash: None,
+        rotated_at: None,
+    };
+    state.store.create_session(&session).await?;
+    tracing::info!(user = %user.id, session = %session.id, "login");
+    token_response(state, &user, &refresh, mode).await
+}
+
+pub async fn refresh(state: &AppState, request: &Request) -> Result<HttpResponse, ApiError> {
+    http::authenticate(request, &state.tokens)?;
+    let body = http::json_object(request)?;
+    let (mode, presented) = presented_refresh_token(state, request, &body)?;
+    let token = RefreshToken::parse(&presented).ok_or(ApiError::InvalidCredentials)?;
+    let now = now_secs();
+    let session = state
+        .store
+        .get_live_session(&token.session_id, secs_i64(now))
+        .await?
+        .filter(|session| token.matches(&session.token_hash))
+        .ok_or(ApiError::InvalidCredentials)?;
+
+    let user = state.store.get_user(&session.user_id).await?;
+    let user = match user {
+        Some(user) if user.status == UserStatus::Active => user,
+        other => {
+            state.store.revoke_session(&session.id).await?;
+            return Err(match other.map(|u| u.status) {
+                Some(UserStatus::Suspended) => ApiError::UserSuspended,
+                _ => ApiError::InvalidCredentials,
+            });
+        }
+    };
+
+    let next = RefreshToken::generate_for(session.id.clone());
+    match state
+        .store
+        .rotate_session(
+            &session.id,
+            &session.token_hash,
+            &next.secret_hash(),
+            expiry(state, now),
+            i64::try_from(now * 1000).unwrap_or(i64::MAX),
+        )
+        .await
+    {
+        Ok(()) => {}
+        // Another refresh or a logout won the race: this token is spent.
+        Err(StoreError::Stale) => return Err(ApiError::InvalidCredentials),
+        Err(other) => return Err(other.into()),
+    }
+    token_response(state, &user, &next, mode).await
+}
+
+pub async fn logout(state: &AppState, request: &Request) -> Result<HttpResponse, ApiError> {
+    http::authenticate(request, &state.tokens)?;
+    let body = http::json_object(request)?;
+    let (_, presented) = presented_refresh_token(state, request, &body)?;
+    if let Some(token) = RefreshToken::parse(&presented) {
+        // An unknown or already-ended session is still a successful logout, as in Directus.
+        let ended = state
+            .store
+            .delete_session(&token.session_id, &token.secret_hash())
+            .await?;
+        if ended {
+            tracing::info!(session = %token.session_id, "logout");
+        }
+    }
+    let mut response = http::no_content();
+    if http::cookie(request, &state.config.refresh_cookie.name).is_some() {
+        append_cookie(&mut response, &refresh_cookie(state, "", 0));
+    }
+    Ok(response)
+}
+
+/// Directus' mode resolution: `mode` if given; else `json` when the body has a refresh token;
+/// else `cookie`. Cookie mode ignores any token in the body.
+fn presented_refresh_token(
+    state: &AppState,
+    request: &Request,
+    body: &Map<String, Value>,
+) -> Result<(Mode, String), ApiError> {
+    let in_body = http::optional_string(body, "refresh_token")?.filter(|t| !t.is_empty());
+    let mode = Mode::parse(body.get("mode"))?.unwrap_or(if in_body.is_some() {
+        Mode::Json
+    } else {
+        Mode::Cookie
+    });
+    let token = match mode {
+        Mode::Json => in_body,
+        Mode::Cookie => {
+            http::cookie(request, &state.config.refresh_cookie.name).filter(|t| !t.is_empty())
+        }
+    };
+    token.map(|token| (mode, token)).ok_or_else(|| {
+        ApiError::payload("The refresh token is required in either the payload or cookie")
+    })
+}
+
+fn secs_i64(secs: u64) -> i64 {
+    i64::try_from(secs).unwrap_or(i64::MAX)
+}
+
+fn expiry(state: &AppState, now: u64) -> i64 {
+    secs_i64(now.saturating_add(state.config.refresh_token_ttl.as_secs()))
+}
+
+async fn token_response(
+    state: &AppState,
+    user: &User,
+    refresh: &RefreshToken,
+    mode: Mode,
+) -> Result<HttpResponse, ApiError> {
+    let accountability =
+        access::resolve(&state.store, Some((&user.id, user.role.as_deref()))).await?;
+    let access = state
+        .tokens
+        .issue(
+            &user.id,
+            user.role.as_deref(),
+            accountability.app,
+            accountability.admin,
+            now_secs(),
+        )
+        .map_err(internal)?;
+    let refresh_token = refresh.encode();
+    let data = match mode {
+        Mode::Json => json!({
+            "expires": access.expires_ms,
+            "refresh_token": refresh_token.expose(),
+            "access_token": access.token,
+        }),
+        Mode::Cookie => json!({
+            "expires": access.expires_ms,
+            "access_token": access.token,
+        }),
+    };
+    let mut response = http::json(StatusCode::OK, &json!({ "data": data }));
+    if mode == Mode::Cookie {
+        let max_age = state.config.refresh_token_ttl.as_secs();
+        append_cookie(
+            &mut response,
+            &refresh_cookie(state, refresh_token.expose(), max_age),
+        );
+    }
+    Ok(response)
+}
+
+fn refresh_cookie(state: &AppState, value: &str, max_age: u64) -> String {
+    let options = &state.config.refresh_cookie;
+    let mut cookie = format!(
+        "{}={value}; Max-Age={max_age}; Path=/; HttpOnly; SameSite={}",
+        options.name, options.same_site
+    );
+    if let Some(domain) = &options.domain {
+        cookie.push_str(&format!("; Domain={domain}"));
+    }
+    if options.secure {
+        cookie.push_str("; Secure");
+    }
+    cookie
+}
+
+fn append_cookie(response: &mut HttpResponse, cookie: &str) {
+    if let Ok(value) = HeaderValue::from_str(cookie) {
+        response.headers_mut().append(header::SET_COOKIE, value);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn modes_parse_and_reject_unknown_values() {
+        assert_eq!(Mode::parse(None).unwrap(), None);
+        assert_eq!(Mode::parse(Some(&json!("json"))).unwrap(), Some(Mode::Json));
+        assert_eq!(
+            Mode::parse(Some(&json!("cookie"))).unwrap(),
+            Some(Mode::Cookie)
+        );
+        assert!(Mode::parse(Some(&json!("carrier-pigeon"))).is_err());
+        assert!(Mode::parse(Some(&json!(1))).is_err());
+    }
+}

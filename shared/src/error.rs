@@ -1,0 +1,192 @@
+//! The one error enum every handler returns, and the one place it becomes an HTTP status and a
+//! Directus error code. Codes and messages are a contract with clients: never rename them.
+
+use lambda_http::http::StatusCode;
+use serde_json::{Map, Value, json};
+
+use crate::store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("Invalid user credentials.")]
+    InvalidCredentials,
+    #[error("Token expired.")]
+    TokenExpired,
+    #[error("Invalid token.")]
+    InvalidToken,
+    #[error("User suspended.")]
+    UserSuspended,
+    /// 403 with Directus' generic text, or with a reason (collection / field messages).
+    #[error("{}", .0.as_deref().unwrap_or("You don't have permission to access this."))]
+    Forbidden(Option<String>),
+    #[error("Invalid payload. {0}.")]
+    InvalidPayload(String),
+    #[error("Invalid query. {0}.")]
+    InvalidQuery(String),
+    #[error("Uploaded content is too large.")]
+    ContentTooLarge,
+    #[error("Route {0} doesn't exist.")]
+    RouteNotFound(String),
+    /// A dependency failed. The cause is logged, never sent to the client.
+    #[error("Service \"{service}\" is unavailable. {reason}.")]
+    ServiceUnavailable {
+        service: &'static str,
+        reason: &'static str,
+        #[source]
+        cause: Option<Box<dyn std::error::Error + Send + Sync>>,
+    },
+    #[error("An unexpected error occurred.")]
+    Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl ApiError {
+    pub fn forbidden() -> Self {
+        Self::Forbidden(None)
+    }
+
+    pub fn forbidden_collection(collection: &str) -> Self {
+        Self::Forbidden(Some(format!(
+            "You don't have permission to access collection \"{collection}\" or it does not exist. Queried in root."
+        )))
+    }
+
+    pub fn forbidden_fields(collection: &str, fields: &[String]) -> Self {
+        let quoted: Vec<String> = fields.iter().map(|f| format!("\"{f}\"")).collect();
+        let message = if quoted.len() == 1 {
+            format!(
+                "You don't have permission to access field {} in collection \"{collection}\" or it does not exist. Queried in root.",
+                quoted[0]
+            )
+        } else {
+            format!(
+                "You don't have permission to access fields {} in collection \"{collection}\" or they do not exist. Queried in root.",
+                quoted.join(", ")
+            )
+        };
+        Self::Forbidden(Some(message))
+    }
+
+    pub fn payload(reason: impl Into<String>) -> Self {
+        Self::InvalidPayload(reason.into())
+    }
+
+    pub fn query(reason: impl Into<String>) -> Self {
+        Self::InvalidQuery(reason.into())
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::InvalidCredentials | Self::TokenExpired | Self::UserSuspended => {
+                StatusCode::UNAUTHORIZED
+            }
+            Self::InvalidToken | Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::InvalidPayload(_) | Self::InvalidQuery(_) => StatusCode::BAD_REQUEST,
+            Self::ContentTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::RouteNotFound(_) => StatusCode::NOT_FOUND,
+            Self::ServiceUnavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::InvalidCredentials => "INVALID_CREDENTIALS",
+            Self::TokenExpired => "TOKEN_EXPIRED",
+            Self::InvalidToken => "INVALID_TOKEN",
+            Self::UserSuspended => "USER_SUSPENDED",
+            Self::Forbidden(_) => "FORBIDDEN",
+            Self::InvalidPayload(_) => "INVALID_PAYLOAD",
+            Self::InvalidQuery(_) => "INVALID_QUERY",
+            Self::ContentTooLarge => "CONTENT_TOO_LARGE",
+            Self::RouteNotFound(_) => "ROUTE_NOT_FOUND",
+            Self::ServiceUnavailable { .. } => "SERVICE_UNAVAILABLE",
+            Self::Internal(_) => "INTERNAL_SERVER_ERROR",
+        }
+    }
+
+    /// The Directus envelope: `{"errors":[{"message","extensions":{...,"code"}}]}`, `code` last.
+    pub fn body(&self) -> Value {
+        let mut extensions = Map::new();
+        match self {
+            Self::Forbidden(Some(reason))
+            | Self::InvalidPayload(reason)
+            | Self::InvalidQuery(reason) => {
+                extensions.insert("reason".into(), json!(reason));
+            }
+            Self::RouteNotFound(path) => {
+                extensions.insert("path".into(), json!(path));
+            }
+            Self::ServiceUnavailable {
+                service, reason, ..
+            } => {
+                extensions.insert("service".into(), json!(service));
+                extensions.insert("reason".into(), json!(reason));
+            }
+            _ => {}
+        }
+        extensions.insert("code".into(), json!(self.code()));
+        json!({ "errors": [{ "message": self.to_string(), "extensions": extensions }] })
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::Unavailable(cause) => Self::ServiceUnavailable {
+                service: "database",
+                reason: "Database unreachable",
+                cause: Some(cause),
+            },
+            // Conflicts are domain outcomes; a caller that lets one escape has a bug.
+            other => Self::Internal(Box::new(other)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn invalid_token_is_403_and_expired_token_is_401() {
+        assert_eq!(ApiError::InvalidToken.status(), StatusCode::FORBIDDEN);
+        assert_eq!(ApiError::TokenExpired.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            ApiError::InvalidCredentials.status(),
+            StatusCode::UNAUTHORIZED
+        );
+    }
+
+    #[test]
+    fn envelope_puts_reason_before_code() {
+        let body = ApiError::payload("\"email\" is required").body();
+        assert_eq!(
+            body.to_string(),
+            r#"{"errors":[{"message":"Invalid payload. \"email\" is required.","extensions":{"reason":"\"email\" is required","code":"INVALID_PAYLOAD"}}]}"#
+        );
+    }
+
+    #[test]
+    fn errors_without_extensions_carry_only_the_code() {
+        let body = ApiError::InvalidCredentials.body();
+        assert_eq!(
+            body,
+            json!({"errors":[{"message":"Invalid user credentials.","extensions":{"code":"INVALID_CREDENTIALS"}}]})
+        );
+    }
+
+    #[test]
+    fn forbidden_field_messages_use_singular_and_plural_forms() {
+        let one = ApiError::forbidden_fields("posts", &["secret".into()]).to_string();
+        assert!(one.contains("field \"secret\" in collection \"posts\" or it does not exist"));
+        let two = ApiError::forbidden_fields("posts", &["a".into(), "b".into()]).to_string();
+        assert!(two.contains("fields \"a\", \"b\" in collection \"posts\" or they do not exist"));
+    }
+
+    #[test]
+    fn store_outage_becomes_503_without_details_in_the_body() {
+        let error: ApiError = StoreError::Unavailable("connection refused at 10.0.0.1".into()).into();
+        assert_eq!(error.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert!(!error.body().to_string().contains("10.0.0.1"));
+    }
+}

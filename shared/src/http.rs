@@ -1,0 +1,294 @@
+//! Request parsing and response rendering shared by every function: body limits, JSON payloads,
+//! bearer tokens, cookies, client address, and the one place an `ApiError` becomes a response.
+
+use lambda_http::http::{HeaderValue, StatusCode, header};
+use lambda_http::request::RequestContext;
+use lambda_http::{Body, Request, RequestExt, Response};
+use serde_json::{Map, Value};
+
+use crate::error::ApiError;
+use crate::token::{AccessClaims, TokenError, Tokens};
+
+/// Largest accepted request body. Auth payloads are tiny; this bounds parsing work and memory.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+/// Longest user agent kept on a session (Directus truncates to 1024 too).
+const MAX_USER_AGENT: usize = 1024;
+
+pub type HttpResponse = Response<Body>;
+
+/// Renders the outcome of a flow. Errors become the Directus envelope; server-side failures are
+/// logged with their cause, which never reaches the client.
+pub fn respond(result: Result<HttpResponse, ApiError>) -> HttpResponse {
+    match result {
+        Ok(response) => response,
+        Err(error) => {
+            if error.status().is_server_error() {
+                let cause = std::error::Error::source(&error).map(ToString::to_string);
+                tracing::error!(code = error.code(), cause, "request failed");
+            } else {
+                tracing::info!(code = error.code(), status = error.status().as_u16(), "request refused");
+            }
+            json(error.status(), &error.body())
+        }
+    }
+}
+
+pub fn json(status: StatusCode, body: &Value) -> HttpResponse {
+    let mut response = Response::new(Body::Text(body.to_string()));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json; charset=utf-8"),
+    );
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    response
+}
+
+/// 204 with an empty body and no Content-Type: the SDK parses JSON only when it is announced.
+pub fn no_content() -> HttpResponse {
+    let mut response = Response::new(Body::Empty);
+    *response.status_mut() = StatusCode::NO_CONTENT;
+    response
+}
+
+fn body_bytes(request: &Request) -> &[u8] {
+    match request.body() {
+        Body::Empty => &[],
+        Body::Text(text) => text.as_bytes(),
+        Body::Binary(bytes) => bytes,
+        _ => &[],
+    }
+}
+
+/// The body as a JSON object. An empty body is `{}` (Directus then reports the missing fields).
+pub fn json_object(request: &Request) -> Result<Map<String, Value>, ApiError> {
+    let bytes = body_bytes(request);
+    if bytes.len() > MAX_BODY_BYTES {
+        return Err(ApiError::ContentTooLarge);
+    }
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Map::new());
+    }
+    match serde_json::from_slice::<Value>(bytes) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(_) => Err(ApiError::payload("\"value\" must be of type object")),
+        Err(error) => Err(ApiError::payload(format!("Invalid JSON: {error}"))),
+    }
+}
+
+/// Reads an optional string field; anything but a string (or absence) is a 400 naming the field.
+pub fn optional_string(body: &Map<String, Value>, field: &str) -> Result<Option<String>, ApiError> {
+    match body.get(field) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(_) => Err(ApiError::payload(format!("\"{field}\" must be a string"))),
+    }
+}
+
+/// A required, non-empty string no longer than `max_chars`, with Joi's messages.
+pub fn required_string(
+    body: &Map<String, Value>,
+    field: &str,
+    max_chars: usize,
+) -> Result<String, ApiError> {
+    let value = optional_string(body, field)?
+        .ok_or_else(|| ApiError::payload(format!("\"{field}\" is required")))?;
+    if value.is_empty() {
+        return Err(ApiError::payload(format!(
+            "\"{field}\" is not allowed to be empty"
+        )));
+    }
+    if value.chars().count() > max_chars {
+        return Err(ApiError::payload(format!(
+            "\"{field}\" length must be less than or equal to {max_chars} characters long"
+        )));
+    }
+    Ok(value)
+}
+
+/// The longest email accepted (RFC 5321's path limit).
+pub const MAX_EMAIL_CHARS: usize = 254;
+
+/// A syntactically valid email: one `@`, a local part, a dotted domain with an alphabetic TLD.
+pub fn valid_email(email: &str) -> bool {
+    let Some((local, domain)) = email.rsplit_once('@') else {
+        return false;
+    };
+    let labels: Vec<&str> = domain.split('.').collect();
+    !local.is_empty()
+        && local.len() <= 64
+        && !local.contains(char::is_whitespace)
+        && !local.contains('@')
+        && labels.len() >= 2
+        && labels.iter().all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+        })
+        && labels
+            .last()
+            .is_some_and(|tld| tld.len() >= 2 && tld.chars().all(|c| c.is_ascii_alphabetic()))
+}
+
+pub fn required_email(body: &Map<String, Value>) -> Result<String, ApiError> {
+    let email = required_string(body, "email", MAX_EMAIL_CHARS)?;
+    if valid_email(email.trim()) {
+        Ok(email.trim().to_owned())
+    } else {
+        Err(ApiError::payload("\"email\" must be a valid email"))
+    }
+}
+
+/// The value of cookie `name`, if the request carries it.
+pub fn cookie(request: &Request, name: &str) -> Option<String> {
+    request
+        .headers()
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(key, _)| *key == name)
+        .map(|(_, value)| value.to_owned())
+}
+
+/// The client address as API Gateway saw it, never from `X-Forwarded-For` (client-controlled).
+pub fn client_ip(request: &Request) -> Option<String> {
+    match request.request_context_ref()? {
+        RequestContext::ApiGatewayV2(context) => context.http.source_ip.clone(),
+        RequestContext::ApiGatewayV1(context) => context.identity.source_ip.clone(),
+        _ => None,
+    }
+}
+
+pub fn user_agent(request: &Request) -> Option<String> {
+    let agent = request.headers().get(header::USER_AGENT)?.to_str().ok()?;
+    Some(agent.chars().take(MAX_USER_AGENT).collect())
+}
+
+/// The bearer token, from `?access_token=` or `Authorization: Bearer`; both at once is a 400.
+pub fn access_token(request: &Request) -> Result<Option<String>, ApiError> {
+    let from_query = request
+        .query_string_parameters_ref()
+        .and_then(|q| q.first("access_token"))
+        .map(str::to_owned);
+    let from_header = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            let parts: Vec<&str> = v.split(' ').collect();
+            match parts.as_slice() {
+                [scheme, token] if scheme.eq_ignore_ascii_case("bearer") => {
+                    Some((*token).to_owned())
+                }
+                _ => None,
+            }
+        });
+    match (from_query, from_header) {
+        (Some(_), Some(_)) => Err(ApiError::payload(
+            "The request uses more than one method for including an access token",
+        )),
+        (query, header) => Ok(query.or(header)),
+    }
+}
+
+/// Verifies the caller's token, if any. Like Directus, a present but bad token fails every
+/// route, public ones included; no token means a public request.
+pub fn authenticate(request: &Request, tokens: &Tokens) -> Result<Option<AccessClaims>, ApiError> {
+    let Some(token) = access_token(request)? else {
+        return Ok(None);
+    };
+    tokens.verify(&token).map(Some).map_err(|error| match error {
+        TokenError::NotDirectus => ApiError::InvalidCredentials,
+        TokenError::Invalid => ApiError::InvalidToken,
+        TokenError::Expired => ApiError::TokenExpired,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lambda_http::http;
+
+    fn request(body: &str) -> Request {
+        http::Request::builder()
+            .body(Body::Text(body.to_owned()))
+            .unwrap()
+    }
+
+    #[test]
+    fn bodies_over_the_limit_are_413() {
+        let big = format!("{{\"email\":\"{}\"}}", "a".repeat(MAX_BODY_BYTES));
+        assert!(matches!(json_object(&request(&big)), Err(ApiError::ContentTooLarge)));
+    }
+
+    #[test]
+    fn malformed_and_non_object_json_are_invalid_payload() {
+        assert!(matches!(json_object(&request("{nope")), Err(ApiError::InvalidPayload(_))));
+        assert!(matches!(json_object(&request("[1]")), Err(ApiError::InvalidPayload(_))));
+        assert!(json_object(&request("")).unwrap().is_empty());
+    }
+
+    #[test]
+    fn required_strings_report_like_joi() {
+        let body = serde_json::json!({"email": 5, "password": ""});
+        let body = body.as_object().unwrap();
+        assert_eq!(
+            required_string(body, "email", 10).unwrap_err().to_string(),
+            "Invalid payload. \"email\" must be a string."
+        );
+        assert_eq!(
+            required_string(body, "password", 10).unwrap_err().to_string(),
+            "Invalid payload. \"password\" is not allowed to be empty."
+        );
+        assert_eq!(
+            required_string(body, "otp", 10).unwrap_err().to_string(),
+            "Invalid payload. \"otp\" is required."
+        );
+    }
+
+    #[test]
+    fn email_syntax() {
+        for good in ["hello@example.com", "a.b+c@sub.example.co.uk", "X@Y.io"] {
+            assert!(valid_email(good), "{good}");
+        }
+        for bad in ["", "hello", "@example.com", "a@b", "a@localhost", "a@b.c", "a b@c.com", "a@-b.com", "a@b..com", "a@b.123"] {
+            assert!(!valid_email(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn cookies_are_found_by_name() {
+        let request = http::Request::builder()
+            .header("cookie", "a=1; directus_refresh_token=abc; b=2")
+            .body(Body::Empty)
+            .unwrap();
+        assert_eq!(cookie(&request, "directus_refresh_token").as_deref(), Some("abc"));
+        assert_eq!(cookie(&request, "missing"), None);
+    }
+
+    #[test]
+    fn bearer_scheme_is_case_insensitive_and_needs_two_parts() {
+        let with = |value: &str| {
+            http::Request::builder()
+                .header("authorization", value)
+                .body(Body::Empty)
+                .unwrap()
+        };
+        assert_eq!(access_token(&with("bearer abc")).unwrap().as_deref(), Some("abc"));
+        assert_eq!(access_token(&with("Bearer a b")).unwrap(), None);
+        assert_eq!(access_token(&with("Basic abc")).unwrap(), None);
+    }
+
+    #[test]
+    fn empty_responses_have_no_content_type() {
+        let response = no_content();
+        assert_eq!(response.status(), StatusCode::NO_CONTENT);
+        assert!(response.headers().get(header::CONTENT_TYPE).is_none());
+    }
+}

@@ -1,0 +1,20 @@
+//! The Directus-compatible auth API's common crate. Functions in `functions/` are thin: they
+//! build an [`state::AppState`] once and hand each request to a flow here.
+
+pub mod access;
+pub mod auth;
+pub mod config;
+pub mod error;
+pub mod http;
+pub mod items;
+pub mod password;
+pub mod provision;
+pub mod refresh_token;
+pub mod registration;
+pub mod sensitive;
+pub mod state;
+pub mod store;
+pub mod token;
+
+pub use error::ApiError;
+pub use state::AppState;

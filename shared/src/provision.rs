@@ -1,0 +1,233 @@
+//! Applies a declarative access configuration (`infra/seed.json`: collections and their items,
+//! roles, policies with permissions, public access, settings) to the store. Every write is a
+//! put of a fixed key, so applying the same document twice changes nothing.
+
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use crate::store::{
+    Collection, FieldDef, Permission, Policy, Role, Settings, Store, StoreError, item_sort_key,
+};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProvisionError {
+    #[error("configuration document is invalid: {0}")]
+    Invalid(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Document {
+    #[serde(default)]
+    pub collections: Vec<CollectionSpec>,
+    #[serde(default)]
+    pub policies: Vec<PolicySpec>,
+    #[serde(default)]
+    pub roles: Vec<RoleSpec>,
+    /// Policies that apply to unauthenticated requests (and users without a role).
+    #[serde(default)]
+    pub public_policies: Vec<String>,
+    pub settings: Option<Settings>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CollectionSpec {
+    pub collection: String,
+    pub primary_key: String,
+    pub fields: Vec<FieldDef>,
+    #[serde(default)]
+    pub items: Vec<Map<String, Value>>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicySpec {
+    pub id: String,
+    pub name: String,
+    #[serde(default)]
+    pub admin_access: bool,
+    #[serde(default)]
+    pub app_access: bool,
+    #[serde(default)]
+    pub permissions: Vec<PermissionSpec>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PermissionSpec {
+    pub collection: String,
+    pub action: String,
+    pub fields: Vec<String>,
+    #[serde(default)]
+    pub permissions: Option<Value>,
+    #[serde(default)]
+    pub presets: Option<Value>,
+    #[serde(default)]
+    pub validation: Option<Value>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoleSpec {
+    pub id: String,
+    pub name: String,
+    #[serde(default)]
+    pub parent: Option<String>,
+    #[serde(default)]
+    pub policies: Vec<String>,
+}
+
+const ACTIONS: [&str; 4] = ["create", "read", "update", "delete"];
+
+impl Document {
+    pub fn from_json(text: &str) -> Result<Self, ProvisionError> {
+        let document: Self =
+            serde_json::from_str(text).map_err(|e| ProvisionError::Invalid(e.to_string()))?;
+        document.validate()?;
+        Ok(document)
+    }
+
+    /// Checks references before anything is written, so a typo cannot leave half a config.
+    fn validate(&self) -> Result<(), ProvisionError> {
+        let invalid = |m: String| Err(ProvisionError::Invalid(m));
+        let policy_ids: Vec<&str> = self.policies.iter().map(|p| p.id.as_str()).collect();
+        let role_ids: Vec<&str> = self.roles.iter().map(|r| r.id.as_str()).collect();
+        for collection in &self.collections {
+            if collection.collection.starts_with("directus_") {
+                return invalid(format!("collection {} uses the reserved directus_ prefix", collection.collection));
+            }
+            if collection.fields.iter().all(|f| f.field != collection.primary_key) {
+                return invalid(format!("collection {}: primary key {} is not one of its fields", collection.collection, collection.primary_key));
+            }
+            for item in &collection.items {
+                let key = item.get(&collection.primary_key).and_then(item_sort_key);
+                if key.is_none() {
+                    return invalid(format!("collection {}: an item lacks a usable primary key {}", collection.collection, collection.primary_key));
+                }
+            }
+        }
+        for policy in &self.policies {
+            for permission in &policy.permissions {
+                if !ACTIONS.contains(&permission.action.as_str()) {
+                    return invalid(format!("policy {}: unknown action {}", policy.name, permission.action));
+                }
+            }
+        }
+        for role in &self.roles {
+            if let Some(parent) = &role.parent
+                && !role_ids.contains(&parent.as_str())
+            {
+                return invalid(format!("role {}: unknown parent {parent}", role.name));
+            }
+            if let Some(policy) = role.policies.iter().find(|p| !policy_ids.contains(&p.as_str())) {
+                return invalid(format!("role {}: unknown policy {policy}", role.name));
+            }
+        }
+        if let Some(policy) = self.public_policies.iter().find(|p| !policy_ids.contains(&p.as_str())) {
+            return invalid(format!("public_policies: unknown policy {policy}"));
+        }
+        if let Some(role) = self.settings.as_ref().and_then(|s| s.public_registration_role.as_ref())
+            && !role_ids.contains(&role.as_str())
+        {
+            return invalid(format!("settings.public_registration_role: unknown role {role}"));
+        }
+        Ok(())
+    }
+
+    pub async fn apply(&self, store: &Store) -> Result<(), ProvisionError> {
+        for spec in &self.collections {
+            store
+                .put_collection(&Collection {
+                    collection: spec.collection.clone(),
+                    primary_key: spec.primary_key.clone(),
+                    fields: spec.fields.clone(),
+                })
+                .await?;
+            for item in &spec.items {
+                let key = item
+                    .get(&spec.primary_key)
+                    .and_then(item_sort_key)
+                    .expect("validated in from_json");
+                store.put_item(&spec.collection, key, item.clone()).await?;
+            }
+        }
+        for spec in &self.policies {
+            store
+                .put_policy(&Policy {
+                    id: spec.id.clone(),
+                    name: spec.name.clone(),
+                    admin_access: spec.admin_access,
+                    app_access: spec.app_access,
+                })
+                .await?;
+            for (index, permission) in spec.permissions.iter().enumerate() {
+                store
+                    .put_permission(&Permission {
+                        id: index.to_string(),
+                        policy: spec.id.clone(),
+                        collection: permission.collection.clone(),
+                        action: permission.action.clone(),
+                        fields: permission.fields.clone(),
+                        permissions: permission.permissions.clone(),
+                        presets: permission.presets.clone(),
+                        validation: permission.validation.clone(),
+                    })
+                    .await?;
+            }
+        }
+        for spec in &self.roles {
+            store
+                .put_role(&Role {
+                    id: spec.id.clone(),
+                    name: spec.name.clone(),
+                    parent: spec.parent.clone(),
+                })
+                .await?;
+            for policy in &spec.policies {
+                store
+                    .put_access(crate::store::access_holder::role(&spec.id), policy)
+                    .await?;
+            }
+        }
+        for policy in &self.public_policies {
+            store
+                .put_access(crate::store::access_holder::public(), policy)
+                .await?;
+        }
+        if let Some(settings) = &self.settings {
+            store.put_settings(settings).await?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_shipped_seed_is_valid() {
+        let text = include_str!("../../infra/seed.json");
+        let document = Document::from_json(text).unwrap();
+        assert!(document.collections.iter().any(|c| c.collection == "posts"));
+        let settings = document.settings.unwrap();
+        assert!(settings.public_registration);
+        assert!(!settings.public_registration_verify_email);
+    }
+
+    #[test]
+    fn dangling_references_are_refused_before_any_write() {
+        let text = r#"{"roles":[{"id":"r","name":"User","policies":["missing"]}]}"#;
+        assert!(Document::from_json(text).unwrap_err().to_string().contains("unknown policy"));
+        let text = r#"{"settings":{"public_registration":true,"public_registration_role":"nope"}}"#;
+        assert!(Document::from_json(text).is_err());
+        let text = r#"{"collections":[{"collection":"posts","primary_key":"id","fields":[{"field":"id","type":"integer"}],"items":[{"title":"no id"}]}]}"#;
+        assert!(Document::from_json(text).is_err());
+        let text = r#"{"policies":[{"id":"p","name":"P","permissions":[{"collection":"posts","action":"share","fields":["*"]}]}]}"#;
+        assert!(Document::from_json(text).is_err());
+        assert!(Document::from_json(r#"{"colections":[]}"#).is_err());
+    }
+}

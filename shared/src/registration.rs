@@ -1,0 +1,105 @@
+//! `POST /users/register` (and its alias `POST /register`): public self-registration.
+//! New and existing emails get the same 204 after the same work (one argon2 hash), so the
+//! endpoint never reveals whether an address is registered.
+
+use lambda_http::Request;
+use serde_json::{Map, Value};
+
+use crate::access::filter;
+use crate::auth::MAX_PASSWORD_CHARS;
+use crate::error::ApiError;
+use crate::http::{self, HttpResponse};
+use crate::password::Passwords;
+use crate::sensitive::Sensitive;
+use crate::store::{NewUser, StoreError, UserStatus, now_millis};
+
+use crate::state::AppState;
+
+const ALLOWED_FIELDS: [&str; 5] = [
+    "email",
+    "password",
+    "verification_url",
+    "first_name",
+    "last_name",
+];
+const MAX_NAME_CHARS: usize = 255;
+const MAX_URL_CHARS: usize = 2048;
+
+pub async fn register(
+    state: &AppState,
+    passwords: &Passwords,
+    request: &Request,
+) -> Result<HttpResponse, ApiError> {
+    http::authenticate(request, &state.tokens)?;
+    let body = http::json_object(request)?;
+    if let Some(unknown) = body.keys().find(|k| !ALLOWED_FIELDS.contains(&k.as_str())) {
+        return Err(ApiError::payload(format!("\"{unknown}\" is not allowed")));
+    }
+    let email = http::required_email(&body)?;
+    let password = Sensitive::new(http::required_string(
+        &body,
+        "password",
+        MAX_PASSWORD_CHARS,
+    )?);
+    let first_name = bounded(&body, "first_name", MAX_NAME_CHARS)?;
+    let last_name = bounded(&body, "last_name", MAX_NAME_CHARS)?;
+    bounded(&body, "verification_url", MAX_URL_CHARS)?;
+
+    let settings = state.store.settings().await?;
+    if !settings.public_registration {
+        return Err(ApiError::forbidden());
+    }
+    if let Some(email_filter) = &settings.public_registration_email_filter {
+        let mut candidate = Map::new();
+        candidate.insert("email".into(), Value::String(email.clone()));
+        let context = filter::FilterContext {
+            now_millis: now_millis(),
+            ..Default::default()
+        };
+        let allowed = filter::matches(email_filter, &candidate, &context).unwrap_or_else(|error| {
+            tracing::warn!(%error, "invalid public_registration_email_filter; refusing registration");
+            false
+        });
+        if !allowed {
+            return Err(ApiError::forbidden());
+        }
+    }
+
+    let password_hash = passwords
+        .hash(&password)
+        .await
+        .map_err(|e| ApiError::Internal(Box::new(e)))?;
+    let new_user = NewUser {
+        email,
+        password_hash,
+        status: if settings.public_registration_verify_email {
+            UserStatus::Unverified
+        } else {
+            UserStatus::Active
+        },
+        role: settings.public_registration_role,
+        first_name,
+        last_name,
+    };
+    match state.store.create_user(new_user).await {
+        Ok(user) => tracing::info!(user = %user.id, "registered"),
+        // Same answer as for a new address: no enumeration.
+        Err(StoreError::AlreadyExists) => tracing::info!("registration for a taken email"),
+        Err(other) => return Err(other.into()),
+    }
+    Ok(http::no_content())
+}
+
+fn bounded(
+    body: &Map<String, Value>,
+    field: &str,
+    max_chars: usize,
+) -> Result<Option<String>, ApiError> {
+    let value = http::optional_string(body, field)?;
+    if value.as_ref().is_some_and(|v| v.chars().count() > max_chars) {
+        return Err(ApiError::payload(format!(
+            "\"{field}\" length must be less than or equal to {max_chars} characters long"
+        )));
+    }
+    Ok(value)
+}

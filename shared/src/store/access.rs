@@ -1,0 +1,308 @@
+//! The access configuration: roles, policies, access links, permissions, settings and collection
+//! schemas, all in one table keyed `(pk, sk)` so that each lookup a request needs is one Query:
+//!
+//! | pk                  | sk                                   | item          |
+//! |---------------------|--------------------------------------|---------------|
+//! | `role#<id>`         | `role`                               | Role          |
+//! | `role#<id>`         | `access#<policy id>`                 | access link   |
+//! | `user#<id>`         | `access#<policy id>`                 | access link   |
+//! | `public`            | `access#<policy id>`                 | access link   |
+//! | `policy#<id>`       | `policy`                             | Policy        |
+//! | `policy#<id>`       | `permission#<collection>#<action>#<id>` | Permission |
+//! | `settings`          | `settings`                           | Settings      |
+//! | `collection#<name>` | `collection`                         | Collection    |
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use serde::{Deserialize, Serialize, de::DeserializeOwned};
+use serde_json::Value;
+
+use super::{Store, StoreError};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Role {
+    pub id: String,
+    pub name: String,
+    #[serde(default)]
+    pub parent: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Policy {
+    pub id: String,
+    pub name: String,
+    #[serde(default)]
+    pub admin_access: bool,
+    #[serde(default)]
+    pub app_access: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Permission {
+    pub id: String,
+    pub policy: String,
+    pub collection: String,
+    /// `create`, `read`, `update` or `delete`.
+    pub action: String,
+    /// Field names, or `*` for all.
+    pub fields: Vec<String>,
+    /// Item filter (Directus `permissions`); `None` or `{}` allows every item.
+    #[serde(default)]
+    pub permissions: Option<Value>,
+    #[serde(default)]
+    pub presets: Option<Value>,
+    #[serde(default)]
+    pub validation: Option<Value>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Settings {
+    #[serde(default)]
+    pub public_registration: bool,
+    #[serde(default)]
+    pub public_registration_role: Option<String>,
+    #[serde(default = "default_true")]
+    pub public_registration_verify_email: bool,
+    #[serde(default)]
+    pub public_registration_email_filter: Option<Value>,
+}
+
+fn default_true() -> bool {
+    true
+}
+
+/// Directus' defaults (`20240422A-public-registration`): registration off, verification on.
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            public_registration: false,
+            public_registration_role: None,
+            public_registration_verify_email: true,
+            public_registration_email_filter: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FieldDef {
+    pub field: String,
+    /// Directus field type: `integer`, `string`, `text`, `uuid`, `boolean`, `timestamp`, ...
+    #[serde(rename = "type")]
+    pub field_type: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Collection {
+    pub collection: String,
+    pub primary_key: String,
+    pub fields: Vec<FieldDef>,
+}
+
+impl Collection {
+    pub fn field(&self, name: &str) -> Option<&FieldDef> {
+        self.fields.iter().find(|f| f.field == name)
+    }
+}
+
+/// Everything stored under one role, user or the public key: the role itself (for roles) and the
+/// ids of the policies attached there.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AccessRows {
+    pub role: Option<Role>,
+    pub policies: Vec<String>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Keyed<T> {
+    pk: String,
+    sk: String,
+    #[serde(flatten)]
+    record: T,
+}
+
+#[derive(Serialize, Deserialize)]
+struct AccessLink {
+    policy: String,
+}
+
+pub(crate) fn role_pk(id: &str) -> String {
+    format!("role#{id}")
+}
+
+pub(crate) fn user_access_pk(user_id: &str) -> String {
+    format!("user#{user_id}")
+}
+
+pub(crate) const PUBLIC_PK: &str = "public";
+
+fn policy_pk(id: &str) -> String {
+    format!("policy#{id}")
+}
+
+impl Store {
+    async fn query_partition(
+        &self,
+        pk: &str,
+    ) -> Result<Vec<HashMap<String, AttributeValue>>, StoreError> {
+        let mut items = Vec::new();
+        let mut start = None;
+        loop {
+            let output = self
+                .client
+                .query()
+                .table_name(&self.tables.config)
+                .key_condition_expression("pk = :pk")
+                .expression_attribute_values(":pk", AttributeValue::S(pk.to_owned()))
+                .set_exclusive_start_key(start)
+                .send()
+                .await?;
+            items.extend(output.items.unwrap_or_default());
+            match output.last_evaluated_key {
+                Some(key) if !key.is_empty() => start = Some(key),
+                _ => return Ok(items),
+            }
+        }
+    }
+
+    async fn get_config<T: DeserializeOwned>(
+        &self,
+        pk: &str,
+        sk: &str,
+    ) -> Result<Option<T>, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.tables.config)
+            .key("pk", AttributeValue::S(pk.to_owned()))
+            .key("sk", AttributeValue::S(sk.to_owned()))
+            .send()
+            .await?;
+        match output.item {
+            Some(item) => Ok(Some(serde_dynamo::from_item::<_, Keyed<T>>(item)?.record)),
+            None => Ok(None),
+        }
+    }
+
+    async fn put_config<T: Serialize>(
+        &self,
+        pk: String,
+        sk: String,
+        record: T,
+    ) -> Result<(), StoreError> {
+        let item = serde_dynamo::to_item(Keyed { pk, sk, record })?;
+        self.client
+            .put_item()
+            .table_name(&self.tables.config)
+            .set_item(Some(item))
+            .send()
+            .await?;
+        Ok(())
+    }
+
+    /// The role and access links under `pk` (`role#<id>`, `user#<id>` or `public`).
+    async fn access_rows(&self, pk: &str) -> Result<AccessRows, StoreError> {
+        let mut rows = AccessRows::default();
+        for item in self.query_partition(pk).await? {
+            let sk = item.get("sk").and_then(|v| v.as_s().ok()).cloned();
+            match sk.as_deref() {
+                Some("role") => rows.role = Some(serde_dynamo::from_item::<_, Keyed<Role>>(item)?.record),
+                Some(sk) if sk.starts_with("access#") => rows
+                    .policies
+                    .push(serde_dynamo::from_item::<_, Keyed<AccessLink>>(item)?.record.policy),
+                _ => {}
+            }
+        }
+        Ok(rows)
+    }
+
+    pub async fn role_access(&self, role_id: &str) -> Result<AccessRows, StoreError> {
+        self.access_rows(&role_pk(role_id)).await
+    }
+
+    pub async fn user_access(&self, user_id: &str) -> Result<AccessRows, StoreError> {
+        self.access_rows(&user_access_pk(user_id)).await
+    }
+
+    pub async fn public_access(&self) -> Result<AccessRows, StoreError> {
+        self.access_rows(PUBLIC_PK).await
+    }
+
+    /// The policy and all its permissions, in one Query.
+    pub async fn policy_with_permissions(
+        &self,
+        policy_id: &str,
+    ) -> Result<Option<(Policy, Vec<Permission>)>, StoreError> {
+        let mut policy = None;
+        let mut permissions = Vec::new();
+        for item in self.query_partition(&policy_pk(policy_id)).await? {
+            let sk = item.get("sk").and_then(|v| v.as_s().ok()).cloned();
+            match sk.as_deref() {
+                Some("policy") => {
+                    policy = Some(serde_dynamo::from_item::<_, Keyed<Policy>>(item)?.record)
+                }
+                Some(sk) if sk.starts_with("permission#") => permissions
+                    .push(serde_dynamo::from_item::<_, Keyed<Permission>>(item)?.record),
+                _ => {}
+            }
+        }
+        Ok(policy.map(|policy| (policy, permissions)))
+    }
+
+    /// Settings, or Directus' defaults (registration off) when none are stored.
+    pub async fn settings(&self) -> Result<Settings, StoreError> {
+        Ok(self
+            .get_config("settings", "settings")
+            .await?
+            .unwrap_or_default())
+    }
+
+    pub async fn collection(&self, name: &str) -> Result<Option<Collection>, StoreError> {
+        self.get_config(&format!("collection#{name}"), "collection")
+            .await
+    }
+
+    pub async fn put_role(&self, role: &Role) -> Result<(), StoreError> {
+        self.put_config(role_pk(&role.id), "role".into(), role).await
+    }
+
+    pub async fn put_policy(&self, policy: &Policy) -> Result<(), StoreError> {
+        self.put_config(policy_pk(&policy.id), "policy".into(), policy)
+            .await
+    }
+
+    pub async fn put_permission(&self, permission: &Permission) -> Result<(), StoreError> {
+        let sk = format!(
+            "permission#{}#{}#{}",
+            permission.collection, permission.action, permission.id
+        );
+        self.put_config(policy_pk(&permission.policy), sk, permission)
+            .await
+    }
+
+    /// Attaches a policy to a role (`role#<id>`), a user (`user#<id>`) or everyone (`public`).
+    pub async fn put_access(&self, holder_pk: String, policy_id: &str) -> Result<(), StoreError> {
+        self.put_config(
+            holder_pk,
+            format!("access#{policy_id}"),
+            AccessLink {
+                policy: policy_id.to_owned(),
+            },
+        )
+        .await
+    }
+
+    pub async fn put_settings(&self, settings: &Settings) -> Result<(), StoreError> {
+        self.put_config("settings".into(), "settings".into(), settings)
+            .await
+    }
+
+    pub async fn put_collection(&self, collection: &Collection) -> Result<(), StoreError> {
+        self.put_config(
+            format!("collection#{}", collection.collection),
+            "collection".into(),
+            collection,
+        )
+        .await
+    }
+}

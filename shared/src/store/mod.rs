@@ -1,0 +1,181 @@
+//! DynamoDB adapters. Each turns SDK outcomes into domain outcomes (`AlreadyExists`, `Stale`) and
+//! every other failure into one `Unavailable` carrying its cause for the log.
+//! Layout, keys and access patterns: `docs/data-model.md`.
+
+mod access;
+mod items;
+mod schema;
+mod sessions;
+mod users;
+
+use std::time::Duration;
+
+use aws_config::{BehaviorVersion, retry::RetryConfig, timeout::TimeoutConfig};
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+
+pub use access::{AccessRows, Collection, FieldDef, Permission, Policy, Role, Settings};
+pub use items::{ItemPage, item_sort_key};
+pub use schema::ensure_tables;
+pub use sessions::Session;
+pub use users::{NewUser, User, UserStatus};
+
+/// Per-attempt and whole-operation limits, so no request waits on DynamoDB longer than the
+/// function's own timeout (template.yaml gives functions 10 s; three attempts fit in 6 s).
+pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(2);
+pub const OPERATION_TIMEOUT: Duration = Duration::from_secs(6);
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("item already exists")]
+    AlreadyExists,
+    #[error("item changed or vanished since it was read")]
+    Stale,
+    #[error("stored item is malformed: {0}")]
+    Malformed(String),
+    #[error("DynamoDB is unavailable: {0}")]
+    Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl<E, R> From<SdkError<E, R>> for StoreError
+where
+    E: std::error::Error + ProvideErrorMetadata + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    fn from(error: SdkError<E, R>) -> Self {
+        Self::Unavailable(Box::new(error))
+    }
+}
+
+impl From<serde_dynamo::Error> for StoreError {
+    fn from(error: serde_dynamo::Error) -> Self {
+        Self::Malformed(error.to_string())
+    }
+}
+
+/// Names of the four tables. Defaults come from one prefix so a stack (or a test) can own a set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tables {
+    pub users: String,
+    pub sessions: String,
+    pub config: String,
+    pub items: String,
+}
+
+impl Tables {
+    pub fn with_prefix(prefix: &str) -> Self {
+        Self {
+            users: format!("{prefix}users"),
+            sessions: format!("{prefix}sessions"),
+            config: format!("{prefix}config"),
+            items: format!("{prefix}items"),
+        }
+    }
+
+    pub(crate) fn from_lookup(get: &impl Fn(&str) -> Option<String>) -> Self {
+        let prefix = get("TABLE_PREFIX").unwrap_or_else(|| "directus-".into());
+        let defaults = Self::with_prefix(&prefix);
+        Self {
+            users: get("USERS_TABLE").unwrap_or(defaults.users),
+            sessions: get("SESSIONS_TABLE").unwrap_or(defaults.sessions),
+            config: get("CONFIG_TABLE").unwrap_or(defaults.config),
+            items: get("ITEMS_TABLE").unwrap_or(defaults.items),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Store {
+    client: Client,
+    tables: Tables,
+}
+
+impl Store {
+    pub fn new(client: Client, tables: Tables) -> Self {
+        Self { client, tables }
+    }
+
+    /// Builds the SDK client from the standard AWS environment. `AWS_ENDPOINT_URL_DYNAMODB`
+    /// points it at a local DynamoDB with no code change.
+    pub async fn from_env(tables: Tables) -> Self {
+        let sdk_config = aws_config::defaults(BehaviorVersion::latest())
+            .timeout_config(
+                TimeoutConfig::builder()
+                    .connect_timeout(Duration::from_secs(1))
+                    .operation_attempt_timeout(ATTEMPT_TIMEOUT)
+                    .operation_timeout(OPERATION_TIMEOUT)
+                    .build(),
+            )
+            .retry_config(RetryConfig::standard().with_max_attempts(3))
+            .load()
+            .await;
+        Self::new(Client::new(&sdk_config), tables)
+    }
+
+    /// A client for a local DynamoDB-compatible server (dynoxide) with dummy credentials.
+    pub fn local(endpoint: &str, tables: Tables) -> Self {
+        let config = aws_sdk_dynamodb::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(aws_sdk_dynamodb::config::Region::new("us-east-1"))
+            .endpoint_url(endpoint)
+            .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+                "local", "local", None, None, "local",
+            ))
+            .timeout_config(
+                TimeoutConfig::builder()
+                    .connect_timeout(Duration::from_secs(1))
+                    .operation_attempt_timeout(ATTEMPT_TIMEOUT)
+                    .operation_timeout(OPERATION_TIMEOUT)
+                    .build(),
+            )
+            .retry_config(RetryConfig::standard().with_max_attempts(3))
+            .build();
+        Self::new(Client::from_conf(config), tables)
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    pub fn tables(&self) -> &Tables {
+        &self.tables
+    }
+}
+
+/// True when a transaction was cancelled because the condition on item `index` failed.
+fn condition_failed_at(
+    error: &aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError,
+    index: usize,
+) -> bool {
+    use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+    match error {
+        TransactWriteItemsError::TransactionCanceledException(cancelled) => cancelled
+            .cancellation_reasons()
+            .get(index)
+            .and_then(|reason| reason.code())
+            .is_some_and(|code| code == "ConditionalCheckFailed"),
+        _ => false,
+    }
+}
+
+pub(crate) fn now_millis() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+/// Keys of the holders an access link can hang under: a role, a user, or everyone.
+pub mod access_holder {
+    pub fn role(id: &str) -> String {
+        super::access::role_pk(id)
+    }
+
+    pub fn user(id: &str) -> String {
+        super::access::user_access_pk(id)
+    }
+
+    pub fn public() -> String {
+        super::access::PUBLIC_PK.to_owned()
+    }
+}

@@ -1,0 +1,193 @@
+//! Users and their email claims. One table, two item kinds:
+//! `pk = user#<id>` holds the user; `pk = email#<normalised email>` claims the address for one id.
+//! Both are written in one conditional transaction, so DynamoDB itself keeps emails unique.
+
+use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
+use serde::{Deserialize, Serialize};
+
+use super::{Store, StoreError, condition_failed_at, now_millis};
+use crate::sensitive::Sensitive;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UserStatus {
+    Draft,
+    Invited,
+    Unverified,
+    Active,
+    Suspended,
+    Archived,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct User {
+    pub id: String,
+    /// As the user typed it (trimmed); uniqueness uses the lowercased form.
+    pub email: String,
+    pub password: Option<Sensitive>,
+    pub status: UserStatus,
+    pub role: Option<String>,
+    #[serde(default)]
+    pub first_name: Option<String>,
+    #[serde(default)]
+    pub last_name: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// What a caller supplies to create a user; the store adds id and timestamps.
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    pub email: String,
+    pub password_hash: Sensitive,
+    pub status: UserStatus,
+    pub role: Option<String>,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct UserItem {
+    pk: String,
+    #[serde(flatten)]
+    user: User,
+}
+
+#[derive(Serialize, Deserialize)]
+struct EmailClaimItem {
+    pk: String,
+    user_id: String,
+}
+
+/// Emails compare case-insensitively, as in Directus (`LOWER(email)`).
+pub fn email_key(email: &str) -> String {
+    email.trim().to_lowercase()
+}
+
+fn user_pk(id: &str) -> String {
+    format!("user#{id}")
+}
+
+fn email_pk(email: &str) -> String {
+    format!("email#{}", email_key(email))
+}
+
+impl Store {
+    /// Creates the user and claims the email in one transaction; `AlreadyExists` if the email is
+    /// taken. Nothing is written in that case.
+    pub async fn create_user(&self, new: NewUser) -> Result<User, StoreError> {
+        let now = now_millis();
+        let user = User {
+            id: uuid::Uuid::new_v4().to_string(),
+            email: new.email.trim().to_owned(),
+            password: Some(new.password_hash),
+            status: new.status,
+            role: new.role,
+            first_name: new.first_name,
+            last_name: new.last_name,
+            created_at: now,
+            updated_at: now,
+        };
+        let user_item = serde_dynamo::to_item(UserItem {
+            pk: user_pk(&user.id),
+            user: user.clone(),
+        })?;
+        let claim_item = serde_dynamo::to_item(EmailClaimItem {
+            pk: email_pk(&user.email),
+            user_id: user.id.clone(),
+        })?;
+        let put = |item| {
+            Put::builder()
+                .table_name(&self.tables.users)
+                .set_item(Some(item))
+                .condition_expression("attribute_not_exists(pk)")
+                .build()
+                .map(|put| TransactWriteItem::builder().put(put).build())
+        };
+        let result = self
+            .client
+            .transact_write_items()
+            .transact_items(put(user_item).map_err(|e| StoreError::Malformed(e.to_string()))?)
+            .transact_items(put(claim_item).map_err(|e| StoreError::Malformed(e.to_string()))?)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(user),
+            Err(error)
+                if error
+                    .as_service_error()
+                    .is_some_and(|e| condition_failed_at(e, 1)) =>
+            {
+                Err(StoreError::AlreadyExists)
+            }
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    pub async fn get_user(&self, id: &str) -> Result<Option<User>, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.tables.users)
+            .key("pk", AttributeValue::S(user_pk(id)))
+            .consistent_read(true)
+            .send()
+            .await?;
+        match output.item {
+            Some(item) => Ok(Some(serde_dynamo::from_item::<_, UserItem>(item)?.user)),
+            None => Ok(None),
+        }
+    }
+
+    /// Finds a user by email, case-insensitively.
+    pub async fn find_user_by_email(&self, email: &str) -> Result<Option<User>, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.tables.users)
+            .key("pk", AttributeValue::S(email_pk(email)))
+            .consistent_read(true)
+            .send()
+            .await?;
+        let Some(item) = output.item else {
+            return Ok(None);
+        };
+        let claim: EmailClaimItem = serde_dynamo::from_item(item)?;
+        self.get_user(&claim.user_id).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn email_keys_ignore_case_and_surrounding_space() {
+        assert_eq!(email_key("  Hello@Example.COM "), "hello@example.com");
+        assert_eq!(email_pk("A@B.co"), "email#a@b.co");
+    }
+
+    #[test]
+    fn user_items_round_trip_through_dynamodb_attributes() {
+        let user = User {
+            id: "u1".into(),
+            email: "Hello@example.com".into(),
+            password: Some(Sensitive::new("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA")),
+            status: UserStatus::Active,
+            role: None,
+            first_name: Some("Ada".into()),
+            last_name: None,
+            created_at: 1,
+            updated_at: 2,
+        };
+        let item: std::collections::HashMap<String, AttributeValue> =
+            serde_dynamo::to_item(UserItem {
+                pk: user_pk(&user.id),
+                user: user.clone(),
+            })
+            .unwrap();
+        assert_eq!(item["status"], AttributeValue::S("active".into()));
+        let back: UserItem = serde_dynamo::from_item(item).unwrap();
+        assert_eq!(back.user, user);
+    }
+}

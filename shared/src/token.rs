@@ -1,0 +1,206 @@
+//! Access tokens: HS256 JWTs shaped like Directus' (`id`, `role`, `app_access`, `admin_access`,
+//! `iat`, `exp`, `iss: "directus"`), verified with HS256 only (RFC 8725: one algorithm per key).
+
+use std::time::Duration;
+
+use jsonwebtoken::errors::ErrorKind;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+pub const ISSUER: &str = "directus";
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccessClaims {
+    pub id: String,
+    pub role: Option<String>,
+    pub app_access: bool,
+    pub admin_access: bool,
+    pub iat: u64,
+    pub exp: u64,
+    pub iss: String,
+}
+
+/// Why a bearer token was refused; each maps to the status Directus gives it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TokenError {
+    /// Not a JWT, or not one of ours by issuer: Directus looks such strings up as static tokens
+    /// and answers 401 INVALID_CREDENTIALS.
+    #[error("not a Directus token")]
+    NotDirectus,
+    /// Ours by issuer but forged, tampered with, or missing required claims: 403 INVALID_TOKEN.
+    #[error("invalid token")]
+    Invalid,
+    /// Correctly signed but past `exp`: 401 TOKEN_EXPIRED.
+    #[error("token expired")]
+    Expired,
+}
+
+#[derive(Clone)]
+pub struct Tokens {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    ttl: Duration,
+}
+
+impl std::fmt::Debug for Tokens {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tokens")
+            .field("ttl", &self.ttl)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A freshly signed access token and its lifetime in milliseconds (Directus' `expires`).
+#[derive(Debug, Clone)]
+pub struct IssuedToken {
+    pub token: String,
+    pub expires_ms: u64,
+}
+
+impl Tokens {
+    pub fn new(secret: &[u8], ttl: Duration) -> Self {
+        Self {
+            encoding: EncodingKey::from_secret(secret),
+            decoding: DecodingKey::from_secret(secret),
+            ttl,
+        }
+    }
+
+    pub fn issue(
+        &self,
+        user_id: &str,
+        role: Option<&str>,
+        app_access: bool,
+        admin_access: bool,
+        now_secs: u64,
+    ) -> Result<IssuedToken, jsonwebtoken::errors::Error> {
+        let claims = AccessClaims {
+            id: user_id.to_owned(),
+            role: role.map(str::to_owned),
+            app_access,
+            admin_access,
+            iat: now_secs,
+            exp: now_secs + self.ttl.as_secs(),
+            iss: ISSUER.to_owned(),
+        };
+        let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)?;
+        Ok(IssuedToken {
+            token,
+            expires_ms: u64::try_from(self.ttl.as_millis()).unwrap_or(u64::MAX),
+        })
+    }
+
+    pub fn verify(&self, token: &str) -> Result<AccessClaims, TokenError> {
+        let unverified: Map<String, Value> =
+            jsonwebtoken::dangerous::insecure_decode_claims(token)
+                .map_err(|_| TokenError::NotDirectus)?;
+        if unverified.get("iss").and_then(Value::as_str) != Some(ISSUER) {
+            return Err(TokenError::NotDirectus);
+        }
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.set_issuer(&[ISSUER]);
+        validation.set_required_spec_claims(&["exp", "iss"]);
+        validation.leeway = 0;
+        let data = jsonwebtoken::decode::<Map<String, Value>>(token, &self.decoding, &validation)
+            .map_err(|error| match error.kind() {
+                ErrorKind::ExpiredSignature => TokenError::Expired,
+                _ => TokenError::Invalid,
+            })?;
+        // Directus requires these claims to be present, though `role` may be null.
+        for claim in ["id", "role", "app_access", "admin_access"] {
+            if !data.claims.contains_key(claim) {
+                return Err(TokenError::Invalid);
+            }
+        }
+        serde_json::from_value(Value::Object(data.claims)).map_err(|_| TokenError::Invalid)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const SECRET: &[u8] = b"0123456789abcdef0123456789abcdef";
+
+    fn tokens() -> Tokens {
+        Tokens::new(SECRET, Duration::from_secs(900))
+    }
+
+    fn now() -> u64 {
+        jsonwebtoken::get_current_timestamp()
+    }
+
+    fn sign(claims: Value, alg: Algorithm, secret: &[u8]) -> String {
+        jsonwebtoken::encode(
+            &Header::new(alg),
+            &claims,
+            &EncodingKey::from_secret(secret),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn issued_tokens_verify_and_carry_directus_claims() {
+        let issued = tokens().issue("u1", Some("r1"), true, false, now()).unwrap();
+        assert_eq!(issued.expires_ms, 900_000);
+        let claims = tokens().verify(&issued.token).unwrap();
+        assert_eq!(claims.id, "u1");
+        assert_eq!(claims.role.as_deref(), Some("r1"));
+        assert_eq!(claims.iss, "directus");
+        assert_eq!(claims.exp - claims.iat, 900);
+    }
+
+    #[test]
+    fn expired_tokens_are_expired() {
+        let issued = tokens().issue("u1", None, false, false, now() - 1000).unwrap();
+        assert_eq!(tokens().verify(&issued.token), Err(TokenError::Expired));
+    }
+
+    #[test]
+    fn tokens_signed_with_another_secret_are_invalid_even_when_expired() {
+        let other = Tokens::new(b"another secret of thirty-two bytes!!", Duration::from_secs(1));
+        let fresh = other.issue("u1", None, false, false, now()).unwrap();
+        let stale = other.issue("u1", None, false, false, now() - 1000).unwrap();
+        assert_eq!(tokens().verify(&fresh.token), Err(TokenError::Invalid));
+        assert_eq!(tokens().verify(&stale.token), Err(TokenError::Invalid));
+    }
+
+    #[test]
+    fn garbage_and_foreign_issuers_are_not_directus_tokens() {
+        assert_eq!(tokens().verify("garbage"), Err(TokenError::NotDirectus));
+        let foreign = sign(
+            json!({"id":"u1","role":null,"app_access":false,"admin_access":false,"exp":now()+60,"iss":"someone-else"}),
+            Algorithm::HS256,
+            SECRET,
+        );
+        assert_eq!(tokens().verify(&foreign), Err(TokenError::NotDirectus));
+    }
+
+    #[test]
+    fn other_algorithms_are_rejected() {
+        let hs512 = sign(
+            json!({"id":"u1","role":null,"app_access":false,"admin_access":false,"exp":now()+60,"iss":"directus"}),
+            Algorithm::HS512,
+            SECRET,
+        );
+        assert_eq!(tokens().verify(&hs512), Err(TokenError::Invalid));
+    }
+
+    #[test]
+    fn missing_access_claims_are_invalid_but_null_role_is_fine() {
+        let missing = sign(
+            json!({"id":"u1","exp":now()+60,"iss":"directus"}),
+            Algorithm::HS256,
+            SECRET,
+        );
+        assert_eq!(tokens().verify(&missing), Err(TokenError::Invalid));
+        let null_role = sign(
+            json!({"id":"u1","role":null,"app_access":false,"admin_access":false,"iat":now(),"exp":now()+60,"iss":"directus"}),
+            Algorithm::HS256,
+            SECRET,
+        );
+        assert!(tokens().verify(&null_role).is_ok());
+    }
+}

@@ -1,0 +1,166 @@
+//! One local stack shared by every end-to-end test in a test binary: the `devstack` binary with
+//! an in-memory dynoxide on an ephemeral port and `cargo lambda watch` on a free port. Tests
+//! isolate themselves by data (unique emails), never by sleeping. The stack stops when this
+//! process exits, because it watches the stdin pipe we hold open.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde_json::Value;
+
+pub const SECRET: &str = "e2e-test-secret-that-is-longer-than-32-bytes";
+
+pub struct Stack {
+    pub api: String,
+    pub dynamo: String,
+    _process: Child,
+}
+
+static STACK: OnceLock<Stack> = OnceLock::new();
+
+fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+    listener.local_addr().expect("bound address").port()
+}
+
+/// Starts the stack on first use and returns it.
+pub fn stack() -> &'static Stack {
+    STACK.get_or_init(|| {
+        let workspace = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+        let mut process = Command::new(env!("CARGO"))
+            .args(["run", "--quiet", "-p", "devstack", "--"])
+            .args(["--memory", "--port", "0", "--exit-on-eof"])
+            .args(["--api-port", &free_port().to_string()])
+            .args(["--prefix", "e2e-"])
+            .current_dir(workspace)
+            .env("SECRET", SECRET)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("devstack starts");
+        let stdout = process.stdout.take().expect("piped stdout");
+        let mut api = None;
+        let mut dynamo = None;
+        for line in BufReader::new(stdout).lines() {
+            let line = line.expect("devstack output");
+            if let Some(url) = line.strip_prefix("DYNAMODB ") {
+                dynamo = Some(url.to_owned());
+            }
+            if let Some(url) = line.strip_prefix("READY ") {
+                api = Some(url.to_owned());
+                break;
+            }
+        }
+        Stack {
+            api: api.expect("devstack printed READY (see its stderr above)"),
+            dynamo: dynamo.expect("devstack printed its DynamoDB endpoint"),
+            _process: process,
+        }
+    })
+}
+
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(30))
+        .build()
+        .expect("HTTP client")
+}
+
+/// An address no other test uses.
+pub fn unique_email(tag: &str) -> String {
+    format!("{tag}-{}@example.com", uuid::Uuid::new_v4().simple())
+}
+
+pub fn now_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_secs()
+}
+
+/// A response reduced to what tests assert on.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub body: Value,
+    pub raw: String,
+    pub content_type: Option<String>,
+    pub set_cookies: Vec<String>,
+}
+
+impl Reply {
+    pub async fn from(response: reqwest::Response) -> Self {
+        let status = response.status().as_u16();
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let set_cookies = response
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .map(str::to_owned)
+            .collect();
+        let raw = response.text().await.expect("response body");
+        let body = serde_json::from_str(&raw).unwrap_or(Value::Null);
+        Self {
+            status,
+            body,
+            raw,
+            content_type,
+            set_cookies,
+        }
+    }
+
+    pub fn code(&self) -> &str {
+        self.body["errors"][0]["extensions"]["code"]
+            .as_str()
+            .unwrap_or("")
+    }
+
+    /// The value of a cookie this response set.
+    pub fn cookie(&self, name: &str) -> Option<String> {
+        self.set_cookies.iter().find_map(|c| {
+            let first = c.split(';').next()?;
+            let (key, value) = first.split_once('=')?;
+            (key.trim() == name).then(|| value.to_owned())
+        })
+    }
+}
+
+pub async fn post(path: &str, body: &str) -> Reply {
+    post_with(path, body, &[]).await
+}
+
+pub async fn post_with(path: &str, body: &str, headers: &[(&str, &str)]) -> Reply {
+    let mut request = client()
+        .post(format!("{}{path}", stack().api))
+        .header("content-type", "application/json")
+        .body(body.to_owned());
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    Reply::from(request.send().await.expect("request sent")).await
+}
+
+pub async fn get(path: &str, bearer: Option<&str>) -> Reply {
+    let mut request = client().get(format!("{}{path}", stack().api));
+    if let Some(token) = bearer {
+        request = request.header("authorization", format!("Bearer {token}"));
+    }
+    Reply::from(request.send().await.expect("request sent")).await
+}
+
+/// Registers `email` with `password` and logs in; returns the login reply's data.
+pub async fn registered_login(email: &str, password: &str) -> Value {
+    let body = serde_json::json!({"email": email, "password": password}).to_string();
+    let register = post("/register", &body).await;
+    assert_eq!(register.status, 204, "{register:?}");
+    let login = post("/auth/login", &body).await;
+    assert_eq!(login.status, 200, "{login:?}");
+    login.body["data"].clone()
+}
