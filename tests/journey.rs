@@ -39,12 +39,20 @@ async fn the_seed_journey_works_with_its_bodies_verbatim() {
     assert!(items[0]["title"].is_string());
     assert!(items[0]["content"].is_string());
 
-    let refreshed = post("/auth/refresh", &json!({"refresh_token": refresh}).to_string()).await;
+    let refreshed = post(
+        "/auth/refresh",
+        &json!({"refresh_token": refresh}).to_string(),
+    )
+    .await;
     assert_eq!(refreshed.status, 200, "{refreshed:?}");
     let new_refresh = refreshed.body["data"]["refresh_token"].as_str().unwrap();
     assert_ne!(new_refresh, refresh);
 
-    let logout = post("/auth/logout", &json!({"refresh_token": new_refresh}).to_string()).await;
+    let logout = post(
+        "/auth/logout",
+        &json!({"refresh_token": new_refresh}).to_string(),
+    )
+    .await;
     assert_eq!(logout.status, 204);
     assert_eq!(logout.raw, "");
 }
@@ -152,10 +160,22 @@ async fn wrong_password_and_unknown_email_get_the_same_401() {
 async fn bad_payloads_are_400_invalid_payload() {
     for (body, reason) in [
         ("{not json", None),
-        (r#"{"email":"hello@example.com"}"#, Some("\"password\" is required")),
-        (r#"{"email":42,"password":"x"}"#, Some("\"email\" must be a string")),
-        (r#"{"email":"not-an-email","password":"x"}"#, Some("\"email\" must be a valid email")),
-        (r#"{"email":"a@example.com","password":"x","mode":"pigeon"}"#, None),
+        (
+            r#"{"email":"hello@example.com"}"#,
+            Some("\"password\" is required"),
+        ),
+        (
+            r#"{"email":42,"password":"x"}"#,
+            Some("\"email\" must be a string"),
+        ),
+        (
+            r#"{"email":"not-an-email","password":"x"}"#,
+            Some("\"email\" must be a valid email"),
+        ),
+        (
+            r#"{"email":"a@example.com","password":"x","mode":"pigeon"}"#,
+            None,
+        ),
     ] {
         let reply = post("/auth/login", body).await;
         assert_eq!(reply.status, 400, "{body}: {reply:?}");
@@ -166,11 +186,15 @@ async fn bad_payloads_are_400_invalid_payload() {
     }
     let extra = post(
         "/register",
-        &json!({"email": unique_email("extra"), "password": "d1r3ctu5", "role": "admin"}).to_string(),
+        &json!({"email": unique_email("extra"), "password": "d1r3ctu5", "role": "admin"})
+            .to_string(),
     )
     .await;
     assert_eq!(extra.status, 400);
-    assert_eq!(extra.body["errors"][0]["message"], "Invalid payload. \"role\" is not allowed.");
+    assert_eq!(
+        extra.body["errors"][0]["message"],
+        "Invalid payload. \"role\" is not allowed."
+    );
 }
 
 #[tokio::test]
@@ -186,7 +210,10 @@ async fn oversized_bodies_are_413_and_nothing_is_written() {
         &json!({"email": email, "password": "d1r3ctu5"}).to_string(),
     )
     .await;
-    assert_eq!(login.status, 401, "the refused registration created no user");
+    assert_eq!(
+        login.status, 401,
+        "the refused registration created no user"
+    );
 }
 
 #[tokio::test]
@@ -206,7 +233,10 @@ async fn token_errors_have_directus_codes_and_statuses() {
     let valid = data["access_token"].as_str().unwrap();
 
     let garbage = get("/items/posts", Some("garbage")).await;
-    assert_eq!((garbage.status, garbage.code()), (401, "INVALID_CREDENTIALS"));
+    assert_eq!(
+        (garbage.status, garbage.code()),
+        (401, "INVALID_CREDENTIALS")
+    );
 
     let mut tampered = valid.to_owned();
     tampered.pop();
@@ -222,7 +252,10 @@ async fn token_errors_have_directus_codes_and_statuses() {
     let reply = get("/items/posts", Some(&expired)).await;
     assert_eq!((reply.status, reply.code()), (401, "TOKEN_EXPIRED"));
 
-    let forged = sign(claims(now_secs() + 600, "directus"), "a-different-secret-of-32-bytes-or-more");
+    let forged = sign(
+        claims(now_secs() + 600, "directus"),
+        "a-different-secret-of-32-bytes-or-more",
+    );
     let reply = get("/items/posts", Some(&forged)).await;
     assert_eq!((reply.status, reply.code()), (403, "INVALID_TOKEN"));
 
@@ -258,7 +291,12 @@ async fn unknown_collections_unknown_fields_and_missing_items_are_403() {
     );
     let field = get("/items/posts?fields=secret", Some(token)).await;
     assert_eq!(field.status, 403);
-    assert!(field.body["errors"][0]["message"].as_str().unwrap().contains("field \"secret\""));
+    assert!(
+        field.body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("field \"secret\"")
+    );
     let missing = get("/items/posts/999", Some(token)).await;
     assert_eq!((missing.status, missing.code()), (403, "FORBIDDEN"));
     let system = get("/items/directus_users", Some(token)).await;
@@ -272,7 +310,14 @@ async fn items_read_by_id_with_fields_limit_and_filter() {
 
     let one = get("/items/posts/1?fields=title", Some(token)).await;
     assert_eq!(one.status, 200, "{one:?}");
-    assert_eq!(one.body["data"].as_object().unwrap().keys().collect::<Vec<_>>(), vec!["title"]);
+    assert_eq!(
+        one.body["data"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .collect::<Vec<_>>(),
+        vec!["title"]
+    );
 
     let none = get("/items/posts?limit=0", Some(token)).await;
     assert_eq!(none.body["data"], json!([]));
@@ -297,8 +342,19 @@ async fn a_rotated_out_refresh_token_stops_working() {
 
     let rotated = post("/auth/refresh", &body(first)).await;
     assert_eq!(rotated.status, 200);
-    let second = rotated.body["data"]["refresh_token"].as_str().unwrap().to_owned();
-    assert!(get("/items/posts", rotated.body["data"]["access_token"].as_str()).await.status == 200);
+    let second = rotated.body["data"]["refresh_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        get(
+            "/items/posts",
+            rotated.body["data"]["access_token"].as_str()
+        )
+        .await
+        .status
+            == 200
+    );
 
     let reused = post("/auth/refresh", &body(first)).await;
     assert_eq!((reused.status, reused.code()), (401, "INVALID_CREDENTIALS"));
@@ -313,7 +369,10 @@ async fn logout_ends_the_session() {
     let logout = post("/auth/logout", &body).await;
     assert_eq!(logout.status, 204);
     let refresh = post("/auth/refresh", &body).await;
-    assert_eq!((refresh.status, refresh.code()), (401, "INVALID_CREDENTIALS"));
+    assert_eq!(
+        (refresh.status, refresh.code()),
+        (401, "INVALID_CREDENTIALS")
+    );
     // Logging out twice is still a success, as in Directus.
     assert_eq!(post("/auth/logout", &body).await.status, 204);
 }
@@ -331,7 +390,10 @@ async fn cookie_mode_keeps_the_refresh_token_in_an_http_only_cookie() {
     assert!(login.body["data"].get("refresh_token").is_none());
     assert!(login.body["data"]["access_token"].is_string());
     let header = &login.set_cookies[0];
-    assert!(header.contains("HttpOnly") && header.contains("SameSite=Lax") && header.contains("Path=/"), "{header}");
+    assert!(
+        header.contains("HttpOnly") && header.contains("SameSite=Lax") && header.contains("Path=/"),
+        "{header}"
+    );
     assert!(header.contains("Max-Age=604800"), "{header}");
     let cookie = login.cookie("directus_refresh_token").unwrap();
 
@@ -343,14 +405,34 @@ async fn cookie_mode_keeps_the_refresh_token_in_an_http_only_cookie() {
     let next = refreshed.cookie("directus_refresh_token").unwrap();
     assert_ne!(next, cookie);
 
-    let stale = post_with("/auth/refresh", r#"{"mode":"cookie"}"#, &[("cookie", &cookie_header)]).await;
+    let stale = post_with(
+        "/auth/refresh",
+        r#"{"mode":"cookie"}"#,
+        &[("cookie", &cookie_header)],
+    )
+    .await;
     assert_eq!(stale.status, 401);
 
     let next_header = format!("directus_refresh_token={next}");
-    let logout = post_with("/auth/logout", r#"{"mode":"cookie"}"#, &[("cookie", &next_header)]).await;
+    let logout = post_with(
+        "/auth/logout",
+        r#"{"mode":"cookie"}"#,
+        &[("cookie", &next_header)],
+    )
+    .await;
     assert_eq!(logout.status, 204);
-    assert!(logout.set_cookies.iter().any(|c| c.starts_with("directus_refresh_token=;") && c.contains("Max-Age=0")));
-    let after = post_with("/auth/refresh", r#"{"mode":"cookie"}"#, &[("cookie", &next_header)]).await;
+    assert!(
+        logout
+            .set_cookies
+            .iter()
+            .any(|c| c.starts_with("directus_refresh_token=;") && c.contains("Max-Age=0"))
+    );
+    let after = post_with(
+        "/auth/refresh",
+        r#"{"mode":"cookie"}"#,
+        &[("cookie", &next_header)],
+    )
+    .await;
     assert_eq!(after.status, 401);
 }
 
@@ -381,5 +463,8 @@ async fn only_a_hash_of_the_refresh_token_is_stored() {
         .unwrap();
     let dump = format!("{:?}", scan.items());
     assert!(dump.contains("token_hash"), "sessions were written");
-    assert!(!dump.contains(token), "the refresh token itself is never stored");
+    assert!(
+        !dump.contains(token),
+        "the refresh token itself is never stored"
+    );
 }

@@ -57,7 +57,10 @@ pub async fn login(
     let user = state.store.find_user_by_email(&email).await?;
     // Always one argon2 verification: against the user's hash, or the dummy when there is none.
     let stored = user.as_ref().and_then(|u| u.password.as_ref());
-    let verified = passwords.verify(&password, stored).await.map_err(internal)?;
+    let verified = passwords
+        .verify(&password, stored)
+        .await
+        .map_err(internal)?;
     let user = match user {
         Some(user) if verified && user.status == UserStatus::Active => user,
         _ => return Err(ApiError::InvalidCredentials),

@@ -185,7 +185,8 @@ mod tests {
 
     #[test]
     fn store_outage_becomes_503_without_details_in_the_body() {
-        let error: ApiError = StoreError::Unavailable("connection refused at 10.0.0.1".into()).into();
+        let error: ApiError =
+            StoreError::Unavailable("connection refused at 10.0.0.1".into()).into();
         assert_eq!(error.status(), StatusCode::SERVICE_UNAVAILABLE);
         assert!(!error.body().to_string().contains("10.0.0.1"));
     }

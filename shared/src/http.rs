@@ -26,7 +26,11 @@ pub fn respond(result: Result<HttpResponse, ApiError>) -> HttpResponse {
                 let cause = std::error::Error::source(&error).map(ToString::to_string);
                 tracing::error!(code = error.code(), cause, "request failed");
             } else {
-                tracing::info!(code = error.code(), status = error.status().as_u16(), "request refused");
+                tracing::info!(
+                    code = error.code(),
+                    status = error.status().as_u16(),
+                    "request refused"
+                );
             }
             json(error.status(), &error.body())
         }
@@ -203,11 +207,14 @@ pub fn authenticate(request: &Request, tokens: &Tokens) -> Result<Option<AccessC
     let Some(token) = access_token(request)? else {
         return Ok(None);
     };
-    tokens.verify(&token).map(Some).map_err(|error| match error {
-        TokenError::NotDirectus => ApiError::InvalidCredentials,
-        TokenError::Invalid => ApiError::InvalidToken,
-        TokenError::Expired => ApiError::TokenExpired,
-    })
+    tokens
+        .verify(&token)
+        .map(Some)
+        .map_err(|error| match error {
+            TokenError::NotDirectus => ApiError::InvalidCredentials,
+            TokenError::Invalid => ApiError::InvalidToken,
+            TokenError::Expired => ApiError::TokenExpired,
+        })
 }
 
 #[cfg(test)]
@@ -224,13 +231,22 @@ mod tests {
     #[test]
     fn bodies_over_the_limit_are_413() {
         let big = format!("{{\"email\":\"{}\"}}", "a".repeat(MAX_BODY_BYTES));
-        assert!(matches!(json_object(&request(&big)), Err(ApiError::ContentTooLarge)));
+        assert!(matches!(
+            json_object(&request(&big)),
+            Err(ApiError::ContentTooLarge)
+        ));
     }
 
     #[test]
     fn malformed_and_non_object_json_are_invalid_payload() {
-        assert!(matches!(json_object(&request("{nope")), Err(ApiError::InvalidPayload(_))));
-        assert!(matches!(json_object(&request("[1]")), Err(ApiError::InvalidPayload(_))));
+        assert!(matches!(
+            json_object(&request("{nope")),
+            Err(ApiError::InvalidPayload(_))
+        ));
+        assert!(matches!(
+            json_object(&request("[1]")),
+            Err(ApiError::InvalidPayload(_))
+        ));
         assert!(json_object(&request("")).unwrap().is_empty());
     }
 
@@ -243,7 +259,9 @@ mod tests {
             "Invalid payload. \"email\" must be a string."
         );
         assert_eq!(
-            required_string(body, "password", 10).unwrap_err().to_string(),
+            required_string(body, "password", 10)
+                .unwrap_err()
+                .to_string(),
             "Invalid payload. \"password\" is not allowed to be empty."
         );
         assert_eq!(
@@ -257,7 +275,18 @@ mod tests {
         for good in ["hello@example.com", "a.b+c@sub.example.co.uk", "X@Y.io"] {
             assert!(valid_email(good), "{good}");
         }
-        for bad in ["", "hello", "@example.com", "a@b", "a@localhost", "a@b.c", "a b@c.com", "a@-b.com", "a@b..com", "a@b.123"] {
+        for bad in [
+            "",
+            "hello",
+            "@example.com",
+            "a@b",
+            "a@localhost",
+            "a@b.c",
+            "a b@c.com",
+            "a@-b.com",
+            "a@b..com",
+            "a@b.123",
+        ] {
             assert!(!valid_email(bad), "{bad}");
         }
     }
@@ -268,7 +297,10 @@ mod tests {
             .header("cookie", "a=1; directus_refresh_token=abc; b=2")
             .body(Body::Empty)
             .unwrap();
-        assert_eq!(cookie(&request, "directus_refresh_token").as_deref(), Some("abc"));
+        assert_eq!(
+            cookie(&request, "directus_refresh_token").as_deref(),
+            Some("abc")
+        );
         assert_eq!(cookie(&request, "missing"), None);
     }
 
@@ -280,7 +312,10 @@ mod tests {
                 .body(Body::Empty)
                 .unwrap()
         };
-        assert_eq!(access_token(&with("bearer abc")).unwrap().as_deref(), Some("abc"));
+        assert_eq!(
+            access_token(&with("bearer abc")).unwrap().as_deref(),
+            Some("abc")
+        );
         assert_eq!(access_token(&with("Bearer a b")).unwrap(), None);
         assert_eq!(access_token(&with("Basic abc")).unwrap(), None);
     }

@@ -94,10 +94,16 @@ impl ItemsQuery {
         };
         let max = usize::try_from(max_limit).unwrap_or(usize::MAX);
         let limit = match integer("limit")? {
-            None => Some(usize::try_from(default_limit).unwrap_or(usize::MAX).min(max)),
+            None => Some(
+                usize::try_from(default_limit)
+                    .unwrap_or(usize::MAX)
+                    .min(max),
+            ),
             Some(-1) => None,
             Some(n) if n < -1 => {
-                return Err(ApiError::query("\"limit\" must be greater than or equal to -1"));
+                return Err(ApiError::query(
+                    "\"limit\" must be greater than or equal to -1",
+                ));
             }
             Some(n) => {
                 let n = usize::try_from(n).unwrap_or(usize::MAX);
@@ -112,14 +118,18 @@ impl ItemsQuery {
         let offset = match integer("offset")? {
             None => 0,
             Some(n) if n < 0 => {
-                return Err(ApiError::query("\"offset\" must be greater than or equal to 0"));
+                return Err(ApiError::query(
+                    "\"offset\" must be greater than or equal to 0",
+                ));
             }
             Some(n) => usize::try_from(n).unwrap_or(usize::MAX),
         };
         // `page` (1-based) overrides `offset` when a limit applies, as in Directus.
         let offset = match (integer("page")?, limit) {
             (Some(n), _) if n < 0 => {
-                return Err(ApiError::query("\"page\" must be greater than or equal to 0"));
+                return Err(ApiError::query(
+                    "\"page\" must be greater than or equal to 0",
+                ));
             }
             (Some(page), Some(limit)) if page > 0 => {
                 limit.saturating_mul(usize::try_from(page - 1).unwrap_or(usize::MAX))
@@ -138,15 +148,17 @@ impl ItemsQuery {
 fn path_parts(request: &Request) -> Result<(String, Option<String>), ApiError> {
     let params = request.path_parameters();
     if let Some(collection) = params.first("collection") {
-        return Ok((
-            collection.to_owned(),
-            params.first("id").map(str::to_owned),
-        ));
+        return Ok((collection.to_owned(), params.first("id").map(str::to_owned)));
     }
     // Without route parameters (a catch-all route), read them from the path itself.
     let path = request.uri().path().to_owned();
     let mut segments = path.trim_matches('/').split('/');
-    match (segments.next(), segments.next(), segments.next(), segments.next()) {
+    match (
+        segments.next(),
+        segments.next(),
+        segments.next(),
+        segments.next(),
+    ) {
         (Some("items"), Some(collection), id, None) if !collection.is_empty() => Ok((
             collection.to_owned(),
             id.filter(|id| !id.is_empty()).map(str::to_owned),

@@ -40,8 +40,13 @@ impl std::fmt::Debug for Passwords {
 impl Passwords {
     /// Builds the hasher and its dummy hash (one hash of work, paid once at cold start).
     pub fn new(params: HashParams) -> Result<Self, PasswordError> {
-        let params = Params::new(params.memory_kib, params.iterations, params.parallelism, None)
-            .map_err(|e| PasswordError::Params(e.to_string()))?;
+        let params = Params::new(
+            params.memory_kib,
+            params.iterations,
+            params.parallelism,
+            None,
+        )
+        .map_err(|e| PasswordError::Params(e.to_string()))?;
         let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
         let dummy_hash = argon2
             .hash_password(b"dummy password for unknown accounts")

@@ -97,22 +97,38 @@ impl Document {
         let role_ids: Vec<&str> = self.roles.iter().map(|r| r.id.as_str()).collect();
         for collection in &self.collections {
             if collection.collection.starts_with("directus_") {
-                return invalid(format!("collection {} uses the reserved directus_ prefix", collection.collection));
+                return invalid(format!(
+                    "collection {} uses the reserved directus_ prefix",
+                    collection.collection
+                ));
             }
-            if collection.fields.iter().all(|f| f.field != collection.primary_key) {
-                return invalid(format!("collection {}: primary key {} is not one of its fields", collection.collection, collection.primary_key));
+            if collection
+                .fields
+                .iter()
+                .all(|f| f.field != collection.primary_key)
+            {
+                return invalid(format!(
+                    "collection {}: primary key {} is not one of its fields",
+                    collection.collection, collection.primary_key
+                ));
             }
             for item in &collection.items {
                 let key = item.get(&collection.primary_key).and_then(item_sort_key);
                 if key.is_none() {
-                    return invalid(format!("collection {}: an item lacks a usable primary key {}", collection.collection, collection.primary_key));
+                    return invalid(format!(
+                        "collection {}: an item lacks a usable primary key {}",
+                        collection.collection, collection.primary_key
+                    ));
                 }
             }
         }
         for policy in &self.policies {
             for permission in &policy.permissions {
                 if !ACTIONS.contains(&permission.action.as_str()) {
-                    return invalid(format!("policy {}: unknown action {}", policy.name, permission.action));
+                    return invalid(format!(
+                        "policy {}: unknown action {}",
+                        policy.name, permission.action
+                    ));
                 }
             }
         }
@@ -122,17 +138,30 @@ impl Document {
             {
                 return invalid(format!("role {}: unknown parent {parent}", role.name));
             }
-            if let Some(policy) = role.policies.iter().find(|p| !policy_ids.contains(&p.as_str())) {
+            if let Some(policy) = role
+                .policies
+                .iter()
+                .find(|p| !policy_ids.contains(&p.as_str()))
+            {
                 return invalid(format!("role {}: unknown policy {policy}", role.name));
             }
         }
-        if let Some(policy) = self.public_policies.iter().find(|p| !policy_ids.contains(&p.as_str())) {
+        if let Some(policy) = self
+            .public_policies
+            .iter()
+            .find(|p| !policy_ids.contains(&p.as_str()))
+        {
             return invalid(format!("public_policies: unknown policy {policy}"));
         }
-        if let Some(role) = self.settings.as_ref().and_then(|s| s.public_registration_role.as_ref())
+        if let Some(role) = self
+            .settings
+            .as_ref()
+            .and_then(|s| s.public_registration_role.as_ref())
             && !role_ids.contains(&role.as_str())
         {
-            return invalid(format!("settings.public_registration_role: unknown role {role}"));
+            return invalid(format!(
+                "settings.public_registration_role: unknown role {role}"
+            ));
         }
         Ok(())
     }
@@ -221,7 +250,12 @@ mod tests {
     #[test]
     fn dangling_references_are_refused_before_any_write() {
         let text = r#"{"roles":[{"id":"r","name":"User","policies":["missing"]}]}"#;
-        assert!(Document::from_json(text).unwrap_err().to_string().contains("unknown policy"));
+        assert!(
+            Document::from_json(text)
+                .unwrap_err()
+                .to_string()
+                .contains("unknown policy")
+        );
         let text = r#"{"settings":{"public_registration":true,"public_registration_role":"nope"}}"#;
         assert!(Document::from_json(text).is_err());
         let text = r#"{"collections":[{"collection":"posts","primary_key":"id","fields":[{"field":"id","type":"integer"}],"items":[{"title":"no id"}]}]}"#;

@@ -96,7 +96,10 @@ fn bounded(
     max_chars: usize,
 ) -> Result<Option<String>, ApiError> {
     let value = http::optional_string(body, field)?;
-    if value.as_ref().is_some_and(|v| v.chars().count() > max_chars) {
+    if value
+        .as_ref()
+        .is_some_and(|v| v.chars().count() > max_chars)
+    {
         return Err(ApiError::payload(format!(
             "\"{field}\" length must be less than or equal to {max_chars} characters long"
         )));

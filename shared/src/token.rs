@@ -92,9 +92,8 @@ impl Tokens {
     }
 
     pub fn verify(&self, token: &str) -> Result<AccessClaims, TokenError> {
-        let unverified: Map<String, Value> =
-            jsonwebtoken::dangerous::insecure_decode_claims(token)
-                .map_err(|_| TokenError::NotDirectus)?;
+        let unverified: Map<String, Value> = jsonwebtoken::dangerous::insecure_decode_claims(token)
+            .map_err(|_| TokenError::NotDirectus)?;
         if unverified.get("iss").and_then(Value::as_str) != Some(ISSUER) {
             return Err(TokenError::NotDirectus);
         }
@@ -104,9 +103,9 @@ impl Tokens {
         validation.leeway = 0;
         let data = jsonwebtoken::decode::<Map<String, Value>>(token, &self.decoding, &validation)
             .map_err(|error| match error.kind() {
-                ErrorKind::ExpiredSignature => TokenError::Expired,
-                _ => TokenError::Invalid,
-            })?;
+            ErrorKind::ExpiredSignature => TokenError::Expired,
+            _ => TokenError::Invalid,
+        })?;
         // Directus requires these claims to be present, though `role` may be null.
         for claim in ["id", "role", "app_access", "admin_access"] {
             if !data.claims.contains_key(claim) {
@@ -143,7 +142,9 @@ mod tests {
 
     #[test]
     fn issued_tokens_verify_and_carry_directus_claims() {
-        let issued = tokens().issue("u1", Some("r1"), true, false, now()).unwrap();
+        let issued = tokens()
+            .issue("u1", Some("r1"), true, false, now())
+            .unwrap();
         assert_eq!(issued.expires_ms, 900_000);
         let claims = tokens().verify(&issued.token).unwrap();
         assert_eq!(claims.id, "u1");
@@ -154,13 +155,18 @@ mod tests {
 
     #[test]
     fn expired_tokens_are_expired() {
-        let issued = tokens().issue("u1", None, false, false, now() - 1000).unwrap();
+        let issued = tokens()
+            .issue("u1", None, false, false, now() - 1000)
+            .unwrap();
         assert_eq!(tokens().verify(&issued.token), Err(TokenError::Expired));
     }
 
     #[test]
     fn tokens_signed_with_another_secret_are_invalid_even_when_expired() {
-        let other = Tokens::new(b"another secret of thirty-two bytes!!", Duration::from_secs(1));
+        let other = Tokens::new(
+            b"another secret of thirty-two bytes!!",
+            Duration::from_secs(1),
+        );
         let fresh = other.issue("u1", None, false, false, now()).unwrap();
         let stale = other.issue("u1", None, false, false, now() - 1000).unwrap();
         assert_eq!(tokens().verify(&fresh.token), Err(TokenError::Invalid));

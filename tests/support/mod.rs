@@ -34,6 +34,10 @@ pub fn stack() -> &'static Stack {
             .args(["--memory", "--port", "0", "--exit-on-eof"])
             .args(["--api-port", &free_port().to_string()])
             .args(["--prefix", "e2e-"])
+            .args([
+                "--api-log",
+                concat!(env!("CARGO_MANIFEST_DIR"), "/../target/e2e-functions.log"),
+            ])
             .current_dir(workspace)
             .env("SECRET", SECRET)
             .stdin(Stdio::piped())
@@ -54,7 +58,9 @@ pub fn stack() -> &'static Stack {
             }
         }
         Stack {
-            api: api.expect("devstack printed READY (see its stderr above)"),
+            api: api.expect(
+                "devstack printed READY (see its stderr above and target/e2e-functions.log)",
+            ),
             dynamo: dynamo.expect("devstack printed its DynamoDB endpoint"),
             _process: process,
         }

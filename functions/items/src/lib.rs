@@ -19,11 +19,16 @@ mod tests {
         if let Some(value) = authorization {
             builder = builder.header("authorization", value);
         }
-        let response = handle(&shared::state::unreachable_state(), builder.body(Body::Empty).unwrap())
-            .await
-            .unwrap();
+        let response = handle(
+            &shared::state::unreachable_state(),
+            builder.body(Body::Empty).unwrap(),
+        )
+        .await
+        .unwrap();
         let status = response.status().as_u16();
-        let Body::Text(text) = response.body() else { panic!("expected a JSON body") };
+        let Body::Text(text) = response.body() else {
+            panic!("expected a JSON body")
+        };
         (status, serde_json::from_str(text).unwrap())
     }
 
@@ -31,13 +36,19 @@ mod tests {
     async fn garbage_bearer_is_401_invalid_credentials() {
         let (status, body) = get("/items/posts", Some("Bearer garbage")).await;
         assert_eq!(status, 401);
-        assert_eq!(body["errors"][0]["extensions"]["code"], "INVALID_CREDENTIALS");
+        assert_eq!(
+            body["errors"][0]["extensions"]["code"],
+            "INVALID_CREDENTIALS"
+        );
     }
 
     #[tokio::test]
     async fn system_collections_are_forbidden() {
         let (status, body) = get("/items/directus_users", None).await;
         assert_eq!(status, 403);
-        assert_eq!(body["errors"][0]["message"], "You don't have permission to access this.");
+        assert_eq!(
+            body["errors"][0]["message"],
+            "You don't have permission to access this."
+        );
     }
 }

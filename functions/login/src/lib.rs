@@ -10,7 +10,9 @@ pub async fn handle(
     passwords: &Passwords,
     request: Request,
 ) -> Result<Response<Body>, Error> {
-    Ok(respond(shared::auth::login(state, passwords, &request).await))
+    Ok(respond(
+        shared::auth::login(state, passwords, &request).await,
+    ))
 }
 
 #[cfg(test)]
@@ -21,7 +23,12 @@ mod tests {
     use shared::config::HashParams;
 
     fn passwords() -> Passwords {
-        Passwords::new(HashParams { memory_kib: 64, iterations: 1, parallelism: 1 }).unwrap()
+        Passwords::new(HashParams {
+            memory_kib: 64,
+            iterations: 1,
+            parallelism: 1,
+        })
+        .unwrap()
     }
 
     async fn call(body: &str) -> (u16, Value) {
@@ -45,13 +52,19 @@ mod tests {
         let (status, body) = call(r#"{"email":"nope","password":"x"}"#).await;
         assert_eq!(status, 400);
         assert_eq!(body["errors"][0]["extensions"]["code"], "INVALID_PAYLOAD");
-        assert_eq!(body["errors"][0]["message"], "Invalid payload. \"email\" must be a valid email.");
+        assert_eq!(
+            body["errors"][0]["message"],
+            "Invalid payload. \"email\" must be a valid email."
+        );
     }
 
     #[tokio::test]
     async fn unreachable_database_is_503_with_the_envelope() {
         let (status, body) = call(r#"{"email":"hello@example.com","password":"d1r3ctu5"}"#).await;
         assert_eq!(status, 503);
-        assert_eq!(body["errors"][0]["extensions"]["code"], "SERVICE_UNAVAILABLE");
+        assert_eq!(
+            body["errors"][0]["extensions"]["code"],
+            "SERVICE_UNAVAILABLE"
+        );
     }
 }

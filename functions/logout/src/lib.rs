@@ -19,7 +19,9 @@ mod tests {
             .method("POST")
             .body(Body::Text(r#"{"refresh_token":"garbage"}"#.into()))
             .unwrap();
-        let response = handle(&shared::state::unreachable_state(), request).await.unwrap();
+        let response = handle(&shared::state::unreachable_state(), request)
+            .await
+            .unwrap();
         assert_eq!(response.status().as_u16(), 204);
         assert!(matches!(response.body(), Body::Empty));
         assert!(response.headers().get("content-type").is_none());

@@ -20,9 +20,13 @@ mod tests {
             .method("POST")
             .body(Body::Text("{}".into()))
             .unwrap();
-        let response = handle(&shared::state::unreachable_state(), request).await.unwrap();
+        let response = handle(&shared::state::unreachable_state(), request)
+            .await
+            .unwrap();
         assert_eq!(response.status().as_u16(), 400);
-        let Body::Text(text) = response.body() else { panic!("expected a JSON body") };
+        let Body::Text(text) = response.body() else {
+            panic!("expected a JSON body")
+        };
         let body: Value = serde_json::from_str(text).unwrap();
         assert_eq!(
             body["errors"][0]["message"],
@@ -34,9 +38,13 @@ mod tests {
     async fn a_token_that_is_not_ours_is_401_without_a_lookup() {
         let request = http::Request::builder()
             .method("POST")
-            .body(Body::Text(r#"{"refresh_token":"not-a-refresh-token"}"#.into()))
+            .body(Body::Text(
+                r#"{"refresh_token":"not-a-refresh-token"}"#.into(),
+            ))
             .unwrap();
-        let response = handle(&shared::state::unreachable_state(), request).await.unwrap();
+        let response = handle(&shared::state::unreachable_state(), request)
+            .await
+            .unwrap();
         assert_eq!(response.status().as_u16(), 401);
     }
 }

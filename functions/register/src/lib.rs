@@ -10,7 +10,9 @@ pub async fn handle(
     passwords: &Passwords,
     request: Request,
 ) -> Result<Response<Body>, Error> {
-    Ok(respond(shared::registration::register(state, passwords, &request).await))
+    Ok(respond(
+        shared::registration::register(state, passwords, &request).await,
+    ))
 }
 
 #[cfg(test)]
@@ -27,8 +29,12 @@ mod tests {
             .body(Body::Text(body.to_owned()))
             .unwrap();
         let state = shared::state::unreachable_state();
-        let passwords =
-            Passwords::new(HashParams { memory_kib: 64, iterations: 1, parallelism: 1 }).unwrap();
+        let passwords = Passwords::new(HashParams {
+            memory_kib: 64,
+            iterations: 1,
+            parallelism: 1,
+        })
+        .unwrap();
         let response = handle(&state, &passwords, request).await.unwrap();
         let status = response.status().as_u16();
         let body = match response.body() {
@@ -43,13 +49,19 @@ mod tests {
         let (status, body) =
             call(r#"{"email":"a@example.com","password":"d1r3ctu5","role":"admin"}"#).await;
         assert_eq!(status, 400);
-        assert_eq!(body["errors"][0]["message"], "Invalid payload. \"role\" is not allowed.");
+        assert_eq!(
+            body["errors"][0]["message"],
+            "Invalid payload. \"role\" is not allowed."
+        );
     }
 
     #[tokio::test]
     async fn missing_password_is_400() {
         let (status, body) = call(r#"{"email":"a@example.com"}"#).await;
         assert_eq!(status, 400);
-        assert_eq!(body["errors"][0]["extensions"]["reason"], "\"password\" is required");
+        assert_eq!(
+            body["errors"][0]["extensions"]["reason"],
+            "\"password\" is required"
+        );
     }
 }

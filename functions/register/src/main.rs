@@ -7,5 +7,8 @@ async fn main() -> Result<(), Error> {
     tracing::init_default_subscriber();
     let state = AppState::from_env().await?;
     let passwords = Passwords::new(state.config.hashing)?;
-    run(service_fn(|request| register::handle(&state, &passwords, request))).await
+    run(service_fn(|request| {
+        register::handle(&state, &passwords, request)
+    }))
+    .await
 }

@@ -33,13 +33,15 @@ struct Options {
     seed: PathBuf,
     prefix: String,
     exit_on_eof: bool,
+    api_log: Option<PathBuf>,
+    release: bool,
     workspace: PathBuf,
 }
 
 fn usage() -> ! {
     eprintln!(
         "usage: devstack [--db FILE | --memory] [--port N] [--api-port N | --no-api] \
-         [--seed FILE] [--prefix P] [--exit-on-eof]"
+         [--seed FILE] [--prefix P] [--exit-on-eof] [--api-log FILE] [--release]"
     );
     std::process::exit(2)
 }
@@ -53,6 +55,8 @@ fn parse_options() -> Options {
         seed: workspace.join("infra/seed.json"),
         prefix: "directus-".into(),
         exit_on_eof: false,
+        api_log: None,
+        release: false,
         workspace,
     };
     let mut args = std::env::args().skip(1);
@@ -67,6 +71,8 @@ fn parse_options() -> Options {
             "--seed" => options.seed = PathBuf::from(value()),
             "--prefix" => options.prefix = value(),
             "--exit-on-eof" => options.exit_on_eof = true,
+            "--api-log" => options.api_log = Some(PathBuf::from(value())),
+            "--release" => options.release = true,
             _ => usage(),
         }
     }
@@ -174,7 +180,14 @@ fn start_api(
 ) -> Result<Child, Box<dyn std::error::Error>> {
     let mut command = Command::new("cargo");
     command
-        .args(["lambda", "watch", "-A", "127.0.0.1", "-P", &api_port.to_string()])
+        .args([
+            "lambda",
+            "watch",
+            "-A",
+            "127.0.0.1",
+            "-P",
+            &api_port.to_string(),
+        ])
         .current_dir(&options.workspace)
         .env("AWS_ENDPOINT_URL_DYNAMODB", dynamo_url)
         .env("AWS_ACCESS_KEY_ID", "local")
@@ -183,6 +196,15 @@ fn start_api(
         .env("TABLE_PREFIX", &options.prefix)
         .env("SECRET", secret)
         .stdin(Stdio::null())
+        // Function logs go to stderr or a file; stdout carries only the DYNAMODB/READY lines.
+        .stdout(match &options.api_log {
+            Some(path) => Stdio::from(std::fs::File::create(path)?),
+            None => Stdio::from(std::io::stderr()),
+        })
+        .stderr(match &options.api_log {
+            Some(path) => Stdio::from(std::fs::OpenOptions::new().append(true).open(path)?),
+            None => Stdio::inherit(),
+        })
         // Its own process group, so stopping it stops the functions it started too.
         .process_group(0)
         .kill_on_drop(true);

@@ -173,8 +173,8 @@ fn apply(operator: &str, actual: &Value, expected: &Value) -> Result<bool, Filte
             }
         }
         "_contains" | "_ncontains" | "_icontains" | "_nicontains" | "_starts_with"
-        | "_nstarts_with" | "_istarts_with" | "_nistarts_with" | "_ends_with"
-        | "_nends_with" | "_iends_with" | "_niends_with" => {
+        | "_nstarts_with" | "_istarts_with" | "_nistarts_with" | "_ends_with" | "_nends_with"
+        | "_iends_with" | "_niends_with" => {
             let needle = scalar_text(expected).ok_or_else(|| {
                 FilterError::Invalid(format!(
                     "The filter value for \"{operator}\" has to be a string, number, or boolean"
@@ -474,9 +474,15 @@ mod tests {
 
     #[test]
     fn logical_operators_nest() {
-        assert!(check(json!({"_or": [{"id": {"_eq": 1}}, {"id": {"_eq": 7}}]})));
-        assert!(!check(json!({"_and": [{"id": {"_eq": 7}}, {"views": {"_lt": 10}}]})));
-        assert!(check(json!({"_and": [{"_or": [{"id": {"_eq": 7}}]}, {"title": {"_nnull": true}}]})));
+        assert!(check(
+            json!({"_or": [{"id": {"_eq": 1}}, {"id": {"_eq": 7}}]})
+        ));
+        assert!(!check(
+            json!({"_and": [{"id": {"_eq": 7}}, {"views": {"_lt": 10}}]})
+        ));
+        assert!(check(
+            json!({"_and": [{"_or": [{"id": {"_eq": 7}}]}, {"title": {"_nnull": true}}]})
+        ));
         assert!(check(json!({"id": {"_eq": 7}, "views": {"_eq": 42}})));
         assert!(!check(json!({"id": {"_eq": 7}, "views": {"_eq": 41}})));
     }
@@ -529,7 +535,14 @@ mod tests {
         assert!(check(json!({"published_at": {"_lte": "$NOW"}})));
         assert!(!check(json!({"published_at": {"_lt": "$NOW(-1 day)"}})));
         assert!(check(json!({"published_at": {"_lt": "$NOW(+1 hour)"}})));
-        assert!(matches(&json!({"published_at": {"_lt": "$NOW(soon)"}}), &item(), &context()).is_err());
+        assert!(
+            matches(
+                &json!({"published_at": {"_lt": "$NOW(soon)"}}),
+                &item(),
+                &context()
+            )
+            .is_err()
+        );
     }
 
     #[test]

@@ -331,7 +331,11 @@ mod tests {
     #[test]
     fn no_read_permission_is_forbidden_like_a_missing_collection() {
         let error = ReadPlan::new(&caller(vec![]), posts(), None, 0).unwrap_err();
-        assert!(error.to_string().contains("collection \"posts\" or it does not exist"));
+        assert!(
+            error
+                .to_string()
+                .contains("collection \"posts\" or it does not exist")
+        );
         let mut wrong_action = permission(&["*"], None);
         wrong_action.action = "create".into();
         assert!(ReadPlan::new(&caller(vec![wrong_action]), posts(), None, 0).is_err());
@@ -352,11 +356,11 @@ mod tests {
     #[test]
     fn explicit_unreadable_or_unknown_fields_are_forbidden() {
         let accountability = caller(vec![permission(&["id", "title"], None)]);
-        let error = ReadPlan::new(&accountability, posts(), Some(&fields(&["secret"])), 0)
-            .unwrap_err();
+        let error =
+            ReadPlan::new(&accountability, posts(), Some(&fields(&["secret"])), 0).unwrap_err();
         assert!(error.to_string().contains("field \"secret\""));
-        let error = ReadPlan::new(&accountability, posts(), Some(&fields(&["nope"])), 0)
-            .unwrap_err();
+        let error =
+            ReadPlan::new(&accountability, posts(), Some(&fields(&["nope"])), 0).unwrap_err();
         assert!(error.to_string().contains("field \"nope\""));
     }
 
@@ -419,10 +423,7 @@ mod tests {
         .unwrap();
         let visible = plan.visible_row(&row("u1")).unwrap();
         let projected = plan.project(&visible);
-        assert_eq!(
-            projected.keys().collect::<Vec<_>>(),
-            vec!["title", "id"]
-        );
+        assert_eq!(projected.keys().collect::<Vec<_>>(), vec!["title", "id"]);
     }
 
     #[test]

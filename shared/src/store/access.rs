@@ -206,10 +206,14 @@ impl Store {
         for item in self.query_partition(pk).await? {
             let sk = item.get("sk").and_then(|v| v.as_s().ok()).cloned();
             match sk.as_deref() {
-                Some("role") => rows.role = Some(serde_dynamo::from_item::<_, Keyed<Role>>(item)?.record),
-                Some(sk) if sk.starts_with("access#") => rows
-                    .policies
-                    .push(serde_dynamo::from_item::<_, Keyed<AccessLink>>(item)?.record.policy),
+                Some("role") => {
+                    rows.role = Some(serde_dynamo::from_item::<_, Keyed<Role>>(item)?.record)
+                }
+                Some(sk) if sk.starts_with("access#") => rows.policies.push(
+                    serde_dynamo::from_item::<_, Keyed<AccessLink>>(item)?
+                        .record
+                        .policy,
+                ),
                 _ => {}
             }
         }
@@ -241,8 +245,9 @@ impl Store {
                 Some("policy") => {
                     policy = Some(serde_dynamo::from_item::<_, Keyed<Policy>>(item)?.record)
                 }
-                Some(sk) if sk.starts_with("permission#") => permissions
-                    .push(serde_dynamo::from_item::<_, Keyed<Permission>>(item)?.record),
+                Some(sk) if sk.starts_with("permission#") => {
+                    permissions.push(serde_dynamo::from_item::<_, Keyed<Permission>>(item)?.record)
+                }
                 _ => {}
             }
         }
@@ -263,7 +268,8 @@ impl Store {
     }
 
     pub async fn put_role(&self, role: &Role) -> Result<(), StoreError> {
-        self.put_config(role_pk(&role.id), "role".into(), role).await
+        self.put_config(role_pk(&role.id), "role".into(), role)
+            .await
     }
 
     pub async fn put_policy(&self, policy: &Policy) -> Result<(), StoreError> {

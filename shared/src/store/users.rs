@@ -172,7 +172,9 @@ mod tests {
         let user = User {
             id: "u1".into(),
             email: "Hello@example.com".into(),
-            password: Some(Sensitive::new("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA")),
+            password: Some(Sensitive::new(
+                "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA",
+            )),
             status: UserStatus::Active,
             role: None,
             first_name: Some("Ada".into()),

@@ -1,0 +1,403 @@
+//! `make bench`: the figures reported in docs/benchmarks.md.
+//!
+//! 1. Stripped release binary sizes of every function.
+//! 2. Cold start: each release binary is started against a minimal Lambda Runtime API served
+//!    here, with the local DynamoDB behind it; the time from process spawn to the first
+//!    invocation's response arriving at the Runtime API (init + first invoke), median of 7.
+//! 3. Warm latency of each endpoint over HTTP through `cargo lambda watch --release`
+//!    (the local stack users run), 50 sequential requests each after one warm-up request.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpListener;
+use tokio::process::{Child, Command};
+
+const FUNCTIONS: [&str; 5] = ["register", "login", "refresh", "logout", "items"];
+const SECRET: &str = "benchmark-secret-that-is-longer-than-32-bytes";
+const COLD_RUNS: usize = 7;
+const WARM_RUNS: usize = 50;
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+#[tokio::main]
+async fn main() -> Result<(), BoxError> {
+    let release = std::env::current_exe()?
+        .parent()
+        .ok_or("no target directory")?
+        .to_path_buf();
+    println!(
+        "## Binary sizes (stripped, release, {})\n",
+        std::env::consts::ARCH
+    );
+    println!("| function | bytes | MiB |\n|---|---:|---:|");
+    for function in FUNCTIONS {
+        let size = std::fs::metadata(release.join(function))
+            .map_err(|e| format!("{function}: {e} (run `make bench`, which builds it)"))?
+            .len();
+        println!("| {function} | {size} | {:.1} |", size as f64 / 1_048_576.0);
+    }
+
+    let (mut dynamo_stack, dynamo) = start_devstack(&release, &["--no-api"]).await?;
+    println!("\n## Cold start (process spawn to first response, median of {COLD_RUNS})\n");
+    println!(
+        "| function | first request | median ms | min ms | max ms |\n|---|---|---:|---:|---:|"
+    );
+    for function in FUNCTIONS {
+        let (label, event) = cold_event(function);
+        let mut samples = Vec::new();
+        for _ in 0..COLD_RUNS {
+            samples.push(cold_start(&release.join(function), &dynamo, &event).await?);
+        }
+        let (median, min, max) = summary(&mut samples);
+        println!("| {function} | {label} | {median:.1} | {min:.1} | {max:.1} |");
+    }
+    drop(dynamo_stack.stdin.take());
+    let _ = dynamo_stack.wait().await;
+
+    let api_port = free_port()?;
+    let (mut api_stack, api) = start_devstack(
+        &release,
+        &["--api-port", &api_port.to_string(), "--release"],
+    )
+    .await?;
+    println!(
+        "\n## Warm latency through `cargo lambda watch --release` ({WARM_RUNS} sequential requests)\n"
+    );
+    println!("| endpoint | status | p50 ms | p95 ms | mean ms |\n|---|---:|---:|---:|---:|");
+    warm_latency(&api).await?;
+    drop(api_stack.stdin.take());
+    let _ = api_stack.wait().await;
+    Ok(())
+}
+
+fn free_port() -> Result<u16, BoxError> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+fn summary(samples: &mut [f64]) -> (f64, f64, f64) {
+    samples.sort_by(f64::total_cmp);
+    (
+        samples[samples.len() / 2],
+        samples[0],
+        samples[samples.len() - 1],
+    )
+}
+
+fn percentile(samples: &mut [f64], p: f64) -> f64 {
+    samples.sort_by(f64::total_cmp);
+    let index = ((samples.len() as f64 - 1.0) * p).round() as usize;
+    samples[index]
+}
+
+/// Starts `devstack --memory` and returns it with the URL of its last READY line.
+async fn start_devstack(release: &Path, extra: &[&str]) -> Result<(Child, String), BoxError> {
+    let log = release.join("bench-functions.log");
+    let mut child = Command::new(release.join("devstack"))
+        .args([
+            "--memory",
+            "--port",
+            "0",
+            "--exit-on-eof",
+            "--prefix",
+            "bench-",
+        ])
+        .args(["--api-log", &log.to_string_lossy()])
+        .args(extra)
+        .env("SECRET", SECRET)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()?;
+    let mut lines = BufReader::new(child.stdout.take().ok_or("stdout")?).lines();
+    let mut dynamo = None;
+    while let Some(line) = lines.next_line().await? {
+        if let Some(url) = line.strip_prefix("DYNAMODB ") {
+            dynamo = Some(url.to_owned());
+        }
+        if let Some(url) = line.strip_prefix("READY ") {
+            let url = if extra.contains(&"--no-api") {
+                dynamo.clone().ok_or("no DynamoDB line")?
+            } else {
+                url.to_owned()
+            };
+            return Ok((child, url));
+        }
+    }
+    Err("devstack exited before READY".into())
+}
+
+fn cold_event(function: &str) -> (&'static str, Value) {
+    let event = |method: &str, path: &str, body: Option<Value>| {
+        json!({
+            "version": "2.0",
+            "routeKey": "$default",
+            "rawPath": path,
+            "rawQueryString": "",
+            "headers": {"content-type": "application/json", "user-agent": "bench"},
+            "requestContext": {
+                "accountId": "000000000000", "apiId": "bench", "domainName": "localhost",
+                "domainPrefix": "localhost", "requestId": "bench", "routeKey": "$default",
+                "stage": "$default", "time": "01/Jan/2026:00:00:00 +0000", "timeEpoch": 0,
+                "http": {"method": method, "path": path, "protocol": "HTTP/1.1",
+                         "sourceIp": "127.0.0.1", "userAgent": "bench"}
+            },
+            "body": body.map(|b| b.to_string()),
+            "isBase64Encoded": false
+        })
+    };
+    match function {
+        "register" => (
+            "register an existing email (hash + transaction)",
+            event(
+                "POST",
+                "/users/register",
+                Some(json!({"email": "cold@example.com", "password": "d1r3ctu5"})),
+            ),
+        ),
+        "login" => (
+            "login, unknown email (dummy verify + GetItem)",
+            event(
+                "POST",
+                "/auth/login",
+                Some(json!({"email": "nobody@example.com", "password": "d1r3ctu5"})),
+            ),
+        ),
+        "refresh" => (
+            "refresh, unknown session (GetItem)",
+            event(
+                "POST",
+                "/auth/refresh",
+                Some(json!({"refresh_token": "A".repeat(64)})),
+            ),
+        ),
+        "logout" => (
+            "logout, unknown session (DeleteItem)",
+            event(
+                "POST",
+                "/auth/logout",
+                Some(json!({"refresh_token": "A".repeat(64)})),
+            ),
+        ),
+        _ => (
+            "public GET /items/posts (3 Queries + GetItem)",
+            event("GET", "/items/posts", None),
+        ),
+    }
+}
+
+/// Milliseconds from spawning `binary` to its first response reaching the Runtime API.
+async fn cold_start(binary: &PathBuf, dynamo: &str, event: &Value) -> Result<f64, BoxError> {
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let runtime_api = listener.local_addr()?.to_string();
+    let started = Instant::now();
+    let mut child = Command::new(binary)
+        .env_clear()
+        .env("AWS_LAMBDA_RUNTIME_API", &runtime_api)
+        .env("AWS_LAMBDA_FUNCTION_NAME", "bench")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "1769")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .env("AWS_LAMBDA_LOG_LEVEL", "ERROR")
+        .env("AWS_ENDPOINT_URL_DYNAMODB", dynamo)
+        .env("AWS_ACCESS_KEY_ID", "local")
+        .env("AWS_SECRET_ACCESS_KEY", "local")
+        .env("AWS_REGION", "us-east-1")
+        .env("TABLE_PREFIX", "bench-")
+        .env("SECRET", SECRET)
+        .stdout(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()?;
+    let elapsed = tokio::time::timeout(
+        Duration::from_secs(30),
+        serve_one_invocation(&listener, event),
+    )
+    .await
+    .map_err(|_| "the function did not answer within 30 s")??;
+    let _ = child.kill().await;
+    Ok(elapsed.duration_since(started).as_secs_f64() * 1000.0)
+}
+
+/// A minimal Runtime API: hands out `event` once and returns when its response is posted.
+async fn serve_one_invocation(listener: &TcpListener, event: &Value) -> Result<Instant, BoxError> {
+    let body = event.to_string();
+    loop {
+        let (stream, _) = listener.accept().await?;
+        let mut reader = BufReader::new(stream);
+        loop {
+            let mut request_line = String::new();
+            if reader.read_line(&mut request_line).await? == 0 {
+                break;
+            }
+            let mut length = 0usize;
+            loop {
+                let mut header = String::new();
+                reader.read_line(&mut header).await?;
+                if header.trim().is_empty() {
+                    break;
+                }
+                if let Some((name, value)) = header.split_once(':')
+                    && name.eq_ignore_ascii_case("content-length")
+                {
+                    length = value.trim().parse()?;
+                }
+            }
+            let mut payload = vec![0u8; length];
+            reader.read_exact(&mut payload).await?;
+            let path = request_line
+                .split_whitespace()
+                .nth(1)
+                .unwrap_or("")
+                .to_owned();
+            if path.ends_with("/invocation/next") {
+                let deadline = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)?
+                    .as_millis()
+                    + 30_000;
+                let response = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n\
+                     lambda-runtime-aws-request-id: bench-1\r\n\
+                     lambda-runtime-deadline-ms: {deadline}\r\n\
+                     lambda-runtime-invoked-function-arn: arn:aws:lambda:us-east-1:000000000000:function:bench\r\n\
+                     lambda-runtime-trace-id: Root=1-00000000-000000000000000000000000\r\n\
+                     content-length: {}\r\n\r\n{body}",
+                    body.len()
+                );
+                reader.get_mut().write_all(response.as_bytes()).await?;
+            } else if path.ends_with("/response") {
+                let now = Instant::now();
+                let _ = reader
+                    .get_mut()
+                    .write_all(b"HTTP/1.1 202 Accepted\r\ncontent-length: 0\r\n\r\n")
+                    .await;
+                let answer: Value = serde_json::from_slice(&payload).unwrap_or(Value::Null);
+                if answer["statusCode"].as_u64().unwrap_or(500) >= 500 {
+                    return Err(format!("the function answered {answer}").into());
+                }
+                return Ok(now);
+            } else {
+                return Err(format!(
+                    "the function reported an error on {path}: {}",
+                    String::from_utf8_lossy(&payload)
+                )
+                .into());
+            }
+        }
+    }
+}
+
+async fn warm_latency(api: &str) -> Result<(), BoxError> {
+    let client = reqwest::Client::new();
+    let post = |path: &str, body: Value| {
+        client
+            .post(format!("{api}{path}"))
+            .header("content-type", "application/json")
+            .body(body.to_string())
+    };
+    let email = format!("bench-{}@example.com", std::process::id());
+    let credentials = json!({"email": email, "password": "d1r3ctu5"});
+    post("/register", credentials.clone()).send().await?;
+    let login = |credentials: Value| post("/auth/login", credentials);
+
+    let report = |name: &str, status: u16, samples: &mut [f64]| {
+        let mean = samples.iter().sum::<f64>() / samples.len() as f64;
+        let p50 = percentile(samples, 0.5);
+        let p95 = percentile(samples, 0.95);
+        println!("| {name} | {status} | {p50:.2} | {p95:.2} | {mean:.2} |");
+    };
+
+    async fn time(request: reqwest::RequestBuilder) -> Result<(f64, u16, Value), BoxError> {
+        let started = Instant::now();
+        let response = request.send().await?;
+        let status = response.status().as_u16();
+        let text = response.text().await?;
+        let elapsed = started.elapsed().as_secs_f64() * 1000.0;
+        Ok((
+            elapsed,
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::Null),
+        ))
+    }
+
+    // register: a new address each time.
+    let mut samples = Vec::new();
+    let mut status = 0;
+    for i in 0..=WARM_RUNS {
+        let body = json!({"email": format!("bench-{i}-{}@example.com", std::process::id()), "password": "d1r3ctu5"});
+        let (ms, s, _) = time(post("/register", body)).await?;
+        if i > 0 {
+            samples.push(ms);
+            status = s;
+        }
+    }
+    report("POST /register", status, &mut samples);
+
+    // login: collect sessions for refresh and logout below.
+    let mut samples = Vec::new();
+    let mut refresh_tokens = Vec::new();
+    let mut access = String::new();
+    for i in 0..=WARM_RUNS {
+        let (ms, s, body) = time(login(credentials.clone())).await?;
+        status = s;
+        access = body["data"]["access_token"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        refresh_tokens.push(
+            body["data"]["refresh_token"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+        );
+        if i > 0 {
+            samples.push(ms);
+        }
+    }
+    report("POST /auth/login", status, &mut samples);
+
+    let mut samples = Vec::new();
+    let mut token = refresh_tokens[0].clone();
+    for i in 0..=WARM_RUNS {
+        let (ms, s, body) = time(post("/auth/refresh", json!({"refresh_token": token}))).await?;
+        status = s;
+        token = body["data"]["refresh_token"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        if i > 0 {
+            samples.push(ms);
+        }
+    }
+    report("POST /auth/refresh", status, &mut samples);
+
+    for (name, path) in [
+        ("GET /items/posts", "/items/posts"),
+        ("GET /items/posts/1", "/items/posts/1"),
+    ] {
+        let mut samples = Vec::new();
+        for i in 0..=WARM_RUNS {
+            let request = client.get(format!("{api}{path}")).bearer_auth(&access);
+            let (ms, s, _) = time(request).await?;
+            status = s;
+            if i > 0 {
+                samples.push(ms);
+            }
+        }
+        report(name, status, &mut samples);
+    }
+
+    let mut samples = Vec::new();
+    for (i, token) in refresh_tokens.iter().skip(1).enumerate() {
+        let (ms, s, _) = time(post("/auth/logout", json!({"refresh_token": token}))).await?;
+        status = s;
+        if i > 0 {
+            samples.push(ms);
+        }
+    }
+    report("POST /auth/logout", status, &mut samples);
+    Ok(())
+}

@@ -1,0 +1,511 @@
+//! The store and the flows against a real DynamoDB-compatible server (dynoxide, in memory, over
+//! HTTP through the AWS SDK). One server per test binary; each test owns a table prefix.
+
+use std::sync::OnceLock;
+
+use lambda_http::{Body, http};
+use serde_json::{Value, json};
+use shared::config::{Config, HashParams};
+use shared::password::Passwords;
+use shared::provision::Document;
+use shared::sensitive::Sensitive;
+use shared::store::{NewUser, Session, Store, StoreError, Tables, UserStatus, ensure_tables};
+use shared::{AppState, access};
+
+/// Starts dynoxide on its own thread and runtime (so it outlives each test's runtime).
+fn endpoint() -> &'static str {
+    static ENDPOINT: OnceLock<String> = OnceLock::new();
+    ENDPOINT.get_or_init(|| {
+        let (sender, receiver) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Runtime::new().expect("runtime");
+            runtime.block_on(async move {
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+                sender
+                    .send(format!("http://{}", listener.local_addr().unwrap()))
+                    .unwrap();
+                let database = dynoxide::Database::memory().unwrap();
+                dynoxide::server::serve_with_shutdown(listener, database, std::future::pending())
+                    .await
+                    .unwrap();
+            });
+        });
+        receiver.recv().expect("dynoxide started")
+    })
+}
+
+async fn fresh_store() -> Store {
+    let prefix = format!("t{}-", uuid::Uuid::new_v4().simple());
+    let store = Store::local(endpoint(), Tables::with_prefix(&prefix));
+    ensure_tables(store.client(), store.tables()).await.unwrap();
+    store
+}
+
+async fn seeded_store() -> Store {
+    let store = fresh_store().await;
+    Document::from_json(include_str!("../../infra/seed.json"))
+        .unwrap()
+        .apply(&store)
+        .await
+        .unwrap();
+    store
+}
+
+fn new_user(email: &str) -> NewUser {
+    NewUser {
+        email: email.into(),
+        password_hash: Sensitive::new("$argon2id$v=19$m=64,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo"),
+        status: UserStatus::Active,
+        role: None,
+        first_name: None,
+        last_name: None,
+    }
+}
+
+fn session(id: &str, expires_at: i64) -> Session {
+    Session {
+        id: id.into(),
+        user_id: "u1".into(),
+        token_hash: "hash-0".into(),
+        generation: 0,
+        expires_at,
+        created_at: 0,
+        ip: Some("127.0.0.1".into()),
+        user_agent: None,
+        previous_hash: None,
+        rotated_at: None,
+    }
+}
+
+fn now() -> i64 {
+    i64::try_from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs(),
+    )
+    .unwrap()
+}
+
+#[tokio::test]
+async fn ensure_tables_is_idempotent() {
+    let store = fresh_store().await;
+    ensure_tables(store.client(), store.tables()).await.unwrap();
+}
+
+#[tokio::test]
+async fn users_are_found_by_email_case_insensitively() {
+    let store = fresh_store().await;
+    let created = store
+        .create_user(new_user("Hello@Example.com"))
+        .await
+        .unwrap();
+    let found = store
+        .find_user_by_email("hello@EXAMPLE.com")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(found, created);
+    assert_eq!(found.email, "Hello@Example.com");
+    assert!(
+        store
+            .find_user_by_email("other@example.com")
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+#[tokio::test]
+async fn a_duplicate_email_writes_nothing() {
+    let store = fresh_store().await;
+    store
+        .create_user(new_user("dup@example.com"))
+        .await
+        .unwrap();
+    let second = store.create_user(new_user("DUP@example.com")).await;
+    assert!(matches!(second, Err(StoreError::AlreadyExists)));
+    let scan = store
+        .client()
+        .scan()
+        .table_name(&store.tables().users)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        scan.count(),
+        2,
+        "one user and one email claim, nothing from the loser"
+    );
+}
+
+#[tokio::test]
+async fn concurrent_registrations_of_one_email_create_one_user() {
+    let store = fresh_store().await;
+    let attempts: Vec<_> = (0..20)
+        .map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move { store.create_user(new_user("race@example.com")).await })
+        })
+        .collect();
+    let mut created = 0;
+    for attempt in attempts {
+        match attempt.await.unwrap() {
+            Ok(_) => created += 1,
+            Err(StoreError::AlreadyExists) => {}
+            Err(other) => panic!("unexpected {other}"),
+        }
+    }
+    assert_eq!(created, 1);
+}
+
+#[tokio::test]
+async fn expired_sessions_are_treated_as_gone() {
+    let store = fresh_store().await;
+    store
+        .create_session(&session("expired", now() - 1))
+        .await
+        .unwrap();
+    // dynoxide never deletes TTL-expired items, like a late AWS sweep.
+    assert!(
+        store
+            .get_live_session("expired", now())
+            .await
+            .unwrap()
+            .is_none()
+    );
+    store
+        .create_session(&session("live", now() + 60))
+        .await
+        .unwrap();
+    assert!(
+        store
+            .get_live_session("live", now())
+            .await
+            .unwrap()
+            .is_some()
+    );
+}
+
+#[tokio::test]
+async fn rotation_needs_the_current_hash_and_exactly_one_concurrent_rotation_wins() {
+    let store = fresh_store().await;
+    store
+        .create_session(&session("s1", now() + 60))
+        .await
+        .unwrap();
+    let now_ms = now() * 1000;
+    let attempts: Vec<_> = (0..20)
+        .map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                store
+                    .rotate_session("s1", "hash-0", &format!("hash-{i}-new"), now() + 60, now_ms)
+                    .await
+            })
+        })
+        .collect();
+    let mut wins = 0;
+    for attempt in attempts {
+        match attempt.await.unwrap() {
+            Ok(()) => wins += 1,
+            Err(StoreError::Stale) => {}
+            Err(other) => panic!("unexpected {other}"),
+        }
+    }
+    assert_eq!(wins, 1);
+    let rotated = store.get_live_session("s1", now()).await.unwrap().unwrap();
+    assert_eq!(rotated.generation, 1);
+    assert_eq!(rotated.previous_hash.as_deref(), Some("hash-0"));
+    assert!(matches!(
+        store
+            .rotate_session("s1", "hash-0", "again", now() + 60, now_ms)
+            .await,
+        Err(StoreError::Stale)
+    ));
+}
+
+#[tokio::test]
+async fn expired_sessions_cannot_be_rotated() {
+    let store = fresh_store().await;
+    store
+        .create_session(&session("old", now() - 1))
+        .await
+        .unwrap();
+    let result = store
+        .rotate_session("old", "hash-0", "new", now() + 60, now() * 1000)
+        .await;
+    assert!(matches!(result, Err(StoreError::Stale)));
+}
+
+#[tokio::test]
+async fn sessions_are_deleted_only_with_their_current_hash() {
+    let store = fresh_store().await;
+    store
+        .create_session(&session("s2", now() + 60))
+        .await
+        .unwrap();
+    assert!(!store.delete_session("s2", "wrong").await.unwrap());
+    assert!(store.delete_session("s2", "hash-0").await.unwrap());
+    assert!(store.get_live_session("s2", now()).await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn the_seed_applies_twice_and_grants_users_read_on_posts() {
+    let store = seeded_store().await;
+    Document::from_json(include_str!("../../infra/seed.json"))
+        .unwrap()
+        .apply(&store)
+        .await
+        .unwrap();
+    let user_role = "0b6f1f0e-7c1d-4c8e-9f55-6a2b9d7e3c10";
+    let accountability = access::resolve(&store, Some(("u1", Some(user_role))))
+        .await
+        .unwrap();
+    assert_eq!(accountability.roles, vec![user_role.to_owned()]);
+    assert!(!accountability.admin);
+    assert!(
+        accountability
+            .permissions
+            .iter()
+            .any(|p| p.collection == "posts" && p.action == "read")
+    );
+    let public = access::resolve(&store, None).await.unwrap();
+    assert_eq!(
+        public.policies,
+        vec!["abf8a154-5b1c-4a46-ac9c-7300570f4f17".to_owned()]
+    );
+    assert!(public.permissions.is_empty());
+    let settings = store.settings().await.unwrap();
+    assert!(settings.public_registration);
+    assert_eq!(
+        settings.public_registration_role.as_deref(),
+        Some(user_role)
+    );
+}
+
+#[tokio::test]
+async fn nested_roles_inherit_parent_policies_and_cycles_terminate() {
+    let store = fresh_store().await;
+    let document = Document::from_json(
+        &json!({
+            "policies": [
+                {"id": "parent-policy", "name": "Parent", "app_access": true},
+                {"id": "child-policy", "name": "Child"}
+            ],
+            "roles": [
+                {"id": "parent", "name": "Parent", "policies": ["parent-policy"]},
+                {"id": "child", "name": "Child", "parent": "parent", "policies": ["child-policy"]}
+            ]
+        })
+        .to_string(),
+    )
+    .unwrap();
+    document.apply(&store).await.unwrap();
+    let accountability = access::resolve(&store, Some(("u1", Some("child"))))
+        .await
+        .unwrap();
+    assert_eq!(
+        accountability.roles,
+        vec!["child".to_owned(), "parent".into()]
+    );
+    assert_eq!(
+        accountability.policies,
+        vec!["parent-policy".to_owned(), "child-policy".into()]
+    );
+    assert!(accountability.app);
+
+    // A cycle (parent -> child -> parent) written behind the validator's back still ends.
+    store
+        .put_role(&shared::store::Role {
+            id: "parent".into(),
+            name: "Parent".into(),
+            parent: Some("child".into()),
+        })
+        .await
+        .unwrap();
+    let cyclic = access::resolve(&store, Some(("u1", Some("child"))))
+        .await
+        .unwrap();
+    assert_eq!(cyclic.roles.len(), 2);
+}
+
+#[tokio::test]
+async fn items_are_read_in_numeric_key_order_across_pages() {
+    let store = fresh_store().await;
+    for id in [10u64, 9, 100, 1] {
+        let data = json!({"id": id}).as_object().unwrap().clone();
+        store
+            .put_item(
+                "things",
+                shared::store::item_sort_key(&json!(id)).unwrap(),
+                data,
+            )
+            .await
+            .unwrap();
+    }
+    let mut ids = Vec::new();
+    let mut start = None;
+    loop {
+        let page = store.query_items("things", start, 3).await.unwrap();
+        ids.extend(page.items.iter().map(|i| i["id"].clone()));
+        match page.next {
+            Some(next) => start = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(ids, vec![json!(1), json!(9), json!(10), json!(100)]);
+}
+
+fn state_for(store: Store) -> AppState {
+    let config = Config::from_lookup(|name| match name {
+        "SECRET" => Some("integration-secret-of-at-least-32-bytes".into()),
+        _ => None,
+    })
+    .unwrap();
+    AppState::new(config, store)
+}
+
+fn cheap_passwords() -> Passwords {
+    Passwords::new(HashParams {
+        memory_kib: 64,
+        iterations: 1,
+        parallelism: 1,
+    })
+    .unwrap()
+}
+
+fn post(body: Value) -> lambda_http::Request {
+    http::Request::builder()
+        .method("POST")
+        .body(Body::Text(body.to_string()))
+        .unwrap()
+}
+
+#[tokio::test]
+async fn registration_is_403_when_disabled_and_writes_nothing() {
+    let store = fresh_store().await; // no settings: Directus' default, registration off
+    let state = state_for(store.clone());
+    let result = shared::registration::register(
+        &state,
+        &cheap_passwords(),
+        &post(json!({"email": "off@example.com", "password": "d1r3ctu5"})),
+    )
+    .await;
+    let error = result.unwrap_err();
+    assert_eq!(error.code(), "FORBIDDEN");
+    assert_eq!(error.status().as_u16(), 403);
+    assert!(
+        store
+            .find_user_by_email("off@example.com")
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+#[tokio::test]
+async fn the_registration_email_filter_is_enforced() {
+    let store = seeded_store().await;
+    let mut settings = store.settings().await.unwrap();
+    settings.public_registration_email_filter = Some(json!({"email": {"_ends_with": "@acme.com"}}));
+    store.put_settings(&settings).await.unwrap();
+    let state = state_for(store.clone());
+    let outsider = shared::registration::register(
+        &state,
+        &cheap_passwords(),
+        &post(json!({"email": "x@example.com", "password": "d1r3ctu5"})),
+    )
+    .await;
+    assert_eq!(outsider.unwrap_err().code(), "FORBIDDEN");
+    let insider = shared::registration::register(
+        &state,
+        &cheap_passwords(),
+        &post(json!({"email": "x@acme.com", "password": "d1r3ctu5"})),
+    )
+    .await
+    .unwrap();
+    assert_eq!(insider.status().as_u16(), 204);
+    let user = store
+        .find_user_by_email("x@acme.com")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(user.status, UserStatus::Active);
+    assert_eq!(user.role, settings.public_registration_role);
+}
+
+#[tokio::test]
+async fn verify_email_registrations_create_unverified_users_who_cannot_log_in() {
+    let store = seeded_store().await;
+    let mut settings = store.settings().await.unwrap();
+    settings.public_registration_verify_email = true;
+    store.put_settings(&settings).await.unwrap();
+    let state = state_for(store.clone());
+    let passwords = cheap_passwords();
+    let body = json!({"email": "pending@example.com", "password": "d1r3ctu5"});
+    shared::registration::register(&state, &passwords, &post(body.clone()))
+        .await
+        .unwrap();
+    let user = store
+        .find_user_by_email("pending@example.com")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(user.status, UserStatus::Unverified);
+    let login = shared::auth::login(&state, &passwords, &post(body)).await;
+    assert_eq!(login.unwrap_err().code(), "INVALID_CREDENTIALS");
+}
+
+#[tokio::test]
+async fn refresh_of_a_suspended_user_is_user_suspended_and_ends_the_session() {
+    let store = seeded_store().await;
+    let state = state_for(store.clone());
+    let passwords = cheap_passwords();
+    let body = json!({"email": "soon-suspended@example.com", "password": "d1r3ctu5"});
+    shared::registration::register(&state, &passwords, &post(body.clone()))
+        .await
+        .unwrap();
+    let login = shared::auth::login(&state, &passwords, &post(body))
+        .await
+        .unwrap();
+    let Body::Text(text) = login.body() else {
+        panic!("JSON body")
+    };
+    let data: Value = serde_json::from_str(text).unwrap();
+    let refresh_token = data["data"]["refresh_token"].as_str().unwrap().to_owned();
+
+    // Suspend by rewriting the user item, as an administrator's update would.
+    let user = store
+        .find_user_by_email("soon-suspended@example.com")
+        .await
+        .unwrap()
+        .unwrap();
+    store
+        .client()
+        .update_item()
+        .table_name(&store.tables().users)
+        .key(
+            "pk",
+            aws_sdk_dynamodb::types::AttributeValue::S(format!("user#{}", user.id)),
+        )
+        .update_expression("SET #s = :s")
+        .expression_attribute_names("#s", "status")
+        .expression_attribute_values(
+            ":s",
+            aws_sdk_dynamodb::types::AttributeValue::S("suspended".into()),
+        )
+        .send()
+        .await
+        .unwrap();
+
+    let refresh =
+        shared::auth::refresh(&state, &post(json!({"refresh_token": refresh_token}))).await;
+    assert_eq!(refresh.unwrap_err().code(), "USER_SUSPENDED");
+    let again = shared::auth::refresh(&state, &post(json!({"refresh_token": refresh_token}))).await;
+    assert_eq!(
+        again.unwrap_err().code(),
+        "INVALID_CREDENTIALS",
+        "the session is gone"
+    );
+}
