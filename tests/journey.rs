@@ -468,3 +468,34 @@ async fn only_a_hash_of_the_refresh_token_is_stored() {
         "the refresh token itself is never stored"
     );
 }
+
+#[tokio::test]
+async fn passwords_and_tokens_never_reach_the_function_logs() {
+    let password = format!("secret-{}", uuid::Uuid::new_v4().simple());
+    let email = unique_email("logs");
+    let data = registered_login(&email, &password).await;
+    let refresh = data["refresh_token"].as_str().unwrap().to_owned();
+    let access = data["access_token"].as_str().unwrap().to_owned();
+    let wrong = post(
+        "/auth/login",
+        &json!({"email": email, "password": format!("{password}-wrong")}).to_string(),
+    )
+    .await;
+    assert_eq!(wrong.status, 401);
+    let rotated = post(
+        "/auth/refresh",
+        &json!({"refresh_token": refresh}).to_string(),
+    )
+    .await;
+    assert_eq!(rotated.status, 200);
+    assert_eq!(get("/items/posts", Some(&access)).await.status, 200);
+
+    let log = std::fs::read_to_string(e2e::FUNCTION_LOG).expect("the stack writes a function log");
+    assert!(
+        log.contains("login"),
+        "the log is the one our functions write"
+    );
+    for secret in [&password, &refresh, &access] {
+        assert!(!log.contains(secret.as_str()), "a secret reached the log");
+    }
+}

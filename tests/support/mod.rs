@@ -11,6 +11,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde_json::Value;
 
 pub const SECRET: &str = "e2e-test-secret-that-is-longer-than-32-bytes";
+/// Where the stack's functions write their logs.
+pub const FUNCTION_LOG: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../target/e2e-functions.log");
 
 pub struct Stack {
     pub api: String,
