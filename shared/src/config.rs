@@ -3,7 +3,9 @@
 
 use std::time::Duration;
 
-use crate::store::Tables;
+use serde::Deserialize;
+
+use crate::store::{Settings, Tables};
 
 /// HS256 keys shorter than the hash output weaken the MAC (RFC 7518 §3.2).
 pub const MIN_SECRET_BYTES: usize = 32;
@@ -16,16 +18,78 @@ pub enum ConfigError {
     Invalid { name: &'static str, reason: String },
 }
 
+/// HS256 keys: tokens are signed with `current`; `previous` still verifies, so the secret can
+/// be rotated without logging everyone out.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SigningKeys {
+    pub current: Vec<u8>,
+    pub previous: Option<Vec<u8>>,
+}
+
+impl std::fmt::Debug for SigningKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SigningKeys(<redacted>)")
+    }
+}
+
+impl SigningKeys {
+    /// A plain secret, or the JSON `{"current": "...", "previous": "..."}` that the stack's
+    /// Secrets Manager secret holds. Each key must be at least 32 bytes.
+    pub fn parse(raw: &str, name: &'static str) -> Result<Self, ConfigError> {
+        #[derive(Deserialize)]
+        struct Pair {
+            current: String,
+            #[serde(default)]
+            previous: Option<String>,
+        }
+        let trimmed = raw.trim();
+        let (current, previous) = if trimmed.starts_with('{') {
+            let pair: Pair = serde_json::from_str(trimmed).map_err(|_| ConfigError::Invalid {
+                name,
+                reason: "is JSON but not {\"current\": \"...\", \"previous\": \"...\"}".into(),
+            })?;
+            (pair.current, pair.previous.filter(|p| !p.is_empty()))
+        } else {
+            (trimmed.to_owned(), None)
+        };
+        for key in std::iter::once(&current).chain(previous.as_ref()) {
+            if key.len() < MIN_SECRET_BYTES {
+                return Err(ConfigError::Invalid {
+                    name,
+                    reason: format!(
+                        "keys must be at least {MIN_SECRET_BYTES} bytes, got {}",
+                        key.len()
+                    ),
+                });
+            }
+        }
+        Ok(Self {
+            current: current.into_bytes(),
+            previous: previous.map(String::into_bytes),
+        })
+    }
+}
+
+/// Where the signing keys come from: the environment (local stacks, tests) or an AWS Secrets
+/// Manager secret read once at cold start (deployed stacks; never an environment value).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SecretSource {
+    Inline(SigningKeys),
+    SecretsManager(String),
+}
+
 #[derive(Clone)]
 pub struct Config {
     pub tables: Tables,
-    pub secret: Vec<u8>,
+    pub secret: SecretSource,
     pub access_token_ttl: Duration,
     pub refresh_token_ttl: Duration,
     pub refresh_cookie: CookieConfig,
     pub hashing: HashParams,
     pub query_limit_default: u32,
     pub query_limit_max: u32,
+    /// Registration settings used while the config table holds none.
+    pub default_settings: Settings,
 }
 
 impl std::fmt::Debug for Config {
@@ -33,7 +97,7 @@ impl std::fmt::Debug for Config {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Config")
             .field("tables", &self.tables)
-            .field("secret", &"<redacted>")
+            .field("secret", &self.secret)
             .field("access_token_ttl", &self.access_token_ttl)
             .field("refresh_token_ttl", &self.refresh_token_ttl)
             .field("refresh_cookie", &self.refresh_cookie)
@@ -76,16 +140,17 @@ impl Config {
     /// Reads configuration through `lookup`, so tests need not touch the process environment.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
-        let secret = get("SECRET").ok_or(ConfigError::Missing("SECRET"))?;
-        if secret.len() < MIN_SECRET_BYTES {
-            return Err(ConfigError::Invalid {
-                name: "SECRET",
-                reason: format!(
-                    "must be at least {MIN_SECRET_BYTES} bytes, got {}",
-                    secret.len()
-                ),
-            });
-        }
+        let secret = match (get("SECRET"), get("SECRET_ARN")) {
+            (Some(raw), _) => {
+                let mut keys = SigningKeys::parse(&raw, "SECRET")?;
+                if let Some(previous) = get("SECRET_PREVIOUS") {
+                    keys.previous = Some(SigningKeys::parse(&previous, "SECRET_PREVIOUS")?.current);
+                }
+                SecretSource::Inline(keys)
+            }
+            (None, Some(arn)) => SecretSource::SecretsManager(arn),
+            (None, None) => return Err(ConfigError::Missing("SECRET (or SECRET_ARN)")),
+        };
         let duration = |name: &'static str, default: &str| -> Result<Duration, ConfigError> {
             let raw = get(name).unwrap_or_else(|| default.to_owned());
             parse_duration(&raw).ok_or(ConfigError::Invalid {
@@ -115,10 +180,27 @@ impl Config {
             }
         }
         .to_owned();
+        let flag = |name: &'static str, default: bool| -> Result<bool, ConfigError> {
+            match get(name).as_deref() {
+                None => Ok(default),
+                Some("true") => Ok(true),
+                Some("false") => Ok(false),
+                Some(other) => Err(ConfigError::Invalid {
+                    name,
+                    reason: format!("{other:?} is not true or false"),
+                }),
+            }
+        };
+        let default_settings = Settings {
+            public_registration: flag("PUBLIC_REGISTRATION", false)?,
+            public_registration_role: get("PUBLIC_REGISTRATION_ROLE"),
+            public_registration_verify_email: flag("PUBLIC_REGISTRATION_VERIFY_EMAIL", true)?,
+            public_registration_email_filter: None,
+        };
         let defaults = HashParams::default();
         Ok(Self {
             tables: Tables::from_lookup(&get),
-            secret: secret.into_bytes(),
+            secret,
             access_token_ttl: duration("ACCESS_TOKEN_TTL", "15m")?,
             refresh_token_ttl: duration("REFRESH_TOKEN_TTL", "7d")?,
             refresh_cookie: CookieConfig {
@@ -135,6 +217,7 @@ impl Config {
             },
             query_limit_default: number("QUERY_LIMIT_DEFAULT", 100)?,
             query_limit_max: number("QUERY_LIMIT_MAX", 1000)?,
+            default_settings,
         })
     }
 }
@@ -183,6 +266,56 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(error.contains("at least 32 bytes"), "{error}");
+    }
+
+    #[test]
+    fn secrets_manager_is_used_when_no_inline_secret_is_set() {
+        let config =
+            config_from(&[("SECRET_ARN", "arn:aws:secretsmanager:eu-west-1:1:secret:k")]).unwrap();
+        assert_eq!(
+            config.secret,
+            SecretSource::SecretsManager("arn:aws:secretsmanager:eu-west-1:1:secret:k".into())
+        );
+    }
+
+    #[test]
+    fn signing_keys_parse_plain_and_rotation_pairs() {
+        let plain = SigningKeys::parse(SECRET, "SECRET").unwrap();
+        assert_eq!(plain.current, SECRET.as_bytes());
+        assert_eq!(plain.previous, None);
+        let pair = format!(
+            r#"{{"current":"{SECRET}","previous":"{}"}}"#,
+            SECRET.to_uppercase()
+        );
+        let keys = SigningKeys::parse(&pair, "SECRET").unwrap();
+        assert_eq!(keys.previous.unwrap(), SECRET.to_uppercase().as_bytes());
+        let empty_previous = format!(r#"{{"current":"{SECRET}","previous":""}}"#);
+        assert_eq!(
+            SigningKeys::parse(&empty_previous, "SECRET")
+                .unwrap()
+                .previous,
+            None
+        );
+        assert!(SigningKeys::parse(r#"{"current":"short"}"#, "SECRET").is_err());
+        assert!(SigningKeys::parse(r#"{"other":1}"#, "SECRET").is_err());
+    }
+
+    #[test]
+    fn registration_defaults_come_from_the_environment() {
+        let config = config_from(&[
+            ("SECRET", SECRET),
+            ("PUBLIC_REGISTRATION", "true"),
+            ("PUBLIC_REGISTRATION_ROLE", "role-1"),
+            ("PUBLIC_REGISTRATION_VERIFY_EMAIL", "false"),
+        ])
+        .unwrap();
+        assert!(config.default_settings.public_registration);
+        assert_eq!(
+            config.default_settings.public_registration_role.as_deref(),
+            Some("role-1")
+        );
+        assert!(!config.default_settings.public_registration_verify_email);
+        assert!(config_from(&[("SECRET", SECRET), ("PUBLIC_REGISTRATION", "yes")]).is_err());
     }
 
     #[test]

@@ -5,14 +5,19 @@
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
+use crate::password::Passwords;
+use crate::sensitive::Sensitive;
 use crate::store::{
-    Collection, FieldDef, Permission, Policy, Role, Settings, Store, StoreError, item_sort_key,
+    Collection, FieldDef, NewUser, Permission, Policy, Role, Settings, Store, StoreError, User,
+    UserStatus, item_sort_key,
 };
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProvisionError {
     #[error("configuration document is invalid: {0}")]
     Invalid(String),
+    #[error("{0}")]
+    Refused(String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -230,6 +235,53 @@ impl Document {
             store.put_settings(settings).await?;
         }
         Ok(())
+    }
+}
+
+/// Creates an active user with `role`, for operators (the first administrator, say): there
+/// are no default accounts, and the password never passes through a command line.
+pub async fn create_user(
+    store: &Store,
+    passwords: &Passwords,
+    email: &str,
+    password: &Sensitive,
+    role: Option<&str>,
+) -> Result<User, ProvisionError> {
+    let email = email.trim();
+    if !crate::http::valid_email(email) {
+        return Err(ProvisionError::Refused(format!(
+            "{email:?} is not a valid email"
+        )));
+    }
+    let length = password.expose().chars().count();
+    if !(8..=crate::auth::MAX_PASSWORD_CHARS).contains(&length) {
+        return Err(ProvisionError::Refused(format!(
+            "the password must be 8 to {} characters long",
+            crate::auth::MAX_PASSWORD_CHARS
+        )));
+    }
+    if let Some(role) = role
+        && store.role_access(role).await?.role.is_none()
+    {
+        return Err(ProvisionError::Refused(format!("there is no role {role}")));
+    }
+    let password_hash = passwords
+        .hash(password)
+        .await
+        .map_err(|e| ProvisionError::Refused(e.to_string()))?;
+    let user = NewUser {
+        email: email.to_owned(),
+        password_hash,
+        status: UserStatus::Active,
+        role: role.map(str::to_owned),
+        first_name: None,
+        last_name: None,
+    };
+    match store.create_user(user).await {
+        Err(StoreError::AlreadyExists) => Err(ProvisionError::Refused(format!(
+            "a user with the email {email} already exists"
+        ))),
+        other => Ok(other?),
     }
 }
 

@@ -45,7 +45,11 @@ pub async fn register(
     let last_name = bounded(&body, "last_name", MAX_NAME_CHARS)?;
     bounded(&body, "verification_url", MAX_URL_CHARS)?;
 
-    let settings = state.store.settings().await?;
+    let settings = state
+        .store
+        .settings()
+        .await?
+        .unwrap_or_else(|| state.config.default_settings.clone());
     if !settings.public_registration {
         return Err(ApiError::forbidden());
     }

@@ -1,6 +1,6 @@
 //! What a function builds once at cold start and shares across invocations.
 
-use crate::config::{Config, ConfigError};
+use crate::config::{Config, ConfigError, SecretSource, SigningKeys};
 use crate::store::Store;
 use crate::token::Tokens;
 
@@ -12,8 +12,8 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn new(config: Config, store: Store) -> Self {
-        let tokens = Tokens::new(&config.secret, config.access_token_ttl);
+    pub fn new(config: Config, store: Store, keys: &SigningKeys) -> Self {
+        let tokens = Tokens::new(keys, config.access_token_ttl);
         Self {
             config,
             store,
@@ -21,12 +21,37 @@ impl AppState {
         }
     }
 
-    /// Reads configuration and builds the DynamoDB client; fails with a message naming the bad
+    /// Reads configuration, the signing keys (from Secrets Manager when `SECRET_ARN` is set)
+    /// and builds the DynamoDB client, once per cold start. Fails with a message naming the bad
     /// setting, so a misconfigured function stops at cold start rather than on a request.
     pub async fn from_env() -> Result<Self, ConfigError> {
         let config = Config::from_env()?;
-        let store = Store::from_env(config.tables.clone()).await;
-        Ok(Self::new(config, store))
+        let sdk_config = crate::store::sdk_config().await;
+        let keys = match &config.secret {
+            SecretSource::Inline(keys) => keys.clone(),
+            SecretSource::SecretsManager(arn) => {
+                let client = aws_sdk_secretsmanager::Client::new(&sdk_config);
+                let value = client
+                    .get_secret_value()
+                    .secret_id(arn)
+                    .send()
+                    .await
+                    .map_err(|e| ConfigError::Invalid {
+                        name: "SECRET_ARN",
+                        reason: format!("the secret could not be read: {e}"),
+                    })?;
+                let raw = value.secret_string().ok_or(ConfigError::Invalid {
+                    name: "SECRET_ARN",
+                    reason: "the secret has no string value".into(),
+                })?;
+                SigningKeys::parse(raw, "SECRET_ARN")?
+            }
+        };
+        let store = Store::new(
+            aws_sdk_dynamodb::Client::new(&sdk_config),
+            config.tables.clone(),
+        );
+        Ok(Self::new(config, store, &keys))
     }
 }
 
@@ -47,5 +72,8 @@ pub fn unreachable_state() -> AppState {
     })
     .expect("test configuration is valid");
     let store = Store::local("http://127.0.0.1:9", config.tables.clone());
-    AppState::new(config, store)
+    let SecretSource::Inline(keys) = config.secret.clone() else {
+        unreachable!("the test configuration has an inline secret")
+    };
+    AppState::new(config, store, &keys)
 }

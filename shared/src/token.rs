@@ -8,6 +8,8 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::config::SigningKeys;
+
 pub const ISSUER: &str = "directus";
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -39,7 +41,8 @@ pub enum TokenError {
 #[derive(Clone)]
 pub struct Tokens {
     encoding: EncodingKey,
-    decoding: DecodingKey,
+    /// The current key first, then the previous one during a rotation.
+    decoding: Vec<DecodingKey>,
     ttl: Duration,
 }
 
@@ -59,10 +62,13 @@ pub struct IssuedToken {
 }
 
 impl Tokens {
-    pub fn new(secret: &[u8], ttl: Duration) -> Self {
+    pub fn new(keys: &SigningKeys, ttl: Duration) -> Self {
         Self {
-            encoding: EncodingKey::from_secret(secret),
-            decoding: DecodingKey::from_secret(secret),
+            encoding: EncodingKey::from_secret(&keys.current),
+            decoding: std::iter::once(&keys.current)
+                .chain(keys.previous.as_ref())
+                .map(|key| DecodingKey::from_secret(key))
+                .collect(),
             ttl,
         }
     }
@@ -101,11 +107,21 @@ impl Tokens {
         validation.set_issuer(&[ISSUER]);
         validation.set_required_spec_claims(&["exp", "iss"]);
         validation.leeway = 0;
-        let data = jsonwebtoken::decode::<Map<String, Value>>(token, &self.decoding, &validation)
-            .map_err(|error| match error.kind() {
-            ErrorKind::ExpiredSignature => TokenError::Expired,
-            _ => TokenError::Invalid,
-        })?;
+        let mut verified = None;
+        for key in &self.decoding {
+            match jsonwebtoken::decode::<Map<String, Value>>(token, key, &validation) {
+                Ok(data) => {
+                    verified = Some(data);
+                    break;
+                }
+                // The signature matched this key (it is checked first) but the token is old.
+                Err(error) if matches!(error.kind(), ErrorKind::ExpiredSignature) => {
+                    return Err(TokenError::Expired);
+                }
+                Err(_) => {}
+            }
+        }
+        let data = verified.ok_or(TokenError::Invalid)?;
         // Directus requires these claims to be present, though `role` may be null.
         for claim in ["id", "role", "app_access", "admin_access"] {
             if !data.claims.contains_key(claim) {
@@ -123,8 +139,15 @@ mod tests {
 
     const SECRET: &[u8] = b"0123456789abcdef0123456789abcdef";
 
+    fn keys(current: &[u8], previous: Option<&[u8]>) -> SigningKeys {
+        SigningKeys {
+            current: current.to_vec(),
+            previous: previous.map(<[u8]>::to_vec),
+        }
+    }
+
     fn tokens() -> Tokens {
-        Tokens::new(SECRET, Duration::from_secs(900))
+        Tokens::new(&keys(SECRET, None), Duration::from_secs(900))
     }
 
     fn now() -> u64 {
@@ -164,7 +187,7 @@ mod tests {
     #[test]
     fn tokens_signed_with_another_secret_are_invalid_even_when_expired() {
         let other = Tokens::new(
-            b"another secret of thirty-two bytes!!",
+            &keys(b"another secret of thirty-two bytes!!", None),
             Duration::from_secs(1),
         );
         let fresh = other.issue("u1", None, false, false, now()).unwrap();
@@ -182,6 +205,21 @@ mod tests {
             SECRET,
         );
         assert_eq!(tokens().verify(&foreign), Err(TokenError::NotDirectus));
+    }
+
+    #[test]
+    fn the_previous_key_still_verifies_during_a_rotation() {
+        const NEW: &[u8] = b"the new secret of thirty-two bytes!!";
+        let old_token = tokens().issue("u1", None, false, false, now()).unwrap();
+        let old_expired = tokens()
+            .issue("u1", None, false, false, now() - 1000)
+            .unwrap();
+        let rotated = Tokens::new(&keys(NEW, Some(SECRET)), Duration::from_secs(900));
+        assert!(rotated.verify(&old_token.token).is_ok());
+        assert_eq!(rotated.verify(&old_expired.token), Err(TokenError::Expired));
+        let new_token = rotated.issue("u1", None, false, false, now()).unwrap();
+        assert!(rotated.verify(&new_token.token).is_ok());
+        assert_eq!(tokens().verify(&new_token.token), Err(TokenError::Invalid));
     }
 
     #[test]

@@ -276,7 +276,7 @@ async fn the_seed_applies_twice_and_grants_users_read_on_posts() {
         vec!["abf8a154-5b1c-4a46-ac9c-7300570f4f17".to_owned()]
     );
     assert!(public.permissions.is_empty());
-    let settings = store.settings().await.unwrap();
+    let settings = store.settings().await.unwrap().unwrap();
     assert!(settings.public_registration);
     assert_eq!(
         settings.public_registration_role.as_deref(),
@@ -363,7 +363,10 @@ fn state_for(store: Store) -> AppState {
         _ => None,
     })
     .unwrap();
-    AppState::new(config, store)
+    let shared::config::SecretSource::Inline(keys) = config.secret.clone() else {
+        unreachable!("an inline secret was configured")
+    };
+    AppState::new(config, store, &keys)
 }
 
 fn cheap_passwords() -> Passwords {
@@ -407,7 +410,7 @@ async fn registration_is_403_when_disabled_and_writes_nothing() {
 #[tokio::test]
 async fn the_registration_email_filter_is_enforced() {
     let store = seeded_store().await;
-    let mut settings = store.settings().await.unwrap();
+    let mut settings = store.settings().await.unwrap().unwrap();
     settings.public_registration_email_filter = Some(json!({"email": {"_ends_with": "@acme.com"}}));
     store.put_settings(&settings).await.unwrap();
     let state = state_for(store.clone());
@@ -438,7 +441,7 @@ async fn the_registration_email_filter_is_enforced() {
 #[tokio::test]
 async fn verify_email_registrations_create_unverified_users_who_cannot_log_in() {
     let store = seeded_store().await;
-    let mut settings = store.settings().await.unwrap();
+    let mut settings = store.settings().await.unwrap().unwrap();
     settings.public_registration_verify_email = true;
     store.put_settings(&settings).await.unwrap();
     let state = state_for(store.clone());
@@ -508,4 +511,49 @@ async fn refresh_of_a_suspended_user_is_user_suspended_and_ends_the_session() {
         "INVALID_CREDENTIALS",
         "the session is gone"
     );
+}
+
+#[tokio::test]
+async fn operators_create_administrators_without_default_credentials() {
+    let store = seeded_store().await;
+    let passwords = cheap_passwords();
+    let admin_role = "7c1e2d3f-4a5b-4c6d-8e9f-0a1b2c3d4e5f";
+    let password = Sensitive::new("a long operator password");
+    let user = shared::provision::create_user(
+        &store,
+        &passwords,
+        "root@example.com",
+        &password,
+        Some(admin_role),
+    )
+    .await
+    .unwrap();
+    assert_eq!(user.status, UserStatus::Active);
+    let accountability = access::resolve(&store, Some((&user.id, Some(admin_role))))
+        .await
+        .unwrap();
+    assert!(accountability.admin);
+
+    let again =
+        shared::provision::create_user(&store, &passwords, "ROOT@example.com", &password, None)
+            .await;
+    assert!(again.unwrap_err().to_string().contains("already exists"));
+    let short = shared::provision::create_user(
+        &store,
+        &passwords,
+        "x@example.com",
+        &Sensitive::new("short"),
+        None,
+    )
+    .await;
+    assert!(short.is_err());
+    let no_role = shared::provision::create_user(
+        &store,
+        &passwords,
+        "y@example.com",
+        &password,
+        Some("missing"),
+    )
+    .await;
+    assert!(no_role.unwrap_err().to_string().contains("no role"));
 }

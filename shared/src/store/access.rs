@@ -254,12 +254,9 @@ impl Store {
         Ok(policy.map(|policy| (policy, permissions)))
     }
 
-    /// Settings, or Directus' defaults (registration off) when none are stored.
-    pub async fn settings(&self) -> Result<Settings, StoreError> {
-        Ok(self
-            .get_config("settings", "settings")
-            .await?
-            .unwrap_or_default())
+    /// The stored settings, if any.
+    pub async fn settings(&self) -> Result<Option<Settings>, StoreError> {
+        self.get_config("settings", "settings").await
     }
 
     pub async fn collection(&self, name: &str) -> Result<Option<Collection>, StoreError> {

@@ -84,6 +84,22 @@ impl Tables {
     }
 }
 
+/// The AWS configuration every client shares: standard environment, bounded timeouts, three
+/// attempts.
+pub async fn sdk_config() -> aws_config::SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(Duration::from_secs(1))
+                .operation_attempt_timeout(ATTEMPT_TIMEOUT)
+                .operation_timeout(OPERATION_TIMEOUT)
+                .build(),
+        )
+        .retry_config(RetryConfig::standard().with_max_attempts(3))
+        .load()
+        .await
+}
+
 #[derive(Debug, Clone)]
 pub struct Store {
     client: Client,
@@ -98,18 +114,7 @@ impl Store {
     /// Builds the SDK client from the standard AWS environment. `AWS_ENDPOINT_URL_DYNAMODB`
     /// points it at a local DynamoDB with no code change.
     pub async fn from_env(tables: Tables) -> Self {
-        let sdk_config = aws_config::defaults(BehaviorVersion::latest())
-            .timeout_config(
-                TimeoutConfig::builder()
-                    .connect_timeout(Duration::from_secs(1))
-                    .operation_attempt_timeout(ATTEMPT_TIMEOUT)
-                    .operation_timeout(OPERATION_TIMEOUT)
-                    .build(),
-            )
-            .retry_config(RetryConfig::standard().with_max_attempts(3))
-            .load()
-            .await;
-        Self::new(Client::new(&sdk_config), tables)
+        Self::new(Client::new(&sdk_config().await), tables)
     }
 
     /// A client for a local DynamoDB-compatible server (dynoxide) with dummy credentials.

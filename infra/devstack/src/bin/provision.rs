@@ -1,0 +1,75 @@
+//! Operator tool for a deployed (or local) stack, using the standard AWS environment
+//! (credentials, region, `TABLE_PREFIX`, or `AWS_ENDPOINT_URL_DYNAMODB` for a local one):
+//!
+//! - `provision tables`: create any missing table (AWS stacks get them from template.yaml);
+//! - `provision apply FILE`: apply a declarative configuration (like `infra/seed.json`);
+//! - `provision create-user --email E [--role ROLE_ID]`: create an active user, the password
+//!   read from the first line of standard input, never from the command line.
+
+use std::io::BufRead;
+
+use shared::config::HashParams;
+use shared::password::Passwords;
+use shared::provision::{Document, create_user};
+use shared::sensitive::Sensitive;
+use shared::store::{Store, Tables, ensure_tables};
+
+type BoxError = Box<dyn std::error::Error>;
+
+fn usage() -> ! {
+    eprintln!(
+        "usage: provision tables\n       provision apply FILE\n       provision create-user --email EMAIL [--role ROLE_ID]   (password on stdin)"
+    );
+    std::process::exit(2)
+}
+
+#[tokio::main]
+async fn main() {
+    if let Err(error) = run().await {
+        eprintln!("provision: {error}");
+        std::process::exit(1);
+    }
+}
+
+async fn run() -> Result<(), BoxError> {
+    let prefix = std::env::var("TABLE_PREFIX").unwrap_or_else(|_| "directus-".into());
+    let store = Store::from_env(Tables::with_prefix(&prefix)).await;
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .as_slice()
+    {
+        ["tables"] => {
+            ensure_tables(store.client(), store.tables()).await?;
+            println!("tables ready: {:?}", store.tables());
+        }
+        ["apply", file] => {
+            let document = Document::from_json(&std::fs::read_to_string(file)?)?;
+            document.apply(&store).await?;
+            println!("applied {file}");
+        }
+        ["create-user", rest @ ..] => {
+            let mut email = None;
+            let mut role = None;
+            let mut rest = rest.iter();
+            while let Some(flag) = rest.next() {
+                match (*flag, rest.next()) {
+                    ("--email", Some(value)) => email = Some((*value).to_owned()),
+                    ("--role", Some(value)) => role = Some((*value).to_owned()),
+                    _ => usage(),
+                }
+            }
+            let email = email.unwrap_or_else(|| usage());
+            let mut password = String::new();
+            std::io::stdin().lock().read_line(&mut password)?;
+            let password = Sensitive::new(password.trim_end_matches(['\r', '\n']));
+            let passwords = Passwords::new(HashParams::default())?;
+            let user = create_user(&store, &passwords, &email, &password, role.as_deref()).await?;
+            println!("created user {} ({})", user.id, user.email);
+        }
+        _ => usage(),
+    }
+    Ok(())
+}
