@@ -6,40 +6,56 @@ VENV      := .venv
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 PIP       := $(VENV)/bin/pip
 LAMBDA    := $(VENV)/bin/cargo-lambda
+SAM       := $(VENV)/bin/sam
+FUNCTIONS := $(notdir $(wildcard functions/*))
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help dev test tools build bench lint fmt clean-data
+.PHONY: help dev test tools template-tools check-template build bench clean-data
 
 help:
 	@echo "make dev    start DynamoDB (dynoxide), seed it, and serve every function at http://127.0.0.1:9000"
 	@echo "make test   run every test: unit, integration (real local DynamoDB), end-to-end (cargo lambda watch)"
 	@echo "make bench  measure cold start, warm latency per endpoint and binary sizes"
-	@echo "make build  release binaries for AWS Lambda (arm64) with cargo lambda"
+	@echo "make build  release zips for AWS Lambda (arm64) with cargo lambda, and their sizes"
+	@echo "make check-template  cfn-lint, sam validate --lint, and the template/workspace drift check"
 
 # cargo-lambda (and the zig it brings) from PyPI, into a git-ignored virtual environment.
 $(LAMBDA):
 	python3 -m venv $(VENV)
 	$(PIP) install --quiet --disable-pip-version-check cargo-lambda
 
+# cfn-lint and the SAM CLI, for the offline template checks.
+$(SAM): $(LAMBDA)
+	$(PIP) install --quiet --disable-pip-version-check cfn-lint aws-sam-cli
+
 tools: $(LAMBDA)
+
+template-tools: $(SAM)
+
+# template.yaml: linted, validated, and in step with functions/ and the local router.
+check-template: template-tools
+	$(VENV)/bin/cfn-lint template.yaml
+	$(SAM) validate --lint --region us-east-1 --template-file template.yaml
+	$(VENV)/bin/python infra/check_template.py
 
 dev: tools
 	cargo build --workspace
 	cargo run --quiet -p devstack -- --db .local/dynamodb.sqlite --port 8000 --api-port 9000
 
-test: tools
+test: tools check-template
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
 	cargo build --workspace --all-targets
 	cargo test --workspace --all-targets
 
+# Release zips for AWS Lambda (arm64, built with the zig that comes with cargo-lambda).
 build: tools
-	rustup target add aarch64-unknown-linux-gnu >/dev/null 2>&1 || true
-	cargo lambda build --release --arm64 $(foreach f,$(notdir $(wildcard functions/*)),--bin $(f))
-	@ls -l target/lambda/*/bootstrap
+	rustup target add aarch64-unknown-linux-gnu
+	cargo lambda build --release --arm64 --output-format zip $(foreach f,$(FUNCTIONS),-p $(f))
+	@for f in $(FUNCTIONS); do printf '%-10s %9d bytes zipped\n' $$f $$(stat -c %s target/lambda/$$f/bootstrap.zip); done
 
 bench: tools
-	cargo build --release --bins -p register -p login -p refresh -p logout -p items -p devstack
+	cargo build --release --bins $(foreach f,$(FUNCTIONS),-p $(f)) -p devstack
 	target/release/bench | tee target/bench.md
 
 clean-data:

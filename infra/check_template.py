@@ -1,0 +1,80 @@
+#!/usr/bin/env python3
+"""Fails when template.yaml and the workspace drift apart.
+
+- every crate in functions/ has exactly one AWS::Serverless::Function (BuildProperties.Binary),
+  built with rust-cargolambda, and every function resource has a crate;
+- every HttpApi route of the template is in the local router
+  ([workspace.metadata.lambda.watch.router] in Cargo.toml) with the same method, path and
+  function, and back.
+Run by `make test` with the virtual environment's Python (cfn-lint provides the YAML loader
+that understands CloudFormation's short-form tags).
+"""
+import pathlib
+import sys
+import tomllib
+
+from cfnlint.decode import cfn_yaml
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+
+
+def main() -> int:
+    template = cfn_yaml.load(str(ROOT / "template.yaml"))
+    cargo = tomllib.loads((ROOT / "Cargo.toml").read_text())
+    problems = []
+
+    crates = sorted(p.parent.name for p in (ROOT / "functions").glob("*/Cargo.toml"))
+    functions = {}
+    template_routes = set()
+    for name, resource in template["Resources"].items():
+        if resource.get("Type") != "AWS::Serverless::Function":
+            continue
+        metadata = resource.get("Metadata", {})
+        binary = metadata.get("BuildProperties", {}).get("Binary")
+        if metadata.get("BuildMethod") != "rust-cargolambda":
+            problems.append(f"{name}: BuildMethod is not rust-cargolambda")
+        if binary is None:
+            problems.append(f"{name}: no Metadata.BuildProperties.Binary")
+            continue
+        if binary in functions:
+            problems.append(f"{name} and {functions[binary]} both build {binary}")
+        functions[binary] = name
+        for event in resource.get("Properties", {}).get("Events", {}).values():
+            if event.get("Type") == "HttpApi":
+                props = event["Properties"]
+                template_routes.add((props["Method"].upper(), props["Path"], binary))
+
+    for crate in crates:
+        if crate not in functions:
+            problems.append(f"functions/{crate} has no function resource in template.yaml")
+    for binary, name in functions.items():
+        if binary not in crates:
+            problems.append(f"{name} builds {binary}, which is not a crate in functions/")
+
+    router = cargo["workspace"]["metadata"]["lambda"]["watch"]["router"]
+    local_routes = {
+        (route["method"].upper(), path, route["function"])
+        for path, routes in router.items()
+        for route in routes
+    }
+    for route in sorted(template_routes - local_routes):
+        problems.append(f"template route {route} is not in the local router")
+    for route in sorted(local_routes - template_routes):
+        problems.append(f"local route {route} is not in template.yaml")
+
+    globals_ = template.get("Globals", {}).get("Function", {})
+    for key, expected in (("Runtime", "provided.al2023"), ("Handler", "bootstrap"), ("Architectures", ["arm64"])):
+        if globals_.get(key) != expected:
+            problems.append(f"Globals.Function.{key} is {globals_.get(key)!r}, expected {expected!r}")
+
+    if problems:
+        print("template.yaml and the workspace disagree:")
+        for problem in problems:
+            print(f"  - {problem}")
+        return 1
+    print(f"template.yaml matches the workspace: {len(functions)} functions, {len(template_routes)} routes")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
