@@ -4,7 +4,6 @@ use lambda_http::Request;
 use lambda_http::http::{HeaderValue, StatusCode, header};
 use serde_json::{Map, Value, json};
 
-use crate::access;
 use crate::error::ApiError;
 use crate::http::{self, HttpResponse};
 use crate::password::Passwords;
@@ -189,8 +188,10 @@ async fn token_response(
     refresh: &RefreshToken,
     mode: Mode,
 ) -> Result<HttpResponse, ApiError> {
-    let accountability =
-        access::resolve(&state.store, Some((&user.id, user.role.as_deref()))).await?;
+    let accountability = state
+        .access
+        .accountability(&state.store, Some((&user.id, user.role.as_deref())))
+        .await?;
     let access = state
         .tokens
         .issue(

@@ -88,6 +88,11 @@ pub struct Config {
     pub hashing: HashParams,
     pub query_limit_default: u32,
     pub query_limit_max: u32,
+    /// Most items one read may examine (filters, search, sorts on other fields and `meta` read
+    /// beyond the page); past it the request is a 400 instead of a timeout.
+    pub items_scan_limit: u32,
+    /// How long a warm function reuses resolved policies and collection schemas.
+    pub permissions_cache_ttl: Duration,
     /// Registration settings used while the config table holds none.
     pub default_settings: Settings,
 }
@@ -217,6 +222,11 @@ impl Config {
             },
             query_limit_default: number("QUERY_LIMIT_DEFAULT", 100)?,
             query_limit_max: number("QUERY_LIMIT_MAX", 1000)?,
+            items_scan_limit: number("ITEMS_SCAN_LIMIT", 10_000)?,
+            permissions_cache_ttl: match get("PERMISSIONS_CACHE_TTL").as_deref() {
+                Some("0") => Duration::ZERO,
+                _ => duration("PERMISSIONS_CACHE_TTL", "30s")?,
+            },
             default_settings,
         })
     }

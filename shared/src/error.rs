@@ -23,6 +23,29 @@ pub enum ApiError {
     InvalidPayload(String),
     #[error("Invalid query. {0}.")]
     InvalidQuery(String),
+    /// A value breaks a rule; `kind` is Directus' validation type (`required`, `email`, ...).
+    #[error("Validation failed for field \"{field}\". {detail}")]
+    FailedValidation {
+        field: String,
+        kind: &'static str,
+        detail: String,
+    },
+    #[error(
+        "Value \"{value}\" for field \"{field}\" in collection \"{collection}\" has to be unique."
+    )]
+    RecordNotUnique {
+        collection: &'static str,
+        field: &'static str,
+        value: String,
+    },
+    #[error(
+        "Invalid foreign key \"{value}\" for field \"{field}\" in collection \"{collection}\"."
+    )]
+    InvalidForeignKey {
+        collection: &'static str,
+        field: &'static str,
+        value: String,
+    },
     #[error("Uploaded content is too large.")]
     ContentTooLarge,
     #[error("Route {0} doesn't exist.")]
@@ -80,7 +103,11 @@ impl ApiError {
                 StatusCode::UNAUTHORIZED
             }
             Self::InvalidToken | Self::Forbidden(_) => StatusCode::FORBIDDEN,
-            Self::InvalidPayload(_) | Self::InvalidQuery(_) => StatusCode::BAD_REQUEST,
+            Self::InvalidPayload(_)
+            | Self::InvalidQuery(_)
+            | Self::FailedValidation { .. }
+            | Self::RecordNotUnique { .. }
+            | Self::InvalidForeignKey { .. } => StatusCode::BAD_REQUEST,
             Self::ContentTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::RouteNotFound(_) => StatusCode::NOT_FOUND,
             Self::ServiceUnavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
@@ -97,6 +124,9 @@ impl ApiError {
             Self::Forbidden(_) => "FORBIDDEN",
             Self::InvalidPayload(_) => "INVALID_PAYLOAD",
             Self::InvalidQuery(_) => "INVALID_QUERY",
+            Self::FailedValidation { .. } => "FAILED_VALIDATION",
+            Self::RecordNotUnique { .. } => "RECORD_NOT_UNIQUE",
+            Self::InvalidForeignKey { .. } => "INVALID_FOREIGN_KEY",
             Self::ContentTooLarge => "CONTENT_TOO_LARGE",
             Self::RouteNotFound(_) => "ROUTE_NOT_FOUND",
             Self::ServiceUnavailable { .. } => "SERVICE_UNAVAILABLE",
@@ -115,6 +145,25 @@ impl ApiError {
             }
             Self::RouteNotFound(path) => {
                 extensions.insert("path".into(), json!(path));
+            }
+            Self::FailedValidation { field, kind, .. } => {
+                extensions.insert("field".into(), json!(field));
+                extensions.insert("path".into(), json!([]));
+                extensions.insert("type".into(), json!(kind));
+            }
+            Self::RecordNotUnique {
+                collection,
+                field,
+                value,
+            }
+            | Self::InvalidForeignKey {
+                collection,
+                field,
+                value,
+            } => {
+                extensions.insert("collection".into(), json!(collection));
+                extensions.insert("field".into(), json!(field));
+                extensions.insert("value".into(), json!(value));
             }
             Self::ServiceUnavailable {
                 service, reason, ..

@@ -1,148 +1,43 @@
 //! `GET /items/{collection}` and `GET /items/{collection}/{id}`: the items the caller's policies
-//! let them read, field by field and row by row.
+//! let them read, field by field and row by row, with Directus' query parameters.
+//!
+//! Reads never scan a table. A collection is one DynamoDB partition read with Query in primary-key
+//! order, so a page in primary-key order (the default sort, or `sort=-<pk>`) stops as soon as it is
+//! full. Sorting on other fields and `meta` counts need every readable row; those reads, and
+//! filters that skip many rows, examine at most `ITEMS_SCAN_LIMIT` items (default 10,000) and
+//! beyond that answer 400 rather than time out.
+
+use std::cmp::Ordering;
 
 use lambda_http::http::StatusCode;
 use lambda_http::{Request, RequestExt};
 use serde_json::{Map, Value, json};
 
-use crate::access::{self, ReadPlan, filter};
+use crate::access::{ReadPlan, filter};
 use crate::error::ApiError;
 use crate::http::{self, HttpResponse};
+use crate::query::{ItemsQuery, SortKey};
 use crate::state::AppState;
-use crate::store::{item_sort_key, now_millis};
+use crate::store::{Store, item_sort_key, now_millis};
 
-/// Items read from DynamoDB per Query page.
-const PAGE_SIZE: i32 = 100;
+/// DynamoDB pages are at most this many items.
+const MAX_PAGE: usize = 1000;
+/// And at least this many, so that rows skipped by filters cost few extra requests.
+const MIN_PAGE: usize = 25;
 
-/// The query parameters this endpoint understands.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ItemsQuery {
-    pub fields: Option<Vec<String>>,
-    pub filter: Option<Value>,
-    /// `None` means every item (`limit=-1`), bounded by the configured maximum.
-    pub limit: Option<usize>,
-    pub offset: usize,
+/// What a read cost, for logs and the benchmark.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ReadStats {
+    pub requests: usize,
+    pub examined: usize,
 }
 
-/// Directus parameters whose support arrives with the full query API; refusing them is better
-/// than silently ignoring a `sort` or `search` the client relies on.
-const NOT_YET_SUPPORTED: [&str; 9] = [
-    "sort",
-    "search",
-    "meta",
-    "deep",
-    "alias",
-    "aggregate",
-    "groupBy",
-    "backlink",
-    "export",
-];
-
-impl ItemsQuery {
-    pub fn parse(
-        pairs: &[(String, String)],
-        default_limit: u32,
-        max_limit: u32,
-    ) -> Result<Self, ApiError> {
-        let get = |name: &str| {
-            pairs
-                .iter()
-                .find(|(k, _)| k == name)
-                .map(|(_, v)| v.trim().to_owned())
-        };
-        if let Some((name, _)) = pairs.iter().find(|(k, _)| {
-            let base = k.split('[').next().unwrap_or(k);
-            NOT_YET_SUPPORTED.contains(&base)
-        }) {
-            return Err(ApiError::query(format!(
-                "\"{}\" is not supported by this API yet",
-                name.split('[').next().unwrap_or(name)
-            )));
-        }
-        let mut fields: Vec<String> = pairs
-            .iter()
-            .filter(|(k, _)| k == "fields" || k == "fields[]")
-            .flat_map(|(_, v)| v.split(','))
-            .map(|f| f.trim().to_owned())
-            .filter(|f| !f.is_empty())
-            .collect();
-        fields.dedup();
-        let filter = match get("filter") {
-            None => None,
-            Some(raw) => {
-                let value: Value = serde_json::from_str(&raw)
-                    .map_err(|_| ApiError::query("Invalid JSON for filter object"))?;
-                if !value.is_object() {
-                    return Err(ApiError::query("Invalid JSON for filter object"));
-                }
-                Some(value)
-            }
-        };
-        if pairs.iter().any(|(k, _)| k.starts_with("filter[")) {
-            return Err(ApiError::query(
-                "the filter[field][_op]= form is not supported yet; send filter as JSON",
-            ));
-        }
-        let integer = |name: &str| -> Result<Option<i64>, ApiError> {
-            match get(name) {
-                None => Ok(None),
-                Some(raw) => raw
-                    .parse::<i64>()
-                    .map(Some)
-                    .map_err(|_| ApiError::query(format!("\"{name}\" must be a number"))),
-            }
-        };
-        let max = usize::try_from(max_limit).unwrap_or(usize::MAX);
-        let limit = match integer("limit")? {
-            None => Some(
-                usize::try_from(default_limit)
-                    .unwrap_or(usize::MAX)
-                    .min(max),
-            ),
-            Some(-1) => None,
-            Some(n) if n < -1 => {
-                return Err(ApiError::query(
-                    "\"limit\" must be greater than or equal to -1",
-                ));
-            }
-            Some(n) => {
-                let n = usize::try_from(n).unwrap_or(usize::MAX);
-                if n > max {
-                    return Err(ApiError::query(format!(
-                        "\"limit\" must be less than or equal to {max_limit}"
-                    )));
-                }
-                Some(n)
-            }
-        };
-        let offset = match integer("offset")? {
-            None => 0,
-            Some(n) if n < 0 => {
-                return Err(ApiError::query(
-                    "\"offset\" must be greater than or equal to 0",
-                ));
-            }
-            Some(n) => usize::try_from(n).unwrap_or(usize::MAX),
-        };
-        // `page` (1-based) overrides `offset` when a limit applies, as in Directus.
-        let offset = match (integer("page")?, limit) {
-            (Some(n), _) if n < 0 => {
-                return Err(ApiError::query(
-                    "\"page\" must be greater than or equal to 0",
-                ));
-            }
-            (Some(page), Some(limit)) if page > 0 => {
-                limit.saturating_mul(usize::try_from(page - 1).unwrap_or(usize::MAX))
-            }
-            _ => offset,
-        };
-        Ok(Self {
-            fields: (!fields.is_empty()).then_some(fields),
-            filter,
-            limit: limit.or(Some(max)),
-            offset,
-        })
-    }
+#[derive(Debug, Default)]
+pub struct ReadOutcome {
+    pub items: Vec<Map<String, Value>>,
+    pub total_count: Option<usize>,
+    pub filter_count: Option<usize>,
+    pub stats: ReadStats,
 }
 
 fn path_parts(request: &Request) -> Result<(String, Option<String>), ApiError> {
@@ -190,53 +85,112 @@ pub async fn read(state: &AppState, request: &Request) -> Result<HttpResponse, A
         return Err(ApiError::forbidden());
     }
     let user = claims.as_ref().map(|c| (c.id.as_str(), c.role.as_deref()));
-    let accountability = access::resolve(&state.store, user).await?;
+    let accountability = state.access.accountability(&state.store, user).await?;
     let schema = state
-        .store
-        .collection(&collection)
+        .access
+        .collection(&state.store, &collection)
         .await?
         .ok_or_else(|| ApiError::forbidden_collection(&collection))?;
     let plan = ReadPlan::new(
         &accountability,
-        schema,
+        (*schema).clone(),
         query.fields.as_deref(),
         now_millis(),
     )?;
     if let Some(user_filter) = &query.filter {
         plan.check_readable(&filter::referenced_fields(user_filter))?;
     }
+    let sort_fields: Vec<String> = query.sort.iter().map(|k| k.field.clone()).collect();
+    plan.check_readable(&sort_fields)?;
+
     match id {
-        Some(id) => read_one(state, &plan, &query, &id).await,
-        None => read_many(state, &plan, &query).await,
+        Some(id) => {
+            let item = read_one(&state.store, &plan, &query, &id).await?;
+            Ok(http::json(StatusCode::OK, &json!({ "data": item })))
+        }
+        None => {
+            let outcome = read_collection(
+                &state.store,
+                &plan,
+                &query,
+                usize::try_from(state.config.items_scan_limit).unwrap_or(usize::MAX),
+            )
+            .await?;
+            tracing::debug!(
+                collection,
+                requests = outcome.stats.requests,
+                examined = outcome.stats.examined,
+                "items read"
+            );
+            let mut body = Map::new();
+            if query.meta.any() {
+                let mut meta = Map::new();
+                if let Some(total) = outcome.total_count {
+                    meta.insert("total_count".into(), json!(total));
+                }
+                if let Some(filtered) = outcome.filter_count {
+                    meta.insert("filter_count".into(), json!(filtered));
+                }
+                body.insert("meta".into(), Value::Object(meta));
+            }
+            body.insert(
+                "data".into(),
+                Value::Array(outcome.items.into_iter().map(Value::Object).collect()),
+            );
+            Ok(http::json(StatusCode::OK, &Value::Object(body)))
+        }
     }
 }
 
-/// The caller's view of a row if it passes the request filter. The filter sees only what the
-/// caller may read on that row, so it can never probe a hidden value.
-fn select(
+/// The row as the caller sees it (unreadable fields `null`) if it passes the request's filter
+/// and search. Both look only at that view, so neither can probe a hidden value.
+fn visible_match(
     plan: &ReadPlan,
     query: &ItemsQuery,
     row: &Map<String, Value>,
-) -> Result<Option<Map<String, Value>>, ApiError> {
+) -> Result<(Option<Map<String, Value>>, bool), ApiError> {
     let Some(visible) = plan.visible_row(row) else {
-        return Ok(None);
+        return Ok((None, false));
     };
+    let mut matched = true;
     if let Some(user_filter) = &query.filter {
-        let matched = filter::matches(user_filter, &visible, plan.filter_context())
+        matched = filter::matches(user_filter, &visible, plan.filter_context())
             .map_err(|e| ApiError::query(e.to_string()))?;
-        if !matched {
-            return Ok(None);
-        }
     }
-    Ok(Some(plan.project(&visible)))
+    if matched && let Some(term) = &query.search {
+        matched = search_matches(plan, &visible, term);
+    }
+    Ok((Some(visible), matched))
+}
+
+/// Directus' search: case-insensitive substring over text fields, equality over numeric fields
+/// when the term is a number, exact match over UUID fields.
+fn search_matches(plan: &ReadPlan, row: &Map<String, Value>, term: &str) -> bool {
+    let needle = term.to_lowercase();
+    let number: Option<f64> = term.parse().ok();
+    plan.collection.fields.iter().any(|field| {
+        let Some(value) = row.get(&field.field) else {
+            return false;
+        };
+        match field.field_type.as_str() {
+            "string" | "text" | "csv" | "hash" => value
+                .as_str()
+                .is_some_and(|s| s.to_lowercase().contains(&needle)),
+            "integer" | "bigInteger" | "float" | "decimal" => {
+                number.is_some_and(|n| value.as_f64() == Some(n))
+            }
+            "uuid" => value.as_str().is_some_and(|s| s.eq_ignore_ascii_case(term)),
+            _ => false,
+        }
+    })
 }
 
 async fn read_one(
-    state: &AppState,
+    store: &Store,
     plan: &ReadPlan,
     query: &ItemsQuery,
     id: &str,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<Map<String, Value>, ApiError> {
     let pk_type = plan
         .collection
         .field(&plan.collection.primary_key)
@@ -250,115 +204,285 @@ async fn read_one(
         _ => Value::String(id.to_owned()),
     };
     let key = item_sort_key(&typed_id).ok_or_else(ApiError::forbidden)?;
-    let row = state
-        .store
+    let row = store
         .get_item(&plan.collection.collection, &key)
         .await?
         .ok_or_else(ApiError::forbidden)?;
-    let item = select(plan, query, &row)?.ok_or_else(ApiError::forbidden)?;
-    Ok(http::json(StatusCode::OK, &json!({ "data": item })))
+    match visible_match(plan, query, &row)? {
+        (Some(visible), true) => Ok(plan.project(&visible)),
+        // Missing, unreadable and filtered out all look the same: existence never leaks.
+        _ => Err(ApiError::forbidden()),
+    }
 }
 
-async fn read_many(
-    state: &AppState,
+/// True when rows come out of DynamoDB already in the requested order.
+fn key_order(plan: &ReadPlan, sort: &[SortKey]) -> Option<bool> {
+    match sort {
+        [] => Some(true),
+        [key] if key.field == plan.collection.primary_key => Some(!key.descending),
+        _ => None,
+    }
+}
+
+fn too_many(plan: &ReadPlan, limit: usize) -> ApiError {
+    ApiError::query(format!(
+        "This query would examine more than {limit} items of \"{}\". Narrow it, sort by \"{}\", or use a smaller offset",
+        plan.collection.collection, plan.collection.primary_key
+    ))
+}
+
+/// Reads a page of the collection for `plan`, examining at most `scan_limit` items.
+pub async fn read_collection(
+    store: &Store,
     plan: &ReadPlan,
     query: &ItemsQuery,
-) -> Result<HttpResponse, ApiError> {
-    let limit = query.limit.unwrap_or(usize::MAX);
-    let mut skipped = 0;
-    let mut items = Vec::new();
-    let mut start = None;
-    while items.len() < limit {
-        let page = state
-            .store
-            .query_items(&plan.collection.collection, start, PAGE_SIZE)
-            .await?;
-        for row in &page.items {
-            if items.len() >= limit {
-                break;
-            }
-            if let Some(item) = select(plan, query, row)? {
-                if skipped < query.offset {
-                    skipped += 1;
-                } else {
-                    items.push(Value::Object(item));
+    scan_limit: usize,
+) -> Result<ReadOutcome, ApiError> {
+    let name = &plan.collection.collection;
+    let mut outcome = ReadOutcome::default();
+    if let (Some(forward), false) = (key_order(plan, &query.sort), query.meta.any()) {
+        // Already ordered: stop as soon as the page is full.
+        let wanted = query.offset.saturating_add(query.limit);
+        let mut matched = 0usize;
+        let mut start = None;
+        while matched < wanted {
+            let page_size = (wanted - matched).clamp(MIN_PAGE, MAX_PAGE);
+            let page = store
+                .query_items(
+                    name,
+                    start,
+                    i32::try_from(page_size).unwrap_or(1000),
+                    forward,
+                )
+                .await?;
+            outcome.stats.requests += 1;
+            for row in &page.items {
+                outcome.stats.examined += 1;
+                if let (Some(visible), true) = visible_match(plan, query, row)? {
+                    if matched >= query.offset && matched < wanted {
+                        outcome.items.push(plan.project(&visible));
+                    }
+                    matched += 1;
+                    if matched >= wanted {
+                        break;
+                    }
                 }
             }
+            match page.next {
+                Some(next) if matched < wanted => {
+                    if outcome.stats.examined >= scan_limit {
+                        return Err(too_many(plan, scan_limit));
+                    }
+                    start = Some(next);
+                }
+                _ => break,
+            }
         }
+        return Ok(outcome);
+    }
+
+    // Another order, or counts: every readable row is needed.
+    let mut rows = Vec::new();
+    let mut start = None;
+    loop {
+        let page = store
+            .query_items(name, start, i32::try_from(MAX_PAGE).unwrap_or(1000), true)
+            .await?;
+        outcome.stats.requests += 1;
+        outcome.stats.examined += page.items.len();
+        if outcome.stats.examined > scan_limit {
+            return Err(too_many(plan, scan_limit));
+        }
+        rows.extend(page.items);
         match page.next {
             Some(next) => start = Some(next),
             None => break,
         }
     }
-    Ok(http::json(StatusCode::OK, &json!({ "data": items })))
+    let mut total = 0usize;
+    let mut matching = Vec::new();
+    for row in &rows {
+        let (visible, matched) = visible_match(plan, query, row)?;
+        if let Some(visible) = visible {
+            total += 1;
+            if matched {
+                matching.push(visible);
+            }
+        }
+    }
+    if query.meta.total_count {
+        outcome.total_count = Some(total);
+    }
+    if query.meta.filter_count {
+        outcome.filter_count = Some(matching.len());
+    }
+    // Stable: rows arrive in key order, which breaks ties.
+    matching.sort_by(|a, b| compare_rows(a, b, &query.sort));
+    outcome.items = matching
+        .iter()
+        .skip(query.offset)
+        .take(query.limit)
+        .map(|row| plan.project(row))
+        .collect();
+    Ok(outcome)
+}
+
+fn rank(value: &Value) -> u8 {
+    match value {
+        Value::Null => 0,
+        Value::Bool(_) => 1,
+        Value::Number(_) => 2,
+        Value::String(_) => 3,
+        Value::Array(_) => 4,
+        Value::Object(_) => 5,
+    }
+}
+
+/// Nulls first ascending (last descending), then booleans, numbers, strings.
+fn compare_values(a: &Value, b: &Value) -> Ordering {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => x
+            .as_f64()
+            .partial_cmp(&y.as_f64())
+            .unwrap_or(Ordering::Equal),
+        (Value::String(x), Value::String(y)) => x.cmp(y),
+        (Value::Bool(x), Value::Bool(y)) => x.cmp(y),
+        _ => rank(a).cmp(&rank(b)),
+    }
+}
+
+fn compare_rows(a: &Map<String, Value>, b: &Map<String, Value>, sort: &[SortKey]) -> Ordering {
+    for key in sort {
+        let left = a.get(&key.field).unwrap_or(&Value::Null);
+        let right = b.get(&key.field).unwrap_or(&Value::Null);
+        let order = compare_values(left, right);
+        let order = if key.descending {
+            order.reverse()
+        } else {
+            order
+        };
+        if order != Ordering::Equal {
+            return order;
+        }
+    }
+    Ordering::Equal
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::access::Accountability;
+    use crate::store::{Collection, FieldDef, Permission};
 
-    fn parse(pairs: &[(&str, &str)]) -> Result<ItemsQuery, ApiError> {
-        let pairs: Vec<(String, String)> = pairs
+    fn plan(fields: &[&str], filter: Option<Value>) -> ReadPlan {
+        let collection = Collection {
+            collection: "posts".into(),
+            primary_key: "id".into(),
+            fields: [
+                ("id", "integer"),
+                ("title", "string"),
+                ("secret", "string"),
+                ("views", "integer"),
+            ]
             .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect();
-        ItemsQuery::parse(&pairs, 100, 1000)
+            .map(|(f, t)| FieldDef {
+                field: (*f).into(),
+                field_type: (*t).into(),
+            })
+            .collect(),
+        };
+        let accountability = Accountability {
+            permissions: vec![Permission {
+                id: "p".into(),
+                policy: "pol".into(),
+                collection: "posts".into(),
+                action: "read".into(),
+                fields: fields.iter().map(|f| (*f).to_owned()).collect(),
+                permissions: filter,
+                presets: None,
+                validation: None,
+            }],
+            ..Default::default()
+        };
+        ReadPlan::new(&accountability, collection, None, 0).unwrap()
+    }
+
+    fn row(value: Value) -> Map<String, Value> {
+        value.as_object().unwrap().clone()
     }
 
     #[test]
-    fn defaults_are_limit_100_offset_0_all_fields() {
-        let query = parse(&[]).unwrap();
-        assert_eq!(query.limit, Some(100));
-        assert_eq!(query.offset, 0);
-        assert_eq!(query.fields, None);
+    fn search_never_matches_a_field_the_caller_cannot_read() {
+        let plan = plan(&["id", "title"], None);
+        let visible = plan
+            .visible_row(&row(
+                json!({"id": 1, "title": "Hello", "secret": "needle", "views": 7}),
+            ))
+            .unwrap();
+        assert!(search_matches(&plan, &visible, "hell"));
+        assert!(!search_matches(&plan, &visible, "needle"));
+        assert!(search_matches(&plan, &visible, "1"));
+        assert!(!search_matches(&plan, &visible, "7"), "views is unreadable");
     }
 
     #[test]
-    fn fields_accept_csv_and_array_forms() {
-        let query = parse(&[("fields", "id, title"), ("fields[]", "content")]).unwrap();
+    fn filters_see_only_the_visible_row() {
+        let plan = plan(&["id", "title"], None);
+        let query = ItemsQuery::parse(
+            &[("filter".into(), r#"{"secret":{"_eq":"needle"}}"#.into())],
+            100,
+            1000,
+        )
+        .unwrap();
+        let (visible, matched) = visible_match(
+            &plan,
+            &query,
+            &row(json!({"id": 1, "title": "Hello", "secret": "needle"})),
+        )
+        .unwrap();
+        assert!(visible.is_some());
+        assert!(!matched);
+    }
+
+    #[test]
+    fn sorting_orders_nulls_numbers_and_strings() {
+        let rows = [
+            row(json!({"v": "b"})),
+            row(json!({"v": null})),
+            row(json!({"v": 2})),
+            row(json!({"v": "a"})),
+            row(json!({"v": 10})),
+        ];
+        let mut ascending = rows.to_vec();
+        let key = |descending| {
+            vec![SortKey {
+                field: "v".into(),
+                descending,
+            }]
+        };
+        ascending.sort_by(|a, b| compare_rows(a, b, &key(false)));
+        let values: Vec<Value> = ascending.iter().map(|r| r["v"].clone()).collect();
         assert_eq!(
-            query.fields.unwrap(),
-            vec!["id".to_owned(), "title".into(), "content".into()]
+            values,
+            vec![json!(null), json!(2), json!(10), json!("a"), json!("b")]
         );
+        let mut descending = rows.to_vec();
+        descending.sort_by(|a, b| compare_rows(a, b, &key(true)));
+        assert_eq!(descending[0]["v"], json!("b"));
+        assert_eq!(descending[4]["v"], json!(null));
     }
 
     #[test]
-    fn page_overrides_offset() {
-        let query = parse(&[("limit", "10"), ("offset", "3"), ("page", "3")]).unwrap();
-        assert_eq!(query.offset, 20);
-        let query = parse(&[("limit", "10"), ("offset", "3"), ("page", "0")]).unwrap();
-        assert_eq!(query.offset, 3);
-    }
-
-    #[test]
-    fn limit_minus_one_means_the_configured_maximum() {
-        assert_eq!(parse(&[("limit", "-1")]).unwrap().limit, Some(1000));
-        assert!(parse(&[("limit", "1001")]).is_err());
-        assert!(parse(&[("limit", "-2")]).is_err());
-    }
-
-    #[test]
-    fn bad_values_are_invalid_query() {
-        for pairs in [
-            vec![("limit", "abc")],
-            vec![("offset", "-1")],
-            vec![("filter", "{nope")],
-            vec![("filter", "[1]")],
-            vec![("sort", "-id")],
-            vec![("meta", "*")],
-        ] {
-            let error = parse(&pairs).unwrap_err();
-            assert_eq!(error.code(), "INVALID_QUERY", "{pairs:?}");
-        }
-        assert_eq!(
-            parse(&[("limit", "abc")]).unwrap_err().to_string(),
-            "Invalid query. \"limit\" must be a number."
-        );
-    }
-
-    #[test]
-    fn filter_json_is_parsed() {
-        let query = parse(&[("filter", r#"{"title":{"_eq":"x"}}"#)]).unwrap();
-        assert_eq!(query.filter.unwrap()["title"]["_eq"], "x");
+    fn only_primary_key_sorts_read_in_key_order() {
+        let plan = plan(&["*"], None);
+        let sort = |field: &str, descending| {
+            vec![SortKey {
+                field: field.into(),
+                descending,
+            }]
+        };
+        assert_eq!(key_order(&plan, &[]), Some(true));
+        assert_eq!(key_order(&plan, &sort("id", true)), Some(false));
+        assert_eq!(key_order(&plan, &sort("title", false)), None);
     }
 }

@@ -9,12 +9,14 @@ pub mod http;
 pub mod items;
 pub mod password;
 pub mod provision;
+pub mod query;
 pub mod refresh_token;
 pub mod registration;
 pub mod sensitive;
 pub mod state;
 pub mod store;
 pub mod token;
+pub mod users;
 
 pub use error::ApiError;
 pub use state::AppState;

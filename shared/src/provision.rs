@@ -276,6 +276,7 @@ pub async fn create_user(
         role: role.map(str::to_owned),
         first_name: None,
         last_name: None,
+        policies: Vec::new(),
     };
     match store.create_user(user).await {
         Err(StoreError::AlreadyExists) => Err(ProvisionError::Refused(format!(

@@ -106,11 +106,12 @@ fn insert_path(target: &mut Value, path: &[&str], value: Value) -> Result<(), Ap
             *target = Value::Array(Vec::new());
         }
         let items = target.as_array_mut().expect("just made an array");
-        if index > items.len() || index > 100 {
+        if index >= 100 {
             return Err(ApiError::query("Invalid filter array index"));
         }
-        if index == items.len() {
-            items.push(Value::Object(Map::new()));
+        // Query parameters arrive in any order: fill gaps now, validation rejects any left.
+        if index >= items.len() {
+            items.resize(index + 1, Value::Null);
         }
         return insert_path(&mut items[index], rest, value);
     }
@@ -190,7 +191,9 @@ fn validate_operator(operator: &str, value: &Value) -> Result<(), ApiError> {
         },
         "_null" | "_nnull" | "_empty" | "_nempty" => match value {
             Value::Bool(_) => Ok(()),
-            _ => Err(ApiError::query(format!("\"{operator}\" has to be a boolean"))),
+            _ => Err(ApiError::query(format!(
+                "\"{operator}\" has to be a boolean"
+            ))),
         },
         op if SCALAR_OPERATORS.contains(&op) => match value {
             Value::String(s) if s.is_empty() => Err(ApiError::query(format!(
@@ -462,10 +465,22 @@ mod tests {
             logical,
             json!({"_or": [{"id": {"_eq": "1"}}, {"id": {"_eq": "2"}}]})
         );
-        let coerced = parse(&[("filter[draft][_eq]", "false"), ("filter[note][_null]", "true")])
-            .unwrap()
-            .filter
-            .unwrap();
+        let reversed = parse(&[
+            ("filter[_or][1][id][_eq]", "2"),
+            ("filter[_or][0][id][_eq]", "1"),
+        ])
+        .unwrap()
+        .filter
+        .unwrap();
+        assert_eq!(reversed, logical, "parameter order does not matter");
+        assert!(parse(&[("filter[_or][1][id][_eq]", "2")]).is_err(), "a gap is refused");
+        let coerced = parse(&[
+            ("filter[draft][_eq]", "false"),
+            ("filter[note][_null]", "true"),
+        ])
+        .unwrap()
+        .filter
+        .unwrap();
         assert_eq!(
             coerced,
             json!({"draft": {"_eq": false}, "note": {"_null": true}})

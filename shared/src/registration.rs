@@ -84,6 +84,7 @@ pub async fn register(
         role: settings.public_registration_role,
         first_name,
         last_name,
+        policies: Vec::new(),
     };
     match state.store.create_user(new_user).await {
         Ok(user) => tracing::info!(user = %user.id, "registered"),

@@ -1,5 +1,8 @@
 //! What a function builds once at cold start and shares across invocations.
 
+use std::sync::Arc;
+
+use crate::access::cache::AccessCache;
 use crate::config::{Config, ConfigError, SecretSource, SigningKeys};
 use crate::store::Store;
 use crate::token::Tokens;
@@ -9,15 +12,18 @@ pub struct AppState {
     pub config: Config,
     pub store: Store,
     pub tokens: Tokens,
+    pub access: Arc<AccessCache>,
 }
 
 impl AppState {
     pub fn new(config: Config, store: Store, keys: &SigningKeys) -> Self {
         let tokens = Tokens::new(keys, config.access_token_ttl);
+        let access = Arc::new(AccessCache::new(config.permissions_cache_ttl));
         Self {
             config,
             store,
             tokens,
+            access,
         }
     }
 

@@ -59,6 +59,7 @@ fn new_user(email: &str) -> NewUser {
         role: None,
         first_name: None,
         last_name: None,
+        policies: Vec::new(),
     }
 }
 
@@ -275,7 +276,13 @@ async fn the_seed_applies_twice_and_grants_users_read_on_posts() {
         public.policies,
         vec!["abf8a154-5b1c-4a46-ac9c-7300570f4f17".to_owned()]
     );
-    assert!(public.permissions.is_empty());
+    assert!(
+        public
+            .permissions
+            .iter()
+            .all(|p| p.collection == "directus_users" && p.action == "create"),
+        "the Public policy may only create users (seed 001), never read"
+    );
     let settings = store.settings().await.unwrap().unwrap();
     assert!(settings.public_registration);
     assert_eq!(
@@ -347,7 +354,7 @@ async fn items_are_read_in_numeric_key_order_across_pages() {
     let mut ids = Vec::new();
     let mut start = None;
     loop {
-        let page = store.query_items("things", start, 3).await.unwrap();
+        let page = store.query_items("things", start, 3, true).await.unwrap();
         ids.extend(page.items.iter().map(|i| i["id"].clone()));
         match page.next {
             Some(next) => start = Some(next),

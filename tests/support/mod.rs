@@ -11,6 +11,11 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde_json::Value;
 
 pub const SECRET: &str = "e2e-test-secret-that-is-longer-than-32-bytes";
+/// Table prefix of the test stack.
+pub const PREFIX: &str = "e2e-";
+/// Role ids from infra/seed.json.
+pub const USER_ROLE: &str = "0b6f1f0e-7c1d-4c8e-9f55-6a2b9d7e3c10";
+pub const ADMIN_ROLE: &str = "7c1e2d3f-4a5b-4c6d-8e9f-0a1b2c3d4e5f";
 /// Where the stack's functions write their logs.
 pub const FUNCTION_LOG: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../target/e2e-functions.log");
 
@@ -35,7 +40,15 @@ pub fn stack() -> &'static Stack {
             .args(["run", "--quiet", "-p", "devstack", "--"])
             .args(["--memory", "--port", "0", "--exit-on-eof"])
             .args(["--api-port", &free_port().to_string()])
-            .args(["--prefix", "e2e-"])
+            .args(["--prefix", PREFIX])
+            .args([
+                "--seed",
+                concat!(env!("CARGO_MANIFEST_DIR"), "/../infra/seed.json"),
+            ])
+            .args([
+                "--seed",
+                concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/public.json"),
+            ])
             .args([
                 "--api-log",
                 concat!(env!("CARGO_MANIFEST_DIR"), "/../target/e2e-functions.log"),
@@ -171,4 +184,71 @@ pub async fn registered_login(email: &str, password: &str) -> Value {
     let login = post("/auth/login", &body).await;
     assert_eq!(login.status, 200, "{login:?}");
     login.body["data"].clone()
+}
+
+/// The test stack's DynamoDB, for arranging data and checking what was written.
+pub fn store() -> shared::store::Store {
+    shared::store::Store::local(&stack().dynamo, shared::store::Tables::with_prefix(PREFIX))
+}
+
+/// Logs in and returns the access token.
+pub async fn login_token(email: &str, password: &str) -> String {
+    let login = post(
+        "/auth/login",
+        &serde_json::json!({"email": email, "password": password}).to_string(),
+    )
+    .await;
+    assert_eq!(login.status, 200, "{login:?}");
+    login.body["data"]["access_token"]
+        .as_str()
+        .expect("an access token")
+        .to_owned()
+}
+
+/// An administrator's access token. The administrator is created straight in the store with
+/// the operator tool's code path, as `provision create-user` would.
+pub async fn admin_token() -> String {
+    let email = unique_email("admin");
+    let password = shared::sensitive::Sensitive::new(format!("admin-{}", uuid::Uuid::new_v4()));
+    let passwords = shared::password::Passwords::new(shared::config::HashParams {
+        memory_kib: 256,
+        iterations: 1,
+        parallelism: 1,
+    })
+    .expect("hash parameters");
+    shared::provision::create_user(&store(), &passwords, &email, &password, Some(ADMIN_ROLE))
+        .await
+        .expect("administrator created");
+    login_token(&email, password.expose()).await
+}
+
+/// Applies a configuration document (collections, items, policies, roles) to the test stack.
+/// Tests use fresh ids and names, so no function has cached an older view of them.
+pub async fn apply(document: serde_json::Value) {
+    shared::provision::Document::from_json(&document.to_string())
+        .expect("a valid document")
+        .apply(&store())
+        .await
+        .expect("document applied");
+}
+
+/// Creates a user through the API as an administrator and returns (id, access token).
+pub async fn user_with(admin: &str, fields: serde_json::Value) -> (String, String) {
+    let email = unique_email("user");
+    let password = "d1r3ctu5-long";
+    let mut body = fields;
+    body["email"] = serde_json::json!(email);
+    body["password"] = serde_json::json!(password);
+    let created = post_with(
+        "/users",
+        &body.to_string(),
+        &[("authorization", &format!("Bearer {admin}"))],
+    )
+    .await;
+    assert_eq!(created.status, 200, "{created:?}");
+    let id = created.body["data"]["id"]
+        .as_str()
+        .expect("an id")
+        .to_owned();
+    (id, login_token(&email, password).await)
 }

@@ -18,8 +18,9 @@ use tokio::io::AsyncReadExt;
 use tokio::process::{Child, Command};
 
 /// One request per function, each answered by our code (not by cargo lambda) once it runs.
-const WARM_UP: [(&str, &str); 5] = [
+const WARM_UP: [(&str, &str); 6] = [
     ("POST", "/users/register"),
+    ("POST", "/users"),
     ("POST", "/auth/login"),
     ("POST", "/auth/refresh"),
     ("POST", "/auth/logout"),
@@ -30,7 +31,7 @@ struct Options {
     db: Option<PathBuf>,
     port: u16,
     api_port: Option<u16>,
-    seed: PathBuf,
+    seeds: Vec<PathBuf>,
     prefix: String,
     exit_on_eof: bool,
     api_log: Option<PathBuf>,
@@ -41,7 +42,7 @@ struct Options {
 fn usage() -> ! {
     eprintln!(
         "usage: devstack [--db FILE | --memory] [--port N] [--api-port N | --no-api] \
-         [--seed FILE] [--prefix P] [--exit-on-eof] [--api-log FILE] [--release]"
+         [--seed FILE]... [--prefix P] [--exit-on-eof] [--api-log FILE] [--release]"
     );
     std::process::exit(2)
 }
@@ -52,7 +53,7 @@ fn parse_options() -> Options {
         db: Some(workspace.join(".local/dynamodb.sqlite")),
         port: 8000,
         api_port: Some(9000),
-        seed: workspace.join("infra/seed.json"),
+        seeds: Vec::new(),
         prefix: "directus-".into(),
         exit_on_eof: false,
         api_log: None,
@@ -68,13 +69,18 @@ fn parse_options() -> Options {
             "--port" => options.port = value().parse().unwrap_or_else(|_| usage()),
             "--api-port" => options.api_port = Some(value().parse().unwrap_or_else(|_| usage())),
             "--no-api" => options.api_port = None,
-            "--seed" => options.seed = PathBuf::from(value()),
+            "--seed" => options.seeds.push(PathBuf::from(value())),
             "--prefix" => options.prefix = value(),
             "--exit-on-eof" => options.exit_on_eof = true,
             "--api-log" => options.api_log = Some(PathBuf::from(value())),
             "--release" => options.release = true,
             _ => usage(),
         }
+    }
+    if options.seeds.is_empty() {
+        options
+            .seeds
+            .push(options.workspace.join("infra/seed.json"));
     }
     options
 }
@@ -88,9 +94,13 @@ async fn main() {
 }
 
 async fn run(options: Options) -> Result<(), Box<dyn std::error::Error>> {
-    let seed = std::fs::read_to_string(&options.seed)
-        .map_err(|e| format!("cannot read {}: {e}", options.seed.display()))?;
-    let document = Document::from_json(&seed)?;
+    // Every file is checked before the database is touched.
+    let mut documents = Vec::new();
+    for path in &options.seeds {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        documents.push(Document::from_json(&text).map_err(|e| format!("{}: {e}", path.display()))?);
+    }
 
     let database = match &options.db {
         Some(path) => {
@@ -115,7 +125,9 @@ async fn run(options: Options) -> Result<(), Box<dyn std::error::Error>> {
     let tables = Tables::with_prefix(&options.prefix);
     let store = Store::local(&dynamo_url, tables);
     ensure_tables(store.client(), store.tables()).await?;
-    document.apply(&store).await?;
+    for document in &documents {
+        document.apply(&store).await?;
+    }
     println!("DYNAMODB {dynamo_url}");
 
     let mut api = None;

@@ -1,6 +1,7 @@
 //! Who the caller is (their policies) and what they may read. Resolution reads the access
 //! configuration; the read plan itself is pure.
 
+pub mod cache;
 pub mod filter;
 
 use std::collections::BTreeSet;

@@ -126,6 +126,20 @@ struct AccessLink {
     policy: String,
 }
 
+/// The item that attaches `policy_id` under `holder_pk`.
+pub(crate) fn access_link_item(
+    holder_pk: String,
+    policy_id: &str,
+) -> Result<HashMap<String, AttributeValue>, StoreError> {
+    Ok(serde_dynamo::to_item(Keyed {
+        pk: holder_pk,
+        sk: format!("access#{policy_id}"),
+        record: AccessLink {
+            policy: policy_id.to_owned(),
+        },
+    })?)
+}
+
 pub(crate) fn role_pk(id: &str) -> String {
     format!("role#{id}")
 }

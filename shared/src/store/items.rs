@@ -74,12 +74,14 @@ impl Store {
         }
     }
 
-    /// Up to `limit` items of `collection` in key order, starting after `start`.
+    /// Up to `limit` items of `collection` in key order (reversed unless `forward`), starting
+    /// after `start`.
     pub async fn query_items(
         &self,
         collection: &str,
         start: Option<HashMap<String, AttributeValue>>,
         limit: i32,
+        forward: bool,
     ) -> Result<ItemPage, StoreError> {
         let output = self
             .client
@@ -90,6 +92,7 @@ impl Store {
             .expression_attribute_values(":c", AttributeValue::S(collection.to_owned()))
             .set_exclusive_start_key(start)
             .limit(limit)
+            .scan_index_forward(forward)
             .send()
             .await?;
         let items = output

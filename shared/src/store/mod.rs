@@ -18,7 +18,7 @@ pub use access::{AccessRows, Collection, FieldDef, Permission, Policy, Role, Set
 pub use items::{ItemPage, item_sort_key};
 pub use schema::ensure_tables;
 pub use sessions::Session;
-pub use users::{NewUser, User, UserStatus};
+pub use users::{MAX_USER_POLICIES, NewUser, User, UserStatus};
 
 /// Per-attempt and whole-operation limits, so no request waits on DynamoDB longer than the
 /// function's own timeout (template.yaml gives functions 10 s; three attempts fit in 6 s).
@@ -163,7 +163,7 @@ fn condition_failed_at(
     }
 }
 
-pub(crate) fn now_millis() -> i64 {
+pub fn now_millis() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))

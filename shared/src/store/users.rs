@@ -44,7 +44,13 @@ pub struct NewUser {
     pub role: Option<String>,
     pub first_name: Option<String>,
     pub last_name: Option<String>,
+    /// Policies attached to the user directly (access links in the config table), written in
+    /// the same transaction.
+    pub policies: Vec<String>,
 }
+
+/// DynamoDB transactions hold at most 100 items; two are the user and the email claim.
+pub const MAX_USER_POLICIES: usize = 20;
 
 #[derive(Serialize, Deserialize)]
 struct UserItem {
@@ -104,13 +110,22 @@ impl Store {
                 .build()
                 .map(|put| TransactWriteItem::builder().put(put).build())
         };
-        let result = self
+        let mut request = self
             .client
             .transact_write_items()
             .transact_items(put(user_item).map_err(|e| StoreError::Malformed(e.to_string()))?)
-            .transact_items(put(claim_item).map_err(|e| StoreError::Malformed(e.to_string()))?)
-            .send()
-            .await;
+            .transact_items(put(claim_item).map_err(|e| StoreError::Malformed(e.to_string()))?);
+        for policy in new.policies.iter().take(MAX_USER_POLICIES) {
+            let link =
+                super::access::access_link_item(super::access::user_access_pk(&user.id), policy)?;
+            let put = Put::builder()
+                .table_name(&self.tables.config)
+                .set_item(Some(link))
+                .build()
+                .map_err(|e| StoreError::Malformed(e.to_string()))?;
+            request = request.transact_items(TransactWriteItem::builder().put(put).build());
+        }
+        let result = request.send().await;
         match result {
             Ok(_) => Ok(user),
             Err(error)

@@ -16,7 +16,7 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
 use tokio::process::{Child, Command};
 
-const FUNCTIONS: [&str; 5] = ["register", "login", "refresh", "logout", "items"];
+const FUNCTIONS: [&str; 6] = ["register", "login", "refresh", "logout", "items", "users"];
 const SECRET: &str = "benchmark-secret-that-is-longer-than-32-bytes";
 const COLD_RUNS: usize = 7;
 const WARM_RUNS: usize = 50;
@@ -182,6 +182,14 @@ fn cold_event(function: &str) -> (&'static str, Value) {
                 "POST",
                 "/auth/logout",
                 Some(json!({"refresh_token": "A".repeat(64)})),
+            ),
+        ),
+        "users" => (
+            "public POST /users, existing email (hash + transaction)",
+            event(
+                "POST",
+                "/users",
+                Some(json!({"email": "cold@example.com", "password": "d1r3ctu5"})),
             ),
         ),
         _ => (

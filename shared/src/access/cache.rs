@@ -1,0 +1,132 @@
+//! Warm-function cache of resolved policies and collection schemas. Each entry lives for a
+//! bounded, configured time (`PERMISSIONS_CACHE_TTL`, default 30 s), so a change to roles,
+//! policies or permissions applies everywhere within that time, and the cache never grows past
+//! `MAX_ENTRIES` (it is emptied when full: simple, and a refill costs one resolution each).
+
+use std::collections::HashMap;
+use std::hash::Hash;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use super::Accountability;
+use crate::store::{Collection, Store, StoreError};
+
+const MAX_ENTRIES: usize = 10_000;
+
+#[derive(Debug)]
+struct TimedMap<K, V> {
+    ttl: Duration,
+    entries: Mutex<HashMap<K, (Instant, V)>>,
+}
+
+impl<K: Eq + Hash, V: Clone> TimedMap<K, V> {
+    fn new(ttl: Duration) -> Self {
+        Self {
+            ttl,
+            entries: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn get(&self, key: &K, now: Instant) -> Option<V> {
+        let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        entries
+            .get(key)
+            .filter(|(stored, _)| now.duration_since(*stored) < self.ttl)
+            .map(|(_, value)| value.clone())
+    }
+
+    fn put(&self, key: K, value: V, now: Instant) {
+        if self.ttl.is_zero() {
+            return;
+        }
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        if entries.len() >= MAX_ENTRIES {
+            entries.clear();
+        }
+        entries.insert(key, (now, value));
+    }
+}
+
+type CallerKey = (Option<String>, Option<String>);
+
+#[derive(Debug)]
+pub struct AccessCache {
+    accountabilities: TimedMap<CallerKey, Arc<Accountability>>,
+    collections: TimedMap<String, Option<Arc<Collection>>>,
+}
+
+impl AccessCache {
+    pub fn new(ttl: Duration) -> Self {
+        Self {
+            accountabilities: TimedMap::new(ttl),
+            collections: TimedMap::new(ttl),
+        }
+    }
+
+    /// The caller's resolved policies, from the cache when fresh.
+    pub async fn accountability(
+        &self,
+        store: &Store,
+        user: Option<(&str, Option<&str>)>,
+    ) -> Result<Arc<Accountability>, StoreError> {
+        let key = (
+            user.map(|(id, _)| id.to_owned()),
+            user.and_then(|(_, role)| role.map(str::to_owned)),
+        );
+        if let Some(hit) = self.accountabilities.get(&key, Instant::now()) {
+            return Ok(hit);
+        }
+        let resolved = Arc::new(super::resolve(store, user).await?);
+        self.accountabilities
+            .put(key, Arc::clone(&resolved), Instant::now());
+        Ok(resolved)
+    }
+
+    /// A collection's schema (or its absence), from the cache when fresh.
+    pub async fn collection(
+        &self,
+        store: &Store,
+        name: &str,
+    ) -> Result<Option<Arc<Collection>>, StoreError> {
+        if let Some(hit) = self.collections.get(&name.to_owned(), Instant::now()) {
+            return Ok(hit);
+        }
+        let loaded = store.collection(name).await?.map(Arc::new);
+        self.collections
+            .put(name.to_owned(), loaded.clone(), Instant::now());
+        Ok(loaded)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entries_expire_after_the_ttl() {
+        let map = TimedMap::new(Duration::from_secs(30));
+        let start = Instant::now();
+        map.put("k", 1, start);
+        assert_eq!(map.get(&"k", start + Duration::from_secs(29)), Some(1));
+        assert_eq!(map.get(&"k", start + Duration::from_secs(30)), None);
+    }
+
+    #[test]
+    fn a_zero_ttl_disables_caching() {
+        let map = TimedMap::new(Duration::ZERO);
+        let now = Instant::now();
+        map.put("k", 1, now);
+        assert_eq!(map.get(&"k", now), None);
+    }
+
+    #[test]
+    fn the_map_never_grows_past_its_bound() {
+        let map = TimedMap::new(Duration::from_secs(30));
+        let now = Instant::now();
+        for i in 0..(MAX_ENTRIES + 5) {
+            map.put(i, i, now);
+        }
+        assert!(map.entries.lock().unwrap().len() <= MAX_ENTRIES);
+        assert_eq!(map.get(&(MAX_ENTRIES + 4), now), Some(MAX_ENTRIES + 4));
+    }
+}

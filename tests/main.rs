@@ -1,0 +1,4 @@
+//! End-to-end tests over HTTP against one local stack (see `support/`).
+
+mod access;
+mod journey;
