@@ -473,7 +473,10 @@ mod tests {
         .filter
         .unwrap();
         assert_eq!(reversed, logical, "parameter order does not matter");
-        assert!(parse(&[("filter[_or][1][id][_eq]", "2")]).is_err(), "a gap is refused");
+        assert!(
+            parse(&[("filter[_or][1][id][_eq]", "2")]).is_err(),
+            "a gap is refused"
+        );
         let coerced = parse(&[
             ("filter[draft][_eq]", "false"),
             ("filter[note][_null]", "true"),

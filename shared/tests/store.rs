@@ -564,3 +564,127 @@ async fn operators_create_administrators_without_default_credentials() {
     .await;
     assert!(no_role.unwrap_err().to_string().contains("no role"));
 }
+
+fn big_collection_plan(accountability: &access::Accountability) -> access::ReadPlan {
+    let collection = shared::store::Collection {
+        collection: "big".into(),
+        primary_key: "id".into(),
+        fields: [("id", "integer"), ("title", "string"), ("rank", "integer")]
+            .iter()
+            .map(|(f, t)| shared::store::FieldDef {
+                field: (*f).into(),
+                field_type: (*t).into(),
+            })
+            .collect(),
+    };
+    access::ReadPlan::new(accountability, collection, None, 0).unwrap()
+}
+
+fn items_query(pairs: &[(&str, &str)]) -> shared::query::ItemsQuery {
+    let pairs: Vec<(String, String)> = pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    shared::query::ItemsQuery::parse(&pairs, 100, 1000).unwrap()
+}
+
+#[tokio::test]
+async fn reads_in_key_order_stop_early_and_other_reads_are_bounded() {
+    let store = fresh_store().await;
+    for id in 1..=600u64 {
+        let data = json!({"id": id, "title": format!("t{id}"), "rank": (id * 37) % 101});
+        store
+            .put_item(
+                "big",
+                shared::store::item_sort_key(&json!(id)).unwrap(),
+                data.as_object().unwrap().clone(),
+            )
+            .await
+            .unwrap();
+    }
+    let admin = access::Accountability {
+        admin: true,
+        ..Default::default()
+    };
+    let plan = big_collection_plan(&admin);
+    let read = |pairs: &'static [(&'static str, &'static str)], limit: usize| {
+        let store = store.clone();
+        let plan = plan.clone();
+        async move { shared::items::read_collection(&store, &plan, &items_query(pairs), limit).await }
+    };
+    let ids = |outcome: &shared::items::ReadOutcome| -> Vec<u64> {
+        outcome
+            .items
+            .iter()
+            .map(|i| i["id"].as_u64().unwrap())
+            .collect()
+    };
+
+    let first = read(&[("limit", "25")], 10_000).await.unwrap();
+    assert_eq!(ids(&first), (1..=25).collect::<Vec<_>>());
+    assert_eq!(first.stats.requests, 1, "one Query for a page in key order");
+    assert_eq!(first.stats.examined, 25);
+
+    let third = read(&[("limit", "25"), ("page", "3")], 10_000)
+        .await
+        .unwrap();
+    assert_eq!(ids(&third), (51..=75).collect::<Vec<_>>());
+    assert_eq!(third.stats.requests, 1);
+
+    let last = read(&[("limit", "25"), ("sort", "-id")], 10_000)
+        .await
+        .unwrap();
+    assert_eq!(ids(&last), (576..=600).rev().collect::<Vec<_>>());
+    assert_eq!(last.stats.requests, 1);
+
+    let sorted = read(&[("limit", "3"), ("sort", "rank,id")], 10_000)
+        .await
+        .unwrap();
+    assert_eq!(sorted.items[0]["rank"], json!(0));
+    assert!(
+        sorted.stats.examined == 600,
+        "another order reads the collection"
+    );
+
+    let counted = read(
+        &[("meta", "*"), ("filter", r#"{"rank":{"_lt":10}}"#)],
+        10_000,
+    )
+    .await
+    .unwrap();
+    assert_eq!(counted.total_count, Some(600));
+    let expected = (1..=600u64).filter(|id| (id * 37) % 101 < 10).count();
+    assert_eq!(counted.filter_count, Some(expected));
+
+    for pairs in [
+        &[("sort", "rank")][..],
+        &[("meta", "total_count")][..],
+        &[("filter", r#"{"title":{"_eq":"nothing"}}"#)][..],
+    ] {
+        let error = read(pairs, 200).await.unwrap_err();
+        assert_eq!(error.code(), "INVALID_QUERY", "{pairs:?}");
+        assert!(error.to_string().contains("more than 200 items"), "{error}");
+    }
+}
+
+#[tokio::test]
+async fn users_created_with_policies_get_them_in_the_same_write() {
+    let store = seeded_store().await;
+    let mut user = new_user("linked@example.com");
+    user.policies = vec!["5e4a4c51-2d0a-4a43-9b8e-3c1f0f6f7a01".into()];
+    let created = store.create_user(user).await.unwrap();
+    let accountability = access::resolve(&store, Some((&created.id, None)))
+        .await
+        .unwrap();
+    assert!(
+        accountability
+            .policies
+            .contains(&"5e4a4c51-2d0a-4a43-9b8e-3c1f0f6f7a01".to_owned())
+    );
+    assert!(
+        accountability
+            .policies
+            .contains(&"abf8a154-5b1c-4a46-ac9c-7300570f4f17".to_owned()),
+        "a user without a role also gets the Public policy, as in Directus"
+    );
+}

@@ -4,7 +4,9 @@
 //! 2. Cold start: each release binary is started against a minimal Lambda Runtime API served
 //!    here, with the local DynamoDB behind it; the time from process spawn to the first
 //!    invocation's response arriving at the Runtime API (init + first invoke), median of 7.
-//! 3. Warm latency of each endpoint over HTTP through `cargo lambda watch --release`
+//! 3. The cost of item reads in a collection of 100,000 items: DynamoDB requests, items examined
+//!    and time, for pages in key order and for the reads that must look further.
+//! 4. Warm latency of each endpoint over HTTP through `cargo lambda watch --release`
 //!    (the local stack users run), 50 sequential requests each after one warm-up request.
 
 use std::path::{Path, PathBuf};
@@ -55,6 +57,7 @@ async fn main() -> Result<(), BoxError> {
         let (median, min, max) = summary(&mut samples);
         println!("| {function} | {label} | {median:.1} | {min:.1} | {max:.1} |");
     }
+    items_cost(&dynamo).await?;
     drop(dynamo_stack.stdin.take());
     let _ = dynamo_stack.wait().await;
 
@@ -407,5 +410,111 @@ async fn warm_latency(api: &str) -> Result<(), BoxError> {
         }
     }
     report("POST /auth/logout", status, &mut samples);
+    Ok(())
+}
+
+const BIG_COLLECTION: usize = 100_000;
+
+/// Loads 100,000 items with BatchWriteItem, then measures reads through the items module.
+async fn items_cost(dynamo: &str) -> Result<(), BoxError> {
+    use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
+    use shared::access::{Accountability, ReadPlan};
+    use shared::query::ItemsQuery;
+    use shared::store::{Collection, FieldDef, Store, Tables, item_sort_key};
+
+    let store = Store::local(dynamo, Tables::with_prefix("bench-"));
+    let loading = Instant::now();
+    let mut batch = Vec::new();
+    for id in 1..=BIG_COLLECTION as u64 {
+        let data = json!({"id": id, "title": format!("Item {id}"), "rank": (id * 7919) % 1000});
+        let item = serde_dynamo::to_item(json!({
+            "collection": "big",
+            "key": item_sort_key(&json!(id)).ok_or("key")?,
+            "data": data,
+        }))?;
+        batch.push(
+            WriteRequest::builder()
+                .put_request(PutRequest::builder().set_item(Some(item)).build()?)
+                .build(),
+        );
+        if batch.len() == 25 || id == BIG_COLLECTION as u64 {
+            store
+                .client()
+                .batch_write_item()
+                .request_items(&store.tables().items, std::mem::take(&mut batch))
+                .send()
+                .await?;
+        }
+    }
+    let collection = Collection {
+        collection: "big".into(),
+        primary_key: "id".into(),
+        fields: [("id", "integer"), ("title", "string"), ("rank", "integer")]
+            .iter()
+            .map(|(f, t)| FieldDef {
+                field: (*f).into(),
+                field_type: (*t).into(),
+            })
+            .collect(),
+    };
+    let admin = Accountability {
+        admin: true,
+        ..Default::default()
+    };
+    let plan = ReadPlan::new(&admin, collection, None, 0)?;
+    println!(
+        "\n## Reading a collection of {BIG_COLLECTION} items (loaded in {:.1} s; limit examined per read: 10,000)\n",
+        loading.elapsed().as_secs_f64()
+    );
+    println!(
+        "| query | status | DynamoDB requests | items examined | median ms of 5 |\n|---|---|---:|---:|---:|"
+    );
+    let cases: [(&str, &[(&str, &str)]); 7] = [
+        ("limit=25 (key order)", &[("limit", "25")]),
+        ("limit=25&page=100", &[("limit", "25"), ("page", "100")]),
+        ("limit=25&sort=-id", &[("limit", "25"), ("sort", "-id")]),
+        (
+            "limit=25&filter={rank:{_eq:7}} (1 in 1000)",
+            &[("limit", "25"), ("filter", r#"{"rank":{"_eq":7}}"#)],
+        ),
+        (
+            "limit=25&filter={rank:{_lt:100}} (1 in 10)",
+            &[("limit", "25"), ("filter", r#"{"rank":{"_lt":100}}"#)],
+        ),
+        ("limit=25&sort=rank", &[("limit", "25"), ("sort", "rank")]),
+        (
+            "limit=25&meta=total_count",
+            &[("limit", "25"), ("meta", "total_count")],
+        ),
+    ];
+    for (label, pairs) in cases {
+        let pairs: Vec<(String, String)> = pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        let query = ItemsQuery::parse(&pairs, 100, 1000)?;
+        let mut samples = Vec::new();
+        let mut last = None;
+        for _ in 0..5 {
+            let started = Instant::now();
+            let outcome = shared::items::read_collection(&store, &plan, &query, 10_000).await;
+            samples.push(started.elapsed().as_secs_f64() * 1000.0);
+            last = Some(outcome);
+        }
+        let (median, _, _) = summary(&mut samples);
+        match last.ok_or("no sample")? {
+            Ok(outcome) => println!(
+                "| {label} | 200, {} items | {} | {} | {median:.1} |",
+                outcome.items.len(),
+                outcome.stats.requests,
+                outcome.stats.examined
+            ),
+            Err(error) => println!(
+                "| {label} | {} {} (bound reached) | - | > 10,000 | {median:.1} |",
+                error.status().as_u16(),
+                error.code()
+            ),
+        }
+    }
     Ok(())
 }
