@@ -7,7 +7,7 @@ use serde_json::{Map, Value, json};
 use crate::error::ApiError;
 use crate::http::{self, HttpResponse};
 use crate::password::Passwords;
-use crate::refresh_token::RefreshToken;
+use crate::refresh_token::new_session_id;
 use crate::sensitive::Sensitive;
 use crate::state::{AppState, now_secs};
 use crate::store::{Session, StoreError, User, UserStatus};
@@ -65,83 +65,116 @@ pub async fn login(
         _ => return Err(ApiError::InvalidCredentials),
     };
 
-    let refresh = RefreshToken::generate();
     let now = now_secs();
+    let absolute = secs_i64(now.saturating_add(state.config.refresh_token_absolute_ttl.as_secs()));
     let session = Session {
-        id: refresh.session_id.clone(),
+        id: new_session_id(),
         user_id: user.id.clone(),
-        token_hash: refresh.secret_hash(),
         generation: 0,
-        expires_at: expiry(state, now),
+        rotated_at: None,
+        expires_at: expiry(state, now).min(absolute),
+        absolute_expires_at: absolute,
         created_at: i64::try_from(now * 1000).unwrap_or(i64::MAX),
         ip: http::client_ip(request),
         user_agent: http::user_agent(request),
-        previous_hash: None,
-        rotated_at: None,
     };
     state.store.create_session(&session).await?;
     tracing::info!(user = %user.id, session = %session.id, "login");
-    token_response(state, &user, &refresh, mode).await
+    token_response(state, &user, &session.id, 0, now, mode).await
 }
 
+/// Rotates the session: the presented token's generation must be the current one, and one
+/// conditional update advances it. A token rotated out less than the grace window ago (another
+/// tab refreshing at the same moment) gets the same new pair; any older token, or the previous
+/// one after the window, is a reuse, and ends the whole session.
 pub async fn refresh(state: &AppState, request: &Request) -> Result<HttpResponse, ApiError> {
     http::authenticate(request, &state.tokens)?;
     let body = http::json_object(request)?;
     let (mode, presented) = presented_refresh_token(state, request, &body)?;
-    let token = RefreshToken::parse(&presented).ok_or(ApiError::InvalidCredentials)?;
+    let (session_id, generation) = state
+        .refresh_keys
+        .verify(&presented)
+        .ok_or(ApiError::InvalidCredentials)?;
     let now = now_secs();
+    let now_i = secs_i64(now);
+    let grace = secs_i64(state.config.refresh_grace.as_secs());
+    let within_grace = |session: &Session| {
+        session
+            .rotated_at
+            .is_some_and(|at| grace > 0 && now_i.saturating_sub(at) < grace)
+    };
     let session = state
         .store
-        .get_live_session(&token.session_id, secs_i64(now))
+        .get_live_session(&session_id, now_i)
         .await?
-        .filter(|session| token.matches(&session.token_hash))
         .ok_or(ApiError::InvalidCredentials)?;
+
+    let (issued_generation, issued_at) = if generation == session.generation {
+        let new_expiry = expiry(state, now).min(session.absolute_expires_at);
+        match state
+            .store
+            .advance_session(&session_id, generation, new_expiry, now_i)
+            .await
+        {
+            Ok(()) => (generation + 1, now),
+            Err(StoreError::Stale) => {
+                // Another refresh with this token won the race: answer as it was answered.
+                let current = state
+                    .store
+                    .get_live_session(&session_id, now_i)
+                    .await?
+                    .filter(|s| s.generation == generation + 1 && within_grace(s))
+                    .ok_or(ApiError::InvalidCredentials)?;
+                (current.generation, rotated_secs(&current))
+            }
+            Err(other) => return Err(other.into()),
+        }
+    } else if generation + 1 == session.generation && within_grace(&session) {
+        (session.generation, rotated_secs(&session))
+    } else {
+        // A spent token came back: whoever holds it may have stolen it. End the session.
+        state.store.revoke_session(&session_id).await?;
+        tracing::warn!(session = %session_id, presented = generation, current = session.generation, "refresh token reuse; session revoked");
+        return Err(ApiError::InvalidCredentials);
+    };
 
     let user = state.store.get_user(&session.user_id).await?;
     let user = match user {
         Some(user) if user.status == UserStatus::Active => user,
         other => {
-            state.store.revoke_session(&session.id).await?;
+            state.store.revoke_session(&session_id).await?;
             return Err(match other.map(|u| u.status) {
                 Some(UserStatus::Suspended) => ApiError::UserSuspended,
                 _ => ApiError::InvalidCredentials,
             });
         }
     };
+    token_response(
+        state,
+        &user,
+        &session_id,
+        issued_generation,
+        issued_at,
+        mode,
+    )
+    .await
+}
 
-    let next = RefreshToken::generate_for(session.id.clone());
-    match state
-        .store
-        .rotate_session(
-            &session.id,
-            &session.token_hash,
-            &next.secret_hash(),
-            expiry(state, now),
-            i64::try_from(now * 1000).unwrap_or(i64::MAX),
-        )
-        .await
-    {
-        Ok(()) => {}
-        // Another refresh or a logout won the race: this token is spent.
-        Err(StoreError::Stale) => return Err(ApiError::InvalidCredentials),
-        Err(other) => return Err(other.into()),
-    }
-    token_response(state, &user, &next, mode).await
+fn rotated_secs(session: &Session) -> u64 {
+    session
+        .rotated_at
+        .and_then(|at| u64::try_from(at).ok())
+        .unwrap_or_else(now_secs)
 }
 
 pub async fn logout(state: &AppState, request: &Request) -> Result<HttpResponse, ApiError> {
     http::authenticate(request, &state.tokens)?;
     let body = http::json_object(request)?;
     let (_, presented) = presented_refresh_token(state, request, &body)?;
-    if let Some(token) = RefreshToken::parse(&presented) {
-        // An unknown or already-ended session is still a successful logout, as in Directus.
-        let ended = state
-            .store
-            .delete_session(&token.session_id, &token.secret_hash())
-            .await?;
-        if ended {
-            tracing::info!(session = %token.session_id, "logout");
-        }
+    // A genuine token of the session ends it; an unknown one is still a success, as in Directus.
+    if let Some((session_id, _)) = state.refresh_keys.verify(&presented) {
+        state.store.revoke_session(&session_id).await?;
+        tracing::info!(session = %session_id, "logout");
     }
     let mut response = http::no_content();
     if http::cookie(request, &state.config.refresh_cookie.name).is_some() {
@@ -182,10 +215,15 @@ fn expiry(state: &AppState, now: u64) -> i64 {
     secs_i64(now.saturating_add(state.config.refresh_token_ttl.as_secs()))
 }
 
+/// The pair for `generation` of the session. Both halves are deterministic in (session,
+/// generation, issue time), which is what lets a refresh inside the grace window return the
+/// very same pair.
 async fn token_response(
     state: &AppState,
     user: &User,
-    refresh: &RefreshToken,
+    session_id: &str,
+    generation: u32,
+    issued_at: u64,
     mode: Mode,
 ) -> Result<HttpResponse, ApiError> {
     let accountability = state
@@ -199,10 +237,10 @@ async fn token_response(
             user.role.as_deref(),
             accountability.app,
             accountability.admin,
-            now_secs(),
+            issued_at,
         )
         .map_err(internal)?;
-    let refresh_token = refresh.encode();
+    let refresh_token = state.refresh_keys.token(session_id, generation);
     let data = match mode {
         Mode::Json => json!({
             "expires": access.expires_ms,

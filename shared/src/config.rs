@@ -84,6 +84,10 @@ pub struct Config {
     pub secret: SecretSource,
     pub access_token_ttl: Duration,
     pub refresh_token_ttl: Duration,
+    /// No refresh succeeds this long after login, however active the session.
+    pub refresh_token_absolute_ttl: Duration,
+    /// A refresh token just rotated out still returns the same new pair for this long.
+    pub refresh_grace: Duration,
     pub refresh_cookie: CookieConfig,
     pub hashing: HashParams,
     pub query_limit_default: u32,
@@ -208,6 +212,8 @@ impl Config {
             secret,
             access_token_ttl: duration("ACCESS_TOKEN_TTL", "15m")?,
             refresh_token_ttl: duration("REFRESH_TOKEN_TTL", "7d")?,
+            refresh_token_absolute_ttl: duration("REFRESH_TOKEN_ABSOLUTE_TTL", "7d")?,
+            refresh_grace: duration("REFRESH_TOKEN_GRACE_PERIOD", "10s")?,
             refresh_cookie: CookieConfig {
                 name: get("REFRESH_TOKEN_COOKIE_NAME")
                     .unwrap_or_else(|| "directus_refresh_token".into()),
@@ -333,6 +339,11 @@ mod tests {
         let config = config_from(&[("SECRET", SECRET)]).unwrap();
         assert_eq!(config.access_token_ttl, Duration::from_secs(900));
         assert_eq!(config.refresh_token_ttl, Duration::from_secs(7 * 86_400));
+        assert_eq!(
+            config.refresh_token_absolute_ttl,
+            Duration::from_secs(7 * 86_400)
+        );
+        assert_eq!(config.refresh_grace, Duration::from_secs(10));
         assert_eq!(config.refresh_cookie.name, "directus_refresh_token");
         assert_eq!(config.refresh_cookie.same_site, "Lax");
         assert!(!config.refresh_cookie.secure);

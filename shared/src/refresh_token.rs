@@ -1,104 +1,155 @@
 //! Refresh tokens: 64 characters of the base64url alphabet (the shape of Directus' nanoid(64)
-//! tokens) encoding a 16-byte session id and a 256-bit random secret. The session id lets the
-//! store find the session with one GetItem; only SHA-256 of the secret is stored.
+//! tokens) encoding a 16-byte session id, the session's 32-bit rotation counter and a 224-bit
+//! HMAC-SHA256 tag over both, made with a key derived from the server secret. The session item
+//! stores the counter, never a token: a copy of the table mints nothing, and the token for any
+//! counter can be recomputed, which is what lets a refresh repeated within the grace window get
+//! the same new token instead of a second one.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use sha2::{Digest, Sha256};
-use subtle::ConstantTimeEq;
+use hmac::{Hmac, KeyInit, Mac};
+use sha2::Sha256;
 use uuid::Uuid;
 
+use crate::config::SigningKeys;
 use crate::sensitive::Sensitive;
 
-const SECRET_BYTES: usize = 32;
-const TOKEN_BYTES: usize = 16 + SECRET_BYTES;
+const TAG_BYTES: usize = 28;
+const TOKEN_BYTES: usize = 16 + 4 + TAG_BYTES;
+/// Keeps refresh-token tags apart from every other use of the secret.
+const DOMAIN: &[u8] = b"directus-compatible refresh token v1";
 
-#[derive(Debug, Clone)]
-pub struct RefreshToken {
-    pub session_id: String,
-    secret: [u8; SECRET_BYTES],
+type HmacSha256 = Hmac<Sha256>;
+
+/// Derived HMAC keys: the current one signs, both verify (so a secret rotation keeps sessions).
+#[derive(Clone)]
+pub struct RefreshKeys {
+    keys: Vec<Vec<u8>>,
 }
 
-impl RefreshToken {
-    /// A new secret for a new session.
-    pub fn generate() -> Self {
-        Self::generate_for(Uuid::new_v4().to_string())
+impl std::fmt::Debug for RefreshKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RefreshKeys(<redacted>)")
     }
+}
 
-    /// A new secret for an existing session (rotation).
-    pub fn generate_for(session_id: String) -> Self {
-        let mut secret = [0u8; SECRET_BYTES];
-        rand::fill(&mut secret);
-        Self { session_id, secret }
-    }
+fn derive(secret: &[u8]) -> Vec<u8> {
+    let mut mac = HmacSha256::new_from_slice(secret).expect("HMAC takes keys of any length");
+    mac.update(DOMAIN);
+    mac.finalize().into_bytes().to_vec()
+}
 
-    /// Parses a presented token; `None` for anything that is not one of ours.
-    pub fn parse(token: &str) -> Option<Self> {
-        if token.len() != 64 {
-            return None;
+impl RefreshKeys {
+    pub fn new(secrets: &SigningKeys) -> Self {
+        Self {
+            keys: std::iter::once(&secrets.current)
+                .chain(secrets.previous.as_ref())
+                .map(|secret| derive(secret))
+                .collect(),
         }
-        let bytes = URL_SAFE_NO_PAD.decode(token).ok()?;
-        let bytes: [u8; TOKEN_BYTES] = bytes.try_into().ok()?;
-        let session_id = Uuid::from_slice(&bytes[..16]).ok()?.to_string();
-        let mut secret = [0u8; SECRET_BYTES];
-        secret.copy_from_slice(&bytes[16..]);
-        Some(Self { session_id, secret })
     }
 
-    pub fn encode(&self) -> Sensitive {
-        let uuid = Uuid::parse_str(&self.session_id).expect("session ids are UUIDs");
+    fn tag(key: &[u8], session: &Uuid, generation: u32) -> [u8; TAG_BYTES] {
+        let mut mac = HmacSha256::new_from_slice(key).expect("HMAC takes keys of any length");
+        mac.update(session.as_bytes());
+        mac.update(&generation.to_be_bytes());
+        let full = mac.finalize().into_bytes();
+        let mut tag = [0u8; TAG_BYTES];
+        tag.copy_from_slice(&full[..TAG_BYTES]);
+        tag
+    }
+
+    /// The token for `generation` of `session_id`.
+    pub fn token(&self, session_id: &str, generation: u32) -> Sensitive {
+        let session = Uuid::parse_str(session_id).expect("session ids are UUIDs");
         let mut bytes = Vec::with_capacity(TOKEN_BYTES);
-        bytes.extend_from_slice(uuid.as_bytes());
-        bytes.extend_from_slice(&self.secret);
+        bytes.extend_from_slice(session.as_bytes());
+        bytes.extend_from_slice(&generation.to_be_bytes());
+        bytes.extend_from_slice(&Self::tag(&self.keys[0], &session, generation));
         Sensitive::new(URL_SAFE_NO_PAD.encode(bytes))
     }
 
-    /// What the store keeps: SHA-256 of the secret, base64url. A fast hash is enough because the
-    /// secret has 256 bits of entropy.
-    pub fn secret_hash(&self) -> String {
-        URL_SAFE_NO_PAD.encode(Sha256::digest(self.secret))
+    /// The session and generation a presented token names, if its tag is genuine under the
+    /// current or the previous key (compared in constant time).
+    pub fn verify(&self, token: &str) -> Option<(String, u32)> {
+        if token.len() != 64 {
+            return None;
+        }
+        let bytes: [u8; TOKEN_BYTES] = URL_SAFE_NO_PAD.decode(token).ok()?.try_into().ok()?;
+        let session = Uuid::from_slice(&bytes[..16]).ok()?;
+        let generation = u32::from_be_bytes(bytes[16..20].try_into().ok()?);
+        let presented = &bytes[20..];
+        let genuine = self.keys.iter().any(|key| {
+            let mut mac = HmacSha256::new_from_slice(key).expect("HMAC takes keys of any length");
+            mac.update(session.as_bytes());
+            mac.update(&generation.to_be_bytes());
+            mac.verify_truncated_left(presented).is_ok()
+        });
+        genuine.then(|| (session.to_string(), generation))
     }
+}
 
-    pub fn matches(&self, stored_hash: &str) -> bool {
-        self.secret_hash()
-            .as_bytes()
-            .ct_eq(stored_hash.as_bytes())
-            .into()
-    }
+pub fn new_session_id() -> String {
+    Uuid::new_v4().to_string()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn keys(current: &[u8], previous: Option<&[u8]>) -> RefreshKeys {
+        RefreshKeys::new(&SigningKeys {
+            current: current.to_vec(),
+            previous: previous.map(<[u8]>::to_vec),
+        })
+    }
+
+    const A: &[u8] = b"first secret of at least thirty-two bytes";
+    const B: &[u8] = b"second secret of at least thirty-two byte";
+
     #[test]
-    fn tokens_are_64_url_safe_characters_and_round_trip() {
-        let token = RefreshToken::generate();
-        let encoded = token.encode();
-        assert_eq!(encoded.expose().len(), 64);
+    fn tokens_are_64_url_safe_characters_and_verify() {
+        let session = new_session_id();
+        let token = keys(A, None).token(&session, 7);
+        assert_eq!(token.expose().len(), 64);
         assert!(
-            encoded
+            token
                 .expose()
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
         );
-        let parsed = RefreshToken::parse(encoded.expose()).unwrap();
-        assert_eq!(parsed.session_id, token.session_id);
-        assert!(parsed.matches(&token.secret_hash()));
+        assert_eq!(keys(A, None).verify(token.expose()), Some((session, 7)));
     }
 
     #[test]
-    fn rotation_keeps_the_session_and_changes_the_secret() {
-        let first = RefreshToken::generate();
-        let second = RefreshToken::generate_for(first.session_id.clone());
-        assert_eq!(first.session_id, second.session_id);
-        assert!(!second.matches(&first.secret_hash()));
+    fn the_same_generation_gives_the_same_token() {
+        let session = new_session_id();
+        assert_eq!(
+            keys(A, None).token(&session, 1),
+            keys(A, None).token(&session, 1)
+        );
+        assert_ne!(
+            keys(A, None).token(&session, 1),
+            keys(A, None).token(&session, 2)
+        );
     }
 
     #[test]
-    fn foreign_strings_do_not_parse() {
-        assert!(RefreshToken::parse("").is_none());
-        assert!(RefreshToken::parse("short").is_none());
-        assert!(RefreshToken::parse(&"!".repeat(64)).is_none());
+    fn tampering_or_another_key_fails() {
+        let session = new_session_id();
+        let token = keys(A, None).token(&session, 3);
+        assert_eq!(keys(B, None).verify(token.expose()), None);
+        let mut bytes = URL_SAFE_NO_PAD.decode(token.expose()).unwrap();
+        bytes[19] ^= 1; // generation 3 -> 2
+        assert_eq!(keys(A, None).verify(&URL_SAFE_NO_PAD.encode(bytes)), None);
+        assert_eq!(keys(A, None).verify("short"), None);
+        assert_eq!(keys(A, None).verify(&"!".repeat(64)), None);
+    }
+
+    #[test]
+    fn the_previous_secret_still_verifies_after_a_rotation() {
+        let session = new_session_id();
+        let old = keys(A, None).token(&session, 1);
+        assert_eq!(keys(B, Some(A)).verify(old.expose()), Some((session, 1)));
     }
 }

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use crate::access::cache::AccessCache;
 use crate::config::{Config, ConfigError, SecretSource, SigningKeys};
+use crate::refresh_token::RefreshKeys;
 use crate::store::Store;
 use crate::token::Tokens;
 
@@ -12,17 +13,20 @@ pub struct AppState {
     pub config: Config,
     pub store: Store,
     pub tokens: Tokens,
+    pub refresh_keys: RefreshKeys,
     pub access: Arc<AccessCache>,
 }
 
 impl AppState {
     pub fn new(config: Config, store: Store, keys: &SigningKeys) -> Self {
         let tokens = Tokens::new(keys, config.access_token_ttl);
+        let refresh_keys = RefreshKeys::new(keys);
         let access = Arc::new(AccessCache::new(config.permissions_cache_ttl));
         Self {
             config,
             store,
             tokens,
+            refresh_keys,
             access,
         }
     }

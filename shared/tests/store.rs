@@ -67,14 +67,13 @@ fn session(id: &str, expires_at: i64) -> Session {
     Session {
         id: id.into(),
         user_id: "u1".into(),
-        token_hash: "hash-0".into(),
         generation: 0,
+        rotated_at: None,
         expires_at,
+        absolute_expires_at: expires_at,
         created_at: 0,
         ip: Some("127.0.0.1".into()),
         user_agent: None,
-        previous_hash: None,
-        rotated_at: None,
     }
 }
 
@@ -189,21 +188,16 @@ async fn expired_sessions_are_treated_as_gone() {
 }
 
 #[tokio::test]
-async fn rotation_needs_the_current_hash_and_exactly_one_concurrent_rotation_wins() {
+async fn exactly_one_concurrent_rotation_advances_the_session() {
     let store = fresh_store().await;
     store
         .create_session(&session("s1", now() + 60))
         .await
         .unwrap();
-    let now_ms = now() * 1000;
     let attempts: Vec<_> = (0..20)
-        .map(|i| {
+        .map(|_| {
             let store = store.clone();
-            tokio::spawn(async move {
-                store
-                    .rotate_session("s1", "hash-0", &format!("hash-{i}-new"), now() + 60, now_ms)
-                    .await
-            })
+            tokio::spawn(async move { store.advance_session("s1", 0, now() + 60, now()).await })
         })
         .collect();
     let mut wins = 0;
@@ -217,38 +211,53 @@ async fn rotation_needs_the_current_hash_and_exactly_one_concurrent_rotation_win
     assert_eq!(wins, 1);
     let rotated = store.get_live_session("s1", now()).await.unwrap().unwrap();
     assert_eq!(rotated.generation, 1);
-    assert_eq!(rotated.previous_hash.as_deref(), Some("hash-0"));
+    assert!(rotated.rotated_at.is_some());
     assert!(matches!(
-        store
-            .rotate_session("s1", "hash-0", "again", now() + 60, now_ms)
-            .await,
+        store.advance_session("s1", 0, now() + 60, now()).await,
         Err(StoreError::Stale)
     ));
 }
 
 #[tokio::test]
-async fn expired_sessions_cannot_be_rotated() {
+async fn expired_sessions_cannot_be_advanced() {
     let store = fresh_store().await;
     store
         .create_session(&session("old", now() - 1))
         .await
         .unwrap();
-    let result = store
-        .rotate_session("old", "hash-0", "new", now() + 60, now() * 1000)
-        .await;
+    let result = store.advance_session("old", 0, now() + 60, now()).await;
     assert!(matches!(result, Err(StoreError::Stale)));
+    let mut past_absolute = session("capped", now() + 60);
+    past_absolute.absolute_expires_at = now() - 1;
+    store.create_session(&past_absolute).await.unwrap();
+    assert!(
+        store
+            .get_live_session("capped", now())
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(matches!(
+        store.advance_session("capped", 0, now() + 60, now()).await,
+        Err(StoreError::Stale)
+    ));
 }
 
 #[tokio::test]
-async fn sessions_are_deleted_only_with_their_current_hash() {
+async fn all_sessions_of_a_user_end_together() {
     let store = fresh_store().await;
-    store
-        .create_session(&session("s2", now() + 60))
-        .await
-        .unwrap();
-    assert!(!store.delete_session("s2", "wrong").await.unwrap());
-    assert!(store.delete_session("s2", "hash-0").await.unwrap());
-    assert!(store.get_live_session("s2", now()).await.unwrap().is_none());
+    for id in ["a", "b", "c"] {
+        store
+            .create_session(&session(id, now() + 60))
+            .await
+            .unwrap();
+    }
+    let mut other = session("d", now() + 60);
+    other.user_id = "u2".into();
+    store.create_session(&other).await.unwrap();
+    assert_eq!(store.revoke_user_sessions("u1").await.unwrap(), 3);
+    assert!(store.get_live_session("a", now()).await.unwrap().is_none());
+    assert!(store.get_live_session("d", now()).await.unwrap().is_some());
 }
 
 #[tokio::test]
@@ -365,9 +374,20 @@ async fn items_are_read_in_numeric_key_order_across_pages() {
 }
 
 fn state_for(store: Store) -> AppState {
+    state_with(store, &[])
+}
+
+fn state_with(store: Store, settings: &[(&str, &str)]) -> AppState {
+    let settings: Vec<(String, String)> = settings
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
     let config = Config::from_lookup(|name| match name {
         "SECRET" => Some("integration-secret-of-at-least-32-bytes".into()),
-        _ => None,
+        other => settings
+            .iter()
+            .find(|(k, _)| k == other)
+            .map(|(_, v)| v.clone()),
     })
     .unwrap();
     let shared::config::SecretSource::Inline(keys) = config.secret.clone() else {
@@ -686,5 +706,150 @@ async fn users_created_with_policies_get_them_in_the_same_write() {
             .policies
             .contains(&"abf8a154-5b1c-4a46-ac9c-7300570f4f17".to_owned()),
         "a user without a role also gets the Public policy, as in Directus"
+    );
+}
+
+async fn logged_in(state: &AppState, email: &str) -> String {
+    let passwords = cheap_passwords();
+    let body = json!({"email": email, "password": "d1r3ctu5"});
+    shared::registration::register(state, &passwords, &post(body.clone()))
+        .await
+        .unwrap();
+    let login = shared::auth::login(state, &passwords, &post(body))
+        .await
+        .unwrap();
+    data_of(&login)["refresh_token"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+fn data_of(response: &lambda_http::Response<Body>) -> Value {
+    let Body::Text(text) = response.body() else {
+        panic!("JSON body")
+    };
+    serde_json::from_str::<Value>(text).unwrap()["data"].clone()
+}
+
+async fn refresh_with(state: &AppState, token: &str) -> Result<Value, String> {
+    shared::auth::refresh(state, &post(json!({"refresh_token": token})))
+        .await
+        .map(|r| data_of(&r))
+        .map_err(|e| e.code().to_owned())
+}
+
+#[tokio::test]
+async fn a_refresh_repeated_within_the_grace_window_returns_the_same_pair() {
+    let state = state_for(seeded_store().await);
+    let first = logged_in(&state, "grace@example.com").await;
+    let once = refresh_with(&state, &first).await.unwrap();
+    let twice = refresh_with(&state, &first).await.unwrap();
+    assert_eq!(once, twice, "the same new pair, not a second one");
+    assert_ne!(once["refresh_token"], json!(first));
+    // The new token rotates normally.
+    assert!(
+        refresh_with(&state, once["refresh_token"].as_str().unwrap())
+            .await
+            .is_ok()
+    );
+}
+
+#[tokio::test]
+async fn an_older_token_is_reuse_and_ends_the_session() {
+    let state = state_for(seeded_store().await);
+    let a = logged_in(&state, "reuse@example.com").await;
+    let b = refresh_with(&state, &a).await.unwrap()["refresh_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let c = refresh_with(&state, &b).await.unwrap()["refresh_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        refresh_with(&state, &a).await.unwrap_err(),
+        "INVALID_CREDENTIALS"
+    );
+    assert_eq!(
+        refresh_with(&state, &c).await.unwrap_err(),
+        "INVALID_CREDENTIALS",
+        "the newest token died with the session"
+    );
+}
+
+#[tokio::test]
+async fn the_previous_token_after_the_grace_window_is_reuse() {
+    // A grace window under a second is no window at all.
+    let state = state_with(seeded_store().await, &[("REFRESH_TOKEN_GRACE_PERIOD", "1")]);
+    let a = logged_in(&state, "late@example.com").await;
+    let b = refresh_with(&state, &a).await.unwrap()["refresh_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        refresh_with(&state, &a).await.unwrap_err(),
+        "INVALID_CREDENTIALS"
+    );
+    assert_eq!(
+        refresh_with(&state, &b).await.unwrap_err(),
+        "INVALID_CREDENTIALS"
+    );
+}
+
+#[tokio::test]
+async fn sessions_end_at_their_absolute_lifetime() {
+    let state = state_with(seeded_store().await, &[("REFRESH_TOKEN_ABSOLUTE_TTL", "1")]);
+    let a = logged_in(&state, "short-lived@example.com").await;
+    assert_eq!(
+        refresh_with(&state, &a).await.unwrap_err(),
+        "INVALID_CREDENTIALS"
+    );
+}
+
+#[tokio::test]
+async fn concurrent_refreshes_with_one_token_converge_on_one_pair() {
+    let store = seeded_store().await;
+    let state = state_for(store.clone());
+    let token = logged_in(&state, "tabs@example.com").await;
+    let attempts: Vec<_> = (0..20)
+        .map(|_| {
+            let state = state.clone();
+            let token = token.clone();
+            tokio::spawn(async move { refresh_with(&state, &token).await })
+        })
+        .collect();
+    let mut pairs = Vec::new();
+    for attempt in attempts {
+        match attempt.await.unwrap() {
+            Ok(pair) => pairs.push(pair),
+            Err(code) => assert_eq!(code, "INVALID_CREDENTIALS"),
+        }
+    }
+    assert!(!pairs.is_empty());
+    assert!(
+        pairs.iter().all(|p| *p == pairs[0]),
+        "every success is the same pair"
+    );
+    let user = store
+        .find_user_by_email("tabs@example.com")
+        .await
+        .unwrap()
+        .unwrap();
+    let sessions = store
+        .client()
+        .scan()
+        .table_name(&store.tables().sessions)
+        .send()
+        .await
+        .unwrap();
+    let live: Vec<_> = sessions
+        .items()
+        .iter()
+        .filter(|item| item.get("user_id").and_then(|v| v.as_s().ok()) == Some(&user.id))
+        .collect();
+    assert_eq!(live.len(), 1, "one live session");
+    assert_eq!(
+        live[0]["generation"],
+        aws_sdk_dynamodb::types::AttributeValue::N("1".into())
     );
 }

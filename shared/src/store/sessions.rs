@@ -1,40 +1,42 @@
-//! Refresh sessions: one item per login, keyed by session id. Only a hash of the refresh secret is
-//! stored. Rotation is a single conditional update on that hash, so of several concurrent
-//! refreshes with one token exactly one wins. `previous_hash` and `rotated_at` are kept so that a
-//! grace window and reuse detection can be added without changing the item's shape.
+//! Refresh sessions: one item per login, keyed by session id. The refresh token is derived from
+//! (session id, generation) with an HMAC (see `refresh_token`), so the item stores the counter
+//! and no token. Rotation is a single conditional update on the counter, so of several
+//! concurrent refreshes with one token exactly one advances it; `rotated_at` lets the others,
+//! inside the grace window, be answered with the same new token.
 //! `expires_at` is also the table's TTL attribute, but DynamoDB deletes late (and the local
 //! emulator never does), so every read checks it.
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde::{Deserialize, Serialize};
 
+use super::schema::SESSIONS_BY_USER_INDEX;
 use super::{Store, StoreError};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Session {
     pub id: String,
     pub user_id: String,
-    /// SHA-256 of the refresh secret, base64url.
-    pub token_hash: String,
-    /// Number of rotations so far.
-    pub generation: u64,
-    /// Epoch seconds; the TTL attribute.
+    /// Number of rotations so far; the current token is the one for this generation.
+    pub generation: u32,
+    /// Epoch seconds of the last rotation.
+    #[serde(default)]
+    pub rotated_at: Option<i64>,
+    /// Epoch seconds; sliding (moved on every refresh, never past `absolute_expires_at`); the
+    /// TTL attribute.
     pub expires_at: i64,
+    /// Epoch seconds after which no refresh succeeds, however active the session.
+    pub absolute_expires_at: i64,
     /// Epoch milliseconds.
     pub created_at: i64,
     #[serde(default)]
     pub ip: Option<String>,
     #[serde(default)]
     pub user_agent: Option<String>,
-    #[serde(default)]
-    pub previous_hash: Option<String>,
-    #[serde(default)]
-    pub rotated_at: Option<i64>,
 }
 
 impl Session {
     pub fn is_live(&self, now_secs: i64) -> bool {
-        self.expires_at > now_secs
+        self.expires_at > now_secs && self.absolute_expires_at > now_secs
     }
 }
 
@@ -82,35 +84,31 @@ impl Store {
         Ok(session.is_live(now_secs).then_some(session))
     }
 
-    /// Replaces the refresh secret's hash if it is still `expected_hash` and the session is live;
-    /// `Stale` when another refresh, a logout or expiry got there first.
-    pub async fn rotate_session(
+    /// Moves the session from `generation` to the next one if nobody did so first and it is
+    /// still live; `Stale` otherwise.
+    pub async fn advance_session(
         &self,
         id: &str,
-        expected_hash: &str,
-        new_hash: &str,
+        generation: u32,
         new_expires_at: i64,
-        now_millis: i64,
+        now_secs: i64,
     ) -> Result<(), StoreError> {
         let result = self
             .client
             .update_item()
             .table_name(&self.tables.sessions)
             .key("id", AttributeValue::S(id.to_owned()))
-            .update_expression(
-                "SET token_hash = :new, previous_hash = :old, generation = generation + :one, \
-                 expires_at = :expires, rotated_at = :now",
+            .update_expression("SET generation = :next, rotated_at = :now, expires_at = :expires")
+            .condition_expression(
+                "generation = :current AND expires_at > :now AND absolute_expires_at > :now",
             )
-            .condition_expression("token_hash = :old AND expires_at > :now_secs")
-            .expression_attribute_values(":new", AttributeValue::S(new_hash.to_owned()))
-            .expression_attribute_values(":old", AttributeValue::S(expected_hash.to_owned()))
-            .expression_attribute_values(":one", AttributeValue::N("1".into()))
-            .expression_attribute_values(":expires", AttributeValue::N(new_expires_at.to_string()))
-            .expression_attribute_values(":now", AttributeValue::N(now_millis.to_string()))
+            .expression_attribute_values(":current", AttributeValue::N(generation.to_string()))
             .expression_attribute_values(
-                ":now_secs",
-                AttributeValue::N((now_millis / 1000).to_string()),
+                ":next",
+                AttributeValue::N((u64::from(generation) + 1).to_string()),
             )
+            .expression_attribute_values(":expires", AttributeValue::N(new_expires_at.to_string()))
+            .expression_attribute_values(":now", AttributeValue::N(now_secs.to_string()))
             .send()
             .await;
         match result {
@@ -126,32 +124,7 @@ impl Store {
         }
     }
 
-    /// Deletes the session when `token_hash` still matches, so only the holder of the current
-    /// refresh token can end it. Returns whether a session was deleted.
-    pub async fn delete_session(&self, id: &str, token_hash: &str) -> Result<bool, StoreError> {
-        let result = self
-            .client
-            .delete_item()
-            .table_name(&self.tables.sessions)
-            .key("id", AttributeValue::S(id.to_owned()))
-            .condition_expression("token_hash = :hash")
-            .expression_attribute_values(":hash", AttributeValue::S(token_hash.to_owned()))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(error)
-                if error
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(error) => Err(error.into()),
-        }
-    }
-
-    /// Ends a session whatever its token (a suspended user's session, say).
+    /// Ends a session. Ending one that does not exist is not an error.
     pub async fn revoke_session(&self, id: &str) -> Result<(), StoreError> {
         self.client
             .delete_item()
@@ -160,5 +133,33 @@ impl Store {
             .send()
             .await?;
         Ok(())
+    }
+
+    /// Ends every session of a user; returns how many there were.
+    pub async fn revoke_user_sessions(&self, user_id: &str) -> Result<usize, StoreError> {
+        let mut ended = 0;
+        let mut start = None;
+        loop {
+            let page = self
+                .client
+                .query()
+                .table_name(&self.tables.sessions)
+                .index_name(SESSIONS_BY_USER_INDEX)
+                .key_condition_expression("user_id = :user")
+                .expression_attribute_values(":user", AttributeValue::S(user_id.to_owned()))
+                .set_exclusive_start_key(start)
+                .send()
+                .await?;
+            for item in page.items.unwrap_or_default() {
+                if let Some(AttributeValue::S(id)) = item.get("id") {
+                    self.revoke_session(id).await?;
+                    ended += 1;
+                }
+            }
+            match page.last_evaluated_key {
+                Some(key) if !key.is_empty() => start = Some(key),
+                _ => return Ok(ended),
+            }
+        }
     }
 }
