@@ -53,17 +53,38 @@ pub async fn login(
     http::optional_string(&body, "otp")?;
     let mode = Mode::parse(body.get("mode"))?.unwrap_or(Mode::Json);
 
+    let now_i = secs_i64(now_secs());
+    let throttle = state.store.login_failures(&email).await?;
     let user = state.store.find_user_by_email(&email).await?;
-    // Always one argon2 verification: against the user's hash, or the dummy when there is none.
+    // Always one argon2 verification: against the user's hash, or the dummy when there is none,
+    // and also while the account is locked, so no path is faster than another.
     let stored = user.as_ref().and_then(|u| u.password.as_ref());
     let verified = passwords
         .verify(&password, stored)
         .await
         .map_err(internal)?;
+    if throttle.locked_until > now_i {
+        return Err(ApiError::InvalidCredentials);
+    }
     let user = match user {
         Some(user) if verified && user.status == UserStatus::Active => user,
-        _ => return Err(ApiError::InvalidCredentials),
+        user => {
+            record_failure(state, &email, user.as_ref(), now_i).await?;
+            return Err(ApiError::InvalidCredentials);
+        }
     };
+    if throttle.failures > 0 {
+        state.store.clear_login_failures(&email).await?;
+    }
+    if let Some(old) = user.password.as_ref().filter(|h| passwords.needs_rehash(h)) {
+        let new = passwords.hash(&password).await.map_err(internal)?;
+        match state.store.update_password_hash(&user.id, old, &new).await {
+            Ok(()) => tracing::info!(user = %user.id, "password rehashed with current parameters"),
+            // Changed meanwhile: the newer hash stands.
+            Err(StoreError::Stale) => {}
+            Err(other) => return Err(other.into()),
+        }
+    }
 
     let now = now_secs();
     let absolute = secs_i64(now.saturating_add(state.config.refresh_token_absolute_ttl.as_secs()));
@@ -158,6 +179,49 @@ pub async fn refresh(state: &AppState, request: &Request) -> Result<HttpResponse
         mode,
     )
     .await
+}
+
+/// Failures before the first lock, and the longest lock.
+const FREE_FAILURES: u32 = 5;
+const MAX_LOCK_SECS: i64 = 15 * 60;
+
+/// Seconds an account stays locked after its `failures`-th failure in a row:
+/// 2^(n-5) from the fifth on, at most 15 minutes.
+pub fn lock_seconds(failures: u32) -> Option<i64> {
+    let over = failures.checked_sub(FREE_FAILURES)?;
+    Some(if over >= 10 {
+        MAX_LOCK_SECS
+    } else {
+        (1i64 << over).min(MAX_LOCK_SECS)
+    })
+}
+
+async fn record_failure(
+    state: &AppState,
+    email: &str,
+    user: Option<&User>,
+    now: i64,
+) -> Result<(), ApiError> {
+    let failures = state.store.record_login_failure(email, now).await?;
+    if let Some(seconds) = lock_seconds(failures) {
+        state.store.lock_login(email, now + seconds).await?;
+        tracing::warn!(failures, seconds, "login locked after repeated failures");
+    }
+    if let Some(user) = user.filter(|u| u.status == UserStatus::Active) {
+        let settings = state.store.settings().await?.unwrap_or_default();
+        if settings
+            .auth_login_attempts
+            .is_some_and(|limit| failures >= limit)
+        {
+            state
+                .store
+                .set_user_status(&user.id, UserStatus::Suspended)
+                .await?;
+            state.store.revoke_user_sessions(&user.id).await?;
+            tracing::warn!(user = %user.id, failures, "account suspended after repeated failures");
+        }
+    }
+    Ok(())
 }
 
 fn rotated_secs(session: &Session) -> u64 {
@@ -288,6 +352,16 @@ fn append_cookie(response: &mut HttpResponse, cookie: &str) {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn locks_double_from_the_fifth_failure_up_to_fifteen_minutes() {
+        assert_eq!(lock_seconds(4), None);
+        assert_eq!(lock_seconds(5), Some(1));
+        assert_eq!(lock_seconds(6), Some(2));
+        assert_eq!(lock_seconds(10), Some(32));
+        assert_eq!(lock_seconds(15), Some(900));
+        assert_eq!(lock_seconds(u32::MAX), Some(900));
+    }
 
     #[test]
     fn modes_parse_and_reject_unknown_values() {

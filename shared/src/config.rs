@@ -205,6 +205,8 @@ impl Config {
             public_registration_role: get("PUBLIC_REGISTRATION_ROLE"),
             public_registration_verify_email: flag("PUBLIC_REGISTRATION_VERIFY_EMAIL", true)?,
             public_registration_email_filter: None,
+            auth_password_policy: None,
+            auth_login_attempts: None,
         };
         let defaults = HashParams::default();
         Ok(Self {

@@ -21,6 +21,50 @@ pub enum PasswordError {
     Task(#[from] tokio::task::JoinError),
 }
 
+/// Why a new password is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PolicyError {
+    #[error(
+        "Value has to be between {MIN_PASSWORD_CHARS} and {MAX_PASSWORD_CHARS} characters long."
+    )]
+    Length,
+    #[error("Value is one of the most commonly used passwords.")]
+    Common,
+    #[error("Value doesn't have the correct format.")]
+    Format,
+}
+
+pub const MIN_PASSWORD_CHARS: usize = 8;
+pub const MAX_PASSWORD_CHARS: usize = 256;
+
+static COMMON_PASSWORDS: std::sync::OnceLock<std::collections::HashSet<&'static str>> =
+    std::sync::OnceLock::new();
+
+fn common_passwords() -> &'static std::collections::HashSet<&'static str> {
+    COMMON_PASSWORDS.get_or_init(|| {
+        include_str!("../data/common-passwords.txt")
+            .lines()
+            .filter(|line| !line.starts_with('#') && !line.is_empty())
+            .collect()
+    })
+}
+
+/// NIST 800-63B: 8 to 256 characters, no composition rules, not a commonly used password;
+/// plus the operator's optional pattern (Directus' `auth_password_policy`).
+pub fn check_policy(password: &str, pattern: Option<&regex::Regex>) -> Result<(), PolicyError> {
+    let length = password.chars().count();
+    if !(MIN_PASSWORD_CHARS..=MAX_PASSWORD_CHARS).contains(&length) {
+        return Err(PolicyError::Length);
+    }
+    if common_passwords().contains(password.to_lowercase().as_str()) {
+        return Err(PolicyError::Common);
+    }
+    if pattern.is_some_and(|p| !p.is_match(password)) {
+        return Err(PolicyError::Format);
+    }
+    Ok(())
+}
+
 #[derive(Clone)]
 pub struct Passwords {
     inner: Arc<Inner>,
@@ -28,6 +72,7 @@ pub struct Passwords {
 
 struct Inner {
     argon2: Argon2<'static>,
+    params: HashParams,
     dummy_hash: String,
 }
 
@@ -39,11 +84,11 @@ impl std::fmt::Debug for Passwords {
 
 impl Passwords {
     /// Builds the hasher and its dummy hash (one hash of work, paid once at cold start).
-    pub fn new(params: HashParams) -> Result<Self, PasswordError> {
+    pub fn new(configured: HashParams) -> Result<Self, PasswordError> {
         let params = Params::new(
-            params.memory_kib,
-            params.iterations,
-            params.parallelism,
+            configured.memory_kib,
+            configured.iterations,
+            configured.parallelism,
             None,
         )
         .map_err(|e| PasswordError::Params(e.to_string()))?;
@@ -53,7 +98,11 @@ impl Passwords {
             .map_err(|e| PasswordError::Hashing(e.to_string()))?
             .to_string();
         Ok(Self {
-            inner: Arc::new(Inner { argon2, dummy_hash }),
+            inner: Arc::new(Inner {
+                argon2,
+                params: configured,
+                dummy_hash,
+            }),
         })
     }
 
@@ -69,6 +118,18 @@ impl Passwords {
                 .map_err(|e| PasswordError::Hashing(e.to_string()))
         })
         .await?
+    }
+
+    /// True when `stored` was made with other parameters (or another algorithm) than the
+    /// configured ones, so that a successful login should rehash it.
+    pub fn needs_rehash(&self, stored: &Sensitive) -> bool {
+        let wanted = format!(
+            "$argon2id$v=19$m={},t={},p={}$",
+            self.inner.params.memory_kib,
+            self.inner.params.iterations,
+            self.inner.params.parallelism
+        );
+        !stored.expose().starts_with(&wanted)
     }
 
     /// True when `password` matches `stored`. With no stored hash the dummy hash is verified
@@ -104,6 +165,38 @@ impl Passwords {
         })
         .await
         .map_err(PasswordError::from)
+    }
+}
+
+/// `check_policy` for a request: the settings' pattern applies, and a refusal is Directus'
+/// `FAILED_VALIDATION` on `password`.
+pub fn enforce_policy(
+    password: &Sensitive,
+    settings: &crate::store::Settings,
+) -> Result<(), crate::error::ApiError> {
+    let pattern = match settings.auth_password_policy.as_deref() {
+        None | Some("") => None,
+        Some(raw) => match regex::Regex::new(raw) {
+            Ok(pattern) => Some(pattern),
+            Err(error) => {
+                // A broken pattern refuses every password rather than none.
+                tracing::warn!(%error, "invalid auth_password_policy");
+                return Err(policy_error(PolicyError::Format));
+            }
+        },
+    };
+    check_policy(password.expose(), pattern.as_ref()).map_err(policy_error)
+}
+
+fn policy_error(error: PolicyError) -> crate::error::ApiError {
+    crate::error::ApiError::FailedValidation {
+        field: "password".into(),
+        kind: match error {
+            PolicyError::Length => "length",
+            PolicyError::Common => "common",
+            PolicyError::Format => "regex",
+        },
+        detail: error.to_string(),
     }
 }
 
@@ -173,6 +266,49 @@ mod tests {
                 .await
                 .unwrap()
         );
+    }
+
+    #[test]
+    fn the_policy_wants_8_to_256_characters_and_nothing_common() {
+        assert_eq!(
+            check_policy("d1r3ctu5", None),
+            Ok(()),
+            "the quickstart's password passes"
+        );
+        assert_eq!(check_policy("short", None), Err(PolicyError::Length));
+        assert_eq!(
+            check_policy(&"x".repeat(257), None),
+            Err(PolicyError::Length)
+        );
+        assert_eq!(
+            check_policy(&"é".repeat(256), None),
+            Ok(()),
+            "characters, not bytes"
+        );
+        assert_eq!(check_policy("password", None), Err(PolicyError::Common));
+        assert_eq!(check_policy("PassWord", None), Err(PolicyError::Common));
+        assert_eq!(check_policy("12345678", None), Err(PolicyError::Common));
+        assert!(common_passwords().len() >= 10_000);
+        let digits = regex::Regex::new("[0-9]").unwrap();
+        assert_eq!(
+            check_policy("no digits here", Some(&digits)),
+            Err(PolicyError::Format)
+        );
+        assert_eq!(check_policy("one digit 1 here", Some(&digits)), Ok(()));
+    }
+
+    #[tokio::test]
+    async fn hashes_with_other_parameters_need_a_rehash() {
+        let other = Passwords::new(HashParams {
+            memory_kib: 512,
+            iterations: 1,
+            parallelism: 1,
+        })
+        .unwrap();
+        let old = other.hash(&Sensitive::new("d1r3ctu5")).await.unwrap();
+        assert!(cheap().needs_rehash(&old));
+        let current = cheap().hash(&Sensitive::new("d1r3ctu5")).await.unwrap();
+        assert!(!cheap().needs_rehash(&current));
     }
 
     #[test]

@@ -253,13 +253,8 @@ pub async fn create_user(
             "{email:?} is not a valid email"
         )));
     }
-    let length = password.expose().chars().count();
-    if !(8..=crate::auth::MAX_PASSWORD_CHARS).contains(&length) {
-        return Err(ProvisionError::Refused(format!(
-            "the password must be 8 to {} characters long",
-            crate::auth::MAX_PASSWORD_CHARS
-        )));
-    }
+    crate::password::check_policy(password.expose(), None)
+        .map_err(|e| ProvisionError::Refused(format!("the password is refused: {e}")))?;
     if let Some(role) = role
         && store.role_access(role).await?.role.is_none()
     {

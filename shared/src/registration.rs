@@ -69,6 +69,7 @@ pub async fn register(
         }
     }
 
+    crate::password::enforce_policy(&password, &settings)?;
     let password_hash = passwords
         .hash(&password)
         .await

@@ -237,6 +237,13 @@ pub async fn create(
         }
     }
 
+    let settings = state
+        .store
+        .settings()
+        .await?
+        .unwrap_or_else(|| state.config.default_settings.clone());
+    crate::password::enforce_policy(&payload.password, &settings)?;
+
     // Hash before knowing whether the email is taken: both answers cost the same.
     let password_hash = passwords
         .hash(&payload.password)

@@ -853,3 +853,187 @@ async fn concurrent_refreshes_with_one_token_converge_on_one_pair() {
         aws_sdk_dynamodb::types::AttributeValue::N("1".into())
     );
 }
+
+async fn login_code(state: &AppState, email: &str, password: &str) -> Result<(), String> {
+    shared::auth::login(
+        state,
+        &cheap_passwords(),
+        &post(json!({"email": email, "password": password})),
+    )
+    .await
+    .map(|_| ())
+    .map_err(|e| e.code().to_owned())
+}
+
+#[tokio::test]
+async fn five_failures_lock_the_account_with_the_same_answer_as_a_wrong_password() {
+    let state = state_for(seeded_store().await);
+    logged_in(&state, "locked@example.com").await;
+    for _ in 0..5 {
+        assert_eq!(
+            login_code(&state, "locked@example.com", "wrong-password").await,
+            Err("INVALID_CREDENTIALS".into())
+        );
+    }
+    assert_eq!(
+        login_code(&state, "locked@example.com", "d1r3ctu5").await,
+        Err("INVALID_CREDENTIALS".into()),
+        "the right password is refused during the lock, indistinguishably"
+    );
+    let record = state
+        .store
+        .login_failures("LOCKED@example.com")
+        .await
+        .unwrap();
+    assert_eq!(record.failures, 5);
+    assert!(record.locked_until > 0);
+    // Unknown addresses are counted and locked the same way, so a lock reveals nothing.
+    for _ in 0..5 {
+        login_code(&state, "nobody-here@example.com", "x-wrong-password")
+            .await
+            .unwrap_err();
+    }
+    assert!(
+        state
+            .store
+            .login_failures("nobody-here@example.com")
+            .await
+            .unwrap()
+            .locked_until
+            > 0
+    );
+}
+
+#[tokio::test]
+async fn a_successful_login_resets_the_failure_count() {
+    let state = state_for(seeded_store().await);
+    logged_in(&state, "forgetful@example.com").await;
+    for _ in 0..4 {
+        login_code(&state, "forgetful@example.com", "wrong-password")
+            .await
+            .unwrap_err();
+    }
+    login_code(&state, "forgetful@example.com", "d1r3ctu5")
+        .await
+        .unwrap();
+    assert_eq!(
+        state
+            .store
+            .login_failures("forgetful@example.com")
+            .await
+            .unwrap()
+            .failures,
+        0
+    );
+    for _ in 0..4 {
+        login_code(&state, "forgetful@example.com", "wrong-password")
+            .await
+            .unwrap_err();
+    }
+    login_code(&state, "forgetful@example.com", "d1r3ctu5")
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn hard_suspension_happens_only_when_configured() {
+    let store = seeded_store().await;
+    let state = state_for(store.clone());
+    logged_in(&state, "suspendable@example.com").await;
+    for _ in 0..3 {
+        login_code(&state, "suspendable@example.com", "wrong-password")
+            .await
+            .unwrap_err();
+    }
+    let user = store
+        .find_user_by_email("suspendable@example.com")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(user.status, UserStatus::Active, "off by default");
+
+    let mut settings = store.settings().await.unwrap().unwrap();
+    settings.auth_login_attempts = Some(4);
+    store.put_settings(&settings).await.unwrap();
+    login_code(&state, "suspendable@example.com", "wrong-password")
+        .await
+        .unwrap_err();
+    let user = store
+        .find_user_by_email("suspendable@example.com")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(user.status, UserStatus::Suspended);
+}
+
+#[tokio::test]
+async fn hashes_made_with_other_parameters_are_replaced_at_login() {
+    let store = seeded_store().await;
+    let state = state_for(store.clone());
+    let imported = Passwords::new(HashParams {
+        memory_kib: 512,
+        iterations: 3,
+        parallelism: 2,
+    })
+    .unwrap()
+    .hash(&Sensitive::new("d1r3ctu5"))
+    .await
+    .unwrap();
+    let mut user = new_user("imported@example.com");
+    user.password_hash = imported.clone();
+    store.create_user(user).await.unwrap();
+    login_code(&state, "imported@example.com", "d1r3ctu5")
+        .await
+        .unwrap();
+    let stored = store
+        .find_user_by_email("imported@example.com")
+        .await
+        .unwrap()
+        .unwrap();
+    let stored = stored.password.unwrap();
+    assert_ne!(stored, imported);
+    assert!(stored.expose().starts_with("$argon2id$v=19$m=64,t=1,p=1$"));
+    login_code(&state, "imported@example.com", "d1r3ctu5")
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn registration_refuses_short_common_and_off_pattern_passwords() {
+    let store = seeded_store().await;
+    let state = state_for(store.clone());
+    let register = |email: &'static str, password: &'static str| {
+        let state = state.clone();
+        async move {
+            shared::registration::register(
+                &state,
+                &cheap_passwords(),
+                &post(json!({"email": email, "password": password})),
+            )
+            .await
+            .map(|r| r.status().as_u16())
+            .map_err(|e| (e.code().to_owned(), e.to_string()))
+        }
+    };
+    let short = register("p1@example.com", "short").await.unwrap_err();
+    assert_eq!(short.0, "FAILED_VALIDATION");
+    let common = register("p2@example.com", "iloveyou").await.unwrap_err();
+    assert!(common.1.contains("commonly used"), "{common:?}");
+    assert_eq!(register("p3@example.com", "d1r3ctu5").await, Ok(204));
+
+    let mut settings = store.settings().await.unwrap().unwrap();
+    settings.auth_password_policy = Some("[A-Z]".into());
+    store.put_settings(&settings).await.unwrap();
+    let lower = register("p4@example.com", "only lower case")
+        .await
+        .unwrap_err();
+    assert!(lower.1.contains("correct format"), "{lower:?}");
+    assert!(
+        store
+            .find_user_by_email("p4@example.com")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(register("p5@example.com", "Has An Upper").await, Ok(204));
+}

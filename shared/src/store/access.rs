@@ -66,6 +66,13 @@ pub struct Settings {
     pub public_registration_verify_email: bool,
     #[serde(default)]
     pub public_registration_email_filter: Option<Value>,
+    /// A regular expression new passwords must match (Directus' `auth_password_policy`).
+    #[serde(default)]
+    pub auth_password_policy: Option<String>,
+    /// Suspend an account after this many failed logins in a row. Off by default: it lets
+    /// anyone who knows an address lock its owner out (the progressive delay is always on).
+    #[serde(default)]
+    pub auth_login_attempts: Option<u32>,
 }
 
 fn default_true() -> bool {
@@ -80,6 +87,8 @@ impl Default for Settings {
             public_registration_role: None,
             public_registration_verify_email: true,
             public_registration_email_filter: None,
+            auth_password_policy: None,
+            auth_login_attempts: None,
         }
     }
 }

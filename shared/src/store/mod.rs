@@ -6,6 +6,7 @@ mod access;
 mod items;
 mod schema;
 mod sessions;
+mod throttle;
 mod users;
 
 use std::time::Duration;
@@ -18,6 +19,7 @@ pub use access::{AccessRows, Collection, FieldDef, Permission, Policy, Role, Set
 pub use items::{ItemPage, item_sort_key};
 pub use schema::ensure_tables;
 pub use sessions::Session;
+pub use throttle::{LoginFailures, QUIET_RESET_SECS};
 pub use users::{MAX_USER_POLICIES, NewUser, User, UserStatus};
 
 /// Per-attempt and whole-operation limits, so no request waits on DynamoDB longer than the

@@ -28,7 +28,8 @@ pub async fn ensure_tables(client: &Client, tables: &Tables) -> Result<(), Store
             hash: "pk",
             range: None,
             index_by: None,
-            ttl: None,
+            // Only the failed-login counters carry it.
+            ttl: Some(SESSION_TTL_ATTRIBUTE),
         },
         TableSpec {
             name: &tables.sessions,

@@ -154,6 +154,58 @@ impl Store {
         }
     }
 
+    pub async fn set_user_status(
+        &self,
+        user_id: &str,
+        status: UserStatus,
+    ) -> Result<(), StoreError> {
+        let status = serde_dynamo::to_attribute_value(status)?;
+        self.client
+            .update_item()
+            .table_name(&self.tables.users)
+            .key("pk", AttributeValue::S(user_pk(user_id)))
+            .update_expression("SET #status = :status, updated_at = :now")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":status", status)
+            .expression_attribute_values(":now", AttributeValue::N(now_millis().to_string()))
+            .send()
+            .await?;
+        Ok(())
+    }
+
+    /// Replaces the password hash if it is still `old` (a rehash with new parameters).
+    pub async fn update_password_hash(
+        &self,
+        user_id: &str,
+        old: &Sensitive,
+        new: &Sensitive,
+    ) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.tables.users)
+            .key("pk", AttributeValue::S(user_pk(user_id)))
+            .update_expression("SET password = :new, updated_at = :now")
+            .condition_expression("password = :old")
+            .expression_attribute_values(":new", AttributeValue::S(new.expose().to_owned()))
+            .expression_attribute_values(":old", AttributeValue::S(old.expose().to_owned()))
+            .expression_attribute_values(":now", AttributeValue::N(now_millis().to_string()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(error)
+                if error
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Err(StoreError::Stale)
+            }
+            Err(error) => Err(error.into()),
+        }
+    }
+
     /// Finds a user by email, case-insensitively.
     pub async fn find_user_by_email(&self, email: &str) -> Result<Option<User>, StoreError> {
         let output = self
