@@ -11,6 +11,7 @@ use crate::refresh_token::new_session_id;
 use crate::sensitive::Sensitive;
 use crate::state::{AppState, now_secs};
 use crate::store::{Session, StoreError, User, UserStatus};
+use crate::token::AccessClaims;
 
 /// Longest password accepted; longer input is refused rather than silently truncated.
 pub const MAX_PASSWORD_CHARS: usize = 256;
@@ -33,6 +34,27 @@ impl Mode {
     }
 }
 
+/// The caller's verified access token, refused (401 `INVALID_CREDENTIALS`) when its user is gone,
+/// no longer active, or had their tokens revoked after it was issued. Like Directus, a present
+/// but bad token fails every route; no token means a public request.
+pub async fn caller(state: &AppState, request: &Request) -> Result<Option<AccessClaims>, ApiError> {
+    let Some(claims) = http::authenticate(request, &state.tokens)? else {
+        return Ok(None);
+    };
+    let issued = i64::try_from(claims.iat).unwrap_or(i64::MAX);
+    match state.access.standing(&state.store, &claims.id).await? {
+        Some(standing)
+            if standing.status == UserStatus::Active
+                && standing
+                    .tokens_valid_after
+                    .is_none_or(|after| issued >= after) =>
+        {
+            Ok(Some(claims))
+        }
+        _ => Err(ApiError::InvalidCredentials),
+    }
+}
+
 fn internal(error: impl std::error::Error + Send + Sync + 'static) -> ApiError {
     ApiError::Internal(Box::new(error))
 }
@@ -42,7 +64,7 @@ pub async fn login(
     passwords: &Passwords,
     request: &Request,
 ) -> Result<HttpResponse, ApiError> {
-    http::authenticate(request, &state.tokens)?;
+    caller(state, request).await?;
     let body = http::json_object(request)?;
     let email = http::required_email(&body)?;
     let password = Sensitive::new(http::required_string(
@@ -109,7 +131,7 @@ pub async fn login(
 /// tab refreshing at the same moment) gets the same new pair; any older token, or the previous
 /// one after the window, is a reuse, and ends the whole session.
 pub async fn refresh(state: &AppState, request: &Request) -> Result<HttpResponse, ApiError> {
-    http::authenticate(request, &state.tokens)?;
+    caller(state, request).await?;
     let body = http::json_object(request)?;
     let (mode, presented) = presented_refresh_token(state, request, &body)?;
     let (session_id, generation) = state
@@ -232,7 +254,7 @@ fn rotated_secs(session: &Session) -> u64 {
 }
 
 pub async fn logout(state: &AppState, request: &Request) -> Result<HttpResponse, ApiError> {
-    http::authenticate(request, &state.tokens)?;
+    caller(state, request).await?;
     let body = http::json_object(request)?;
     let (_, presented) = presented_refresh_token(state, request, &body)?;
     // A genuine token of the session ends it; an unknown one is still a success, as in Directus.

@@ -74,7 +74,7 @@ fn query_pairs(request: &Request) -> Vec<(String, String)> {
 }
 
 pub async fn read(state: &AppState, request: &Request) -> Result<HttpResponse, ApiError> {
-    let claims = http::authenticate(request, &state.tokens)?;
+    let claims = crate::auth::caller(state, request).await?;
     let (collection, id) = path_parts(request)?;
     let query = ItemsQuery::parse(
         &query_pairs(request),

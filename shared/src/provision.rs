@@ -281,6 +281,72 @@ pub async fn create_user(
     }
 }
 
+/// What an administrator can do to an account from the operator tool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccountAction {
+    /// End every session and refuse access tokens issued until now.
+    EndSessions,
+    Suspend,
+    Delete,
+}
+
+/// Tokens are stamped in whole seconds, so revocation covers the whole current second: a token
+/// issued in it, even just after, is refused too (fail closed; logging in again a second later
+/// works).
+fn revocation_time() -> i64 {
+    crate::store::now_millis() / 1000 + 1
+}
+
+async fn existing_user(store: &Store, email: &str) -> Result<User, ProvisionError> {
+    store
+        .find_user_by_email(email)
+        .await?
+        .ok_or_else(|| ProvisionError::Refused(format!("there is no user with the email {email}")))
+}
+
+/// Ends the user's sessions and refuses their earlier access tokens, then suspends or deletes
+/// the account if asked. Returns how many sessions ended.
+pub async fn account_action(
+    store: &Store,
+    email: &str,
+    action: AccountAction,
+) -> Result<usize, ProvisionError> {
+    let user = existing_user(store, email).await?;
+    match action {
+        AccountAction::EndSessions => {}
+        AccountAction::Suspend => {
+            store
+                .set_user_status(&user.id, UserStatus::Suspended)
+                .await?
+        }
+        AccountAction::Delete => store.delete_user(&user).await?,
+    }
+    if action != AccountAction::Delete {
+        store.invalidate_tokens(&user.id, revocation_time()).await?;
+    }
+    Ok(store.revoke_user_sessions(&user.id).await?)
+}
+
+/// Sets a new password (policy-checked); every session ends and earlier access tokens stop
+/// working.
+pub async fn set_password(
+    store: &Store,
+    passwords: &Passwords,
+    email: &str,
+    password: &Sensitive,
+) -> Result<usize, ProvisionError> {
+    crate::password::check_policy(password.expose(), None)
+        .map_err(|e| ProvisionError::Refused(format!("the password is refused: {e}")))?;
+    let user = existing_user(store, email).await?;
+    let hash = passwords
+        .hash(password)
+        .await
+        .map_err(|e| ProvisionError::Refused(e.to_string()))?;
+    store.set_password_hash(&user.id, &hash).await?;
+    store.invalidate_tokens(&user.id, revocation_time()).await?;
+    Ok(store.revoke_user_sessions(&user.id).await?)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -30,7 +30,7 @@ pub async fn register(
     passwords: &Passwords,
     request: &Request,
 ) -> Result<HttpResponse, ApiError> {
-    http::authenticate(request, &state.tokens)?;
+    crate::auth::caller(state, request).await?;
     let body = http::json_object(request)?;
     if let Some(unknown) = body.keys().find(|k| !ALLOWED_FIELDS.contains(&k.as_str())) {
         return Err(ApiError::payload(format!("\"{unknown}\" is not allowed")));

@@ -211,7 +211,7 @@ pub async fn create(
     passwords: &Passwords,
     request: &Request,
 ) -> Result<HttpResponse, ApiError> {
-    let claims = http::authenticate(request, &state.tokens)?;
+    let claims = crate::auth::caller(state, request).await?;
     let body = http::json_object(request)?;
     let user = claims.as_ref().map(|c| (c.id.as_str(), c.role.as_deref()));
     let accountability = state.access.accountability(&state.store, user).await?;

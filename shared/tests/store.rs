@@ -1037,3 +1037,89 @@ async fn registration_refuses_short_common_and_off_pattern_passwords() {
     );
     assert_eq!(register("p5@example.com", "Has An Upper").await, Ok(204));
 }
+
+async fn get_posts(state: &AppState, token: &str) -> Result<u16, String> {
+    let request = http::Request::builder()
+        .method("GET")
+        .uri("/items/posts")
+        .header("authorization", format!("Bearer {token}"))
+        .body(Body::Empty)
+        .unwrap();
+    shared::items::read(state, &request)
+        .await
+        .map(|r| r.status().as_u16())
+        .map_err(|e| e.code().to_owned())
+}
+
+async fn full_login(state: &AppState, email: &str, password: &str) -> Value {
+    let login = shared::auth::login(
+        state,
+        &cheap_passwords(),
+        &post(json!({"email": email, "password": password})),
+    )
+    .await
+    .unwrap();
+    data_of(&login)
+}
+
+#[tokio::test]
+async fn revocation_ends_sessions_and_earlier_access_tokens() {
+    use shared::provision::{AccountAction, account_action, set_password};
+    let store = seeded_store().await;
+    let state = state_with(store.clone(), &[("PERMISSIONS_CACHE_TTL", "0")]);
+    for (email, action) in [
+        ("ended@example.com", Some(AccountAction::EndSessions)),
+        ("suspended@example.com", Some(AccountAction::Suspend)),
+        ("deleted@example.com", Some(AccountAction::Delete)),
+        ("new-password@example.com", None),
+    ] {
+        logged_in(&state, email).await;
+        let pair = full_login(&state, email, "d1r3ctu5").await;
+        let access = pair["access_token"].as_str().unwrap();
+        let refresh = pair["refresh_token"].as_str().unwrap();
+        assert_eq!(get_posts(&state, access).await, Ok(200));
+
+        let ended = match action {
+            Some(action) => account_action(&store, email, action).await.unwrap(),
+            None => set_password(
+                &store,
+                &cheap_passwords(),
+                email,
+                &Sensitive::new("a brand new passphrase"),
+            )
+            .await
+            .unwrap(),
+        };
+        assert_eq!(ended, 2, "{email}: both sessions ended");
+        assert_eq!(
+            get_posts(&state, access).await,
+            Err("INVALID_CREDENTIALS".into()),
+            "{email}"
+        );
+        assert_eq!(
+            refresh_with(&state, refresh).await.unwrap_err(),
+            "INVALID_CREDENTIALS"
+        );
+    }
+    assert_eq!(
+        login_code(&state, "new-password@example.com", "d1r3ctu5").await,
+        Err("INVALID_CREDENTIALS".into())
+    );
+    assert!(
+        login_code(&state, "new-password@example.com", "a brand new passphrase")
+            .await
+            .is_ok()
+    );
+    assert!(
+        login_code(&state, "suspended@example.com", "d1r3ctu5")
+            .await
+            .is_err()
+    );
+    assert!(
+        store
+            .find_user_by_email("deleted@example.com")
+            .await
+            .unwrap()
+            .is_none()
+    );
+}

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::Accountability;
-use crate::store::{Collection, Store, StoreError};
+use crate::store::{Collection, Store, StoreError, UserStatus};
 
 const MAX_ENTRIES: usize = 10_000;
 
@@ -49,10 +49,18 @@ impl<K: Eq + Hash, V: Clone> TimedMap<K, V> {
 
 type CallerKey = (Option<String>, Option<String>);
 
+/// What an access token's validity depends on besides its signature.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TokenStanding {
+    pub status: UserStatus,
+    pub tokens_valid_after: Option<i64>,
+}
+
 #[derive(Debug)]
 pub struct AccessCache {
     accountabilities: TimedMap<CallerKey, Arc<Accountability>>,
     collections: TimedMap<String, Option<Arc<Collection>>>,
+    standings: TimedMap<String, Option<TokenStanding>>,
 }
 
 impl AccessCache {
@@ -60,6 +68,7 @@ impl AccessCache {
         Self {
             accountabilities: TimedMap::new(ttl),
             collections: TimedMap::new(ttl),
+            standings: TimedMap::new(ttl),
         }
     }
 
@@ -80,6 +89,25 @@ impl AccessCache {
         self.accountabilities
             .put(key, Arc::clone(&resolved), Instant::now());
         Ok(resolved)
+    }
+
+    /// The user's status and revocation time (`None`: the user is gone), cached like policies,
+    /// so a revocation reaches every warm function within the cache's lifetime.
+    pub async fn standing(
+        &self,
+        store: &Store,
+        user_id: &str,
+    ) -> Result<Option<TokenStanding>, StoreError> {
+        if let Some(hit) = self.standings.get(&user_id.to_owned(), Instant::now()) {
+            return Ok(hit);
+        }
+        let standing = store.get_user(user_id).await?.map(|user| TokenStanding {
+            status: user.status,
+            tokens_valid_after: user.tokens_valid_after,
+        });
+        self.standings
+            .put(user_id.to_owned(), standing, Instant::now());
+        Ok(standing)
     }
 
     /// A collection's schema (or its absence), from the cache when fresh.

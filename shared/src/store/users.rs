@@ -33,6 +33,10 @@ pub struct User {
     pub last_name: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
+    /// Epoch seconds: access tokens issued before it are refused (set by a password change, a
+    /// suspension, or an administrator ending the user's sessions).
+    #[serde(default)]
+    pub tokens_valid_after: Option<i64>,
 }
 
 /// What a caller supplies to create a user; the store adds id and timestamps.
@@ -93,6 +97,7 @@ impl Store {
             last_name: new.last_name,
             created_at: now,
             updated_at: now,
+            tokens_valid_after: None,
         };
         let user_item = serde_dynamo::to_item(UserItem {
             pk: user_pk(&user.id),
@@ -154,6 +159,41 @@ impl Store {
         }
     }
 
+    /// Refuses access tokens issued before `now_secs` from now on.
+    pub async fn invalidate_tokens(&self, user_id: &str, now_secs: i64) -> Result<(), StoreError> {
+        self.client
+            .update_item()
+            .table_name(&self.tables.users)
+            .key("pk", AttributeValue::S(user_pk(user_id)))
+            .update_expression("SET tokens_valid_after = :now, updated_at = :ms")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_values(":now", AttributeValue::N(now_secs.to_string()))
+            .expression_attribute_values(":ms", AttributeValue::N(now_millis().to_string()))
+            .send()
+            .await?;
+        Ok(())
+    }
+
+    /// Deletes the user and its email claim together.
+    pub async fn delete_user(&self, user: &User) -> Result<(), StoreError> {
+        use aws_sdk_dynamodb::types::Delete;
+        let delete = |pk: String| {
+            Delete::builder()
+                .table_name(&self.tables.users)
+                .key("pk", AttributeValue::S(pk))
+                .build()
+                .map(|d| TransactWriteItem::builder().delete(d).build())
+                .map_err(|e| StoreError::Malformed(e.to_string()))
+        };
+        self.client
+            .transact_write_items()
+            .transact_items(delete(user_pk(&user.id))?)
+            .transact_items(delete(email_pk(&user.email))?)
+            .send()
+            .await?;
+        Ok(())
+    }
+
     pub async fn set_user_status(
         &self,
         user_id: &str,
@@ -168,6 +208,24 @@ impl Store {
             .condition_expression("attribute_exists(pk)")
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":status", status)
+            .expression_attribute_values(":now", AttributeValue::N(now_millis().to_string()))
+            .send()
+            .await?;
+        Ok(())
+    }
+
+    pub async fn set_password_hash(
+        &self,
+        user_id: &str,
+        new: &Sensitive,
+    ) -> Result<(), StoreError> {
+        self.client
+            .update_item()
+            .table_name(&self.tables.users)
+            .key("pk", AttributeValue::S(user_pk(user_id)))
+            .update_expression("SET password = :new, updated_at = :now")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_values(":new", AttributeValue::S(new.expose().to_owned()))
             .expression_attribute_values(":now", AttributeValue::N(now_millis().to_string()))
             .send()
             .await?;
@@ -248,6 +306,7 @@ mod tests {
             last_name: None,
             created_at: 1,
             updated_at: 2,
+            tokens_valid_after: None,
         };
         let item: std::collections::HashMap<String, AttributeValue> =
             serde_dynamo::to_item(UserItem {

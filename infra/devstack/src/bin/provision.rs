@@ -4,13 +4,16 @@
 //! - `provision tables`: create any missing table (AWS stacks get them from template.yaml);
 //! - `provision apply FILE`: apply a declarative configuration (like `infra/seed.json`);
 //! - `provision create-user --email E [--role ROLE_ID]`: create an active user, the password
-//!   read from the first line of standard input, never from the command line.
+//!   read from the first line of standard input, never from the command line;
+//! - `provision set-password --email E`: a new password (stdin); ends every session;
+//! - `provision end-sessions|suspend|delete --email E`: end every session of the user and refuse
+//!   their earlier access tokens, and suspend or delete the account.
 
 use std::io::BufRead;
 
 use shared::config::HashParams;
 use shared::password::Passwords;
-use shared::provision::{Document, create_user};
+use shared::provision::{AccountAction, Document, account_action, create_user, set_password};
 use shared::sensitive::Sensitive;
 use shared::store::{Store, Tables, ensure_tables};
 
@@ -18,7 +21,7 @@ type BoxError = Box<dyn std::error::Error>;
 
 fn usage() -> ! {
     eprintln!(
-        "usage: provision tables\n       provision apply FILE\n       provision create-user --email EMAIL [--role ROLE_ID]   (password on stdin)"
+        "usage: provision tables\n       provision apply FILE\n       provision create-user --email EMAIL [--role ROLE_ID]   (password on stdin)\n       provision set-password --email EMAIL   (password on stdin)\n       provision end-sessions|suspend|delete --email EMAIL"
     );
     std::process::exit(2)
 }
@@ -62,14 +65,37 @@ async fn run() -> Result<(), BoxError> {
                 }
             }
             let email = email.unwrap_or_else(|| usage());
-            let mut password = String::new();
-            std::io::stdin().lock().read_line(&mut password)?;
-            let password = Sensitive::new(password.trim_end_matches(['\r', '\n']));
+            let password = read_password()?;
             let passwords = Passwords::new(HashParams::default())?;
             let user = create_user(&store, &passwords, &email, &password, role.as_deref()).await?;
             println!("created user {} ({})", user.id, user.email);
         }
+        ["set-password", "--email", email] => {
+            let password = read_password()?;
+            let passwords = Passwords::new(HashParams::default())?;
+            let ended = set_password(&store, &passwords, email, &password).await?;
+            println!("password set; {ended} sessions ended");
+        }
+        [
+            command @ ("end-sessions" | "suspend" | "delete"),
+            "--email",
+            email,
+        ] => {
+            let action = match *command {
+                "end-sessions" => AccountAction::EndSessions,
+                "suspend" => AccountAction::Suspend,
+                _ => AccountAction::Delete,
+            };
+            let ended = account_action(&store, email, action).await?;
+            println!("{command}: done; {ended} sessions ended");
+        }
         _ => usage(),
     }
     Ok(())
+}
+
+fn read_password() -> Result<Sensitive, BoxError> {
+    let mut password = String::new();
+    std::io::stdin().lock().read_line(&mut password)?;
+    Ok(Sensitive::new(password.trim_end_matches(['\r', '\n'])))
 }
