@@ -65,6 +65,7 @@ pub async fn login(
     request: &Request,
 ) -> Result<HttpResponse, ApiError> {
     caller(state, request).await?;
+    crate::limits::enforce(state, request, crate::limits::Limited::Login).await?;
     let body = http::json_object(request)?;
     let email = http::required_email(&body)?;
     let password = Sensitive::new(http::required_string(
@@ -132,6 +133,7 @@ pub async fn login(
 /// one after the window, is a reuse, and ends the whole session.
 pub async fn refresh(state: &AppState, request: &Request) -> Result<HttpResponse, ApiError> {
     caller(state, request).await?;
+    crate::limits::enforce(state, request, crate::limits::Limited::Refresh).await?;
     let body = http::json_object(request)?;
     let (mode, presented) = presented_refresh_token(state, request, &body)?;
     let (session_id, generation) = state

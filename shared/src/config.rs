@@ -207,6 +207,7 @@ impl Config {
             public_registration_email_filter: None,
             auth_password_policy: None,
             auth_login_attempts: None,
+            rate_limits: Default::default(),
         };
         let defaults = HashParams::default();
         Ok(Self {

@@ -46,6 +46,13 @@ pub enum ApiError {
         field: &'static str,
         value: String,
     },
+    #[error("Too many requests, retry after {retry_after}s.")]
+    RequestsExceeded {
+        limit: u32,
+        retry_after: u64,
+        /// When the window resets, ISO 8601.
+        reset: String,
+    },
     #[error("Uploaded content is too large.")]
     ContentTooLarge,
     #[error("Route {0} doesn't exist.")]
@@ -109,6 +116,7 @@ impl ApiError {
             | Self::RecordNotUnique { .. }
             | Self::InvalidForeignKey { .. } => StatusCode::BAD_REQUEST,
             Self::ContentTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::RequestsExceeded { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::RouteNotFound(_) => StatusCode::NOT_FOUND,
             Self::ServiceUnavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -128,6 +136,7 @@ impl ApiError {
             Self::RecordNotUnique { .. } => "RECORD_NOT_UNIQUE",
             Self::InvalidForeignKey { .. } => "INVALID_FOREIGN_KEY",
             Self::ContentTooLarge => "CONTENT_TOO_LARGE",
+            Self::RequestsExceeded { .. } => "REQUESTS_EXCEEDED",
             Self::RouteNotFound(_) => "ROUTE_NOT_FOUND",
             Self::ServiceUnavailable { .. } => "SERVICE_UNAVAILABLE",
             Self::Internal(_) => "INTERNAL_SERVER_ERROR",
@@ -145,6 +154,10 @@ impl ApiError {
             }
             Self::RouteNotFound(path) => {
                 extensions.insert("path".into(), json!(path));
+            }
+            Self::RequestsExceeded { limit, reset, .. } => {
+                extensions.insert("limit".into(), json!(limit));
+                extensions.insert("reset".into(), json!(reset));
             }
             Self::FailedValidation { field, kind, .. } => {
                 extensions.insert("field".into(), json!(field));

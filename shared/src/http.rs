@@ -32,7 +32,13 @@ pub fn respond(result: Result<HttpResponse, ApiError>) -> HttpResponse {
                     "request refused"
                 );
             }
-            json(error.status(), &error.body())
+            let mut response = json(error.status(), &error.body());
+            if let ApiError::RequestsExceeded { retry_after, .. } = &error
+                && let Ok(value) = HeaderValue::from_str(&retry_after.to_string())
+            {
+                response.headers_mut().insert(header::RETRY_AFTER, value);
+            }
+            response
         }
     }
 }

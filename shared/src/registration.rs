@@ -31,6 +31,7 @@ pub async fn register(
     request: &Request,
 ) -> Result<HttpResponse, ApiError> {
     crate::auth::caller(state, request).await?;
+    crate::limits::enforce(state, request, crate::limits::Limited::Register).await?;
     let body = http::json_object(request)?;
     if let Some(unknown) = body.keys().find(|k| !ALLOWED_FIELDS.contains(&k.as_str())) {
         return Err(ApiError::payload(format!("\"{unknown}\" is not allowed")));

@@ -1123,3 +1123,63 @@ async fn revocation_ends_sessions_and_earlier_access_tokens() {
             .is_none()
     );
 }
+
+fn post_from(address: &str, body: Value) -> lambda_http::Request {
+    use lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpRequestContext;
+    use lambda_http::request::RequestContext;
+    let mut context = ApiGatewayV2httpRequestContext::default();
+    context.http.source_ip = Some(address.to_owned());
+    let mut request = post(body);
+    request
+        .extensions_mut()
+        .insert(RequestContext::ApiGatewayV2(context));
+    request
+}
+
+#[tokio::test]
+async fn registration_is_limited_per_client_address_with_a_retry_after() {
+    let store = seeded_store().await; // the seed keeps Directus' default: 5 per minute
+    let state = state_for(store);
+    let passwords = cheap_passwords();
+    let mut outcomes = Vec::new();
+    for i in 0..6 {
+        let body = json!({"email": format!("limited-{i}@example.com"), "password": "d1r3ctu5"});
+        let result =
+            shared::registration::register(&state, &passwords, &post_from("203.0.113.7", body))
+                .await;
+        outcomes.push(match result {
+            Ok(response) => response.status().as_u16(),
+            Err(error) => {
+                assert_eq!(error.code(), "REQUESTS_EXCEEDED");
+                let response = shared::http::respond(Err(error));
+                let retry: u64 = response.headers()["retry-after"]
+                    .to_str()
+                    .unwrap()
+                    .parse()
+                    .unwrap();
+                assert!((1..=60).contains(&retry));
+                response.status().as_u16()
+            }
+        });
+    }
+    assert_eq!(outcomes, vec![204, 204, 204, 204, 204, 429]);
+    assert!(
+        state
+            .store
+            .find_user_by_email("limited-5@example.com")
+            .await
+            .unwrap()
+            .is_none(),
+        "the limited request did no work"
+    );
+    let elsewhere = shared::registration::register(
+        &state,
+        &passwords,
+        &post_from(
+            "198.51.100.1",
+            json!({"email": "other-address@example.com", "password": "d1r3ctu5"}),
+        ),
+    )
+    .await;
+    assert_eq!(elsewhere.unwrap().status().as_u16(), 204);
+}

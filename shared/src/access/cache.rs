@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::Accountability;
-use crate::store::{Collection, Store, StoreError, UserStatus};
+use crate::store::{Collection, Settings, Store, StoreError, UserStatus};
 
 const MAX_ENTRIES: usize = 10_000;
 
@@ -61,6 +61,7 @@ pub struct AccessCache {
     accountabilities: TimedMap<CallerKey, Arc<Accountability>>,
     collections: TimedMap<String, Option<Arc<Collection>>>,
     standings: TimedMap<String, Option<TokenStanding>>,
+    settings: TimedMap<(), Arc<Settings>>,
 }
 
 impl AccessCache {
@@ -69,6 +70,7 @@ impl AccessCache {
             accountabilities: TimedMap::new(ttl),
             collections: TimedMap::new(ttl),
             standings: TimedMap::new(ttl),
+            settings: TimedMap::new(ttl),
         }
     }
 
@@ -108,6 +110,20 @@ impl AccessCache {
         self.standings
             .put(user_id.to_owned(), standing, Instant::now());
         Ok(standing)
+    }
+
+    /// The settings item, or `defaults` while none is stored.
+    pub async fn settings(
+        &self,
+        store: &Store,
+        defaults: &Settings,
+    ) -> Result<Arc<Settings>, StoreError> {
+        if let Some(hit) = self.settings.get(&(), Instant::now()) {
+            return Ok(hit);
+        }
+        let settings = Arc::new(store.settings().await?.unwrap_or_else(|| defaults.clone()));
+        self.settings.put((), Arc::clone(&settings), Instant::now());
+        Ok(settings)
     }
 
     /// A collection's schema (or its absence), from the cache when fresh.

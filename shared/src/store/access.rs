@@ -73,6 +73,60 @@ pub struct Settings {
     /// anyone who knows an address lock its owner out (the progressive delay is always on).
     #[serde(default)]
     pub auth_login_attempts: Option<u32>,
+    /// Requests per client address, checked before any other work.
+    #[serde(default)]
+    pub rate_limits: RateLimits,
+}
+
+/// `points` requests per `duration` seconds per client address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RateLimit {
+    pub points: u32,
+    pub duration: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RateLimits {
+    /// Directus' registration limiter default: 5 per minute.
+    #[serde(default = "RateLimits::default_register")]
+    pub register: RateLimit,
+    #[serde(default = "RateLimits::default_login")]
+    pub login: RateLimit,
+    #[serde(default = "RateLimits::default_refresh")]
+    pub refresh: RateLimit,
+}
+
+impl RateLimits {
+    fn default_register() -> RateLimit {
+        RateLimit {
+            points: 5,
+            duration: 60,
+        }
+    }
+
+    fn default_login() -> RateLimit {
+        RateLimit {
+            points: 30,
+            duration: 60,
+        }
+    }
+
+    fn default_refresh() -> RateLimit {
+        RateLimit {
+            points: 60,
+            duration: 60,
+        }
+    }
+}
+
+impl Default for RateLimits {
+    fn default() -> Self {
+        Self {
+            register: Self::default_register(),
+            login: Self::default_login(),
+            refresh: Self::default_refresh(),
+        }
+    }
 }
 
 fn default_true() -> bool {
@@ -89,6 +143,7 @@ impl Default for Settings {
             public_registration_email_filter: None,
             auth_password_policy: None,
             auth_login_attempts: None,
+            rate_limits: RateLimits::default(),
         }
     }
 }

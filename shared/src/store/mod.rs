@@ -4,6 +4,7 @@
 
 mod access;
 mod items;
+mod rate;
 mod schema;
 mod sessions;
 mod throttle;
@@ -15,7 +16,9 @@ use aws_config::{BehaviorVersion, retry::RetryConfig, timeout::TimeoutConfig};
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 
-pub use access::{AccessRows, Collection, FieldDef, Permission, Policy, Role, Settings};
+pub use access::{
+    AccessRows, Collection, FieldDef, Permission, Policy, RateLimit, RateLimits, Role, Settings,
+};
 pub use items::{ItemPage, item_sort_key};
 pub use schema::ensure_tables;
 pub use sessions::Session;

@@ -1,0 +1,109 @@
+//! Per-client-address rate limits on login, registration and refresh, counted in DynamoDB (so
+//! every instance shares them) before any other work such as hashing. The address is the one
+//! API Gateway saw, never a client-supplied header. Limits are settings of the declarative
+//! configuration (`rate_limits` in `infra/seed.json`).
+
+use lambda_http::Request;
+
+use crate::access::filter::iso8601;
+use crate::error::ApiError;
+use crate::http;
+use crate::state::AppState;
+use crate::store::RateLimit;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Limited {
+    Register,
+    Login,
+    Refresh,
+}
+
+impl Limited {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Register => "register",
+            Self::Login => "login",
+            Self::Refresh => "refresh",
+        }
+    }
+}
+
+/// The window a request falls in: (start, length), epoch seconds.
+pub fn window(now: i64, limit: RateLimit) -> (i64, i64) {
+    let length = i64::from(limit.duration.max(1));
+    (now - now.rem_euclid(length), length)
+}
+
+/// Counts this request against its address; 429 `REQUESTS_EXCEEDED` with `Retry-After` past the
+/// limit. A limit of 0 points switches it off; requests without an address are not limited.
+pub async fn enforce(state: &AppState, request: &Request, action: Limited) -> Result<(), ApiError> {
+    let Some(address) = http::client_ip(request) else {
+        return Ok(());
+    };
+    let settings = state
+        .access
+        .settings(&state.store, &state.config.default_settings)
+        .await?;
+    let limit = match action {
+        Limited::Register => settings.rate_limits.register,
+        Limited::Login => settings.rate_limits.login,
+        Limited::Refresh => settings.rate_limits.refresh,
+    };
+    if limit.points == 0 {
+        return Ok(());
+    }
+    let now = crate::store::now_millis() / 1000;
+    let (start, length) = window(now, limit);
+    let hits = state
+        .store
+        .count_request(action.name(), &address, start, length)
+        .await?;
+    if hits > u64::from(limit.points) {
+        let reset = start + length;
+        return Err(ApiError::RequestsExceeded {
+            limit: limit.points,
+            retry_after: u64::try_from((reset - now).max(1)).unwrap_or(1),
+            reset: iso8601(reset * 1000),
+        });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn windows_are_aligned_to_their_length() {
+        let limit = RateLimit {
+            points: 5,
+            duration: 60,
+        };
+        assert_eq!(window(125, limit), (120, 60));
+        assert_eq!(window(120, limit), (120, 60));
+        assert_eq!(
+            window(
+                5,
+                RateLimit {
+                    points: 5,
+                    duration: 0
+                }
+            ),
+            (5, 1)
+        );
+    }
+
+    #[test]
+    fn the_429_carries_directus_extensions() {
+        let error = ApiError::RequestsExceeded {
+            limit: 5,
+            retry_after: 42,
+            reset: "2026-01-01T00:01:00.000Z".into(),
+        };
+        assert_eq!(error.status().as_u16(), 429);
+        assert_eq!(error.to_string(), "Too many requests, retry after 42s.");
+        let body = error.body();
+        assert_eq!(body["errors"][0]["extensions"]["limit"], 5);
+        assert_eq!(body["errors"][0]["extensions"]["code"], "REQUESTS_EXCEEDED");
+    }
+}
