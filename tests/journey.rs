@@ -551,3 +551,14 @@ async fn passwords_and_tokens_never_reach_the_function_logs() {
         assert!(!log.contains(secret.as_str()), "a secret reached the log");
     }
 }
+
+#[tokio::test]
+async fn the_jwks_endpoint_publishes_no_shared_secret() {
+    let reply = get("/.well-known/jwks.json", None).await;
+    assert_eq!(reply.status, 200);
+    assert_eq!(
+        reply.body,
+        json!({"keys": []}),
+        "an HS256 stack has no public keys"
+    );
+}

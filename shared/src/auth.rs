@@ -55,6 +55,17 @@ pub async fn caller(state: &AppState, request: &Request) -> Result<Option<Access
     }
 }
 
+/// The JWK Set of the access-token keys, for services that verify tokens without the secret.
+/// Cacheable for five minutes: a rotation publishes the new key as `previous` first.
+pub fn jwks(state: &AppState) -> HttpResponse {
+    let mut response = http::json(StatusCode::OK, &state.tokens.jwks());
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=300"),
+    );
+    response
+}
+
 fn internal(error: impl std::error::Error + Send + Sync + 'static) -> ApiError {
     ApiError::Internal(Box::new(error))
 }

@@ -24,6 +24,9 @@ pub enum ConfigError {
 pub struct SigningKeys {
     pub current: Vec<u8>,
     pub previous: Option<Vec<u8>>,
+    /// Asymmetric access-token keys; when set, access tokens use them instead of HS256 (the
+    /// secret above still keys refresh tokens).
+    pub jwt: Option<crate::keys::JwtKeys>,
 }
 
 impl std::fmt::Debug for SigningKeys {
@@ -41,16 +44,22 @@ impl SigningKeys {
             current: String,
             #[serde(default)]
             previous: Option<String>,
+            #[serde(default)]
+            jwt: Option<crate::keys::JwtKeys>,
         }
         let trimmed = raw.trim();
-        let (current, previous) = if trimmed.starts_with('{') {
+        let (current, previous, jwt) = if trimmed.starts_with('{') {
             let pair: Pair = serde_json::from_str(trimmed).map_err(|_| ConfigError::Invalid {
                 name,
                 reason: "is JSON but not {\"current\": \"...\", \"previous\": \"...\"}".into(),
             })?;
-            (pair.current, pair.previous.filter(|p| !p.is_empty()))
+            (
+                pair.current,
+                pair.previous.filter(|p| !p.is_empty()),
+                pair.jwt,
+            )
         } else {
-            (trimmed.to_owned(), None)
+            (trimmed.to_owned(), None, None)
         };
         for key in std::iter::once(&current).chain(previous.as_ref()) {
             if key.len() < MIN_SECRET_BYTES {
@@ -66,6 +75,7 @@ impl SigningKeys {
         Ok(Self {
             current: current.into_bytes(),
             previous: previous.map(String::into_bytes),
+            jwt,
         })
     }
 }
@@ -154,6 +164,15 @@ impl Config {
                 let mut keys = SigningKeys::parse(&raw, "SECRET")?;
                 if let Some(previous) = get("SECRET_PREVIOUS") {
                     keys.previous = Some(SigningKeys::parse(&previous, "SECRET_PREVIOUS")?.current);
+                }
+                if let Some(jwt) = get("JWT_KEYS") {
+                    keys.jwt =
+                        Some(
+                            serde_json::from_str(&jwt).map_err(|e| ConfigError::Invalid {
+                                name: "JWT_KEYS",
+                                reason: format!("is not a key set: {e}"),
+                            })?,
+                        );
                 }
                 SecretSource::Inline(keys)
             }

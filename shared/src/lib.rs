@@ -7,6 +7,7 @@ pub mod config;
 pub mod error;
 pub mod http;
 pub mod items;
+pub mod keys;
 pub mod limits;
 pub mod password;
 pub mod provision;

@@ -101,6 +101,7 @@ mod tests {
         RefreshKeys::new(&SigningKeys {
             current: current.to_vec(),
             previous: previous.map(<[u8]>::to_vec),
+            jwt: None,
         })
     }
 

@@ -18,17 +18,17 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn new(config: Config, store: Store, keys: &SigningKeys) -> Self {
-        let tokens = Tokens::new(keys, config.access_token_ttl);
+    pub fn new(config: Config, store: Store, keys: &SigningKeys) -> Result<Self, ConfigError> {
+        let tokens = Tokens::new(keys, config.access_token_ttl)?;
         let refresh_keys = RefreshKeys::new(keys);
         let access = Arc::new(AccessCache::new(config.permissions_cache_ttl));
-        Self {
+        Ok(Self {
             config,
             store,
             tokens,
             refresh_keys,
             access,
-        }
+        })
     }
 
     /// Reads configuration, the signing keys (from Secrets Manager when `SECRET_ARN` is set)
@@ -61,7 +61,7 @@ impl AppState {
             aws_sdk_dynamodb::Client::new(&sdk_config),
             config.tables.clone(),
         );
-        Ok(Self::new(config, store, &keys))
+        Self::new(config, store, &keys)
     }
 }
 
@@ -85,5 +85,5 @@ pub fn unreachable_state() -> AppState {
     let SecretSource::Inline(keys) = config.secret.clone() else {
         unreachable!("the test configuration has an inline secret")
     };
-    AppState::new(config, store, &keys)
+    AppState::new(config, store, &keys).expect("test keys are valid")
 }

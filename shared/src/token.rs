@@ -8,7 +8,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::config::SigningKeys;
+use crate::config::{ConfigError, SigningKeys};
 
 pub const ISSUER: &str = "directus";
 
@@ -38,11 +38,22 @@ pub enum TokenError {
     Expired,
 }
 
+/// A key that verifies, pinned to its one algorithm (RFC 8725).
+#[derive(Clone)]
+struct VerifyKey {
+    kid: Option<String>,
+    algorithm: Algorithm,
+    decoding: DecodingKey,
+}
+
 #[derive(Clone)]
 pub struct Tokens {
     encoding: EncodingKey,
+    header: Header,
     /// The current key first, then the previous one during a rotation.
-    decoding: Vec<DecodingKey>,
+    verify: Vec<VerifyKey>,
+    /// Public keys as JWKs (none for HS256: a shared secret is never published).
+    published: Vec<Value>,
     ttl: Duration,
 }
 
@@ -62,15 +73,67 @@ pub struct IssuedToken {
 }
 
 impl Tokens {
-    pub fn new(keys: &SigningKeys, ttl: Duration) -> Self {
-        Self {
-            encoding: EncodingKey::from_secret(&keys.current),
-            decoding: std::iter::once(&keys.current)
-                .chain(keys.previous.as_ref())
-                .map(|key| DecodingKey::from_secret(key))
-                .collect(),
-            ttl,
+    /// HS256 with the secret (Directus' choice), or EdDSA / ES256 with a `kid` when asymmetric
+    /// keys are configured.
+    pub fn new(keys: &SigningKeys, ttl: Duration) -> Result<Self, ConfigError> {
+        let Some(jwt) = &keys.jwt else {
+            return Ok(Self {
+                encoding: EncodingKey::from_secret(&keys.current),
+                header: Header::new(Algorithm::HS256),
+                verify: std::iter::once(&keys.current)
+                    .chain(keys.previous.as_ref())
+                    .map(|key| VerifyKey {
+                        kid: None,
+                        algorithm: Algorithm::HS256,
+                        decoding: DecodingKey::from_secret(key),
+                    })
+                    .collect(),
+                published: Vec::new(),
+                ttl,
+            });
+        };
+        let algorithm = crate::keys::algorithm(&jwt.algorithm)?;
+        let private = jwt
+            .current
+            .private_key
+            .as_deref()
+            .ok_or(ConfigError::Invalid {
+                name: "jwt keys",
+                reason: "the current key has no private_key".into(),
+            })?;
+        let encoding = match algorithm {
+            Algorithm::EdDSA => EncodingKey::from_ed_pem(private.as_bytes()),
+            _ => EncodingKey::from_ec_pem(private.as_bytes()),
         }
+        .map_err(|e| ConfigError::Invalid {
+            name: "jwt keys",
+            reason: format!("the current private key is unusable: {e}"),
+        })?;
+        let public: Vec<_> = std::iter::once(&jwt.current)
+            .chain(jwt.previous.as_ref())
+            .map(|key| crate::keys::public_key(key, algorithm))
+            .collect::<Result<_, _>>()?;
+        let mut header = Header::new(algorithm);
+        header.kid = Some(jwt.current.kid.clone());
+        Ok(Self {
+            encoding,
+            header,
+            verify: public
+                .iter()
+                .map(|key| VerifyKey {
+                    kid: Some(key.kid.clone()),
+                    algorithm: key.algorithm,
+                    decoding: key.decoding.clone(),
+                })
+                .collect(),
+            published: public.into_iter().map(|key| key.jwk).collect(),
+            ttl,
+        })
+    }
+
+    /// The JWK Set of the public keys (`{"keys": []}` with HS256).
+    pub fn jwks(&self) -> Value {
+        serde_json::json!({ "keys": self.published })
     }
 
     pub fn issue(
@@ -90,7 +153,7 @@ impl Tokens {
             exp: now_secs + self.ttl.as_secs(),
             iss: ISSUER.to_owned(),
         };
-        let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)?;
+        let token = jsonwebtoken::encode(&self.header, &claims, &self.encoding)?;
         Ok(IssuedToken {
             token,
             expires_ms: u64::try_from(self.ttl.as_millis()).unwrap_or(u64::MAX),
@@ -103,13 +166,18 @@ impl Tokens {
         if unverified.get("iss").and_then(Value::as_str) != Some(ISSUER) {
             return Err(TokenError::NotDirectus);
         }
-        let mut validation = Validation::new(Algorithm::HS256);
-        validation.set_issuer(&[ISSUER]);
-        validation.set_required_spec_claims(&["exp", "iss"]);
-        validation.leeway = 0;
+        // Only keys of the token's own algorithm (and `kid`, if it names one) are tried.
+        let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Invalid)?;
         let mut verified = None;
-        for key in &self.decoding {
-            match jsonwebtoken::decode::<Map<String, Value>>(token, key, &validation) {
+        for key in self.verify.iter().filter(|key| {
+            key.algorithm == header.alg
+                && (header.kid.is_none() || header.kid.as_deref() == key.kid.as_deref())
+        }) {
+            let mut validation = Validation::new(key.algorithm);
+            validation.set_issuer(&[ISSUER]);
+            validation.set_required_spec_claims(&["exp", "iss"]);
+            validation.leeway = 0;
+            match jsonwebtoken::decode::<Map<String, Value>>(token, &key.decoding, &validation) {
                 Ok(data) => {
                     verified = Some(data);
                     break;
@@ -143,11 +211,12 @@ mod tests {
         SigningKeys {
             current: current.to_vec(),
             previous: previous.map(<[u8]>::to_vec),
+            jwt: None,
         }
     }
 
     fn tokens() -> Tokens {
-        Tokens::new(&keys(SECRET, None), Duration::from_secs(900))
+        Tokens::new(&keys(SECRET, None), Duration::from_secs(900)).unwrap()
     }
 
     fn now() -> u64 {
@@ -189,7 +258,8 @@ mod tests {
         let other = Tokens::new(
             &keys(b"another secret of thirty-two bytes!!", None),
             Duration::from_secs(1),
-        );
+        )
+        .unwrap();
         let fresh = other.issue("u1", None, false, false, now()).unwrap();
         let stale = other.issue("u1", None, false, false, now() - 1000).unwrap();
         assert_eq!(tokens().verify(&fresh.token), Err(TokenError::Invalid));
@@ -214,12 +284,72 @@ mod tests {
         let old_expired = tokens()
             .issue("u1", None, false, false, now() - 1000)
             .unwrap();
-        let rotated = Tokens::new(&keys(NEW, Some(SECRET)), Duration::from_secs(900));
+        let rotated = Tokens::new(&keys(NEW, Some(SECRET)), Duration::from_secs(900)).unwrap();
         assert!(rotated.verify(&old_token.token).is_ok());
         assert_eq!(rotated.verify(&old_expired.token), Err(TokenError::Expired));
         let new_token = rotated.issue("u1", None, false, false, now()).unwrap();
         assert!(rotated.verify(&new_token.token).is_ok());
         assert_eq!(tokens().verify(&new_token.token), Err(TokenError::Invalid));
+    }
+
+    fn asymmetric(
+        algorithm: &str,
+        current: (&str, &str, &str),
+        previous: Option<(&str, &str)>,
+    ) -> Tokens {
+        let key = |kid: &str, private: Option<&str>, public: &str| crate::keys::JwtKey {
+            kid: kid.into(),
+            private_key: private.map(str::to_owned),
+            public_key: public.into(),
+        };
+        let mut signing = keys(SECRET, None);
+        signing.jwt = Some(crate::keys::JwtKeys {
+            algorithm: algorithm.into(),
+            current: key(current.0, Some(current.1), current.2),
+            previous: previous.map(|(kid, public)| key(kid, None, public)),
+        });
+        Tokens::new(&signing, Duration::from_secs(900)).unwrap()
+    }
+
+    const ED_PRIVATE: &str = include_str!("../tests/fixtures/test-ed25519.pem");
+    const ED_PUBLIC: &str = include_str!("../tests/fixtures/test-ed25519.pub");
+    const ED_OLD_PRIVATE: &str = include_str!("../tests/fixtures/test-ed25519-previous.pem");
+    const ED_OLD_PUBLIC: &str = include_str!("../tests/fixtures/test-ed25519-previous.pub");
+    const EC_PRIVATE: &str = include_str!("../tests/fixtures/test-p256.pem");
+    const EC_PUBLIC: &str = include_str!("../tests/fixtures/test-p256.pub");
+
+    #[test]
+    fn eddsa_and_es256_tokens_carry_a_kid_and_verify() {
+        for (algorithm, private, public) in [
+            ("EdDSA", ED_PRIVATE, ED_PUBLIC),
+            ("ES256", EC_PRIVATE, EC_PUBLIC),
+        ] {
+            let tokens = asymmetric(algorithm, ("k1", private, public), None);
+            let issued = tokens.issue("u1", None, false, false, now()).unwrap();
+            let header = jsonwebtoken::decode_header(&issued.token).unwrap();
+            assert_eq!(header.kid.as_deref(), Some("k1"));
+            assert_eq!(format!("{:?}", header.alg), algorithm);
+            assert_eq!(tokens.verify(&issued.token).unwrap().id, "u1");
+            assert_eq!(tokens.jwks()["keys"].as_array().unwrap().len(), 1);
+        }
+    }
+
+    #[test]
+    fn the_previous_asymmetric_key_verifies_and_hs256_is_refused() {
+        let old = asymmetric("EdDSA", ("old", ED_OLD_PRIVATE, ED_OLD_PUBLIC), None);
+        let old_token = old.issue("u1", None, false, false, now()).unwrap();
+        let rotated = asymmetric(
+            "EdDSA",
+            ("new", ED_PRIVATE, ED_PUBLIC),
+            Some(("old", ED_OLD_PUBLIC)),
+        );
+        assert!(rotated.verify(&old_token.token).is_ok());
+        assert_eq!(rotated.jwks()["keys"].as_array().unwrap().len(), 2);
+        // A token signed with HS256 (even with the real secret) meets no key of its algorithm.
+        let hs = tokens().issue("u1", None, false, false, now()).unwrap();
+        assert_eq!(rotated.verify(&hs.token), Err(TokenError::Invalid));
+        // And an HS256 stack publishes nothing.
+        assert_eq!(tokens().jwks(), serde_json::json!({"keys": []}));
     }
 
     #[test]

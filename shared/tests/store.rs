@@ -393,7 +393,7 @@ fn state_with(store: Store, settings: &[(&str, &str)]) -> AppState {
     let shared::config::SecretSource::Inline(keys) = config.secret.clone() else {
         unreachable!("an inline secret was configured")
     };
-    AppState::new(config, store, &keys)
+    AppState::new(config, store, &keys).unwrap()
 }
 
 fn cheap_passwords() -> Passwords {

@@ -18,7 +18,8 @@ use tokio::io::AsyncReadExt;
 use tokio::process::{Child, Command};
 
 /// One request per function, each answered by our code (not by cargo lambda) once it runs.
-const WARM_UP: [(&str, &str); 6] = [
+const WARM_UP: [(&str, &str); 7] = [
+    ("GET", "/.well-known/jwks.json"),
     ("POST", "/users/register"),
     ("POST", "/users"),
     ("POST", "/auth/login"),
@@ -270,7 +271,7 @@ async fn answered_by_us(response: reqwest::Response) -> bool {
     let Ok(body) = response.json::<serde_json::Value>().await else {
         return false;
     };
-    body.get("errors").is_some() || body.get("data").is_some()
+    body.get("errors").is_some() || body.get("data").is_some() || body.get("keys").is_some()
 }
 
 /// Ctrl-C, SIGTERM, or (for tests) the end of stdin.
