@@ -8,6 +8,8 @@
 //!    and time, for pages in key order and for the reads that must look further.
 //! 4. Warm latency of each endpoint over HTTP through `cargo lambda watch --release`
 //!    (the local stack users run), 50 sequential requests each after one warm-up request.
+//! 5. Login timing by outcome (unknown email, wrong password, right password), interleaved,
+//!    to show that a response's time does not tell them apart.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -18,7 +20,9 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
 use tokio::process::{Child, Command};
 
-const FUNCTIONS: [&str; 6] = ["register", "login", "refresh", "logout", "items", "users"];
+const FUNCTIONS: [&str; 7] = [
+    "register", "login", "refresh", "logout", "items", "users", "jwks",
+];
 const SECRET: &str = "benchmark-secret-that-is-longer-than-32-bytes";
 const COLD_RUNS: usize = 7;
 const WARM_RUNS: usize = 50;
@@ -72,6 +76,7 @@ async fn main() -> Result<(), BoxError> {
     );
     println!("| endpoint | status | p50 ms | p95 ms | mean ms |\n|---|---:|---:|---:|---:|");
     warm_latency(&api).await?;
+    login_timing(&api).await?;
     drop(api_stack.stdin.take());
     let _ = api_stack.wait().await;
     Ok(())
@@ -111,6 +116,15 @@ async fn start_devstack(release: &Path, extra: &[&str]) -> Result<(Child, String
             "bench-",
         ])
         .args(["--api-log", &log.to_string_lossy()])
+        // The quickstart, with rate limits a benchmark from one address does not trip.
+        .args([
+            "--seed",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/../seed.json"),
+        ])
+        .args([
+            "--seed",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/../bench-settings.json"),
+        ])
         .args(extra)
         .env("SECRET", SECRET)
         .stdin(Stdio::piped())
@@ -186,6 +200,10 @@ fn cold_event(function: &str) -> (&'static str, Value) {
                 "/auth/logout",
                 Some(json!({"refresh_token": "A".repeat(64)})),
             ),
+        ),
+        "jwks" => (
+            "GET /.well-known/jwks.json (no DynamoDB)",
+            event("GET", "/.well-known/jwks.json", None),
         ),
         "users" => (
             "public POST /users, existing email (hash + transaction)",
@@ -516,5 +534,87 @@ async fn items_cost(dynamo: &str) -> Result<(), BoxError> {
             ),
         }
     }
+    Ok(())
+}
+
+const TIMING_ROUNDS: usize = 60;
+
+/// Median login time for an unknown email, a wrong password and the right password, measured
+/// round-robin so that machine noise falls on all three alike. Each wrong password goes to its
+/// own account, so no lock is involved.
+async fn login_timing(api: &str) -> Result<(), BoxError> {
+    let client = reqwest::Client::new();
+    let tag = std::process::id();
+    let post = |path: &str, body: Value| {
+        client
+            .post(format!("{api}{path}"))
+            .header("content-type", "application/json")
+            .body(body.to_string())
+    };
+    for i in 0..=TIMING_ROUNDS {
+        let body =
+            json!({"email": format!("timing-{i}-{tag}@example.com"), "password": "d1r3ctu5"});
+        let status = post("/register", body).send().await?.status();
+        if status != 204 {
+            return Err(format!("registration for the timing run answered {status}").into());
+        }
+    }
+    let mut unknown = Vec::new();
+    let mut wrong = Vec::new();
+    let mut right = Vec::new();
+    for i in 0..TIMING_ROUNDS {
+        for (samples, email, password, expected) in [
+            (
+                &mut unknown,
+                format!("nobody-{i}-{tag}@example.com"),
+                "d1r3ctu5",
+                401,
+            ),
+            (
+                &mut wrong,
+                format!("timing-{i}-{tag}@example.com"),
+                "wrong-password",
+                401,
+            ),
+            (
+                &mut right,
+                format!("timing-{TIMING_ROUNDS}-{tag}@example.com"),
+                "d1r3ctu5",
+                200,
+            ),
+        ] {
+            let started = Instant::now();
+            let response = post("/auth/login", json!({"email": email, "password": password}))
+                .send()
+                .await?;
+            let status = response.status().as_u16();
+            response.bytes().await?;
+            samples.push(started.elapsed().as_secs_f64() * 1000.0);
+            if status != expected {
+                return Err(format!("login for {email} answered {status}").into());
+            }
+        }
+    }
+    let medians = [
+        percentile(&mut unknown, 0.5),
+        percentile(&mut wrong, 0.5),
+        percentile(&mut right, 0.5),
+    ];
+    let low = medians.iter().copied().fold(f64::INFINITY, f64::min);
+    let high = medians.iter().copied().fold(0.0, f64::max);
+    println!("\n## Login time by outcome ({TIMING_ROUNDS} rounds, interleaved)\n");
+    println!("| outcome | status | median ms |\n|---|---:|---:|");
+    println!("| unknown email | 401 | {:.2} |", medians[0]);
+    println!("| wrong password | 401 | {:.2} |", medians[1]);
+    println!("| right password | 200 | {:.2} |", medians[2]);
+    println!(
+        "\nLargest difference between medians: {:.1}% of the smallest ({}).",
+        (high - low) / low * 100.0,
+        if high <= low * 1.10 {
+            "within 10%"
+        } else {
+            "NOT within 10%"
+        }
+    );
     Ok(())
 }
