@@ -42,7 +42,12 @@ dev: tools
 	cargo build --workspace
 	cargo run --quiet -p devstack -- --db .local/dynamodb.sqlite --port 8000 --api-port 9000
 
-test: tools check-template
+# The @directus/sdk compatibility tests' dependencies, exactly as locked.
+tests/sdk/node_modules: tests/sdk/package-lock.json
+	cd tests/sdk && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+test: tools check-template tests/sdk/node_modules
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
 	cargo build --workspace --all-targets

@@ -2,4 +2,6 @@
 
 mod access;
 mod journey;
+mod sdk_client;
+mod seed_curls;
 mod sessions;

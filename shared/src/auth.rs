@@ -103,7 +103,7 @@ pub async fn login(
     let user = match user {
         Some(user) if verified && user.status == UserStatus::Active => user,
         user => {
-            record_failure(state, &email, user.as_ref(), now_i).await?;
+            record_failure(state, &email, &throttle, user.as_ref(), now_i).await?;
             return Err(ApiError::InvalidCredentials);
         }
     };
@@ -234,27 +234,33 @@ pub fn lock_seconds(failures: u32) -> Option<i64> {
 async fn record_failure(
     state: &AppState,
     email: &str,
+    previous: &crate::store::LoginFailures,
     user: Option<&User>,
     now: i64,
 ) -> Result<(), ApiError> {
-    let failures = state.store.record_login_failure(email, now).await?;
+    let failures = state
+        .store
+        .record_login_failure(email, previous, now)
+        .await?;
     if let Some(seconds) = lock_seconds(failures) {
         state.store.lock_login(email, now + seconds).await?;
         tracing::warn!(failures, seconds, "login locked after repeated failures");
     }
-    if let Some(user) = user.filter(|u| u.status == UserStatus::Active) {
-        let settings = state.store.settings().await?.unwrap_or_default();
-        if settings
-            .auth_login_attempts
-            .is_some_and(|limit| failures >= limit)
-        {
-            state
-                .store
-                .set_user_status(&user.id, UserStatus::Suspended)
-                .await?;
-            state.store.revoke_user_sessions(&user.id).await?;
-            tracing::warn!(user = %user.id, failures, "account suspended after repeated failures");
-        }
+    // Cached, and read whether or not the account exists, so both paths do the same work.
+    let settings = state
+        .access
+        .settings(&state.store, &state.config.default_settings)
+        .await?;
+    let suspend = settings
+        .auth_login_attempts
+        .is_some_and(|limit| failures >= limit);
+    if let Some(user) = user.filter(|u| suspend && u.status == UserStatus::Active) {
+        state
+            .store
+            .set_user_status(&user.id, UserStatus::Suspended)
+            .await?;
+        state.store.revoke_user_sessions(&user.id).await?;
+        tracing::warn!(user = %user.id, failures, "account suspended after repeated failures");
     }
     Ok(())
 }

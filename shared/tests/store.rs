@@ -938,7 +938,8 @@ async fn a_successful_login_resets_the_failure_count() {
 #[tokio::test]
 async fn hard_suspension_happens_only_when_configured() {
     let store = seeded_store().await;
-    let state = state_for(store.clone());
+    // Settings change mid-test: no cache.
+    let state = state_with(store.clone(), &[("PERMISSIONS_CACHE_TTL", "0")]);
     logged_in(&state, "suspendable@example.com").await;
     for _ in 0..3 {
         login_code(&state, "suspendable@example.com", "wrong-password")
@@ -1001,7 +1002,7 @@ async fn hashes_made_with_other_parameters_are_replaced_at_login() {
 #[tokio::test]
 async fn registration_refuses_short_common_and_off_pattern_passwords() {
     let store = seeded_store().await;
-    let state = state_for(store.clone());
+    let state = state_with(store.clone(), &[("PERMISSIONS_CACHE_TTL", "0")]);
     let register = |email: &'static str, password: &'static str| {
         let state = state.clone();
         async move {

@@ -38,53 +38,40 @@ impl Store {
         })
     }
 
-    /// Counts one more failure (starting over after a quiet period) and returns the count.
-    pub async fn record_login_failure(&self, email: &str, now: i64) -> Result<u32, StoreError> {
-        let pk = AttributeValue::S(throttle_pk(email));
-        let expires = AttributeValue::N((now + QUIET_RESET_SECS + 3600).to_string());
-        let recent = self
+    /// Counts one more failure and returns the count, starting over when `previous` (read at
+    /// the start of the login) is older than the quiet period. One write either way, so a failed
+    /// login costs the same whatever its history.
+    pub async fn record_login_failure(
+        &self,
+        email: &str,
+        previous: &LoginFailures,
+        now: i64,
+    ) -> Result<u32, StoreError> {
+        let recent = previous.failures > 0 && previous.last_failure > now - QUIET_RESET_SECS;
+        let update = if recent {
+            "ADD failures :one SET last_failure = :now, expires_at = :expires"
+        } else {
+            "SET failures = :one, last_failure = :now, locked_until = :zero, expires_at = :expires"
+        };
+        let mut request = self
             .client
             .update_item()
             .table_name(&self.tables.users)
-            .key("pk", pk.clone())
-            .update_expression("ADD failures :one SET last_failure = :now, expires_at = :expires")
-            .condition_expression("last_failure > :cutoff")
+            .key("pk", AttributeValue::S(throttle_pk(email)))
+            .update_expression(update)
             .expression_attribute_values(":one", AttributeValue::N("1".into()))
             .expression_attribute_values(":now", AttributeValue::N(now.to_string()))
-            .expression_attribute_values(":expires", expires.clone())
             .expression_attribute_values(
-                ":cutoff",
-                AttributeValue::N((now - QUIET_RESET_SECS).to_string()),
+                ":expires",
+                AttributeValue::N((now + QUIET_RESET_SECS + 3600).to_string()),
             )
-            .return_values(ReturnValue::AllNew)
-            .send()
-            .await;
-        match recent {
-            Ok(output) => {
-                let record: LoginFailures =
-                    serde_dynamo::from_item(output.attributes.unwrap_or_default())?;
-                Ok(record.failures)
-            }
-            Err(error)
-                if error
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                // No failure in the quiet period: this is the first.
-                self.client
-                    .put_item()
-                    .table_name(&self.tables.users)
-                    .item("pk", pk)
-                    .item("failures", AttributeValue::N("1".into()))
-                    .item("last_failure", AttributeValue::N(now.to_string()))
-                    .item("locked_until", AttributeValue::N("0".into()))
-                    .item("expires_at", expires)
-                    .send()
-                    .await?;
-                Ok(1)
-            }
-            Err(error) => Err(error.into()),
+            .return_values(ReturnValue::AllNew);
+        if !recent {
+            request = request.expression_attribute_values(":zero", AttributeValue::N("0".into()));
         }
+        let output = request.send().await?;
+        let record: LoginFailures = serde_dynamo::from_item(output.attributes.unwrap_or_default())?;
+        Ok(record.failures)
     }
 
     pub async fn lock_login(&self, email: &str, until: i64) -> Result<(), StoreError> {

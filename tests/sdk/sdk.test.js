@@ -1,0 +1,172 @@
+// The quickstart driven through the real @directus/sdk, exactly as its documentation shows,
+// against the local stack. Run by the Rust end-to-end suite (tests/sdk_client.rs), which starts
+// the stack and passes its URL in API_URL.
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import {
+	authentication,
+	createDirectus,
+	createUser,
+	readItems,
+	registerUser,
+	rest,
+} from '@directus/sdk';
+
+const API = process.env.API_URL;
+if (!API) throw new Error('API_URL must point at the local stack (tests/sdk_client.rs sets it)');
+
+const PASSWORD = 'd1r3ctu5';
+
+// The SDK schedules its automatic refresh with a timer; stop them so the process can end.
+const authenticated = [];
+after(() => authenticated.forEach((client) => client.stopRefreshing()));
+
+/** createDirectus(...).with(authentication(...)).with(rest(...)), remembered for cleanup. */
+function authClient(mode, options = {}, clientOptions = {}, restOptions = {}) {
+	const client = createDirectus(API, clientOptions)
+		.with(mode === undefined ? authentication() : authentication(mode, options))
+		.with(rest(restOptions));
+	authenticated.push(client);
+	return client;
+}
+const uniqueEmail = (tag) => `${tag}-${randomUUID()}@example.com`;
+
+// A browser keeps the httpOnly refresh cookie; Node's fetch does not, so give the SDK a fetch
+// with a cookie jar, as a browser would behave.
+function browserLikeFetch() {
+	const jar = new Map();
+	return async (url, init = {}) => {
+		const headers = new Headers(init.headers);
+		if (jar.size > 0) headers.set('cookie', [...jar].map(([k, v]) => `${k}=${v}`).join('; '));
+		const response = await fetch(url, { ...init, headers });
+		for (const cookie of response.headers.getSetCookie()) {
+			const [pair, ...attributes] = cookie.split(';');
+			const [name, value] = pair.split('=');
+			const expired = attributes.some((a) => a.trim().toLowerCase() === 'max-age=0');
+			if (expired || value === '') jar.delete(name.trim());
+			else jar.set(name.trim(), value);
+		}
+		return response;
+	};
+}
+
+/** A 204: SDK 18 resolves with the bare Response, newer releases with null. */
+function assertEmpty(result, what) {
+	assert.ok(result === null || result?.status === 204, `${what} answered 204 with no body`);
+}
+
+async function registered(tag) {
+	const email = uniqueEmail(tag);
+	const client = createDirectus(API).with(rest());
+	const result = await client.request(registerUser(email, PASSWORD));
+	assertEmpty(result, 'registerUser');
+	return email;
+}
+
+/** The Directus error code an SDK user reads from a rejected request. */
+async function errorCode(promise) {
+	try {
+		await promise;
+	} catch (error) {
+		return error?.errors?.[0]?.extensions?.code;
+	}
+	assert.fail('the request was expected to fail');
+}
+
+test('registerUser, json login, and readItems with fields, filter, sort and limit', async () => {
+	const email = await registered('sdk-json');
+	const client = authClient('json');
+	const auth = await client.login(email, PASSWORD);
+	assert.equal(auth.expires, 900000);
+	assert.equal(typeof auth.access_token, 'string');
+	assert.equal(auth.refresh_token.length, 64);
+
+	const posts = await client.request(
+		readItems('posts', {
+			fields: ['id', 'title'],
+			filter: { id: { _eq: 1 } },
+			sort: ['-id'],
+			limit: 5,
+		}),
+	);
+	assert.deepEqual(posts.map((post) => Object.keys(post)), [['id', 'title']]);
+	assert.equal(posts[0].id, 1);
+
+	const none = await client.request(readItems('posts', { filter: { id: { _gt: 1 } } }));
+	assert.deepEqual(none, []);
+});
+
+test('cookie mode, the SDK default: login, refresh and logout through the httpOnly cookie', async () => {
+	const email = await registered('sdk-cookie');
+	// authentication() with no argument: cookie mode, the SDK's default.
+	const client = authClient(undefined, {}, { globals: { fetch: browserLikeFetch() } }, { credentials: 'include' });
+	const auth = await client.login(email, PASSWORD);
+	assert.equal(auth.refresh_token, undefined, 'the refresh token stays in the cookie');
+	const before = await client.getToken();
+
+	const refreshed = await client.refresh();
+	assert.notEqual(refreshed.access_token, undefined);
+	assert.equal((await client.request(readItems('posts'))).length, 1);
+
+	await client.logout();
+	assert.equal(await errorCode(client.refresh()), 'INVALID_PAYLOAD', 'the cookie is gone');
+	assert.ok(before);
+});
+
+test('the SDK refreshes on its own when the access token is about to expire', async () => {
+	const email = await registered('sdk-auto');
+	// Treat every token as expiring: with a 15-minute lifetime, refreshing "900.5 s before
+	// expiry" means before every request, so no test waits for a clock.
+	let stored = null;
+	const storage = { get: async () => stored, set: async (value) => { stored = value; } };
+	const client = authClient('json', { msRefreshBeforeExpires: 900_500, storage });
+	const first = await client.login(email, PASSWORD);
+	const posts = await client.request(readItems('posts'));
+	assert.equal(posts.length, 1);
+	assert.notEqual(stored.refresh_token, first.refresh_token, 'the SDK refreshed before the read');
+	assert.equal(stored.refresh_token.length, 64);
+});
+
+test('explicit refresh and logout in json mode', async () => {
+	const email = await registered('sdk-refresh');
+	const client = authClient('json', { autoRefresh: false });
+	const first = await client.login(email, PASSWORD);
+	const second = await client.refresh();
+	assert.notEqual(second.refresh_token, first.refresh_token);
+	await client.logout();
+	const stale = await fetch(`${API}/auth/refresh`, {
+		method: 'POST',
+		headers: { 'content-type': 'application/json' },
+		body: JSON.stringify({ refresh_token: second.refresh_token }),
+	});
+	assert.equal(stale.status, 401, 'logout ended the session');
+});
+
+test('errors reach SDK users as errors[0].extensions.code', async () => {
+	const email = await registered('sdk-errors');
+	const client = authClient('json');
+	assert.equal(await errorCode(client.login(email, 'not-the-password')), 'INVALID_CREDENTIALS');
+	const anonymous = createDirectus(API).with(rest());
+	assert.equal(await errorCode(anonymous.request(readItems('posts'))), 'FORBIDDEN');
+	await client.login(email, PASSWORD);
+	assert.equal(await errorCode(client.request(readItems('no_such_collection'))), 'FORBIDDEN');
+	assert.equal(
+		await errorCode(client.request(readItems('posts', { fields: ['secret'] }))),
+		'FORBIDDEN',
+	);
+});
+
+test('createUser as the public (seed 001), then login and read', async () => {
+	const email = uniqueEmail('sdk-public-create');
+	const anonymous = createDirectus(API).with(rest());
+	const created = await anonymous.request(createUser({ email, password: PASSWORD }));
+	assertEmpty(created, 'createUser as the public (it may create but not read users)');
+	assert.equal(
+		await errorCode(anonymous.request(createUser({ email: uniqueEmail('x'), password: PASSWORD, role: 'admin' }))),
+		'FORBIDDEN',
+	);
+	const client = authClient('json');
+	await client.login(email, PASSWORD);
+	assert.equal((await client.request(readItems('posts'))).length, 1);
+});

@@ -1,0 +1,104 @@
+//! Every curl command of both quickstart pages, verbatim except for the host, against the
+//! shared stack. The commands are read from the pages themselves (tests/seeds, kept identical to
+//! shared/seeds), so a changed page changes the test.
+
+use std::path::Path;
+use std::process::Command;
+
+const HOST: &str = "https://directus.example.com";
+
+fn page(name: &str) -> String {
+    let copy = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("seeds")
+        .join(name);
+    let text = std::fs::read_to_string(&copy).expect("the seed copy is in the repository");
+    let original = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../shared/seeds")
+        .join(name);
+    if let Ok(original) = std::fs::read_to_string(original) {
+        assert_eq!(
+            text, original,
+            "tests/seeds/{name} differs from shared/seeds/{name}"
+        );
+    }
+    text
+}
+
+/// The shell blocks of a page that run curl, in page order.
+fn curl_blocks(page: &str) -> Vec<String> {
+    let mut blocks = Vec::new();
+    let mut current: Option<Vec<&str>> = None;
+    for line in page.lines() {
+        match (&mut current, line.trim_start()) {
+            (None, fence) if fence.starts_with("```bash") => current = Some(Vec::new()),
+            (Some(lines), "```") => {
+                let block = lines.join("\n");
+                if block.contains("curl") {
+                    blocks.push(block);
+                }
+                current = None;
+            }
+            (Some(lines), _) => lines.push(line),
+            _ => {}
+        }
+    }
+    blocks
+}
+
+/// Runs one command as written, with the host changed and `YOUR_ACCESS_TOKEN` filled in. The
+/// status code comes from a .curlrc, so the command line itself is untouched.
+fn run(block: &str, token: &str, curl_home: &Path) -> (u16, String) {
+    let command = block
+        .replace(HOST, &e2e::stack().api)
+        .replace("YOUR_ACCESS_TOKEN", token);
+    let output = Command::new("bash")
+        .args(["-c", &command])
+        .env("CURL_HOME", curl_home)
+        .output()
+        .expect("bash and curl run");
+    let text = String::from_utf8_lossy(&output.stdout).to_string();
+    let (body, status) = text.rsplit_once('\n').unwrap_or(("", &text));
+    (status.trim().parse().unwrap_or(0), body.to_owned())
+}
+
+fn check_page(name: &str, first_status: u16) {
+    let curl_home = std::env::temp_dir().join(format!("seed-curl-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&curl_home).unwrap();
+    std::fs::write(
+        curl_home.join(".curlrc"),
+        "silent\nwrite-out = \"\\n%{http_code}\"\n",
+    )
+    .unwrap();
+    let blocks = curl_blocks(&page(name));
+    assert_eq!(blocks.len(), 3, "{name}: create/register, log in, read");
+
+    let (status, body) = run(&blocks[0], "", &curl_home);
+    assert_eq!(
+        (status, body.as_str()),
+        (first_status, ""),
+        "{name}: {}",
+        blocks[0]
+    );
+
+    let (status, body) = run(&blocks[1], "", &curl_home);
+    assert_eq!(status, 200, "{name}: {body}");
+    let login: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(login["data"]["expires"], 900_000);
+    let token = login["data"]["access_token"].as_str().unwrap();
+
+    let (status, body) = run(&blocks[2], token, &curl_home);
+    assert_eq!(status, 200, "{name}: {body}");
+    let posts: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(posts["data"][0]["id"], 1, "{name}: the seeded post");
+    std::fs::remove_dir_all(curl_home).ok();
+}
+
+#[test]
+fn every_curl_command_of_the_published_quickstart_works() {
+    check_page("000_68b5acd7654385e3.txt", 204);
+}
+
+#[test]
+fn every_curl_command_of_the_earlier_quickstart_works() {
+    check_page("001_9ddd85282a7e82a2.txt", 204);
+}
