@@ -152,6 +152,14 @@ impl Store {
     }
 }
 
+/// True when DynamoDB refused a single-item write because its condition did not hold.
+fn condition_failed<E: ProvideErrorMetadata, R>(error: &SdkError<E, R>) -> bool {
+    error
+        .as_service_error()
+        .and_then(ProvideErrorMetadata::code)
+        == Some("ConditionalCheckFailedException")
+}
+
 /// True when a transaction was cancelled because the condition on item `index` failed.
 fn condition_failed_at(
     error: &aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError,

@@ -10,7 +10,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use serde::{Deserialize, Serialize};
 
 use super::schema::SESSIONS_BY_USER_INDEX;
-use super::{Store, StoreError};
+use super::{Store, StoreError, condition_failed};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Session {
@@ -52,13 +52,7 @@ impl Store {
             .await;
         match result {
             Ok(_) => Ok(()),
-            Err(error)
-                if error
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Err(StoreError::AlreadyExists)
-            }
+            Err(error) if condition_failed(&error) => Err(StoreError::AlreadyExists),
             Err(error) => Err(error.into()),
         }
     }
@@ -113,13 +107,7 @@ impl Store {
             .await;
         match result {
             Ok(_) => Ok(()),
-            Err(error)
-                if error
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Err(StoreError::Stale)
-            }
+            Err(error) if condition_failed(&error) => Err(StoreError::Stale),
             Err(error) => Err(error.into()),
         }
     }

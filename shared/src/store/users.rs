@@ -5,7 +5,7 @@
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
 use serde::{Deserialize, Serialize};
 
-use super::{Store, StoreError, condition_failed_at, now_millis};
+use super::{Store, StoreError, condition_failed, condition_failed_at, now_millis};
 use crate::sensitive::Sensitive;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -253,13 +253,7 @@ impl Store {
             .await;
         match result {
             Ok(_) => Ok(()),
-            Err(error)
-                if error
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Err(StoreError::Stale)
-            }
+            Err(error) if condition_failed(&error) => Err(StoreError::Stale),
             Err(error) => Err(error.into()),
         }
     }
