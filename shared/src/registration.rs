@@ -46,11 +46,11 @@ pub async fn register(
     let last_name = bounded(&body, "last_name", MAX_NAME_CHARS)?;
     bounded(&body, "verification_url", MAX_URL_CHARS)?;
 
+    // The same cached item the rate limiter just read: one settings read per cache period.
     let settings = state
-        .store
-        .settings()
-        .await?
-        .unwrap_or_else(|| state.config.default_settings.clone());
+        .access
+        .settings(&state.store, &state.config.default_settings)
+        .await?;
     if !settings.public_registration {
         return Err(ApiError::forbidden());
     }
@@ -83,7 +83,7 @@ pub async fn register(
         } else {
             UserStatus::Active
         },
-        role: settings.public_registration_role,
+        role: settings.public_registration_role.clone(),
         first_name,
         last_name,
         policies: Vec::new(),

@@ -237,11 +237,11 @@ pub async fn create(
         }
     }
 
+    // The same cached item the rate limiter just read: one settings read per cache period.
     let settings = state
-        .store
-        .settings()
-        .await?
-        .unwrap_or_else(|| state.config.default_settings.clone());
+        .access
+        .settings(&state.store, &state.config.default_settings)
+        .await?;
     crate::password::enforce_policy(&payload.password, &settings)?;
 
     // Hash before knowing whether the email is taken: both answers cost the same.
