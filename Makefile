@@ -28,6 +28,11 @@ $(LAMBDA):
 $(SAM): $(LAMBDA)
 	$(PIP) install --quiet --disable-pip-version-check cfn-lint aws-sam-cli
 
+# schemathesis, pinned: its generator and checks change between releases.
+SCHEMATHESIS := $(VENV)/bin/schemathesis
+$(SCHEMATHESIS): $(LAMBDA)
+	$(PIP) install --quiet --disable-pip-version-check schemathesis==4.32.5
+
 tools: $(LAMBDA)
 
 template-tools: $(SAM)
@@ -47,7 +52,7 @@ tests/sdk/node_modules: tests/sdk/package-lock.json
 	cd tests/sdk && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-test: tools check-template tests/sdk/node_modules
+test: tools check-template tests/sdk/node_modules $(SCHEMATHESIS)
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
 	cargo build --workspace --all-targets

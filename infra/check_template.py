@@ -5,13 +5,16 @@
   built with rust-cargolambda, and every function resource has a crate;
 - every HttpApi route of the template is in the local router
   ([workspace.metadata.lambda.watch.router] in Cargo.toml) with the same method, path and
-  function, and back.
+  function, and back;
+- docs/openapi.yaml documents exactly the local router's routes (method and path).
 Run by `make test` with the virtual environment's Python (cfn-lint provides the YAML loader
 that understands CloudFormation's short-form tags).
 """
 import pathlib
 import sys
 import tomllib
+
+import yaml
 
 from cfnlint.decode import cfn_yaml
 
@@ -62,6 +65,20 @@ def main() -> int:
     for route in sorted(local_routes - template_routes):
         problems.append(f"local route {route} is not in template.yaml")
 
+    # The API document describes the same routes; it names no functions.
+    document = yaml.safe_load((ROOT / "docs" / "openapi.yaml").read_text())
+    documented = {
+        (method.upper(), path)
+        for path, operations in document["paths"].items()
+        for method in operations
+        if method in ("get", "put", "post", "delete", "patch", "head", "options")
+    }
+    routed = {(method, path) for method, path, _ in local_routes}
+    for route in sorted(documented - routed):
+        problems.append(f"docs/openapi.yaml documents {route}, which no function serves")
+    for route in sorted(routed - documented):
+        problems.append(f"route {route} is not documented in docs/openapi.yaml")
+
     globals_ = template.get("Globals", {}).get("Function", {})
     for key, expected in (("Runtime", "provided.al2023"), ("Handler", "bootstrap"), ("Architectures", ["arm64"])):
         if globals_.get(key) != expected:
@@ -72,7 +89,10 @@ def main() -> int:
         for problem in problems:
             print(f"  - {problem}")
         return 1
-    print(f"template.yaml matches the workspace: {len(functions)} functions, {len(template_routes)} routes")
+    print(
+        f"template.yaml and docs/openapi.yaml match the workspace: {len(functions)} functions, "
+        f"{len(template_routes)} routes"
+    )
     return 0
 
 

@@ -2,6 +2,7 @@
 
 mod access;
 mod journey;
+mod schemathesis;
 mod sdk_client;
 mod seed_curls;
 mod sessions;

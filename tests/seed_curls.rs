@@ -46,7 +46,8 @@ fn curl_blocks(page: &str) -> Vec<String> {
 }
 
 /// Runs one command as written, with the host changed and `YOUR_ACCESS_TOKEN` filled in. The
-/// status code comes from a .curlrc, so the command line itself is untouched.
+/// status code and content type come from a .curlrc, so the command line itself is untouched.
+/// The response is checked against docs/openapi.yaml too.
 fn run(block: &str, token: &str, curl_home: &Path) -> (u16, String) {
     let command = block
         .replace(HOST, &e2e::stack().api)
@@ -57,8 +58,30 @@ fn run(block: &str, token: &str, curl_home: &Path) -> (u16, String) {
         .output()
         .expect("bash and curl run");
     let text = String::from_utf8_lossy(&output.stdout).to_string();
-    let (body, status) = text.rsplit_once('\n').unwrap_or(("", &text));
-    (status.trim().parse().unwrap_or(0), body.to_owned())
+    let (rest, status) = text.rsplit_once('\n').unwrap_or(("", &text));
+    let (body, content_type) = rest.rsplit_once('\n').unwrap_or(("", rest));
+    let status = status.trim().parse().unwrap_or(0);
+
+    let method = if block.contains("--request POST") || block.contains("--data") {
+        "POST"
+    } else {
+        "GET"
+    };
+    let url = block
+        .split_whitespace()
+        .find_map(|word| word.trim_matches('\'').strip_prefix(HOST))
+        .expect("the command has a URL on the documented host");
+    let observed = e2e::openapi::Observed {
+        method,
+        path: url,
+        status,
+        content_type: Some(content_type).filter(|c| !c.is_empty()),
+        raw: body,
+    };
+    if let Err(problem) = e2e::openapi::conform(&observed) {
+        panic!("{block}\nanswered as docs/openapi.yaml does not describe: {problem}");
+    }
+    (status, body.to_owned())
 }
 
 fn check_page(name: &str, first_status: u16) {
@@ -66,7 +89,7 @@ fn check_page(name: &str, first_status: u16) {
     std::fs::create_dir_all(&curl_home).unwrap();
     std::fs::write(
         curl_home.join(".curlrc"),
-        "silent\nwrite-out = \"\\n%{http_code}\"\n",
+        "silent\nwrite-out = \"\\n%{content_type}\\n%{http_code}\"\n",
     )
     .unwrap();
     let blocks = curl_blocks(&page(name));

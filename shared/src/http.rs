@@ -257,6 +257,24 @@ mod tests {
     }
 
     #[test]
+    fn bodies_that_are_not_utf8_are_invalid_payload() {
+        // API Gateway hands such bodies over base64-encoded (Body::Binary); the local emulator
+        // cannot forward them at all, so this is where they are tested.
+        let binary = http::Request::builder()
+            .body(Body::Binary(vec![0xff, 0xfe, b'{', 0x80]))
+            .unwrap();
+        let error = json_object(&binary).unwrap_err();
+        assert_eq!(error.code(), "INVALID_PAYLOAD");
+        let json_with_bad_bytes = http::Request::builder()
+            .body(Body::Binary(b"{\"email\":\"\xff@example.com\"}".to_vec()))
+            .unwrap();
+        assert_eq!(
+            json_object(&json_with_bad_bytes).unwrap_err().code(),
+            "INVALID_PAYLOAD"
+        );
+    }
+
+    #[test]
     fn required_strings_report_like_joi() {
         let body = serde_json::json!({"email": 5, "password": ""});
         let body = body.as_object().unwrap();

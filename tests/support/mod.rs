@@ -10,6 +10,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
 
+pub mod openapi;
+
 pub const SECRET: &str = "e2e-test-secret-that-is-longer-than-32-bytes";
 /// Table prefix of the test stack.
 pub const PREFIX: &str = "e2e-";
@@ -137,6 +139,21 @@ impl Reply {
         }
     }
 
+    /// Panics unless docs/openapi.yaml describes this response of `method path`.
+    pub fn documented(self, method: &str, path: &str) -> Self {
+        let observed = openapi::Observed {
+            method,
+            path,
+            status: self.status,
+            content_type: self.content_type.as_deref(),
+            raw: &self.raw,
+        };
+        if let Err(problem) = openapi::conform(&observed) {
+            panic!("response not as documented in docs/openapi.yaml: {problem}");
+        }
+        self
+    }
+
     pub fn code(&self) -> &str {
         self.body["errors"][0]["extensions"]["code"]
             .as_str()
@@ -165,7 +182,9 @@ pub async fn post_with(path: &str, body: &str, headers: &[(&str, &str)]) -> Repl
     for (name, value) in headers {
         request = request.header(*name, *value);
     }
-    Reply::from(request.send().await.expect("request sent")).await
+    Reply::from(request.send().await.expect("request sent"))
+        .await
+        .documented("POST", path)
 }
 
 pub async fn get(path: &str, bearer: Option<&str>) -> Reply {
@@ -173,7 +192,9 @@ pub async fn get(path: &str, bearer: Option<&str>) -> Reply {
     if let Some(token) = bearer {
         request = request.header("authorization", format!("Bearer {token}"));
     }
-    Reply::from(request.send().await.expect("request sent")).await
+    Reply::from(request.send().await.expect("request sent"))
+        .await
+        .documented("GET", path)
 }
 
 /// Registers `email` with `password` and logs in; returns the login reply's data.

@@ -1,0 +1,231 @@
+//! Checks real responses against `docs/openapi.yaml`: the route and method are documented, the
+//! status is one the operation lists, a 204 has no body, and a JSON body validates against the
+//! documented schema (JSON Schema 2020-12, which OpenAPI 3.1 uses, formats included).
+//! Every request the end-to-end helpers make goes through [`conform`].
+
+use std::collections::HashMap;
+use std::sync::{Mutex, OnceLock};
+
+use serde_json::{Value, json};
+
+pub const DOCUMENT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/openapi.yaml");
+
+/// The document as JSON.
+pub fn document() -> &'static Value {
+    static DOC: OnceLock<Value> = OnceLock::new();
+    DOC.get_or_init(|| {
+        let text = std::fs::read_to_string(DOCUMENT).expect("docs/openapi.yaml is readable");
+        serde_norway::from_str(&text).expect("docs/openapi.yaml is valid YAML")
+    })
+}
+
+/// What a response looked like, reduced to what the document describes.
+pub struct Observed<'a> {
+    pub method: &'a str,
+    /// The request path, query string allowed.
+    pub path: &'a str,
+    pub status: u16,
+    pub content_type: Option<&'a str>,
+    pub raw: &'a str,
+}
+
+/// The documented path template that `path` matches, e.g. `/items/{collection}` for `/items/posts`.
+pub fn template_for(document: &Value, path: &str) -> Option<String> {
+    let path = path.split('?').next().unwrap_or(path);
+    let segments: Vec<&str> = path.split('/').collect();
+    let paths = document["paths"].as_object()?;
+    // A literal template wins over one with parameters (`/users/register` over a `{...}`).
+    let mut candidates: Vec<&String> = paths
+        .keys()
+        .filter(|template| {
+            let parts: Vec<&str> = template.split('/').collect();
+            parts.len() == segments.len()
+                && parts.iter().zip(&segments).all(|(part, segment)| {
+                    (part.starts_with('{') && !segment.is_empty()) || part == segment
+                })
+        })
+        .collect();
+    candidates.sort_by_key(|template| template.matches('{').count());
+    candidates.first().map(|t| (*t).clone())
+}
+
+/// `Ok` when the response is what the document says this operation may answer.
+pub fn conform(observed: &Observed) -> Result<(), String> {
+    let document = document();
+    let template = template_for(document, observed.path)
+        .ok_or_else(|| format!("{} is not a documented path", observed.path))?;
+    let method = observed.method.to_ascii_lowercase();
+    let responses = &document["paths"][&template][&method]["responses"];
+    let status = observed.status.to_string();
+    let mut response = responses
+        .get(&status)
+        .or_else(|| responses.get("default"))
+        .ok_or_else(|| {
+            format!(
+                "{} {template} answered {status}, which the document does not list",
+                observed.method
+            )
+        })?;
+    if let Some(reference) = response.get("$ref").and_then(Value::as_str) {
+        response = resolve(document, reference)?;
+    }
+    let Some(content) = response.get("content") else {
+        return if observed.raw.is_empty() {
+            Ok(())
+        } else {
+            Err(format!(
+                "{} {template} {status} is documented without a body, got {:?}",
+                observed.method, observed.raw
+            ))
+        };
+    };
+    let media = observed
+        .content_type
+        .and_then(|c| c.split(';').next())
+        .map(str::trim)
+        .unwrap_or("");
+    if content.get(media).is_none() {
+        return Err(format!(
+            "{} {template} {status} has content type {media:?}, documented: {:?}",
+            observed.method,
+            content.as_object().map(|o| o.keys().collect::<Vec<_>>())
+        ));
+    }
+    let body: Value = serde_json::from_str(observed.raw).map_err(|e| {
+        format!(
+            "{} {template} {status}: body is not JSON: {e}",
+            observed.method
+        )
+    })?;
+    let pointer = format!("#/paths/{}/{method}/responses/{status}", escape(&template));
+    let schema_pointer = match responses[&status].get("$ref").and_then(Value::as_str) {
+        Some(reference) => format!("{reference}/content/{}/schema", escape(media)),
+        None => format!("{pointer}/content/{}/schema", escape(media)),
+    };
+    validate(&schema_pointer, &body).map_err(|errors| {
+        format!(
+            "{} {template} {status}: body does not match the document:\n  {}\nbody: {body}",
+            observed.method,
+            errors.join("\n  ")
+        )
+    })
+}
+
+/// Validates `instance` against the schema at `pointer` of the document. Validators are built
+/// once per schema: `$ref`s resolve against the whole document, so `components` are in reach.
+pub fn validate(pointer: &str, instance: &Value) -> Result<(), Vec<String>> {
+    static VALIDATORS: OnceLock<Mutex<HashMap<String, std::sync::Arc<jsonschema::Validator>>>> =
+        OnceLock::new();
+    let cache = VALIDATORS.get_or_init(Default::default);
+    let cached = cache.lock().expect("validator cache").get(pointer).cloned();
+    let validator = match cached {
+        Some(validator) => validator,
+        None => {
+            let mut root = document().clone();
+            root["$ref"] = json!(pointer);
+            let validator = std::sync::Arc::new(
+                jsonschema::options()
+                    .with_draft(jsonschema::Draft::Draft202012)
+                    .should_validate_formats(true)
+                    .build(&root)
+                    .unwrap_or_else(|e| panic!("schema at {pointer} compiles: {e}")),
+            );
+            cache
+                .lock()
+                .expect("validator cache")
+                .insert(pointer.to_owned(), validator.clone());
+            validator
+        }
+    };
+    let errors: Vec<String> = validator
+        .iter_errors(instance)
+        .map(|e| format!("at {:?}: {e}", e.instance_path().as_str()))
+        .collect();
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(errors)
+    }
+}
+
+fn resolve<'a>(document: &'a Value, reference: &str) -> Result<&'a Value, String> {
+    let pointer = reference
+        .strip_prefix('#')
+        .ok_or_else(|| format!("only local references are used: {reference}"))?;
+    document
+        .pointer(pointer)
+        .ok_or_else(|| format!("dangling reference {reference}"))
+}
+
+/// One reference token of a JSON Pointer in a URI fragment: RFC 6901 escaping, then
+/// percent-encoding of what a fragment may not hold (the braces of path templates).
+fn escape(token: &str) -> String {
+    let mut escaped = String::new();
+    for c in token.replace('~', "~0").replace('/', "~1").chars() {
+        match c {
+            '{' | '}' | '%' | '"' | ' ' | '<' | '>' | '\\' | '^' | '`' | '|' => {
+                escaped.push_str(&format!("%{:02X}", c as u32));
+            }
+            _ => escaped.push(c),
+        }
+    }
+    escaped
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn observed<'a>(method: &'a str, path: &'a str, status: u16, raw: &'a str) -> Observed<'a> {
+        Observed {
+            method,
+            path,
+            status,
+            content_type: (!raw.is_empty()).then_some("application/json; charset=utf-8"),
+            raw,
+        }
+    }
+
+    #[test]
+    fn literal_paths_win_over_templates() {
+        let doc = document();
+        assert_eq!(
+            template_for(doc, "/items/posts?limit=1").as_deref(),
+            Some("/items/{collection}")
+        );
+        assert_eq!(
+            template_for(doc, "/items/posts/1").as_deref(),
+            Some("/items/{collection}/{id}")
+        );
+        assert_eq!(
+            template_for(doc, "/users/register").as_deref(),
+            Some("/users/register")
+        );
+        assert_eq!(template_for(doc, "/nowhere"), None);
+    }
+
+    #[test]
+    fn conforming_responses_pass() {
+        let pair = r#"{"data":{"access_token":"a.b.c","expires":900000,"refresh_token":"r"}}"#;
+        conform(&observed("POST", "/auth/login", 200, pair)).unwrap();
+        conform(&observed("POST", "/register", 204, "")).unwrap();
+        let error = r#"{"errors":[{"message":"Invalid user credentials.","extensions":{"code":"INVALID_CREDENTIALS"}}]}"#;
+        conform(&observed("POST", "/auth/login", 401, error)).unwrap();
+    }
+
+    #[test]
+    fn nonconforming_responses_fail() {
+        // `expires` as a timestamp string, an undocumented status, a body on a 204, a wrong
+        // code for the status, and a missing envelope.
+        let wrong_expires = r#"{"data":{"access_token":"a","expires":"2026-01-01"}}"#;
+        assert!(conform(&observed("POST", "/auth/login", 200, wrong_expires)).is_err());
+        assert!(conform(&observed("POST", "/auth/login", 418, "{}")).is_err());
+        assert!(conform(&observed("POST", "/register", 204, "{}")).is_err());
+        let wrong_code = r#"{"errors":[{"message":"x","extensions":{"code":"FORBIDDEN"}}]}"#;
+        assert!(conform(&observed("POST", "/auth/login", 401, wrong_code)).is_err());
+        assert!(conform(&observed("GET", "/items/posts", 403, r#"{"error":"no"}"#)).is_err());
+        let bad_uuid = r#"{"data":{"id":"not-a-uuid","email":"a@b.co","password":"**********","status":"active","role":null,"policies":[]}}"#;
+        assert!(conform(&observed("POST", "/users", 200, bad_uuid)).is_err());
+        assert!(conform(&observed("GET", "/nowhere", 200, "{}")).is_err());
+    }
+}
