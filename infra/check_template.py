@@ -55,11 +55,15 @@ def main() -> int:
             problems.append(f"{name} builds {binary}, which is not a crate in functions/")
 
     router = cargo["workspace"]["metadata"]["lambda"]["watch"]["router"]
-    local_routes = {
-        (route["method"].upper(), path, route["function"])
-        for path, routes in router.items()
-        for route in routes
-    }
+    # A route given as a bare function name takes every method. The local catch-all
+    # `/{*path}` is what API Gateway calls `$default`.
+    local_routes = set()
+    for path, routes in router.items():
+        path = "$default" if path == "/{*path}" else path
+        if isinstance(routes, str):
+            local_routes.add(("ANY", path, routes))
+        else:
+            local_routes.update((r["method"].upper(), path, r["function"]) for r in routes)
     for route in sorted(template_routes - local_routes):
         problems.append(f"template route {route} is not in the local router")
     for route in sorted(local_routes - template_routes):
@@ -73,7 +77,8 @@ def main() -> int:
         for method in operations
         if method in ("get", "put", "post", "delete", "patch", "head", "options")
     }
-    routed = {(method, path) for method, path, _ in local_routes}
+    # `$default` has no path of its own to document: the document's description covers it.
+    routed = {(method, path) for method, path, _ in local_routes if path != "$default"}
     for route in sorted(documented - routed):
         problems.append(f"docs/openapi.yaml documents {route}, which no function serves")
     for route in sorted(routed - documented):

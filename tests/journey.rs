@@ -562,3 +562,31 @@ async fn the_jwks_endpoint_publishes_no_shared_secret() {
         "an HS256 stack has no public keys"
     );
 }
+
+#[tokio::test]
+async fn unknown_routes_are_directus_route_not_found() {
+    for path in [
+        "/nowhere",
+        "/items",
+        "/items/posts/1/extra",
+        "/auth/register",
+    ] {
+        let reply = get(path, None).await;
+        assert_eq!(
+            (reply.status, reply.code()),
+            (404, "ROUTE_NOT_FOUND"),
+            "{reply:?}"
+        );
+        assert_eq!(
+            reply.body["errors"][0]["message"],
+            format!("Route {path} doesn't exist.")
+        );
+        assert_eq!(reply.body["errors"][0]["extensions"]["path"], path);
+    }
+    let reply = post("/auth/nowhere", "{}").await;
+    assert_eq!(
+        (reply.status, reply.code()),
+        (404, "ROUTE_NOT_FOUND"),
+        "{reply:?}"
+    );
+}

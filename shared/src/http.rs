@@ -43,6 +43,13 @@ pub fn respond(result: Result<HttpResponse, ApiError>) -> HttpResponse {
     }
 }
 
+/// Directus' answer for a method and path no route serves: `404 ROUTE_NOT_FOUND`.
+pub fn route_not_found(request: &Request) -> HttpResponse {
+    respond(Err(ApiError::RouteNotFound(
+        request.uri().path().to_owned(),
+    )))
+}
+
 pub fn json(status: StatusCode, body: &Value) -> HttpResponse {
     let mut response = Response::new(Body::Text(body.to_string()));
     *response.status_mut() = status;

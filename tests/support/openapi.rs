@@ -52,8 +52,10 @@ pub fn template_for(document: &Value, path: &str) -> Option<String> {
 /// `Ok` when the response is what the document says this operation may answer.
 pub fn conform(observed: &Observed) -> Result<(), String> {
     let document = document();
-    let template = template_for(document, observed.path)
-        .ok_or_else(|| format!("{} is not a documented path", observed.path))?;
+    let Some(template) = template_for(document, observed.path) else {
+        // Every other path is the `$default` route's: 404 ROUTE_NOT_FOUND, nothing else.
+        return route_not_found(observed);
+    };
     let method = observed.method.to_ascii_lowercase();
     let responses = &document["paths"][&template][&method]["responses"];
     let status = observed.status.to_string();
@@ -109,6 +111,20 @@ pub fn conform(observed: &Observed) -> Result<(), String> {
             errors.join("\n  ")
         )
     })
+}
+
+fn route_not_found(observed: &Observed) -> Result<(), String> {
+    let what = format!("{} {} (no documented path)", observed.method, observed.path);
+    if observed.status != 404 {
+        return Err(format!("{what} answered {}, not 404", observed.status));
+    }
+    let body: Value =
+        serde_json::from_str(observed.raw).map_err(|e| format!("{what}: body is not JSON: {e}"))?;
+    validate(
+        "#/components/responses/RouteNotFound/content/application~1json/schema",
+        &body,
+    )
+    .map_err(|errors| format!("{what}: {}\nbody: {body}", errors.join("; ")))
 }
 
 /// Validates `instance` against the schema at `pointer` of the document. Validators are built
@@ -211,6 +227,8 @@ mod tests {
         conform(&observed("POST", "/register", 204, "")).unwrap();
         let error = r#"{"errors":[{"message":"Invalid user credentials.","extensions":{"code":"INVALID_CREDENTIALS"}}]}"#;
         conform(&observed("POST", "/auth/login", 401, error)).unwrap();
+        let not_found = r#"{"errors":[{"message":"Route /nowhere doesn't exist.","extensions":{"path":"/nowhere","code":"ROUTE_NOT_FOUND"}}]}"#;
+        conform(&observed("DELETE", "/nowhere", 404, not_found)).unwrap();
     }
 
     #[test]
@@ -227,5 +245,14 @@ mod tests {
         let bad_uuid = r#"{"data":{"id":"not-a-uuid","email":"a@b.co","password":"**********","status":"active","role":null,"policies":[]}}"#;
         assert!(conform(&observed("POST", "/users", 200, bad_uuid)).is_err());
         assert!(conform(&observed("GET", "/nowhere", 200, "{}")).is_err());
+        assert!(
+            conform(&observed(
+                "GET",
+                "/nowhere",
+                404,
+                r#"{"message":"Not Found"}"#
+            ))
+            .is_err()
+        );
     }
 }

@@ -18,8 +18,9 @@ use tokio::io::AsyncReadExt;
 use tokio::process::{Child, Command};
 
 /// One request per function, each answered by our code (not by cargo lambda) once it runs.
-const WARM_UP: [(&str, &str); 7] = [
+const WARM_UP: [(&str, &str); 8] = [
     ("GET", "/.well-known/jwks.json"),
+    ("GET", "/not-a-route"),
     ("POST", "/users/register"),
     ("POST", "/users"),
     ("POST", "/auth/login"),

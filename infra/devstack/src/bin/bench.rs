@@ -20,8 +20,15 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
 use tokio::process::{Child, Command};
 
-const FUNCTIONS: [&str; 7] = [
-    "register", "login", "refresh", "logout", "items", "users", "jwks",
+const FUNCTIONS: [&str; 8] = [
+    "register",
+    "login",
+    "refresh",
+    "logout",
+    "items",
+    "users",
+    "jwks",
+    "not_found",
 ];
 const SECRET: &str = "benchmark-secret-that-is-longer-than-32-bytes";
 const COLD_RUNS: usize = 7;
@@ -204,6 +211,10 @@ fn cold_event(function: &str) -> (&'static str, Value) {
         "jwks" => (
             "GET /.well-known/jwks.json (no DynamoDB)",
             event("GET", "/.well-known/jwks.json", None),
+        ),
+        "not_found" => (
+            "GET /nowhere (no configuration, no DynamoDB)",
+            event("GET", "/nowhere", None),
         ),
         "users" => (
             "public POST /users, existing email (hash + transaction)",
