@@ -1184,3 +1184,36 @@ async fn registration_is_limited_per_client_address_with_a_retry_after() {
     .await;
     assert_eq!(elsewhere.unwrap().status().as_u16(), 204);
 }
+
+#[tokio::test]
+async fn public_user_creation_shares_the_registration_limit() {
+    let store = seeded_store().await; // public create permission on users; 5 registrations a minute
+    let state = state_for(store);
+    let passwords = cheap_passwords();
+    let address = "203.0.113.99";
+    let mut outcomes = Vec::new();
+    for i in 0..3 {
+        let body = json!({"email": format!("door-a-{i}@example.com"), "password": "d1r3ctu5"});
+        let response =
+            shared::registration::register(&state, &passwords, &post_from(address, body)).await;
+        outcomes.push(response.map(|r| r.status().as_u16()).unwrap_or(0));
+    }
+    for i in 0..3 {
+        let body = json!({"email": format!("door-b-{i}@example.com"), "password": "d1r3ctu5"});
+        let result = shared::users::create(&state, &passwords, &post_from(address, body)).await;
+        outcomes.push(match result {
+            Ok(response) => response.status().as_u16(),
+            Err(error) => shared::http::respond(Err(error)).status().as_u16(),
+        });
+    }
+    assert_eq!(outcomes, vec![204, 204, 204, 204, 204, 429]);
+    assert!(
+        state
+            .store
+            .find_user_by_email("door-b-2@example.com")
+            .await
+            .unwrap()
+            .is_none(),
+        "the limited request wrote nothing"
+    );
+}
