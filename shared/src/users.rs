@@ -212,6 +212,7 @@ pub async fn create(
     request: &Request,
 ) -> Result<HttpResponse, ApiError> {
     let claims = crate::auth::caller(state, request).await?;
+    let body = http::json_object(request)?;
     let user = claims.as_ref().map(|c| (c.id.as_str(), c.role.as_deref()));
     let accountability = state.access.accountability(&state.store, user).await?;
     // Creation by anyone but an administrator is self-registration by another door: it shares
@@ -219,7 +220,6 @@ pub async fn create(
     if !accountability.admin {
         crate::limits::enforce(state, request, crate::limits::Limited::Register).await?;
     }
-    let body = http::json_object(request)?;
     let payload = parse_payload(&authorize(&accountability, body)?)?;
 
     // References must exist; checked before any write.
