@@ -17,6 +17,8 @@ pub mod registration;
 pub mod sensitive;
 pub mod state;
 pub mod store;
+#[cfg(any(test, feature = "test-support"))]
+pub mod testing;
 pub mod token;
 pub mod users;
 

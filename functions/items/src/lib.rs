@@ -13,23 +13,17 @@ mod tests {
     use super::*;
     use lambda_http::http;
     use serde_json::Value;
+    use shared::testing::{status_and_json, unreachable_state};
 
     async fn get(uri: &str, authorization: Option<&str>) -> (u16, Value) {
         let mut builder = http::Request::builder().method("GET").uri(uri);
         if let Some(value) = authorization {
             builder = builder.header("authorization", value);
         }
-        let response = handle(
-            &shared::state::unreachable_state(),
-            builder.body(Body::Empty).unwrap(),
-        )
-        .await
-        .unwrap();
-        let status = response.status().as_u16();
-        let Body::Text(text) = response.body() else {
-            panic!("expected a JSON body")
-        };
-        (status, serde_json::from_str(text).unwrap())
+        let response = handle(&unreachable_state(), builder.body(Body::Empty).unwrap())
+            .await
+            .unwrap();
+        status_and_json(&response)
     }
 
     #[tokio::test]

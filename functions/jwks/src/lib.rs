@@ -11,7 +11,7 @@ pub async fn handle(state: &AppState, _request: Request) -> Result<Response<Body
 mod tests {
     use super::*;
     use lambda_http::http;
-    use serde_json::Value;
+    use shared::testing::{status_and_json, unreachable_state};
 
     #[tokio::test]
     async fn an_hs256_stack_publishes_an_empty_key_set() {
@@ -19,14 +19,9 @@ mod tests {
             .uri("/.well-known/jwks.json")
             .body(Body::Empty)
             .unwrap();
-        let response = handle(&shared::state::unreachable_state(), request)
-            .await
-            .unwrap();
-        assert_eq!(response.status().as_u16(), 200);
-        let Body::Text(text) = response.body() else {
-            panic!("expected a JSON body")
-        };
-        let body: Value = serde_json::from_str(text).unwrap();
+        let response = handle(&unreachable_state(), request).await.unwrap();
+        let (status, body) = status_and_json(&response);
+        assert_eq!(status, 200);
         assert_eq!(body, serde_json::json!({"keys": []}));
     }
 }

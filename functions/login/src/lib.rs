@@ -20,16 +20,7 @@ mod tests {
     use super::*;
     use lambda_http::http;
     use serde_json::Value;
-    use shared::config::HashParams;
-
-    fn passwords() -> Passwords {
-        Passwords::new(HashParams {
-            memory_kib: 64,
-            iterations: 1,
-            parallelism: 1,
-        })
-        .unwrap()
-    }
+    use shared::testing::{cheap_passwords, status_and_json, unreachable_state};
 
     async fn call(body: &str) -> (u16, Value) {
         let request = http::Request::builder()
@@ -37,14 +28,10 @@ mod tests {
             .uri("/auth/login")
             .body(Body::Text(body.to_owned()))
             .unwrap();
-        let state = shared::state::unreachable_state();
-        let response = handle(&state, &passwords(), request).await.unwrap();
-        let status = response.status().as_u16();
-        let body = match response.body() {
-            Body::Text(text) => serde_json::from_str(text).unwrap(),
-            _ => Value::Null,
-        };
-        (status, body)
+        let response = handle(&unreachable_state(), &cheap_passwords(), request)
+            .await
+            .unwrap();
+        status_and_json(&response)
     }
 
     #[tokio::test]

@@ -12,7 +12,8 @@ pub async fn handle(request: Request) -> Result<Response<Body>, Error> {
 mod tests {
     use super::*;
     use lambda_http::http;
-    use serde_json::{Value, json};
+    use serde_json::json;
+    use shared::testing::status_and_json;
 
     #[tokio::test]
     async fn any_other_route_is_directus_route_not_found() {
@@ -23,11 +24,8 @@ mod tests {
                 .body(Body::Empty)
                 .unwrap();
             let response = handle(request).await.unwrap();
-            assert_eq!(response.status().as_u16(), 404);
-            let Body::Text(text) = response.body() else {
-                panic!("expected a JSON body")
-            };
-            let body: Value = serde_json::from_str(text).unwrap();
+            let (status, body) = status_and_json(&response);
+            assert_eq!(status, 404);
             assert_eq!(
                 body,
                 json!({"errors": [{

@@ -12,7 +12,7 @@ pub async fn handle(state: &AppState, request: Request) -> Result<Response<Body>
 mod tests {
     use super::*;
     use lambda_http::http;
-    use serde_json::Value;
+    use shared::testing::{status_and_json, unreachable_state};
 
     #[tokio::test]
     async fn missing_token_is_400_with_directus_message() {
@@ -20,14 +20,9 @@ mod tests {
             .method("POST")
             .body(Body::Text("{}".into()))
             .unwrap();
-        let response = handle(&shared::state::unreachable_state(), request)
-            .await
-            .unwrap();
-        assert_eq!(response.status().as_u16(), 400);
-        let Body::Text(text) = response.body() else {
-            panic!("expected a JSON body")
-        };
-        let body: Value = serde_json::from_str(text).unwrap();
+        let response = handle(&unreachable_state(), request).await.unwrap();
+        let (status, body) = status_and_json(&response);
+        assert_eq!(status, 400);
         assert_eq!(
             body["errors"][0]["message"],
             "Invalid payload. The refresh token is required in either the payload or cookie."
@@ -42,9 +37,7 @@ mod tests {
                 r#"{"refresh_token":"not-a-refresh-token"}"#.into(),
             ))
             .unwrap();
-        let response = handle(&shared::state::unreachable_state(), request)
-            .await
-            .unwrap();
+        let response = handle(&unreachable_state(), request).await.unwrap();
         assert_eq!(response.status().as_u16(), 401);
     }
 }

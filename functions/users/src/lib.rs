@@ -19,8 +19,7 @@ pub async fn handle(
 mod tests {
     use super::*;
     use lambda_http::http;
-    use serde_json::Value;
-    use shared::config::HashParams;
+    use shared::testing::{cheap_passwords, status_and_json, unreachable_state};
 
     #[tokio::test]
     async fn a_non_object_body_is_400_before_anything_is_read() {
@@ -29,20 +28,11 @@ mod tests {
             .uri("/users")
             .body(Body::Text("[1,2]".into()))
             .unwrap();
-        let passwords = Passwords::new(HashParams {
-            memory_kib: 64,
-            iterations: 1,
-            parallelism: 1,
-        })
-        .unwrap();
-        let response = handle(&shared::state::unreachable_state(), &passwords, request)
+        let response = handle(&unreachable_state(), &cheap_passwords(), request)
             .await
             .unwrap();
-        assert_eq!(response.status().as_u16(), 400);
-        let Body::Text(text) = response.body() else {
-            panic!("expected a JSON body")
-        };
-        let body: Value = serde_json::from_str(text).unwrap();
+        let (status, body) = status_and_json(&response);
+        assert_eq!(status, 400);
         assert_eq!(body["errors"][0]["extensions"]["code"], "INVALID_PAYLOAD");
     }
 }

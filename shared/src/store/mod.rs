@@ -152,12 +152,28 @@ impl Store {
     }
 }
 
-/// True when DynamoDB refused a single-item write because its condition did not hold.
-fn condition_failed<E: ProvideErrorMetadata, R>(error: &SdkError<E, R>) -> bool {
-    error
-        .as_service_error()
-        .and_then(ProvideErrorMetadata::code)
-        == Some("ConditionalCheckFailedException")
+/// The outcome of a single-item conditional write: `refused` when DynamoDB reports that the
+/// condition did not hold, `Unavailable` for any other failure.
+fn conditional_write<T, E, R>(
+    result: Result<T, SdkError<E, R>>,
+    refused: StoreError,
+) -> Result<(), StoreError>
+where
+    E: std::error::Error + ProvideErrorMetadata + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    match result {
+        Ok(_) => Ok(()),
+        Err(error)
+            if error
+                .as_service_error()
+                .and_then(ProvideErrorMetadata::code)
+                == Some("ConditionalCheckFailedException") =>
+        {
+            Err(refused)
+        }
+        Err(error) => Err(error.into()),
+    }
 }
 
 /// True when a transaction was cancelled because the condition on item `index` failed.

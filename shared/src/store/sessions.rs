@@ -10,7 +10,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use serde::{Deserialize, Serialize};
 
 use super::schema::SESSIONS_BY_USER_INDEX;
-use super::{Store, StoreError, condition_failed};
+use super::{Store, StoreError, conditional_write};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Session {
@@ -50,11 +50,7 @@ impl Store {
             .condition_expression("attribute_not_exists(id)")
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(error) if condition_failed(&error) => Err(StoreError::AlreadyExists),
-            Err(error) => Err(error.into()),
-        }
+        conditional_write(result, StoreError::AlreadyExists)
     }
 
     /// The session, if it exists and has not expired.
@@ -105,11 +101,7 @@ impl Store {
             .expression_attribute_values(":now", AttributeValue::N(now_secs.to_string()))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(error) if condition_failed(&error) => Err(StoreError::Stale),
-            Err(error) => Err(error.into()),
-        }
+        conditional_write(result, StoreError::Stale)
     }
 
     /// Ends a session. Ending one that does not exist is not an error.

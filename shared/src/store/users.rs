@@ -5,7 +5,7 @@
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
 use serde::{Deserialize, Serialize};
 
-use super::{Store, StoreError, condition_failed, condition_failed_at, now_millis};
+use super::{Store, StoreError, condition_failed_at, conditional_write, now_millis};
 use crate::sensitive::Sensitive;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -251,11 +251,7 @@ impl Store {
             .expression_attribute_values(":now", AttributeValue::N(now_millis().to_string()))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(error) if condition_failed(&error) => Err(StoreError::Stale),
-            Err(error) => Err(error.into()),
-        }
+        conditional_write(result, StoreError::Stale)
     }
 
     /// Finds a user by email, case-insensitively.
