@@ -338,7 +338,7 @@ async fn public_user_creation_refuses_other_fields_and_writes_nothing() {
     assert_eq!((reply.status, reply.code()), (403, "FORBIDDEN"));
     assert_eq!(
         reply.body["errors"][0]["message"],
-        "You don't have permission to access field \"role\" in collection \"directus_users\" or it does not exist. Queried in root."
+        "You don't have permission to access field \"role\" in collection \"directus_users\" or it does not exist."
     );
     let login = post(
         "/auth/login",

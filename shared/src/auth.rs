@@ -13,9 +13,6 @@ use crate::state::{AppState, now_secs};
 use crate::store::{Session, StoreError, User, UserStatus};
 use crate::token::AccessClaims;
 
-/// Longest password accepted; longer input is refused rather than silently truncated.
-pub const MAX_PASSWORD_CHARS: usize = 256;
-
 /// How tokens travel: `json` puts the refresh token in the body, `cookie` in an httpOnly cookie.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
@@ -79,10 +76,12 @@ pub async fn login(
     crate::limits::enforce(state, request, crate::limits::Limited::Login).await?;
     let body = http::json_object(request)?;
     let email = http::required_email(&body)?;
+    // No password rule applies at login (only the body limit): a login never describes the
+    // policy, and a Directus-imported hash of a longer password still verifies.
     let password = Sensitive::new(http::required_string(
         &body,
         "password",
-        MAX_PASSWORD_CHARS,
+        http::MAX_BODY_BYTES,
     )?);
     http::optional_string(&body, "otp")?;
     let mode = Mode::parse(body.get("mode"))?.unwrap_or(Mode::Json);

@@ -69,6 +69,21 @@ pub enum ApiError {
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
+fn fields_message(collection: &str, fields: &[String]) -> String {
+    let quoted: Vec<String> = fields.iter().map(|f| format!("\"{f}\"")).collect();
+    if quoted.len() == 1 {
+        format!(
+            "You don't have permission to access field {} in collection \"{collection}\" or it does not exist.",
+            quoted[0]
+        )
+    } else {
+        format!(
+            "You don't have permission to access fields {} in collection \"{collection}\" or they do not exist.",
+            quoted.join(", ")
+        )
+    }
+}
+
 impl ApiError {
     pub fn forbidden() -> Self {
         Self::Forbidden(None)
@@ -80,20 +95,17 @@ impl ApiError {
         )))
     }
 
+    /// Fields a read may not touch; Directus adds where in the query they were asked for.
     pub fn forbidden_fields(collection: &str, fields: &[String]) -> Self {
-        let quoted: Vec<String> = fields.iter().map(|f| format!("\"{f}\"")).collect();
-        let message = if quoted.len() == 1 {
-            format!(
-                "You don't have permission to access field {} in collection \"{collection}\" or it does not exist. Queried in root.",
-                quoted[0]
-            )
-        } else {
-            format!(
-                "You don't have permission to access fields {} in collection \"{collection}\" or they do not exist. Queried in root.",
-                quoted.join(", ")
-            )
-        };
-        Self::Forbidden(Some(message))
+        Self::Forbidden(Some(format!(
+            "{} Queried in root.",
+            fields_message(collection, fields)
+        )))
+    }
+
+    /// Fields a write may not set: the same words without the query location.
+    pub fn forbidden_fields_to_write(collection: &str, fields: &[String]) -> Self {
+        Self::Forbidden(Some(fields_message(collection, fields)))
     }
 
     pub fn payload(reason: impl Into<String>) -> Self {

@@ -79,13 +79,30 @@ fn body_bytes(request: &Request) -> &[u8] {
     }
 }
 
-/// The body as a JSON object. An empty body is `{}` (Directus then reports the missing fields).
+/// True when the request announces a JSON body: `application/json` or `application/*+json`,
+/// with any parameters. Anything else (`text/plain`, forms, XML, none) is not JSON, however the
+/// bytes look: an HTML form on any site can send those cross-site without a CORS preflight.
+pub fn is_json_content(request: &Request) -> bool {
+    request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse::<mime::Mime>().ok())
+        .is_some_and(|media| {
+            media.type_() == mime::APPLICATION
+                && (media.subtype() == mime::JSON || media.suffix() == Some(mime::JSON))
+        })
+}
+
+/// The body as a JSON object. An empty body is `{}` (Directus then reports the missing fields),
+/// and so is a body that is not announced as JSON (Directus' body parser ignores it too): the one
+/// rule for every route that reads a body.
 pub fn json_object(request: &Request) -> Result<Map<String, Value>, ApiError> {
     let bytes = body_bytes(request);
     if bytes.len() > MAX_BODY_BYTES {
         return Err(ApiError::ContentTooLarge);
     }
-    if bytes.iter().all(u8::is_ascii_whitespace) {
+    if !is_json_content(request) || bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(Map::new());
     }
     match serde_json::from_slice::<Value>(bytes) {
@@ -128,8 +145,17 @@ pub fn required_string(
 /// The longest email accepted (RFC 5321's path limit).
 pub const MAX_EMAIL_CHARS: usize = 254;
 
-/// A syntactically valid email: one `@`, a local part, a dotted domain with an alphabetic TLD.
+/// C0 controls and DEL: never part of an email or a name.
+pub fn is_control(c: char) -> bool {
+    c <= '\u{1f}' || c == '\u{7f}'
+}
+
+/// A syntactically valid email: one `@`, a local part without whitespace or control characters,
+/// a dotted domain with an alphabetic TLD.
 pub fn valid_email(email: &str) -> bool {
+    if email.chars().any(|c| is_control(c) || c.is_whitespace()) {
+        return false;
+    }
     let Some((local, domain)) = email.rsplit_once('@') else {
         return false;
     };
@@ -151,10 +177,11 @@ pub fn valid_email(email: &str) -> bool {
             .is_some_and(|tld| tld.len() >= 2 && tld.chars().all(|c| c.is_ascii_alphabetic()))
 }
 
+/// Surrounding spaces are forgiven (trimmed); a control character anywhere is not.
 pub fn required_email(body: &Map<String, Value>) -> Result<String, ApiError> {
     let email = required_string(body, "email", MAX_EMAIL_CHARS)?;
-    if valid_email(email.trim()) {
-        Ok(email.trim().to_owned())
+    if valid_email(email.trim_matches(' ')) {
+        Ok(email.trim_matches(' ').to_owned())
     } else {
         Err(ApiError::payload("\"email\" must be a valid email"))
     }
@@ -236,9 +263,82 @@ mod tests {
     use lambda_http::http;
 
     fn request(body: &str) -> Request {
+        typed_request("application/json", body)
+    }
+
+    fn typed_request(content_type: &str, body: &str) -> Request {
         http::Request::builder()
+            .header("content-type", content_type)
             .body(Body::Text(body.to_owned()))
             .unwrap()
+    }
+
+    #[test]
+    fn only_json_media_types_are_parsed() {
+        let body = r#"{"email":"a@example.com","password":"secret"}"#;
+        for json_type in [
+            "application/json",
+            "application/json; charset=utf-8",
+            "Application/JSON;charset=UTF-8",
+            "application/vnd.api+json",
+            "application/merge-patch+json; charset=utf-8",
+        ] {
+            let parsed = json_object(&typed_request(json_type, body)).unwrap();
+            assert_eq!(parsed["email"], "a@example.com", "{json_type}");
+        }
+        for other in [
+            "text/plain",
+            "text/plain; charset=utf-8",
+            "application/x-www-form-urlencoded",
+            "multipart/form-data; boundary=x",
+            "application/xml",
+            "text/json",
+            "application/jsonx",
+            "application/json-patch",
+            "",
+            "json",
+        ] {
+            assert!(
+                json_object(&typed_request(other, body)).unwrap().is_empty(),
+                "{other:?}"
+            );
+        }
+        let untyped = http::Request::builder()
+            .body(Body::Text(body.to_owned()))
+            .unwrap();
+        assert!(json_object(&untyped).unwrap().is_empty());
+        // Malformed JSON is only an error where JSON was announced.
+        assert!(
+            json_object(&typed_request("text/plain", "{nope"))
+                .unwrap()
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn control_characters_are_never_part_of_an_email() {
+        for bad in [
+            "nul\u{0}abc@example.com",
+            "tab\tabc@example.com",
+            "a@example.com\n",
+            "\u{7f}a@example.com",
+            "a@exam\u{1}ple.com",
+            "a\u{a0}b@example.com",
+        ] {
+            assert!(!valid_email(bad), "{bad:?}");
+            let body = serde_json::json!({"email": bad});
+            assert_eq!(
+                required_email(body.as_object().unwrap())
+                    .unwrap_err()
+                    .to_string(),
+                "Invalid payload. \"email\" must be a valid email."
+            );
+        }
+        let spaced = serde_json::json!({"email": "  Hello@Example.com "});
+        assert_eq!(
+            required_email(spaced.as_object().unwrap()).unwrap(),
+            "Hello@Example.com"
+        );
     }
 
     #[test]
@@ -268,11 +368,13 @@ mod tests {
         // API Gateway hands such bodies over base64-encoded (Body::Binary); the local emulator
         // cannot forward them at all, so this is where they are tested.
         let binary = http::Request::builder()
+            .header("content-type", "application/json")
             .body(Body::Binary(vec![0xff, 0xfe, b'{', 0x80]))
             .unwrap();
         let error = json_object(&binary).unwrap_err();
         assert_eq!(error.code(), "INVALID_PAYLOAD");
         let json_with_bad_bytes = http::Request::builder()
+            .header("content-type", "application/json; charset=utf-8")
             .body(Body::Binary(b"{\"email\":\"\xff@example.com\"}".to_vec()))
             .unwrap();
         assert_eq!(

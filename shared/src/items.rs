@@ -86,6 +86,11 @@ pub async fn read(state: &AppState, request: &Request) -> Result<HttpResponse, A
     }
     let user = claims.as_ref().map(|c| (c.id.as_str(), c.role.as_deref()));
     let accountability = state.access.accountability(&state.store, user).await?;
+    // Access first: a name no permission mentions costs no read and never enters the cache, so
+    // random names cannot flush it for everyone.
+    if !accountability.admin && !accountability.may_read(&collection) {
+        return Err(ApiError::forbidden_collection(&collection));
+    }
     let schema = state
         .access
         .collection(&state.store, &collection)
@@ -99,12 +104,18 @@ pub async fn read(state: &AppState, request: &Request) -> Result<HttpResponse, A
     )?;
     if let Some(user_filter) = &query.filter {
         plan.check_readable(&filter::referenced_fields(user_filter))?;
+        crate::query::validate_operator_types(user_filter, &|field| {
+            plan.collection.field(field).map(|f| f.field_type.clone())
+        })?;
     }
     let sort_fields: Vec<String> = query.sort.iter().map(|k| k.field.clone()).collect();
     plan.check_readable(&sort_fields)?;
 
     match id {
         Some(id) => {
+            // The lookup filters on the primary key, so the caller must be able to read it, as
+            // in Directus; otherwise an answer would confirm a value they cannot see.
+            plan.check_readable(std::slice::from_ref(&plan.collection.primary_key))?;
             let item = read_one(&state.store, &plan, &query, &id).await?;
             Ok(http::json(StatusCode::OK, &json!({ "data": item })))
         }

@@ -204,10 +204,129 @@ fn validate_operator(operator: &str, value: &Value) -> Result<(), ApiError> {
                 "The filter value for \"{operator}\" has to be a string, number, or boolean"
             ))),
         },
+        // Checked against the field's type once the schema is known
+        // (`validate_operator_types`), with Directus' message.
+        other if other.starts_with('_') => Ok(()),
         other => Err(ApiError::query(format!(
             "\"{other}\" is not a valid filter operator"
         ))),
     }
+}
+
+const STRING_OPERATORS: &[&str] = &[
+    "_contains",
+    "_ncontains",
+    "_icontains",
+    "_nicontains",
+    "_starts_with",
+    "_nstarts_with",
+    "_istarts_with",
+    "_nistarts_with",
+    "_ends_with",
+    "_nends_with",
+    "_iends_with",
+    "_niends_with",
+    "_eq",
+    "_neq",
+    "_ieq",
+    "_nieq",
+    "_empty",
+    "_nempty",
+    "_null",
+    "_nnull",
+    "_in",
+    "_nin",
+];
+const ORDERED_OPERATORS: &[&str] = &[
+    "_eq",
+    "_neq",
+    "_lt",
+    "_lte",
+    "_gt",
+    "_gte",
+    "_between",
+    "_nbetween",
+    "_null",
+    "_nnull",
+    "_in",
+    "_nin",
+];
+
+/// Directus' `getFilterOperatorsForType` (with the case-insensitive string operators it added
+/// later); a type it does not know allows every operator we evaluate.
+fn operators_for(field_type: &str) -> &'static [&'static str] {
+    match field_type {
+        "string" | "text" | "csv" | "binary" => STRING_OPERATORS,
+        "hash" => &["_empty", "_nempty", "_null", "_nnull"],
+        "uuid" => &["_eq", "_neq", "_null", "_nnull", "_in", "_nin"],
+        "json" => &["_null", "_nnull"],
+        "boolean" => &["_eq", "_neq", "_null", "_nnull"],
+        "integer" | "bigInteger" | "float" | "decimal" | "dateTime" | "date" | "time"
+        | "timestamp" => ORDERED_OPERATORS,
+        _ => &[
+            "_eq",
+            "_neq",
+            "_ieq",
+            "_nieq",
+            "_lt",
+            "_lte",
+            "_gt",
+            "_gte",
+            "_between",
+            "_nbetween",
+            "_contains",
+            "_ncontains",
+            "_icontains",
+            "_nicontains",
+            "_starts_with",
+            "_nstarts_with",
+            "_istarts_with",
+            "_nistarts_with",
+            "_ends_with",
+            "_nends_with",
+            "_iends_with",
+            "_niends_with",
+            "_empty",
+            "_nempty",
+            "_null",
+            "_nnull",
+            "_in",
+            "_nin",
+        ],
+    }
+}
+
+/// Every operator of `filter` must belong to its field's type, as Directus'
+/// `validateOperator` requires: `"integer" field type does not contain the "_contains" filter
+/// operator`. `type_of` gives a field's type (fields are checked for existence elsewhere).
+pub fn validate_operator_types(
+    filter: &Value,
+    type_of: &impl Fn(&str) -> Option<String>,
+) -> Result<(), ApiError> {
+    let Value::Object(clauses) = filter else {
+        return Ok(());
+    };
+    for (key, condition) in clauses {
+        match (key.as_str(), condition) {
+            ("_and" | "_or", Value::Array(parts)) => {
+                for part in parts {
+                    validate_operator_types(part, type_of)?;
+                }
+            }
+            (field, Value::Object(operators)) if !field.starts_with('_') => {
+                let field_type = type_of(field).unwrap_or_else(|| "unknown".into());
+                let allowed = operators_for(&field_type);
+                if let Some(operator) = operators.keys().find(|op| !allowed.contains(&op.as_str()))
+                {
+                    return Err(ApiError::query(format!(
+                        "\"{field_type}\" field type does not contain the \"{operator}\" filter operator"
+                    )));
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 impl ItemsQuery {
@@ -501,7 +620,6 @@ mod tests {
             vec![("filter", r#"{"title":{"_eq":""}}"#)],
             vec![("filter", r#"{"title":{"_in":[]}}"#)],
             vec![("filter", r#"{"title":{"_null":"maybe"}}"#)],
-            vec![("filter", r#"{"title":{"_regex":"x"}}"#)],
             vec![("filter", r#"{"title":{"_eq":{"nested":1}}}"#)],
             vec![("filter", r#"{"_or":{"id":{"_eq":1}}}"#)],
             vec![("filter", r#"{"title":"x"}"#)],
@@ -515,6 +633,47 @@ mod tests {
             parse(&[("limit", "abc")]).unwrap_err().to_string(),
             "Invalid query. \"limit\" must be a number."
         );
+    }
+
+    #[test]
+    fn operators_must_belong_to_the_field_type() {
+        let types = |field: &str| match field {
+            "id" => Some("integer".to_owned()),
+            "title" => Some("string".to_owned()),
+            "flag" => Some("boolean".to_owned()),
+            "password" => Some("hash".to_owned()),
+            _ => None,
+        };
+        let check = |filter: Value| validate_operator_types(&filter, &types);
+        assert!(check(json!({"id": {"_gt": 1}, "title": {"_icontains": "a"}})).is_ok());
+        assert!(
+            check(json!({"_or": [{"flag": {"_eq": true}}, {"password": {"_null": false}}]}))
+                .is_ok()
+        );
+        for (filter, message) in [
+            (
+                json!({"title": {"_bogus": 1}}),
+                "Invalid query. \"string\" field type does not contain the \"_bogus\" filter operator.",
+            ),
+            (
+                json!({"id": {"_contains": "1"}}),
+                "Invalid query. \"integer\" field type does not contain the \"_contains\" filter operator.",
+            ),
+            (
+                json!({"_and": [{"flag": {"_gt": 1}}]}),
+                "Invalid query. \"boolean\" field type does not contain the \"_gt\" filter operator.",
+            ),
+            (
+                json!({"password": {"_eq": "x"}}),
+                "Invalid query. \"hash\" field type does not contain the \"_eq\" filter operator.",
+            ),
+            (
+                json!({"title": {"_regex": "x"}}),
+                "Invalid query. \"string\" field type does not contain the \"_regex\" filter operator.",
+            ),
+        ] {
+            assert_eq!(check(filter).unwrap_err().to_string(), message);
+        }
     }
 
     #[test]

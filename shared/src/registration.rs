@@ -6,12 +6,13 @@ use lambda_http::Request;
 use serde_json::{Map, Value};
 
 use crate::access::filter;
-use crate::auth::MAX_PASSWORD_CHARS;
 use crate::error::ApiError;
 use crate::http::{self, HttpResponse};
+use crate::password::MAX_PASSWORD_CHARS;
 use crate::password::Passwords;
 use crate::sensitive::Sensitive;
 use crate::store::{NewUser, StoreError, UserStatus, now_millis};
+use crate::users::MAX_NAME_CHARS;
 
 use crate::state::AppState;
 
@@ -22,7 +23,6 @@ const ALLOWED_FIELDS: [&str; 5] = [
     "first_name",
     "last_name",
 ];
-const MAX_NAME_CHARS: usize = 255;
 const MAX_URL_CHARS: usize = 2048;
 
 pub async fn register(
@@ -42,8 +42,8 @@ pub async fn register(
         "password",
         MAX_PASSWORD_CHARS,
     )?);
-    let first_name = bounded(&body, "first_name", MAX_NAME_CHARS)?;
-    let last_name = bounded(&body, "last_name", MAX_NAME_CHARS)?;
+    let first_name = name(&body, "first_name")?;
+    let last_name = name(&body, "last_name")?;
     bounded(&body, "verification_url", MAX_URL_CHARS)?;
 
     // The same cached item the rate limiter just read: one settings read per cache period.
@@ -95,6 +95,20 @@ pub async fn register(
         Err(other) => return Err(other.into()),
     }
     Ok(http::no_content())
+}
+
+/// A name: bounded, and free of control characters.
+fn name(body: &Map<String, Value>, field: &str) -> Result<Option<String>, ApiError> {
+    let value = bounded(body, field, MAX_NAME_CHARS)?;
+    if value
+        .as_deref()
+        .is_some_and(|v| v.chars().any(http::is_control))
+    {
+        return Err(ApiError::payload(format!(
+            "\"{field}\" must not contain control characters"
+        )));
+    }
+    Ok(value)
 }
 
 fn bounded(

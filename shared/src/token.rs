@@ -1,9 +1,10 @@
 //! Access tokens: HS256 JWTs shaped like Directus' (`id`, `role`, `app_access`, `admin_access`,
 //! `iat`, `exp`, `iss: "directus"`), verified with HS256 only (RFC 8725: one algorithm per key).
+//! Every claim is checked in [`Tokens::verify`], whatever the algorithm: the signature with the
+//! key pinned to the header's `alg`, `iss`, then the time claims in [`check_times`].
 
 use std::time::Duration;
 
-use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -11,6 +12,11 @@ use serde_json::{Map, Value};
 use crate::config::{ConfigError, SigningKeys};
 
 pub const ISSUER: &str = "directus";
+
+/// How far ahead of our clock a token's `iat` or `nbf` may be (clock skew between Lambda hosts
+/// is milliseconds; a minute is generous). Beyond it the token was minted by a broken clock or
+/// with a leaked key: refused, unlike Directus, which ignores `iat`.
+pub const CLOCK_LEEWAY_SECS: u64 = 60;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AccessClaims {
@@ -173,23 +179,23 @@ impl Tokens {
             key.algorithm == header.alg
                 && (header.kid.is_none() || header.kid.as_deref() == key.kid.as_deref())
         }) {
+            // The signature, `alg` and `iss` here; every time claim below, in one place, so the
+            // library's own leeway rules never apply.
             let mut validation = Validation::new(key.algorithm);
             validation.set_issuer(&[ISSUER]);
             validation.set_required_spec_claims(&["exp", "iss"]);
+            validation.validate_exp = false;
+            validation.validate_nbf = false;
             validation.leeway = 0;
-            match jsonwebtoken::decode::<Map<String, Value>>(token, &key.decoding, &validation) {
-                Ok(data) => {
-                    verified = Some(data);
-                    break;
-                }
-                // The signature matched this key (it is checked first) but the token is old.
-                Err(error) if matches!(error.kind(), ErrorKind::ExpiredSignature) => {
-                    return Err(TokenError::Expired);
-                }
-                Err(_) => {}
+            if let Ok(data) =
+                jsonwebtoken::decode::<Map<String, Value>>(token, &key.decoding, &validation)
+            {
+                verified = Some(data);
+                break;
             }
         }
         let data = verified.ok_or(TokenError::Invalid)?;
+        check_times(&data.claims, jsonwebtoken::get_current_timestamp())?;
         // Directus requires these claims to be present, though `role` may be null.
         for claim in ["id", "role", "app_access", "admin_access"] {
             if !data.claims.contains_key(claim) {
@@ -198,6 +204,28 @@ impl Tokens {
         }
         serde_json::from_value(Value::Object(data.claims)).map_err(|_| TokenError::Invalid)
     }
+}
+
+/// The time claims of a correctly signed token (RFC 7519 §4.1.4-6): `exp` and `iat` required
+/// whole seconds, `nbf` optional; `iat` and `nbf` no more than [`CLOCK_LEEWAY_SECS`] ahead of
+/// `now`; expired from the second `exp` names. A token that is both from the future and past its
+/// `exp` is invalid, not expired.
+pub fn check_times(claims: &Map<String, Value>, now: u64) -> Result<(), TokenError> {
+    let seconds = |name: &str| match claims.get(name) {
+        None => Ok(None),
+        Some(value) => value.as_u64().map(Some).ok_or(TokenError::Invalid),
+    };
+    let exp = seconds("exp")?.ok_or(TokenError::Invalid)?;
+    let iat = seconds("iat")?.ok_or(TokenError::Invalid)?;
+    let nbf = seconds("nbf")?;
+    let horizon = now.saturating_add(CLOCK_LEEWAY_SECS);
+    if iat > horizon || nbf.is_some_and(|nbf| nbf > horizon) || exp < iat {
+        return Err(TokenError::Invalid);
+    }
+    if now >= exp {
+        return Err(TokenError::Expired);
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -376,5 +404,176 @@ mod tests {
             SECRET,
         );
         assert!(tokens().verify(&null_role).is_ok());
+    }
+    fn claims_with(extra: Value) -> Value {
+        let mut claims = json!({"id":"u1","role":null,"app_access":false,"admin_access":false,
+            "iat":now(),"exp":now()+600,"iss":"directus"});
+        for (key, value) in extra.as_object().unwrap() {
+            if value.is_null() {
+                claims.as_object_mut().unwrap().remove(key);
+            } else {
+                claims[key] = value.clone();
+            }
+        }
+        claims
+    }
+
+    fn forged(extra: Value) -> String {
+        sign(claims_with(extra), Algorithm::HS256, SECRET)
+    }
+
+    const DAY: u64 = 86_400;
+
+    #[test]
+    fn every_time_claim_is_checked() {
+        let t = tokens();
+        assert!(t.verify(&forged(json!({}))).is_ok());
+        // nbf: a day ahead refused, within the leeway accepted, in the past fine.
+        assert_eq!(
+            t.verify(&forged(json!({"nbf": now() + DAY}))),
+            Err(TokenError::Invalid)
+        );
+        assert_eq!(
+            t.verify(&forged(json!({"nbf": now() + CLOCK_LEEWAY_SECS + 5}))),
+            Err(TokenError::Invalid)
+        );
+        assert!(t.verify(&forged(json!({"nbf": now() + 5}))).is_ok());
+        assert!(t.verify(&forged(json!({"nbf": now() - 5}))).is_ok());
+        assert_eq!(
+            t.verify(&forged(json!({"nbf": "soon"}))),
+            Err(TokenError::Invalid)
+        );
+        // iat: from the future refused (with exp after it), required, numeric.
+        assert_eq!(
+            t.verify(&forged(json!({"iat": now() + DAY, "exp": now() + 2 * DAY}))),
+            Err(TokenError::Invalid)
+        );
+        assert!(t.verify(&forged(json!({"iat": now() + 5}))).is_ok());
+        assert_eq!(
+            t.verify(&forged(json!({"iat": null}))),
+            Err(TokenError::Invalid)
+        );
+        assert_eq!(
+            t.verify(&forged(json!({"iat": 1.5}))),
+            Err(TokenError::Invalid)
+        );
+        // exp: required, numeric, expired from the second it names.
+        assert_eq!(
+            t.verify(&forged(json!({"exp": null}))),
+            Err(TokenError::Invalid)
+        );
+        assert_eq!(
+            t.verify(&forged(json!({"exp": "later"}))),
+            Err(TokenError::Invalid)
+        );
+        assert_eq!(
+            t.verify(&forged(json!({"exp": -1}))),
+            Err(TokenError::Invalid)
+        );
+        assert_eq!(
+            t.verify(&forged(json!({"exp": now()}))),
+            Err(TokenError::Expired)
+        );
+        assert_eq!(
+            t.verify(&forged(json!({"iat": now() - 100, "exp": now() - 1}))),
+            Err(TokenError::Expired)
+        );
+        // iss: ours or not a Directus token at all.
+        assert_eq!(
+            t.verify(&forged(json!({"iss": null}))),
+            Err(TokenError::NotDirectus)
+        );
+        assert_eq!(
+            t.verify(&forged(json!({"iss": "Directus"}))),
+            Err(TokenError::NotDirectus)
+        );
+    }
+
+    #[test]
+    fn check_times_is_the_one_rule() {
+        let at = |v: Value| v.as_object().unwrap().clone();
+        assert_eq!(
+            check_times(&at(json!({"iat": 100, "exp": 200})), 150),
+            Ok(())
+        );
+        assert_eq!(
+            check_times(&at(json!({"iat": 100, "exp": 200})), 200),
+            Err(TokenError::Expired)
+        );
+        assert_eq!(
+            check_times(&at(json!({"iat": 300, "exp": 200})), 150),
+            Err(TokenError::Invalid)
+        );
+        assert_eq!(
+            check_times(&at(json!({"iat": 100, "exp": 400, "nbf": 211})), 150),
+            Err(TokenError::Invalid)
+        );
+        assert_eq!(
+            check_times(&at(json!({"iat": 100, "exp": 400, "nbf": 210})), 150),
+            Ok(())
+        );
+        assert_eq!(
+            check_times(&at(json!({"iat": 100, "exp": 200})), u64::MAX),
+            Err(TokenError::Expired)
+        );
+    }
+
+    #[test]
+    fn unsigned_and_kid_mismatched_tokens_are_invalid() {
+        use base64::Engine as _;
+        let encode =
+            |v: &Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string());
+        let none = format!(
+            "{}.{}.",
+            encode(&json!({"alg": "none", "typ": "JWT"})),
+            encode(&claims_with(json!({})))
+        );
+        assert_eq!(tokens().verify(&none), Err(TokenError::Invalid));
+        let tokens = asymmetric("EdDSA", ("k1", ED_PRIVATE, ED_PUBLIC), None);
+        let mut header = Header::new(Algorithm::EdDSA);
+        header.kid = Some("someone-else".into());
+        let wrong_kid = jsonwebtoken::encode(
+            &header,
+            &claims_with(json!({})),
+            &EncodingKey::from_ed_pem(ED_PRIVATE.as_bytes()).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(tokens.verify(&wrong_kid), Err(TokenError::Invalid));
+    }
+
+    #[test]
+    fn asymmetric_tokens_meet_the_same_time_rules() {
+        for (algorithm, alg, private, public) in [
+            ("EdDSA", Algorithm::EdDSA, ED_PRIVATE, ED_PUBLIC),
+            ("ES256", Algorithm::ES256, EC_PRIVATE, EC_PUBLIC),
+        ] {
+            let tokens = asymmetric(algorithm, ("k1", private, public), None);
+            let signing = match alg {
+                Algorithm::EdDSA => EncodingKey::from_ed_pem(private.as_bytes()).unwrap(),
+                _ => EncodingKey::from_ec_pem(private.as_bytes()).unwrap(),
+            };
+            let mut header = Header::new(alg);
+            header.kid = Some("k1".into());
+            let sign = |extra: Value| {
+                jsonwebtoken::encode(&header, &claims_with(extra), &signing).unwrap()
+            };
+            assert!(tokens.verify(&sign(json!({}))).is_ok(), "{algorithm}");
+            assert_eq!(
+                tokens.verify(&sign(json!({"nbf": now() + DAY}))),
+                Err(TokenError::Invalid)
+            );
+            assert_eq!(
+                tokens.verify(&sign(json!({"iat": now() + DAY, "exp": now() + 2 * DAY}))),
+                Err(TokenError::Invalid)
+            );
+            assert_eq!(
+                tokens.verify(&sign(json!({"exp": null}))),
+                Err(TokenError::Invalid)
+            );
+            assert_eq!(
+                tokens.verify(&sign(json!({"exp": now() - 1, "iat": now() - 60}))),
+                Err(TokenError::Expired)
+            );
+        }
     }
 }

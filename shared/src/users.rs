@@ -11,16 +11,17 @@ use lambda_http::http::StatusCode;
 use serde_json::{Map, Value, json};
 
 use crate::access::{Accountability, filter};
-use crate::auth::MAX_PASSWORD_CHARS;
 use crate::error::ApiError;
 use crate::http::{self, HttpResponse};
+use crate::password::MAX_PASSWORD_CHARS;
 use crate::password::Passwords;
 use crate::sensitive::Sensitive;
 use crate::state::AppState;
 use crate::store::{MAX_USER_POLICIES, NewUser, StoreError, User, UserStatus, now_millis};
 
 const COLLECTION: &str = "directus_users";
-const MAX_NAME_CHARS: usize = 255;
+/// Longest first or last name.
+pub const MAX_NAME_CHARS: usize = 255;
 
 /// The payload after permission checks and presets: what will be written.
 #[derive(Debug, Clone, PartialEq)]
@@ -66,7 +67,7 @@ pub fn authorize(
             .cloned()
             .collect();
         if !denied.is_empty() {
-            return Err(ApiError::forbidden_fields(COLLECTION, &denied));
+            return Err(ApiError::forbidden_fields_to_write(COLLECTION, &denied));
         }
     }
     // Presets are defaults: later permissions win over earlier ones, the body over all.
@@ -127,6 +128,22 @@ fn string_field(
     }
 }
 
+/// A name: bounded, and free of control characters.
+fn name_field(payload: &Map<String, Value>, field: &str) -> Result<Option<String>, ApiError> {
+    let value = string_field(payload, field, MAX_NAME_CHARS)?;
+    if value
+        .as_deref()
+        .is_some_and(|v| v.chars().any(http::is_control))
+    {
+        return Err(ApiError::FailedValidation {
+            field: field.to_owned(),
+            kind: "regex",
+            detail: "Value can't contain control characters.".into(),
+        });
+    }
+    Ok(value)
+}
+
 /// `policies` as Directus clients send it: ids, `{policy}` objects, or `{create: [{policy}]}`.
 fn policy_ids(value: Option<&Value>) -> Result<Vec<String>, ApiError> {
     let items = match value {
@@ -163,7 +180,7 @@ fn policy_ids(value: Option<&Value>) -> Result<Vec<String>, ApiError> {
 pub fn parse_payload(payload: &Map<String, Value>) -> Result<UserPayload, ApiError> {
     let email =
         string_field(payload, "email", http::MAX_EMAIL_CHARS)?.ok_or_else(|| required("email"))?;
-    if !http::valid_email(email.trim()) {
+    if !http::valid_email(email.trim_matches(' ')) {
         return Err(ApiError::FailedValidation {
             field: "email".into(),
             kind: "email",
@@ -182,12 +199,12 @@ pub fn parse_payload(payload: &Map<String, Value>) -> Result<UserPayload, ApiErr
         })?,
     };
     Ok(UserPayload {
-        email: email.trim().to_owned(),
+        email: email.trim_matches(' ').to_owned(),
         password: Sensitive::new(password),
         status,
         role: string_field(payload, "role", 64)?,
-        first_name: string_field(payload, "first_name", MAX_NAME_CHARS)?,
-        last_name: string_field(payload, "last_name", MAX_NAME_CHARS)?,
+        first_name: name_field(payload, "first_name")?,
+        last_name: name_field(payload, "last_name")?,
         policies: policy_ids(payload.get("policies"))?,
     })
 }

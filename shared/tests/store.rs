@@ -407,6 +407,7 @@ fn cheap_passwords() -> Passwords {
 
 fn post(body: Value) -> lambda_http::Request {
     http::Request::builder()
+        .header("content-type", "application/json")
         .method("POST")
         .body(Body::Text(body.to_string()))
         .unwrap()
@@ -1041,6 +1042,7 @@ async fn registration_refuses_short_common_and_off_pattern_passwords() {
 
 async fn get_posts(state: &AppState, token: &str) -> Result<u16, String> {
     let request = http::Request::builder()
+        .header("content-type", "application/json")
         .method("GET")
         .uri("/items/posts")
         .header("authorization", format!("Bearer {token}"))

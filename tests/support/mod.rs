@@ -273,3 +273,31 @@ pub async fn user_with(admin: &str, fields: serde_json::Value) -> (String, Strin
         .to_owned();
     (id, login_token(&email, password).await)
 }
+
+/// POSTs `body` with exactly the given `Content-Type` (none when `None`).
+pub async fn post_typed(path: &str, content_type: Option<&str>, body: &[u8]) -> Reply {
+    let mut request = client()
+        .post(format!("{}{path}", stack().api))
+        .body(body.to_owned());
+    if let Some(content_type) = content_type {
+        request = request.header("content-type", content_type);
+    }
+    Reply::from(request.send().await.expect("request sent"))
+        .await
+        .documented("POST", path)
+}
+
+/// Signs `claims` with the test stack's HS256 secret.
+pub fn sign(claims: &Value) -> String {
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        claims,
+        &jsonwebtoken::EncodingKey::from_secret(SECRET.as_bytes()),
+    )
+    .expect("claims serialize")
+}
+
+/// The claims of a token, unverified (tests read what the stack issued).
+pub fn claims_of(token: &str) -> Value {
+    jsonwebtoken::dangerous::insecure_decode_claims::<Value>(token).expect("a JWT")
+}

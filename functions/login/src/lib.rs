@@ -24,6 +24,7 @@ mod tests {
 
     async fn call(body: &str) -> (u16, Value) {
         let request = http::Request::builder()
+            .header("content-type", "application/json")
             .method("POST")
             .uri("/auth/login")
             .body(Body::Text(body.to_owned()))

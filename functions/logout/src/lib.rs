@@ -16,6 +16,7 @@ mod tests {
     #[tokio::test]
     async fn logout_of_a_foreign_token_is_204_with_an_empty_body() {
         let request = http::Request::builder()
+            .header("content-type", "application/json")
             .method("POST")
             .body(Body::Text(r#"{"refresh_token":"garbage"}"#.into()))
             .unwrap();

@@ -17,6 +17,7 @@ mod tests {
     #[tokio::test]
     async fn missing_token_is_400_with_directus_message() {
         let request = http::Request::builder()
+            .header("content-type", "application/json")
             .method("POST")
             .body(Body::Text("{}".into()))
             .unwrap();
@@ -32,6 +33,7 @@ mod tests {
     #[tokio::test]
     async fn a_token_that_is_not_ours_is_401_without_a_lookup() {
         let request = http::Request::builder()
+            .header("content-type", "application/json")
             .method("POST")
             .body(Body::Text(
                 r#"{"refresh_token":"not-a-refresh-token"}"#.into(),

@@ -24,6 +24,7 @@ mod tests {
 
     async fn call(body: &str) -> (u16, Value) {
         let request = http::Request::builder()
+            .header("content-type", "application/json")
             .method("POST")
             .uri("/users/register")
             .body(Body::Text(body.to_owned()))

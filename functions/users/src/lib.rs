@@ -24,6 +24,7 @@ mod tests {
     #[tokio::test]
     async fn a_non_object_body_is_400_before_anything_is_read() {
         let request = http::Request::builder()
+            .header("content-type", "application/json")
             .method("POST")
             .uri("/users")
             .body(Body::Text("[1,2]".into()))

@@ -315,7 +315,10 @@ fn resolve_variable(name: &str, context: &FilterContext) -> Result<Value, Filter
             let millis = parse_offset(offset).ok_or_else(|| {
                 FilterError::Invalid(format!("\"{offset}\" is not a valid $NOW offset"))
             })?;
-            Value::String(iso8601(context.now_millis.saturating_add(millis)))
+            let at = context.now_millis.checked_add(millis).ok_or_else(|| {
+                FilterError::Invalid(format!("\"{offset}\" is out of range for $NOW"))
+            })?;
+            Value::String(iso8601(at))
         }
         // Not a variable: a literal that happens to start with "$".
         _ => Value::String(name.to_owned()),
@@ -330,7 +333,12 @@ fn parse_offset(offset: &str) -> Option<i64> {
         None => (1, offset.strip_prefix('+').unwrap_or(offset)),
     };
     let mut parts = rest.split_whitespace();
-    let amount: i64 = parts.next()?.parse().ok()?;
+    // Digits only: a second sign ("--5") or i64::MIN would overflow once negated.
+    let digits = parts.next()?;
+    if !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let amount: i64 = digits.parse().ok()?;
     let unit = parts.next()?.trim_end_matches('s');
     if parts.next().is_some() {
         return None;
@@ -346,7 +354,7 @@ fn parse_offset(offset: &str) -> Option<i64> {
         "year" => 365 * 86_400_000,
         _ => return None,
     };
-    Some(sign * amount.checked_mul(unit_millis)?)
+    amount.checked_mul(unit_millis)?.checked_mul(sign)
 }
 
 /// Epoch milliseconds as `YYYY-MM-DDTHH:MM:SS.mmmZ` (Howard Hinnant's civil-from-days).
@@ -533,6 +541,29 @@ mod tests {
     #[test]
     fn now_and_offsets() {
         assert!(check(json!({"published_at": {"_lte": "$NOW"}})));
+        for extreme in [
+            "$NOW(-9223372036854775808 ms)",
+            "$NOW(--9223372036854775808 ms)",
+            "$NOW(9223372036854775807 ms)",
+            "$NOW(+9223372036854775807 years)",
+            "$NOW(-1000000000000000 days)",
+        ] {
+            let outcome = matches(
+                &json!({"published_at": {"_lt": extreme}}),
+                &json!({"published_at": "2026-01-01T00:00:00.000Z"})
+                    .as_object()
+                    .unwrap()
+                    .clone(),
+                &FilterContext {
+                    now_millis: 1_700_000_000_000,
+                    ..Default::default()
+                },
+            );
+            assert!(
+                matches!(outcome, Err(FilterError::Invalid(_))),
+                "{extreme}: {outcome:?}"
+            );
+        }
         assert!(!check(json!({"published_at": {"_lt": "$NOW(-1 day)"}})));
         assert!(check(json!({"published_at": {"_lt": "$NOW(+1 hour)"}})));
         assert!(

@@ -29,6 +29,13 @@ pub struct Accountability {
 }
 
 impl Accountability {
+    /// True when some permission lets the caller read `collection` (administrators aside).
+    pub fn may_read(&self, collection: &str) -> bool {
+        self.permissions
+            .iter()
+            .any(|p| p.collection == collection && p.action == "read")
+    }
+
     pub fn filter_context(&self, now_millis: i64) -> FilterContext {
         FilterContext {
             user: self.user.clone(),
