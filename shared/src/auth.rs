@@ -10,7 +10,7 @@ use crate::password::Passwords;
 use crate::refresh_token::new_session_id;
 use crate::sensitive::Sensitive;
 use crate::state::{AppState, now_secs};
-use crate::store::{Session, StoreError, User, UserStatus};
+use crate::store::{Reservation, Session, StoreError, User, UserStatus};
 use crate::token::AccessClaims;
 
 /// How tokens travel: `json` puts the refresh token in the body, `cookie` in an httpOnly cookie.
@@ -87,7 +87,12 @@ pub async fn login(
     let mode = Mode::parse(body.get("mode"))?.unwrap_or(Mode::Json);
 
     let now_i = secs_i64(now_secs());
-    let throttle = state.store.login_failures(&email).await?;
+    // The attempt is counted before the password is checked, so parallel guesses cannot all
+    // pass one lock check: each takes its own count, and none is checked while a lock holds.
+    let reservation = state
+        .store
+        .reserve_login_attempt(&email, now_i, lock_seconds)
+        .await?;
     let user = state.store.find_user_by_email(&email).await?;
     // Always one argon2 verification: against the user's hash, or the dummy when there is none,
     // and also while the account is locked, so no path is faster than another.
@@ -96,19 +101,20 @@ pub async fn login(
         .verify(&password, stored)
         .await
         .map_err(internal)?;
-    if throttle.locked_until > now_i {
+    let Reservation::Granted { attempt } = reservation else {
         return Err(ApiError::InvalidCredentials);
-    }
+    };
     let user = match user {
         Some(user) if verified && user.status == UserStatus::Active => user,
         user => {
-            record_failure(state, &email, &throttle, user.as_ref(), now_i).await?;
+            if let Some(seconds) = lock_seconds(attempt) {
+                tracing::warn!(attempt, seconds, "login locked after repeated failures");
+            }
+            suspend_if_configured(state, attempt, user.as_ref()).await?;
             return Err(ApiError::InvalidCredentials);
         }
     };
-    if throttle.failures > 0 {
-        state.store.clear_login_failures(&email).await?;
-    }
+    state.store.clear_login_failures(&email).await?;
     if let Some(old) = user.password.as_ref().filter(|h| passwords.needs_rehash(h)) {
         let new = passwords.hash(&password).await.map_err(internal)?;
         match state.store.update_password_hash(&user.id, old, &new).await {
@@ -195,7 +201,9 @@ pub async fn refresh(state: &AppState, request: &Request) -> Result<HttpResponse
 
     let user = state.store.get_user(&session.user_id).await?;
     let user = match user {
-        Some(user) if user.status == UserStatus::Active => user,
+        // A session that began before the user's sessions were ended is over, even if the
+        // by-user index (which lags on AWS) did not show it to the revocation.
+        Some(user) if user.status == UserStatus::Active && !user.ended_session(&session) => user,
         other => {
             state.store.revoke_session(&session_id).await?;
             return Err(match other.map(|u| u.status) {
@@ -230,21 +238,13 @@ pub fn lock_seconds(failures: u32) -> Option<i64> {
     })
 }
 
-async fn record_failure(
+/// Suspends the account once `failures` reach the configured `auth_login_attempts` (off unless
+/// set), ending its sessions.
+async fn suspend_if_configured(
     state: &AppState,
-    email: &str,
-    previous: &crate::store::LoginFailures,
+    failures: u32,
     user: Option<&User>,
-    now: i64,
 ) -> Result<(), ApiError> {
-    let failures = state
-        .store
-        .record_login_failure(email, previous, now)
-        .await?;
-    if let Some(seconds) = lock_seconds(failures) {
-        state.store.lock_login(email, now + seconds).await?;
-        tracing::warn!(failures, seconds, "login locked after repeated failures");
-    }
     // Cached, and read whether or not the account exists, so both paths do the same work.
     let settings = state
         .access

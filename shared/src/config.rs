@@ -105,6 +105,11 @@ pub struct Config {
     /// Most items one read may examine (filters, search, sorts on other fields and `meta` read
     /// beyond the page); past it the request is a 400 instead of a timeout.
     pub items_scan_limit: u32,
+    /// Most bytes of item data one read may examine: 10,000 items of up to 400 KB would
+    /// otherwise exhaust a 256 MB function.
+    pub items_scan_bytes: u64,
+    /// Rate limits key an IPv6 client on this prefix (a /64 is one customer's network).
+    pub rate_limit_ipv6_prefix: u8,
     /// How long a warm function reuses resolved policies and collection schemas.
     pub permissions_cache_ttl: Duration,
     /// Registration settings used while the config table holds none.
@@ -219,6 +224,15 @@ impl Config {
                 }),
             }
         };
+        let secure = flag("REFRESH_TOKEN_COOKIE_SECURE", false)?;
+        // Browsers drop SameSite=None cookies without Secure: refuse it at cold start instead of
+        // shipping a cookie-mode refresh that silently never works.
+        if same_site == "None" && !secure {
+            return Err(ConfigError::Invalid {
+                name: "REFRESH_TOKEN_COOKIE_SAME_SITE",
+                reason: "None needs REFRESH_TOKEN_COOKIE_SECURE=true".into(),
+            });
+        }
         let default_settings = Settings {
             public_registration: flag("PUBLIC_REGISTRATION", false)?,
             public_registration_role: get("PUBLIC_REGISTRATION_ROLE"),
@@ -239,7 +253,7 @@ impl Config {
             refresh_cookie: CookieConfig {
                 name: get("REFRESH_TOKEN_COOKIE_NAME")
                     .unwrap_or_else(|| "directus_refresh_token".into()),
-                secure: get("REFRESH_TOKEN_COOKIE_SECURE").is_some_and(|v| v == "true"),
+                secure,
                 same_site,
                 domain: get("REFRESH_TOKEN_COOKIE_DOMAIN"),
             },
@@ -251,6 +265,16 @@ impl Config {
             query_limit_default: number("QUERY_LIMIT_DEFAULT", 100)?,
             query_limit_max: number("QUERY_LIMIT_MAX", 1000)?,
             items_scan_limit: number("ITEMS_SCAN_LIMIT", 10_000)?,
+            items_scan_bytes: u64::from(number("ITEMS_SCAN_BYTES", 32 * 1024 * 1024)?),
+            rate_limit_ipv6_prefix: match number("RATE_LIMIT_IPV6_PREFIX", 64)? {
+                prefix @ 1..=128 => u8::try_from(prefix).unwrap_or(128),
+                other => {
+                    return Err(ConfigError::Invalid {
+                        name: "RATE_LIMIT_IPV6_PREFIX",
+                        reason: format!("{other} is not a prefix length from 1 to 128"),
+                    });
+                }
+            },
             permissions_cache_ttl: match get("PERMISSIONS_CACHE_TTL").as_deref() {
                 Some("0") => Duration::ZERO,
                 _ => duration("PERMISSIONS_CACHE_TTL", "30s")?,
@@ -387,6 +411,50 @@ mod tests {
         assert_eq!(parse_duration("soon"), None);
         assert_eq!(parse_duration("0"), None);
         assert_eq!(parse_duration("5 weeks"), None);
+    }
+
+    #[test]
+    fn cookie_flags_parse_strictly_and_refuse_insecure_cross_site_cookies() {
+        let with = |pairs: &[(&'static str, &'static str)]| {
+            let mut all = vec![("SECRET", SECRET)];
+            all.extend_from_slice(pairs);
+            config_from(&all)
+        };
+        assert!(
+            with(&[("REFRESH_TOKEN_COOKIE_SECURE", "true")])
+                .unwrap()
+                .refresh_cookie
+                .secure
+        );
+        for sloppy in ["TRUE", "1", "yes", "true "] {
+            let error = with(&[("REFRESH_TOKEN_COOKIE_SECURE", sloppy)]).unwrap_err();
+            assert!(
+                error.to_string().contains("REFRESH_TOKEN_COOKIE_SECURE"),
+                "{sloppy}"
+            );
+        }
+        let error = with(&[("REFRESH_TOKEN_COOKIE_SAME_SITE", "None")]).unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .contains("REFRESH_TOKEN_COOKIE_SECURE=true"),
+            "{error}"
+        );
+        let cross_site = with(&[
+            ("REFRESH_TOKEN_COOKIE_SAME_SITE", "none"),
+            ("REFRESH_TOKEN_COOKIE_SECURE", "true"),
+        ])
+        .unwrap();
+        assert_eq!(cross_site.refresh_cookie.same_site, "None");
+    }
+
+    #[test]
+    fn ipv6_prefixes_and_scan_bytes_are_configurable() {
+        let config = config_from(&[("SECRET", SECRET)]).unwrap();
+        assert_eq!(config.rate_limit_ipv6_prefix, 64);
+        assert_eq!(config.items_scan_bytes, 32 * 1024 * 1024);
+        assert!(config_from(&[("SECRET", SECRET), ("RATE_LIMIT_IPV6_PREFIX", "0")]).is_err());
+        assert!(config_from(&[("SECRET", SECRET), ("RATE_LIMIT_IPV6_PREFIX", "129")]).is_err());
     }
 
     #[test]

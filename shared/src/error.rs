@@ -211,7 +211,13 @@ impl From<StoreError> for ApiError {
                 reason: "Database unreachable",
                 cause: Some(cause),
             },
-            // Conflicts are domain outcomes; a caller that lets one escape has a bug.
+            // Contention that outlived its retries: the client may try again.
+            StoreError::Conflict => Self::ServiceUnavailable {
+                service: "database",
+                reason: "Database busy",
+                cause: Some(Box::new(StoreError::Conflict)),
+            },
+            // Other conflicts are domain outcomes; a caller that lets one escape has a bug.
             other => Self::Internal(Box::new(other)),
         }
     }

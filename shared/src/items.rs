@@ -30,6 +30,47 @@ const MIN_PAGE: usize = 25;
 pub struct ReadStats {
     pub requests: usize,
     pub examined: usize,
+    /// Approximate bytes of the examined items (their JSON size).
+    pub examined_bytes: u64,
+}
+
+/// The most one read may examine, in items and in bytes: past either it answers 400 rather
+/// than time out or run out of memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ScanBound {
+    pub items: usize,
+    pub bytes: u64,
+}
+
+impl ScanBound {
+    fn exceeded(&self, stats: &ReadStats) -> bool {
+        stats.examined > self.items || stats.examined_bytes > self.bytes
+    }
+}
+
+/// About the size of `value` as JSON, without serialising it.
+fn approximate_size(value: &Value) -> u64 {
+    let len = |n: usize| u64::try_from(n).unwrap_or(u64::MAX);
+    match value {
+        Value::Null | Value::Bool(_) => 5,
+        Value::Number(_) => 12,
+        Value::String(s) => len(s.len()).saturating_add(2),
+        Value::Array(items) => items
+            .iter()
+            .map(approximate_size)
+            .fold(2, |a, b| a.saturating_add(b).saturating_add(1)),
+        Value::Object(map) => map.iter().fold(2, |acc, (key, value)| {
+            acc.saturating_add(len(key.len()) + 4)
+                .saturating_add(approximate_size(value))
+        }),
+    }
+}
+
+fn row_size(row: &Map<String, Value>) -> u64 {
+    row.iter().fold(2, |acc, (key, value)| {
+        acc.saturating_add(u64::try_from(key.len()).unwrap_or(u64::MAX) + 4)
+            .saturating_add(approximate_size(value))
+    })
 }
 
 #[derive(Debug, Default)]
@@ -120,13 +161,11 @@ pub async fn read(state: &AppState, request: &Request) -> Result<HttpResponse, A
             Ok(http::json(StatusCode::OK, &json!({ "data": item })))
         }
         None => {
-            let outcome = read_collection(
-                &state.store,
-                &plan,
-                &query,
-                usize::try_from(state.config.items_scan_limit).unwrap_or(usize::MAX),
-            )
-            .await?;
+            let bound = ScanBound {
+                items: usize::try_from(state.config.items_scan_limit).unwrap_or(usize::MAX),
+                bytes: state.config.items_scan_bytes,
+            };
+            let outcome = read_collection(&state.store, &plan, &query, bound).await?;
             tracing::debug!(
                 collection,
                 requests = outcome.stats.requests,
@@ -235,19 +274,19 @@ fn key_order(plan: &ReadPlan, sort: &[SortKey]) -> Option<bool> {
     }
 }
 
-fn too_many(plan: &ReadPlan, limit: usize) -> ApiError {
+fn too_many(plan: &ReadPlan, bound: ScanBound) -> ApiError {
     ApiError::query(format!(
-        "This query would examine more than {limit} items of \"{}\". Narrow it, sort by \"{}\", or use a smaller offset",
-        plan.collection.collection, plan.collection.primary_key
+        "This query would examine more than {} items or {} bytes of \"{}\". Narrow it, sort by \"{}\", or use a smaller offset",
+        bound.items, bound.bytes, plan.collection.collection, plan.collection.primary_key
     ))
 }
 
-/// Reads a page of the collection for `plan`, examining at most `scan_limit` items.
+/// Reads a page of the collection for `plan`, examining at most `bound` items and bytes.
 pub async fn read_collection(
     store: &Store,
     plan: &ReadPlan,
     query: &ItemsQuery,
-    scan_limit: usize,
+    bound: ScanBound,
 ) -> Result<ReadOutcome, ApiError> {
     let name = &plan.collection.collection;
     let mut outcome = ReadOutcome::default();
@@ -269,6 +308,11 @@ pub async fn read_collection(
             outcome.stats.requests += 1;
             for row in &page.items {
                 outcome.stats.examined += 1;
+                outcome.stats.examined_bytes =
+                    outcome.stats.examined_bytes.saturating_add(row_size(row));
+                if bound.exceeded(&outcome.stats) {
+                    return Err(too_many(plan, bound));
+                }
                 if let (Some(visible), true) = visible_match(plan, query, row)? {
                     if matched >= query.offset && matched < wanted {
                         outcome.items.push(plan.project(&visible));
@@ -281,8 +325,8 @@ pub async fn read_collection(
             }
             match page.next {
                 Some(next) if matched < wanted => {
-                    if outcome.stats.examined >= scan_limit {
-                        return Err(too_many(plan, scan_limit));
+                    if outcome.stats.examined >= bound.items {
+                        return Err(too_many(plan, bound));
                     }
                     start = Some(next);
                 }
@@ -301,8 +345,13 @@ pub async fn read_collection(
             .await?;
         outcome.stats.requests += 1;
         outcome.stats.examined += page.items.len();
-        if outcome.stats.examined > scan_limit {
-            return Err(too_many(plan, scan_limit));
+        outcome.stats.examined_bytes = page
+            .items
+            .iter()
+            .map(row_size)
+            .fold(outcome.stats.examined_bytes, u64::saturating_add);
+        if bound.exceeded(&outcome.stats) {
+            return Err(too_many(plan, bound));
         }
         rows.extend(page.items);
         match page.next {

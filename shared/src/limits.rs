@@ -3,6 +3,8 @@
 //! API Gateway saw, never a client-supplied header. Limits are settings of the declarative
 //! configuration (`rate_limits` in `infra/seed.json`).
 
+use std::net::{IpAddr, Ipv6Addr};
+
 use lambda_http::Request;
 
 use crate::access::filter::iso8601;
@@ -34,12 +36,40 @@ pub fn window(now: i64, limit: RateLimit) -> (i64, i64) {
     (now - now.rem_euclid(length), length)
 }
 
+/// Bucket of requests that arrive without a source address (API Gateway always gives one; a
+/// misconfigured integration must not lift every limit, so they share one bucket).
+const UNKNOWN_ADDRESS: &str = "unknown";
+
+/// The key a client address is counted under: IPv4 as it is, IPv6 by its first `v6_prefix`
+/// bits (one /64 is one customer's network, which a client can rotate through at will).
+/// Anything that is not an address is counted in the unknown bucket.
+pub fn address_key(address: Option<&str>, v6_prefix: u8) -> String {
+    match address.and_then(|a| a.trim().parse::<IpAddr>().ok()) {
+        Some(IpAddr::V4(v4)) => v4.to_string(),
+        Some(IpAddr::V6(v6)) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let bits = u128::from(v6);
+                let prefix = u32::from(v6_prefix.clamp(1, 128));
+                let mask = u128::MAX << (128 - prefix);
+                format!("{}/{prefix}", Ipv6Addr::from(bits & mask))
+            }
+        },
+        None => UNKNOWN_ADDRESS.to_owned(),
+    }
+}
+
 /// Counts this request against its address; 429 `REQUESTS_EXCEEDED` with `Retry-After` past the
-/// limit. A limit of 0 points switches it off; requests without an address are not limited.
+/// limit. A limit of 0 points switches it off.
 pub async fn enforce(state: &AppState, request: &Request, action: Limited) -> Result<(), ApiError> {
-    let Some(address) = http::client_ip(request) else {
-        return Ok(());
-    };
+    let source = http::client_ip(request);
+    if source.is_none() {
+        tracing::warn!(
+            action = action.name(),
+            "request without a source address; counted in the shared unknown bucket"
+        );
+    }
+    let address = address_key(source.as_deref(), state.config.rate_limit_ipv6_prefix);
     let settings = state
         .access
         .settings(&state.store, &state.config.default_settings)
@@ -91,6 +121,28 @@ mod tests {
             ),
             (5, 1)
         );
+    }
+
+    #[test]
+    fn ipv6_clients_are_counted_by_network_and_missing_addresses_share_a_bucket() {
+        assert_eq!(address_key(Some("203.0.113.7"), 64), "203.0.113.7");
+        assert_eq!(
+            address_key(Some("2001:db8:1:2:aaaa::1"), 64),
+            address_key(Some("2001:db8:1:2:ffff:eeee:dddd:cccc"), 64)
+        );
+        assert_eq!(
+            address_key(Some("2001:db8:1:2:aaaa::1"), 64),
+            "2001:db8:1:2::/64"
+        );
+        assert_ne!(
+            address_key(Some("2001:db8:1:2::1"), 64),
+            address_key(Some("2001:db8:1:3::1"), 64)
+        );
+        assert_eq!(address_key(Some("2001:db8::1"), 128), "2001:db8::1/128");
+        assert_eq!(address_key(Some("2001:db8::1"), 48), "2001:db8::/48");
+        assert_eq!(address_key(Some("::ffff:198.51.100.9"), 64), "198.51.100.9");
+        assert_eq!(address_key(None, 64), "unknown");
+        assert_eq!(address_key(Some("not an address"), 64), "unknown");
     }
 
     #[test]

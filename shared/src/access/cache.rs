@@ -1,12 +1,16 @@
 //! Warm-function cache of resolved policies and collection schemas. Each entry lives for a
 //! bounded, configured time (`PERMISSIONS_CACHE_TTL`, default 30 s), so a change to roles,
-//! policies or permissions applies everywhere within that time, and the cache never grows past
-//! `MAX_ENTRIES` (it is emptied when full: simple, and a refill costs one resolution each).
+//! policies or permissions applies everywhere within that time, and each map holds at most
+//! `MAX_ENTRIES`, evicting the least recently used: a flood of new keys pushes out old ones one
+//! at a time instead of emptying the cache for everyone. Collections are looked up only after
+//! the caller's permissions name them (`items::read`), so random names never get here.
 
-use std::collections::HashMap;
 use std::hash::Hash;
+use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+use lru::LruCache;
 
 use super::Accountability;
 use crate::store::{Collection, Settings, Store, StoreError, UserStatus};
@@ -14,21 +18,27 @@ use crate::store::{Collection, Settings, Store, StoreError, UserStatus};
 const MAX_ENTRIES: usize = 10_000;
 
 #[derive(Debug)]
-struct TimedMap<K, V> {
+struct TimedMap<K: Hash + Eq, V> {
     ttl: Duration,
-    entries: Mutex<HashMap<K, (Instant, V)>>,
+    entries: Mutex<LruCache<K, (Instant, V)>>,
 }
 
 impl<K: Eq + Hash, V: Clone> TimedMap<K, V> {
     fn new(ttl: Duration) -> Self {
+        Self::bounded(ttl, MAX_ENTRIES)
+    }
+
+    fn bounded(ttl: Duration, capacity: usize) -> Self {
         Self {
             ttl,
-            entries: Mutex::new(HashMap::new()),
+            entries: Mutex::new(LruCache::new(
+                NonZeroUsize::new(capacity).unwrap_or(NonZeroUsize::MIN),
+            )),
         }
     }
 
     fn get(&self, key: &K, now: Instant) -> Option<V> {
-        let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         entries
             .get(key)
             .filter(|(stored, _)| now.duration_since(*stored) < self.ttl)
@@ -40,10 +50,7 @@ impl<K: Eq + Hash, V: Clone> TimedMap<K, V> {
             return;
         }
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        if entries.len() >= MAX_ENTRIES {
-            entries.clear();
-        }
-        entries.insert(key, (now, value));
+        entries.put(key, (now, value));
     }
 }
 
@@ -172,5 +179,21 @@ mod tests {
         }
         assert!(map.entries.lock().unwrap().len() <= MAX_ENTRIES);
         assert_eq!(map.get(&(MAX_ENTRIES + 4), now), Some(MAX_ENTRIES + 4));
+    }
+
+    #[test]
+    fn a_flood_of_new_keys_evicts_the_least_recently_used_not_everything() {
+        let map = TimedMap::bounded(Duration::from_secs(30), 3);
+        let now = Instant::now();
+        map.put("hot", 1, now);
+        map.put("a", 2, now);
+        map.put("b", 3, now);
+        for flood in 0..100 {
+            // The hot entry stays in use while strangers flood the map.
+            assert_eq!(map.get(&"hot", now), Some(1));
+            map.put(if flood % 2 == 0 { "x" } else { "y" }, flood, now);
+        }
+        assert_eq!(map.get(&"hot", now), Some(1));
+        assert_eq!(map.get(&"a", now), None);
     }
 }

@@ -22,7 +22,7 @@ pub use access::{
 pub use items::{ItemPage, item_sort_key};
 pub use schema::ensure_tables;
 pub use sessions::Session;
-pub use throttle::{LoginFailures, QUIET_RESET_SECS};
+pub use throttle::{FORGET_AFTER_SECS, LoginFailures, Reservation};
 pub use users::{MAX_USER_POLICIES, NewUser, User, UserStatus};
 
 /// Per-attempt and whole-operation limits, so no request waits on DynamoDB longer than the
@@ -36,6 +36,9 @@ pub enum StoreError {
     AlreadyExists,
     #[error("item changed or vanished since it was read")]
     Stale,
+    /// A transaction was cancelled because another one touched the same items; worth retrying.
+    #[error("the transaction conflicted with another one")]
+    Conflict,
     #[error("stored item is malformed: {0}")]
     Malformed(String),
     #[error("DynamoDB is unavailable: {0}")]
@@ -190,6 +193,28 @@ fn condition_failed_at(
             .is_some_and(|code| code == "ConditionalCheckFailed"),
         _ => false,
     }
+}
+
+/// True when a transaction was cancelled for a conflict with another one (DynamoDB's
+/// `TransactionConflict` cancellation reason, or the whole call refused as in progress).
+fn transaction_conflict(
+    error: &aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError,
+) -> bool {
+    use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+    match error {
+        TransactWriteItemsError::TransactionCanceledException(cancelled) => cancelled
+            .cancellation_reasons()
+            .iter()
+            .any(|reason| reason.code() == Some("TransactionConflict")),
+        TransactWriteItemsError::TransactionInProgressException(_) => true,
+        _ => false,
+    }
+}
+
+/// 20-60 ms, doubling per attempt: spreads retried transactions apart.
+fn jittered_backoff(attempt: u32) -> Duration {
+    let base = 20u64.saturating_mul(1 << attempt.min(4));
+    Duration::from_millis(base / 2 + rand::random_range(0..=base))
 }
 
 pub fn now_millis() -> i64 {

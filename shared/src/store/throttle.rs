@@ -1,14 +1,23 @@
 //! Failed-login counters, one per account (by normalised email, known or not, so that the
 //! lockout itself reveals nothing), in the users table under `pk = throttle#<email>`. Shared by
 //! every function instance, unlike Directus' per-process counter.
+//!
+//! An attempt is reserved before the password is checked: one conditional write that counts it
+//! and, from the fifth on, sets the lock the next attempt must wait out. The write is
+//! conditional on the counter being what was just read, so of several concurrent attempts
+//! exactly one takes each count; the others read again, and none passes while a lock holds.
 
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
+use aws_sdk_dynamodb::types::AttributeValue;
 use serde::{Deserialize, Serialize};
 
-use super::{Store, StoreError};
+use super::{Store, StoreError, conditional_write};
 
-/// Failures are forgotten after this long without one.
-pub const QUIET_RESET_SECS: i64 = 15 * 60;
+/// Failures are forgotten this long after the last attempt: strictly longer than the longest
+/// lock (15 minutes), so an attempt arriving as a lock ends still counts on from it.
+pub const FORGET_AFTER_SECS: i64 = 30 * 60;
+/// Concurrent attempts that lose the race for a count read again this many times, then are
+/// refused like a locked attempt (they are never checked against the password).
+const RESERVE_TRIES: usize = 4;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LoginFailures {
@@ -18,12 +27,25 @@ pub struct LoginFailures {
     pub locked_until: i64,
 }
 
+/// Whether an attempt may be checked against the password.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reservation {
+    /// Counted as the `attempt`-th in a row; a successful login clears the count.
+    Granted { attempt: u32 },
+    /// Locked, or lost every race for a count: refused without checking the password.
+    Refused,
+}
+
 fn throttle_pk(email: &str) -> String {
     format!("throttle#{}", super::users::email_key(email))
 }
 
 impl Store {
     pub async fn login_failures(&self, email: &str) -> Result<LoginFailures, StoreError> {
+        Ok(self.stored_failures(email).await?.unwrap_or_default())
+    }
+
+    async fn stored_failures(&self, email: &str) -> Result<Option<LoginFailures>, StoreError> {
         let output = self
             .client
             .get_item()
@@ -33,63 +55,81 @@ impl Store {
             .send()
             .await?;
         Ok(match output.item {
-            Some(item) => serde_dynamo::from_item(item)?,
-            None => LoginFailures::default(),
+            Some(item) => Some(serde_dynamo::from_item(item)?),
+            None => None,
         })
     }
 
-    /// Counts one more failure and returns the count, starting over when `previous` (read at
-    /// the start of the login) is older than the quiet period. One write either way, so a failed
-    /// login costs the same whatever its history.
-    pub async fn record_login_failure(
+    /// Reserves one login attempt at `now` (epoch seconds). `lock_after` gives the seconds the
+    /// account stays locked after its n-th attempt in a row, if any.
+    pub async fn reserve_login_attempt(
         &self,
         email: &str,
-        previous: &LoginFailures,
         now: i64,
-    ) -> Result<u32, StoreError> {
-        let recent = previous.failures > 0 && previous.last_failure > now - QUIET_RESET_SECS;
-        let update = if recent {
-            "ADD failures :one SET last_failure = :now, expires_at = :expires"
-        } else {
-            "SET failures = :one, last_failure = :now, locked_until = :zero, expires_at = :expires"
-        };
-        let mut request = self
-            .client
-            .update_item()
-            .table_name(&self.tables.users)
-            .key("pk", AttributeValue::S(throttle_pk(email)))
-            .update_expression(update)
-            .expression_attribute_values(":one", AttributeValue::N("1".into()))
-            .expression_attribute_values(":now", AttributeValue::N(now.to_string()))
-            .expression_attribute_values(
-                ":expires",
-                AttributeValue::N((now + QUIET_RESET_SECS + 3600).to_string()),
-            )
-            .return_values(ReturnValue::AllNew);
-        if !recent {
-            request = request.expression_attribute_values(":zero", AttributeValue::N("0".into()));
+        lock_after: impl Fn(u32) -> Option<i64>,
+    ) -> Result<Reservation, StoreError> {
+        for _ in 0..RESERVE_TRIES {
+            let stored = self.stored_failures(email).await?;
+            let seen = stored.clone().unwrap_or_default();
+            if seen.locked_until > now {
+                return Ok(Reservation::Refused);
+            }
+            let forgotten = seen.failures == 0 || now - seen.last_failure >= FORGET_AFTER_SECS;
+            let attempt = if forgotten {
+                1
+            } else {
+                seen.failures.saturating_add(1)
+            };
+            let locked_until = lock_after(attempt).map_or(0, |secs| now + secs);
+            let request = self
+                .client
+                .update_item()
+                .table_name(&self.tables.users)
+                .key("pk", AttributeValue::S(throttle_pk(email)))
+                .update_expression(
+                    "SET failures = :attempt, last_failure = :now, locked_until = :until, expires_at = :expires",
+                )
+                .expression_attribute_values(":attempt", AttributeValue::N(attempt.to_string()))
+                .expression_attribute_values(":now", AttributeValue::N(now.to_string()))
+                .expression_attribute_values(":until", AttributeValue::N(locked_until.to_string()))
+                .expression_attribute_values(
+                    ":expires",
+                    AttributeValue::N((now.max(locked_until) + FORGET_AFTER_SECS + 60).to_string()),
+                );
+            // The counter must still be the one just read: exactly one concurrent attempt
+            // takes each count.
+            let request = if stored.is_none() {
+                request.condition_expression("attribute_not_exists(pk)")
+            } else {
+                // Counters written before locks were stored with them may lack `locked_until`.
+                request
+                    .condition_expression(
+                        "failures = :seen AND last_failure = :seen_last \
+                         AND (locked_until = :seen_until OR attribute_not_exists(locked_until))",
+                    )
+                    .expression_attribute_values(
+                        ":seen",
+                        AttributeValue::N(seen.failures.to_string()),
+                    )
+                    .expression_attribute_values(
+                        ":seen_last",
+                        AttributeValue::N(seen.last_failure.to_string()),
+                    )
+                    .expression_attribute_values(
+                        ":seen_until",
+                        AttributeValue::N(seen.locked_until.to_string()),
+                    )
+            };
+            match conditional_write(request.send().await, StoreError::Stale) {
+                Ok(()) => return Ok(Reservation::Granted { attempt }),
+                Err(StoreError::Stale) => continue,
+                Err(other) => return Err(other),
+            }
         }
-        let output = request.send().await?;
-        let record: LoginFailures = serde_dynamo::from_item(output.attributes.unwrap_or_default())?;
-        Ok(record.failures)
+        Ok(Reservation::Refused)
     }
 
-    pub async fn lock_login(&self, email: &str, until: i64) -> Result<(), StoreError> {
-        self.client
-            .update_item()
-            .table_name(&self.tables.users)
-            .key("pk", AttributeValue::S(throttle_pk(email)))
-            .update_expression("SET locked_until = :until, expires_at = :expires")
-            .expression_attribute_values(":until", AttributeValue::N(until.to_string()))
-            .expression_attribute_values(
-                ":expires",
-                AttributeValue::N((until + QUIET_RESET_SECS + 3600).to_string()),
-            )
-            .send()
-            .await?;
-        Ok(())
-    }
-
+    /// Forgets the account's failures (after a successful login).
     pub async fn clear_login_failures(&self, email: &str) -> Result<(), StoreError> {
         self.client
             .delete_item()

@@ -37,6 +37,21 @@ pub struct User {
     /// suspension, or an administrator ending the user's sessions).
     #[serde(default)]
     pub tokens_valid_after: Option<i64>,
+    /// Epoch milliseconds of the same cut-off, for sessions: a session created before it is
+    /// over, whether or not the by-user index listed it when sessions were ended.
+    #[serde(default)]
+    pub sessions_valid_after: Option<i64>,
+}
+
+impl User {
+    /// True when `session` began before the user's sessions were last ended.
+    pub fn ended_session(&self, session: &super::Session) -> bool {
+        let cut_off = self.sessions_valid_after.or_else(|| {
+            self.tokens_valid_after
+                .map(|secs| secs.saturating_mul(1000))
+        });
+        cut_off.is_some_and(|after| session.created_at < after)
+    }
 }
 
 /// What a caller supplies to create a user; the store adds id and timestamps.
@@ -52,6 +67,9 @@ pub struct NewUser {
     /// the same transaction.
     pub policies: Vec<String>,
 }
+
+/// Tries of a registration cancelled by a transaction conflict, after the first.
+const CONFLICT_RETRIES: u32 = 3;
 
 /// DynamoDB transactions hold at most 100 items; two are the user and the email claim.
 pub const MAX_USER_POLICIES: usize = 20;
@@ -74,6 +92,9 @@ pub fn email_key(email: &str) -> String {
     email.trim().to_lowercase()
 }
 
+/// Read in place of a user for unknown addresses; no user ever has it.
+const ABSENT_USER_ID: &str = "absent";
+
 fn user_pk(id: &str) -> String {
     format!("user#{id}")
 }
@@ -84,8 +105,29 @@ fn email_pk(email: &str) -> String {
 
 impl Store {
     /// Creates the user and claims the email in one transaction; `AlreadyExists` if the email is
-    /// taken. Nothing is written in that case.
+    /// taken. Nothing is written in that case. A transaction cancelled for a conflict (another
+    /// registration of the address at the same moment, on AWS) is tried again, so the race ends
+    /// in the normal answer: one user, and `AlreadyExists` for the others.
     pub async fn create_user(&self, new: NewUser) -> Result<User, StoreError> {
+        let mut conflicts = 0;
+        loop {
+            match self.try_create_user(&new).await {
+                Err(StoreError::Conflict) if conflicts < CONFLICT_RETRIES => {
+                    conflicts += 1;
+                    tokio::time::sleep(super::jittered_backoff(conflicts)).await;
+                }
+                Err(StoreError::Conflict) => {
+                    return Err(StoreError::Unavailable(
+                        "the registration kept conflicting with another transaction".into(),
+                    ));
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn try_create_user(&self, new: &NewUser) -> Result<User, StoreError> {
+        let new = new.clone();
         let now = now_millis();
         let user = User {
             id: uuid::Uuid::new_v4().to_string(),
@@ -98,6 +140,7 @@ impl Store {
             created_at: now,
             updated_at: now,
             tokens_valid_after: None,
+            sessions_valid_after: None,
         };
         let user_item = serde_dynamo::to_item(UserItem {
             pk: user_pk(&user.id),
@@ -120,7 +163,14 @@ impl Store {
             .transact_write_items()
             .transact_items(put(user_item).map_err(|e| StoreError::Malformed(e.to_string()))?)
             .transact_items(put(claim_item).map_err(|e| StoreError::Malformed(e.to_string()))?);
-        for policy in new.policies.iter().take(MAX_USER_POLICIES) {
+        // DynamoDB refuses a transaction that touches one item twice: each link once.
+        let mut policies: Vec<&String> = Vec::new();
+        for policy in &new.policies {
+            if !policies.contains(&policy) {
+                policies.push(policy);
+            }
+        }
+        for policy in policies.into_iter().take(MAX_USER_POLICIES) {
             let link =
                 super::access::access_link_item(super::access::user_access_pk(&user.id), policy)?;
             let put = Put::builder()
@@ -139,6 +189,13 @@ impl Store {
                     .is_some_and(|e| condition_failed_at(e, 1)) =>
             {
                 Err(StoreError::AlreadyExists)
+            }
+            Err(error)
+                if error
+                    .as_service_error()
+                    .is_some_and(super::transaction_conflict) =>
+            {
+                Err(StoreError::Conflict)
             }
             Err(error) => Err(error.into()),
         }
@@ -159,16 +216,20 @@ impl Store {
         }
     }
 
-    /// Refuses access tokens issued before `now_secs` from now on.
+    /// Refuses access tokens issued before `now_secs`, and refreshes of sessions created before
+    /// this moment, from now on.
     pub async fn invalidate_tokens(&self, user_id: &str, now_secs: i64) -> Result<(), StoreError> {
+        let ms = now_millis();
         self.client
             .update_item()
             .table_name(&self.tables.users)
             .key("pk", AttributeValue::S(user_pk(user_id)))
-            .update_expression("SET tokens_valid_after = :now, updated_at = :ms")
+            .update_expression(
+                "SET tokens_valid_after = :now, sessions_valid_after = :ms, updated_at = :ms",
+            )
             .condition_expression("attribute_exists(pk)")
             .expression_attribute_values(":now", AttributeValue::N(now_secs.to_string()))
-            .expression_attribute_values(":ms", AttributeValue::N(now_millis().to_string()))
+            .expression_attribute_values(":ms", AttributeValue::N(ms.to_string()))
             .send()
             .await?;
         Ok(())
@@ -254,7 +315,9 @@ impl Store {
         conditional_write(result, StoreError::Stale)
     }
 
-    /// Finds a user by email, case-insensitively.
+    /// Finds a user by email, case-insensitively. Known and unknown addresses cost the same two
+    /// strongly consistent reads (an unknown one reads a user id that never exists), so the time
+    /// a login takes does not tell whether the address is registered.
     pub async fn find_user_by_email(&self, email: &str) -> Result<Option<User>, StoreError> {
         let output = self
             .client
@@ -265,6 +328,8 @@ impl Store {
             .send()
             .await?;
         let Some(item) = output.item else {
+            // Never a user id (ids are UUIDs): the read finds nothing, at the same cost.
+            self.get_user(ABSENT_USER_ID).await?;
             return Ok(None);
         };
         let claim: EmailClaimItem = serde_dynamo::from_item(item)?;
@@ -297,6 +362,7 @@ mod tests {
             created_at: 1,
             updated_at: 2,
             tokens_valid_after: None,
+            sessions_valid_after: None,
         };
         let item: std::collections::HashMap<String, AttributeValue> =
             serde_dynamo::to_item(UserItem {

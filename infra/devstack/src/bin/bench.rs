@@ -526,7 +526,16 @@ async fn items_cost(dynamo: &str) -> Result<(), BoxError> {
         let mut last = None;
         for _ in 0..5 {
             let started = Instant::now();
-            let outcome = shared::items::read_collection(&store, &plan, &query, 10_000).await;
+            let outcome = shared::items::read_collection(
+                &store,
+                &plan,
+                &query,
+                shared::items::ScanBound {
+                    items: 10_000,
+                    bytes: 32 * 1024 * 1024,
+                },
+            )
+            .await;
             samples.push(started.elapsed().as_secs_f64() * 1000.0);
             last = Some(outcome);
         }
