@@ -49,11 +49,16 @@ impl RefreshKeys {
         }
     }
 
-    fn tag(key: &[u8], session: &Uuid, generation: u32) -> [u8; TAG_BYTES] {
+    /// The one MAC over (session, generation): tokens are made and checked with it.
+    fn mac(key: &[u8], session: &Uuid, generation: u32) -> HmacSha256 {
         let mut mac = HmacSha256::new_from_slice(key).expect("HMAC takes keys of any length");
         mac.update(session.as_bytes());
         mac.update(&generation.to_be_bytes());
-        let full = mac.finalize().into_bytes();
+        mac
+    }
+
+    fn tag(key: &[u8], session: &Uuid, generation: u32) -> [u8; TAG_BYTES] {
+        let full = Self::mac(key, session, generation).finalize().into_bytes();
         let mut tag = [0u8; TAG_BYTES];
         tag.copy_from_slice(&full[..TAG_BYTES]);
         tag
@@ -80,10 +85,9 @@ impl RefreshKeys {
         let generation = u32::from_be_bytes(bytes[16..20].try_into().ok()?);
         let presented = &bytes[20..];
         let genuine = self.keys.iter().any(|key| {
-            let mut mac = HmacSha256::new_from_slice(key).expect("HMAC takes keys of any length");
-            mac.update(session.as_bytes());
-            mac.update(&generation.to_be_bytes());
-            mac.verify_truncated_left(presented).is_ok()
+            Self::mac(key, &session, generation)
+                .verify_truncated_left(presented)
+                .is_ok()
         });
         genuine.then(|| (session.to_string(), generation))
     }
