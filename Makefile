@@ -17,16 +17,19 @@ help:
 	@echo "make test   run every test: unit, integration (real local DynamoDB), end-to-end (cargo lambda watch)"
 	@echo "make bench  measure cold start, warm latency per endpoint and binary sizes"
 	@echo "make build  release zips for AWS Lambda (arm64) with cargo lambda, and their sizes"
-	@echo "make check-template  cfn-lint, sam validate --lint, and the template/workspace drift check"
+	@echo "make check-template  cfn-lint, sam validate --lint, the template/workspace drift check, IAM grants vs infra/dynamodb-access.json"
 
 # cargo-lambda (and the zig it brings) from PyPI, into a git-ignored virtual environment.
 $(LAMBDA):
 	python3 -m venv $(VENV)
 	$(PIP) install --quiet --disable-pip-version-check cargo-lambda
 
-# cfn-lint and the SAM CLI, for the offline template checks.
+# cfn-lint and the SAM CLI, for the offline template checks, pinned: docs/deploy.md was checked
+# with these versions, and both change what they accept between releases.
+SAM_VERSION      := 1.170.0
+CFN_LINT_VERSION := 1.58.0
 $(SAM): $(LAMBDA)
-	$(PIP) install --quiet --disable-pip-version-check cfn-lint aws-sam-cli
+	$(PIP) install --quiet --disable-pip-version-check cfn-lint==$(CFN_LINT_VERSION) aws-sam-cli==$(SAM_VERSION)
 
 # schemathesis, pinned: its generator and checks change between releases.
 SCHEMATHESIS := $(VENV)/bin/schemathesis
@@ -37,11 +40,19 @@ tools: $(LAMBDA)
 
 template-tools: $(SAM)
 
-# template.yaml: linted, validated, and in step with functions/ and the local router.
+# template.yaml: linted, validated, in step with functions/ and the local router, and granting
+# each function exactly the DynamoDB access infra/dynamodb-access.json declares. The import
+# template of docs/deploy.md (adopting retained tables) is linted too.
 check-template: template-tools
+	@$(SAM) --version | grep -qx "SAM CLI, version $(SAM_VERSION)" || { echo "expected SAM CLI $(SAM_VERSION), found: $$($(SAM) --version); run $(PIP) install aws-sam-cli==$(SAM_VERSION)"; exit 1; }
+	@$(VENV)/bin/cfn-lint --version | grep -qx "cfn-lint $(CFN_LINT_VERSION)" || { echo "expected cfn-lint $(CFN_LINT_VERSION), found: $$($(VENV)/bin/cfn-lint --version); run $(PIP) install cfn-lint==$(CFN_LINT_VERSION)"; exit 1; }
 	$(VENV)/bin/cfn-lint template.yaml
 	$(SAM) validate --lint --region us-east-1 --template-file template.yaml
 	$(VENV)/bin/python infra/check_template.py
+	@mkdir -p target
+	$(VENV)/bin/python infra/import_template.py --stack check --template target/import-template.json \
+		--resources target/import-resources.json --secret-arn arn:aws:secretsmanager:us-east-1:000000000000:secret:check
+	$(VENV)/bin/cfn-lint target/import-template.json
 
 dev: tools
 	cargo build --workspace
@@ -57,6 +68,7 @@ test: tools check-template tests/sdk/node_modules $(SCHEMATHESIS)
 	cargo clippy --workspace --all-targets -- -D warnings
 	cargo build --workspace --all-targets
 	cargo test --workspace --all-targets
+	$(VENV)/bin/python infra/check_access.py observed target/dynamodb-access.log
 
 # Release zips for AWS Lambda (arm64, built with the zig that comes with cargo-lambda).
 build: tools

@@ -6,7 +6,10 @@
 - every HttpApi route of the template is in the local router
   ([workspace.metadata.lambda.watch.router] in Cargo.toml) with the same method, path and
   function, and back;
-- docs/openapi.yaml documents exactly the local router's routes (method and path).
+- docs/openapi.yaml documents exactly the local router's routes (method and path);
+- every function's policies grant exactly the DynamoDB actions and resources
+  infra/dynamodb-access.json declares for it (check_access.py; the end-to-end run checks the
+  declaration against what the functions really do).
 Run by `make test` with the virtual environment's Python (cfn-lint provides the YAML loader
 that understands CloudFormation's short-form tags).
 """
@@ -17,6 +20,8 @@ import tomllib
 import yaml
 
 from cfnlint.decode import cfn_yaml
+
+import check_access
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
@@ -89,6 +94,8 @@ def main() -> int:
         if globals_.get(key) != expected:
             problems.append(f"Globals.Function.{key} is {globals_.get(key)!r}, expected {expected!r}")
 
+    problems.extend(check_access.template_problems(template))
+
     if problems:
         print("template.yaml and the workspace disagree:")
         for problem in problems:
@@ -96,7 +103,7 @@ def main() -> int:
         return 1
     print(
         f"template.yaml and docs/openapi.yaml match the workspace: {len(functions)} functions, "
-        f"{len(template_routes)} routes"
+        f"{len(template_routes)} routes, DynamoDB grants as in infra/dynamodb-access.json"
     )
     return 0
 

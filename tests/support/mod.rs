@@ -20,6 +20,10 @@ pub const USER_ROLE: &str = "0b6f1f0e-7c1d-4c8e-9f55-6a2b9d7e3c10";
 pub const ADMIN_ROLE: &str = "7c1e2d3f-4a5b-4c6d-8e9f-0a1b2c3d4e5f";
 /// Where the stack's functions write their logs.
 pub const FUNCTION_LOG: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../target/e2e-functions.log");
+/// Where the stack's functions record the DynamoDB access they use (`shared::store::access_log`);
+/// `make test` checks it against `infra/dynamodb-access.json` after the tests.
+pub const DYNAMODB_ACCESS_LOG: &str =
+    concat!(env!("CARGO_MANIFEST_DIR"), "/../target/dynamodb-access.log");
 
 pub struct Stack {
     pub api: String,
@@ -38,6 +42,9 @@ fn free_port() -> u16 {
 pub fn stack() -> &'static Stack {
     STACK.get_or_init(|| {
         let workspace = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+        // Each run observes afresh; devstack passes the variable on to `cargo lambda watch`,
+        // which passes it on to every function.
+        std::fs::write(DYNAMODB_ACCESS_LOG, "").expect("the access log can be truncated");
         let mut process = Command::new(env!("CARGO"))
             .args(["run", "--quiet", "-p", "devstack", "--"])
             .args(["--memory", "--port", "0", "--exit-on-eof"])
@@ -57,6 +64,10 @@ pub fn stack() -> &'static Stack {
             ])
             .current_dir(workspace)
             .env("SECRET", SECRET)
+            .env(
+                shared::store::access_log::ACCESS_LOG_VARIABLE,
+                DYNAMODB_ACCESS_LOG,
+            )
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .spawn()

@@ -3,6 +3,7 @@
 //! Layout, keys and access patterns: `docs/data-model.md`.
 
 mod access;
+pub mod access_log;
 mod items;
 mod rate;
 mod schema;
@@ -122,6 +123,8 @@ pub struct Store {
 
 impl Store {
     pub fn new(client: Client, tables: Tables) -> Self {
+        // Test stacks only: see `access_log` (nothing changes unless DYNAMODB_ACCESS_LOG is set).
+        let client = access_log::from_environment(client, &tables);
         Self { client, tables }
     }
 
