@@ -1,5 +1,6 @@
-//! Table definitions for local stacks and tests. On AWS, template.yaml creates the same tables;
-//! a test compares the two.
+//! Table definitions for local stacks and tests. On AWS, template.yaml creates the same tables
+//! (keys, the `by_user` index, TTL attributes); nothing checks the two against each other, so a
+//! change here needs the same change there.
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{
