@@ -6,8 +6,8 @@
 //!    invocation's response arriving at the Runtime API (init + first invoke), median of 7.
 //! 3. The cost of item reads in a collection of 100,000 items: DynamoDB requests, items examined
 //!    and time, for pages in key order and for the reads that must look further.
-//! 4. Warm latency of each endpoint over HTTP through `cargo lambda watch --release`
-//!    (the local stack users run), 50 sequential requests each after one warm-up request.
+//! 4. Warm latency of each endpoint over HTTP through the local stack (its API Gateway front and
+//!    `cargo lambda watch --release`), 50 sequential requests each after one warm-up request.
 //! 5. Login timing by outcome (unknown email, wrong password, right password), interleaved,
 //!    to show that a response's time does not tell them apart.
 
