@@ -10,10 +10,13 @@
 - every function's policies grant exactly the DynamoDB actions and resources
   infra/dynamodb-access.json declares for it (check_access.py; the end-to-end run checks the
   declaration against what the functions really do).
+- the local stack's API Gateway stand-in (infra/devstack/src/gateway.rs) has the HttpApi's CORS
+  configuration.
 Run by `make test` with the virtual environment's Python (cfn-lint provides the YAML loader
 that understands CloudFormation's short-form tags).
 """
 import pathlib
+import re
 import sys
 import tomllib
 
@@ -88,6 +91,25 @@ def main() -> int:
         problems.append(f"docs/openapi.yaml documents {route}, which no function serves")
     for route in sorted(routed - documented):
         problems.append(f"route {route} is not documented in docs/openapi.yaml")
+
+    # The local front answers CORS with the template's configuration.
+    gateway = (ROOT / "infra" / "devstack" / "src" / "gateway.rs").read_text()
+    constants = dict(re.findall(r'pub const (CORS_\w+|DEFAULT_CORS_ORIGINS): &str = "([^"]*)";', gateway))
+    cors = template["Resources"]["Api"]["Properties"].get("CorsConfiguration", {})
+    origins_default = template["Parameters"]["CorsAllowOrigins"].get("Default", "")
+    expected = {
+        "DEFAULT_CORS_ORIGINS": origins_default,
+        "CORS_ALLOW_HEADERS": ",".join(h.lower() for h in cors.get("AllowHeaders", [])),
+        "CORS_ALLOW_METHODS": ",".join(m.upper() for m in cors.get("AllowMethods", [])),
+        "CORS_MAX_AGE": str(cors.get("MaxAge", "")),
+    }
+    for name, value in expected.items():
+        if constants.get(name) != value:
+            problems.append(f"gateway.rs {name} is {constants.get(name)!r}, the template's {value!r}")
+    if cors.get("AllowCredentials") is not True:
+        problems.append("the template's CORS no longer allows credentials; gateway.rs does")
+    if cors.get("AllowOrigins") != {"Ref": "CorsAllowOrigins"}:
+        problems.append("the template's AllowOrigins is not the CorsAllowOrigins parameter")
 
     globals_ = template.get("Globals", {}).get("Function", {})
     for key, expected in (("Runtime", "provided.al2023"), ("Handler", "bootstrap"), ("Architectures", ["arm64"])):

@@ -57,6 +57,10 @@ pub fn conform(observed: &Observed) -> Result<(), String> {
         return route_not_found(observed);
     };
     let method = observed.method.to_ascii_lowercase();
+    if document["paths"][&template].get(&method).is_none() {
+        // A documented path with another method is the `$default` route's too.
+        return route_not_found(observed);
+    }
     let responses = &document["paths"][&template][&method]["responses"];
     let status = observed.status.to_string();
     let mut response = responses
@@ -114,7 +118,10 @@ pub fn conform(observed: &Observed) -> Result<(), String> {
 }
 
 fn route_not_found(observed: &Observed) -> Result<(), String> {
-    let what = format!("{} {} (no documented path)", observed.method, observed.path);
+    let what = format!(
+        "{} {} (no documented operation)",
+        observed.method, observed.path
+    );
     if observed.status != 404 {
         return Err(format!("{what} answered {}, not 404", observed.status));
     }

@@ -1,13 +1,18 @@
 //! The local stack in one process: an embedded dynoxide (DynamoDB on SQLite) with the tables
-//! created and `infra/seed.json` applied, then every function served by `cargo lambda watch`,
-//! warmed so that the first real request does not wait for a compile.
+//! created and `infra/seed.json` applied, then every function run by `cargo lambda watch` on an
+//! internal port behind a stand-in for API Gateway on the API port (`gateway`: routes, CORS,
+//! payload 2.0 events, limits, as the deployed HTTP API), warmed so that the first real request
+//! does not wait for a compile.
 //!
 //! `devstack --db .local/dynamodb.sqlite --port 8000 --api-port 9000` is what `make dev` runs.
 //! Tests run `devstack --memory --port 0 --api-port <free> --exit-on-eof` and read the
 //! `READY` line; the stack stops when their stdin pipe closes, however the test process ends.
 
+mod gateway;
+
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
@@ -16,18 +21,6 @@ use shared::provision::Document;
 use shared::store::{Store, Tables, ensure_tables};
 use tokio::io::AsyncReadExt;
 use tokio::process::{Child, Command};
-
-/// One request per function, each answered by our code (not by cargo lambda) once it runs.
-const WARM_UP: [(&str, &str); 8] = [
-    ("GET", "/.well-known/jwks.json"),
-    ("GET", "/not-a-route"),
-    ("POST", "/users/register"),
-    ("POST", "/users"),
-    ("POST", "/auth/login"),
-    ("POST", "/auth/refresh"),
-    ("POST", "/auth/logout"),
-    ("GET", "/items/posts"),
-];
 
 struct Options {
     db: Option<PathBuf>,
@@ -38,13 +31,15 @@ struct Options {
     exit_on_eof: bool,
     api_log: Option<PathBuf>,
     release: bool,
+    cors_origins: String,
     workspace: PathBuf,
 }
 
 fn usage() -> ! {
     eprintln!(
         "usage: devstack [--db FILE | --memory] [--port N] [--api-port N | --no-api] \
-         [--seed FILE]... [--prefix P] [--exit-on-eof] [--api-log FILE] [--release]"
+         [--seed FILE]... [--prefix P] [--exit-on-eof] [--api-log FILE] [--release] \
+         [--cors-origins A,B]"
     );
     std::process::exit(2)
 }
@@ -60,6 +55,9 @@ fn parse_options() -> Options {
         exit_on_eof: false,
         api_log: None,
         release: false,
+        // As the template's `CorsAllowOrigins` parameter.
+        cors_origins: std::env::var("CORS_ALLOW_ORIGINS")
+            .unwrap_or_else(|_| gateway::DEFAULT_CORS_ORIGINS.to_owned()),
         workspace,
     };
     let mut args = std::env::args().skip(1);
@@ -76,6 +74,7 @@ fn parse_options() -> Options {
             "--exit-on-eof" => options.exit_on_eof = true,
             "--api-log" => options.api_log = Some(PathBuf::from(value())),
             "--release" => options.release = true,
+            "--cors-origins" => options.cors_origins = value(),
             _ => usage(),
         }
     }
@@ -134,13 +133,46 @@ async fn run(options: Options) -> Result<(), Box<dyn std::error::Error>> {
 
     let mut api = None;
     if let Some(api_port) = options.api_port {
+        // The front first: a taken API port fails before anything is compiled.
+        let front = tokio::net::TcpListener::bind(("127.0.0.1", api_port))
+            .await
+            .map_err(|e| format!("cannot listen on 127.0.0.1:{api_port}: {e}"))?;
+        let api_url = format!("http://{}", front.local_addr()?);
+        let manifest = options.workspace.join("Cargo.toml");
+        let routes = std::fs::read_to_string(&manifest)
+            .map_err(|e| format!("cannot read {}: {e}", manifest.display()))
+            .and_then(|text| gateway::Routes::from_manifest(&text))?;
+        let cors = gateway::Cors::new(&options.cors_origins)?;
+        let lambda_port = free_port()?;
         let secret = secret(&options)?;
-        let child = start_api(&options, api_port, &dynamo_url, &secret)?;
-        let api_url = format!("http://127.0.0.1:{api_port}");
-        api = Some(child);
-        let warm = warm_up(&api_url);
+        api = Some(start_api(&options, lambda_port, &dynamo_url, &secret)?);
+        let gateway = Arc::new(gateway::Gateway::new(
+            routes,
+            cors,
+            format!("http://127.0.0.1:{lambda_port}"),
+            gateway::INTEGRATION_TIMEOUT,
+        ));
+        tokio::spawn({
+            let gateway = gateway.clone();
+            async move {
+                if let Err(error) = gateway::serve(front, gateway, std::future::pending()).await {
+                    eprintln!("devstack: the API front stopped: {error}");
+                }
+            }
+        });
+        // Straight to each function, not bounded by the 30 s integration timeout: a first call
+        // compiles the function.
+        let warm = gateway.warm_up(
+            Duration::from_secs(900),
+            Instant::now() + Duration::from_secs(1800),
+        );
         tokio::select! {
-            result = warm => result?,
+            result = warm => {
+                if let Err(error) = result {
+                    stop(api.take()).await;
+                    return Err(format!("warm-up: {error}").into());
+                }
+            }
             _ = stop_requested(options.exit_on_eof) => {
                 stop(api.take()).await;
                 return Ok(());
@@ -186,9 +218,18 @@ fn secret(options: &Options) -> Result<String, Box<dyn std::error::Error>> {
     Ok(secret)
 }
 
+/// A loopback port nobody listens on now.
+fn free_port() -> std::io::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+/// `cargo lambda watch` on an internal port: the front reaches the functions through its Lambda
+/// invoke API; its own HTTP routing and CORS are not used.
 fn start_api(
     options: &Options,
-    api_port: u16,
+    lambda_port: u16,
     dynamo_url: &str,
     secret: &str,
 ) -> Result<Child, Box<dyn std::error::Error>> {
@@ -197,11 +238,13 @@ fn start_api(
         .args([
             "lambda",
             "watch",
+            "--disable-cors",
             "-A",
             "127.0.0.1",
             "-P",
-            &api_port.to_string(),
+            &lambda_port.to_string(),
         ])
+        .args(options.release.then_some("--release"))
         .current_dir(&options.workspace)
         .env("AWS_ENDPOINT_URL_DYNAMODB", dynamo_url)
         .env("AWS_ACCESS_KEY_ID", "local")
@@ -225,54 +268,6 @@ fn start_api(
     command
         .spawn()
         .map_err(|e| format!("cannot start `cargo lambda watch` (is cargo-lambda installed? `make dev` installs it): {e}").into())
-}
-
-/// Sends each function one request and waits until our own code answers it (a JSON error
-/// envelope or a 204), which means the function is compiled and running.
-async fn warm_up(api_url: &str) -> Result<(), Box<dyn std::error::Error>> {
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(900))
-        .build()?;
-    let deadline = Instant::now() + Duration::from_secs(1800);
-    for (method, path) in WARM_UP {
-        let started = Instant::now();
-        loop {
-            if Instant::now() > deadline {
-                return Err(format!("{method} {path} did not answer in time").into());
-            }
-            let request = match method {
-                "GET" => client.get(format!("{api_url}{path}")),
-                _ => client
-                    .post(format!("{api_url}{path}"))
-                    .header("content-type", "application/json")
-                    .body("{}"),
-            };
-            let answered = match request.send().await {
-                Ok(response) => answered_by_us(response).await,
-                Err(_) => false,
-            };
-            if answered {
-                break;
-            }
-            // Not listening yet, or cargo lambda is still compiling: ask again shortly.
-            tokio::time::sleep(Duration::from_millis(250)).await;
-        }
-        eprintln!(
-            "devstack: {method} {path} ready ({:.1} s)",
-            started.elapsed().as_secs_f64()
-        );
-    }
-    Ok(())
-}
-
-async fn answered_by_us(response: reqwest::Response) -> bool {
-    if response.status() == reqwest::StatusCode::NO_CONTENT {
-        return true;
-    }
-    let Ok(body) = response.json::<serde_json::Value>().await else {
-        return false;
-    };
-    body.get("errors").is_some() || body.get("data").is_some() || body.get("keys").is_some()
 }
 
 /// Ctrl-C, SIGTERM, or (for tests) the end of stdin.

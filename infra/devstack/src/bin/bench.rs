@@ -8,9 +8,9 @@
 //!    token for items) and must answer the status the table states, or the benchmark fails.
 //! 3. The cost of item reads in a collection of 100,000 items: DynamoDB requests, items examined
 //!    and time, for pages in key order and for the reads that must look further.
-//! 4. Warm latency of each endpoint over HTTP through `cargo lambda watch --release`
-//!    (the local stack users run), 50 sequential requests each after one warm-up request; every
-//!    response must have the endpoint's success status.
+//! 4. Warm latency of each endpoint over HTTP through the local stack (its API Gateway front and
+//!    `cargo lambda watch --release`), 50 sequential requests each after one warm-up request;
+//!    every response must have the endpoint's success status.
 //! 5. Login timing by outcome (unknown email, wrong password, right password), 200 interleaved
 //!    rounds compared with Welch's t-test, to show whether a response's time tells them apart.
 
