@@ -73,7 +73,8 @@ pub async fn login(
     request: &Request,
 ) -> Result<HttpResponse, ApiError> {
     caller(state, request).await?;
-    crate::limits::enforce(state, request, crate::limits::Limited::Login).await?;
+    // The payload first: a malformed one is a 400 that touches nothing. Then the limit, before
+    // any hashing.
     let body = http::json_object(request)?;
     let email = http::required_email(&body)?;
     // No password rule applies at login (only the body limit): a login never describes the
@@ -85,6 +86,7 @@ pub async fn login(
     )?);
     http::optional_string(&body, "otp")?;
     let mode = Mode::parse(body.get("mode"))?.unwrap_or(Mode::Json);
+    crate::limits::enforce(state, request, crate::limits::Limited::Login).await?;
 
     let now_i = secs_i64(now_secs());
     // The attempt is counted before the password is checked, so parallel guesses cannot all
@@ -149,13 +151,15 @@ pub async fn login(
 /// one after the window, is a reuse, and ends the whole session.
 pub async fn refresh(state: &AppState, request: &Request) -> Result<HttpResponse, ApiError> {
     caller(state, request).await?;
-    crate::limits::enforce(state, request, crate::limits::Limited::Refresh).await?;
     let body = http::json_object(request)?;
     let (mode, presented) = presented_refresh_token(state, request, &body)?;
     let (session_id, generation) = state
         .refresh_keys
         .verify(&presented)
         .ok_or(ApiError::InvalidCredentials)?;
+    // A forged token fails the HMAC above without touching DynamoDB; the limit guards the reads
+    // and writes below.
+    crate::limits::enforce(state, request, crate::limits::Limited::Refresh).await?;
     let now = now_secs();
     let now_i = secs_i64(now);
     let grace = secs_i64(state.config.refresh_grace.as_secs());

@@ -31,7 +31,8 @@ pub async fn register(
     request: &Request,
 ) -> Result<HttpResponse, ApiError> {
     crate::auth::caller(state, request).await?;
-    crate::limits::enforce(state, request, crate::limits::Limited::Register).await?;
+    // The payload first: a malformed one is a 400 that touches nothing. Then the limit, before
+    // any hashing.
     let body = http::json_object(request)?;
     if let Some(unknown) = body.keys().find(|k| !ALLOWED_FIELDS.contains(&k.as_str())) {
         return Err(ApiError::payload(format!("\"{unknown}\" is not allowed")));
@@ -45,6 +46,7 @@ pub async fn register(
     let first_name = name(&body, "first_name")?;
     let last_name = name(&body, "last_name")?;
     bounded(&body, "verification_url", MAX_URL_CHARS)?;
+    crate::limits::enforce(state, request, crate::limits::Limited::Register).await?;
 
     // The same cached item the rate limiter just read: one settings read per cache period.
     let settings = state
