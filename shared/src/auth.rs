@@ -88,12 +88,13 @@ pub async fn login(
     let mode = Mode::parse(body.get("mode"))?.unwrap_or(Mode::Json);
     crate::limits::enforce(state, request, crate::limits::Limited::Login).await?;
 
-    let now_i = secs_i64(now_secs());
     // The attempt is counted before the password is checked, so parallel guesses cannot all
     // pass one lock check: each takes its own count, and none is checked while a lock holds.
     let reservation = state
         .store
-        .reserve_login_attempt(&email, now_i, lock_seconds)
+        .reserve_login_attempt(&email, crate::store::now_millis(), |attempt| {
+            lock_seconds(attempt).map(|secs| secs * 1000)
+        })
         .await?;
     let user = state.store.find_user_by_email(&email).await?;
     // Always one argon2 verification: against the user's hash, or the dummy when there is none,
@@ -136,7 +137,8 @@ pub async fn login(
         rotated_at: None,
         expires_at: expiry(state, now).min(absolute),
         absolute_expires_at: absolute,
-        created_at: i64::try_from(now * 1000).unwrap_or(i64::MAX),
+        // Milliseconds, compared with `sessions_valid_after` (a revocation's own instant).
+        created_at: crate::store::now_millis(),
         ip: http::client_ip(request),
         user_agent: http::user_agent(request),
     };
@@ -261,6 +263,12 @@ async fn suspend_if_configured(
         state
             .store
             .set_user_status(&user.id, UserStatus::Suspended)
+            .await?;
+        // As the operator tool does: stamp first, so sessions the lagging index misses stay
+        // over even if the account is reactivated later.
+        state
+            .store
+            .invalidate_tokens(&user.id, secs_i64(now_secs()))
             .await?;
         state.store.revoke_user_sessions(&user.id).await?;
         tracing::warn!(user = %user.id, failures, "account suspended after repeated failures");

@@ -105,8 +105,8 @@ pub struct Config {
     /// Most items one read may examine (filters, search, sorts on other fields and `meta` read
     /// beyond the page); past it the request is a 400 instead of a timeout.
     pub items_scan_limit: u32,
-    /// Most bytes of item data one read may examine: 10,000 items of up to 400 KB would
-    /// otherwise exhaust a 256 MB function.
+    /// Most bytes of item data one read may examine (default 8 MiB): 10,000 items of up to
+    /// 400 KB would otherwise exhaust a 256 MB function.
     pub items_scan_bytes: u64,
     /// Rate limits key an IPv6 client on this prefix (a /64 is one customer's network).
     pub rate_limit_ipv6_prefix: u8,
@@ -265,7 +265,9 @@ impl Config {
             query_limit_default: number("QUERY_LIMIT_DEFAULT", 100)?,
             query_limit_max: number("QUERY_LIMIT_MAX", 1000)?,
             items_scan_limit: number("ITEMS_SCAN_LIMIT", 10_000)?,
-            items_scan_bytes: u64::from(number("ITEMS_SCAN_BYTES", 32 * 1024 * 1024)?),
+            // JSON held as serde values takes several times its text size: 8 MiB of item text
+            // stays well inside a 256 MB function.
+            items_scan_bytes: u64::from(number("ITEMS_SCAN_BYTES", 8 * 1024 * 1024)?),
             rate_limit_ipv6_prefix: match number("RATE_LIMIT_IPV6_PREFIX", 64)? {
                 prefix @ 1..=128 => u8::try_from(prefix).unwrap_or(128),
                 other => {
@@ -452,7 +454,7 @@ mod tests {
     fn ipv6_prefixes_and_scan_bytes_are_configurable() {
         let config = config_from(&[("SECRET", SECRET)]).unwrap();
         assert_eq!(config.rate_limit_ipv6_prefix, 64);
-        assert_eq!(config.items_scan_bytes, 32 * 1024 * 1024);
+        assert_eq!(config.items_scan_bytes, 8 * 1024 * 1024);
         assert!(config_from(&[("SECRET", SECRET), ("RATE_LIMIT_IPV6_PREFIX", "0")]).is_err());
         assert!(config_from(&[("SECRET", SECRET), ("RATE_LIMIT_IPV6_PREFIX", "129")]).is_err());
     }

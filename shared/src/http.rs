@@ -145,9 +145,20 @@ pub fn required_string(
 /// The longest email accepted (RFC 5321's path limit).
 pub const MAX_EMAIL_CHARS: usize = 254;
 
-/// C0 controls and DEL: never part of an email or a name.
+/// Characters that are never part of an email or a name: C0 and C1 controls, DEL, and the
+/// invisible formatting characters that make look-alikes (soft hyphen, zero-width characters,
+/// bidirectional overrides and isolates, word joiners, the byte-order mark).
 pub fn is_control(c: char) -> bool {
-    c <= '\u{1f}' || c == '\u{7f}'
+    c.is_control()
+        || matches!(
+            c,
+            '\u{ad}'
+                | '\u{200b}'..='\u{200f}'
+                | '\u{202a}'..='\u{202e}'
+                | '\u{2060}'..='\u{2064}'
+                | '\u{2066}'..='\u{2069}'
+                | '\u{feff}'
+        )
 }
 
 /// A syntactically valid email: one `@`, a local part without whitespace or control characters,
@@ -324,6 +335,10 @@ mod tests {
             "\u{7f}a@example.com",
             "a@exam\u{1}ple.com",
             "a\u{a0}b@example.com",
+            "adm\u{200b}in@example.com",
+            "evil\u{202e}moc.elgoog@example.com",
+            "c1\u{85}x@example.com",
+            "\u{feff}bom@example.com",
         ] {
             assert!(!valid_email(bad), "{bad:?}");
             let body = serde_json::json!({"email": bad});

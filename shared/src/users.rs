@@ -168,6 +168,10 @@ fn policy_ids(value: Option<&Value>) -> Result<Vec<String>, ApiError> {
         })
         .collect::<Option<Vec<String>>>()
         .ok_or_else(|| ApiError::payload("\"policies\" must hold policy ids"))?;
+    // Each policy once: a repeated id would be linked (and echoed) twice.
+    let mut ids = ids;
+    let mut seen = std::collections::HashSet::new();
+    ids.retain(|id| seen.insert(id.clone()));
     if ids.len() > MAX_USER_POLICIES {
         return Err(ApiError::payload(format!(
             "\"policies\" must contain less than or equal to {MAX_USER_POLICIES} items"

@@ -1452,3 +1452,51 @@ async fn a_registration_cancelled_by_a_conflict_is_retried_to_the_normal_answer(
             .is_none()
     );
 }
+
+#[tokio::test]
+async fn concurrent_reservations_take_each_count_once_and_stop_at_the_lock() {
+    let store = fresh_store().await;
+    let now = shared::store::now_millis();
+    let tasks: Vec<_> = (0..50)
+        .map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                store
+                    .reserve_login_attempt("racer@example.com", now, |attempt| {
+                        shared::auth::lock_seconds(attempt).map(|secs| secs * 1000)
+                    })
+                    .await
+                    .unwrap()
+            })
+        })
+        .collect();
+    let mut granted = Vec::new();
+    for task in tasks {
+        if let shared::store::Reservation::Granted { attempt } = task.await.unwrap() {
+            granted.push(attempt);
+        }
+    }
+    granted.sort_unstable();
+    // All at one instant: five counts before the first lock, each taken exactly once.
+    assert_eq!(granted, vec![1, 2, 3, 4, 5]);
+    let record = store.login_failures("racer@example.com").await.unwrap();
+    assert_eq!(record.failures, 5);
+    assert_eq!(record.locked_until, now + 1000);
+    // Still locked a moment later; counted on once the lock has passed.
+    let later = |at: i64| {
+        let store = store.clone();
+        async move {
+            store
+                .reserve_login_attempt("racer@example.com", at, |attempt| {
+                    shared::auth::lock_seconds(attempt).map(|secs| secs * 1000)
+                })
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(later(now + 999).await, shared::store::Reservation::Refused);
+    assert_eq!(
+        later(now + 1000).await,
+        shared::store::Reservation::Granted { attempt: 6 }
+    );
+}

@@ -316,13 +316,15 @@ impl Cors {
         for name in theirs {
             response.remove(name);
         }
+        // Every answer varies by Origin, allowed or not, so a shared cache never hands one
+        // origin's CORS answer to another (jwks is cacheable).
+        response.append(header::VARY, HeaderValue::from_static("origin"));
         if let Some(origin) = self.allowed(request) {
             response.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone());
             response.insert(
                 header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
                 HeaderValue::from_static("true"),
             );
-            response.append(header::VARY, HeaderValue::from_static("origin"));
         }
     }
 }
@@ -583,6 +585,30 @@ pub struct Gateway {
     /// `http://127.0.0.1:<port>` of `cargo lambda watch`.
     lambda: String,
     timeout: Duration,
+    /// Requests in flight at once; beyond it API Gateway's throttling answer (429).
+    in_flight: Arc<tokio::sync::Semaphore>,
+}
+
+/// Requests the front serves at once: far above what the functions behind it can take, a
+/// bound on the memory a flood of large bodies can hold.
+const MAX_IN_FLIGHT: usize = 64;
+
+/// True for a `Host` that names this machine's loopback: a page whose domain a DNS-rebinding
+/// attack points at 127.0.0.1 sends its own name, and is refused, so CORS cannot be bypassed
+/// by making the request same-origin.
+fn loopback_host(headers: &HeaderMap) -> bool {
+    let Some(host) = headers.get(header::HOST).and_then(|h| h.to_str().ok()) else {
+        return false;
+    };
+    let name = match host.rsplit_once(':') {
+        Some((name, port)) if port.bytes().all(|b| b.is_ascii_digit()) => name,
+        _ => host,
+    };
+    let name = name.trim_start_matches('[').trim_end_matches(']');
+    name.eq_ignore_ascii_case("localhost")
+        || name
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 impl Gateway {
@@ -593,6 +619,7 @@ impl Gateway {
             client: reqwest::Client::new(),
             lambda,
             timeout,
+            in_flight: Arc::new(tokio::sync::Semaphore::new(MAX_IN_FLIGHT)),
         }
     }
 
@@ -600,7 +627,12 @@ impl Gateway {
     pub async fn respond(&self, request: Request<Body>, peer: SocketAddr) -> Response<Body> {
         let request_id = request_id();
         let (parts, body) = request.into_parts();
-        let mut response = if Cors::is_preflight(&parts) {
+        let Ok(_permit) = self.in_flight.clone().try_acquire_owned() else {
+            return message(StatusCode::TOO_MANY_REQUESTS, "Too Many Requests");
+        };
+        let mut response = if !loopback_host(&parts.headers) {
+            message(StatusCode::FORBIDDEN, "Forbidden")
+        } else if Cors::is_preflight(&parts) {
             self.cors.preflight(&parts.headers)
         } else {
             let mut response = self.forward(&parts, body, peer, &request_id).await;
@@ -620,9 +652,12 @@ impl Gateway {
         peer: SocketAddr,
         request_id: &str,
     ) -> Response<Body> {
-        let body = match read_body(&parts.headers, body).await {
-            Ok(body) => body,
-            Err(response) => return response,
+        // The body's arrival is bounded like the invocation: a client trickling bytes cannot
+        // hold a request open forever.
+        let body = match tokio::time::timeout(self.timeout, read_body(&parts.headers, body)).await {
+            Ok(Ok(body)) => body,
+            Ok(Err(response)) => return response,
+            Err(_) => return message(StatusCode::REQUEST_TIMEOUT, "Request Timeout"),
         };
         let Some(matched) = self.routes.route(&parts.method, parts.uri.path()) else {
             return message(StatusCode::NOT_FOUND, "Not Found");
@@ -817,6 +852,33 @@ mod tests {
     use serde_json::{Value, json};
 
     const WORKSPACE_MANIFEST: &str = include_str!("../../../Cargo.toml");
+
+    #[test]
+    fn only_loopback_hosts_are_served() {
+        let with = |host: &str| {
+            let mut headers = HeaderMap::new();
+            headers.insert(header::HOST, HeaderValue::from_str(host).unwrap());
+            loopback_host(&headers)
+        };
+        for good in [
+            "127.0.0.1:9000",
+            "localhost:9000",
+            "LOCALHOST",
+            "[::1]:9000",
+            "127.3.4.5:1",
+        ] {
+            assert!(with(good), "{good}");
+        }
+        for bad in [
+            "evil.example:9000",
+            "rebind.attacker.test",
+            "10.0.0.1:9000",
+            "localhost.evil.example",
+        ] {
+            assert!(!with(bad), "{bad}");
+        }
+        assert!(!loopback_host(&HeaderMap::new()));
+    }
 
     fn workspace_routes() -> Routes {
         Routes::from_manifest(WORKSPACE_MANIFEST).expect("the workspace router loads")

@@ -31,6 +31,9 @@ struct Options {
     exit_on_eof: bool,
     api_log: Option<PathBuf>,
     release: bool,
+    /// Instances of each function `cargo lambda watch` may run at once, as Lambda runs
+    /// concurrent requests in separate instances.
+    concurrency: u16,
     cors_origins: String,
     workspace: PathBuf,
 }
@@ -39,7 +42,7 @@ fn usage() -> ! {
     eprintln!(
         "usage: devstack [--db FILE | --memory] [--port N] [--api-port N | --no-api] \
          [--seed FILE]... [--prefix P] [--exit-on-eof] [--api-log FILE] [--release] \
-         [--cors-origins A,B]"
+         [--cors-origins A,B] [--concurrency N]"
     );
     std::process::exit(2)
 }
@@ -55,6 +58,7 @@ fn parse_options() -> Options {
         exit_on_eof: false,
         api_log: None,
         release: false,
+        concurrency: 4,
         // As the template's `CorsAllowOrigins` parameter.
         cors_origins: std::env::var("CORS_ALLOW_ORIGINS")
             .unwrap_or_else(|_| gateway::DEFAULT_CORS_ORIGINS.to_owned()),
@@ -74,6 +78,13 @@ fn parse_options() -> Options {
             "--exit-on-eof" => options.exit_on_eof = true,
             "--api-log" => options.api_log = Some(PathBuf::from(value())),
             "--release" => options.release = true,
+            "--concurrency" => {
+                options.concurrency = value()
+                    .parse()
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .unwrap_or_else(|| usage())
+            }
             "--cors-origins" => options.cors_origins = value(),
             _ => usage(),
         }
@@ -245,6 +256,7 @@ fn start_api(
             &lambda_port.to_string(),
         ])
         .args(options.release.then_some("--release"))
+        .args(["--concurrency", &options.concurrency.to_string()])
         .current_dir(&options.workspace)
         .env("AWS_ENDPOINT_URL_DYNAMODB", dynamo_url)
         .env("AWS_ACCESS_KEY_ID", "local")

@@ -23,7 +23,7 @@ pub use access::{
 pub use items::{ItemPage, item_sort_key};
 pub use schema::ensure_tables;
 pub use sessions::Session;
-pub use throttle::{FORGET_AFTER_SECS, LoginFailures, Reservation};
+pub use throttle::{FORGET_AFTER_MS, LoginFailures, Reservation};
 pub use users::{MAX_USER_POLICIES, NewUser, User, UserStatus};
 
 /// Per-attempt and whole-operation limits, so no request waits on DynamoDB longer than the

@@ -12,13 +12,17 @@ use serde::{Deserialize, Serialize};
 
 use super::{Store, StoreError, conditional_write};
 
-/// Failures are forgotten this long after the last attempt: strictly longer than the longest
-/// lock (15 minutes), so an attempt arriving as a lock ends still counts on from it.
-pub const FORGET_AFTER_SECS: i64 = 30 * 60;
-/// Concurrent attempts that lose the race for a count read again this many times, then are
-/// refused like a locked attempt (they are never checked against the password).
-const RESERVE_TRIES: usize = 4;
+/// Failures are forgotten this long after the last attempt (milliseconds): strictly longer than
+/// the longest lock (15 minutes), so an attempt arriving as a lock ends still counts on from it.
+pub const FORGET_AFTER_MS: i64 = 30 * 60 * 1000;
+/// Concurrent attempts that lose the race for a count read again, up to this many times, then
+/// are refused like a locked attempt (never checked against the password). Each lost race means
+/// another attempt took a count, and the fifth count sets a lock, so six tries let every
+/// contender either take a count or see the lock.
+const RESERVE_TRIES: usize = 6;
 
+/// Times in epoch milliseconds, so a one-second lock lasts a second, not "until the next
+/// second starts".
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LoginFailures {
     pub failures: u32,
@@ -60,8 +64,8 @@ impl Store {
         })
     }
 
-    /// Reserves one login attempt at `now` (epoch seconds). `lock_after` gives the seconds the
-    /// account stays locked after its n-th attempt in a row, if any.
+    /// Reserves one login attempt at `now` (epoch milliseconds). `lock_after` gives the
+    /// milliseconds the account stays locked after its n-th attempt in a row, if any.
     pub async fn reserve_login_attempt(
         &self,
         email: &str,
@@ -74,13 +78,13 @@ impl Store {
             if seen.locked_until > now {
                 return Ok(Reservation::Refused);
             }
-            let forgotten = seen.failures == 0 || now - seen.last_failure >= FORGET_AFTER_SECS;
+            let forgotten = seen.failures == 0 || now - seen.last_failure >= FORGET_AFTER_MS;
             let attempt = if forgotten {
                 1
             } else {
                 seen.failures.saturating_add(1)
             };
-            let locked_until = lock_after(attempt).map_or(0, |secs| now + secs);
+            let locked_until = lock_after(attempt).map_or(0, |ms| now + ms);
             let request = self
                 .client
                 .update_item()
@@ -94,7 +98,10 @@ impl Store {
                 .expression_attribute_values(":until", AttributeValue::N(locked_until.to_string()))
                 .expression_attribute_values(
                     ":expires",
-                    AttributeValue::N((now.max(locked_until) + FORGET_AFTER_SECS + 60).to_string()),
+                    // The TTL attribute is epoch seconds.
+                    AttributeValue::N(
+                        ((now.max(locked_until) + FORGET_AFTER_MS) / 1000 + 60).to_string(),
+                    ),
                 );
             // The counter must still be the one just read: exactly one concurrent attempt
             // takes each count.

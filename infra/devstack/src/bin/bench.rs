@@ -655,7 +655,7 @@ async fn items_cost(dynamo: &str) -> Result<(), BoxError> {
                 &query,
                 shared::items::ScanBound {
                     items: 10_000,
-                    bytes: 32 * 1024 * 1024,
+                    bytes: 8 * 1024 * 1024,
                 },
             )
             .await;
