@@ -15,6 +15,7 @@ pub mod query;
 pub mod refresh_token;
 pub mod registration;
 pub mod sensitive;
+pub mod server;
 pub mod state;
 pub mod store;
 #[cfg(any(test, feature = "test-support"))]

@@ -11,6 +11,9 @@ import {
 	readItems,
 	registerUser,
 	rest,
+	serverHealth,
+	serverInfo,
+	serverPing,
 } from '@directus/sdk';
 
 const API = process.env.API_URL;
@@ -169,4 +172,21 @@ test('createUser as the public (seed 001), then login and read', async () => {
 	const client = authClient('json');
 	await client.login(email, PASSWORD);
 	assert.equal((await client.request(readItems('posts'))).length, 1);
+});
+
+test('serverPing, serverInfo and serverHealth, public and logged in', async () => {
+	const anonymous = createDirectus(API).with(rest());
+	assert.equal(await anonymous.request(serverPing()), 'pong');
+	const publicInfo = await anonymous.request(serverInfo());
+	assert.deepEqual(Object.keys(publicInfo), ['project']);
+	assert.equal(publicInfo.project.project_name, 'Directus');
+	assert.deepEqual(await anonymous.request(serverHealth()), { status: 'ok' });
+
+	const email = await registered('sdk-server');
+	const client = authClient('json');
+	await client.login(email, PASSWORD);
+	const info = await client.request(serverInfo());
+	assert.equal(info.version, '11.3.5');
+	assert.deepEqual(info.queryLimit, { default: 100, max: 1000 });
+	assert.deepEqual(await client.request(serverHealth()), { status: 'ok' });
 });

@@ -1016,6 +1016,7 @@ mod tests {
                 "not_found",
                 "refresh",
                 "register",
+                "server",
                 "users"
             ]
         );
