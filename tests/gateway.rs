@@ -46,7 +46,7 @@ fn cors_headers(headers: &reqwest::header::HeaderMap) -> Vec<String> {
 async fn routed_paths_with_another_method_are_route_not_found() {
     for (method, path) in [
         (Method::POST, "/items/posts"),
-        (Method::GET, "/users"),
+        (Method::PUT, "/users"),
         (Method::GET, "/auth/login"),
         (Method::DELETE, "/auth/login"),
         (Method::PUT, "/users/register"),

@@ -1,9 +1,10 @@
 //! The real `@directus/sdk` (pinned in tests/sdk/package-lock.json) against the shared stack:
 //! runs `node --test` in tests/sdk with the stack's URL.
 
-#[test]
-fn the_directus_sdk_drives_both_quickstarts() {
+#[tokio::test(flavor = "multi_thread")]
+async fn the_directus_sdk_drives_both_quickstarts() {
     let stack = e2e::stack();
+    let (admin_email, admin_password) = e2e::admin_credentials().await;
     let directory = concat!(env!("CARGO_MANIFEST_DIR"), "/sdk");
     assert!(
         std::path::Path::new(directory)
@@ -15,6 +16,8 @@ fn the_directus_sdk_drives_both_quickstarts() {
         .args(["--test", "--test-reporter=spec"])
         .current_dir(directory)
         .env("API_URL", &stack.api)
+        .env("ADMIN_EMAIL", &admin_email)
+        .env("ADMIN_PASSWORD", &admin_password)
         .output()
         .expect("node runs");
     let report = format!(

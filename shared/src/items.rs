@@ -13,12 +13,14 @@ use lambda_http::http::StatusCode;
 use lambda_http::{Request, RequestExt};
 use serde_json::{Map, Value, json};
 
-use crate::access::{ReadPlan, filter};
+use aws_sdk_dynamodb::types::AttributeValue;
+
+use crate::access::{Accountability, ReadPlan, filter};
 use crate::error::ApiError;
 use crate::http::{self, HttpResponse};
 use crate::query::{ItemsQuery, SortKey};
 use crate::state::AppState;
-use crate::store::{Store, item_sort_key, now_millis};
+use crate::store::{Collection, DirectoryUser, ItemPage, Store, item_sort_key, now_millis};
 
 /// DynamoDB pages are at most this many items.
 const MAX_PAGE: usize = 1000;
@@ -114,14 +116,17 @@ fn query_pairs(request: &Request) -> Vec<(String, String)> {
         .unwrap_or_default()
 }
 
+/// Where a read's rows come from: a collection of the items table, or the user directory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    Items,
+    Users,
+}
+
 pub async fn read(state: &AppState, request: &Request) -> Result<HttpResponse, ApiError> {
     let claims = crate::auth::caller(state, request).await?;
     let (collection, id) = path_parts(request)?;
-    let query = ItemsQuery::parse(
-        &query_pairs(request),
-        state.config.query_limit_default,
-        state.config.query_limit_max,
-    )?;
+    let query = parse_query(state, request)?;
     if collection.starts_with("directus_") {
         return Err(ApiError::forbidden());
     }
@@ -137,9 +142,41 @@ pub async fn read(state: &AppState, request: &Request) -> Result<HttpResponse, A
         .collection(&state.store, &collection)
         .await?
         .ok_or_else(|| ApiError::forbidden_collection(&collection))?;
-    let plan = ReadPlan::new(
+    let body = serve(
+        state,
         &accountability,
         (*schema).clone(),
+        Source::Items,
+        &query,
+        id.as_deref(),
+    )
+    .await?;
+    Ok(http::json(StatusCode::OK, &body))
+}
+
+/// The request's query parameters, with the configured limits.
+pub fn parse_query(state: &AppState, request: &Request) -> Result<ItemsQuery, ApiError> {
+    ItemsQuery::parse(
+        &query_pairs(request),
+        state.config.query_limit_default,
+        state.config.query_limit_max,
+    )
+}
+
+/// The one read path of `/items` and `/users`: the caller's plan for `collection`, the query's
+/// fields, filter and sort checked against it, then one item (`id`) or a bounded page. Returns
+/// the response body (`{"data": …}`, with `meta` when asked).
+pub async fn serve(
+    state: &AppState,
+    accountability: &Accountability,
+    collection: Collection,
+    source: Source,
+    query: &ItemsQuery,
+    id: Option<&str>,
+) -> Result<Value, ApiError> {
+    let plan = ReadPlan::new(
+        accountability,
+        collection,
         query.fields.as_deref(),
         now_millis(),
     )?;
@@ -157,17 +194,17 @@ pub async fn read(state: &AppState, request: &Request) -> Result<HttpResponse, A
             // The lookup filters on the primary key, so the caller must be able to read it, as
             // in Directus; otherwise an answer would confirm a value they cannot see.
             plan.check_readable(std::slice::from_ref(&plan.collection.primary_key))?;
-            let item = read_one(&state.store, &plan, &query, &id).await?;
-            Ok(http::json(StatusCode::OK, &json!({ "data": item })))
+            let item = read_one(&state.store, source, &plan, query, id).await?;
+            Ok(json!({ "data": item }))
         }
         None => {
             let bound = ScanBound {
                 items: usize::try_from(state.config.items_scan_limit).unwrap_or(usize::MAX),
                 bytes: state.config.items_scan_bytes,
             };
-            let outcome = read_collection(&state.store, &plan, &query, bound).await?;
+            let outcome = read_source(&state.store, source, &plan, query, bound).await?;
             tracing::debug!(
-                collection,
+                collection = plan.collection.collection,
                 requests = outcome.stats.requests,
                 examined = outcome.stats.examined,
                 "items read"
@@ -187,7 +224,7 @@ pub async fn read(state: &AppState, request: &Request) -> Result<HttpResponse, A
                 "data".into(),
                 Value::Array(outcome.items.into_iter().map(Value::Object).collect()),
             );
-            Ok(http::json(StatusCode::OK, &Value::Object(body)))
+            Ok(Value::Object(body))
         }
     }
 }
@@ -223,7 +260,8 @@ fn search_matches(plan: &ReadPlan, row: &Map<String, Value>, term: &str) -> bool
             return false;
         };
         match field.field_type.as_str() {
-            "string" | "text" | "csv" | "hash" => value
+            // `hash` (passwords) is never searched, as in Directus.
+            "string" | "text" | "csv" => value
                 .as_str()
                 .is_some_and(|s| s.to_lowercase().contains(&needle)),
             "integer" | "bigInteger" | "float" | "decimal" => {
@@ -237,32 +275,68 @@ fn search_matches(plan: &ReadPlan, row: &Map<String, Value>, term: &str) -> bool
 
 async fn read_one(
     store: &Store,
+    source: Source,
     plan: &ReadPlan,
     query: &ItemsQuery,
     id: &str,
 ) -> Result<Map<String, Value>, ApiError> {
-    let pk_type = plan
-        .collection
-        .field(&plan.collection.primary_key)
-        .map(|f| f.field_type.as_str())
-        .unwrap_or("string");
-    let typed_id = match pk_type {
-        "integer" | "bigInteger" => id
-            .parse::<u64>()
-            .map(Value::from)
-            .map_err(|_| ApiError::forbidden())?,
-        _ => Value::String(id.to_owned()),
+    let row = match source {
+        Source::Items => {
+            let pk_type = plan
+                .collection
+                .field(&plan.collection.primary_key)
+                .map(|f| f.field_type.as_str())
+                .unwrap_or("string");
+            let typed_id = match pk_type {
+                "integer" | "bigInteger" => id
+                    .parse::<u64>()
+                    .map(Value::from)
+                    .map_err(|_| ApiError::forbidden())?,
+                _ => Value::String(id.to_owned()),
+            };
+            let key = item_sort_key(&typed_id).ok_or_else(ApiError::forbidden)?;
+            store
+                .get_item(&plan.collection.collection, &key)
+                .await?
+                .ok_or_else(ApiError::forbidden)?
+        }
+        Source::Users => {
+            // Ids are UUIDs; anything else is unknown without a read, as in Directus.
+            let id = uuid::Uuid::parse_str(id).map_err(|_| ApiError::forbidden())?;
+            let user = store
+                .get_user(&id.hyphenated().to_string())
+                .await?
+                .ok_or_else(ApiError::forbidden)?;
+            crate::directory::user_row(&DirectoryUser::from(&user))
+        }
     };
-    let key = item_sort_key(&typed_id).ok_or_else(ApiError::forbidden)?;
-    let row = store
-        .get_item(&plan.collection.collection, &key)
-        .await?
-        .ok_or_else(ApiError::forbidden)?;
     match visible_match(plan, query, &row)? {
         (Some(visible), true) => Ok(plan.project(&visible)),
         // Missing, unreadable and filtered out all look the same: existence never leaks.
         _ => Err(ApiError::forbidden()),
     }
+}
+
+/// One page of `source` in primary-key order.
+async fn fetch_page(
+    store: &Store,
+    source: Source,
+    collection: &str,
+    start: Option<std::collections::HashMap<String, AttributeValue>>,
+    limit: usize,
+    forward: bool,
+) -> Result<ItemPage, ApiError> {
+    let limit = i32::try_from(limit).unwrap_or(1000);
+    Ok(match source {
+        Source::Items => store.query_items(collection, start, limit, forward).await?,
+        Source::Users => {
+            let page = store.query_user_directory(start, limit, forward).await?;
+            ItemPage {
+                items: page.users.iter().map(crate::directory::user_row).collect(),
+                next: page.next,
+            }
+        }
+    })
 }
 
 /// True when rows come out of DynamoDB already in the requested order.
@@ -288,6 +362,17 @@ pub async fn read_collection(
     query: &ItemsQuery,
     bound: ScanBound,
 ) -> Result<ReadOutcome, ApiError> {
+    read_source(store, Source::Items, plan, query, bound).await
+}
+
+/// Reads a page of `source` for `plan`, examining at most `bound` items and bytes.
+pub async fn read_source(
+    store: &Store,
+    source: Source,
+    plan: &ReadPlan,
+    query: &ItemsQuery,
+    bound: ScanBound,
+) -> Result<ReadOutcome, ApiError> {
     let name = &plan.collection.collection;
     let mut outcome = ReadOutcome::default();
     if let (Some(forward), false) = (key_order(plan, &query.sort), query.meta.any()) {
@@ -297,14 +382,7 @@ pub async fn read_collection(
         let mut start = None;
         while matched < wanted {
             let page_size = (wanted - matched).clamp(MIN_PAGE, MAX_PAGE);
-            let page = store
-                .query_items(
-                    name,
-                    start,
-                    i32::try_from(page_size).unwrap_or(1000),
-                    forward,
-                )
-                .await?;
+            let page = fetch_page(store, source, name, start, page_size, forward).await?;
             outcome.stats.requests += 1;
             for row in &page.items {
                 outcome.stats.examined += 1;
@@ -340,9 +418,7 @@ pub async fn read_collection(
     let mut rows = Vec::new();
     let mut start = None;
     loop {
-        let page = store
-            .query_items(name, start, i32::try_from(MAX_PAGE).unwrap_or(1000), true)
-            .await?;
+        let page = fetch_page(store, source, name, start, MAX_PAGE, true).await?;
         outcome.stats.requests += 1;
         outcome.stats.examined += page.items.len();
         outcome.stats.examined_bytes = page

@@ -8,8 +8,8 @@ use serde_json::{Map, Value};
 use crate::password::Passwords;
 use crate::sensitive::Sensitive;
 use crate::store::{
-    Collection, FieldDef, NewUser, Permission, Policy, Role, Settings, Store, StoreError, User,
-    UserStatus, item_sort_key,
+    Collection, DirectoryUser, FieldDef, NewUser, Permission, Policy, Role, Settings, Store,
+    StoreError, User, UserStatus, item_sort_key,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -312,6 +312,16 @@ pub async fn account_action(
     action: AccountAction,
 ) -> Result<usize, ProvisionError> {
     let user = existing_user(store, email).await?;
+    Ok(apply_account_action(store, &user, action).await?)
+}
+
+/// [`account_action`] on a user already read: the one code path of the operator tool and of
+/// `PATCH`/`DELETE /users/{id}`.
+pub async fn apply_account_action(
+    store: &Store,
+    user: &User,
+    action: AccountAction,
+) -> Result<usize, StoreError> {
     match action {
         AccountAction::EndSessions => {}
         AccountAction::Suspend => {
@@ -319,12 +329,12 @@ pub async fn account_action(
                 .set_user_status(&user.id, UserStatus::Suspended)
                 .await?
         }
-        AccountAction::Delete => store.delete_user(&user).await?,
+        AccountAction::Delete => store.delete_user(user).await?,
     }
     if action != AccountAction::Delete {
         store.invalidate_tokens(&user.id, revocation_time()).await?;
     }
-    Ok(store.revoke_user_sessions(&user.id).await?)
+    store.revoke_user_sessions(&user.id).await
 }
 
 /// Sets a new password (policy-checked); every session ends and earlier access tokens stop
@@ -342,9 +352,43 @@ pub async fn set_password(
         .hash(password)
         .await
         .map_err(|e| ProvisionError::Refused(e.to_string()))?;
-    store.set_password_hash(&user.id, &hash).await?;
-    store.invalidate_tokens(&user.id, revocation_time()).await?;
-    Ok(store.revoke_user_sessions(&user.id).await?)
+    Ok(replace_password(store, &user.id, &hash).await?)
+}
+
+/// Stores a new password hash, refuses earlier access tokens and ends every session: the one
+/// code path of [`set_password`] and of `PATCH /users/{id}`.
+pub async fn replace_password(
+    store: &Store,
+    user_id: &str,
+    hash: &Sensitive,
+) -> Result<usize, StoreError> {
+    store.set_password_hash(user_id, hash).await?;
+    store.invalidate_tokens(user_id, revocation_time()).await?;
+    store.revoke_user_sessions(user_id).await
+}
+
+/// Every user whose email contains `email_filter` (case-insensitively; every user without
+/// one), in `id` order, read page by page from the directory index: what `provision users
+/// list` prints.
+pub async fn list_users(
+    store: &Store,
+    email_filter: Option<&str>,
+) -> Result<Vec<DirectoryUser>, ProvisionError> {
+    let needle = email_filter.map(str::to_lowercase);
+    let mut users = Vec::new();
+    let mut start = None;
+    loop {
+        let page = store.query_user_directory(start, 1000, true).await?;
+        users.extend(page.users.into_iter().filter(|user| {
+            needle
+                .as_deref()
+                .is_none_or(|n| user.email.to_lowercase().contains(n))
+        }));
+        match page.next {
+            Some(next) => start = Some(next),
+            None => return Ok(users),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -17,7 +17,9 @@ use crate::password::MAX_PASSWORD_CHARS;
 use crate::password::Passwords;
 use crate::sensitive::Sensitive;
 use crate::state::AppState;
-use crate::store::{MAX_USER_POLICIES, NewUser, StoreError, User, UserStatus, now_millis};
+use crate::store::{
+    MAX_USER_POLICIES, NewUser, StoreError, User, UserChanges, UserStatus, now_millis,
+};
 
 const COLLECTION: &str = "directus_users";
 /// Longest first or last name.
@@ -308,6 +310,243 @@ pub async fn create(
         }
         Err(other) => Err(other.into()),
     }
+}
+
+/// Fields an administrator may change with `PATCH /users/{id}`.
+const UPDATABLE: [&str; 7] = [
+    "email",
+    "password",
+    "role",
+    "status",
+    "first_name",
+    "last_name",
+    "policies",
+];
+
+/// A parsed `PATCH /users/{id}` body: the profile changes, a new password, new policies.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct UserUpdate {
+    pub changes: UserChanges,
+    pub password: Option<Sensitive>,
+    pub policies: Option<Vec<String>>,
+}
+
+/// Reads a `PATCH /users/{id}` body. Pure. Unknown fields are 400 naming them: this API keeps
+/// only the fields listed in [`UPDATABLE`].
+pub fn parse_update(body: &Map<String, Value>) -> Result<UserUpdate, ApiError> {
+    let unknown: Vec<&str> = body
+        .keys()
+        .map(String::as_str)
+        .filter(|key| !UPDATABLE.contains(key))
+        .collect();
+    if !unknown.is_empty() {
+        return Err(ApiError::payload(format!(
+            "{} cannot be changed here (only {})",
+            unknown
+                .iter()
+                .map(|k| format!("\"{k}\""))
+                .collect::<Vec<_>>()
+                .join(", "),
+            UPDATABLE.join(", ")
+        )));
+    }
+    let mut update = UserUpdate::default();
+    if body.contains_key("email") {
+        let email =
+            string_field(body, "email", http::MAX_EMAIL_CHARS)?.ok_or_else(|| required("email"))?;
+        let email = email.trim_matches(' ').to_owned();
+        if !http::valid_email(&email) {
+            return Err(ApiError::FailedValidation {
+                field: "email".into(),
+                kind: "email",
+                detail: "Value has to be a valid email address.".into(),
+            });
+        }
+        update.changes.email = Some(email);
+    }
+    if body.contains_key("password") {
+        let password = string_field(body, "password", MAX_PASSWORD_CHARS)?
+            .filter(|p| !p.is_empty())
+            .ok_or_else(|| required("password"))?;
+        update.password = Some(Sensitive::new(password));
+    }
+    if let Some(value) = body.get("status") {
+        update.changes.status = Some(serde_json::from_value(value.clone()).map_err(|_| {
+            ApiError::FailedValidation {
+                field: "status".into(),
+                kind: "in",
+                detail: "Value has to be one of draft, invited, unverified, active, suspended, archived.".into(),
+            }
+        })?);
+    }
+    if body.contains_key("role") {
+        update.changes.role = Some(string_field(body, "role", 64)?);
+    }
+    if body.contains_key("first_name") {
+        update.changes.first_name = Some(name_field(body, "first_name")?);
+    }
+    if body.contains_key("last_name") {
+        update.changes.last_name = Some(name_field(body, "last_name")?);
+    }
+    if body.contains_key("policies") {
+        let mut policies = policy_ids(body.get("policies"))?;
+        policies.dedup();
+        update.policies = Some(policies);
+    }
+    Ok(update)
+}
+
+/// Administrators only: anyone else is refused as Directus refuses a caller with no
+/// permission on the collection.
+async fn administrator(
+    state: &AppState,
+    request: &Request,
+) -> Result<std::sync::Arc<Accountability>, ApiError> {
+    let claims = crate::auth::caller(state, request).await?;
+    let user = claims.as_ref().map(|c| (c.id.as_str(), c.role.as_deref()));
+    let accountability = state.access.accountability(&state.store, user).await?;
+    if accountability.admin {
+        Ok(accountability)
+    } else {
+        Err(ApiError::forbidden_collection(COLLECTION))
+    }
+}
+
+/// The user `/users/{id}` names, if there is one. Not a UUID: no user, and no read.
+async fn target(state: &AppState, request: &Request) -> Result<Option<User>, ApiError> {
+    let Some(id) = crate::directory::path_id(request)
+        .and_then(|id| uuid::Uuid::parse_str(&id).ok())
+        .map(|id| id.hyphenated().to_string())
+    else {
+        return Ok(None);
+    };
+    Ok(state.store.get_user(&id).await?)
+}
+
+/// `PATCH /users/{id}` (administrators): names, email, role, status, password, policies. A new
+/// password, a suspension, or a change of role or status ends the user's sessions and refuses
+/// their earlier access tokens, through the operator tool's own functions
+/// ([`crate::provision`]). An unknown id is 204, as in Directus.
+pub async fn update(
+    state: &AppState,
+    passwords: &Passwords,
+    request: &Request,
+) -> Result<HttpResponse, ApiError> {
+    let accountability = administrator(state, request).await?;
+    let query = crate::items::parse_query(state, request)?;
+    let update = parse_update(&http::json_object(request)?)?;
+    let Some(user) = target(state, request).await? else {
+        return Ok(http::no_content());
+    };
+    if let Some(Some(role)) = &update.changes.role
+        && state.store.role_access(role).await?.role.is_none()
+    {
+        return Err(ApiError::InvalidForeignKey {
+            collection: COLLECTION,
+            field: "role",
+            value: role.clone(),
+        });
+    }
+    for policy in update.policies.iter().flatten() {
+        if state.store.policy_with_permissions(policy).await?.is_none() {
+            return Err(ApiError::InvalidForeignKey {
+                collection: COLLECTION,
+                field: "policies",
+                value: policy.clone(),
+            });
+        }
+    }
+    let password_hash = match &update.password {
+        Some(password) => {
+            let settings = state
+                .access
+                .settings(&state.store, &state.config.default_settings)
+                .await?;
+            crate::password::enforce_policy(password, &settings)?;
+            Some(
+                passwords
+                    .hash(password)
+                    .await
+                    .map_err(|e| ApiError::Internal(Box::new(e)))?,
+            )
+        }
+        None => None,
+    };
+
+    // A suspension goes through the operator tool's action; the rest is one update.
+    let mut changes = update.changes.clone();
+    let suspend =
+        changes.status == Some(UserStatus::Suspended) && user.status != UserStatus::Suspended;
+    if suspend {
+        changes.status = None;
+    }
+    let revoke = changes.role.as_ref().is_some_and(|role| *role != user.role)
+        || changes.status.is_some_and(|status| status != user.status);
+    if !changes.is_empty() {
+        match state.store.update_user(&user, &changes).await {
+            Ok(()) => {}
+            Err(StoreError::AlreadyExists) => {
+                return Err(ApiError::RecordNotUnique {
+                    collection: COLLECTION,
+                    field: "email",
+                    value: changes.email.unwrap_or_default().to_lowercase(),
+                });
+            }
+            Err(StoreError::Stale) => {
+                return Err(ApiError::ServiceUnavailable {
+                    service: "database",
+                    reason: "The user changed while it was being updated, try again",
+                    cause: None,
+                });
+            }
+            Err(other) => return Err(other.into()),
+        }
+    }
+    if let Some(policies) = &update.policies {
+        let current = state.store.user_access(&user.id).await?.policies;
+        state
+            .store
+            .replace_user_policies(&user.id, &current, policies)
+            .await?;
+    }
+    let mut ended = 0;
+    if let Some(hash) = &password_hash {
+        ended += crate::provision::replace_password(&state.store, &user.id, hash).await?;
+    }
+    if suspend {
+        ended += crate::provision::apply_account_action(
+            &state.store,
+            &user,
+            crate::provision::AccountAction::Suspend,
+        )
+        .await?;
+    } else if revoke && password_hash.is_none() {
+        ended += crate::provision::apply_account_action(
+            &state.store,
+            &user,
+            crate::provision::AccountAction::EndSessions,
+        )
+        .await?;
+    }
+    tracing::info!(user = %user.id, by = ?accountability.user, ended, "user updated");
+    let body = crate::directory::serve(state, &accountability, &query, Some(&user.id)).await?;
+    Ok(http::json(StatusCode::OK, &body))
+}
+
+/// `DELETE /users/{id}` (administrators): the operator tool's delete (the user, its email
+/// claim, every session). An unknown id is 204, as in Directus.
+pub async fn delete(state: &AppState, request: &Request) -> Result<HttpResponse, ApiError> {
+    let accountability = administrator(state, request).await?;
+    if let Some(user) = target(state, request).await? {
+        let ended = crate::provision::apply_account_action(
+            &state.store,
+            &user,
+            crate::provision::AccountAction::Delete,
+        )
+        .await?;
+        tracing::info!(user = %user.id, by = ?accountability.user, ended, "user deleted");
+    }
+    Ok(http::no_content())
 }
 
 #[cfg(test)]

@@ -8,18 +8,25 @@ import {
 	authentication,
 	createDirectus,
 	createUser,
+	deleteUser,
 	readItems,
+	readUser,
+	readUsers,
 	registerUser,
 	rest,
 	serverHealth,
 	serverInfo,
 	serverPing,
+	updateUser,
 } from '@directus/sdk';
 
 const API = process.env.API_URL;
 if (!API) throw new Error('API_URL must point at the local stack (tests/sdk_client.rs sets it)');
 
 const PASSWORD = 'd1r3ctu5';
+// An administrator the Rust side created with the operator tool's code path.
+const ADMIN_EMAIL = process.env.ADMIN_EMAIL;
+const ADMIN_PASSWORD = process.env.ADMIN_PASSWORD;
 
 // The SDK schedules its automatic refresh with a timer; stop them so the process can end.
 const authenticated = [];
@@ -189,4 +196,33 @@ test('serverPing, serverInfo and serverHealth, public and logged in', async () =
 	assert.equal(info.version, '11.3.5');
 	assert.deepEqual(info.queryLimit, { default: 100, max: 1000 });
 	assert.deepEqual(await client.request(serverHealth()), { status: 'ok' });
+});
+
+test('readUsers, readUser, updateUser and deleteUser as an administrator', async () => {
+	const email = await registered('sdk-directory');
+	const admin = authClient('json');
+	await admin.login(ADMIN_EMAIL, ADMIN_PASSWORD);
+
+	const [listed] = await admin.request(
+		readUsers({ filter: { email: { _eq: email } }, fields: ['id', 'email', 'password', 'status'] }),
+	);
+	assert.deepEqual(Object.keys(listed), ['id', 'email', 'password', 'status']);
+	assert.equal(listed.password, '**********');
+	assert.equal(listed.status, 'active');
+
+	const one = await admin.request(readUser(listed.id, { fields: ['email'] }));
+	assert.deepEqual(one, { email });
+
+	const updated = await admin.request(updateUser(listed.id, { first_name: 'Sdk', status: 'suspended' }));
+	assert.equal(updated.first_name, 'Sdk');
+	assert.equal(updated.status, 'suspended');
+	const suspended = authClient('json');
+	assert.equal(await errorCode(suspended.login(email, PASSWORD)), 'INVALID_CREDENTIALS');
+
+	const deleted = await admin.request(deleteUser(listed.id));
+	assertEmpty(deleted, 'deleteUser');
+	assert.equal(await errorCode(admin.request(readUser(listed.id))), 'FORBIDDEN');
+	const user = authClient('json');
+	await user.login(await registered('sdk-directory-user'), PASSWORD);
+	assert.equal(await errorCode(user.request(readUsers())), 'FORBIDDEN');
 });

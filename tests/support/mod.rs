@@ -240,6 +240,12 @@ pub async fn login_token(email: &str, password: &str) -> String {
 /// An administrator's access token. The administrator is created straight in the store with
 /// the operator tool's code path, as `provision create-user` would.
 pub async fn admin_token() -> String {
+    let (email, password) = admin_credentials().await;
+    login_token(&email, &password).await
+}
+
+/// A new administrator's (email, password), created as `admin_token` creates one.
+pub async fn admin_credentials() -> (String, String) {
     let email = unique_email("admin");
     let password = shared::sensitive::Sensitive::new(format!("admin-{}", uuid::Uuid::new_v4()));
     let passwords = shared::password::Passwords::new(shared::config::HashParams {
@@ -251,7 +257,7 @@ pub async fn admin_token() -> String {
     shared::provision::create_user(&store(), &passwords, &email, &password, Some(ADMIN_ROLE))
         .await
         .expect("administrator created");
-    login_token(&email, password.expose()).await
+    (email, password.expose().to_owned())
 }
 
 /// Applies a configuration document (collections, items, policies, roles) to the test stack.

@@ -1,5 +1,6 @@
-//! `POST /users`.
+//! `POST /users`, and for administrators `PATCH /users/{id}` and `DELETE /users/{id}`.
 
+use lambda_http::http::Method;
 use lambda_http::{Body, Error, Request, Response};
 use shared::AppState;
 use shared::http::respond;
@@ -10,9 +11,12 @@ pub async fn handle(
     passwords: &Passwords,
     request: Request,
 ) -> Result<Response<Body>, Error> {
-    Ok(respond(
-        shared::users::create(state, passwords, &request).await,
-    ))
+    let result = match *request.method() {
+        Method::PATCH => shared::users::update(state, passwords, &request).await,
+        Method::DELETE => shared::users::delete(state, &request).await,
+        _ => shared::users::create(state, passwords, &request).await,
+    };
+    Ok(respond(result))
 }
 
 #[cfg(test)]

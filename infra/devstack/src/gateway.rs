@@ -44,7 +44,7 @@ pub const DEFAULT_CORS_ORIGINS: &str = "http://localhost:3000";
 /// The template's `CorsConfiguration` (`AllowHeaders`, `AllowMethods`, `MaxAge`); checked
 /// against template.yaml by infra/check_template.py.
 pub const CORS_ALLOW_HEADERS: &str = "authorization,content-type";
-pub const CORS_ALLOW_METHODS: &str = "GET,POST,OPTIONS";
+pub const CORS_ALLOW_METHODS: &str = "GET,POST,PATCH,DELETE,OPTIONS";
 pub const CORS_MAX_AGE: &str = "600";
 
 /// The local router's spelling of API Gateway's `$default` route.
@@ -931,7 +931,7 @@ mod tests {
         let routes = workspace_routes();
         for (method, path) in [
             (Method::POST, "/items/posts"),
-            (Method::GET, "/users"),
+            (Method::PUT, "/users"),
             (Method::GET, "/auth/login"),
             (Method::DELETE, "/auth/login"),
             (Method::PUT, "/users/register"),
@@ -1009,6 +1009,7 @@ mod tests {
         assert_eq!(
             functions,
             [
+                "directory",
                 "items",
                 "jwks",
                 "login",
@@ -1179,7 +1180,10 @@ mod tests {
             "https://app.example"
         );
         assert_eq!(headers["access-control-allow-credentials"], "true");
-        assert_eq!(headers["access-control-allow-methods"], "GET,POST,OPTIONS");
+        assert_eq!(
+            headers["access-control-allow-methods"],
+            "GET,POST,PATCH,DELETE,OPTIONS"
+        );
         assert_eq!(
             headers["access-control-allow-headers"],
             "authorization,content-type"

@@ -386,4 +386,37 @@ impl Store {
         )
         .await
     }
+
+    /// Detaches a policy from a holder; detaching one that is not attached is not an error.
+    pub async fn delete_access(
+        &self,
+        holder_pk: String,
+        policy_id: &str,
+    ) -> Result<(), StoreError> {
+        self.client
+            .delete_item()
+            .table_name(&self.tables.config)
+            .key("pk", AttributeValue::S(holder_pk))
+            .key("sk", AttributeValue::S(format!("access#{policy_id}")))
+            .send()
+            .await?;
+        Ok(())
+    }
+
+    /// Makes `wanted` the user's own policies: links `wanted` has and `current` lacks are
+    /// written, links `current` has and `wanted` lacks are deleted (nothing else is touched).
+    pub async fn replace_user_policies(
+        &self,
+        user_id: &str,
+        current: &[String],
+        wanted: &[String],
+    ) -> Result<(), StoreError> {
+        for policy in wanted.iter().filter(|p| !current.contains(p)) {
+            self.put_access(user_access_pk(user_id), policy).await?;
+        }
+        for policy in current.iter().filter(|p| !wanted.contains(p)) {
+            self.delete_access(user_access_pk(user_id), policy).await?;
+        }
+        Ok(())
+    }
 }

@@ -21,10 +21,12 @@ pub use access::{
     AccessRows, Collection, FieldDef, Permission, Policy, RateLimit, RateLimits, Role, Settings,
 };
 pub use items::{ItemPage, item_sort_key};
-pub use schema::ensure_tables;
+pub use schema::{USER_DIRECTORY_INDEX, ensure_tables};
 pub use sessions::Session;
 pub use throttle::{FORGET_AFTER_MS, LoginFailures, Reservation};
-pub use users::{MAX_USER_POLICIES, NewUser, User, UserStatus};
+pub use users::{
+    DirectoryPage, DirectoryUser, MAX_USER_POLICIES, NewUser, User, UserChanges, UserStatus,
+};
 
 /// Per-attempt and whole-operation limits, so no request waits on DynamoDB longer than the
 /// function's own timeout (template.yaml gives functions 10 s; three attempts fit in 6 s).

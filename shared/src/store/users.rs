@@ -77,8 +77,64 @@ pub const MAX_USER_POLICIES: usize = 20;
 #[derive(Serialize, Deserialize)]
 struct UserItem {
     pk: String,
+    /// `"user"` on every user item: the key of the directory index (see `schema`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    directory: Option<String>,
     #[serde(flatten)]
     user: User,
+}
+
+/// The value of the directory index's partition key on every user item.
+const DIRECTORY_PARTITION: &str = "user";
+
+/// A user as the directory index holds it: no password hash, no revocation stamps.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DirectoryUser {
+    pub id: String,
+    pub email: String,
+    pub status: UserStatus,
+    #[serde(default)]
+    pub role: Option<String>,
+    #[serde(default)]
+    pub first_name: Option<String>,
+    #[serde(default)]
+    pub last_name: Option<String>,
+}
+
+impl From<&User> for DirectoryUser {
+    fn from(user: &User) -> Self {
+        Self {
+            id: user.id.clone(),
+            email: user.email.clone(),
+            status: user.status,
+            role: user.role.clone(),
+            first_name: user.first_name.clone(),
+            last_name: user.last_name.clone(),
+        }
+    }
+}
+
+/// One page of the directory and where the next one starts.
+#[derive(Debug, Default)]
+pub struct DirectoryPage {
+    pub users: Vec<DirectoryUser>,
+    pub next: Option<std::collections::HashMap<String, AttributeValue>>,
+}
+
+/// What an administrator changes on a user; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct UserChanges {
+    pub email: Option<String>,
+    pub status: Option<UserStatus>,
+    pub role: Option<Option<String>>,
+    pub first_name: Option<Option<String>>,
+    pub last_name: Option<Option<String>>,
+}
+
+impl UserChanges {
+    pub fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
 }
 
 #[derive(Serialize, Deserialize)]
@@ -144,6 +200,7 @@ impl Store {
         };
         let user_item = serde_dynamo::to_item(UserItem {
             pk: user_pk(&user.id),
+            directory: Some(DIRECTORY_PARTITION.to_owned()),
             user: user.clone(),
         })?;
         let claim_item = serde_dynamo::to_item(EmailClaimItem {
@@ -315,6 +372,150 @@ impl Store {
         conditional_write(result, StoreError::Stale)
     }
 
+    /// Up to `limit` users in `id` order (reversed unless `forward`) after `start`, from the
+    /// directory index: one Query, no Scan, no password hashes.
+    pub async fn query_user_directory(
+        &self,
+        start: Option<std::collections::HashMap<String, AttributeValue>>,
+        limit: i32,
+        forward: bool,
+    ) -> Result<DirectoryPage, StoreError> {
+        let output = self
+            .client
+            .query()
+            .table_name(&self.tables.users)
+            .index_name(super::schema::USER_DIRECTORY_INDEX)
+            .key_condition_expression("#d = :d")
+            .expression_attribute_names("#d", super::schema::USER_DIRECTORY_ATTRIBUTE)
+            .expression_attribute_values(":d", AttributeValue::S(DIRECTORY_PARTITION.to_owned()))
+            .set_exclusive_start_key(start)
+            .limit(limit)
+            .scan_index_forward(forward)
+            .send()
+            .await?;
+        let users = output
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .map(|item| Ok(serde_dynamo::from_item::<_, DirectoryUser>(item)?))
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        Ok(DirectoryPage {
+            users,
+            next: output.last_evaluated_key.filter(|key| !key.is_empty()),
+        })
+    }
+
+    /// Applies `changes` to `user` (as read just before). A new email moves the email claim in
+    /// the same transaction, so emails stay unique: `AlreadyExists` if the new one is taken,
+    /// `Stale` if the user vanished or changed email meanwhile. Also marks the item for the
+    /// directory index (users written by earlier versions lack it).
+    pub async fn update_user(&self, user: &User, changes: &UserChanges) -> Result<(), StoreError> {
+        use aws_sdk_dynamodb::types::{Delete, Update};
+        let mut sets = vec![
+            "updated_at = :now".to_owned(),
+            "#directory = :directory".to_owned(),
+        ];
+        let mut names = std::collections::HashMap::from([(
+            "#directory".to_owned(),
+            super::schema::USER_DIRECTORY_ATTRIBUTE.to_owned(),
+        )]);
+        let mut values = std::collections::HashMap::from([
+            (
+                ":now".to_owned(),
+                AttributeValue::N(now_millis().to_string()),
+            ),
+            (
+                ":directory".to_owned(),
+                AttributeValue::S(DIRECTORY_PARTITION.to_owned()),
+            ),
+            (
+                ":old_email".to_owned(),
+                AttributeValue::S(user.email.clone()),
+            ),
+        ]);
+        let mut set = |name: &str, value: AttributeValue| {
+            sets.push(format!("#{name} = :{name}"));
+            names.insert(format!("#{name}"), name.to_owned());
+            values.insert(format!(":{name}"), value);
+        };
+        let new_email = changes.email.as_deref().map(str::trim);
+        if let Some(email) = new_email {
+            set("email", AttributeValue::S(email.to_owned()));
+        }
+        if let Some(status) = changes.status {
+            set("status", serde_dynamo::to_attribute_value(status)?);
+        }
+        if let Some(role) = &changes.role {
+            set("role", serde_dynamo::to_attribute_value(role)?);
+        }
+        if let Some(first_name) = &changes.first_name {
+            set("first_name", serde_dynamo::to_attribute_value(first_name)?);
+        }
+        if let Some(last_name) = &changes.last_name {
+            set("last_name", serde_dynamo::to_attribute_value(last_name)?);
+        }
+        names.insert("#current_email".to_owned(), "email".to_owned());
+        let update = Update::builder()
+            .table_name(&self.tables.users)
+            .key("pk", AttributeValue::S(user_pk(&user.id)))
+            .update_expression(format!("SET {}", sets.join(", ")))
+            .condition_expression("attribute_exists(pk) AND #current_email = :old_email")
+            .set_expression_attribute_names(Some(names))
+            .set_expression_attribute_values(Some(values))
+            .build()
+            .map_err(|e| StoreError::Malformed(e.to_string()))?;
+        let moves_claim = new_email.is_some_and(|email| email_key(email) != email_key(&user.email));
+        let mut request = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().update(update).build());
+        if let (true, Some(email)) = (moves_claim, new_email) {
+            let claim = serde_dynamo::to_item(EmailClaimItem {
+                pk: email_pk(email),
+                user_id: user.id.clone(),
+            })?;
+            let put = Put::builder()
+                .table_name(&self.tables.users)
+                .set_item(Some(claim))
+                .condition_expression("attribute_not_exists(pk)")
+                .build()
+                .map_err(|e| StoreError::Malformed(e.to_string()))?;
+            let delete = Delete::builder()
+                .table_name(&self.tables.users)
+                .key("pk", AttributeValue::S(email_pk(&user.email)))
+                .build()
+                .map_err(|e| StoreError::Malformed(e.to_string()))?;
+            request = request
+                .transact_items(TransactWriteItem::builder().put(put).build())
+                .transact_items(TransactWriteItem::builder().delete(delete).build());
+        }
+        match request.send().await {
+            Ok(_) => Ok(()),
+            Err(error)
+                if error
+                    .as_service_error()
+                    .is_some_and(|e| condition_failed_at(e, 1)) =>
+            {
+                Err(StoreError::AlreadyExists)
+            }
+            Err(error)
+                if error
+                    .as_service_error()
+                    .is_some_and(|e| condition_failed_at(e, 0)) =>
+            {
+                Err(StoreError::Stale)
+            }
+            Err(error)
+                if error
+                    .as_service_error()
+                    .is_some_and(super::transaction_conflict) =>
+            {
+                Err(StoreError::Conflict)
+            }
+            Err(error) => Err(error.into()),
+        }
+    }
+
     /// Finds a user by email, case-insensitively. Known and unknown addresses cost the same two
     /// strongly consistent reads (an unknown one reads a user id that never exists), so the time
     /// a login takes does not tell whether the address is registered.
@@ -367,9 +568,11 @@ mod tests {
         let item: std::collections::HashMap<String, AttributeValue> =
             serde_dynamo::to_item(UserItem {
                 pk: user_pk(&user.id),
+                directory: Some(DIRECTORY_PARTITION.to_owned()),
                 user: user.clone(),
             })
             .unwrap();
+        assert_eq!(item["directory"], AttributeValue::S("user".into()));
         assert_eq!(item["status"], AttributeValue::S("active".into()));
         let back: UserItem = serde_dynamo::from_item(item).unwrap();
         assert_eq!(back.user, user);

@@ -7,13 +7,17 @@
 //!   read from the first line of standard input, never from the command line;
 //! - `provision set-password --email E`: a new password (stdin); ends every session;
 //! - `provision end-sessions|suspend|delete --email E`: end every session of the user and refuse
-//!   their earlier access tokens, and suspend or delete the account.
+//!   their earlier access tokens, and suspend or delete the account;
+//! - `provision users list [--email PART]`: every user (whose email contains PART), in id order,
+//!   one per line: id, email, status, role.
 
 use std::io::BufRead;
 
 use shared::config::HashParams;
 use shared::password::Passwords;
-use shared::provision::{AccountAction, Document, account_action, create_user, set_password};
+use shared::provision::{
+    AccountAction, Document, account_action, create_user, list_users, set_password,
+};
 use shared::sensitive::Sensitive;
 use shared::store::{Store, Tables, ensure_tables};
 
@@ -21,7 +25,7 @@ type BoxError = Box<dyn std::error::Error>;
 
 fn usage() -> ! {
     eprintln!(
-        "usage: provision tables\n       provision apply FILE\n       provision create-user --email EMAIL [--role ROLE_ID]   (password on stdin)\n       provision set-password --email EMAIL   (password on stdin)\n       provision end-sessions|suspend|delete --email EMAIL"
+        "usage: provision tables\n       provision apply FILE\n       provision create-user --email EMAIL [--role ROLE_ID]   (password on stdin)\n       provision set-password --email EMAIL   (password on stdin)\n       provision end-sessions|suspend|delete --email EMAIL\n       provision users list [--email PART]"
     );
     std::process::exit(2)
 }
@@ -88,6 +92,22 @@ async fn run() -> Result<(), BoxError> {
             };
             let ended = account_action(&store, email, action).await?;
             println!("{command}: done; {ended} sessions ended");
+        }
+        ["users", "list", rest @ ..] => {
+            let filter = match rest {
+                [] => None,
+                ["--email", part] => Some(*part),
+                _ => usage(),
+            };
+            for user in list_users(&store, filter).await? {
+                println!(
+                    "{}\t{}\t{}\t{}",
+                    user.id,
+                    user.email,
+                    serde_json::to_value(user.status)?.as_str().unwrap_or("?"),
+                    user.role.as_deref().unwrap_or("-")
+                );
+            }
         }
         _ => usage(),
     }
