@@ -1,6 +1,7 @@
 //! End-to-end tests over HTTP against one local stack (see `support/`).
 
 mod access;
+mod aggregate;
 mod directory;
 mod gateway;
 mod hostile;

@@ -72,7 +72,8 @@ fn refuse_policies(query: &ItemsQuery) -> Result<(), ApiError> {
             .any(|field| field == POLICIES)
     });
     let in_sort = query.sort.iter().any(|k| k.field == POLICIES);
-    if in_filter || in_sort {
+    let in_aggregate = query.aggregated_fields().iter().any(|f| f == POLICIES);
+    if in_filter || in_sort || in_aggregate {
         return Err(ApiError::query(
             "\"policies\" cannot be filtered, sorted, grouped or aggregated on",
         ));

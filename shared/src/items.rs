@@ -174,17 +174,25 @@ pub async fn serve(
     query: &ItemsQuery,
     id: Option<&str>,
 ) -> Result<Value, ApiError> {
-    let plan = ReadPlan::new(
-        accountability,
-        collection,
-        query.fields.as_deref(),
-        now_millis(),
-    )?;
+    // With `aggregate`, Directus ignores `fields`.
+    let fields = if query.aggregating() {
+        None
+    } else {
+        query.fields.as_deref()
+    };
+    let plan = ReadPlan::new(accountability, collection, fields, now_millis())?;
     if let Some(user_filter) = &query.filter {
         plan.check_readable(&filter::referenced_fields(user_filter))?;
         crate::query::validate_operator_types(user_filter, &|field| {
             plan.collection.field(field).map(|f| f.field_type.clone())
         })?;
+    }
+    let bound = ScanBound {
+        items: usize::try_from(state.config.items_scan_limit).unwrap_or(usize::MAX),
+        bytes: state.config.items_scan_bytes,
+    };
+    if id.is_none() && query.aggregating() {
+        return aggregate(&state.store, source, &plan, query, bound).await;
     }
     let sort_fields: Vec<String> = query.sort.iter().map(|k| k.field.clone()).collect();
     plan.check_readable(&sort_fields)?;
@@ -198,10 +206,6 @@ pub async fn serve(
             Ok(json!({ "data": item }))
         }
         None => {
-            let bound = ScanBound {
-                items: usize::try_from(state.config.items_scan_limit).unwrap_or(usize::MAX),
-                bytes: state.config.items_scan_bytes,
-            };
             let outcome = read_source(&state.store, source, &plan, query, bound).await?;
             tracing::debug!(
                 collection = plan.collection.collection,
@@ -209,24 +213,58 @@ pub async fn serve(
                 examined = outcome.stats.examined,
                 "items read"
             );
-            let mut body = Map::new();
-            if query.meta.any() {
-                let mut meta = Map::new();
-                if let Some(total) = outcome.total_count {
-                    meta.insert("total_count".into(), json!(total));
-                }
-                if let Some(filtered) = outcome.filter_count {
-                    meta.insert("filter_count".into(), json!(filtered));
-                }
-                body.insert("meta".into(), Value::Object(meta));
-            }
-            body.insert(
-                "data".into(),
-                Value::Array(outcome.items.into_iter().map(Value::Object).collect()),
-            );
-            Ok(Value::Object(body))
+            Ok(page_body(query, outcome))
         }
     }
+}
+
+/// `{"meta": …, "data": […]}` of a page.
+fn page_body(query: &ItemsQuery, outcome: ReadOutcome) -> Value {
+    let mut body = Map::new();
+    if query.meta.any() {
+        let mut meta = Map::new();
+        if let Some(total) = outcome.total_count {
+            meta.insert("total_count".into(), json!(total));
+        }
+        if let Some(filtered) = outcome.filter_count {
+            meta.insert("filter_count".into(), json!(filtered));
+        }
+        body.insert("meta".into(), Value::Object(meta));
+    }
+    body.insert(
+        "data".into(),
+        Value::Array(outcome.items.into_iter().map(Value::Object).collect()),
+    );
+    Value::Object(body)
+}
+
+/// `aggregate` / `groupBy`: every field they name must be readable (403 naming it); they run
+/// over the rows the caller can see, as the caller sees them (unreadable values `null`), after
+/// `filter` and `search`, within the same bound as any read of the whole collection. `limit`,
+/// `offset` and `page` count result rows; `meta` counts items.
+async fn aggregate(
+    store: &Store,
+    source: Source,
+    plan: &ReadPlan,
+    query: &ItemsQuery,
+    bound: ScanBound,
+) -> Result<Value, ApiError> {
+    plan.check_readable(&query.aggregated_fields())?;
+    let sort = crate::aggregate::result_sort(&query.aggregate, &query.group_by, &query.sort)?;
+    let (total, matching, stats) = read_all(store, source, plan, query, bound).await?;
+    let mut rows = crate::aggregate::compute(&query.aggregate, &query.group_by, &matching);
+    crate::aggregate::sort_rows(&mut rows, &sort);
+    let outcome = ReadOutcome {
+        items: rows
+            .into_iter()
+            .skip(query.offset)
+            .take(query.limit)
+            .collect(),
+        total_count: query.meta.total_count.then_some(total),
+        filter_count: query.meta.filter_count.then_some(matching.len()),
+        stats,
+    };
+    Ok(page_body(query, outcome))
 }
 
 /// The row as the caller sees it (unreadable fields `null`) if it passes the request's filter
@@ -415,18 +453,48 @@ pub async fn read_source(
     }
 
     // Another order, or counts: every readable row is needed.
+    let (total, mut matching, stats) = read_all(store, source, plan, query, bound).await?;
+    outcome.stats = stats;
+    if query.meta.total_count {
+        outcome.total_count = Some(total);
+    }
+    if query.meta.filter_count {
+        outcome.filter_count = Some(matching.len());
+    }
+    // Stable: rows arrive in key order, which breaks ties.
+    matching.sort_by(|a, b| compare_rows(a, b, &query.sort));
+    outcome.items = matching
+        .iter()
+        .skip(query.offset)
+        .take(query.limit)
+        .map(|row| plan.project(row))
+        .collect();
+    Ok(outcome)
+}
+
+/// Every row of `source` the caller can see (how many), and those that pass the query's filter
+/// and search, as the caller sees them, in key order; at most `bound` examined.
+async fn read_all(
+    store: &Store,
+    source: Source,
+    plan: &ReadPlan,
+    query: &ItemsQuery,
+    bound: ScanBound,
+) -> Result<(usize, Vec<Map<String, Value>>, ReadStats), ApiError> {
+    let name = &plan.collection.collection;
+    let mut stats = ReadStats::default();
     let mut rows = Vec::new();
     let mut start = None;
     loop {
         let page = fetch_page(store, source, name, start, MAX_PAGE, true).await?;
-        outcome.stats.requests += 1;
-        outcome.stats.examined += page.items.len();
-        outcome.stats.examined_bytes = page
+        stats.requests += 1;
+        stats.examined += page.items.len();
+        stats.examined_bytes = page
             .items
             .iter()
             .map(row_size)
-            .fold(outcome.stats.examined_bytes, u64::saturating_add);
-        if bound.exceeded(&outcome.stats) {
+            .fold(stats.examined_bytes, u64::saturating_add);
+        if bound.exceeded(&stats) {
             return Err(too_many(plan, bound));
         }
         rows.extend(page.items);
@@ -446,21 +514,7 @@ pub async fn read_source(
             }
         }
     }
-    if query.meta.total_count {
-        outcome.total_count = Some(total);
-    }
-    if query.meta.filter_count {
-        outcome.filter_count = Some(matching.len());
-    }
-    // Stable: rows arrive in key order, which breaks ties.
-    matching.sort_by(|a, b| compare_rows(a, b, &query.sort));
-    outcome.items = matching
-        .iter()
-        .skip(query.offset)
-        .take(query.limit)
-        .map(|row| plan.project(row))
-        .collect();
-    Ok(outcome)
+    Ok((total, matching, stats))
 }
 
 fn rank(value: &Value) -> u8 {
@@ -475,7 +529,7 @@ fn rank(value: &Value) -> u8 {
 }
 
 /// Nulls first ascending (last descending), then booleans, numbers, strings.
-fn compare_values(a: &Value, b: &Value) -> Ordering {
+pub(crate) fn compare_values(a: &Value, b: &Value) -> Ordering {
     match (a, b) {
         (Value::Number(x), Value::Number(y)) => x
             .as_f64()

@@ -2,6 +2,7 @@
 //! build an [`state::AppState`] once and hand each request to a flow here.
 
 pub mod access;
+pub mod aggregate;
 pub mod auth;
 pub mod config;
 pub mod directory;

@@ -34,18 +34,33 @@ pub struct ItemsQuery {
     pub offset: usize,
     pub search: Option<String>,
     pub meta: Meta,
+    /// `aggregate`, in request order; `aggregating` is set even when it names nothing.
+    pub aggregate: Vec<crate::aggregate::Aggregate>,
+    pub group_by: Vec<crate::aggregate::GroupKey>,
+    aggregate_present: bool,
 }
 
-/// Parameters Directus has that this API does not serve (relations, aggregation, exports).
-const UNSUPPORTED: [&str; 7] = [
-    "deep",
-    "alias",
-    "aggregate",
-    "groupBy",
-    "backlink",
-    "export",
-    "version",
-];
+impl ItemsQuery {
+    /// True when the answer is aggregated rows (`aggregate` or `groupBy` was given).
+    pub fn aggregating(&self) -> bool {
+        self.aggregate_present || !self.group_by.is_empty()
+    }
+
+    /// Fields named by `aggregate` (but `*`) and `groupBy`: each must be readable.
+    pub fn aggregated_fields(&self) -> Vec<String> {
+        let mut fields: Vec<String> = self
+            .aggregate
+            .iter()
+            .flat_map(|a| a.referenced_fields().cloned())
+            .chain(self.group_by.iter().map(|g| g.field().to_owned()))
+            .collect();
+        fields.dedup();
+        fields
+    }
+}
+
+/// Parameters Directus has that this API does not serve (relations, exports, versions).
+const UNSUPPORTED: [&str; 5] = ["deep", "alias", "backlink", "export", "version"];
 
 /// `name`, `name[]`, `name[0]`, `name[a][b]` → (`name`, [`a`, `b`]).
 fn split_key(key: &str) -> (&str, Vec<&str>) {
@@ -343,6 +358,9 @@ impl ItemsQuery {
         let mut scalars: std::collections::HashMap<&str, &str> = Default::default();
         let mut meta = Meta::default();
         let mut saw_fields = false;
+        let mut aggregate = Vec::new();
+        let mut aggregate_present = false;
+        let mut group_by = Vec::new();
 
         for (key, value) in pairs {
             let (name, path) = split_key(key);
@@ -376,6 +394,20 @@ impl ItemsQuery {
                                 )));
                             }
                         }
+                    }
+                }
+                "aggregate" => {
+                    aggregate_present = true;
+                    match path.first() {
+                        None => crate::aggregate::add_json(&mut aggregate, value)?,
+                        Some(function) => {
+                            crate::aggregate::add_bracket(&mut aggregate, function, value)
+                        }
+                    }
+                }
+                "groupBy" => {
+                    for key in csv(&[value]) {
+                        group_by.push(crate::aggregate::GroupKey::parse(&key)?);
                     }
                 }
                 "limit" | "offset" | "page" | "search" => {
@@ -478,6 +510,9 @@ impl ItemsQuery {
             offset,
             search,
             meta,
+            aggregate,
+            group_by,
+            aggregate_present,
         })
     }
 }
@@ -624,6 +659,8 @@ mod tests {
             vec![("filter", r#"{"_or":{"id":{"_eq":1}}}"#)],
             vec![("filter", r#"{"title":"x"}"#)],
             vec![("deep", "{}")],
+            vec![("aggregate", "notjson")],
+            vec![("groupBy", "week(dt)")],
             vec![("filter[id][_eq]", "1"), ("filter", r#"{"id":{"_eq":1}}"#)],
         ] {
             let error = parse(&pairs).unwrap_err();
@@ -674,6 +711,30 @@ mod tests {
         ] {
             assert_eq!(check(filter).unwrap_err().to_string(), message);
         }
+    }
+
+    #[test]
+    fn aggregate_and_group_by_parse_in_both_forms() {
+        let brackets = parse(&[
+            ("aggregate[count]", "*"),
+            ("aggregate[sum]", "n,f"),
+            ("groupBy[]", "cat"),
+            ("groupBy", "year(dt)"),
+        ])
+        .unwrap();
+        let json = parse(&[
+            ("aggregate", r#"{"count":"*","sum":["n","f"]}"#),
+            ("groupBy", "cat,year(dt)"),
+        ])
+        .unwrap();
+        assert!(brackets.aggregating());
+        assert_eq!(brackets.aggregate, json.aggregate);
+        assert_eq!(brackets.group_by, json.group_by);
+        assert_eq!(
+            brackets.aggregated_fields(),
+            vec!["n".to_owned(), "f".into(), "cat".into(), "dt".into()]
+        );
+        assert!(!parse(&[]).unwrap().aggregating());
     }
 
     #[test]

@@ -5,6 +5,7 @@ import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import {
+	aggregate,
 	authentication,
 	createDirectus,
 	createUser,
@@ -225,4 +226,21 @@ test('readUsers, readUser, updateUser and deleteUser as an administrator', async
 	const user = authClient('json');
 	await user.login(await registered('sdk-directory-user'), PASSWORD);
 	assert.equal(await errorCode(user.request(readUsers())), 'FORBIDDEN');
+});
+
+test('aggregate: count, sum and groupBy', async () => {
+	const admin = authClient('json');
+	await admin.login(ADMIN_EMAIL, ADMIN_PASSWORD);
+	const [counted] = await admin.request(aggregate('posts', { aggregate: { count: '*' } }));
+	assert.equal(Number(counted.count), 1);
+	const [summed] = await admin.request(aggregate('posts', { aggregate: { sum: ['id'], count: ['title'] } }));
+	assert.deepEqual(summed, { sum: { id: 1 }, count: { title: 1 } });
+	const grouped = await admin.request(
+		aggregate('posts', { aggregate: { count: '*' }, groupBy: ['title'], query: { filter: { id: { _eq: 1 } } } }),
+	);
+	assert.deepEqual(grouped, [{ title: 'Hello from the quickstart', count: 1 }]);
+	const users = await admin.request(aggregate('directus_users', { aggregate: { count: '*' } }));
+	assert.ok(Number(users[0].count) >= 1);
+	const anonymous = createDirectus(API).with(rest());
+	assert.equal(await errorCode(anonymous.request(aggregate('posts', { aggregate: { count: '*' } }))), 'FORBIDDEN');
 });
