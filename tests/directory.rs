@@ -472,3 +472,34 @@ async fn the_operator_tool_lists_users_by_email() {
     assert!(all.len() >= 2);
     assert!(all.windows(2).all(|w| w[0].id < w[1].id));
 }
+
+#[tokio::test]
+async fn users_written_before_the_index_are_reindexed() {
+    let admin = admin_token().await;
+    let (id, email, _) = member(&admin, json!({})).await;
+    // As an earlier version wrote it: no `directory` attribute.
+    store()
+        .client()
+        .update_item()
+        .table_name(store().tables().users.clone())
+        .key(
+            "pk",
+            aws_sdk_dynamodb::types::AttributeValue::S(format!("user#{id}")),
+        )
+        .update_expression("REMOVE directory")
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        shared::provision::list_users(&store(), Some(&email))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(store().backfill_user_directory().await.unwrap() >= 1);
+    let found = shared::provision::list_users(&store(), Some(&email))
+        .await
+        .unwrap();
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].id, id);
+}

@@ -516,6 +516,56 @@ impl Store {
         }
     }
 
+    /// Marks every user item written before the directory index existed (no `directory`
+    /// attribute), so the directory lists it. An operator's one-off migration: it Scans the
+    /// table (no request path does). Returns how many items it marked.
+    pub async fn backfill_user_directory(&self) -> Result<usize, StoreError> {
+        let mut marked = 0;
+        let mut start = None;
+        loop {
+            let page = self
+                .client
+                .scan()
+                .table_name(&self.tables.users)
+                .filter_expression("begins_with(pk, :user) AND attribute_not_exists(#d)")
+                .expression_attribute_names("#d", super::schema::USER_DIRECTORY_ATTRIBUTE)
+                .expression_attribute_values(":user", AttributeValue::S("user#".into()))
+                .projection_expression("pk")
+                .set_exclusive_start_key(start)
+                .send()
+                .await?;
+            for item in page.items.unwrap_or_default() {
+                let Some(pk) = item.get("pk").cloned() else {
+                    continue;
+                };
+                let result = self
+                    .client
+                    .update_item()
+                    .table_name(&self.tables.users)
+                    .key("pk", pk)
+                    .update_expression("SET #d = :d")
+                    .condition_expression("attribute_exists(pk)")
+                    .expression_attribute_names("#d", super::schema::USER_DIRECTORY_ATTRIBUTE)
+                    .expression_attribute_values(
+                        ":d",
+                        AttributeValue::S(DIRECTORY_PARTITION.to_owned()),
+                    )
+                    .send()
+                    .await;
+                match conditional_write(result, StoreError::Stale) {
+                    Ok(()) => marked += 1,
+                    // Deleted meanwhile.
+                    Err(StoreError::Stale) => {}
+                    Err(other) => return Err(other),
+                }
+            }
+            match page.last_evaluated_key {
+                Some(key) if !key.is_empty() => start = Some(key),
+                _ => return Ok(marked),
+            }
+        }
+    }
+
     /// Finds a user by email, case-insensitively. Known and unknown addresses cost the same two
     /// strongly consistent reads (an unknown one reads a user id that never exists), so the time
     /// a login takes does not tell whether the address is registered.

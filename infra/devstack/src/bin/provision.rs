@@ -9,7 +9,9 @@
 //! - `provision end-sessions|suspend|delete --email E`: end every session of the user and refuse
 //!   their earlier access tokens, and suspend or delete the account;
 //! - `provision users list [--email PART]`: every user (whose email contains PART), in id order,
-//!   one per line: id, email, status, role.
+//!   one per line: id, email, status, role;
+//! - `provision users reindex`: put users written before the directory index existed into it
+//!   (a one-off Scan of the users table, after upgrading a stack).
 
 use std::io::BufRead;
 
@@ -25,7 +27,7 @@ type BoxError = Box<dyn std::error::Error>;
 
 fn usage() -> ! {
     eprintln!(
-        "usage: provision tables\n       provision apply FILE\n       provision create-user --email EMAIL [--role ROLE_ID]   (password on stdin)\n       provision set-password --email EMAIL   (password on stdin)\n       provision end-sessions|suspend|delete --email EMAIL\n       provision users list [--email PART]"
+        "usage: provision tables\n       provision apply FILE\n       provision create-user --email EMAIL [--role ROLE_ID]   (password on stdin)\n       provision set-password --email EMAIL   (password on stdin)\n       provision end-sessions|suspend|delete --email EMAIL\n       provision users list [--email PART]\n       provision users reindex"
     );
     std::process::exit(2)
 }
@@ -92,6 +94,10 @@ async fn run() -> Result<(), BoxError> {
             };
             let ended = account_action(&store, email, action).await?;
             println!("{command}: done; {ended} sessions ended");
+        }
+        ["users", "reindex"] => {
+            let marked = store.backfill_user_directory().await?;
+            println!("{marked} users added to the directory");
         }
         ["users", "list", rest @ ..] => {
             let filter = match rest {
