@@ -87,7 +87,7 @@ async fn main() -> Result<(), BoxError> {
     )
     .await?;
     println!(
-        "\n## Warm latency through `cargo lambda watch --release` ({WARM_RUNS} sequential requests)\n"
+        "\n## Warm latency through the local stack (API Gateway front, `cargo lambda watch --release`; {WARM_RUNS} sequential requests)\n"
     );
     println!("| endpoint | status | p50 ms | p95 ms | mean ms |\n|---|---:|---:|---:|---:|");
     warm_latency(&api).await?;
