@@ -7,4 +7,5 @@ mod journey;
 mod schemathesis;
 mod sdk_client;
 mod seed_curls;
+mod session_mode;
 mod sessions;

@@ -24,7 +24,7 @@ fn the_directus_sdk_drives_both_quickstarts() {
     );
     assert!(output.status.success(), "the SDK tests failed:\n{report}");
     assert!(
-        report.contains("pass 6"),
-        "all six SDK tests ran:\n{report}"
+        report.contains("pass 9"),
+        "all nine SDK tests ran:\n{report}"
     );
 }

@@ -10,14 +10,18 @@ use lambda_http::Request;
 use lambda_http::http::StatusCode;
 use serde_json::{Map, Value, json};
 
-use crate::access::{Accountability, filter};
+use crate::access::{Accountability, ReadPlan, filter};
 use crate::error::ApiError;
 use crate::http::{self, HttpResponse};
 use crate::password::MAX_PASSWORD_CHARS;
 use crate::password::Passwords;
 use crate::sensitive::Sensitive;
 use crate::state::AppState;
-use crate::store::{MAX_USER_POLICIES, NewUser, StoreError, User, UserStatus, now_millis};
+use crate::store::{
+    Collection, FieldDef, MAX_USER_POLICIES, NewUser, Permission, Revocation, StoreError, User,
+    UserStatus, UserUpdate, now_millis,
+};
+use lambda_http::RequestExt;
 
 const COLLECTION: &str = "directus_users";
 /// Longest first or last name.
@@ -42,16 +46,40 @@ pub fn authorize(
     accountability: &Accountability,
     body: Map<String, Value>,
 ) -> Result<Map<String, Value>, ApiError> {
+    authorize_write(accountability, "create", body, None)
+}
+
+/// The rules of [`authorize`] for `action` (`create`, or `update` of `existing`, which only
+/// permissions whose item filter matches it apply to). The one code path for every write to
+/// `directus_users`. Pure.
+pub fn authorize_write(
+    accountability: &Accountability,
+    action: &str,
+    body: Map<String, Value>,
+    existing: Option<&Map<String, Value>>,
+) -> Result<Map<String, Value>, ApiError> {
     if accountability.admin {
         return Ok(body);
     }
-    let permissions: Vec<_> = accountability
+    let context = accountability.filter_context(now_millis());
+    let mut permissions: Vec<_> = accountability
         .permissions
         .iter()
-        .filter(|p| p.collection == COLLECTION && p.action == "create")
+        .filter(|p| p.collection == COLLECTION && p.action == action)
         .collect();
     if permissions.is_empty() {
         return Err(ApiError::forbidden_collection(COLLECTION));
+    }
+    if let Some(row) = existing {
+        permissions.retain(|p| match &p.permissions {
+            Some(rule) if rule.as_object().is_some_and(|o| !o.is_empty()) => {
+                filter::matches(rule, row, &context).unwrap_or(false)
+            }
+            _ => true,
+        });
+        if permissions.is_empty() {
+            return Err(ApiError::forbidden());
+        }
     }
     let all_fields = permissions
         .iter()
@@ -78,7 +106,6 @@ pub fn authorize(
         }
     }
     payload.extend(body);
-    let context = accountability.filter_context(now_millis());
     for permission in &permissions {
         let Some(rule) = permission
             .validation
@@ -176,10 +203,10 @@ fn policy_ids(value: Option<&Value>) -> Result<Vec<String>, ApiError> {
     Ok(ids)
 }
 
-/// Reads the authorized payload into the user to write. Pure.
-pub fn parse_payload(payload: &Map<String, Value>) -> Result<UserPayload, ApiError> {
-    let email =
-        string_field(payload, "email", http::MAX_EMAIL_CHARS)?.ok_or_else(|| required("email"))?;
+fn email_field(payload: &Map<String, Value>) -> Result<Option<String>, ApiError> {
+    let Some(email) = string_field(payload, "email", http::MAX_EMAIL_CHARS)? else {
+        return Ok(None);
+    };
     if !http::valid_email(email.trim_matches(' ')) {
         return Err(ApiError::FailedValidation {
             field: "email".into(),
@@ -187,26 +214,336 @@ pub fn parse_payload(payload: &Map<String, Value>) -> Result<UserPayload, ApiErr
             detail: "Value has to be a valid email address.".into(),
         });
     }
-    let password = string_field(payload, "password", MAX_PASSWORD_CHARS)?
+    Ok(Some(email.trim_matches(' ').to_owned()))
+}
+
+fn password_field(payload: &Map<String, Value>) -> Result<Option<Sensitive>, ApiError> {
+    if !payload.contains_key("password") {
+        return Ok(None);
+    }
+    string_field(payload, "password", MAX_PASSWORD_CHARS)?
         .filter(|p| !p.is_empty())
-        .ok_or_else(|| required("password"))?;
-    let status = match payload.get("status") {
-        None | Some(Value::Null) => UserStatus::Active,
-        Some(value) => serde_json::from_value(value.clone()).map_err(|_| ApiError::FailedValidation {
+        .map(|p| Some(Sensitive::new(p)))
+        .ok_or_else(|| required("password"))
+}
+
+fn status_field(payload: &Map<String, Value>) -> Result<Option<UserStatus>, ApiError> {
+    match payload.get("status") {
+        None | Some(Value::Null) => Ok(None),
+        Some(value) => serde_json::from_value(value.clone()).map(Some).map_err(|_| ApiError::FailedValidation {
             field: "status".into(),
             kind: "in",
             detail: "Value has to be one of draft, invited, unverified, active, suspended, archived.".into(),
-        })?,
-    };
+        }),
+    }
+}
+
+/// Reads the authorized payload into the user to write. Pure.
+pub fn parse_payload(payload: &Map<String, Value>) -> Result<UserPayload, ApiError> {
+    let email = email_field(payload)?.ok_or_else(|| required("email"))?;
+    let password = password_field(payload)?.ok_or_else(|| required("password"))?;
     Ok(UserPayload {
-        email: email.trim_matches(' ').to_owned(),
-        password: Sensitive::new(password),
-        status,
+        email,
+        password,
+        status: status_field(payload)?.unwrap_or(UserStatus::Active),
         role: string_field(payload, "role", 64)?,
         first_name: name_field(payload, "first_name")?,
         last_name: name_field(payload, "last_name")?,
         policies: policy_ids(payload.get("policies"))?,
     })
+}
+
+/// Fields of a user a write may change here; any other key is refused as Directus refuses
+/// `tfa_secret` (400, nothing written).
+const UPDATABLE: [&str; 6] = [
+    "email",
+    "password",
+    "status",
+    "role",
+    "first_name",
+    "last_name",
+];
+
+/// What an authorized update payload changes, validated with the same rules as creation
+/// (`parse_payload`). `password` is the plain text, still to be checked and hashed. Pure.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct UserChanges {
+    pub email: Option<String>,
+    pub password: Option<Sensitive>,
+    pub status: Option<UserStatus>,
+    pub role: Option<Option<String>>,
+    pub first_name: Option<Option<String>>,
+    pub last_name: Option<Option<String>>,
+}
+
+pub fn parse_changes(payload: &Map<String, Value>) -> Result<UserChanges, ApiError> {
+    if let Some(key) = payload.keys().find(|k| !UPDATABLE.contains(&k.as_str())) {
+        return Err(ApiError::payload(format!(
+            "You can't change the \"{key}\" value manually"
+        )));
+    }
+    if payload.get("email").is_some_and(Value::is_null) {
+        return Err(required("email"));
+    }
+    if payload.get("status").is_some_and(Value::is_null) {
+        return Err(required("status"));
+    }
+    let optional =
+        |field: &str, value: Option<String>| payload.contains_key(field).then_some(value);
+    Ok(UserChanges {
+        email: email_field(payload)?,
+        password: password_field(payload)?,
+        status: status_field(payload)?,
+        role: optional("role", string_field(payload, "role", 64)?),
+        first_name: optional("first_name", name_field(payload, "first_name")?),
+        last_name: optional("last_name", name_field(payload, "last_name")?),
+    })
+}
+
+/// `directus_users` as this API stores it: the fields a read may name. The password is a
+/// concealed field (`"**********"` when set); the hash never leaves the store.
+pub fn schema() -> Collection {
+    let field = |name: &str, field_type: &str| FieldDef {
+        field: name.into(),
+        field_type: field_type.into(),
+    };
+    Collection {
+        collection: COLLECTION.into(),
+        primary_key: "id".into(),
+        fields: vec![
+            field("id", "uuid"),
+            field("first_name", "string"),
+            field("last_name", "string"),
+            field("email", "string"),
+            field("password", "hash"),
+            field("status", "string"),
+            field("role", "uuid"),
+        ],
+    }
+}
+
+/// A user as a row of `directus_users`, password concealed: what every read works on.
+pub fn row(user: &User) -> Map<String, Value> {
+    let mut row = Map::new();
+    row.insert("id".into(), json!(user.id));
+    row.insert("first_name".into(), json!(user.first_name));
+    row.insert("last_name".into(), json!(user.last_name));
+    row.insert("email".into(), json!(user.email));
+    row.insert(
+        "password".into(),
+        if user.password.is_some() {
+            json!(CONCEALED)
+        } else {
+            Value::Null
+        },
+    );
+    row.insert("status".into(), json!(user.status));
+    row.insert("role".into(), json!(user.role));
+    row
+}
+
+const CONCEALED: &str = "**********";
+
+/// The fields Directus' app-access minimal permissions let a user read of their own row (those
+/// this API stores).
+const APP_MINIMAL_FIELDS: [&str; 7] = [
+    "id",
+    "first_name",
+    "last_name",
+    "email",
+    "password",
+    "status",
+    "role",
+];
+
+/// The caller's permissions plus, for app-access users, Directus' minimal read of their own
+/// `directus_users` row (`with-app-minimal-permissions.ts`).
+pub fn with_app_minimal(accountability: &Accountability) -> Accountability {
+    let mut accountability = accountability.clone();
+    if accountability.app && !accountability.admin {
+        accountability.permissions.push(Permission {
+            id: "app-minimal".into(),
+            policy: String::new(),
+            collection: COLLECTION.into(),
+            action: "read".into(),
+            fields: APP_MINIMAL_FIELDS.iter().map(|f| (*f).to_owned()).collect(),
+            permissions: Some(json!({"id": {"_eq": "$CURRENT_USER"}})),
+            presets: None,
+            validation: None,
+        });
+    }
+    accountability
+}
+
+/// The caller's own row as their read permissions show it, with the request's `fields`
+/// (`None`: `*`). A field path into a relation (`role.name`) is dropped, as Directus drops
+/// relations into collections the caller cannot read; when nothing else was asked for the item
+/// collapses to its id. `FORBIDDEN` when no permission lets them read the row or a field. Pure.
+pub fn own_view(
+    accountability: &Accountability,
+    user: &User,
+    fields: Option<&[String]>,
+) -> Result<Value, ApiError> {
+    let plain: Option<Vec<String>> =
+        fields.map(|f| f.iter().filter(|f| !f.contains('.')).cloned().collect());
+    if plain.as_ref().is_some_and(Vec::is_empty) && fields.is_some_and(|f| !f.is_empty()) {
+        let plan = ReadPlan::new(accountability, schema(), None, now_millis())?;
+        plan.visible_row(&row(user))
+            .ok_or_else(ApiError::forbidden)?;
+        return Ok(json!(user.id));
+    }
+    let plan = ReadPlan::new(accountability, schema(), plain.as_deref(), now_millis())?;
+    let visible = plan
+        .visible_row(&row(user))
+        .ok_or_else(ApiError::forbidden)?;
+    Ok(Value::Object(plan.project(&visible)))
+}
+
+/// `fields` of the query string (`a,b`, repeated, or `fields[]=`), `None` when absent.
+fn requested_fields(request: &Request) -> Option<Vec<String>> {
+    let query = request.query_string_parameters_ref()?;
+    let mut fields: Option<Vec<String>> = None;
+    for (key, value) in query.iter() {
+        if key == "fields" || key.starts_with("fields[") {
+            fields.get_or_insert_with(Vec::new).extend(
+                value
+                    .split(',')
+                    .map(|f| f.trim().to_owned())
+                    .filter(|f| !f.is_empty()),
+            );
+        }
+    }
+    fields
+}
+
+/// `GET /users/me`: never 403 for a user; without read permission on their row, `{"id"}`.
+pub async fn read_me(state: &AppState, request: &Request) -> Result<HttpResponse, ApiError> {
+    let claims = crate::auth::caller(state, request)
+        .await?
+        .ok_or(ApiError::InvalidCredentials)?;
+    let fields = requested_fields(request);
+    let accountability = state
+        .access
+        .accountability(&state.store, Some((&claims.id, claims.role.as_deref())))
+        .await?;
+    let user = state
+        .store
+        .get_user(&claims.id)
+        .await?
+        .ok_or(ApiError::InvalidCredentials)?;
+    let data = match own_view(&with_app_minimal(&accountability), &user, fields.as_deref()) {
+        Ok(data) => data,
+        Err(ApiError::Forbidden(_)) => json!({ "id": user.id }),
+        Err(other) => return Err(other),
+    };
+    Ok(http::json(StatusCode::OK, &json!({ "data": data })))
+}
+
+/// `PATCH /users/me`: the caller's `update` permissions on their own row decide (fields,
+/// presets, validation: [`authorize_write`]); values are checked as on creation. A password
+/// change is checked against the policy and hashed, and ends every other session of the user:
+/// one write stamps `tokens_valid_after`/`sessions_valid_after` and keeps the session that made
+/// the change (`kept_session`), then the other sessions are deleted. A role or status change
+/// ends all sessions, the caller's too (its token names the old role). Then the row is read
+/// back with the request's `fields`; a caller who may update but not read gets 403 after the
+/// write, as in Directus.
+pub async fn update_me(
+    state: &AppState,
+    passwords: &Passwords,
+    request: &Request,
+) -> Result<HttpResponse, ApiError> {
+    let claims = crate::auth::caller(state, request)
+        .await?
+        .ok_or(ApiError::InvalidCredentials)?;
+    let body = http::json_object(request)?;
+    let fields = requested_fields(request);
+    let accountability = state
+        .access
+        .accountability(&state.store, Some((&claims.id, claims.role.as_deref())))
+        .await?;
+    let user = state
+        .store
+        .get_user(&claims.id)
+        .await?
+        .ok_or(ApiError::InvalidCredentials)?;
+    let payload = authorize_write(&accountability, "update", body, Some(&row(&user)))?;
+    let changes = parse_changes(&payload)?;
+    if let Some(Some(role)) = &changes.role
+        && state.store.role_access(role).await?.role.is_none()
+    {
+        return Err(ApiError::InvalidForeignKey {
+            collection: COLLECTION,
+            field: "role",
+            value: role.clone(),
+        });
+    }
+    let password_hash = match &changes.password {
+        Some(password) => {
+            let settings = state
+                .access
+                .settings(&state.store, &state.config.default_settings)
+                .await?;
+            crate::password::enforce_policy(password, &settings)?;
+            Some(
+                passwords
+                    .hash(password)
+                    .await
+                    .map_err(|e| ApiError::Internal(Box::new(e)))?,
+            )
+        }
+        None => None,
+    };
+    let changes_access = changes.role.as_ref().is_some_and(|r| *r != user.role)
+        || changes.status.is_some_and(|s| s != user.status);
+    let keep = if changes_access {
+        None
+    } else {
+        claims.session_id().map(str::to_owned)
+    };
+    let revocation = (password_hash.is_some() || changes_access).then(|| Revocation {
+        now_secs: i64::try_from(crate::state::now_secs()).unwrap_or(i64::MAX),
+        keep: keep.clone(),
+    });
+    let update = UserUpdate {
+        email: changes.email.clone(),
+        password_hash,
+        status: changes.status,
+        role: changes.role.clone(),
+        first_name: changes.first_name.clone(),
+        last_name: changes.last_name.clone(),
+        revocation: revocation.clone(),
+    };
+    match state.store.update_user(&user, &update).await {
+        Ok(()) => {}
+        Err(StoreError::AlreadyExists) => {
+            return Err(ApiError::RecordNotUnique {
+                collection: COLLECTION,
+                field: "email",
+                value: changes.email.unwrap_or_default().to_lowercase(),
+            });
+        }
+        // Changed by another request meanwhile: nothing was written; the client may retry.
+        Err(StoreError::Stale) => return Err(StoreError::Conflict.into()),
+        Err(other) => return Err(other.into()),
+    }
+    if revocation.is_some() {
+        let ended = state
+            .store
+            .revoke_user_sessions_except(&user.id, keep.as_deref())
+            .await?;
+        tracing::info!(user = %user.id, ended, kept = ?keep, "own password or access changed; other sessions ended");
+    }
+    let updated = state
+        .store
+        .get_user(&user.id)
+        .await?
+        .ok_or(ApiError::InvalidCredentials)?;
+    let data = own_view(
+        &with_app_minimal(&accountability),
+        &updated,
+        fields.as_deref(),
+    )?;
+    Ok(http::json(StatusCode::OK, &json!({ "data": data })))
 }
 
 /// What an administrator gets back: the user as Directus shows it, password concealed.

@@ -44,7 +44,7 @@ pub const DEFAULT_CORS_ORIGINS: &str = "http://localhost:3000";
 /// The template's `CorsConfiguration` (`AllowHeaders`, `AllowMethods`, `MaxAge`); checked
 /// against template.yaml by infra/check_template.py.
 pub const CORS_ALLOW_HEADERS: &str = "authorization,content-type";
-pub const CORS_ALLOW_METHODS: &str = "GET,POST,OPTIONS";
+pub const CORS_ALLOW_METHODS: &str = "GET,POST,PATCH,OPTIONS";
 pub const CORS_MAX_AGE: &str = "600";
 
 /// The local router's spelling of API Gateway's `$default` route.
@@ -951,6 +951,7 @@ mod tests {
                 "jwks",
                 "login",
                 "logout",
+                "me",
                 "not_found",
                 "refresh",
                 "register",
@@ -1116,7 +1117,10 @@ mod tests {
             "https://app.example"
         );
         assert_eq!(headers["access-control-allow-credentials"], "true");
-        assert_eq!(headers["access-control-allow-methods"], "GET,POST,OPTIONS");
+        assert_eq!(
+            headers["access-control-allow-methods"],
+            "GET,POST,PATCH,OPTIONS"
+        );
         assert_eq!(
             headers["access-control-allow-headers"],
             "authorization,content-type"

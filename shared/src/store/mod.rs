@@ -24,7 +24,7 @@ pub use items::{ItemPage, item_sort_key};
 pub use schema::ensure_tables;
 pub use sessions::Session;
 pub use throttle::{FORGET_AFTER_SECS, LoginFailures, Reservation};
-pub use users::{MAX_USER_POLICIES, NewUser, User, UserStatus};
+pub use users::{MAX_USER_POLICIES, NewUser, Revocation, User, UserStatus, UserUpdate};
 
 /// Per-attempt and whole-operation limits, so no request waits on DynamoDB longer than the
 /// function's own timeout (template.yaml gives functions 10 s; three attempts fit in 6 s).

@@ -41,6 +41,10 @@ pub struct User {
     /// over, whether or not the by-user index listed it when sessions were ended.
     #[serde(default)]
     pub sessions_valid_after: Option<i64>,
+    /// The one session a self-service password change kept (the one that made it): its tokens
+    /// and refreshes stay valid across the cut-off above. Cleared by every other revocation.
+    #[serde(default)]
+    pub kept_session: Option<String>,
 }
 
 impl User {
@@ -51,6 +55,7 @@ impl User {
                 .map(|secs| secs.saturating_mul(1000))
         });
         cut_off.is_some_and(|after| session.created_at < after)
+            && self.kept_session.as_deref() != Some(session.id.as_str())
     }
 }
 
@@ -66,6 +71,25 @@ pub struct NewUser {
     /// Policies attached to the user directly (access links in the config table), written in
     /// the same transaction.
     pub policies: Vec<String>,
+}
+
+/// A change to an existing user; `None` leaves a field as it is, `Some(None)` clears it.
+#[derive(Debug, Clone, Default)]
+pub struct UserUpdate {
+    pub email: Option<String>,
+    pub password_hash: Option<Sensitive>,
+    pub status: Option<UserStatus>,
+    pub role: Option<Option<String>>,
+    pub first_name: Option<Option<String>>,
+    pub last_name: Option<Option<String>>,
+    pub revocation: Option<Revocation>,
+}
+
+/// Ends the user's tokens and sessions from `now_secs` on, except the session `keep`.
+#[derive(Debug, Clone)]
+pub struct Revocation {
+    pub now_secs: i64,
+    pub keep: Option<String>,
 }
 
 /// Tries of a registration cancelled by a transaction conflict, after the first.
@@ -141,6 +165,7 @@ impl Store {
             updated_at: now,
             tokens_valid_after: None,
             sessions_valid_after: None,
+            kept_session: None,
         };
         let user_item = serde_dynamo::to_item(UserItem {
             pk: user_pk(&user.id),
@@ -225,7 +250,7 @@ impl Store {
             .table_name(&self.tables.users)
             .key("pk", AttributeValue::S(user_pk(user_id)))
             .update_expression(
-                "SET tokens_valid_after = :now, sessions_valid_after = :ms, updated_at = :ms",
+                "SET tokens_valid_after = :now, sessions_valid_after = :ms, updated_at = :ms REMOVE kept_session",
             )
             .condition_expression("attribute_exists(pk)")
             .expression_attribute_values(":now", AttributeValue::N(now_secs.to_string()))
@@ -315,6 +340,143 @@ impl Store {
         conditional_write(result, StoreError::Stale)
     }
 
+    /// Applies `update` to the user, as read in `current`, in one transaction: the user item
+    /// (conditional on its email being still `current`'s, so two changes cannot both move the
+    /// claim), and, when the address changes, the new email claim (`AlreadyExists` if taken;
+    /// nothing written then) and the old claim's deletion. A revocation in the update stamps
+    /// the cut-offs and records the kept session in the same write.
+    pub async fn update_user(&self, current: &User, update: &UserUpdate) -> Result<(), StoreError> {
+        use aws_sdk_dynamodb::types::{Delete, Update};
+        let mut sets: Vec<String> = vec!["#updated_at = :updated_at".into()];
+        let mut removes: Vec<String> = Vec::new();
+        let mut names = std::collections::HashMap::new();
+        let mut values = std::collections::HashMap::new();
+        let now = now_millis();
+        names.insert("#updated_at".to_owned(), "updated_at".to_owned());
+        values.insert(":updated_at".to_owned(), AttributeValue::N(now.to_string()));
+        let mut set = |field: &str, value: Option<AttributeValue>| {
+            names.insert(format!("#{field}"), field.to_owned());
+            match value {
+                Some(value) => {
+                    sets.push(format!("#{field} = :{field}"));
+                    values.insert(format!(":{field}"), value);
+                }
+                None => removes.push(format!("#{field}")),
+            }
+        };
+        let text = |v: &Option<String>| v.clone().map(AttributeValue::S);
+        if let Some(email) = &update.email {
+            set("email", Some(AttributeValue::S(email.trim().to_owned())));
+        }
+        if let Some(hash) = &update.password_hash {
+            set(
+                "password",
+                Some(AttributeValue::S(hash.expose().to_owned())),
+            );
+        }
+        if let Some(status) = update.status {
+            set("status", Some(serde_dynamo::to_attribute_value(status)?));
+        }
+        if let Some(role) = &update.role {
+            set("role", text(role));
+        }
+        if let Some(first_name) = &update.first_name {
+            set("first_name", text(first_name));
+        }
+        if let Some(last_name) = &update.last_name {
+            set("last_name", text(last_name));
+        }
+        if let Some(revocation) = &update.revocation {
+            set(
+                "tokens_valid_after",
+                Some(AttributeValue::N(revocation.now_secs.to_string())),
+            );
+            set(
+                "sessions_valid_after",
+                Some(AttributeValue::N(now.to_string())),
+            );
+            set("kept_session", text(&revocation.keep));
+        }
+        names.insert("#pk".to_owned(), "pk".to_owned());
+        values.insert(
+            ":current_email".to_owned(),
+            AttributeValue::S(current.email.clone()),
+        );
+        let mut expression = format!("SET {}", sets.join(", "));
+        if !removes.is_empty() {
+            expression.push_str(&format!(" REMOVE {}", removes.join(", ")));
+        }
+        let malformed =
+            |e: aws_sdk_dynamodb::error::BuildError| StoreError::Malformed(e.to_string());
+        let user_update = Update::builder()
+            .table_name(&self.tables.users)
+            .key("pk", AttributeValue::S(user_pk(&current.id)))
+            .update_expression(expression)
+            .condition_expression("attribute_exists(#pk) AND #email = :current_email")
+            .set_expression_attribute_names(Some({
+                let mut names = names;
+                names.insert("#email".to_owned(), "email".to_owned());
+                names
+            }))
+            .set_expression_attribute_values(Some(values))
+            .build()
+            .map_err(malformed)?;
+        let mut request = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().update(user_update).build());
+        let moves_claim = update
+            .email
+            .as_deref()
+            .is_some_and(|email| email_key(email) != email_key(&current.email));
+        if let (true, Some(email)) = (moves_claim, update.email.as_deref()) {
+            let claim = serde_dynamo::to_item(EmailClaimItem {
+                pk: email_pk(email),
+                user_id: current.id.clone(),
+            })?;
+            let put = Put::builder()
+                .table_name(&self.tables.users)
+                .set_item(Some(claim))
+                .condition_expression("attribute_not_exists(pk)")
+                .build()
+                .map_err(malformed)?;
+            let delete = Delete::builder()
+                .table_name(&self.tables.users)
+                .key("pk", AttributeValue::S(email_pk(&current.email)))
+                .build()
+                .map_err(malformed)?;
+            request = request
+                .transact_items(TransactWriteItem::builder().put(put).build())
+                .transact_items(TransactWriteItem::builder().delete(delete).build());
+        }
+        match request.send().await {
+            Ok(_) => Ok(()),
+            Err(error)
+                if moves_claim
+                    && error
+                        .as_service_error()
+                        .is_some_and(|e| condition_failed_at(e, 1)) =>
+            {
+                Err(StoreError::AlreadyExists)
+            }
+            Err(error)
+                if error
+                    .as_service_error()
+                    .is_some_and(|e| condition_failed_at(e, 0)) =>
+            {
+                Err(StoreError::Stale)
+            }
+            Err(error)
+                if error
+                    .as_service_error()
+                    .is_some_and(super::transaction_conflict) =>
+            {
+                Err(StoreError::Conflict)
+            }
+            Err(error) => Err(error.into()),
+        }
+    }
+
     /// Finds a user by email, case-insensitively. Known and unknown addresses cost the same two
     /// strongly consistent reads (an unknown one reads a user id that never exists), so the time
     /// a login takes does not tell whether the address is registered.
@@ -363,6 +525,7 @@ mod tests {
             updated_at: 2,
             tokens_valid_after: None,
             sessions_valid_after: None,
+            kept_session: None,
         };
         let item: std::collections::HashMap<String, AttributeValue> =
             serde_dynamo::to_item(UserItem {
