@@ -188,7 +188,9 @@ pub async fn login(
         rotated_at: None,
         expires_at: expiry(state, now).min(absolute),
         absolute_expires_at: absolute,
-        created_at: i64::try_from(now * 1000).unwrap_or(i64::MAX),
+        // Milliseconds, like `sessions_valid_after`: a login in the same second as a revocation
+        // but after it must not look older than the cut-off.
+        created_at: crate::store::now_millis(),
         ip: http::client_ip(request),
         user_agent: http::user_agent(request),
     };
@@ -202,15 +204,18 @@ pub async fn login(
 /// tab refreshing at the same moment) gets the same new pair; any older token, or the previous
 /// one after the window, is a reuse, and ends the whole session.
 pub async fn refresh(state: &AppState, request: &Request) -> Result<HttpResponse, ApiError> {
-    let body = http::json_object(request)?;
     // In session mode the cookie is both the caller's token and the one presented for rotation:
     // this flow judges it (a spent one ends the session here, where the generic check would
-    // only refuse it). Any other token is checked as on every route.
+    // only refuse it). Any other token is checked first, as on every route.
     let cookie_is_caller = matches!(
         http::access_token(request, &state.config.session_cookie.name),
         Ok(Some((_, TokenSource::Cookie)))
     );
-    if !(cookie_is_caller && Mode::parse(body.get("mode"))? == Some(Mode::Session)) {
+    if !cookie_is_caller {
+        caller(state, request).await?;
+    }
+    let body = http::json_object(request)?;
+    if cookie_is_caller && Mode::parse(body.get("mode"))? != Some(Mode::Session) {
         caller(state, request).await?;
     }
     let (mode, presented) = presented_refresh_token(state, request, &body)?;
