@@ -341,6 +341,47 @@ mod tests {
     }
 
     #[test]
+    fn session_tokens_carry_their_session_and_lifetime() {
+        let issued = tokens()
+            .issue_bound(
+                "u1",
+                None,
+                (false, false),
+                now(),
+                Binding::Session("abc.3"),
+                Duration::from_secs(86_400),
+            )
+            .unwrap();
+        assert_eq!(issued.expires_ms, 86_400_000);
+        let claims = tokens().verify(&issued.token).unwrap();
+        assert_eq!(claims.exp - claims.iat, 86_400);
+        assert_eq!(claims.session_generation(), Some(("abc", 3)));
+        assert_eq!(claims.session_id(), Some("abc"));
+        assert_eq!(claims.sid, None);
+        let json_mode = tokens()
+            .issue_bound(
+                "u1",
+                None,
+                (false, false),
+                now(),
+                Binding::Sid("abc"),
+                tokens().ttl(),
+            )
+            .unwrap();
+        let claims = tokens().verify(&json_mode.token).unwrap();
+        assert_eq!(claims.session, None);
+        assert_eq!(claims.session_id(), Some("abc"));
+        assert_eq!(claims.session_generation(), None);
+        // Plain tokens carry neither claim.
+        let plain = tokens().issue("u1", None, false, false, now()).unwrap();
+        let raw: Value = jsonwebtoken::dangerous::insecure_decode_claims(&plain.token).unwrap();
+        assert!(
+            raw.get("session").is_none() && raw.get("sid").is_none(),
+            "{raw}"
+        );
+    }
+
+    #[test]
     fn expired_tokens_are_expired() {
         let issued = tokens()
             .issue("u1", None, false, false, now() - 1000)

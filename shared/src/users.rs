@@ -781,4 +781,170 @@ mod tests {
         .unwrap_err();
         assert_eq!(bad_status.code(), "FAILED_VALIDATION");
     }
+
+    fn own_row(action: &str, fields: &[&str]) -> Permission {
+        Permission {
+            id: "p".into(),
+            policy: "pol".into(),
+            collection: COLLECTION.into(),
+            action: action.into(),
+            fields: fields.iter().map(|f| (*f).to_owned()).collect(),
+            permissions: Some(json!({"id": {"_eq": "$CURRENT_USER"}})),
+            presets: None,
+            validation: None,
+        }
+    }
+
+    fn user_caller(permissions: Vec<Permission>) -> Accountability {
+        Accountability {
+            user: Some("u1".into()),
+            permissions,
+            ..Default::default()
+        }
+    }
+
+    fn stored_user(id: &str) -> User {
+        User {
+            id: id.into(),
+            email: "ada@example.com".into(),
+            password: Some(Sensitive::new(
+                "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA",
+            )),
+            status: UserStatus::Active,
+            role: None,
+            first_name: Some("Ada".into()),
+            last_name: None,
+            created_at: 1,
+            updated_at: 1,
+            tokens_valid_after: None,
+            sessions_valid_after: None,
+            kept_session: None,
+        }
+    }
+
+    #[test]
+    fn updates_apply_only_permissions_whose_filter_matches_the_row() {
+        let caller = user_caller(vec![own_row("update", &["first_name"])]);
+        let own = row(&stored_user("u1"));
+        let other = row(&stored_user("u2"));
+        assert!(
+            authorize_write(
+                &caller,
+                "update",
+                body(json!({"first_name": "B"})),
+                Some(&own)
+            )
+            .is_ok()
+        );
+        let error = authorize_write(
+            &caller,
+            "update",
+            body(json!({"first_name": "B"})),
+            Some(&other),
+        )
+        .unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "You don't have permission to access this."
+        );
+        let error = authorize_write(
+            &caller,
+            "update",
+            body(json!({"last_name": "B"})),
+            Some(&own),
+        )
+        .unwrap_err();
+        assert!(error.to_string().contains("field \"last_name\""), "{error}");
+        let reader = user_caller(vec![own_row("read", &["*"])]);
+        let error = authorize_write(&reader, "update", body(json!({})), Some(&own)).unwrap_err();
+        assert!(
+            error.to_string().contains("collection \"directus_users\""),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn changes_use_the_creation_rules_and_refuse_other_keys() {
+        assert_eq!(
+            parse_changes(&body(json!({}))).unwrap(),
+            UserChanges::default()
+        );
+        let changes = parse_changes(&body(
+            json!({"first_name": null, "last_name": "L", "email": " b@example.com "}),
+        ))
+        .unwrap();
+        assert_eq!(changes.first_name, Some(None));
+        assert_eq!(changes.last_name, Some(Some("L".into())));
+        assert_eq!(changes.email.as_deref(), Some("b@example.com"));
+        assert_eq!(changes.role, None);
+        for bad in [
+            json!({"email": "nope"}),
+            json!({"email": null}),
+            json!({"password": ""}),
+            json!({"status": "boss"}),
+            json!({"first_name": "a\u{1}"}),
+        ] {
+            assert_eq!(
+                parse_changes(&body(bad.clone())).unwrap_err().code(),
+                "FAILED_VALIDATION",
+                "{bad}"
+            );
+        }
+        let error = parse_changes(&body(json!({"tfa_secret": "x"}))).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "Invalid payload. You can't change the \"tfa_secret\" value manually."
+        );
+        assert!(parse_changes(&body(json!({"policies": []}))).is_err());
+    }
+
+    #[test]
+    fn own_view_never_shows_the_hash() {
+        let user = stored_user("u1");
+        let admin = Accountability {
+            admin: true,
+            ..Default::default()
+        };
+        for fields in [
+            None,
+            Some(vec!["*".to_owned()]),
+            Some(vec!["password".to_owned()]),
+        ] {
+            let view = own_view(&admin, &user, fields.as_deref()).unwrap();
+            assert_eq!(view["password"], json!("**********"));
+            assert!(!view.to_string().contains("argon2"));
+        }
+        let reader = user_caller(vec![own_row("read", &["id", "email"])]);
+        assert_eq!(
+            own_view(&reader, &user, None).unwrap(),
+            json!({"id": "u1", "email": "ada@example.com"})
+        );
+        assert_eq!(
+            own_view(&reader, &user, Some(&["role.name".to_owned()])).unwrap(),
+            json!("u1")
+        );
+        assert_eq!(
+            own_view(&reader, &user, Some(&["password".to_owned()]))
+                .unwrap_err()
+                .code(),
+            "FORBIDDEN"
+        );
+        // Someone else's row is not "me" for a filtered permission.
+        assert_eq!(
+            own_view(&reader, &stored_user("u2"), None)
+                .unwrap_err()
+                .code(),
+            "FORBIDDEN"
+        );
+        // App access adds the minimal read of the own row.
+        let app = Accountability {
+            user: Some("u1".into()),
+            app: true,
+            ..Default::default()
+        };
+        assert!(own_view(&app, &user, None).is_err());
+        let view = own_view(&with_app_minimal(&app), &user, None).unwrap();
+        assert_eq!(view["password"], json!("**********"));
+        assert_eq!(view["first_name"], json!("Ada"));
+    }
 }
