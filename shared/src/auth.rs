@@ -358,7 +358,7 @@ pub async fn logout(state: &AppState, request: &Request) -> Result<HttpResponse,
             &http::set_cookie(&state.config.refresh_cookie, "", 0),
         );
     }
-    if mode == Mode::Session || http::cookie(request, &state.config.session_cookie.name).is_some() {
+    if mode == Mode::Session {
         http::append_cookie(
             &mut response,
             &http::set_cookie(&state.config.session_cookie, "", 0),
