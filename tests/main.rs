@@ -10,4 +10,5 @@ mod schemathesis;
 mod sdk_client;
 mod seed_curls;
 mod server;
+mod session_mode;
 mod sessions;

@@ -5,19 +5,22 @@ use lambda_http::http::{HeaderValue, StatusCode, header};
 use serde_json::{Map, Value, json};
 
 use crate::error::ApiError;
-use crate::http::{self, HttpResponse};
+use crate::http::{self, HttpResponse, TokenSource};
 use crate::password::Passwords;
 use crate::refresh_token::new_session_id;
 use crate::sensitive::Sensitive;
 use crate::state::{AppState, now_secs};
 use crate::store::{Reservation, Session, StoreError, User, UserStatus};
-use crate::token::AccessClaims;
+use crate::token::{AccessClaims, Binding, TokenError};
 
-/// How tokens travel: `json` puts the refresh token in the body, `cookie` in an httpOnly cookie.
+/// How tokens travel: `json` puts the refresh token in the body, `cookie` in an httpOnly cookie;
+/// `session` puts the access token itself in the httpOnly session cookie and no refresh token
+/// anywhere (the cookie's `session` claim names the session).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
     Json,
     Cookie,
+    Session,
 }
 
 impl Mode {
@@ -26,30 +29,79 @@ impl Mode {
             None | Some(Value::Null) => Ok(None),
             Some(Value::String(mode)) if mode == "json" => Ok(Some(Self::Json)),
             Some(Value::String(mode)) if mode == "cookie" => Ok(Some(Self::Cookie)),
-            Some(_) => Err(ApiError::payload("\"mode\" must be one of [cookie, json]")),
+            Some(Value::String(mode)) if mode == "session" => Ok(Some(Self::Session)),
+            Some(_) => Err(ApiError::payload(
+                "\"mode\" must be one of [cookie, json, session]",
+            )),
         }
     }
 }
 
 /// The caller's verified access token, refused (401 `INVALID_CREDENTIALS`) when its user is gone,
-/// no longer active, or had their tokens revoked after it was issued. Like Directus, a present
-/// but bad token fails every route; no token means a public request.
+/// no longer active, or had their tokens revoked after it was issued, and, for a session-mode
+/// token (one with a `session` claim), when its session is over. Like Directus, a present but
+/// bad token fails every route; no token means a public request. A token taken from the session
+/// cookie on a state-changing request must come from an allowed `Origin` (CSRF), checked before
+/// anything is read.
 pub async fn caller(state: &AppState, request: &Request) -> Result<Option<AccessClaims>, ApiError> {
-    let Some(claims) = http::authenticate(request, &state.tokens)? else {
+    let Some((claims, source)) =
+        http::authenticate(request, &state.tokens, &state.config.session_cookie.name)?
+    else {
         return Ok(None);
     };
+    if source == TokenSource::Cookie {
+        http::check_origin(request, &state.config.cors_allow_origins)?;
+    }
     let issued = i64::try_from(claims.iat).unwrap_or(i64::MAX);
     match state.access.standing(&state.store, &claims.id).await? {
         Some(standing)
             if standing.status == UserStatus::Active
-                && standing
-                    .tokens_valid_after
-                    .is_none_or(|after| issued >= after) =>
-        {
-            Ok(Some(claims))
-        }
-        _ => Err(ApiError::InvalidCredentials),
+                && standing.tokens_valid_after.is_none_or(|after| {
+                    issued >= after
+                        || (standing.kept_session.is_some()
+                            && claims.session_id() == standing.kept_session.as_deref())
+                }) => {}
+        _ => return Err(ApiError::InvalidCredentials),
     }
+    if claims.session.is_some() {
+        let (session_id, generation) = claims
+            .session_generation()
+            .ok_or(ApiError::InvalidCredentials)?;
+        live_session(state, &claims.id, session_id, generation).await?;
+    }
+    Ok(Some(claims))
+}
+
+/// A session-mode token lives as long as its session: the item must exist, be unexpired, belong
+/// to the token's user and be at the token's generation, or one past it within the grace window
+/// (a refresh in another tab). One strongly consistent GetItem, never cached. A spent token is
+/// only refused here; presented to `POST /auth/refresh` it is reuse, and ends the session.
+async fn live_session(
+    state: &AppState,
+    user_id: &str,
+    session_id: &str,
+    generation: u32,
+) -> Result<Session, ApiError> {
+    let now = secs_i64(now_secs());
+    let session = state
+        .store
+        .get_live_session(session_id, now)
+        .await?
+        .filter(|s| s.user_id == user_id)
+        .ok_or(ApiError::InvalidCredentials)?;
+    if session.generation == generation
+        || (generation + 1 == session.generation && within_grace(state, &session, now))
+    {
+        return Ok(session);
+    }
+    Err(ApiError::InvalidCredentials)
+}
+
+fn within_grace(state: &AppState, session: &Session, now: i64) -> bool {
+    let grace = secs_i64(state.config.refresh_grace.as_secs());
+    session
+        .rotated_at
+        .is_some_and(|at| grace > 0 && now.saturating_sub(at) < grace)
 }
 
 /// The JWK Set of the access-token keys, for services that verify tokens without the secret.
@@ -137,7 +189,8 @@ pub async fn login(
         rotated_at: None,
         expires_at: expiry(state, now).min(absolute),
         absolute_expires_at: absolute,
-        // Milliseconds, compared with `sessions_valid_after` (a revocation's own instant).
+        // Milliseconds, like `sessions_valid_after`: a login in the same second as a revocation
+        // but after it must not look older than the cut-off.
         created_at: crate::store::now_millis(),
         ip: http::client_ip(request),
         user_agent: http::user_agent(request),
@@ -152,24 +205,29 @@ pub async fn login(
 /// tab refreshing at the same moment) gets the same new pair; any older token, or the previous
 /// one after the window, is a reuse, and ends the whole session.
 pub async fn refresh(state: &AppState, request: &Request) -> Result<HttpResponse, ApiError> {
-    caller(state, request).await?;
+    // In session mode the cookie is both the caller's token and the one presented for rotation:
+    // this flow judges it (a spent one ends the session here, where the generic check would
+    // only refuse it). Any other token is checked first, as on every route.
+    let cookie_is_caller = matches!(
+        http::access_token(request, &state.config.session_cookie.name),
+        Ok(Some((_, TokenSource::Cookie)))
+    );
+    if !cookie_is_caller {
+        caller(state, request).await?;
+    }
     let body = http::json_object(request)?;
+    if cookie_is_caller && Mode::parse(body.get("mode"))? != Some(Mode::Session) {
+        caller(state, request).await?;
+    }
     let (mode, presented) = presented_refresh_token(state, request, &body)?;
-    let (session_id, generation) = state
-        .refresh_keys
-        .verify(&presented)
-        .ok_or(ApiError::InvalidCredentials)?;
-    // A forged token fails the HMAC above without touching DynamoDB; the limit guards the reads
-    // and writes below.
+    let (session_id, generation) =
+        presented_session(state, mode, &presented)?.ok_or(ApiError::InvalidCredentials)?;
+    // A forged token fails the HMAC (or JWT signature) check above without touching DynamoDB;
+    // the limit guards the reads and writes below.
     crate::limits::enforce(state, request, crate::limits::Limited::Refresh).await?;
     let now = now_secs();
     let now_i = secs_i64(now);
-    let grace = secs_i64(state.config.refresh_grace.as_secs());
-    let within_grace = |session: &Session| {
-        session
-            .rotated_at
-            .is_some_and(|at| grace > 0 && now_i.saturating_sub(at) < grace)
-    };
+    let within_grace = |session: &Session| within_grace(state, session, now_i);
     let session = state
         .store
         .get_live_session(&session_id, now_i)
@@ -177,7 +235,14 @@ pub async fn refresh(state: &AppState, request: &Request) -> Result<HttpResponse
         .ok_or(ApiError::InvalidCredentials)?;
 
     let (issued_generation, issued_at) = if generation == session.generation {
-        let new_expiry = expiry(state, now).min(session.absolute_expires_at);
+        // Session mode slides by SESSION_COOKIE_TTL (Directus' session refresh), the others by
+        // REFRESH_TOKEN_TTL.
+        let new_expiry = if mode == Mode::Session {
+            secs_i64(now.saturating_add(state.config.session_cookie_ttl.as_secs()))
+        } else {
+            expiry(state, now)
+        }
+        .min(session.absolute_expires_at);
         match state
             .store
             .advance_session(&session_id, generation, new_expiry, now_i)
@@ -199,7 +264,8 @@ pub async fn refresh(state: &AppState, request: &Request) -> Result<HttpResponse
     } else if generation + 1 == session.generation && within_grace(&session) {
         (session.generation, rotated_secs(&session))
     } else {
-        // A spent token came back: whoever holds it may have stolen it. End the session.
+        // A spent token came back: whoever holds it may have stolen it. End the session (in
+        // session mode too: the cookie of an older generation).
         state.store.revoke_session(&session_id).await?;
         tracing::warn!(session = %session_id, presented = generation, current = session.generation, "refresh token reuse; session revoked");
         return Err(ApiError::InvalidCredentials);
@@ -286,21 +352,52 @@ fn rotated_secs(session: &Session) -> u64 {
 pub async fn logout(state: &AppState, request: &Request) -> Result<HttpResponse, ApiError> {
     caller(state, request).await?;
     let body = http::json_object(request)?;
-    let (_, presented) = presented_refresh_token(state, request, &body)?;
+    let (mode, presented) = presented_refresh_token(state, request, &body)?;
     // A genuine token of the session ends it; an unknown one is still a success, as in Directus.
-    if let Some((session_id, _)) = state.refresh_keys.verify(&presented) {
+    if let Some((session_id, _)) = presented_session(state, mode, &presented)? {
         state.store.revoke_session(&session_id).await?;
         tracing::info!(session = %session_id, "logout");
     }
     let mut response = http::no_content();
     if http::cookie(request, &state.config.refresh_cookie.name).is_some() {
-        append_cookie(&mut response, &refresh_cookie(state, "", 0));
+        http::append_cookie(
+            &mut response,
+            &http::set_cookie(&state.config.refresh_cookie, "", 0),
+        );
+    }
+    if mode == Mode::Session {
+        http::append_cookie(
+            &mut response,
+            &http::set_cookie(&state.config.session_cookie, "", 0),
+        );
     }
     Ok(response)
 }
 
+/// The (session id, generation) a presented token names: a refresh token by its HMAC, a
+/// session cookie by its JWT signature and `session` claim. `None` when it is not genuine; a
+/// session cookie past its `exp` is `TOKEN_EXPIRED` (refresh before `exp`, as in Directus).
+fn presented_session(
+    state: &AppState,
+    mode: Mode,
+    presented: &str,
+) -> Result<Option<(String, u32)>, ApiError> {
+    if mode != Mode::Session {
+        return Ok(state.refresh_keys.verify(presented));
+    }
+    match state.tokens.verify(presented) {
+        Ok(claims) => Ok(claims
+            .session_generation()
+            .map(|(id, generation)| (id.to_owned(), generation))),
+        Err(TokenError::Expired) => Err(ApiError::TokenExpired),
+        Err(TokenError::Invalid) => Err(ApiError::InvalidToken),
+        Err(TokenError::NotDirectus) => Ok(None),
+    }
+}
+
 /// Directus' mode resolution: `mode` if given; else `json` when the body has a refresh token;
-/// else `cookie`. Cookie mode ignores any token in the body.
+/// else `cookie`. Cookie mode ignores any token in the body; session mode reads the session
+/// cookie. Both cookie-driven modes must come from an allowed `Origin` (CSRF).
 fn presented_refresh_token(
     state: &AppState,
     request: &Request,
@@ -315,7 +412,12 @@ fn presented_refresh_token(
     let token = match mode {
         Mode::Json => in_body,
         Mode::Cookie => {
+            http::check_origin(request, &state.config.cors_allow_origins)?;
             http::cookie(request, &state.config.refresh_cookie.name).filter(|t| !t.is_empty())
+        }
+        Mode::Session => {
+            http::check_origin(request, &state.config.cors_allow_origins)?;
+            http::cookie(request, &state.config.session_cookie.name).filter(|t| !t.is_empty())
         }
     };
     token.map(|token| (mode, token)).ok_or_else(|| {
@@ -346,58 +448,62 @@ async fn token_response(
         .access
         .accountability(&state.store, Some((&user.id, user.role.as_deref())))
         .await?;
+    let flags = (accountability.app, accountability.admin);
+    let role = user.role.as_deref();
+    if mode == Mode::Session {
+        let session = format!("{session_id}.{generation}");
+        let ttl = state.config.session_cookie_ttl;
+        let access = state
+            .tokens
+            .issue_bound(
+                &user.id,
+                role,
+                flags,
+                issued_at,
+                Binding::Session(&session),
+                ttl,
+            )
+            .map_err(internal)?;
+        let mut response = http::json(
+            StatusCode::OK,
+            &json!({ "data": { "expires": access.expires_ms } }),
+        );
+        http::append_cookie(
+            &mut response,
+            &http::set_cookie(&state.config.session_cookie, &access.token, ttl.as_secs()),
+        );
+        return Ok(response);
+    }
     let access = state
         .tokens
-        .issue(
+        .issue_bound(
             &user.id,
-            user.role.as_deref(),
-            accountability.app,
-            accountability.admin,
+            role,
+            flags,
             issued_at,
+            Binding::Sid(session_id),
+            state.tokens.ttl(),
         )
         .map_err(internal)?;
     let refresh_token = state.refresh_keys.token(session_id, generation);
-    let data = match mode {
-        Mode::Json => json!({
-            "expires": access.expires_ms,
-            "refresh_token": refresh_token.expose(),
-            "access_token": access.token,
-        }),
-        Mode::Cookie => json!({
-            "expires": access.expires_ms,
-            "access_token": access.token,
-        }),
-    };
+    let mut data = json!({ "expires": access.expires_ms });
+    if mode == Mode::Json {
+        data["refresh_token"] = json!(refresh_token.expose());
+    }
+    data["access_token"] = json!(access.token);
     let mut response = http::json(StatusCode::OK, &json!({ "data": data }));
     if mode == Mode::Cookie {
         let max_age = state.config.refresh_token_ttl.as_secs();
-        append_cookie(
+        http::append_cookie(
             &mut response,
-            &refresh_cookie(state, refresh_token.expose(), max_age),
+            &http::set_cookie(
+                &state.config.refresh_cookie,
+                refresh_token.expose(),
+                max_age,
+            ),
         );
     }
     Ok(response)
-}
-
-fn refresh_cookie(state: &AppState, value: &str, max_age: u64) -> String {
-    let options = &state.config.refresh_cookie;
-    let mut cookie = format!(
-        "{}={value}; Max-Age={max_age}; Path=/; HttpOnly; SameSite={}",
-        options.name, options.same_site
-    );
-    if let Some(domain) = &options.domain {
-        cookie.push_str(&format!("; Domain={domain}"));
-    }
-    if options.secure {
-        cookie.push_str("; Secure");
-    }
-    cookie
-}
-
-fn append_cookie(response: &mut HttpResponse, cookie: &str) {
-    if let Ok(value) = HeaderValue::from_str(cookie) {
-        response.headers_mut().append(header::SET_COOKIE, value);
-    }
 }
 
 #[cfg(test)]
@@ -423,7 +529,12 @@ mod tests {
             Mode::parse(Some(&json!("cookie"))).unwrap(),
             Some(Mode::Cookie)
         );
-        assert!(Mode::parse(Some(&json!("carrier-pigeon"))).is_err());
+        assert_eq!(
+            Mode::parse(Some(&json!("session"))).unwrap(),
+            Some(Mode::Session)
+        );
+        let error = Mode::parse(Some(&json!("carrier-pigeon"))).unwrap_err();
+        assert!(error.to_string().contains("[cookie, json, session]"));
         assert!(Mode::parse(Some(&json!(1))).is_err());
     }
 }

@@ -99,6 +99,14 @@ pub struct Config {
     /// A refresh token just rotated out still returns the same new pair for this long.
     pub refresh_grace: Duration,
     pub refresh_cookie: CookieConfig,
+    /// The access token of session mode (`directus_session_token`).
+    pub session_cookie: CookieConfig,
+    /// Lifetime of a session-mode access token and its cookie (`SESSION_COOKIE_TTL`, 1d).
+    pub session_cookie_ttl: Duration,
+    /// Browser origins allowed to call the API (`CORS_ALLOW_ORIGINS`, the template's
+    /// `CorsAllowOrigins`): a cookie-authenticated state-changing request from any other
+    /// `Origin` is refused.
+    pub cors_allow_origins: Vec<String>,
     pub hashing: HashParams,
     pub query_limit_default: u32,
     pub query_limit_max: u32,
@@ -125,6 +133,7 @@ impl std::fmt::Debug for Config {
             .field("access_token_ttl", &self.access_token_ttl)
             .field("refresh_token_ttl", &self.refresh_token_ttl)
             .field("refresh_cookie", &self.refresh_cookie)
+            .field("session_cookie", &self.session_cookie)
             .field("hashing", &self.hashing)
             .finish()
     }
@@ -200,19 +209,6 @@ impl Config {
                 }),
             }
         };
-        let same_site = get("REFRESH_TOKEN_COOKIE_SAME_SITE").unwrap_or_else(|| "lax".into());
-        let same_site = match same_site.to_ascii_lowercase().as_str() {
-            "lax" => "Lax",
-            "strict" => "Strict",
-            "none" => "None",
-            _ => {
-                return Err(ConfigError::Invalid {
-                    name: "REFRESH_TOKEN_COOKIE_SAME_SITE",
-                    reason: format!("{same_site:?} is not one of lax, strict, none"),
-                });
-            }
-        }
-        .to_owned();
         let flag = |name: &'static str, default: bool| -> Result<bool, ConfigError> {
             match get(name).as_deref() {
                 None => Ok(default),
@@ -224,15 +220,60 @@ impl Config {
                 }),
             }
         };
-        let secure = flag("REFRESH_TOKEN_COOKIE_SECURE", false)?;
-        // Browsers drop SameSite=None cookies without Secure: refuse it at cold start instead of
-        // shipping a cookie-mode refresh that silently never works.
-        if same_site == "None" && !secure {
-            return Err(ConfigError::Invalid {
-                name: "REFRESH_TOKEN_COOKIE_SAME_SITE",
-                reason: "None needs REFRESH_TOKEN_COOKIE_SECURE=true".into(),
-            });
-        }
+        // Both cookies are read the same strict way: SameSite one of lax/strict/none, Secure
+        // exactly true or false, and None refused without Secure (browsers drop such cookies).
+        let cookie = |prefix: &'static str,
+                      same_site_name: &'static str,
+                      secure_name: &'static str,
+                      default_name: &str|
+         -> Result<CookieConfig, ConfigError> {
+            let same_site = get(same_site_name).unwrap_or_else(|| "lax".into());
+            let same_site = match same_site.to_ascii_lowercase().as_str() {
+                "lax" => "Lax",
+                "strict" => "Strict",
+                "none" => "None",
+                _ => {
+                    return Err(ConfigError::Invalid {
+                        name: same_site_name,
+                        reason: format!("{same_site:?} is not one of lax, strict, none"),
+                    });
+                }
+            }
+            .to_owned();
+            let secure = flag(secure_name, false)?;
+            if same_site == "None" && !secure {
+                return Err(ConfigError::Invalid {
+                    name: same_site_name,
+                    reason: format!("None needs {secure_name}=true"),
+                });
+            }
+            Ok(CookieConfig {
+                name: get(&format!("{prefix}_NAME")).unwrap_or_else(|| default_name.into()),
+                secure,
+                same_site,
+                domain: get(&format!("{prefix}_DOMAIN")),
+            })
+        };
+        let refresh_cookie = cookie(
+            "REFRESH_TOKEN_COOKIE",
+            "REFRESH_TOKEN_COOKIE_SAME_SITE",
+            "REFRESH_TOKEN_COOKIE_SECURE",
+            "directus_refresh_token",
+        )?;
+        let session_cookie = cookie(
+            "SESSION_COOKIE",
+            "SESSION_COOKIE_SAME_SITE",
+            "SESSION_COOKIE_SECURE",
+            "directus_session_token",
+        )?;
+        let cors_allow_origins = get("CORS_ALLOW_ORIGINS")
+            .map(|raw| {
+                raw.split(',')
+                    .map(|o| o.trim().trim_end_matches('/').to_owned())
+                    .filter(|o| !o.is_empty())
+                    .collect()
+            })
+            .unwrap_or_default();
         let default_settings = Settings {
             public_registration: flag("PUBLIC_REGISTRATION", false)?,
             public_registration_role: get("PUBLIC_REGISTRATION_ROLE"),
@@ -250,13 +291,10 @@ impl Config {
             refresh_token_ttl: duration("REFRESH_TOKEN_TTL", "7d")?,
             refresh_token_absolute_ttl: duration("REFRESH_TOKEN_ABSOLUTE_TTL", "7d")?,
             refresh_grace: duration("REFRESH_TOKEN_GRACE_PERIOD", "10s")?,
-            refresh_cookie: CookieConfig {
-                name: get("REFRESH_TOKEN_COOKIE_NAME")
-                    .unwrap_or_else(|| "directus_refresh_token".into()),
-                secure,
-                same_site,
-                domain: get("REFRESH_TOKEN_COOKIE_DOMAIN"),
-            },
+            refresh_cookie,
+            session_cookie,
+            session_cookie_ttl: duration("SESSION_COOKIE_TTL", "1d")?,
+            cors_allow_origins,
             hashing: HashParams {
                 memory_kib: number("HASH_MEMORY_COST", defaults.memory_kib)?,
                 iterations: number("HASH_TIME_COST", defaults.iterations)?,
@@ -395,7 +433,45 @@ mod tests {
         assert_eq!(config.refresh_cookie.name, "directus_refresh_token");
         assert_eq!(config.refresh_cookie.same_site, "Lax");
         assert!(!config.refresh_cookie.secure);
+        assert_eq!(config.session_cookie.name, "directus_session_token");
+        assert_eq!(config.session_cookie.same_site, "Lax");
+        assert!(!config.session_cookie.secure);
+        assert_eq!(config.session_cookie_ttl, Duration::from_secs(86_400));
+        assert!(config.cors_allow_origins.is_empty());
         assert_eq!(config.hashing, HashParams::default());
+    }
+
+    #[test]
+    fn session_cookie_settings_are_parsed_strictly() {
+        let error =
+            config_from(&[("SECRET", SECRET), ("SESSION_COOKIE_SAME_SITE", "none")]).unwrap_err();
+        assert!(
+            error.to_string().contains("SESSION_COOKIE_SECURE=true"),
+            "{error}"
+        );
+        assert!(config_from(&[("SECRET", SECRET), ("SESSION_COOKIE_SECURE", "yes")]).is_err());
+        assert!(config_from(&[("SECRET", SECRET), ("SESSION_COOKIE_SAME_SITE", "loose")]).is_err());
+        let config = config_from(&[
+            ("SECRET", SECRET),
+            ("SESSION_COOKIE_SAME_SITE", "None"),
+            ("SESSION_COOKIE_SECURE", "true"),
+            ("SESSION_COOKIE_NAME", "sid"),
+            ("SESSION_COOKIE_DOMAIN", "example.com"),
+            ("SESSION_COOKIE_TTL", "2h"),
+            (
+                "CORS_ALLOW_ORIGINS",
+                " http://localhost:3000, https://app.example/ ",
+            ),
+        ])
+        .unwrap();
+        assert_eq!(config.session_cookie.name, "sid");
+        assert_eq!(config.session_cookie.same_site, "None");
+        assert_eq!(config.session_cookie.domain.as_deref(), Some("example.com"));
+        assert_eq!(config.session_cookie_ttl, Duration::from_secs(7200));
+        assert_eq!(
+            config.cors_allow_origins,
+            vec!["http://localhost:3000", "https://app.example"]
+        );
     }
 
     #[test]

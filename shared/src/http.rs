@@ -225,11 +225,26 @@ pub fn user_agent(request: &Request) -> Option<String> {
     Some(agent.chars().take(MAX_USER_AGENT).collect())
 }
 
-/// The bearer token, from `?access_token=` or `Authorization: Bearer`; both at once is a 400.
-pub fn access_token(request: &Request) -> Result<Option<String>, ApiError> {
+/// Where the caller's token came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenSource {
+    Query,
+    Header,
+    Cookie,
+}
+
+/// The caller's token with Directus' precedence (`extract-token.ts`): `?access_token=` (a
+/// non-empty value), then `Authorization: Bearer <token>` (exactly two parts; both at once is a
+/// 400), and only when neither is present the session cookie (an empty value is no token). Any
+/// other Authorization header is ignored. The one place every route reads a token.
+pub fn access_token(
+    request: &Request,
+    session_cookie: &str,
+) -> Result<Option<(String, TokenSource)>, ApiError> {
     let from_query = request
         .query_string_parameters_ref()
         .and_then(|q| q.first("access_token"))
+        .filter(|t| !t.is_empty())
         .map(str::to_owned);
     let from_header = request
         .headers()
@@ -248,24 +263,111 @@ pub fn access_token(request: &Request) -> Result<Option<String>, ApiError> {
         (Some(_), Some(_)) => Err(ApiError::payload(
             "The request uses more than one method for including an access token",
         )),
-        (query, header) => Ok(query.or(header)),
+        (Some(query), None) => Ok(Some((query, TokenSource::Query))),
+        (None, Some(header)) => Ok(Some((header, TokenSource::Header))),
+        (None, None) => Ok(cookie(request, session_cookie)
+            .filter(|t| !t.is_empty())
+            .map(|t| (t, TokenSource::Cookie))),
     }
 }
 
 /// Verifies the caller's token, if any. Like Directus, a present but bad token fails every
 /// route, public ones included; no token means a public request.
-pub fn authenticate(request: &Request, tokens: &Tokens) -> Result<Option<AccessClaims>, ApiError> {
-    let Some(token) = access_token(request)? else {
+pub fn authenticate(
+    request: &Request,
+    tokens: &Tokens,
+    session_cookie: &str,
+) -> Result<Option<(AccessClaims, TokenSource)>, ApiError> {
+    let Some((token, source)) = access_token(request, session_cookie)? else {
         return Ok(None);
     };
     tokens
         .verify(&token)
-        .map(Some)
+        .map(|claims| Some((claims, source)))
         .map_err(|error| match error {
             TokenError::NotDirectus => ApiError::InvalidCredentials,
             TokenError::Invalid => ApiError::InvalidToken,
             TokenError::Expired => ApiError::TokenExpired,
         })
+}
+
+/// True for methods that change state (everything but GET, HEAD, OPTIONS).
+pub fn is_state_changing(request: &Request) -> bool {
+    !matches!(
+        *request.method(),
+        lambda_http::http::Method::GET
+            | lambda_http::http::Method::HEAD
+            | lambda_http::http::Method::OPTIONS
+    )
+}
+
+/// CSRF defence for requests a cookie authenticates: a state-changing request whose `Origin` is
+/// not one of the allowed origins (`CORS_ALLOW_ORIGINS`) is refused, `Origin: null` included. A
+/// request without `Origin` is not a browser's cross-site request (browsers send it on every
+/// cross-origin POST, PATCH and DELETE), so servers and scripts are unaffected.
+pub fn check_origin(request: &Request, allowed: &[String]) -> Result<(), ApiError> {
+    if !is_state_changing(request) {
+        return Ok(());
+    }
+    let Some(origin) = request.headers().get(header::ORIGIN) else {
+        return Ok(());
+    };
+    let origin = origin.to_str().unwrap_or("null").trim_end_matches('/');
+    if allowed.iter().any(|a| a.eq_ignore_ascii_case(origin)) {
+        Ok(())
+    } else {
+        tracing::warn!(
+            origin,
+            "cookie-authenticated request from a foreign origin refused"
+        );
+        Err(ApiError::Forbidden(Some(format!(
+            "Cross-site request refused: origin \"{}\" is not allowed to use the session cookies.",
+            origin.chars().take(200).collect::<String>()
+        ))))
+    }
+}
+
+/// A `Set-Cookie` value for `options`; an empty `value` with `max_age` 0 deletes the cookie.
+pub fn set_cookie(options: &crate::config::CookieConfig, value: &str, max_age: u64) -> String {
+    let mut cookie = format!(
+        "{}={value}; Max-Age={max_age}; Path=/; HttpOnly; SameSite={}",
+        options.name, options.same_site
+    );
+    if let Some(domain) = &options.domain {
+        cookie.push_str(&format!("; Domain={domain}"));
+    }
+    if options.secure {
+        cookie.push_str("; Secure");
+    }
+    cookie
+}
+
+pub fn append_cookie(response: &mut HttpResponse, cookie: &str) {
+    if let Ok(value) = HeaderValue::from_str(cookie) {
+        response.headers_mut().append(header::SET_COOKIE, value);
+    }
+}
+
+/// [`respond`] for routes that authenticate: when the token that failed was the session
+/// cookie (invalid, forged, or its session over), the answer also clears that cookie, as
+/// Directus does on `INVALID_CREDENTIALS` and `INVALID_TOKEN` (not on `TOKEN_EXPIRED`).
+pub fn respond_authenticated(
+    request: &Request,
+    config: &crate::config::Config,
+    result: Result<HttpResponse, ApiError>,
+) -> HttpResponse {
+    let clear = matches!(
+        result,
+        Err(ApiError::InvalidCredentials | ApiError::InvalidToken)
+    ) && matches!(
+        access_token(request, &config.session_cookie.name),
+        Ok(Some((_, TokenSource::Cookie)))
+    );
+    let mut response = respond(result);
+    if clear {
+        append_cookie(&mut response, &set_cookie(&config.session_cookie, "", 0));
+    }
+    response
 }
 
 #[cfg(test)]
@@ -460,12 +562,66 @@ mod tests {
                 .body(Body::Empty)
                 .unwrap()
         };
+        let token = |request: &Request| {
+            access_token(request, "directus_session_token")
+                .unwrap()
+                .map(|(t, _)| t)
+        };
+        assert_eq!(token(&with("bearer abc")).as_deref(), Some("abc"));
+        assert_eq!(token(&with("Bearer a b")), None);
+        assert_eq!(token(&with("Basic abc")), None);
+    }
+
+    #[test]
+    fn the_session_cookie_counts_only_without_a_header_or_query_token() {
+        let request = |auth: Option<&str>, cookie: &str| {
+            let mut builder = http::Request::builder().header("cookie", cookie);
+            if let Some(auth) = auth {
+                builder = builder.header("authorization", auth);
+            }
+            builder.body(Body::Empty).unwrap()
+        };
+        let name = "directus_session_token";
         assert_eq!(
-            access_token(&with("bearer abc")).unwrap().as_deref(),
-            Some("abc")
+            access_token(&request(None, "directus_session_token=c"), name).unwrap(),
+            Some(("c".into(), TokenSource::Cookie))
         );
-        assert_eq!(access_token(&with("Bearer a b")).unwrap(), None);
-        assert_eq!(access_token(&with("Basic abc")).unwrap(), None);
+        assert_eq!(
+            access_token(&request(Some("Bearer h"), "directus_session_token=c"), name).unwrap(),
+            Some(("h".into(), TokenSource::Header))
+        );
+        // Not a bearer header: ignored, the cookie is used.
+        assert_eq!(
+            access_token(&request(Some("Basic h"), "directus_session_token=c"), name).unwrap(),
+            Some(("c".into(), TokenSource::Cookie))
+        );
+        assert_eq!(
+            access_token(&request(None, "directus_session_token="), name).unwrap(),
+            None
+        );
+    }
+
+    #[test]
+    fn cookie_driven_writes_from_foreign_origins_are_refused() {
+        let allowed = vec!["http://localhost:3000".to_owned()];
+        let request = |method: &str, origin: Option<&str>| {
+            let mut builder = http::Request::builder().method(method);
+            if let Some(origin) = origin {
+                builder = builder.header("origin", origin);
+            }
+            builder.body(Body::Empty).unwrap()
+        };
+        assert!(check_origin(&request("POST", Some("http://localhost:3000")), &allowed).is_ok());
+        assert!(check_origin(&request("POST", None), &allowed).is_ok());
+        assert!(check_origin(&request("GET", Some("https://evil.example")), &allowed).is_ok());
+        for (method, origin) in [
+            ("POST", "https://evil.example"),
+            ("PATCH", "null"),
+            ("DELETE", "http://localhost:3000.evil.example"),
+        ] {
+            let error = check_origin(&request(method, Some(origin)), &allowed).unwrap_err();
+            assert_eq!(error.code(), "FORBIDDEN", "{method} {origin}");
+        }
     }
 
     #[test]

@@ -53,8 +53,12 @@ impl Route {
 pub async fn handle(state: &AppState, request: &Request) -> HttpResponse {
     match Route::of(request.uri().path()) {
         Some(Route::Ping) => ping(),
-        Some(Route::Info) => http::respond(info(state, request).await),
-        Some(Route::Health) => http::respond(health(state, request).await),
+        Some(Route::Info) => {
+            http::respond_authenticated(request, &state.config, info(state, request).await)
+        }
+        Some(Route::Health) => {
+            http::respond_authenticated(request, &state.config, health(state, request).await)
+        }
         None => http::route_not_found(request),
     }
 }

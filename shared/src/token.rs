@@ -27,6 +27,40 @@ pub struct AccessClaims {
     pub iat: u64,
     pub exp: u64,
     pub iss: String,
+    /// Session mode only (Directus' claim): `<session id>.<generation>`. A token carrying it is
+    /// valid only while that session is at that generation (or just rotated past it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session: Option<String>,
+    /// Json and cookie modes: the id of the session that issued the token (not Directus'; read
+    /// only to tell which session made a password change, never looked up per request).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<String>,
+}
+
+/// What ties an access token to its session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Binding<'a> {
+    None,
+    /// `sid`: names the session, not checked per request.
+    Sid(&'a str),
+    /// `session`: checked against the session item on every request.
+    Session(&'a str),
+}
+
+impl AccessClaims {
+    /// The session this token came from, if it says.
+    pub fn session_id(&self) -> Option<&str> {
+        match (&self.session, &self.sid) {
+            (Some(session), _) => session.split_once('.').map(|(id, _)| id),
+            (None, sid) => sid.as_deref(),
+        }
+    }
+
+    /// Session mode: (session id, generation) of the `session` claim.
+    pub fn session_generation(&self) -> Option<(&str, u32)> {
+        let (id, generation) = self.session.as_deref()?.split_once('.')?;
+        Some((id, generation.parse().ok()?))
+    }
 }
 
 /// Why a bearer token was refused; each maps to the status Directus gives it.
@@ -150,20 +184,53 @@ impl Tokens {
         admin_access: bool,
         now_secs: u64,
     ) -> Result<IssuedToken, jsonwebtoken::errors::Error> {
+        self.issue_bound(
+            user_id,
+            role,
+            (app_access, admin_access),
+            now_secs,
+            Binding::None,
+            self.ttl,
+        )
+    }
+
+    /// A token tied to a session, with its own lifetime (`SESSION_COOKIE_TTL` in session mode).
+    pub fn issue_bound(
+        &self,
+        user_id: &str,
+        role: Option<&str>,
+        (app_access, admin_access): (bool, bool),
+        now_secs: u64,
+        binding: Binding<'_>,
+        ttl: Duration,
+    ) -> Result<IssuedToken, jsonwebtoken::errors::Error> {
         let claims = AccessClaims {
             id: user_id.to_owned(),
             role: role.map(str::to_owned),
             app_access,
             admin_access,
             iat: now_secs,
-            exp: now_secs + self.ttl.as_secs(),
+            exp: now_secs + ttl.as_secs(),
             iss: ISSUER.to_owned(),
+            session: match binding {
+                Binding::Session(session) => Some(session.to_owned()),
+                _ => None,
+            },
+            sid: match binding {
+                Binding::Sid(sid) => Some(sid.to_owned()),
+                _ => None,
+            },
         };
         let token = jsonwebtoken::encode(&self.header, &claims, &self.encoding)?;
         Ok(IssuedToken {
             token,
-            expires_ms: u64::try_from(self.ttl.as_millis()).unwrap_or(u64::MAX),
+            expires_ms: u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX),
         })
+    }
+
+    /// The lifetime of tokens from [`Tokens::issue`].
+    pub fn ttl(&self) -> Duration {
+        self.ttl
     }
 
     pub fn verify(&self, token: &str) -> Result<AccessClaims, TokenError> {
@@ -271,6 +338,47 @@ mod tests {
         assert_eq!(claims.role.as_deref(), Some("r1"));
         assert_eq!(claims.iss, "directus");
         assert_eq!(claims.exp - claims.iat, 900);
+    }
+
+    #[test]
+    fn session_tokens_carry_their_session_and_lifetime() {
+        let issued = tokens()
+            .issue_bound(
+                "u1",
+                None,
+                (false, false),
+                now(),
+                Binding::Session("abc.3"),
+                Duration::from_secs(86_400),
+            )
+            .unwrap();
+        assert_eq!(issued.expires_ms, 86_400_000);
+        let claims = tokens().verify(&issued.token).unwrap();
+        assert_eq!(claims.exp - claims.iat, 86_400);
+        assert_eq!(claims.session_generation(), Some(("abc", 3)));
+        assert_eq!(claims.session_id(), Some("abc"));
+        assert_eq!(claims.sid, None);
+        let json_mode = tokens()
+            .issue_bound(
+                "u1",
+                None,
+                (false, false),
+                now(),
+                Binding::Sid("abc"),
+                tokens().ttl(),
+            )
+            .unwrap();
+        let claims = tokens().verify(&json_mode.token).unwrap();
+        assert_eq!(claims.session, None);
+        assert_eq!(claims.session_id(), Some("abc"));
+        assert_eq!(claims.session_generation(), None);
+        // Plain tokens carry neither claim.
+        let plain = tokens().issue("u1", None, false, false, now()).unwrap();
+        let raw: Value = jsonwebtoken::dangerous::insecure_decode_claims(&plain.token).unwrap();
+        assert!(
+            raw.get("session").is_none() && raw.get("sid").is_none(),
+            "{raw}"
+        );
     }
 
     #[test]

@@ -10,7 +10,7 @@ use lambda_http::Request;
 use lambda_http::http::StatusCode;
 use serde_json::{Map, Value, json};
 
-use crate::access::{Accountability, filter};
+use crate::access::{Accountability, ReadPlan, filter};
 use crate::error::ApiError;
 use crate::http::{self, HttpResponse};
 use crate::password::MAX_PASSWORD_CHARS;
@@ -18,8 +18,10 @@ use crate::password::Passwords;
 use crate::sensitive::Sensitive;
 use crate::state::AppState;
 use crate::store::{
-    MAX_USER_POLICIES, NewUser, StoreError, User, UserChanges, UserStatus, now_millis,
+    Collection, FieldDef, MAX_USER_POLICIES, NewUser, Permission, Revocation, StoreError, User,
+    UserChanges, UserStatus, now_millis,
 };
+use lambda_http::RequestExt;
 
 const COLLECTION: &str = "directus_users";
 /// Longest first or last name.
@@ -44,16 +46,40 @@ pub fn authorize(
     accountability: &Accountability,
     body: Map<String, Value>,
 ) -> Result<Map<String, Value>, ApiError> {
+    authorize_write(accountability, "create", body, None)
+}
+
+/// The rules of [`authorize`] for `action` (`create`, or `update` of `existing`, which only
+/// permissions whose item filter matches it apply to). The one code path for every write to
+/// `directus_users`. Pure.
+pub fn authorize_write(
+    accountability: &Accountability,
+    action: &str,
+    body: Map<String, Value>,
+    existing: Option<&Map<String, Value>>,
+) -> Result<Map<String, Value>, ApiError> {
     if accountability.admin {
         return Ok(body);
     }
-    let permissions: Vec<_> = accountability
+    let context = accountability.filter_context(now_millis());
+    let mut permissions: Vec<_> = accountability
         .permissions
         .iter()
-        .filter(|p| p.collection == COLLECTION && p.action == "create")
+        .filter(|p| p.collection == COLLECTION && p.action == action)
         .collect();
     if permissions.is_empty() {
         return Err(ApiError::forbidden_collection(COLLECTION));
+    }
+    if let Some(row) = existing {
+        permissions.retain(|p| match &p.permissions {
+            Some(rule) if rule.as_object().is_some_and(|o| !o.is_empty()) => {
+                filter::matches(rule, row, &context).unwrap_or(false)
+            }
+            _ => true,
+        });
+        if permissions.is_empty() {
+            return Err(ApiError::forbidden());
+        }
     }
     let all_fields = permissions
         .iter()
@@ -80,7 +106,6 @@ pub fn authorize(
         }
     }
     payload.extend(body);
-    let context = accountability.filter_context(now_millis());
     for permission in &permissions {
         let Some(rule) = permission
             .validation
@@ -182,10 +207,10 @@ fn policy_ids(value: Option<&Value>) -> Result<Vec<String>, ApiError> {
     Ok(ids)
 }
 
-/// Reads the authorized payload into the user to write. Pure.
-pub fn parse_payload(payload: &Map<String, Value>) -> Result<UserPayload, ApiError> {
-    let email =
-        string_field(payload, "email", http::MAX_EMAIL_CHARS)?.ok_or_else(|| required("email"))?;
+fn email_field(payload: &Map<String, Value>) -> Result<Option<String>, ApiError> {
+    let Some(email) = string_field(payload, "email", http::MAX_EMAIL_CHARS)? else {
+        return Ok(None);
+    };
     if !http::valid_email(email.trim_matches(' ')) {
         return Err(ApiError::FailedValidation {
             field: "email".into(),
@@ -193,26 +218,374 @@ pub fn parse_payload(payload: &Map<String, Value>) -> Result<UserPayload, ApiErr
             detail: "Value has to be a valid email address.".into(),
         });
     }
-    let password = string_field(payload, "password", MAX_PASSWORD_CHARS)?
+    Ok(Some(email.trim_matches(' ').to_owned()))
+}
+
+fn password_field(payload: &Map<String, Value>) -> Result<Option<Sensitive>, ApiError> {
+    if !payload.contains_key("password") {
+        return Ok(None);
+    }
+    string_field(payload, "password", MAX_PASSWORD_CHARS)?
         .filter(|p| !p.is_empty())
-        .ok_or_else(|| required("password"))?;
-    let status = match payload.get("status") {
-        None | Some(Value::Null) => UserStatus::Active,
-        Some(value) => serde_json::from_value(value.clone()).map_err(|_| ApiError::FailedValidation {
+        .map(|p| Some(Sensitive::new(p)))
+        .ok_or_else(|| required("password"))
+}
+
+fn status_field(payload: &Map<String, Value>) -> Result<Option<UserStatus>, ApiError> {
+    match payload.get("status") {
+        None | Some(Value::Null) => Ok(None),
+        Some(value) => serde_json::from_value(value.clone()).map(Some).map_err(|_| ApiError::FailedValidation {
             field: "status".into(),
             kind: "in",
             detail: "Value has to be one of draft, invited, unverified, active, suspended, archived.".into(),
-        })?,
-    };
+        }),
+    }
+}
+
+/// Reads the authorized payload into the user to write. Pure.
+pub fn parse_payload(payload: &Map<String, Value>) -> Result<UserPayload, ApiError> {
+    let email = email_field(payload)?.ok_or_else(|| required("email"))?;
+    let password = password_field(payload)?.ok_or_else(|| required("password"))?;
     Ok(UserPayload {
-        email: email.trim_matches(' ').to_owned(),
-        password: Sensitive::new(password),
-        status,
+        email,
+        password,
+        status: status_field(payload)?.unwrap_or(UserStatus::Active),
         role: string_field(payload, "role", 64)?,
         first_name: name_field(payload, "first_name")?,
         last_name: name_field(payload, "last_name")?,
         policies: policy_ids(payload.get("policies"))?,
     })
+}
+
+/// Fields of a user a write may change here; any other key is refused as Directus refuses
+/// `tfa_secret` (400, nothing written). `policies` only where the caller may link policies
+/// (administrators' `PATCH /users/{id}`), never on a user's own row.
+const UPDATABLE: [&str; 7] = [
+    "email",
+    "password",
+    "status",
+    "role",
+    "first_name",
+    "last_name",
+    "policies",
+];
+
+/// A parsed update of a user (`PATCH /users/{id}`, `PATCH /users/me`): the profile changes, a
+/// new password (plain text, still to be checked against the policy and hashed), new policies.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct UserUpdate {
+    pub changes: UserChanges,
+    pub password: Option<Sensitive>,
+    pub policies: Option<Vec<String>>,
+}
+
+/// Reads an authorized update payload, validated with the same rules as creation
+/// ([`parse_payload`]); `policies` is accepted only when `may_link_policies`. The one parser of
+/// every update of `directus_users`. Pure.
+pub fn parse_update(
+    payload: &Map<String, Value>,
+    may_link_policies: bool,
+) -> Result<UserUpdate, ApiError> {
+    if let Some(key) = payload.keys().find(|k| {
+        !UPDATABLE.contains(&k.as_str()) || (!may_link_policies && k.as_str() == "policies")
+    }) {
+        return Err(ApiError::payload(format!(
+            "You can't change the \"{key}\" value manually"
+        )));
+    }
+    if payload.get("email").is_some_and(Value::is_null) {
+        return Err(required("email"));
+    }
+    if payload.get("status").is_some_and(Value::is_null) {
+        return Err(required("status"));
+    }
+    let optional =
+        |field: &str, value: Option<String>| payload.contains_key(field).then_some(value);
+    let policies = match payload.contains_key("policies") {
+        true => Some(policy_ids(payload.get("policies"))?),
+        false => None,
+    };
+    Ok(UserUpdate {
+        changes: UserChanges {
+            email: email_field(payload)?,
+            status: status_field(payload)?,
+            role: optional("role", string_field(payload, "role", 64)?),
+            first_name: optional("first_name", name_field(payload, "first_name")?),
+            last_name: optional("last_name", name_field(payload, "last_name")?),
+            ..UserChanges::default()
+        },
+        password: password_field(payload)?,
+        policies,
+    })
+}
+
+/// Checks what an update refers to and prepares it, for both `PATCH /users/{id}` and
+/// `PATCH /users/me`: a role and policies must exist (400 INVALID_FOREIGN_KEY); a new password
+/// must meet the password policy, and comes back hashed.
+async fn checked_update(
+    state: &AppState,
+    passwords: &Passwords,
+    update: &UserUpdate,
+) -> Result<Option<Sensitive>, ApiError> {
+    if let Some(Some(role)) = &update.changes.role
+        && state.store.role_access(role).await?.role.is_none()
+    {
+        return Err(ApiError::InvalidForeignKey {
+            collection: COLLECTION,
+            field: "role",
+            value: role.clone(),
+        });
+    }
+    for policy in update.policies.iter().flatten() {
+        if state.store.policy_with_permissions(policy).await?.is_none() {
+            return Err(ApiError::InvalidForeignKey {
+                collection: COLLECTION,
+                field: "policies",
+                value: policy.clone(),
+            });
+        }
+    }
+    let Some(password) = &update.password else {
+        return Ok(None);
+    };
+    let settings = state
+        .access
+        .settings(&state.store, &state.config.default_settings)
+        .await?;
+    crate::password::enforce_policy(password, &settings)?;
+    let hash = passwords
+        .hash(password)
+        .await
+        .map_err(|e| ApiError::Internal(Box::new(e)))?;
+    Ok(Some(hash))
+}
+
+/// Writes `changes` to `user` (as read just before): a taken email is 400
+/// RECORD_NOT_UNIQUE; a user changed by another request meanwhile is 503 (nothing written;
+/// the client may retry).
+async fn write_changes(
+    state: &AppState,
+    user: &User,
+    changes: &UserChanges,
+) -> Result<(), ApiError> {
+    match state.store.update_user(user, changes).await {
+        Ok(()) => Ok(()),
+        Err(StoreError::AlreadyExists) => Err(ApiError::RecordNotUnique {
+            collection: COLLECTION,
+            field: "email",
+            value: changes.email.clone().unwrap_or_default().to_lowercase(),
+        }),
+        Err(StoreError::Stale) => Err(ApiError::ServiceUnavailable {
+            service: "database",
+            reason: "The user changed while it was being updated, try again",
+            cause: None,
+        }),
+        Err(other) => Err(other.into()),
+    }
+}
+
+/// `directus_users` as this API stores it: the fields a read may name. The password is a
+/// concealed field (`"**********"` when set); the hash never leaves the store.
+pub fn schema() -> Collection {
+    let field = |name: &str, field_type: &str| FieldDef {
+        field: name.into(),
+        field_type: field_type.into(),
+    };
+    Collection {
+        collection: COLLECTION.into(),
+        primary_key: "id".into(),
+        fields: vec![
+            field("id", "uuid"),
+            field("first_name", "string"),
+            field("last_name", "string"),
+            field("email", "string"),
+            field("password", "hash"),
+            field("status", "string"),
+            field("role", "uuid"),
+        ],
+    }
+}
+
+/// A user as a row of `directus_users`, password concealed: what every read works on.
+pub fn row(user: &User) -> Map<String, Value> {
+    let mut row = Map::new();
+    row.insert("id".into(), json!(user.id));
+    row.insert("first_name".into(), json!(user.first_name));
+    row.insert("last_name".into(), json!(user.last_name));
+    row.insert("email".into(), json!(user.email));
+    row.insert(
+        "password".into(),
+        if user.password.is_some() {
+            json!(CONCEALED)
+        } else {
+            Value::Null
+        },
+    );
+    row.insert("status".into(), json!(user.status));
+    row.insert("role".into(), json!(user.role));
+    row
+}
+
+use crate::directory::CONCEALED;
+
+/// The fields Directus' app-access minimal permissions let a user read of their own row (those
+/// this API stores).
+const APP_MINIMAL_FIELDS: [&str; 7] = [
+    "id",
+    "first_name",
+    "last_name",
+    "email",
+    "password",
+    "status",
+    "role",
+];
+
+/// The caller's permissions plus, for app-access users, Directus' minimal read of their own
+/// `directus_users` row (`with-app-minimal-permissions.ts`).
+pub fn with_app_minimal(accountability: &Accountability) -> Accountability {
+    let mut accountability = accountability.clone();
+    if accountability.app && !accountability.admin {
+        accountability.permissions.push(Permission {
+            id: "app-minimal".into(),
+            policy: String::new(),
+            collection: COLLECTION.into(),
+            action: "read".into(),
+            fields: APP_MINIMAL_FIELDS.iter().map(|f| (*f).to_owned()).collect(),
+            permissions: Some(json!({"id": {"_eq": "$CURRENT_USER"}})),
+            presets: None,
+            validation: None,
+        });
+    }
+    accountability
+}
+
+/// The caller's own row as their read permissions show it, with the request's `fields`
+/// (`None`: `*`). A field path into a relation (`role.name`) is dropped, as Directus drops
+/// relations into collections the caller cannot read; when nothing else was asked for the item
+/// collapses to its id. `FORBIDDEN` when no permission lets them read the row or a field. Pure.
+pub fn own_view(
+    accountability: &Accountability,
+    user: &User,
+    fields: Option<&[String]>,
+) -> Result<Value, ApiError> {
+    let plain: Option<Vec<String>> =
+        fields.map(|f| f.iter().filter(|f| !f.contains('.')).cloned().collect());
+    if plain.as_ref().is_some_and(Vec::is_empty) && fields.is_some_and(|f| !f.is_empty()) {
+        let plan = ReadPlan::new(accountability, schema(), None, now_millis())?;
+        plan.visible_row(&row(user))
+            .ok_or_else(ApiError::forbidden)?;
+        return Ok(json!(user.id));
+    }
+    let plan = ReadPlan::new(accountability, schema(), plain.as_deref(), now_millis())?;
+    let visible = plan
+        .visible_row(&row(user))
+        .ok_or_else(ApiError::forbidden)?;
+    Ok(Value::Object(plan.project(&visible)))
+}
+
+/// `fields` of the query string (`a,b`, repeated, or `fields[]=`), `None` when absent.
+fn requested_fields(request: &Request) -> Option<Vec<String>> {
+    let query = request.query_string_parameters_ref()?;
+    let mut fields: Option<Vec<String>> = None;
+    for (key, value) in query.iter() {
+        if key == "fields" || key.starts_with("fields[") {
+            fields.get_or_insert_with(Vec::new).extend(
+                value
+                    .split(',')
+                    .map(|f| f.trim().to_owned())
+                    .filter(|f| !f.is_empty()),
+            );
+        }
+    }
+    fields
+}
+
+/// `GET /users/me`: never 403 for a user; without read permission on their row, `{"id"}`.
+pub async fn read_me(state: &AppState, request: &Request) -> Result<HttpResponse, ApiError> {
+    let claims = crate::auth::caller(state, request)
+        .await?
+        .ok_or(ApiError::InvalidCredentials)?;
+    let fields = requested_fields(request);
+    let accountability = state
+        .access
+        .accountability(&state.store, Some((&claims.id, claims.role.as_deref())))
+        .await?;
+    let user = state
+        .store
+        .get_user(&claims.id)
+        .await?
+        .ok_or(ApiError::InvalidCredentials)?;
+    let data = match own_view(&with_app_minimal(&accountability), &user, fields.as_deref()) {
+        Ok(data) => data,
+        Err(ApiError::Forbidden(_)) => json!({ "id": user.id }),
+        Err(other) => return Err(other),
+    };
+    Ok(http::json(StatusCode::OK, &json!({ "data": data })))
+}
+
+/// `PATCH /users/me`: the caller's `update` permissions on their own row decide (fields,
+/// presets, validation: [`authorize_write`]); values are checked as on creation. A password
+/// change is checked against the policy and hashed, and ends every other session of the user:
+/// one write stamps `tokens_valid_after`/`sessions_valid_after` and keeps the session that made
+/// the change (`kept_session`), then the other sessions are deleted. A role or status change
+/// ends all sessions, the caller's too (its token names the old role). Then the row is read
+/// back with the request's `fields`; a caller who may update but not read gets 403 after the
+/// write, as in Directus.
+pub async fn update_me(
+    state: &AppState,
+    passwords: &Passwords,
+    request: &Request,
+) -> Result<HttpResponse, ApiError> {
+    let claims = crate::auth::caller(state, request)
+        .await?
+        .ok_or(ApiError::InvalidCredentials)?;
+    let body = http::json_object(request)?;
+    let fields = requested_fields(request);
+    let accountability = state
+        .access
+        .accountability(&state.store, Some((&claims.id, claims.role.as_deref())))
+        .await?;
+    let user = state
+        .store
+        .get_user(&claims.id)
+        .await?
+        .ok_or(ApiError::InvalidCredentials)?;
+    let payload = authorize_write(&accountability, "update", body, Some(&row(&user)))?;
+    let update = parse_update(&payload, false)?;
+    let password_hash = checked_update(state, passwords, &update).await?;
+    let mut changes = update.changes;
+    let changes_access = changes.role.as_ref().is_some_and(|r| *r != user.role)
+        || changes.status.is_some_and(|s| s != user.status);
+    let keep = if changes_access {
+        None
+    } else {
+        claims.session_id().map(str::to_owned)
+    };
+    let revocation = (password_hash.is_some() || changes_access).then(|| Revocation {
+        now_secs: i64::try_from(crate::state::now_secs()).unwrap_or(i64::MAX),
+        keep: keep.clone(),
+    });
+    changes.password_hash = password_hash;
+    changes.revocation = revocation.clone();
+    write_changes(state, &user, &changes).await?;
+    if revocation.is_some() {
+        let ended = state
+            .store
+            .revoke_user_sessions_except(&user.id, keep.as_deref())
+            .await?;
+        tracing::info!(user = %user.id, ended, kept = ?keep, "own password or access changed; other sessions ended");
+    }
+    let updated = state
+        .store
+        .get_user(&user.id)
+        .await?
+        .ok_or(ApiError::InvalidCredentials)?;
+    let data = own_view(
+        &with_app_minimal(&accountability),
+        &updated,
+        fields.as_deref(),
+    )?;
+    Ok(http::json(StatusCode::OK, &json!({ "data": data })))
 }
 
 /// What an administrator gets back: the user as Directus shows it, password concealed.
@@ -222,7 +595,7 @@ fn user_view(user: &User, policies: &[String]) -> Value {
         "first_name": user.first_name,
         "last_name": user.last_name,
         "email": user.email,
-        "password": "**********",
+        "password": CONCEALED,
         "status": user.status,
         "role": user.role,
         "policies": policies,
@@ -312,90 +685,6 @@ pub async fn create(
     }
 }
 
-/// Fields an administrator may change with `PATCH /users/{id}`.
-const UPDATABLE: [&str; 7] = [
-    "email",
-    "password",
-    "role",
-    "status",
-    "first_name",
-    "last_name",
-    "policies",
-];
-
-/// A parsed `PATCH /users/{id}` body: the profile changes, a new password, new policies.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct UserUpdate {
-    pub changes: UserChanges,
-    pub password: Option<Sensitive>,
-    pub policies: Option<Vec<String>>,
-}
-
-/// Reads a `PATCH /users/{id}` body. Pure. Unknown fields are 400 naming them: this API keeps
-/// only the fields listed in [`UPDATABLE`].
-pub fn parse_update(body: &Map<String, Value>) -> Result<UserUpdate, ApiError> {
-    let unknown: Vec<&str> = body
-        .keys()
-        .map(String::as_str)
-        .filter(|key| !UPDATABLE.contains(key))
-        .collect();
-    if !unknown.is_empty() {
-        return Err(ApiError::payload(format!(
-            "{} cannot be changed here (only {})",
-            unknown
-                .iter()
-                .map(|k| format!("\"{k}\""))
-                .collect::<Vec<_>>()
-                .join(", "),
-            UPDATABLE.join(", ")
-        )));
-    }
-    let mut update = UserUpdate::default();
-    if body.contains_key("email") {
-        let email =
-            string_field(body, "email", http::MAX_EMAIL_CHARS)?.ok_or_else(|| required("email"))?;
-        let email = email.trim_matches(' ').to_owned();
-        if !http::valid_email(&email) {
-            return Err(ApiError::FailedValidation {
-                field: "email".into(),
-                kind: "email",
-                detail: "Value has to be a valid email address.".into(),
-            });
-        }
-        update.changes.email = Some(email);
-    }
-    if body.contains_key("password") {
-        let password = string_field(body, "password", MAX_PASSWORD_CHARS)?
-            .filter(|p| !p.is_empty())
-            .ok_or_else(|| required("password"))?;
-        update.password = Some(Sensitive::new(password));
-    }
-    if let Some(value) = body.get("status") {
-        update.changes.status = Some(serde_json::from_value(value.clone()).map_err(|_| {
-            ApiError::FailedValidation {
-                field: "status".into(),
-                kind: "in",
-                detail: "Value has to be one of draft, invited, unverified, active, suspended, archived.".into(),
-            }
-        })?);
-    }
-    if body.contains_key("role") {
-        update.changes.role = Some(string_field(body, "role", 64)?);
-    }
-    if body.contains_key("first_name") {
-        update.changes.first_name = Some(name_field(body, "first_name")?);
-    }
-    if body.contains_key("last_name") {
-        update.changes.last_name = Some(name_field(body, "last_name")?);
-    }
-    if body.contains_key("policies") {
-        let mut policies = policy_ids(body.get("policies"))?;
-        policies.dedup();
-        update.policies = Some(policies);
-    }
-    Ok(update)
-}
-
 /// Administrators only: anyone else is refused as Directus refuses a caller with no
 /// permission on the collection.
 async fn administrator(
@@ -434,44 +723,13 @@ pub async fn update(
 ) -> Result<HttpResponse, ApiError> {
     let accountability = administrator(state, request).await?;
     let query = crate::items::parse_query(state, request)?;
-    let update = parse_update(&http::json_object(request)?)?;
+    // The one write path of `directus_users` (an administrator's payload passes as sent).
+    let payload = authorize_write(&accountability, "update", http::json_object(request)?, None)?;
+    let update = parse_update(&payload, true)?;
     let Some(user) = target(state, request).await? else {
         return Ok(http::no_content());
     };
-    if let Some(Some(role)) = &update.changes.role
-        && state.store.role_access(role).await?.role.is_none()
-    {
-        return Err(ApiError::InvalidForeignKey {
-            collection: COLLECTION,
-            field: "role",
-            value: role.clone(),
-        });
-    }
-    for policy in update.policies.iter().flatten() {
-        if state.store.policy_with_permissions(policy).await?.is_none() {
-            return Err(ApiError::InvalidForeignKey {
-                collection: COLLECTION,
-                field: "policies",
-                value: policy.clone(),
-            });
-        }
-    }
-    let password_hash = match &update.password {
-        Some(password) => {
-            let settings = state
-                .access
-                .settings(&state.store, &state.config.default_settings)
-                .await?;
-            crate::password::enforce_policy(password, &settings)?;
-            Some(
-                passwords
-                    .hash(password)
-                    .await
-                    .map_err(|e| ApiError::Internal(Box::new(e)))?,
-            )
-        }
-        None => None,
-    };
+    let password_hash = checked_update(state, passwords, &update).await?;
 
     // A suspension goes through the operator tool's action; the rest is one update.
     let mut changes = update.changes.clone();
@@ -483,24 +741,7 @@ pub async fn update(
     let revoke = changes.role.as_ref().is_some_and(|role| *role != user.role)
         || changes.status.is_some_and(|status| status != user.status);
     if !changes.is_empty() {
-        match state.store.update_user(&user, &changes).await {
-            Ok(()) => {}
-            Err(StoreError::AlreadyExists) => {
-                return Err(ApiError::RecordNotUnique {
-                    collection: COLLECTION,
-                    field: "email",
-                    value: changes.email.unwrap_or_default().to_lowercase(),
-                });
-            }
-            Err(StoreError::Stale) => {
-                return Err(ApiError::ServiceUnavailable {
-                    service: "database",
-                    reason: "The user changed while it was being updated, try again",
-                    cause: None,
-                });
-            }
-            Err(other) => return Err(other.into()),
-        }
+        write_changes(state, &user, &changes).await?;
     }
     if let Some(policies) = &update.policies {
         let current = state.store.user_access(&user.id).await?.policies;
@@ -686,5 +927,185 @@ mod tests {
         ))
         .unwrap_err();
         assert_eq!(bad_status.code(), "FAILED_VALIDATION");
+    }
+
+    fn own_row(action: &str, fields: &[&str]) -> Permission {
+        Permission {
+            id: "p".into(),
+            policy: "pol".into(),
+            collection: COLLECTION.into(),
+            action: action.into(),
+            fields: fields.iter().map(|f| (*f).to_owned()).collect(),
+            permissions: Some(json!({"id": {"_eq": "$CURRENT_USER"}})),
+            presets: None,
+            validation: None,
+        }
+    }
+
+    fn user_caller(permissions: Vec<Permission>) -> Accountability {
+        Accountability {
+            user: Some("u1".into()),
+            permissions,
+            ..Default::default()
+        }
+    }
+
+    fn stored_user(id: &str) -> User {
+        User {
+            id: id.into(),
+            email: "ada@example.com".into(),
+            password: Some(Sensitive::new(
+                "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA",
+            )),
+            status: UserStatus::Active,
+            role: None,
+            first_name: Some("Ada".into()),
+            last_name: None,
+            created_at: 1,
+            updated_at: 1,
+            tokens_valid_after: None,
+            sessions_valid_after: None,
+            kept_session: None,
+        }
+    }
+
+    #[test]
+    fn updates_apply_only_permissions_whose_filter_matches_the_row() {
+        let caller = user_caller(vec![own_row("update", &["first_name"])]);
+        let own = row(&stored_user("u1"));
+        let other = row(&stored_user("u2"));
+        assert!(
+            authorize_write(
+                &caller,
+                "update",
+                body(json!({"first_name": "B"})),
+                Some(&own)
+            )
+            .is_ok()
+        );
+        let error = authorize_write(
+            &caller,
+            "update",
+            body(json!({"first_name": "B"})),
+            Some(&other),
+        )
+        .unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "You don't have permission to access this."
+        );
+        let error = authorize_write(
+            &caller,
+            "update",
+            body(json!({"last_name": "B"})),
+            Some(&own),
+        )
+        .unwrap_err();
+        assert!(error.to_string().contains("field \"last_name\""), "{error}");
+        let reader = user_caller(vec![own_row("read", &["*"])]);
+        let error = authorize_write(&reader, "update", body(json!({})), Some(&own)).unwrap_err();
+        assert!(
+            error.to_string().contains("collection \"directus_users\""),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn changes_use_the_creation_rules_and_refuse_other_keys() {
+        assert_eq!(
+            parse_update(&body(json!({})), false).unwrap(),
+            UserUpdate::default()
+        );
+        let update = parse_update(
+            &body(json!({"first_name": null, "last_name": "L", "email": " b@example.com "})),
+            false,
+        )
+        .unwrap();
+        let changes = update.changes;
+        assert_eq!(changes.first_name, Some(None));
+        assert_eq!(changes.last_name, Some(Some("L".into())));
+        assert_eq!(changes.email.as_deref(), Some("b@example.com"));
+        assert_eq!(changes.role, None);
+        for bad in [
+            json!({"email": "nope"}),
+            json!({"email": null}),
+            json!({"password": ""}),
+            json!({"status": "boss"}),
+            json!({"status": null}),
+            json!({"first_name": "a\u{1}"}),
+        ] {
+            for may_link_policies in [false, true] {
+                assert_eq!(
+                    parse_update(&body(bad.clone()), may_link_policies)
+                        .unwrap_err()
+                        .code(),
+                    "FAILED_VALIDATION",
+                    "{bad}"
+                );
+            }
+        }
+        let error = parse_update(&body(json!({"tfa_secret": "x"})), true).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "Invalid payload. You can't change the \"tfa_secret\" value manually."
+        );
+        // Policies: an administrator's change (each once), never a change of one's own row.
+        assert!(parse_update(&body(json!({"policies": []})), false).is_err());
+        let linked = parse_update(
+            &body(json!({"policies": ["p", {"policy": "p"}, "q"]})),
+            true,
+        )
+        .unwrap();
+        assert_eq!(linked.policies, Some(vec!["p".into(), "q".into()]));
+    }
+
+    #[test]
+    fn own_view_never_shows_the_hash() {
+        let user = stored_user("u1");
+        let admin = Accountability {
+            admin: true,
+            ..Default::default()
+        };
+        for fields in [
+            None,
+            Some(vec!["*".to_owned()]),
+            Some(vec!["password".to_owned()]),
+        ] {
+            let view = own_view(&admin, &user, fields.as_deref()).unwrap();
+            assert_eq!(view["password"], json!("**********"));
+            assert!(!view.to_string().contains("argon2"));
+        }
+        let reader = user_caller(vec![own_row("read", &["id", "email"])]);
+        assert_eq!(
+            own_view(&reader, &user, None).unwrap(),
+            json!({"id": "u1", "email": "ada@example.com"})
+        );
+        assert_eq!(
+            own_view(&reader, &user, Some(&["role.name".to_owned()])).unwrap(),
+            json!("u1")
+        );
+        assert_eq!(
+            own_view(&reader, &user, Some(&["password".to_owned()]))
+                .unwrap_err()
+                .code(),
+            "FORBIDDEN"
+        );
+        // Someone else's row is not "me" for a filtered permission.
+        assert_eq!(
+            own_view(&reader, &stored_user("u2"), None)
+                .unwrap_err()
+                .code(),
+            "FORBIDDEN"
+        );
+        // App access adds the minimal read of the own row.
+        let app = Accountability {
+            user: Some("u1".into()),
+            app: true,
+            ..Default::default()
+        };
+        assert!(own_view(&app, &user, None).is_err());
+        let view = own_view(&with_app_minimal(&app), &user, None).unwrap();
+        assert_eq!(view["password"], json!("**********"));
+        assert_eq!(view["first_name"], json!("Ada"));
     }
 }

@@ -11,6 +11,7 @@ import {
 	createUser,
 	deleteUser,
 	readItems,
+	readMe,
 	readUser,
 	readUsers,
 	registerUser,
@@ -18,7 +19,9 @@ import {
 	serverHealth,
 	serverInfo,
 	serverPing,
+	updateMe,
 	updateUser,
+	withToken,
 } from '@directus/sdk';
 
 const API = process.env.API_URL;
@@ -223,9 +226,15 @@ test('readUsers, readUser, updateUser and deleteUser as an administrator', async
 	const deleted = await admin.request(deleteUser(listed.id));
 	assertEmpty(deleted, 'deleteUser');
 	assert.equal(await errorCode(admin.request(readUser(listed.id))), 'FORBIDDEN');
+	// A registered user's "Own profile" policy reads their own row only, and not every field.
+	const userEmail = await registered('sdk-directory-user');
 	const user = authClient('json');
-	await user.login(await registered('sdk-directory-user'), PASSWORD);
-	assert.equal(await errorCode(user.request(readUsers())), 'FORBIDDEN');
+	await user.login(userEmail, PASSWORD);
+	assert.deepEqual(
+		(await user.request(readUsers())).map((row) => row.email),
+		[userEmail],
+	);
+	assert.equal(await errorCode(user.request(readUsers({ fields: ['password'] }))), 'FORBIDDEN');
 });
 
 test('aggregate: count, sum and groupBy', async () => {
@@ -243,4 +252,61 @@ test('aggregate: count, sum and groupBy', async () => {
 	assert.ok(Number(users[0].count) >= 1);
 	const anonymous = createDirectus(API).with(rest());
 	assert.equal(await errorCode(anonymous.request(aggregate('posts', { aggregate: { count: '*' } }))), 'FORBIDDEN');
+});
+
+test('readMe and updateMe under the own-profile permissions', async () => {
+	const email = await registered('sdk-me');
+	const client = authClient('json');
+	await client.login(email, PASSWORD);
+	const me = await client.request(readMe({ fields: ['id', 'email', 'first_name'] }));
+	assert.deepEqual(Object.keys(me), ['id', 'email', 'first_name']);
+	assert.equal(me.email, email);
+	assert.equal(me.first_name, null);
+	const updated = await client.request(
+		updateMe({ first_name: 'Ada', last_name: 'Lovelace' }, { fields: ['first_name', 'last_name'] }),
+	);
+	assert.deepEqual(updated, { first_name: 'Ada', last_name: 'Lovelace' });
+	assert.equal((await client.request(readMe())).first_name, 'Ada');
+	// Fields outside the update permission are refused, and nothing is written.
+	assert.equal(await errorCode(client.request(updateMe({ status: 'suspended' }))), 'FORBIDDEN');
+	assert.equal((await client.request(readMe({ fields: ['status'] }))).status, 'active');
+	// The public has no "me".
+	const anonymous = createDirectus(API).with(rest());
+	assert.equal(await errorCode(anonymous.request(readMe())), 'INVALID_CREDENTIALS');
+});
+
+test("authentication('session'): login, read, refresh and logout through the session cookie", async () => {
+	const email = await registered('sdk-session');
+	const client = authClient(
+		'session',
+		{ credentials: 'include' },
+		{ globals: { fetch: browserLikeFetch() } },
+		{ credentials: 'include' },
+	);
+	const auth = await client.login(email, PASSWORD);
+	assert.equal(auth.expires, 86_400_000);
+	assert.equal(auth.access_token ?? null, null, 'the access token stays in the httpOnly cookie');
+	assert.equal(auth.refresh_token ?? null, null);
+	assert.equal(await client.getToken(), null);
+
+	assert.equal((await client.request(readMe())).email, email);
+	assert.equal((await client.request(readItems('posts'))).length, 1);
+	const refreshed = await client.refresh();
+	assert.equal(refreshed.expires, 86_400_000);
+	assert.equal((await client.request(readMe({ fields: ['email'] }))).email, email);
+
+	await client.logout();
+	// The cookie was cleared: the next request is the public's.
+	assert.equal(await errorCode(client.request(readMe())), 'INVALID_CREDENTIALS');
+});
+
+test('a static request with withToken', async () => {
+	const email = await registered('sdk-static');
+	const { access_token } = await authClient('json').login(email, PASSWORD);
+	const plain = createDirectus(API).with(rest());
+	const me = await plain.request(withToken(access_token, readMe({ fields: ['email'] })));
+	assert.deepEqual(me, { email });
+	const posts = await plain.request(withToken(access_token, readItems('posts')));
+	assert.equal(posts.length, 1);
+	assert.equal(await errorCode(plain.request(withToken('not-a-token', readMe()))), 'INVALID_CREDENTIALS');
 });

@@ -2,10 +2,11 @@
 
 use lambda_http::{Body, Error, Request, Response};
 use shared::AppState;
-use shared::http::respond;
+use shared::http::respond_authenticated;
 
 pub async fn handle(state: &AppState, request: Request) -> Result<Response<Body>, Error> {
-    Ok(respond(shared::directory::read(state, &request).await))
+    let result = shared::directory::read(state, &request).await;
+    Ok(respond_authenticated(&request, &state.config, result))
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 
 use lambda_http::{Body, Error, Request, Response};
 use shared::AppState;
-use shared::http::respond;
+use shared::http::respond_authenticated;
 use shared::password::Passwords;
 
 pub async fn handle(
@@ -10,9 +10,8 @@ pub async fn handle(
     passwords: &Passwords,
     request: Request,
 ) -> Result<Response<Body>, Error> {
-    Ok(respond(
-        shared::auth::login(state, passwords, &request).await,
-    ))
+    let result = shared::auth::login(state, passwords, &request).await;
+    Ok(respond_authenticated(&request, &state.config, result))
 }
 
 #[cfg(test)]

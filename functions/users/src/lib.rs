@@ -3,7 +3,7 @@
 use lambda_http::http::Method;
 use lambda_http::{Body, Error, Request, Response};
 use shared::AppState;
-use shared::http::respond;
+use shared::http::respond_authenticated;
 use shared::password::Passwords;
 
 pub async fn handle(
@@ -16,7 +16,7 @@ pub async fn handle(
         Method::DELETE => shared::users::delete(state, &request).await,
         _ => shared::users::create(state, passwords, &request).await,
     };
-    Ok(respond(result))
+    Ok(respond_authenticated(&request, &state.config, result))
 }
 
 #[cfg(test)]

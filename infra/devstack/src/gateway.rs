@@ -1014,6 +1014,7 @@ mod tests {
                 "jwks",
                 "login",
                 "logout",
+                "me",
                 "not_found",
                 "refresh",
                 "register",

@@ -264,6 +264,9 @@ fn start_api(
         .env("AWS_REGION", "us-east-1")
         .env("TABLE_PREFIX", &options.prefix)
         .env("SECRET", secret)
+        // The functions refuse cookie-authenticated writes from other origins (CSRF): the same
+        // list the front answers CORS for, as the template passes CorsAllowOrigins.
+        .env("CORS_ALLOW_ORIGINS", &options.cors_origins)
         .stdin(Stdio::null())
         // Function logs go to stderr or a file; stdout carries only the DYNAMODB/READY lines.
         .stdout(match &options.api_log {

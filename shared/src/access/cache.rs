@@ -57,10 +57,12 @@ impl<K: Eq + Hash, V: Clone> TimedMap<K, V> {
 type CallerKey = (Option<String>, Option<String>);
 
 /// What an access token's validity depends on besides its signature.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokenStanding {
     pub status: UserStatus,
     pub tokens_valid_after: Option<i64>,
+    /// The session a self-service password change kept valid across the cut-off.
+    pub kept_session: Option<String>,
 }
 
 #[derive(Debug)]
@@ -113,9 +115,10 @@ impl AccessCache {
         let standing = store.get_user(user_id).await?.map(|user| TokenStanding {
             status: user.status,
             tokens_valid_after: user.tokens_valid_after,
+            kept_session: user.kept_session,
         });
         self.standings
-            .put(user_id.to_owned(), standing, Instant::now());
+            .put(user_id.to_owned(), standing.clone(), Instant::now());
         Ok(standing)
     }
 

@@ -25,7 +25,8 @@ pub use schema::{USER_DIRECTORY_INDEX, ensure_tables};
 pub use sessions::Session;
 pub use throttle::{FORGET_AFTER_MS, LoginFailures, Reservation};
 pub use users::{
-    DirectoryPage, DirectoryUser, MAX_USER_POLICIES, NewUser, User, UserChanges, UserStatus,
+    DirectoryPage, DirectoryUser, MAX_USER_POLICIES, NewUser, Revocation, User, UserChanges,
+    UserStatus,
 };
 
 /// Per-attempt and whole-operation limits, so no request waits on DynamoDB longer than the

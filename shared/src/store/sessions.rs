@@ -117,6 +117,15 @@ impl Store {
 
     /// Ends every session of a user; returns how many there were.
     pub async fn revoke_user_sessions(&self, user_id: &str) -> Result<usize, StoreError> {
+        self.revoke_user_sessions_except(user_id, None).await
+    }
+
+    /// Ends every session of a user but `keep`; returns how many it ended.
+    pub async fn revoke_user_sessions_except(
+        &self,
+        user_id: &str,
+        keep: Option<&str>,
+    ) -> Result<usize, StoreError> {
         let mut ended = 0;
         let mut start = None;
         loop {
@@ -131,7 +140,9 @@ impl Store {
                 .send()
                 .await?;
             for item in page.items.unwrap_or_default() {
-                if let Some(AttributeValue::S(id)) = item.get("id") {
+                if let Some(AttributeValue::S(id)) = item.get("id")
+                    && keep != Some(id.as_str())
+                {
                     self.revoke_session(id).await?;
                     ended += 1;
                 }

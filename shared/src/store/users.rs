@@ -41,6 +41,10 @@ pub struct User {
     /// over, whether or not the by-user index listed it when sessions were ended.
     #[serde(default)]
     pub sessions_valid_after: Option<i64>,
+    /// The one session a self-service password change kept (the one that made it): its tokens
+    /// and refreshes stay valid across the cut-off above. Cleared by every other revocation.
+    #[serde(default)]
+    pub kept_session: Option<String>,
 }
 
 impl User {
@@ -51,6 +55,7 @@ impl User {
                 .map(|secs| secs.saturating_mul(1000))
         });
         cut_off.is_some_and(|after| session.created_at < after)
+            && self.kept_session.as_deref() != Some(session.id.as_str())
     }
 }
 
@@ -66,6 +71,13 @@ pub struct NewUser {
     /// Policies attached to the user directly (access links in the config table), written in
     /// the same transaction.
     pub policies: Vec<String>,
+}
+
+/// Ends the user's tokens and sessions from `now_secs` on, except the session `keep`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Revocation {
+    pub now_secs: i64,
+    pub keep: Option<String>,
 }
 
 /// Tries of a registration cancelled by a transaction conflict, after the first.
@@ -121,14 +133,19 @@ pub struct DirectoryPage {
     pub next: Option<std::collections::HashMap<String, AttributeValue>>,
 }
 
-/// What an administrator changes on a user; `None` leaves a field as it is.
+/// A change to an existing user (`PATCH /users/{id}`, `PATCH /users/me`); `None` leaves a
+/// field as it is, `Some(None)` clears it.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct UserChanges {
     pub email: Option<String>,
+    /// A new hash, written in the same update.
+    pub password_hash: Option<Sensitive>,
     pub status: Option<UserStatus>,
     pub role: Option<Option<String>>,
     pub first_name: Option<Option<String>>,
     pub last_name: Option<Option<String>>,
+    /// Stamps the revocation cut-offs (and the kept session) in the same update.
+    pub revocation: Option<Revocation>,
 }
 
 impl UserChanges {
@@ -197,6 +214,7 @@ impl Store {
             updated_at: now,
             tokens_valid_after: None,
             sessions_valid_after: None,
+            kept_session: None,
         };
         let user_item = serde_dynamo::to_item(UserItem {
             pk: user_pk(&user.id),
@@ -282,7 +300,7 @@ impl Store {
             .table_name(&self.tables.users)
             .key("pk", AttributeValue::S(user_pk(user_id)))
             .update_expression(
-                "SET tokens_valid_after = :now, sessions_valid_after = :ms, updated_at = :ms",
+                "SET tokens_valid_after = :now, sessions_valid_after = :ms, updated_at = :ms REMOVE kept_session",
             )
             .condition_expression("attribute_exists(pk)")
             .expression_attribute_values(":now", AttributeValue::N(now_secs.to_string()))
@@ -405,25 +423,27 @@ impl Store {
         })
     }
 
-    /// Applies `changes` to `user` (as read just before). A new email moves the email claim in
-    /// the same transaction, so emails stay unique: `AlreadyExists` if the new one is taken,
-    /// `Stale` if the user vanished or changed email meanwhile. Also marks the item for the
-    /// directory index (users written by earlier versions lack it).
+    /// Applies `changes` to `user` (as read just before) in one transaction: the user item,
+    /// conditional on its email being still `user`'s (so two changes cannot both move the
+    /// claim), and, when the address changes, the new email claim (`AlreadyExists` if taken;
+    /// nothing written then) and the old claim's deletion. `Stale` if the user vanished or
+    /// changed email meanwhile. A revocation in the changes stamps the cut-offs and records the
+    /// kept session in the same write. Also marks the item for the directory index (users
+    /// written by earlier versions lack it).
     pub async fn update_user(&self, user: &User, changes: &UserChanges) -> Result<(), StoreError> {
         use aws_sdk_dynamodb::types::{Delete, Update};
+        let now = now_millis();
         let mut sets = vec![
             "updated_at = :now".to_owned(),
             "#directory = :directory".to_owned(),
         ];
+        let mut removes: Vec<String> = Vec::new();
         let mut names = std::collections::HashMap::from([(
             "#directory".to_owned(),
             super::schema::USER_DIRECTORY_ATTRIBUTE.to_owned(),
         )]);
         let mut values = std::collections::HashMap::from([
-            (
-                ":now".to_owned(),
-                AttributeValue::N(now_millis().to_string()),
-            ),
+            (":now".to_owned(), AttributeValue::N(now.to_string())),
             (
                 ":directory".to_owned(),
                 AttributeValue::S(DIRECTORY_PARTITION.to_owned()),
@@ -433,32 +453,67 @@ impl Store {
                 AttributeValue::S(user.email.clone()),
             ),
         ]);
-        let mut set = |name: &str, value: AttributeValue| {
-            sets.push(format!("#{name} = :{name}"));
+        let mut set = |name: &str, value: Option<AttributeValue>| {
             names.insert(format!("#{name}"), name.to_owned());
-            values.insert(format!(":{name}"), value);
+            match value {
+                Some(value) => {
+                    sets.push(format!("#{name} = :{name}"));
+                    values.insert(format!(":{name}"), value);
+                }
+                None => removes.push(format!("#{name}")),
+            }
         };
         let new_email = changes.email.as_deref().map(str::trim);
         if let Some(email) = new_email {
-            set("email", AttributeValue::S(email.to_owned()));
+            set("email", Some(AttributeValue::S(email.to_owned())));
+        }
+        if let Some(hash) = &changes.password_hash {
+            set(
+                "password",
+                Some(AttributeValue::S(hash.expose().to_owned())),
+            );
         }
         if let Some(status) = changes.status {
-            set("status", serde_dynamo::to_attribute_value(status)?);
+            set("status", Some(serde_dynamo::to_attribute_value(status)?));
         }
         if let Some(role) = &changes.role {
-            set("role", serde_dynamo::to_attribute_value(role)?);
+            set("role", Some(serde_dynamo::to_attribute_value(role)?));
         }
         if let Some(first_name) = &changes.first_name {
-            set("first_name", serde_dynamo::to_attribute_value(first_name)?);
+            set(
+                "first_name",
+                Some(serde_dynamo::to_attribute_value(first_name)?),
+            );
         }
         if let Some(last_name) = &changes.last_name {
-            set("last_name", serde_dynamo::to_attribute_value(last_name)?);
+            set(
+                "last_name",
+                Some(serde_dynamo::to_attribute_value(last_name)?),
+            );
+        }
+        if let Some(revocation) = &changes.revocation {
+            set(
+                "tokens_valid_after",
+                Some(AttributeValue::N(revocation.now_secs.to_string())),
+            );
+            set(
+                "sessions_valid_after",
+                Some(AttributeValue::N(now.to_string())),
+            );
+            set(
+                "kept_session",
+                revocation.keep.clone().map(AttributeValue::S),
+            );
         }
         names.insert("#current_email".to_owned(), "email".to_owned());
+        let mut expression = format!("SET {}", sets.join(", "));
+        if !removes.is_empty() {
+            expression.push_str(&format!(" REMOVE {}", removes.join(", ")));
+        }
         let update = Update::builder()
             .table_name(&self.tables.users)
             .key("pk", AttributeValue::S(user_pk(&user.id)))
-            .update_expression(format!("SET {}", sets.join(", ")))
+            .update_expression(expression)
             .condition_expression("attribute_exists(pk) AND #current_email = :old_email")
             .set_expression_attribute_names(Some(names))
             .set_expression_attribute_values(Some(values))
@@ -492,9 +547,10 @@ impl Store {
         match request.send().await {
             Ok(_) => Ok(()),
             Err(error)
-                if error
-                    .as_service_error()
-                    .is_some_and(|e| condition_failed_at(e, 1)) =>
+                if moves_claim
+                    && error
+                        .as_service_error()
+                        .is_some_and(|e| condition_failed_at(e, 1)) =>
             {
                 Err(StoreError::AlreadyExists)
             }
@@ -614,6 +670,7 @@ mod tests {
             updated_at: 2,
             tokens_valid_after: None,
             sessions_valid_after: None,
+            kept_session: None,
         };
         let item: std::collections::HashMap<String, AttributeValue> =
             serde_dynamo::to_item(UserItem {
