@@ -1093,3 +1093,87 @@ async fn a_password_change_ends_the_other_sessions_and_keeps_its_own() {
         "the first session ended this time: {gone:?}"
     );
 }
+
+#[tokio::test]
+async fn a_revoked_token_cannot_change_the_password_through_a_warm_cache() {
+    // The attacker's json-mode token is seen (and its user's standing cached) by the warm `me`
+    // function; then the account's sessions are ended. Within the cache's lifetime the token
+    // must still not be able to set a password.
+    let email = registered("takeover").await;
+    let stolen = json_token(&login(&email, "json").await);
+    let warm = send(
+        "GET",
+        "/users/me",
+        &[("authorization", &bearer(&stolen))],
+        None,
+    )
+    .await;
+    assert_eq!(warm.status, 200, "{warm:?}");
+    shared::provision::account_action(
+        &store(),
+        &email,
+        shared::provision::AccountAction::EndSessions,
+    )
+    .await
+    .unwrap();
+    let takeover = send(
+        "PATCH",
+        "/users/me",
+        &[("authorization", &bearer(&stolen))],
+        Some(json!({"password": "attacker-chosen-password"})),
+    )
+    .await;
+    assert_eq!(
+        (takeover.status, takeover.code()),
+        (401, "INVALID_CREDENTIALS"),
+        "{takeover:?}"
+    );
+    // The owner's password still works; the attacker's never took.
+    let owner = e2e::post(
+        "/auth/login",
+        &json!({"email": email, "password": PASSWORD}).to_string(),
+    )
+    .await;
+    assert_eq!(owner.status, 200, "{owner:?}");
+    let attacker = e2e::post(
+        "/auth/login",
+        &json!({"email": email, "password": "attacker-chosen-password"}).to_string(),
+    )
+    .await;
+    assert_eq!(attacker.status, 401);
+}
+
+#[tokio::test]
+async fn cookie_writes_without_origin_are_refused_when_fetch_metadata_says_cross_site() {
+    let email = registered("fetchmeta").await;
+    let token = session_login(&email).await;
+    let jar = cookie(&token);
+    for site in ["cross-site", "same-site"] {
+        let reply = send(
+            "PATCH",
+            "/users/me",
+            &[("cookie", &jar), ("sec-fetch-site", site)],
+            Some(json!({"first_name": "Mallory"})),
+        )
+        .await;
+        assert_eq!(
+            (reply.status, reply.code()),
+            (403, "FORBIDDEN"),
+            "{site}: {reply:?}"
+        );
+    }
+    // A non-browser client (no Origin, no Fetch Metadata) and a same-origin page still work.
+    for headers in [
+        vec![("cookie", jar.as_str())],
+        vec![("cookie", jar.as_str()), ("sec-fetch-site", "same-origin")],
+    ] {
+        let reply = send(
+            "PATCH",
+            "/users/me",
+            &headers,
+            Some(json!({"first_name": "Ada"})),
+        )
+        .await;
+        assert_eq!(reply.status, 200, "{headers:?}: {reply:?}");
+    }
+}

@@ -52,15 +52,14 @@ pub async fn caller(state: &AppState, request: &Request) -> Result<Option<Access
     if source == TokenSource::Cookie {
         http::check_origin(request, &state.config.cors_allow_origins)?;
     }
-    let issued = i64::try_from(claims.iat).unwrap_or(i64::MAX);
     match state.access.standing(&state.store, &claims.id).await? {
         Some(standing)
-            if standing.status == UserStatus::Active
-                && standing.tokens_valid_after.is_none_or(|after| {
-                    issued >= after
-                        || (standing.kept_session.is_some()
-                            && claims.session_id() == standing.kept_session.as_deref())
-                }) => {}
+            if token_stands(
+                &claims,
+                standing.status,
+                standing.tokens_valid_after,
+                standing.kept_session.as_deref(),
+            ) => {}
         _ => return Err(ApiError::InvalidCredentials),
     }
     if claims.session.is_some() {
@@ -70,6 +69,38 @@ pub async fn caller(state: &AppState, request: &Request) -> Result<Option<Access
         live_session(state, &claims.id, session_id, generation).await?;
     }
     Ok(Some(claims))
+}
+
+/// The one rule a token's user must meet: active, and the token issued after the user's last
+/// revocation (or belonging to the session that revocation kept).
+fn token_stands(
+    claims: &AccessClaims,
+    status: UserStatus,
+    tokens_valid_after: Option<i64>,
+    kept_session: Option<&str>,
+) -> bool {
+    let issued = i64::try_from(claims.iat).unwrap_or(i64::MAX);
+    status == UserStatus::Active
+        && tokens_valid_after.is_none_or(|after| {
+            issued >= after || (kept_session.is_some() && claims.session_id() == kept_session)
+        })
+}
+
+/// `caller` checks a token against a cached view of its user (up to `PERMISSIONS_CACHE_TTL`
+/// old). Before a write that changes who can do what — passwords, roles, statuses, other
+/// users — the token is checked again against `user` as just read with a strongly consistent
+/// read, so a revocation that already happened cannot be outrun by a warm cache.
+pub fn still_valid(claims: &AccessClaims, user: &User) -> Result<(), ApiError> {
+    if token_stands(
+        claims,
+        user.status,
+        user.tokens_valid_after,
+        user.kept_session.as_deref(),
+    ) {
+        Ok(())
+    } else {
+        Err(ApiError::InvalidCredentials)
+    }
 }
 
 /// A session-mode token lives as long as its session: the item must exist, be unexpired, belong

@@ -310,6 +310,24 @@ pub fn check_origin(request: &Request, allowed: &[String]) -> Result<(), ApiErro
         return Ok(());
     }
     let Some(origin) = request.headers().get(header::ORIGIN) else {
+        // No Origin: a non-browser client, unless the browser says the request came from
+        // another site (Fetch Metadata), which an Origin-less form post can still carry.
+        let fetched_from = request
+            .headers()
+            .get("sec-fetch-site")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("none");
+        if fetched_from.eq_ignore_ascii_case("cross-site")
+            || fetched_from.eq_ignore_ascii_case("same-site")
+        {
+            tracing::warn!(
+                fetched_from,
+                "cookie-authenticated cross-site request refused"
+            );
+            return Err(ApiError::Forbidden(Some(
+                "Cross-site request refused: the session cookies are not for other sites.".into(),
+            )));
+        }
         return Ok(());
     };
     let origin = origin.to_str().unwrap_or("null").trim_end_matches('/');

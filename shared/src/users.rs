@@ -550,6 +550,7 @@ pub async fn update_me(
         .get_user(&claims.id)
         .await?
         .ok_or(ApiError::InvalidCredentials)?;
+    crate::auth::still_valid(&claims, &user)?;
     let payload = authorize_write(&accountability, "update", body, Some(&row(&user)))?;
     let update = parse_update(&payload, false)?;
     let password_hash = checked_update(state, passwords, &update).await?;
@@ -567,6 +568,8 @@ pub async fn update_me(
     });
     changes.password_hash = password_hash;
     changes.revocation = revocation.clone();
+    // Only onto the row the token was just checked against.
+    changes.unchanged_since = Some(user.updated_at);
     write_changes(state, &user, &changes).await?;
     if revocation.is_some() {
         let ended = state
@@ -694,11 +697,19 @@ async fn administrator(
     let claims = crate::auth::caller(state, request).await?;
     let user = claims.as_ref().map(|c| (c.id.as_str(), c.role.as_deref()));
     let accountability = state.access.accountability(&state.store, user).await?;
-    if accountability.admin {
-        Ok(accountability)
-    } else {
-        Err(ApiError::forbidden_collection(COLLECTION))
+    if !accountability.admin {
+        return Err(ApiError::forbidden_collection(COLLECTION));
     }
+    // Writes to other users: the administrator's own standing read fresh, not from the cache.
+    if let Some(claims) = &claims {
+        let me = state
+            .store
+            .get_user(&claims.id)
+            .await?
+            .ok_or(ApiError::InvalidCredentials)?;
+        crate::auth::still_valid(claims, &me)?;
+    }
+    Ok(accountability)
 }
 
 /// The user `/users/{id}` names, if there is one. Not a UUID: no user, and no read.
@@ -740,6 +751,17 @@ pub async fn update(
     }
     let revoke = changes.role.as_ref().is_some_and(|role| *role != user.role)
         || changes.status.is_some_and(|status| status != user.status);
+    if revoke || suspend || password_hash.is_some() {
+        // Stamp first: should a later step fail, the user's earlier tokens (which carry the old
+        // role) are already refused. Fails closed.
+        state
+            .store
+            .invalidate_tokens(
+                &user.id,
+                i64::try_from(crate::state::now_secs()).unwrap_or(i64::MAX),
+            )
+            .await?;
+    }
     if !changes.is_empty() {
         write_changes(state, &user, &changes).await?;
     }

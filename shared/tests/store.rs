@@ -1500,3 +1500,63 @@ async fn concurrent_reservations_take_each_count_once_and_stop_at_the_lock() {
         shared::store::Reservation::Granted { attempt: 6 }
     );
 }
+
+#[tokio::test]
+async fn deleting_a_user_whose_email_changed_meanwhile_writes_nothing() {
+    let store = fresh_store().await;
+    let user = store
+        .create_user(new_user("before@example.com"))
+        .await
+        .unwrap();
+    let stale = user.clone();
+    store
+        .update_user(
+            &user,
+            &shared::store::UserChanges {
+                email: Some("after@example.com".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    // Deleting with the view read before the change would orphan the new claim.
+    assert!(matches!(
+        store.delete_user(&stale).await,
+        Err(StoreError::Stale)
+    ));
+    let found = store.find_user_by_email("after@example.com").await.unwrap();
+    assert_eq!(found.map(|u| u.id), Some(user.id.clone()));
+    let current = store.get_user(&user.id).await.unwrap().unwrap();
+    store.delete_user(&current).await.unwrap();
+    assert!(
+        store
+            .find_user_by_email("after@example.com")
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+#[tokio::test]
+async fn an_update_decided_on_a_stale_read_is_refused() {
+    let store = fresh_store().await;
+    let user = store
+        .create_user(new_user("stale@example.com"))
+        .await
+        .unwrap();
+    // A revocation lands between the read and the write (a millisecond later at least:
+    // `updated_at` is the version the write is conditioned on).
+    tokio::time::sleep(std::time::Duration::from_millis(3)).await;
+    store.invalidate_tokens(&user.id, 1).await.unwrap();
+    let outcome = store
+        .update_user(
+            &user,
+            &shared::store::UserChanges {
+                first_name: Some(Some("Mallory".into())),
+                unchanged_since: Some(user.updated_at),
+                ..Default::default()
+            },
+        )
+        .await;
+    assert!(matches!(outcome, Err(StoreError::Stale)), "{outcome:?}");
+}

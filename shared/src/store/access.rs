@@ -411,11 +411,13 @@ impl Store {
         current: &[String],
         wanted: &[String],
     ) -> Result<(), StoreError> {
-        for policy in wanted.iter().filter(|p| !current.contains(p)) {
-            self.put_access(user_access_pk(user_id), policy).await?;
-        }
+        // Removals first: a failure part-way leaves the user with fewer policies, never with
+        // both the old and the new set.
         for policy in current.iter().filter(|p| !wanted.contains(p)) {
             self.delete_access(user_access_pk(user_id), policy).await?;
+        }
+        for policy in wanted.iter().filter(|p| !current.contains(p)) {
+            self.put_access(user_access_pk(user_id), policy).await?;
         }
         Ok(())
     }

@@ -146,6 +146,10 @@ pub struct UserChanges {
     pub last_name: Option<Option<String>>,
     /// Stamps the revocation cut-offs (and the kept session) in the same update.
     pub revocation: Option<Revocation>,
+    /// Write only if the user item is exactly as read (its `updated_at`): a revocation or any
+    /// other change landing between the read and this write makes it `Stale`, so a write
+    /// decided on the strength of a token cannot undo a revocation that ended that token.
+    pub unchanged_since: Option<i64>,
 }
 
 impl UserChanges {
@@ -310,24 +314,50 @@ impl Store {
         Ok(())
     }
 
-    /// Deletes the user and its email claim together.
+    /// Deletes the user and its email claim together, only while the user still has the email
+    /// it was read with and the claim is still theirs (`Stale` otherwise): a concurrent email
+    /// change can neither orphan the new claim nor delete another user's.
     pub async fn delete_user(&self, user: &User) -> Result<(), StoreError> {
         use aws_sdk_dynamodb::types::Delete;
-        let delete = |pk: String| {
+        let delete = |pk: String, condition: &str, name: &str, value: &str| {
             Delete::builder()
                 .table_name(&self.tables.users)
                 .key("pk", AttributeValue::S(pk))
+                .condition_expression(condition)
+                .expression_attribute_names("#field", name)
+                .expression_attribute_values(":value", AttributeValue::S(value.to_owned()))
                 .build()
                 .map(|d| TransactWriteItem::builder().delete(d).build())
                 .map_err(|e| StoreError::Malformed(e.to_string()))
         };
-        self.client
+        let result = self
+            .client
             .transact_write_items()
-            .transact_items(delete(user_pk(&user.id))?)
-            .transact_items(delete(email_pk(&user.email))?)
+            .transact_items(delete(
+                user_pk(&user.id),
+                "#field = :value",
+                "email",
+                &user.email,
+            )?)
+            .transact_items(delete(
+                email_pk(&user.email),
+                "#field = :value",
+                "user_id",
+                &user.id,
+            )?)
             .send()
-            .await?;
-        Ok(())
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(error)
+                if error
+                    .as_service_error()
+                    .is_some_and(|e| condition_failed_at(e, 0) || condition_failed_at(e, 1)) =>
+            {
+                Err(StoreError::Stale)
+            }
+            Err(error) => Err(error.into()),
+        }
     }
 
     pub async fn set_user_status(
@@ -506,6 +536,12 @@ impl Store {
             );
         }
         names.insert("#current_email".to_owned(), "email".to_owned());
+        if let Some(read_at) = changes.unchanged_since {
+            values.insert(
+                ":read_at".to_owned(),
+                AttributeValue::N(read_at.to_string()),
+            );
+        }
         let mut expression = format!("SET {}", sets.join(", "));
         if !removes.is_empty() {
             expression.push_str(&format!(" REMOVE {}", removes.join(", ")));
@@ -514,7 +550,11 @@ impl Store {
             .table_name(&self.tables.users)
             .key("pk", AttributeValue::S(user_pk(&user.id)))
             .update_expression(expression)
-            .condition_expression("attribute_exists(pk) AND #current_email = :old_email")
+            .condition_expression(if changes.unchanged_since.is_some() {
+                "attribute_exists(pk) AND #current_email = :old_email AND updated_at = :read_at"
+            } else {
+                "attribute_exists(pk) AND #current_email = :old_email"
+            })
             .set_expression_attribute_names(Some(names))
             .set_expression_attribute_values(Some(values))
             .build()
@@ -535,9 +575,12 @@ impl Store {
                 .condition_expression("attribute_not_exists(pk)")
                 .build()
                 .map_err(|e| StoreError::Malformed(e.to_string()))?;
+            // Only this user's claim: never one another user has taken since.
             let delete = Delete::builder()
                 .table_name(&self.tables.users)
                 .key("pk", AttributeValue::S(email_pk(&user.email)))
+                .condition_expression("user_id = :id")
+                .expression_attribute_values(":id", AttributeValue::S(user.id.clone()))
                 .build()
                 .map_err(|e| StoreError::Malformed(e.to_string()))?;
             request = request
