@@ -464,7 +464,9 @@ pub async fn read_source(
     // `meta` from the collection's count when it answers every count asked for.
     let unfiltered = query.filter.is_none() && query.search.is_none();
     let counted = if query.meta.any() && (unfiltered || !query.meta.filter_count) {
-        outcome.stats.requests += 1;
+        if source == Source::Items && plan.sees_every_row() {
+            outcome.stats.requests += 1;
+        }
         counted_total(store, source, plan).await?
     } else {
         None

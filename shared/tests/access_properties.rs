@@ -548,6 +548,7 @@ proptest! {
             (any::<bool>(), "[ab]{1,2}", "[ab]{1,2}", "[ab]{1,2}", "[ab]{1,2}", "[ab]{1,2}", "[ab]{1,2}"),
             2..5,
         ),
+        unseen in prop::collection::vec("[ab]{1,2}", 0..3),
         queries in prop::collection::vec(
             query_pairs(
                 vec!["*", "id,first_name", "email", "password", "last_name,status"],
@@ -604,6 +605,20 @@ proptest! {
                     state.store.update_user(&user, &changes).await.unwrap();
                 }
                 state.store.set_password_hash(id, &hash(&format!("second{index}"))).await.unwrap();
+            }
+            // Users the caller cannot see at all exist only in the second dataset.
+            if permissions.iter().all(|p| p.permissions.is_some()) {
+                for (index, name) in unseen.iter().enumerate() {
+                    state.store.create_user(NewUser {
+                        email: format!("unseen{index}@example.com"),
+                        password_hash: hash(&format!("unseen{index}")),
+                        status: UserStatus::Suspended,
+                        role: None,
+                        first_name: Some(name.clone()),
+                        last_name: Some(name.clone()),
+                        policies: Vec::new(),
+                    }).await.unwrap();
+                }
             }
             let second = read_all().await;
             (first, second, ids)
