@@ -5,7 +5,9 @@
 //! order, so a page in primary-key order (the default sort, or `sort=-<pk>`) stops as soon as it is
 //! full. Sorting on other fields and `meta` counts need every readable row; those reads, and
 //! filters that skip many rows, examine at most `ITEMS_SCAN_LIMIT` items (default 10,000) and
-//! beyond that answer 400 rather than time out.
+//! beyond that answer 400 rather than time out. Counts of a whole collection for a caller who
+//! sees every row (`aggregate[count]=*` without filter, search or groupBy; `meta`) come from the
+//! collection's item count instead, for any size.
 
 use std::cmp::Ordering;
 
@@ -242,7 +244,7 @@ fn page_body(query: &ItemsQuery, outcome: ReadOutcome) -> Value {
 /// over the rows the caller can see, as the caller sees them (unreadable values `null`), after
 /// `filter` and `search`, within the same bound as any read of the whole collection. `limit`,
 /// `offset` and `page` count result rows; `meta` counts items.
-async fn aggregate(
+pub async fn aggregate(
     store: &Store,
     source: Source,
     plan: &ReadPlan,
@@ -251,9 +253,37 @@ async fn aggregate(
 ) -> Result<Value, ApiError> {
     plan.check_readable(&query.aggregated_fields())?;
     let sort = crate::aggregate::result_sort(&query.aggregate, &query.group_by, &query.sort)?;
-    let (total, matching, stats) = read_all(store, source, plan, query, bound).await?;
-    let mut rows = crate::aggregate::compute(&query.aggregate, &query.group_by, &matching);
-    crate::aggregate::sort_rows(&mut rows, &sort);
+    let counts_rows = !query.aggregate.is_empty()
+        && query.group_by.is_empty()
+        && query.filter.is_none()
+        && query.search.is_none()
+        && query
+            .aggregate
+            .iter()
+            .all(|a| a.function == "count" && a.fields == ["*"]);
+    let counted = if counts_rows {
+        counted_total(store, source, plan).await?
+    } else {
+        None
+    };
+    let (rows, total, filtered, stats) = match counted {
+        // `count=*` of every row: the collection's count, whatever its size.
+        Some(total) => {
+            let mut row = Map::new();
+            row.insert("count".into(), json!(total));
+            let stats = ReadStats {
+                requests: 1,
+                ..ReadStats::default()
+            };
+            (vec![row], total, total, stats)
+        }
+        None => {
+            let (total, matching, stats) = read_all(store, source, plan, query, bound).await?;
+            let mut rows = crate::aggregate::compute(&query.aggregate, &query.group_by, &matching);
+            crate::aggregate::sort_rows(&mut rows, &sort);
+            (rows, total, matching.len(), stats)
+        }
+    };
     let outcome = ReadOutcome {
         items: rows
             .into_iter()
@@ -261,10 +291,28 @@ async fn aggregate(
             .take(query.limit)
             .collect(),
         total_count: query.meta.total_count.then_some(total),
-        filter_count: query.meta.filter_count.then_some(matching.len()),
+        filter_count: query.meta.filter_count.then_some(filtered),
         stats,
     };
     Ok(page_body(query, outcome))
+}
+
+/// How many rows the caller can see, from the collection's count (one GetItem, whatever its
+/// size), when that is the answer: `/items`, and a caller who sees every row (an administrator,
+/// or a read permission without a row filter). `None` otherwise, or for a collection not
+/// written since counts were kept: then the rows are examined, within the bound.
+async fn counted_total(
+    store: &Store,
+    source: Source,
+    plan: &ReadPlan,
+) -> Result<Option<usize>, ApiError> {
+    if source != Source::Items || !plan.sees_every_row() {
+        return Ok(None);
+    }
+    Ok(store
+        .item_count(&plan.collection.collection)
+        .await?
+        .and_then(|n| usize::try_from(n).ok()))
 }
 
 /// The row as the caller sees it (unreadable fields `null`) if it passes the request's filter
@@ -413,7 +461,24 @@ pub async fn read_source(
 ) -> Result<ReadOutcome, ApiError> {
     let name = &plan.collection.collection;
     let mut outcome = ReadOutcome::default();
-    if let (Some(forward), false) = (key_order(plan, &query.sort), query.meta.any()) {
+    // `meta` from the collection's count when it answers every count asked for.
+    let unfiltered = query.filter.is_none() && query.search.is_none();
+    let counted = if query.meta.any() && (unfiltered || !query.meta.filter_count) {
+        if source == Source::Items && plan.sees_every_row() {
+            outcome.stats.requests += 1;
+        }
+        counted_total(store, source, plan).await?
+    } else {
+        None
+    };
+    let forward = key_order(plan, &query.sort);
+    if let (Some(forward), true) = (forward, !query.meta.any() || counted.is_some()) {
+        if query.meta.total_count {
+            outcome.total_count = counted;
+        }
+        if query.meta.filter_count {
+            outcome.filter_count = counted;
+        }
         // Already ordered: stop as soon as the page is full.
         let wanted = query.offset.saturating_add(query.limit);
         let mut matched = 0usize;
@@ -454,7 +519,10 @@ pub async fn read_source(
 
     // Another order, or counts: every readable row is needed.
     let (total, mut matching, stats) = read_all(store, source, plan, query, bound).await?;
-    outcome.stats = stats;
+    outcome.stats = ReadStats {
+        requests: outcome.stats.requests + stats.requests,
+        ..stats
+    };
     if query.meta.total_count {
         outcome.total_count = Some(total);
     }

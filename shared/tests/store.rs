@@ -685,13 +685,193 @@ async fn reads_in_key_order_stop_early_and_other_reads_are_bounded() {
 
     for pairs in [
         &[("sort", "rank")][..],
-        &[("meta", "total_count")][..],
+        &[("meta", "filter_count"), ("search", "t1")][..],
         &[("filter", r#"{"title":{"_eq":"nothing"}}"#)][..],
     ] {
         let error = read(pairs, 200).await.unwrap_err();
         assert_eq!(error.code(), "INVALID_QUERY", "{pairs:?}");
         assert!(error.to_string().contains("more than 200 items"), "{error}");
     }
+}
+
+#[tokio::test]
+async fn whole_collection_counts_come_from_the_kept_count_at_any_size() {
+    let store = fresh_store().await;
+    let put = |id: u64, title: String| {
+        let store = store.clone();
+        async move {
+            let data = json!({"id": id, "title": title, "rank": id % 7});
+            store
+                .put_item(
+                    "big",
+                    shared::store::item_sort_key(&json!(id)).unwrap(),
+                    data.as_object().unwrap().clone(),
+                )
+                .await
+                .unwrap();
+        }
+    };
+    for id in 1..=50u64 {
+        put(id, format!("t{id}")).await;
+    }
+    // Overwrites do not count twice.
+    for id in 1..=10u64 {
+        put(id, format!("again{id}")).await;
+    }
+    assert_eq!(store.item_count("big").await.unwrap(), Some(50));
+
+    let bound = shared::items::ScanBound {
+        items: 20,
+        bytes: u64::MAX,
+    };
+    let admin = access::Accountability {
+        admin: true,
+        ..Default::default()
+    };
+    let permitted = |filter: Option<Value>| access::Accountability {
+        user: Some("u1".into()),
+        permissions: vec![shared::store::Permission {
+            id: "p".into(),
+            policy: "pol".into(),
+            collection: "big".into(),
+            action: "read".into(),
+            fields: vec!["*".into()],
+            permissions: filter,
+            presets: None,
+            validation: None,
+        }],
+        ..Default::default()
+    };
+    let aggregate = |accountability: access::Accountability,
+                     pairs: &'static [(&'static str, &'static str)]| {
+        let store = store.clone();
+        async move {
+            let plan = big_collection_plan(&accountability);
+            shared::items::aggregate(
+                &store,
+                shared::items::Source::Items,
+                &plan,
+                &items_query(pairs),
+                bound,
+            )
+            .await
+        }
+    };
+    let count = &[("aggregate[count]", "*"), ("meta", "*")][..];
+    for accountability in [admin.clone(), permitted(None)] {
+        let body = aggregate(accountability, count).await.unwrap();
+        assert_eq!(
+            body,
+            json!({"meta": {"total_count": 50, "filter_count": 50}, "data": [{"count": 50}]})
+        );
+    }
+    // What the count cannot answer is still examined, within the bound.
+    for (accountability, pairs) in [
+        (
+            admin.clone(),
+            &[("aggregate[count]", "*"), ("filter[rank][_eq]", "1")][..],
+        ),
+        (
+            admin.clone(),
+            &[("aggregate[count]", "*"), ("groupBy[]", "rank")][..],
+        ),
+        (admin.clone(), &[("aggregate[sum]", "rank")][..]),
+        (
+            permitted(Some(json!({"rank": {"_eq": 1}}))),
+            &[("aggregate[count]", "*")][..],
+        ),
+    ] {
+        let error = aggregate(accountability, pairs).await.unwrap_err();
+        assert!(
+            error.to_string().contains("more than 20 items"),
+            "{pairs:?}: {error}"
+        );
+    }
+
+    let page = |accountability: access::Accountability,
+                pairs: &'static [(&'static str, &'static str)]| {
+        let store = store.clone();
+        async move {
+            let plan = big_collection_plan(&accountability);
+            shared::items::read_collection(&store, &plan, &items_query(pairs), bound).await
+        }
+    };
+    let counted = page(admin.clone(), &[("meta", "total_count"), ("limit", "5")])
+        .await
+        .unwrap();
+    assert_eq!(counted.total_count, Some(50));
+    assert_eq!(counted.items.len(), 5);
+    assert_eq!(counted.items[0]["title"], json!("again1"));
+    assert!(counted.stats.examined <= 25, "{:?}", counted.stats);
+    let unfiltered = page(permitted(None), &[("meta", "*"), ("limit", "5")])
+        .await
+        .unwrap();
+    assert_eq!(unfiltered.total_count, Some(50));
+    assert_eq!(unfiltered.filter_count, Some(50));
+    for (accountability, pairs) in [
+        (
+            permitted(Some(json!({"rank": {"_eq": 1}}))),
+            &[("meta", "total_count")][..],
+        ),
+        (
+            admin.clone(),
+            &[("meta", "filter_count"), ("filter[rank][_eq]", "1")][..],
+        ),
+    ] {
+        let error = page(accountability, pairs).await.unwrap_err();
+        assert!(
+            error.to_string().contains("more than 20 items"),
+            "{pairs:?}: {error}"
+        );
+    }
+
+    // A new item counts once; a collection written before counts were kept is counted once,
+    // at its next write.
+    put(51, "new".into()).await;
+    assert_eq!(store.item_count("big").await.unwrap(), Some(51));
+    for id in 1..=3u64 {
+        store
+            .client()
+            .put_item()
+            .table_name(&store.tables().items)
+            .item(
+                "collection",
+                aws_sdk_dynamodb::types::AttributeValue::S("old".into()),
+            )
+            .item(
+                "key",
+                aws_sdk_dynamodb::types::AttributeValue::S(
+                    shared::store::item_sort_key(&json!(id)).unwrap(),
+                ),
+            )
+            .item(
+                "data",
+                aws_sdk_dynamodb::types::AttributeValue::M(
+                    [(
+                        "id".to_owned(),
+                        aws_sdk_dynamodb::types::AttributeValue::N(id.to_string()),
+                    )]
+                    .into(),
+                ),
+            )
+            .send()
+            .await
+            .unwrap();
+    }
+    assert_eq!(store.item_count("old").await.unwrap(), None);
+    let data = json!({"id": 4});
+    store
+        .put_item(
+            "old",
+            shared::store::item_sort_key(&json!(4)).unwrap(),
+            data.as_object().unwrap().clone(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(store.item_count("old").await.unwrap(), Some(4));
+    // The count is not an item: key-ordered reads never return it.
+    let all = store.query_items("old", None, 100, false).await.unwrap();
+    assert_eq!(all.items.len(), 4);
 }
 
 #[tokio::test]

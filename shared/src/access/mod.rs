@@ -204,6 +204,12 @@ impl ReadPlan {
         })
     }
 
+    /// True when every row is visible to the caller (an administrator, or a read permission
+    /// with no row filter): then how many rows they can see is how many there are.
+    pub fn sees_every_row(&self) -> bool {
+        self.admin || self.cases.iter().any(|c| c.filter.is_none())
+    }
+
     /// Fields the caller may use in a filter: the same rule as explicit `fields`.
     pub fn check_readable(&self, fields: &[String]) -> Result<(), ApiError> {
         let denied: Vec<String> = fields

@@ -1,10 +1,15 @@
 //! Collection items as JSON documents: `collection` is the partition key and `key` (the primary
 //! key, encoded so that string order is key order) the sort key. A collection is read with Query,
 //! in primary-key order, never with Scan.
+//!
+//! Each collection's partition also holds its item count under the key [`COUNT_KEY`] (outside
+//! both item key forms, and below them, so key-ordered Queries start after it). Every write of a
+//! new item adds one to it in the same transaction, conditional on the item not existing; an
+//! overwrite leaves it alone. There is no item delete.
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -16,6 +21,13 @@ struct ItemRecord {
     key: String,
     data: Map<String, Value>,
 }
+
+/// Sort key of a collection's item count: below `n#` and `s#`, so never an item's.
+pub const COUNT_KEY: &str = "#count";
+/// Every item key is at least this (`n#…` or `s#…`).
+const FIRST_ITEM_KEY: &str = "n#";
+/// Attempts at one item write before giving up (each lost only to a concurrent writer).
+const WRITE_ATTEMPTS: u32 = 5;
 
 /// One page of a collection and where the next one starts.
 #[derive(Debug, Default)]
@@ -35,24 +47,160 @@ pub fn item_sort_key(id: &Value) -> Option<String> {
 }
 
 impl Store {
+    /// Writes an item: a new one together with its collection's count (one transaction, the
+    /// item conditional on not existing, the count on existing), an existing one by overwriting
+    /// it, count unchanged.
     pub async fn put_item(
         &self,
         collection: &str,
         key: String,
         data: Map<String, Value>,
     ) -> Result<(), StoreError> {
-        let item = serde_dynamo::to_item(ItemRecord {
+        let item: HashMap<String, AttributeValue> = serde_dynamo::to_item(ItemRecord {
             collection: collection.to_owned(),
-            key,
+            key: key.clone(),
             data,
         })?;
-        self.client
+        let malformed =
+            |e: aws_sdk_dynamodb::error::BuildError| StoreError::Malformed(e.to_string());
+        for attempt in 0..WRITE_ATTEMPTS {
+            if attempt > 0 {
+                tokio::time::sleep(super::jittered_backoff(attempt)).await;
+            }
+            self.ensure_item_count(collection).await?;
+            let put = Put::builder()
+                .table_name(&self.tables.items)
+                .set_item(Some(item.clone()))
+                .condition_expression("attribute_not_exists(#k)")
+                .expression_attribute_names("#k", "key")
+                .build()
+                .map_err(malformed)?;
+            let count = Update::builder()
+                .table_name(&self.tables.items)
+                .key("collection", AttributeValue::S(collection.to_owned()))
+                .key("key", AttributeValue::S(COUNT_KEY.to_owned()))
+                .update_expression("ADD #n :one")
+                .condition_expression("attribute_exists(#n)")
+                .expression_attribute_names("#n", "item_count")
+                .expression_attribute_values(":one", AttributeValue::N("1".into()))
+                .build()
+                .map_err(malformed)?;
+            let result = self
+                .client
+                .transact_write_items()
+                .transact_items(TransactWriteItem::builder().put(put).build())
+                .transact_items(TransactWriteItem::builder().update(count).build())
+                .send()
+                .await;
+            let error = match result {
+                Ok(_) => return Ok(()),
+                Err(error) => error,
+            };
+            let service = error.as_service_error();
+            if service.is_some_and(|e| super::condition_failed_at(e, 0)) {
+                // The item exists: overwrite it, still conditional on its existing, so a write
+                // never replaces an item without the count knowing.
+                let overwritten = self
+                    .client
+                    .put_item()
+                    .table_name(&self.tables.items)
+                    .set_item(Some(item.clone()))
+                    .condition_expression("attribute_exists(#k)")
+                    .expression_attribute_names("#k", "key")
+                    .send()
+                    .await;
+                match overwritten {
+                    Ok(_) => return Ok(()),
+                    Err(error)
+                        if error
+                            .as_service_error()
+                            .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+                    {
+                        continue;
+                    }
+                    Err(error) => return Err(error.into()),
+                }
+            }
+            if service
+                .is_some_and(|e| super::condition_failed_at(e, 1) || super::transaction_conflict(e))
+            {
+                continue;
+            }
+            return Err(error.into());
+        }
+        Err(StoreError::Conflict)
+    }
+
+    /// Creates the collection's count if it has none: a collection written before counts
+    /// existed is counted once (a Query of its keys; only the operator tool writes items),
+    /// and whichever writer creates the count first wins.
+    async fn ensure_item_count(&self, collection: &str) -> Result<(), StoreError> {
+        if self.item_count(collection).await?.is_some() {
+            return Ok(());
+        }
+        let mut existing: u64 = 0;
+        let mut start = None;
+        loop {
+            let output = self
+                .client
+                .query()
+                .table_name(&self.tables.items)
+                .key_condition_expression("#c = :c AND #k >= :first")
+                .expression_attribute_names("#c", "collection")
+                .expression_attribute_names("#k", "key")
+                .expression_attribute_values(":c", AttributeValue::S(collection.to_owned()))
+                .expression_attribute_values(":first", AttributeValue::S(FIRST_ITEM_KEY.into()))
+                .select(aws_sdk_dynamodb::types::Select::Count)
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .send()
+                .await?;
+            existing += u64::try_from(output.count).unwrap_or(0);
+            match output.last_evaluated_key.filter(|key| !key.is_empty()) {
+                Some(next) => start = Some(next),
+                None => break,
+            }
+        }
+        let created = self
+            .client
             .put_item()
             .table_name(&self.tables.items)
-            .set_item(Some(item))
+            .item("collection", AttributeValue::S(collection.to_owned()))
+            .item("key", AttributeValue::S(COUNT_KEY.to_owned()))
+            .item("item_count", AttributeValue::N(existing.to_string()))
+            .condition_expression("attribute_not_exists(#k)")
+            .expression_attribute_names("#k", "key")
+            .send()
+            .await;
+        match created {
+            Ok(_) => Ok(()),
+            Err(error)
+                if error
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(())
+            }
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    /// How many items `collection` holds, from its count (one strongly consistent GetItem);
+    /// `None` for a collection never written since counts existed.
+    pub async fn item_count(&self, collection: &str) -> Result<Option<u64>, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.tables.items)
+            .key("collection", AttributeValue::S(collection.to_owned()))
+            .key("key", AttributeValue::S(COUNT_KEY.to_owned()))
+            .consistent_read(true)
             .send()
             .await?;
-        Ok(())
+        Ok(output
+            .item
+            .and_then(|item| item.get("item_count").cloned())
+            .and_then(|n| n.as_n().ok().and_then(|n| n.parse().ok())))
     }
 
     pub async fn get_item(
@@ -87,9 +235,11 @@ impl Store {
             .client
             .query()
             .table_name(&self.tables.items)
-            .key_condition_expression("#c = :c")
+            .key_condition_expression("#c = :c AND #k >= :first")
             .expression_attribute_names("#c", "collection")
+            .expression_attribute_names("#k", "key")
             .expression_attribute_values(":c", AttributeValue::S(collection.to_owned()))
+            .expression_attribute_values(":first", AttributeValue::S(FIRST_ITEM_KEY.into()))
             .set_exclusive_start_key(start)
             .limit(limit)
             .scan_index_forward(forward)
@@ -118,6 +268,15 @@ mod tests {
         let nine = item_sort_key(&json!(9)).unwrap();
         let ten = item_sort_key(&json!(10)).unwrap();
         assert!(nine < ten);
+    }
+
+    #[test]
+    fn the_count_key_sorts_below_every_item_key() {
+        assert!(COUNT_KEY < FIRST_ITEM_KEY);
+        for id in [json!(0), json!(u64::MAX), json!("!"), json!("zzz")] {
+            let key = item_sort_key(&id).unwrap();
+            assert!(key.as_str() >= FIRST_ITEM_KEY, "{key}");
+        }
     }
 
     #[test]
