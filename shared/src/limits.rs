@@ -18,6 +18,9 @@ pub enum Limited {
     Register,
     Login,
     Refresh,
+    /// A password change of one's own (`PATCH /users/me`): an argon2 hash per request, so it
+    /// draws on the login budget's numbers, counted apart.
+    PasswordChange,
 }
 
 impl Limited {
@@ -26,6 +29,7 @@ impl Limited {
             Self::Register => "register",
             Self::Login => "login",
             Self::Refresh => "refresh",
+            Self::PasswordChange => "password",
         }
     }
 }
@@ -76,7 +80,7 @@ pub async fn enforce(state: &AppState, request: &Request, action: Limited) -> Re
         .await?;
     let limit = match action {
         Limited::Register => settings.rate_limits.register,
-        Limited::Login => settings.rate_limits.login,
+        Limited::Login | Limited::PasswordChange => settings.rate_limits.login,
         Limited::Refresh => settings.rate_limits.refresh,
     };
     if limit.points == 0 {

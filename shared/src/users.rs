@@ -553,6 +553,10 @@ pub async fn update_me(
     crate::auth::still_valid(&claims, &user)?;
     let payload = authorize_write(&accountability, "update", body, Some(&row(&user)))?;
     let update = parse_update(&payload, false)?;
+    if update.password.is_some() {
+        // Hashing is the expensive part: limited per client address before it.
+        crate::limits::enforce(state, request, crate::limits::Limited::PasswordChange).await?;
+    }
     let password_hash = checked_update(state, passwords, &update).await?;
     let mut changes = update.changes;
     let changes_access = changes.role.as_ref().is_some_and(|r| *r != user.role)
