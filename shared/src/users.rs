@@ -557,6 +557,17 @@ pub async fn update_me(
         // Hashing is the expensive part: limited per client address before it.
         crate::limits::enforce(state, request, crate::limits::Limited::PasswordChange).await?;
     }
+    if update
+        .changes
+        .email
+        .as_deref()
+        .is_some_and(|email| email.trim().to_lowercase() != user.email.trim().to_lowercase())
+    {
+        // A taken address answers RECORD_NOT_UNIQUE, as in Directus, which tells that it is
+        // registered: email changes draw on the registration budget (5 a minute per address
+        // by default), the same pace at which registration itself could be probed.
+        crate::limits::enforce(state, request, crate::limits::Limited::Register).await?;
+    }
     let password_hash = checked_update(state, passwords, &update).await?;
     let mut changes = update.changes;
     let changes_access = changes.role.as_ref().is_some_and(|r| *r != user.role)
