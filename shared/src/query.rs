@@ -172,29 +172,6 @@ pub fn validate_filter(filter: &Value) -> Result<(), ApiError> {
     Ok(())
 }
 
-const SCALAR_OPERATORS: [&str; 20] = [
-    "_eq",
-    "_neq",
-    "_ieq",
-    "_nieq",
-    "_lt",
-    "_lte",
-    "_gt",
-    "_gte",
-    "_contains",
-    "_ncontains",
-    "_icontains",
-    "_nicontains",
-    "_starts_with",
-    "_nstarts_with",
-    "_istarts_with",
-    "_nistarts_with",
-    "_ends_with",
-    "_nends_with",
-    "_iends_with",
-    "_niends_with",
-];
-
 fn validate_operator(operator: &str, value: &Value) -> Result<(), ApiError> {
     match operator {
         "_in" | "_nin" | "_between" | "_nbetween" => match value {
@@ -210,7 +187,8 @@ fn validate_operator(operator: &str, value: &Value) -> Result<(), ApiError> {
                 "\"{operator}\" has to be a boolean"
             ))),
         },
-        op if SCALAR_OPERATORS.contains(&op) => match value {
+        // Every other operator the evaluator knows takes one scalar.
+        op if ALL_OPERATORS.contains(&op) => match value {
             Value::String(s) if s.is_empty() => Err(ApiError::query(format!(
                 "You can't filter for an empty string in \"{operator}\". Use \"_empty\" or \"_nempty\" instead"
             ))),
@@ -267,6 +245,38 @@ const ORDERED_OPERATORS: &[&str] = &[
     "_nin",
 ];
 
+/// Every operator the evaluator knows: the scalar ones and the list and emptiness tests.
+const ALL_OPERATORS: &[&str] = &[
+    "_eq",
+    "_neq",
+    "_ieq",
+    "_nieq",
+    "_lt",
+    "_lte",
+    "_gt",
+    "_gte",
+    "_contains",
+    "_ncontains",
+    "_icontains",
+    "_nicontains",
+    "_starts_with",
+    "_nstarts_with",
+    "_istarts_with",
+    "_nistarts_with",
+    "_ends_with",
+    "_nends_with",
+    "_iends_with",
+    "_niends_with",
+    "_in",
+    "_nin",
+    "_between",
+    "_nbetween",
+    "_null",
+    "_nnull",
+    "_empty",
+    "_nempty",
+];
+
 /// Directus' `getFilterOperatorsForType` (with the case-insensitive string operators it added
 /// later); a type it does not know allows every operator we evaluate.
 fn operators_for(field_type: &str) -> &'static [&'static str] {
@@ -278,36 +288,7 @@ fn operators_for(field_type: &str) -> &'static [&'static str] {
         "boolean" => &["_eq", "_neq", "_null", "_nnull"],
         "integer" | "bigInteger" | "float" | "decimal" | "dateTime" | "date" | "time"
         | "timestamp" => ORDERED_OPERATORS,
-        _ => &[
-            "_eq",
-            "_neq",
-            "_ieq",
-            "_nieq",
-            "_lt",
-            "_lte",
-            "_gt",
-            "_gte",
-            "_between",
-            "_nbetween",
-            "_contains",
-            "_ncontains",
-            "_icontains",
-            "_nicontains",
-            "_starts_with",
-            "_nstarts_with",
-            "_istarts_with",
-            "_nistarts_with",
-            "_ends_with",
-            "_nends_with",
-            "_iends_with",
-            "_niends_with",
-            "_empty",
-            "_nempty",
-            "_null",
-            "_nnull",
-            "_in",
-            "_nin",
-        ],
+        _ => ALL_OPERATORS,
     }
 }
 

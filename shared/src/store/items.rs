@@ -142,14 +142,7 @@ impl Store {
         let mut start = None;
         loop {
             let output = self
-                .client
-                .query()
-                .table_name(&self.tables.items)
-                .key_condition_expression("#c = :c AND #k >= :first")
-                .expression_attribute_names("#c", "collection")
-                .expression_attribute_names("#k", "key")
-                .expression_attribute_values(":c", AttributeValue::S(collection.to_owned()))
-                .expression_attribute_values(":first", AttributeValue::S(FIRST_ITEM_KEY.into()))
+                .collection_query(collection)
                 .select(aws_sdk_dynamodb::types::Select::Count)
                 .consistent_read(true)
                 .set_exclusive_start_key(start)
@@ -222,6 +215,21 @@ impl Store {
         }
     }
 
+    /// A Query of `collection`'s items (from the first item key on, so never its count).
+    fn collection_query(
+        &self,
+        collection: &str,
+    ) -> aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder {
+        self.client
+            .query()
+            .table_name(&self.tables.items)
+            .key_condition_expression("#c = :c AND #k >= :first")
+            .expression_attribute_names("#c", "collection")
+            .expression_attribute_names("#k", "key")
+            .expression_attribute_values(":c", AttributeValue::S(collection.to_owned()))
+            .expression_attribute_values(":first", AttributeValue::S(FIRST_ITEM_KEY.into()))
+    }
+
     /// Up to `limit` items of `collection` in key order (reversed unless `forward`), starting
     /// after `start`.
     pub async fn query_items(
@@ -232,14 +240,7 @@ impl Store {
         forward: bool,
     ) -> Result<ItemPage, StoreError> {
         let output = self
-            .client
-            .query()
-            .table_name(&self.tables.items)
-            .key_condition_expression("#c = :c AND #k >= :first")
-            .expression_attribute_names("#c", "collection")
-            .expression_attribute_names("#k", "key")
-            .expression_attribute_values(":c", AttributeValue::S(collection.to_owned()))
-            .expression_attribute_values(":first", AttributeValue::S(FIRST_ITEM_KEY.into()))
+            .collection_query(collection)
             .set_exclusive_start_key(start)
             .limit(limit)
             .scan_index_forward(forward)

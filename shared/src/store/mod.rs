@@ -217,6 +217,43 @@ fn transaction_conflict(
     }
 }
 
+/// The outcome of a transaction: `refused(i)` for the first member `i` whose condition failed
+/// (when it names an outcome), `Conflict` when it was cancelled for another transaction,
+/// `Unavailable` for anything else.
+fn transaction_outcome<T, R>(
+    result: Result<
+        T,
+        SdkError<aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError, R>,
+    >,
+    refused: impl Fn(usize) -> Option<StoreError>,
+) -> Result<T, StoreError>
+where
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    let error = match result {
+        Ok(output) => return Ok(output),
+        Err(error) => error,
+    };
+    if let Some(service) = error.as_service_error() {
+        let failed = match service {
+            aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(
+                cancelled,
+            ) => cancelled
+                .cancellation_reasons()
+                .iter()
+                .position(|reason| reason.code() == Some("ConditionalCheckFailed")),
+            _ => None,
+        };
+        if let Some(refusal) = failed.and_then(&refused) {
+            return Err(refusal);
+        }
+        if transaction_conflict(service) {
+            return Err(StoreError::Conflict);
+        }
+    }
+    Err(error.into())
+}
+
 /// 20-60 ms, doubling per attempt: spreads retried transactions apart.
 fn jittered_backoff(attempt: u32) -> Duration {
     let base = 20u64.saturating_mul(1 << attempt.min(4));

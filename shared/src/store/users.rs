@@ -5,7 +5,7 @@
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
 use serde::{Deserialize, Serialize};
 
-use super::{Store, StoreError, condition_failed_at, conditional_write, now_millis};
+use super::{Store, StoreError, conditional_write, now_millis, transaction_outcome};
 use crate::sensitive::Sensitive;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -259,25 +259,11 @@ impl Store {
                 .map_err(|e| StoreError::Malformed(e.to_string()))?;
             request = request.transact_items(TransactWriteItem::builder().put(put).build());
         }
-        let result = request.send().await;
-        match result {
-            Ok(_) => Ok(user),
-            Err(error)
-                if error
-                    .as_service_error()
-                    .is_some_and(|e| condition_failed_at(e, 1)) =>
-            {
-                Err(StoreError::AlreadyExists)
-            }
-            Err(error)
-                if error
-                    .as_service_error()
-                    .is_some_and(super::transaction_conflict) =>
-            {
-                Err(StoreError::Conflict)
-            }
-            Err(error) => Err(error.into()),
-        }
+        // Member 1 is the email claim.
+        transaction_outcome(request.send().await, |failed| {
+            (failed == 1).then_some(StoreError::AlreadyExists)
+        })?;
+        Ok(user)
     }
 
     pub async fn get_user(&self, id: &str) -> Result<Option<User>, StoreError> {
@@ -347,17 +333,8 @@ impl Store {
             )?)
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(error)
-                if error
-                    .as_service_error()
-                    .is_some_and(|e| condition_failed_at(e, 0) || condition_failed_at(e, 1)) =>
-            {
-                Err(StoreError::Stale)
-            }
-            Err(error) => Err(error.into()),
-        }
+        transaction_outcome(result, |_| Some(StoreError::Stale))?;
+        Ok(())
     }
 
     pub async fn set_user_status(
@@ -587,32 +564,13 @@ impl Store {
                 .transact_items(TransactWriteItem::builder().put(put).build())
                 .transact_items(TransactWriteItem::builder().delete(delete).build());
         }
-        match request.send().await {
-            Ok(_) => Ok(()),
-            Err(error)
-                if moves_claim
-                    && error
-                        .as_service_error()
-                        .is_some_and(|e| condition_failed_at(e, 1)) =>
-            {
-                Err(StoreError::AlreadyExists)
-            }
-            Err(error)
-                if error
-                    .as_service_error()
-                    .is_some_and(|e| condition_failed_at(e, 0)) =>
-            {
-                Err(StoreError::Stale)
-            }
-            Err(error)
-                if error
-                    .as_service_error()
-                    .is_some_and(super::transaction_conflict) =>
-            {
-                Err(StoreError::Conflict)
-            }
-            Err(error) => Err(error.into()),
-        }
+        // Members: 0 the user (changed or gone: Stale), 1 the new claim (taken), 2 the old
+        // claim (no longer this user's: Stale).
+        transaction_outcome(request.send().await, |failed| match failed {
+            1 => Some(StoreError::AlreadyExists),
+            _ => Some(StoreError::Stale),
+        })?;
+        Ok(())
     }
 
     /// Marks every user item written before the directory index existed (no `directory`
