@@ -5,11 +5,9 @@
 
 use std::net::{IpAddr, Ipv6Addr};
 
-use lambda_http::Request;
-
 use crate::access::filter::iso8601;
+use crate::client::Client;
 use crate::error::ApiError;
-use crate::http;
 use crate::state::AppState;
 use crate::store::RateLimit;
 
@@ -65,8 +63,8 @@ pub fn address_key(address: Option<&str>, v6_prefix: u8) -> String {
 
 /// Counts this request against its address; 429 `REQUESTS_EXCEEDED` with `Retry-After` past the
 /// limit. A limit of 0 points switches it off.
-pub async fn enforce(state: &AppState, request: &Request, action: Limited) -> Result<(), ApiError> {
-    let source = http::client_ip(request);
+pub async fn enforce(state: &AppState, client: &Client, action: Limited) -> Result<(), ApiError> {
+    let source = client.ip.clone();
     if source.is_none() {
         tracing::warn!(
             action = action.name(),
