@@ -4,6 +4,7 @@ mod access;
 mod aggregate;
 mod directory;
 mod gateway;
+mod hardening;
 mod hostile;
 mod journey;
 mod schemathesis;

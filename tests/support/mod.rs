@@ -11,6 +11,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde_json::Value;
 
 pub mod openapi;
+pub mod system_graphql;
 
 pub const SECRET: &str = "e2e-test-secret-that-is-longer-than-32-bytes";
 /// Table prefix of the test stack.
