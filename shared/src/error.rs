@@ -55,6 +55,15 @@ pub enum ApiError {
     },
     #[error("Uploaded content is too large.")]
     ContentTooLarge,
+    /// 405 with an `Allow` header (GraphQL: other methods, a mutation over GET).
+    #[error(
+        "Invalid method \"{current}\" used. Should be one of {}.",
+        quoted(allowed)
+    )]
+    MethodNotAllowed {
+        allowed: &'static [&'static str],
+        current: String,
+    },
     #[error("Route {0} doesn't exist.")]
     RouteNotFound(String),
     /// A dependency failed. The cause is logged, never sent to the client.
@@ -67,6 +76,14 @@ pub enum ApiError {
     },
     #[error("An unexpected error occurred.")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+fn quoted(names: &[&str]) -> String {
+    names
+        .iter()
+        .map(|n| format!("\"{n}\""))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn fields_message(collection: &str, fields: &[String]) -> String {
@@ -130,6 +147,7 @@ impl ApiError {
             Self::ContentTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::RequestsExceeded { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::RouteNotFound(_) => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::ServiceUnavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -150,6 +168,7 @@ impl ApiError {
             Self::ContentTooLarge => "CONTENT_TOO_LARGE",
             Self::RequestsExceeded { .. } => "REQUESTS_EXCEEDED",
             Self::RouteNotFound(_) => "ROUTE_NOT_FOUND",
+            Self::MethodNotAllowed { .. } => "METHOD_NOT_ALLOWED",
             Self::ServiceUnavailable { .. } => "SERVICE_UNAVAILABLE",
             Self::Internal(_) => "INTERNAL_SERVER_ERROR",
         }
@@ -166,6 +185,10 @@ impl ApiError {
             }
             Self::RouteNotFound(path) => {
                 extensions.insert("path".into(), json!(path));
+            }
+            Self::MethodNotAllowed { allowed, current } => {
+                extensions.insert("allowed".into(), json!(allowed));
+                extensions.insert("current".into(), json!(current));
             }
             Self::RequestsExceeded { limit, reset, .. } => {
                 extensions.insert("limit".into(), json!(limit));
@@ -243,6 +266,19 @@ mod tests {
         assert_eq!(
             body.to_string(),
             r#"{"errors":[{"message":"Invalid payload. \"email\" is required.","extensions":{"reason":"\"email\" is required","code":"INVALID_PAYLOAD"}}]}"#
+        );
+    }
+
+    #[test]
+    fn method_not_allowed_lists_the_allowed_methods() {
+        let error = ApiError::MethodNotAllowed {
+            allowed: &["GET", "POST"],
+            current: "PUT".into(),
+        };
+        assert_eq!(error.status(), StatusCode::METHOD_NOT_ALLOWED);
+        assert_eq!(
+            error.body().to_string(),
+            r#"{"errors":[{"message":"Invalid method \"PUT\" used. Should be one of \"GET\", \"POST\".","extensions":{"allowed":["GET","POST"],"current":"PUT","code":"METHOD_NOT_ALLOWED"}}]}"#
         );
     }
 

@@ -38,6 +38,11 @@ pub fn respond(result: Result<HttpResponse, ApiError>) -> HttpResponse {
             {
                 response.headers_mut().insert(header::RETRY_AFTER, value);
             }
+            if let ApiError::MethodNotAllowed { allowed, .. } = &error
+                && let Ok(value) = HeaderValue::from_str(&allowed.join(", "))
+            {
+                response.headers_mut().insert(header::ALLOW, value);
+            }
             response
         }
     }

@@ -8,6 +8,7 @@ pub mod client;
 pub mod config;
 pub mod directory;
 pub mod error;
+pub mod graphql;
 pub mod http;
 pub mod items;
 pub mod keys;

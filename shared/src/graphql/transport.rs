@@ -1,0 +1,794 @@
+//! Directus' GraphQL HTTP layer (`api/src/middleware/graphql.ts`, `services/graphql`): POST with
+//! a JSON body or GET with a query string, the 400/405 answers of its transport, the validation
+//! wrapper (`GRAPHQL_VALIDATION`), in-band errors from [`ApiError`], and the masking of
+//! request-level errors for non-administrators. async-graphql parses, validates and executes;
+//! this module only decides what goes in and how the answer looks.
+//!
+//! A function uses it in three steps (see `functions/graphql`):
+//! 1. [`Incoming::read`] the HTTP request (body errors first, as Directus' body parser);
+//! 2. resolve the caller exactly as REST does (`crate::auth::caller`); token errors answer with
+//!    the REST envelope;
+//! 3. [`execute`] the document against the caller's schema, adding the caller's data to the
+//!    async-graphql request, and render the result with [`respond`].
+//!
+//! Resolvers return [`error`]`(ApiError)` for Directus errors (rendered with their code) and set
+//! cookies with [`set_cookie`].
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use async_graphql::dynamic::Schema;
+use async_graphql::extensions::{
+    Extension, ExtensionContext, ExtensionFactory, NextExecute, NextResolve, ResolveInfo,
+};
+use async_graphql::parser::types::{
+    DocumentOperations, ExecutableDocument, OperationDefinition, OperationType, Selection,
+    SelectionSet,
+};
+use async_graphql::{PathSegment, Pos, Positioned, ServerError};
+use lambda_http::http::{HeaderValue, Method, StatusCode, header};
+use lambda_http::{Body, Request, RequestExt};
+use serde_json::{Map, Value, json};
+
+use super::limits::Limits;
+use super::messages;
+use crate::error::ApiError;
+use crate::http::HttpResponse;
+
+/// `Directus' message for a request-level error a non-administrator may not see.
+const MASKED: &str = "An unexpected error occurred.";
+
+#[derive(Debug, Clone, PartialEq)]
+enum QueryIn {
+    Missing,
+    /// `{"query": 123}`: truthy but not a string.
+    NotString,
+    Text(String),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum VariablesIn {
+    None,
+    Object(Map<String, Value>),
+    /// A JSON string, number, array or `true`: 400 `GRAPHQL_EXECUTION`.
+    NotObject,
+    /// GET `variables` that are not JSON: 400 `INVALID_QUERY`.
+    InvalidJson,
+}
+
+/// A GraphQL request as the HTTP layer read it; nothing is parsed as GraphQL yet.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Incoming {
+    method: Method,
+    query: QueryIn,
+    variables: VariablesIn,
+    operation_name: Option<String>,
+}
+
+/// JavaScript truthiness of a JSON value (`body.query || null`).
+fn truthy(value: Option<&Value>) -> Option<&Value> {
+    value.filter(|v| match v {
+        Value::Null => false,
+        Value::Bool(b) => *b,
+        Value::Number(n) => n.as_f64().is_some_and(|f| f != 0.0),
+        Value::String(s) => !s.is_empty(),
+        Value::Array(_) | Value::Object(_) => true,
+    })
+}
+
+/// Exactly `application/json` (any parameters): Directus' `express.json()` parses nothing else,
+/// not even `application/graphql+json`.
+fn is_plain_json(request: &Request) -> bool {
+    request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<mime::Mime>().ok())
+        .is_some_and(|m| m.type_() == mime::APPLICATION && m.subtype() == mime::JSON)
+}
+
+fn body_bytes(request: &Request) -> &[u8] {
+    match request.body() {
+        Body::Text(text) => text.as_bytes(),
+        Body::Binary(bytes) => bytes,
+        _ => &[],
+    }
+}
+
+impl Incoming {
+    /// Reads a GET query string or a POST body. Errors here are the body parser's (too large,
+    /// malformed JSON): they come before the token is looked at, as in Directus. Every other
+    /// problem is reported by [`execute`], after the caller was resolved.
+    pub fn read(request: &Request, limits: &Limits) -> Result<Self, ApiError> {
+        let method = request.method().clone();
+        if method == Method::GET {
+            let params = request.query_string_parameters_ref();
+            let param = |name: &str| {
+                params
+                    .and_then(|p| p.first(name))
+                    .filter(|v| !v.is_empty())
+                    .map(str::to_owned)
+            };
+            let variables = match param("variables") {
+                None => VariablesIn::None,
+                Some(raw) => match serde_json::from_str::<Value>(&raw) {
+                    Ok(value) => variables_in(Some(&value)),
+                    Err(_) => VariablesIn::InvalidJson,
+                },
+            };
+            return Ok(Self {
+                method,
+                query: param("query").map_or(QueryIn::Missing, QueryIn::Text),
+                variables,
+                operation_name: param("operationName"),
+            });
+        }
+        if method != Method::POST {
+            return Ok(Self {
+                method,
+                query: QueryIn::Missing,
+                variables: VariablesIn::None,
+                operation_name: None,
+            });
+        }
+        let bytes = body_bytes(request);
+        if bytes.len() > limits.max_body_bytes {
+            return Err(ApiError::payload("request entity too large"));
+        }
+        let body = if is_plain_json(request) && !bytes.iter().all(u8::is_ascii_whitespace) {
+            match serde_json::from_slice::<Value>(bytes) {
+                Ok(Value::Object(map)) => map,
+                // No batching: an array is a body without `query`.
+                Ok(Value::Array(_)) => Map::new(),
+                // `express.json()` is strict: only objects and arrays.
+                Ok(_) => {
+                    return Err(ApiError::payload(
+                        "Unexpected token, expected an object or an array",
+                    ));
+                }
+                Err(error) => return Err(ApiError::payload(error.to_string())),
+            }
+        } else {
+            Map::new()
+        };
+        let query = match truthy(body.get("query")) {
+            None => QueryIn::Missing,
+            Some(Value::String(text)) => QueryIn::Text(text.clone()),
+            Some(_) => QueryIn::NotString,
+        };
+        let operation_name = match truthy(body.get("operationName")) {
+            None => None,
+            Some(Value::String(name)) => Some(name.clone()),
+            // Not a name any operation has.
+            Some(other) => Some(other.to_string()),
+        };
+        Ok(Self {
+            method,
+            query,
+            variables: variables_in(truthy(body.get("variables"))),
+            operation_name,
+        })
+    }
+}
+
+fn variables_in(value: Option<&Value>) -> VariablesIn {
+    match value {
+        None | Some(Value::Null) => VariablesIn::None,
+        Some(Value::Object(map)) => VariablesIn::Object(map.clone()),
+        Some(_) => VariablesIn::NotObject,
+    }
+}
+
+/// How one request runs.
+#[derive(Debug, Clone, Copy)]
+pub struct Options<'a> {
+    pub limits: &'a Limits,
+    /// Administrators see the real text of request-level errors (Directus' `process-error.ts`).
+    pub admin: bool,
+    /// Root fields allowed at most once per operation, aliases included (Directus'
+    /// `limitSensitiveMutations`: `auth_login`, `auth_password_request`, ...).
+    pub once_per_request: &'a [&'a str],
+}
+
+/// A Directus error for a resolver to return: rendered in-band with its code and extensions.
+pub fn error(error: ApiError) -> async_graphql::Error {
+    async_graphql::Error::new_with_source(error)
+}
+
+/// Adds a `Set-Cookie` header to the HTTP response of the request `ctx` belongs to.
+pub fn set_cookie(ctx: &async_graphql::Context<'_>, cookie: &str) {
+    ctx.append_http_header(header::SET_COOKIE, cookie);
+}
+
+/// What happened while the request ran, kept by [`PhaseExtension`]: whether execution started
+/// (errors before it are validation errors), the errors of nullable fields (which answer
+/// `null`), and whether a non-null root field failed (which erases `data`, as in graphql-js).
+#[derive(Default)]
+struct Run {
+    started: AtomicBool,
+    erase_data: AtomicBool,
+    errors: Mutex<Vec<ServerError>>,
+}
+
+#[derive(Default, Clone)]
+struct RunHandle(Arc<Run>);
+
+/// Marks the start of execution and gives failing fields graphql-js' null semantics
+/// (installed by [`Limits::apply`]).
+pub(crate) struct PhaseExtension;
+
+impl ExtensionFactory for PhaseExtension {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(PhaseMarker)
+    }
+}
+
+struct PhaseMarker;
+
+fn path_of(node: &async_graphql::QueryPathNode<'_>) -> Vec<PathSegment> {
+    let mut segments: Vec<PathSegment> = std::iter::once(node)
+        .chain(node.parents())
+        .map(|n| match n.segment {
+            async_graphql::QueryPathSegment::Name(name) => PathSegment::Field(name.to_owned()),
+            async_graphql::QueryPathSegment::Index(i) => PathSegment::Index(i),
+        })
+        .collect();
+    segments.reverse();
+    segments
+}
+
+#[async_graphql::async_trait::async_trait]
+impl Extension for PhaseMarker {
+    async fn execute(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        operation_name: Option<&str>,
+        next: NextExecute<'_>,
+    ) -> async_graphql::Response {
+        if let Some(run) = ctx.data_opt::<RunHandle>() {
+            run.0.started.store(true, Ordering::SeqCst);
+        }
+        next.run(ctx, operation_name).await
+    }
+
+    async fn resolve(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        info: ResolveInfo<'_>,
+        next: NextResolve<'_>,
+    ) -> async_graphql::ServerResult<Option<async_graphql::Value>> {
+        let path = path_of(info.path_node);
+        let non_null = info.return_type.ends_with('!');
+        let root = info.path_node.parent.is_none();
+        match next.run(ctx, info).await {
+            Ok(value) => Ok(value),
+            Err(mut error) => {
+                if error.path.is_empty() {
+                    error.path = path;
+                }
+                let Some(run) = ctx.data_opt::<RunHandle>() else {
+                    return Err(error);
+                };
+                if non_null {
+                    if root {
+                        run.0.erase_data.store(true, Ordering::SeqCst);
+                    }
+                    Err(error)
+                } else {
+                    run.0
+                        .errors
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .push(error);
+                    Ok(None)
+                }
+            }
+        }
+    }
+}
+
+/// One inner error of the validation wrapper.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Invalid {
+    pub message: String,
+    pub locations: Vec<Pos>,
+}
+
+impl Invalid {
+    fn new(message: impl Into<String>, locations: Vec<Pos>) -> Self {
+        Self {
+            message: message.into(),
+            locations,
+        }
+    }
+
+    fn to_json(&self) -> Value {
+        let mut map = Map::new();
+        map.insert("message".into(), json!(self.message));
+        if !self.locations.is_empty() {
+            map.insert("locations".into(), locations(&self.locations));
+        }
+        Value::Object(map)
+    }
+}
+
+fn locations(positions: &[Pos]) -> Value {
+    positions
+        .iter()
+        .map(|p| json!({"line": p.line, "column": p.column}))
+        .collect()
+}
+
+fn response(status: StatusCode, body: &Value) -> HttpResponse {
+    let mut response = crate::http::json(status, body);
+    response.headers_mut().insert(
+        header::VARY,
+        HeaderValue::from_static("Origin, Cache-Control"),
+    );
+    response
+}
+
+/// 400 `{"errors":[{"message":"GraphQL validation error.","extensions":{"errors":[…],"code":"GRAPHQL_VALIDATION"}}]}`.
+pub fn validation_response(errors: &[Invalid]) -> HttpResponse {
+    let inner: Vec<Value> = errors.iter().map(Invalid::to_json).collect();
+    crate::http::json(
+        StatusCode::BAD_REQUEST,
+        &json!({"errors":[{"message":"GraphQL validation error.","extensions":{"errors":inner,"code":"GRAPHQL_VALIDATION"}}]}),
+    )
+}
+
+fn execution_response(messages: &[&str]) -> HttpResponse {
+    crate::http::json(
+        StatusCode::BAD_REQUEST,
+        &json!({"errors":[{"message":"GraphQL execution error.","extensions":{"errors":messages,"code":"GRAPHQL_EXECUTION"}}]}),
+    )
+}
+
+/// 200 with one request-level error: masked for everyone but administrators.
+fn request_error(message: &str, at: Vec<Pos>, admin: bool) -> HttpResponse {
+    let mut error = Map::new();
+    if admin {
+        error.insert("message".into(), json!(message));
+        error.insert(
+            "extensions".into(),
+            json!({"code": "INTERNAL_SERVER_ERROR"}),
+        );
+        if !at.is_empty() {
+            error.insert("locations".into(), locations(&at));
+        }
+    } else {
+        error.insert("message".into(), json!(MASKED));
+        error.insert(
+            "extensions".into(),
+            json!({"code": "INTERNAL_SERVER_ERROR"}),
+        );
+    }
+    response(StatusCode::OK, &json!({ "errors": [Value::Object(error)] }))
+}
+
+/// The document's tokens, as graphql-js counts them (punctuators, names, numbers, strings;
+/// not whitespace, commas or comments), counting at most `limit + 1`.
+fn too_many_tokens(query: &str, limit: usize) -> bool {
+    use apollo_parser::TokenKind;
+    let mut count = 0usize;
+    for token in apollo_parser::Lexer::new(query) {
+        let kind = match &token {
+            Ok(token) => token.kind(),
+            // A lexing error is a token too; the parser reports it.
+            Err(_) => TokenKind::Name,
+        };
+        match kind {
+            TokenKind::Whitespace | TokenKind::Comment | TokenKind::Comma | TokenKind::Eof => {}
+            _ => {
+                count += 1;
+                if count > limit {
+                    return true;
+                }
+            }
+        }
+    }
+    false
+}
+
+fn syntax_error(query: &str, error: &async_graphql::parser::Error) -> Invalid {
+    match error {
+        async_graphql::parser::Error::Syntax { start, .. } => {
+            let at_end = query
+                .lines()
+                .nth(start.line.saturating_sub(1))
+                .is_none_or(|line| line.chars().count() < start.column)
+                && query.lines().count() <= start.line;
+            let found = query
+                .lines()
+                .nth(start.line.saturating_sub(1))
+                .and_then(|line| line.chars().nth(start.column.saturating_sub(1)));
+            let message = match found {
+                Some(c) if !at_end => format!("Syntax Error: Unexpected \"{c}\"."),
+                _ => "Syntax Error: Unexpected <EOF>.".to_owned(),
+            };
+            Invalid::new(message, vec![*start])
+        }
+        other => Invalid::new(
+            format!("Syntax Error: {other}."),
+            other.positions().collect(),
+        ),
+    }
+}
+
+/// graphql-js' `getOperationAST`: the named operation, or the only one.
+fn select<'a>(
+    doc: &'a ExecutableDocument,
+    name: Option<&str>,
+) -> Option<&'a Positioned<OperationDefinition>> {
+    match (&doc.operations, name) {
+        (DocumentOperations::Single(op), None) => Some(op),
+        (DocumentOperations::Single(_), Some(_)) => None,
+        (DocumentOperations::Multiple(ops), Some(name)) => ops
+            .iter()
+            .find(|(n, _)| n.as_str() == name)
+            .map(|(_, op)| op),
+        (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => ops.values().next(),
+        (DocumentOperations::Multiple(_), None) => None,
+    }
+}
+
+/// Every field of `set` (fragments followed once each), with `visit`.
+fn walk_fields(
+    doc: &ExecutableDocument,
+    set: &SelectionSet,
+    seen: &mut Vec<String>,
+    deep: bool,
+    visit: &mut dyn FnMut(&Positioned<async_graphql::parser::types::Field>),
+) {
+    for item in &set.items {
+        match &item.node {
+            Selection::Field(field) => {
+                visit(field);
+                if deep {
+                    walk_fields(doc, &field.node.selection_set.node, seen, deep, visit);
+                }
+            }
+            Selection::InlineFragment(fragment) => {
+                walk_fields(doc, &fragment.node.selection_set.node, seen, deep, visit);
+            }
+            Selection::FragmentSpread(spread) => {
+                let name = spread.node.fragment_name.node.to_string();
+                if seen.contains(&name) {
+                    continue;
+                }
+                seen.push(name.clone());
+                if let Some(fragment) = doc.fragments.get(name.as_str()) {
+                    walk_fields(doc, &fragment.node.selection_set.node, seen, deep, visit);
+                }
+            }
+        }
+    }
+}
+
+/// Directus' `limitSensitiveMutations`: each of `names` at most once among the operation's root
+/// fields, aliases included. One error per repeated name, at its repetitions.
+pub fn limit_sensitive_mutations(
+    doc: &ExecutableDocument,
+    operation: &OperationDefinition,
+    names: &[&str],
+) -> Vec<Invalid> {
+    let mut found: Vec<(String, Vec<Pos>)> = Vec::new();
+    walk_fields(
+        doc,
+        &operation.selection_set.node,
+        &mut Vec::new(),
+        false,
+        &mut |field| {
+            let name = field.node.name.node.as_str();
+            if names.contains(&name) {
+                match found.iter_mut().find(|(n, _)| n == name) {
+                    Some((_, at)) => at.push(field.pos),
+                    None => found.push((name.to_owned(), vec![field.pos])),
+                }
+            }
+        },
+    );
+    found
+        .into_iter()
+        .filter(|(_, at)| at.len() > 1)
+        .map(|(name, at)| Invalid::new(format!("\"{name}\" can only be used once per request"), at))
+        .collect()
+}
+
+/// graphql-js' `NoSchemaIntrospectionCustomRule`.
+fn introspection_fields(doc: &ExecutableDocument) -> Vec<Invalid> {
+    let mut errors = Vec::new();
+    let mut visit = |field: &Positioned<async_graphql::parser::types::Field>| {
+        let name = field.node.name.node.as_str();
+        if name == "__schema" || name == "__type" {
+            errors.push(Invalid::new(
+                format!("GraphQL introspection has been disabled, but the requested query contained the field \"{name}\"."),
+                vec![field.pos],
+            ));
+        }
+    };
+    for (_, operation) in doc.operations.iter() {
+        walk_fields(
+            doc,
+            &operation.node.selection_set.node,
+            &mut Vec::new(),
+            true,
+            &mut visit,
+        );
+    }
+    errors
+}
+
+/// Non-null variables without a default that the request does not give.
+fn missing_variables(
+    operation: &OperationDefinition,
+    given: &Map<String, Value>,
+) -> Option<(String, Pos)> {
+    operation
+        .variable_definitions
+        .iter()
+        .find_map(|definition| {
+            let var = &definition.node;
+            let name = var.name.node.as_str();
+            let missing = !var.var_type.node.nullable
+                && var.default_value.is_none()
+                && given.get(name).is_none_or(Value::is_null);
+            missing.then(|| {
+                (
+                    format!(
+                        "Variable \"${name}\" of required type \"{}\" was not provided.",
+                        var.var_type.node
+                    ),
+                    definition.pos,
+                )
+            })
+        })
+}
+
+/// The type of an argument, from the schema's SDL (only on the missing-argument error path).
+fn argument_type(schema: &Schema, parent: &str, field: &str, argument: &str) -> Option<String> {
+    use async_graphql::parser::types::{TypeKind, TypeSystemDefinition};
+    let document = async_graphql::parser::parse_schema(schema.sdl()).ok()?;
+    document.definitions.iter().find_map(|definition| {
+        let TypeSystemDefinition::Type(ty) = definition else {
+            return None;
+        };
+        if ty.node.name.node.as_str() != parent {
+            return None;
+        }
+        let TypeKind::Object(object) = &ty.node.kind else {
+            return None;
+        };
+        let field = object
+            .fields
+            .iter()
+            .find(|f| f.node.name.node.as_str() == field)?;
+        let argument = field
+            .node
+            .arguments
+            .iter()
+            .find(|a| a.node.name.node.as_str() == argument)?;
+        Some(argument.node.ty.node.to_string())
+    })
+}
+
+fn method_not_allowed(allowed: &'static [&'static str], current: &Method) -> ApiError {
+    ApiError::MethodNotAllowed {
+        allowed,
+        current: current.as_str().to_owned(),
+    }
+}
+
+/// Runs `incoming` against `schema` and renders the answer. `data` adds the caller's data
+/// (accountability, state handles, ...) to the async-graphql request. `Err` only for the
+/// answers Directus throws out of its handler (400 `INVALID_PAYLOAD` / `INVALID_QUERY`, 405),
+/// which render as REST errors.
+pub async fn execute(
+    incoming: Incoming,
+    schema: &Schema,
+    options: Options<'_>,
+    data: impl FnOnce(async_graphql::Request) -> async_graphql::Request,
+) -> Result<HttpResponse, ApiError> {
+    if incoming.method != Method::GET && incoming.method != Method::POST {
+        return Err(method_not_allowed(&["GET", "POST"], &incoming.method));
+    }
+    let query = match incoming.query {
+        QueryIn::Missing => return Err(ApiError::payload("Must provide query string")),
+        // graphql-js' `{}` for a document that is not a string.
+        QueryIn::NotString => {
+            return Ok(crate::http::json(
+                StatusCode::BAD_REQUEST,
+                &json!({"errors":[{"message":"GraphQL validation error.","extensions":{"errors":[{}],"code":"GRAPHQL_VALIDATION"}}]}),
+            ));
+        }
+        QueryIn::Text(text) => text,
+    };
+    if incoming.variables == VariablesIn::InvalidJson {
+        return Err(ApiError::query("Variables are invalid JSON"));
+    }
+    let limits = options.limits;
+    if too_many_tokens(&query, limits.token_limit) {
+        return Ok(validation_response(&[Invalid::new(
+            format!(
+                "Syntax Error: Document contains more that {} tokens. Parsing aborted.",
+                limits.token_limit
+            ),
+            vec![],
+        )]));
+    }
+    let document = match async_graphql::parser::parse_query(&query) {
+        Ok(document) => document,
+        Err(error) => return Ok(validation_response(&[syntax_error(&query, &error)])),
+    };
+    let operation_name = incoming.operation_name;
+    let operation = select(&document, operation_name.as_deref());
+    if incoming.method == Method::GET
+        && operation.is_none_or(|op| op.node.ty != OperationType::Query)
+    {
+        return Err(method_not_allowed(&["POST"], &Method::GET));
+    }
+    if !limits.introspection {
+        let errors = introspection_fields(&document);
+        if !errors.is_empty() {
+            return Ok(validation_response(&errors));
+        }
+    }
+    let variables = match incoming.variables {
+        VariablesIn::NotObject => {
+            return Ok(execution_response(&[
+                "Variables must be provided as an Object where each property is a variable value. Perhaps look to see if an unparsed JSON string was provided.",
+            ]));
+        }
+        VariablesIn::Object(map) => map,
+        VariablesIn::None | VariablesIn::InvalidJson => Map::new(),
+    };
+    let Some(operation) = operation else {
+        let message = match &operation_name {
+            Some(name) => format!("Unknown operation named \"{name}\"."),
+            None => "Must provide operation name if query contains multiple operations.".into(),
+        };
+        return Ok(request_error(&message, vec![], options.admin));
+    };
+    if !options.once_per_request.is_empty() {
+        let errors =
+            limit_sensitive_mutations(&document, &operation.node, options.once_per_request);
+        if !errors.is_empty() {
+            return Ok(validation_response(&errors));
+        }
+    }
+    if let Some((message, at)) = missing_variables(&operation.node, &variables) {
+        return Ok(request_error(&message, vec![at], options.admin));
+    }
+
+    let run = RunHandle::default();
+    let mut request = async_graphql::Request::new(query)
+        .variables(async_graphql::Variables::from_json(Value::Object(
+            variables,
+        )))
+        .data(run.clone());
+    if let Some(name) = operation_name {
+        request = request.operation_name(name);
+    }
+    request.set_parsed_query(document);
+    let request = data(request);
+    let answer = schema.execute(request).await;
+
+    if !run.0.started.load(Ordering::SeqCst) {
+        // Refused before execution: validation (or a root type the caller does not have).
+        let unconfigured = answer
+            .errors
+            .iter()
+            .find(|e| e.message.starts_with("Schema is not configured for"));
+        if let Some(error) = unconfigured {
+            let kind = if error.message.contains("subscription") {
+                "subscription"
+            } else {
+                "mutation"
+            };
+            return Ok(request_error(
+                &format!("Schema is not configured to execute {kind} operation."),
+                error.locations.clone(),
+                options.admin,
+            ));
+        }
+        let lookup = |parent: &str, field: &str, argument: &str| {
+            argument_type(schema, parent, field, argument)
+        };
+        let errors: Vec<Invalid> = answer
+            .errors
+            .iter()
+            .map(|e| {
+                Invalid::new(
+                    messages::graphql_js(&e.message, &lookup),
+                    e.locations.clone(),
+                )
+            })
+            .collect();
+        return Ok(validation_response(&errors));
+    }
+
+    let mut body = Map::new();
+    let data = answer.data.into_json().unwrap_or(Value::Null);
+    if !data.is_null() && !run.0.erase_data.load(Ordering::SeqCst) {
+        body.insert("data".into(), data);
+    }
+    let mut errors = std::mem::take(&mut *run.0.errors.lock().unwrap_or_else(|e| e.into_inner()));
+    errors.extend(answer.errors);
+    errors.sort_by_key(|e| e.locations.first().map(|p| (p.line, p.column)));
+    if !errors.is_empty() {
+        let errors: Vec<Value> = errors.iter().map(|e| in_band(e, options.admin)).collect();
+        body.insert("errors".into(), Value::Array(errors));
+    }
+    let mut http = response(StatusCode::OK, &Value::Object(body));
+    for (name, value) in answer.http_headers.iter() {
+        http.headers_mut().append(name.clone(), value.clone());
+    }
+    Ok(http)
+}
+
+fn path(segments: &[PathSegment]) -> Value {
+    segments
+        .iter()
+        .map(|s| match s {
+            PathSegment::Field(name) => json!(name),
+            PathSegment::Index(i) => json!(i),
+        })
+        .collect()
+}
+
+/// Directus' `processError`: a Directus error keeps its message and code (first) and
+/// extensions; anything else is `INTERNAL_SERVER_ERROR`, its text shown to administrators only.
+fn in_band(error: &ServerError, admin: bool) -> Value {
+    let mut out = Map::new();
+    if let Some(api) = error.source::<ApiError>() {
+        if api.status().is_server_error() {
+            let cause = std::error::Error::source(api).map(ToString::to_string);
+            tracing::error!(code = api.code(), cause, "graphql resolver failed");
+        }
+        let mut extensions = Map::new();
+        extensions.insert("code".into(), json!(api.code()));
+        if let Some(Value::Object(rest)) = api.body()["errors"][0].get("extensions") {
+            for (key, value) in rest {
+                if key != "code" {
+                    extensions.insert(key.clone(), value.clone());
+                }
+            }
+        }
+        out.insert("message".into(), json!(api.to_string()));
+        out.insert("extensions".into(), Value::Object(extensions));
+    } else if admin {
+        out.insert("message".into(), json!(error.message));
+        out.insert(
+            "extensions".into(),
+            json!({"code": "INTERNAL_SERVER_ERROR"}),
+        );
+    } else {
+        tracing::info!(message = error.message, "graphql error masked");
+        out.insert("message".into(), json!(MASKED));
+        out.insert(
+            "extensions".into(),
+            json!({"code": "INTERNAL_SERVER_ERROR"}),
+        );
+        return Value::Object(out);
+    }
+    if !error.locations.is_empty() {
+        out.insert("locations".into(), locations(&error.locations));
+    }
+    if !error.path.is_empty() {
+        out.insert("path".into(), path(&error.path));
+    }
+    Value::Object(out)
+}
+
+/// [`crate::http::respond_authenticated`] for GraphQL: HEAD answers carry no body.
+pub fn respond(
+    request: &Request,
+    config: &crate::config::Config,
+    result: Result<HttpResponse, ApiError>,
+) -> HttpResponse {
+    let mut response = crate::http::respond_authenticated(request, config, result);
+    if request.method() == Method::HEAD {
+        *response.body_mut() = Body::Empty;
+    }
+    response
+}
