@@ -3,6 +3,7 @@
 
 pub mod limits;
 mod messages;
+pub mod system;
 pub mod transport;
 
 pub use limits::Limits;

@@ -1,0 +1,89 @@
+//! `GET|POST /graphql/system` (and any path below it): Directus' system-scope GraphQL.
+
+use std::sync::Arc;
+
+use lambda_http::{Body, Error, Request, Response};
+use shared::AppState;
+use shared::error::ApiError;
+use shared::graphql::Incoming;
+use shared::graphql::system::{System, SystemSchemas};
+use shared::http::HttpResponse;
+use shared::password::Passwords;
+
+/// What the function builds once per cold start.
+pub struct App {
+    pub state: Arc<AppState>,
+    pub passwords: Arc<Passwords>,
+    pub schemas: SystemSchemas,
+}
+
+pub async fn handle(app: &App, request: Request) -> Result<Response<Body>, Error> {
+    let result = serve(app, &request).await;
+    Ok(shared::graphql::respond(
+        &request,
+        &app.state.config,
+        result,
+    ))
+}
+
+/// Directus' order: the body parser's errors, then the token's (the REST envelope, before
+/// GraphQL parses anything), then the document against the caller's schema.
+async fn serve(app: &App, request: &Request) -> Result<HttpResponse, ApiError> {
+    let incoming = Incoming::read(request, app.schemas.limits())?;
+    let claims = shared::auth::caller(&app.state, request).await?;
+    let system = System {
+        state: app.state.clone(),
+        passwords: app.passwords.clone(),
+        claims,
+        client: shared::http::client(request, &app.state.config),
+    };
+    shared::graphql::system::serve(&app.schemas, incoming, system).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lambda_http::http;
+    use shared::graphql::Limits;
+    use shared::testing::{cheap_passwords, status_and_json, unreachable_state};
+
+    fn app() -> App {
+        App {
+            state: Arc::new(unreachable_state()),
+            passwords: Arc::new(cheap_passwords()),
+            schemas: SystemSchemas::new(Limits::default()),
+        }
+    }
+
+    async fn call(method: &str, headers: &[(&str, &str)], body: &str) -> Response<Body> {
+        let mut builder = http::Request::builder()
+            .method(method)
+            .uri("/graphql/system");
+        for (name, value) in headers {
+            builder = builder.header(*name, *value);
+        }
+        handle(&app(), builder.body(Body::Text(body.to_owned())).unwrap())
+            .await
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_bad_token_fails_before_graphql_with_the_rest_envelope() {
+        let (status, body) = status_and_json(
+            &call(
+                "POST",
+                &[
+                    ("content-type", "application/json"),
+                    ("authorization", "Bearer garbage"),
+                ],
+                r#"{"query":"mutation { auth_login(email: \"a@example.com\", password: \"x\") { access_token } }"}"#,
+            )
+            .await,
+        );
+        assert_eq!(status, 401);
+        assert_eq!(
+            body,
+            serde_json::json!({"errors":[{"message":"Invalid user credentials.","extensions":{"code":"INVALID_CREDENTIALS"}}]})
+        );
+    }
+}
