@@ -4,6 +4,7 @@ mod access;
 mod aggregate;
 mod directory;
 mod gateway;
+mod graphql_system;
 mod hardening;
 mod hostile;
 mod journey;
