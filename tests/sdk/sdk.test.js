@@ -10,6 +10,7 @@ import {
 	createDirectus,
 	createUser,
 	deleteUser,
+	graphql,
 	readItems,
 	readMe,
 	readUser,
@@ -19,6 +20,7 @@ import {
 	serverHealth,
 	serverInfo,
 	serverPing,
+	staticToken,
 	updateMe,
 	updateUser,
 	withToken,
@@ -309,4 +311,51 @@ test('a static request with withToken', async () => {
 	const posts = await plain.request(withToken(access_token, readItems('posts')));
 	assert.equal(posts.length, 1);
 	assert.equal(await errorCode(plain.request(withToken('not-a-token', readMe()))), 'INVALID_CREDENTIALS');
+});
+
+test('graphql() on the system scope: register, login, refresh, logout and users_me', async () => {
+	const client = createDirectus(API).with(graphql());
+	const email = uniqueEmail('sdk-gql');
+	const registered = await client.query(
+		`mutation { users_register(email: "${email}", password: "${PASSWORD}") }`,
+		undefined,
+		'system',
+	);
+	assert.deepEqual(registered, { users_register: true });
+
+	const { auth_login: login } = await client.query(
+		'mutation Login($email: String!, $password: String!) { auth_login(email: $email, password: $password) { access_token refresh_token expires } }',
+		{ email, password: PASSWORD },
+		'system',
+	);
+	assert.equal(login.expires, '900000');
+	assert.equal(typeof login.access_token, 'string');
+
+	const signedIn = createDirectus(API).with(staticToken(login.access_token)).with(graphql());
+	const { users_me: me } = await signedIn.query('{ users_me { id email } }', undefined, 'system');
+	assert.equal(me.email, email);
+
+	const { auth_refresh: refreshed } = await client.query(
+		'mutation Refresh($token: String) { auth_refresh(refresh_token: $token) { access_token refresh_token } }',
+		{ token: login.refresh_token },
+		'system',
+	);
+	assert.notEqual(refreshed.refresh_token, login.refresh_token);
+
+	const loggedOut = await client.query(
+		'mutation Logout($token: String) { auth_logout(refresh_token: $token) }',
+		{ token: refreshed.refresh_token },
+		'system',
+	);
+	assert.deepEqual(loggedOut, { auth_logout: true });
+
+	// In-band errors reject, as the SDK does for any body with `errors`.
+	await assert.rejects(
+		client.query(
+			'mutation Refresh($token: String) { auth_refresh(refresh_token: $token) { access_token } }',
+			{ token: refreshed.refresh_token },
+			'system',
+		),
+		(error) => error.errors?.[0]?.extensions?.code === 'INVALID_CREDENTIALS',
+	);
 });
