@@ -12,7 +12,8 @@
 //!    `cargo lambda watch --release`), 50 sequential requests each after one warm-up request;
 //!    every response must have the endpoint's success status.
 //! 5. Login timing by outcome (unknown email, wrong password, right password), 200 interleaved
-//!    rounds compared with Welch's t-test, to show whether a response's time tells them apart.
+//!    rounds compared with Welch's t-test, to show whether a response's time tells them apart;
+//!    over REST (`POST /auth/login`) and over GraphQL (`auth_login` on `/graphql/system`).
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -23,9 +24,10 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
 use tokio::process::{Child, Command};
 
-const FUNCTIONS: [&str; 8] = [
+const FUNCTIONS: [&str; 9] = [
     "register",
     "login",
+    "graphql_system",
     "refresh",
     "logout",
     "items",
@@ -91,7 +93,8 @@ async fn main() -> Result<(), BoxError> {
     );
     println!("| endpoint | status | p50 ms | p95 ms | mean ms |\n|---|---:|---:|---:|---:|");
     warm_latency(&api).await?;
-    login_timing(&api).await?;
+    login_timing(&api, false).await?;
+    login_timing(&api, true).await?;
     drop(api_stack.stdin.take());
     let _ = api_stack.wait().await;
     Ok(())
@@ -255,6 +258,8 @@ impl ColdFixtures {
 }
 
 const ADMIN_ROLE: &str = "7c1e2d3f-4a5b-4c6d-8e9f-0a1b2c3d4e5f";
+/// `auth_login` as a client sends it to `/graphql/system`.
+const GRAPHQL_LOGIN: &str = "mutation Login($email: String!, $password: String!) { auth_login(email: $email, password: $password) { access_token refresh_token expires } }";
 
 /// The first request each function answers in the cold-start table: what it does, the status
 /// it must answer (anything else fails the benchmark), and the event.
@@ -277,6 +282,18 @@ async fn cold_event(
                 "/auth/login",
                 None,
                 Some(json!({"email": "nobody@example.com", "password": "d1r3ctu5"})),
+            ),
+        ),
+        "graphql_system" => (
+            "auth_login over GraphQL, unknown email (schema, limits, dummy argon2 verify; in-band error)",
+            200,
+            gateway_event(
+                "POST",
+                "/graphql/system",
+                None,
+                Some(
+                    json!({"query": GRAPHQL_LOGIN, "variables": {"email": "nobody@example.com", "password": "d1r3ctu5"}}),
+                ),
             ),
         ),
         "refresh" => (
@@ -522,6 +539,32 @@ async fn warm_latency(api: &str) -> Result<(), BoxError> {
     report("POST /auth/login", status, &mut samples);
 
     let mut samples = Vec::new();
+    for i in 0..=WARM_RUNS {
+        let request = post(
+            "/graphql/system",
+            json!({"query": GRAPHQL_LOGIN, "variables": credentials}),
+        );
+        let (ms, s, body) = time(request, 200).await?;
+        if body["data"]["auth_login"]["access_token"]
+            .as_str()
+            .is_none()
+        {
+            return Err(format!("auth_login over GraphQL did not log in: {body}").into());
+        }
+        status = s;
+        refresh_tokens.push(
+            body["data"]["auth_login"]["refresh_token"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+        );
+        if i > 0 {
+            samples.push(ms);
+        }
+    }
+    report("POST /graphql/system auth_login", status, &mut samples);
+
+    let mut samples = Vec::new();
     let mut token = refresh_tokens[0].clone();
     for i in 0..=WARM_RUNS {
         let (ms, s, body) =
@@ -703,11 +746,15 @@ fn welch(a: &[f64], b: &[f64]) -> Result<(f64, f64, f64), BoxError> {
     Ok((t, df, p))
 }
 
+fn transport(graphql: bool) -> &'static str {
+    if graphql { "gql" } else { "rest" }
+}
+
 /// Login time for an unknown email, a wrong password and the right password, measured
 /// round-robin so that machine noise falls on all three alike, then compared pairwise with
 /// Welch's t-test. Each wrong password goes to its own account and each unknown email is new,
 /// so every failed attempt takes the same path (a first reservation, no lock).
-async fn login_timing(api: &str) -> Result<(), BoxError> {
+async fn login_timing(api: &str, graphql: bool) -> Result<(), BoxError> {
     let client = reqwest::Client::new();
     let tag = std::process::id();
     let post = |path: &str, body: Value| {
@@ -717,8 +764,7 @@ async fn login_timing(api: &str) -> Result<(), BoxError> {
             .body(body.to_string())
     };
     for i in 0..=TIMING_ROUNDS {
-        let body =
-            json!({"email": format!("timing-{i}-{tag}@example.com"), "password": "d1r3ctu5"});
+        let body = json!({"email": format!("timing-{}-{i}-{tag}@example.com", transport(graphql)), "password": "d1r3ctu5"});
         let status = post("/register", body).send().await?.status();
         if status != 204 {
             return Err(format!("registration for the timing run answered {status}").into());
@@ -733,39 +779,59 @@ async fn login_timing(api: &str) -> Result<(), BoxError> {
                 &mut unknown,
                 format!("nobody-{i}-{tag}@example.com"),
                 "d1r3ctu5",
-                401,
+                false,
             ),
             (
                 &mut wrong,
-                format!("timing-{i}-{tag}@example.com"),
+                format!("timing-{}-{i}-{tag}@example.com", transport(graphql)),
                 "wrong-password",
-                401,
+                false,
             ),
             (
                 &mut right,
-                format!("timing-{TIMING_ROUNDS}-{tag}@example.com"),
+                format!(
+                    "timing-{}-{TIMING_ROUNDS}-{tag}@example.com",
+                    transport(graphql)
+                ),
                 "d1r3ctu5",
-                200,
+                true,
             ),
         ] {
+            let credentials = json!({"email": email, "password": password});
+            let request = if graphql {
+                post(
+                    "/graphql/system",
+                    json!({"query": GRAPHQL_LOGIN, "variables": credentials}),
+                )
+            } else {
+                post("/auth/login", credentials)
+            };
             let started = Instant::now();
-            let response = post("/auth/login", json!({"email": email, "password": password}))
-                .send()
-                .await?;
+            let response = request.send().await?;
             let status = response.status().as_u16();
-            response.bytes().await?;
+            let body = response.bytes().await?;
             samples.push(started.elapsed().as_secs_f64() * 1000.0);
-            if status != expected {
+            let logged_in = serde_json::from_slice::<Value>(&body)
+                .map(|b| b["errors"].is_null() && status == 200)
+                .unwrap_or(false);
+            if logged_in != expected {
                 return Err(format!("login for {email} answered {status}").into());
             }
         }
     }
-    println!("\n## Login time by outcome ({TIMING_ROUNDS} rounds, interleaved, Welch's t-test)\n");
+    let (heading, failed, succeeded) = if graphql {
+        ("GraphQL `auth_login`", 200, 200)
+    } else {
+        ("REST `POST /auth/login`", 401, 200)
+    };
+    println!(
+        "\n## Login time by outcome, {heading} ({TIMING_ROUNDS} rounds, interleaved, Welch's t-test)\n"
+    );
     println!("| outcome | status | mean ms | sd ms | median ms |\n|---|---:|---:|---:|---:|");
     for (name, status, samples) in [
-        ("unknown email", 401, &mut unknown),
-        ("wrong password", 401, &mut wrong),
-        ("right password", 200, &mut right),
+        ("unknown email", failed, &mut unknown),
+        ("wrong password", failed, &mut wrong),
+        ("right password", succeeded, &mut right),
     ] {
         let (mean, sd, _) = moments(samples);
         let median = percentile(samples, 0.5);
