@@ -1010,6 +1010,7 @@ mod tests {
             functions,
             [
                 "directory",
+                "graphql_system",
                 "items",
                 "jwks",
                 "login",
