@@ -67,7 +67,8 @@ def main() -> int:
     # `/{*path}` is what API Gateway calls `$default`.
     local_routes = set()
     for path, routes in router.items():
-        path = "$default" if path == "/{*path}" else path
+        # matchit's greedy `{*name}` is API Gateway's `{name+}`.
+        path = "$default" if path == "/{*path}" else re.sub(r"\{\*(\w+)\}", r"{\1+}", path)
         if isinstance(routes, str):
             local_routes.add(("ANY", path, routes))
         else:
@@ -86,7 +87,13 @@ def main() -> int:
         if method in ("get", "put", "post", "delete", "patch", "head", "options")
     }
     # `$default` has no path of its own to document: the document's description covers it.
-    routed = {(method, path) for method, path, _ in local_routes if path != "$default"}
+    # An `ANY` route is documented with the methods it serves (the others answer 405).
+    routed = {(method, path) for method, path, _ in local_routes if path != "$default" and method != "ANY"}
+    any_paths = {path for method, path, _ in local_routes if method == "ANY" and path != "$default"}
+    for path in sorted(any_paths):
+        if not any(p == path for _, p in documented):
+            problems.append(f"route ANY {path} is not documented in docs/openapi.yaml")
+    documented = {(m, p) for m, p in documented if p not in any_paths}
     for route in sorted(documented - routed):
         problems.append(f"docs/openapi.yaml documents {route}, which no function serves")
     for route in sorted(routed - documented):
