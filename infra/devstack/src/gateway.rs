@@ -1057,6 +1057,7 @@ mod tests {
             functions,
             [
                 "directory",
+                "graphql",
                 "items",
                 "jwks",
                 "login",
