@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 /// A fresh collection `articles_<n>` with 12 items, a "Reader" role that reads `id`, `title`,
 /// `views` of every row, and an "Author" role nested under it that also reads every field of
 /// the rows whose `author` is the caller. Returns (collection, reader role, author role).
-async fn articles(author_of_first_three: &str) -> (String, String, String) {
+pub(crate) async fn articles(author_of_first_three: &str) -> (String, String, String) {
     let tag = uuid::Uuid::new_v4().simple().to_string();
     let collection = format!("articles_{tag}");
     let items: Vec<Value> = (1..=12)
@@ -92,13 +92,8 @@ async fn field_level_permissions_narrow_the_wildcard_and_refuse_other_fields() {
             "You don't have permission to access field \"secret\" in collection \"{collection}\" or it does not exist. Queried in root."
         )
     );
-    for probe in [
-        format!("/items/{collection}?filter=%7B%22secret%22%3A%7B%22_eq%22%3A%22secret-1%22%7D%7D"),
-        format!("/items/{collection}?sort=secret"),
-    ] {
-        let reply = get(&probe, Some(&token)).await;
-        assert_eq!(reply.status, 403, "{probe}: {reply:?}");
-    }
+    // Probing the hidden field through filter, search and sort: `probes.rs`, over REST and
+    // GraphQL from one table.
 }
 
 #[tokio::test]
@@ -132,25 +127,8 @@ async fn nested_roles_and_current_user_filters_give_full_rows_only_for_own_items
         assert_eq!(row["body"].is_string(), own, "{row}");
     }
 
-    // The filter and the search see only what this caller can read on each row.
-    let probe = get(
-        &format!("/items/{collection}?filter[body][_contains]=needle1"),
-        Some(&token),
-    )
-    .await;
-    assert_eq!(
-        ids(&probe),
-        vec![1],
-        "article 10's body matches too, but it is hidden"
-    );
-    let search = get(
-        &format!("/items/{collection}?search=needle11"),
-        Some(&token),
-    )
-    .await;
-    assert_eq!(ids(&search), Vec::<i64>::new());
-    let own_search = get(&format!("/items/{collection}?search=needle2"), Some(&token)).await;
-    assert_eq!(ids(&own_search), vec![2]);
+    // The filter, the search and the sort see only what this caller can read on each row:
+    // `probes.rs`, over REST and GraphQL from one table.
 
     let foreign = get(
         &format!("/items/{collection}/5?fields=secret"),

@@ -176,6 +176,26 @@ pub async fn serve(
     query: &ItemsQuery,
     id: Option<&str>,
 ) -> Result<Value, ApiError> {
+    let bound = ScanBound {
+        items: usize::try_from(state.config.items_scan_limit).unwrap_or(usize::MAX),
+        bytes: state.config.items_scan_bytes,
+    };
+    serve_within(state, accountability, collection, source, query, id, bound)
+        .await
+        .map(|(body, _)| body)
+}
+
+/// [`serve`] within `bound` (what is left of a request's budget when one request makes several
+/// reads, as GraphQL does), also returning what the read cost.
+pub async fn serve_within(
+    state: &AppState,
+    accountability: &Accountability,
+    collection: Collection,
+    source: Source,
+    query: &ItemsQuery,
+    id: Option<&str>,
+    bound: ScanBound,
+) -> Result<(Value, ReadStats), ApiError> {
     // With `aggregate`, Directus ignores `fields`.
     let fields = if query.aggregating() {
         None
@@ -189,12 +209,8 @@ pub async fn serve(
             plan.collection.field(field).map(|f| f.field_type.clone())
         })?;
     }
-    let bound = ScanBound {
-        items: usize::try_from(state.config.items_scan_limit).unwrap_or(usize::MAX),
-        bytes: state.config.items_scan_bytes,
-    };
     if id.is_none() && query.aggregating() {
-        return aggregate(&state.store, source, &plan, query, bound).await;
+        return aggregate_with_stats(&state.store, source, &plan, query, bound).await;
     }
     let sort_fields: Vec<String> = query.sort.iter().map(|k| k.field.clone()).collect();
     plan.check_readable(&sort_fields)?;
@@ -205,7 +221,12 @@ pub async fn serve(
             // in Directus; otherwise an answer would confirm a value they cannot see.
             plan.check_readable(std::slice::from_ref(&plan.collection.primary_key))?;
             let item = read_one(&state.store, source, &plan, query, id).await?;
-            Ok(json!({ "data": item }))
+            let stats = ReadStats {
+                requests: 1,
+                examined: 1,
+                examined_bytes: row_size(&item),
+            };
+            Ok((json!({ "data": item }), stats))
         }
         None => {
             let outcome = read_source(&state.store, source, &plan, query, bound).await?;
@@ -215,7 +236,8 @@ pub async fn serve(
                 examined = outcome.stats.examined,
                 "items read"
             );
-            Ok(page_body(query, outcome))
+            let stats = outcome.stats;
+            Ok((page_body(query, outcome), stats))
         }
     }
 }
@@ -251,6 +273,18 @@ pub async fn aggregate(
     query: &ItemsQuery,
     bound: ScanBound,
 ) -> Result<Value, ApiError> {
+    aggregate_with_stats(store, source, plan, query, bound)
+        .await
+        .map(|(body, _)| body)
+}
+
+async fn aggregate_with_stats(
+    store: &Store,
+    source: Source,
+    plan: &ReadPlan,
+    query: &ItemsQuery,
+    bound: ScanBound,
+) -> Result<(Value, ReadStats), ApiError> {
     plan.check_readable(&query.aggregated_fields())?;
     let sort = crate::aggregate::result_sort(&query.aggregate, &query.group_by, &query.sort)?;
     let counts_rows = !query.aggregate.is_empty()
@@ -294,7 +328,7 @@ pub async fn aggregate(
         filter_count: query.meta.filter_count.then_some(filtered),
         stats,
     };
-    Ok(page_body(query, outcome))
+    Ok((page_body(query, outcome), stats))
 }
 
 /// How many rows the caller can see, from the collection's count (one GetItem, whatever its

@@ -359,3 +359,45 @@ test('graphql() on the system scope: register, login, refresh, logout and users_
 		(error) => error.errors?.[0]?.extensions?.code === 'INVALID_CREDENTIALS',
 	);
 });
+
+test("graphql(): client.query on the items scope with filter, sort, limit and variables", async () => {
+	const email = await registered('sdk-graphql');
+	const client = createDirectus(API).with(authentication('json')).with(graphql());
+	authenticated.push(client);
+	await client.login(email, PASSWORD);
+
+	// The seed's query, as the SDK sends it (POST /graphql, no operationName).
+	const seed = await client.query('query { posts { id title content } }');
+	assert.equal(seed.posts.length, 1);
+	assert.equal(seed.posts[0].id, '1');
+
+	const filtered = await client.query(
+		`query Posts($limit: Int, $filter: posts_filter) {
+			posts(filter: $filter, sort: ["-id"], limit: $limit) { id title }
+		}`,
+		{ limit: 5, filter: { id: { _eq: 1 } } },
+	);
+	assert.deepEqual(filtered.posts.map((post) => Object.keys(post)), [['id', 'title']]);
+	const none = await client.query('query($f: posts_filter) { posts(filter: $f) { id } }', { f: { id: { _gt: 1 } } });
+	assert.deepEqual(none.posts, []);
+
+	// The SDK throws on any `errors`, in-band ones included.
+	await assert.rejects(client.query('{ posts(limit: -5) { id } }'), (error) => {
+		assert.equal(error.errors[0].extensions.code, 'INVALID_QUERY');
+		return true;
+	});
+	await assert.rejects(client.query('{ posts { nope } }'), (error) => {
+		assert.equal(error.errors[0].extensions.code, 'GRAPHQL_VALIDATION');
+		assert.equal(error.response.status, 400);
+		return true;
+	});
+	// The public has no `posts` in its schema.
+	const publicClient = createDirectus(API).with(graphql());
+	await assert.rejects(publicClient.query('{ posts { id } }'), (error) => {
+		assert.equal(
+			error.errors[0].extensions.errors[0].message,
+			'Cannot query field "posts" on type "Query".',
+		);
+		return true;
+	});
+});

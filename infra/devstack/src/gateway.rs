@@ -953,6 +953,53 @@ mod tests {
     }
 
     #[test]
+    fn graphql_takes_every_method_and_deeper_path_but_a_more_specific_route() {
+        let routes = workspace_routes();
+        for (method, path) in [
+            (Method::POST, "/graphql"),
+            (Method::GET, "/graphql"),
+            (Method::PUT, "/graphql"),
+            (Method::HEAD, "/graphql"),
+            (Method::POST, "/graphql/anything"),
+            (Method::GET, "/graphql/a/b"),
+        ] {
+            let matched = routes.route(&method, path).unwrap();
+            assert_eq!(matched.function, "graphql", "{method} {path}");
+        }
+        assert_eq!(
+            routes.route(&Method::POST, "/graphql/x").unwrap().route_key,
+            "ANY /graphql/{proxy+}"
+        );
+        // API Gateway picks the most specific route: `/graphql/system` (the system scope's
+        // function) over the greedy `/graphql/{proxy+}`, and so does the local front.
+        let with_system = Routes::from_manifest(
+            r#"
+            [workspace.metadata.lambda.watch.router]
+            "/graphql" = [{ method = "ANY", function = "graphql" }]
+            "/graphql/{*proxy}" = [{ method = "ANY", function = "graphql" }]
+            "/graphql/system" = [{ method = "GET", function = "graphql_system" }, { method = "POST", function = "graphql_system" }]
+            "/graphql/system/{*proxy}" = [{ method = "POST", function = "graphql_system" }]
+            "/{*path}" = "not_found"
+            "#,
+        )
+        .unwrap();
+        for (method, path, function) in [
+            (Method::POST, "/graphql/system", "graphql_system"),
+            (Method::GET, "/graphql/system", "graphql_system"),
+            (Method::POST, "/graphql/system/x", "graphql_system"),
+            (Method::POST, "/graphql/systemx", "graphql"),
+            (Method::POST, "/graphql/other", "graphql"),
+            (Method::POST, "/graphql", "graphql"),
+        ] {
+            assert_eq!(
+                with_system.route(&method, path).unwrap().function,
+                function,
+                "{method} {path}"
+            );
+        }
+    }
+
+    #[test]
     fn method_routes_come_before_any_routes_and_the_default() {
         let routes = Routes::from_manifest(
             r#"
@@ -1010,6 +1057,7 @@ mod tests {
             functions,
             [
                 "directory",
+                "graphql",
                 "graphql_system",
                 "items",
                 "jwks",

@@ -17,18 +17,19 @@ use crate::store::{Collection, Settings, Store, StoreError, UserStatus};
 
 const MAX_ENTRIES: usize = 10_000;
 
+/// A map whose entries expire after a fixed time, holding at most a bounded number (LRU).
 #[derive(Debug)]
-struct TimedMap<K: Hash + Eq, V> {
+pub(crate) struct TimedMap<K: Hash + Eq, V> {
     ttl: Duration,
     entries: Mutex<LruCache<K, (Instant, V)>>,
 }
 
 impl<K: Eq + Hash, V: Clone> TimedMap<K, V> {
-    fn new(ttl: Duration) -> Self {
+    pub(crate) fn new(ttl: Duration) -> Self {
         Self::bounded(ttl, MAX_ENTRIES)
     }
 
-    fn bounded(ttl: Duration, capacity: usize) -> Self {
+    pub(crate) fn bounded(ttl: Duration, capacity: usize) -> Self {
         Self {
             ttl,
             entries: Mutex::new(LruCache::new(
@@ -37,7 +38,7 @@ impl<K: Eq + Hash, V: Clone> TimedMap<K, V> {
         }
     }
 
-    fn get(&self, key: &K, now: Instant) -> Option<V> {
+    pub(crate) fn get(&self, key: &K, now: Instant) -> Option<V> {
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         entries
             .get(key)
@@ -45,7 +46,7 @@ impl<K: Eq + Hash, V: Clone> TimedMap<K, V> {
             .map(|(_, value)| value.clone())
     }
 
-    fn put(&self, key: K, value: V, now: Instant) {
+    pub(crate) fn put(&self, key: K, value: V, now: Instant) {
         if self.ttl.is_zero() {
             return;
         }

@@ -660,6 +660,21 @@ pub async fn execute(
         return Ok(request_error(&message, vec![at], options.admin));
     }
 
+    // graphql-js answers root fields in document order; async-graphql in completion order.
+    let mut order: Vec<String> = Vec::new();
+    walk_fields(
+        &document,
+        &operation.node.selection_set.node,
+        &mut Vec::new(),
+        false,
+        &mut |field| {
+            let key = field.node.response_key().node.to_string();
+            if !order.contains(&key) {
+                order.push(key);
+            }
+        },
+    );
+
     let run = RunHandle::default();
     let mut request = async_graphql::Request::new(query)
         .variables(async_graphql::Variables::from_json(Value::Object(
@@ -708,7 +723,19 @@ pub async fn execute(
     }
 
     let mut body = Map::new();
-    let data = answer.data.into_json().unwrap_or(Value::Null);
+    let data = match answer.data.into_json().unwrap_or(Value::Null) {
+        Value::Object(mut map) => {
+            let mut ordered = Map::new();
+            for key in &order {
+                if let Some(value) = map.remove(key) {
+                    ordered.insert(key.clone(), value);
+                }
+            }
+            ordered.extend(map);
+            Value::Object(ordered)
+        }
+        other => other,
+    };
     if !data.is_null() && !run.0.erase_data.load(Ordering::SeqCst) {
         body.insert("data".into(), data);
     }

@@ -214,6 +214,14 @@ pub(crate) fn user_access_pk(user_id: &str) -> String {
 
 pub(crate) const PUBLIC_PK: &str = "public";
 
+/// The partition listing every collection.
+const CATALOG_PK: &str = "collections";
+
+#[derive(Serialize, Deserialize)]
+struct CatalogEntry {
+    collection: String,
+}
+
 fn policy_pk(id: &str) -> String {
     format!("policy#{id}")
 }
@@ -378,13 +386,36 @@ impl Store {
             .await
     }
 
+    /// Stores a collection's schema and lists it in the catalog (`collections`), which the
+    /// GraphQL schema of an administrator (every collection) is built from.
     pub async fn put_collection(&self, collection: &Collection) -> Result<(), StoreError> {
         self.put_config(
             format!("collection#{}", collection.collection),
             "collection".into(),
             collection,
         )
+        .await?;
+        self.put_config(
+            CATALOG_PK.into(),
+            format!("collection#{}", collection.collection),
+            CatalogEntry {
+                collection: collection.collection.clone(),
+            },
+        )
         .await
+    }
+
+    /// The names of every stored collection (the catalog), in name order.
+    pub async fn collection_names(&self) -> Result<Vec<String>, StoreError> {
+        self.query_partition(CATALOG_PK)
+            .await?
+            .into_iter()
+            .map(|item| {
+                Ok(serde_dynamo::from_item::<_, Keyed<CatalogEntry>>(item)?
+                    .record
+                    .collection)
+            })
+            .collect()
     }
 
     /// Detaches a policy from a holder; detaching one that is not attached is not an error.
