@@ -21,6 +21,10 @@ pub enum Limited {
     /// A password change of one's own (`PATCH /users/me`): an argon2 hash per request, so it
     /// draws on the login budget's numbers, counted apart.
     PasswordChange,
+    /// `POST /auth/password/request`: a mail per request.
+    PasswordRequest,
+    /// `POST /auth/password/reset`: an argon2 hash per request; the request's numbers.
+    PasswordReset,
 }
 
 impl Limited {
@@ -30,6 +34,8 @@ impl Limited {
             Self::Login => "login",
             Self::Refresh => "refresh",
             Self::PasswordChange => "password",
+            Self::PasswordRequest => "password-request",
+            Self::PasswordReset => "password-reset",
         }
     }
 }
@@ -66,14 +72,22 @@ pub fn address_key(address: Option<&str>, v6_prefix: u8) -> String {
 /// Counts this request against its address; 429 `REQUESTS_EXCEEDED` with `Retry-After` past the
 /// limit. A limit of 0 points switches it off.
 pub async fn enforce(state: &AppState, request: &Request, action: Limited) -> Result<(), ApiError> {
-    let source = http::client_ip(request);
+    enforce_for(state, http::client_ip(request).as_deref(), action).await
+}
+
+/// [`enforce`] for a client address a transport has already read (`None`: it had none).
+pub async fn enforce_for(
+    state: &AppState,
+    source: Option<&str>,
+    action: Limited,
+) -> Result<(), ApiError> {
     if source.is_none() {
         tracing::warn!(
             action = action.name(),
             "request without a source address; counted in the shared unknown bucket"
         );
     }
-    let address = address_key(source.as_deref(), state.config.rate_limit_ipv6_prefix);
+    let address = address_key(source, state.config.rate_limit_ipv6_prefix);
     let settings = state
         .access
         .settings(&state.store, &state.config.default_settings)
@@ -82,6 +96,7 @@ pub async fn enforce(state: &AppState, request: &Request, action: Limited) -> Re
         Limited::Register => settings.rate_limits.register,
         Limited::Login | Limited::PasswordChange => settings.rate_limits.login,
         Limited::Refresh => settings.rate_limits.refresh,
+        Limited::PasswordRequest | Limited::PasswordReset => settings.rate_limits.password_request,
     };
     if limit.points == 0 {
         return Ok(());
@@ -101,6 +116,27 @@ pub async fn enforce(state: &AppState, request: &Request, action: Limited) -> Re
         });
     }
     Ok(())
+}
+
+/// Counts one mail to `email` (case-insensitively) and says whether it may be sent: false past
+/// the `email_recipient` limit. The caller answers the same either way, so the limit tells a
+/// client nothing about the address; it only keeps an address from being flooded.
+pub async fn mail_allowed(state: &AppState, email: &str) -> Result<bool, ApiError> {
+    let settings = state
+        .access
+        .settings(&state.store, &state.config.default_settings)
+        .await?;
+    let limit = settings.rate_limits.email_recipient;
+    if limit.points == 0 {
+        return Ok(true);
+    }
+    let now = crate::store::now_millis() / 1000;
+    let (start, length) = window(now, limit);
+    let hits = state
+        .store
+        .count_request("mail", &crate::store::email_key(email), start, length)
+        .await?;
+    Ok(hits <= u64::from(limit.points))
 }
 
 #[cfg(test)]
