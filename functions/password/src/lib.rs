@@ -3,8 +3,8 @@
 
 use lambda_http::{Body, Error, Request, Response};
 use serde_json::{Map, Value};
-use shared::AppState;
 use shared::ApiError;
+use shared::AppState;
 use shared::flows::password_reset::{self, PasswordRequest, PasswordReset};
 use shared::http::{self, HttpResponse, respond_authenticated};
 use shared::password::Passwords;
@@ -98,12 +98,36 @@ mod tests {
     #[tokio::test]
     async fn payloads_are_checked_before_anything_is_read() {
         for (path, body, message) in [
-            ("/auth/password/request", "{}", "Invalid payload. \"email\" field is required."),
-            ("/auth/password/request", r#"{"email":5}"#, "Invalid payload. \"email\" field is required."),
-            ("/auth/password/request", r#"{"email":"a@example.com","reset_url":7}"#, "Invalid payload. \"reset_url\" must be a string."),
-            ("/auth/password/reset", r#"{"password":"x"}"#, "Invalid payload. \"token\" field is required."),
-            ("/auth/password/reset", r#"{"token":"x","password":null}"#, "Invalid payload. \"password\" field is required."),
-            ("/auth/password/reset", "[1]", "Invalid payload. \"value\" must be of type object."),
+            (
+                "/auth/password/request",
+                "{}",
+                "Invalid payload. \"email\" field is required.",
+            ),
+            (
+                "/auth/password/request",
+                r#"{"email":5}"#,
+                "Invalid payload. \"email\" field is required.",
+            ),
+            (
+                "/auth/password/request",
+                r#"{"email":"a@example.com","reset_url":7}"#,
+                "Invalid payload. \"reset_url\" must be a string.",
+            ),
+            (
+                "/auth/password/reset",
+                r#"{"password":"x"}"#,
+                "Invalid payload. \"token\" field is required.",
+            ),
+            (
+                "/auth/password/reset",
+                r#"{"token":"x","password":null}"#,
+                "Invalid payload. \"password\" field is required.",
+            ),
+            (
+                "/auth/password/reset",
+                "[1]",
+                "Invalid payload. \"value\" must be of type object.",
+            ),
         ] {
             let (status, body) = call(path, "application/json", body).await;
             assert_eq!(status, 400, "{path} {body}");
@@ -126,7 +150,12 @@ mod tests {
     #[tokio::test]
     async fn a_reset_url_outside_the_allow_list_is_refused_for_every_address() {
         let long = format!("https://x.example/{}", "a".repeat(MAX_URL_CHARS));
-        for url in ["https://evil.example/reset", "javascript:alert(1)", "", long.as_str()] {
+        for url in [
+            "https://evil.example/reset",
+            "javascript:alert(1)",
+            "",
+            long.as_str(),
+        ] {
             let (status, body) = call(
                 "/auth/password/request",
                 "application/json",

@@ -4,8 +4,8 @@
 
 use lambda_http::http::{HeaderValue, StatusCode, header};
 use lambda_http::{Body, Error, Request, RequestExt, Response};
-use shared::AppState;
 use shared::ApiError;
+use shared::AppState;
 use shared::http::{HttpResponse, respond_authenticated};
 
 const VERIFIED_PAGE: &str = "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Email verified</title></head>\n<body><h1>Email verified</h1><p>Your email address is verified. You can now log in.</p></body></html>\n";
@@ -52,7 +52,10 @@ mod tests {
     async fn call(query: &[(&str, &str)]) -> (u16, serde_json::Value) {
         let mut params: HashMap<String, Vec<String>> = HashMap::new();
         for (k, v) in query {
-            params.entry((*k).to_owned()).or_default().push((*v).to_owned());
+            params
+                .entry((*k).to_owned())
+                .or_default()
+                .push((*v).to_owned());
         }
         let request = h::Request::builder()
             .method("GET")

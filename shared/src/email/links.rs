@@ -66,9 +66,15 @@ mod tests {
         assert!(!is_allowed("http://app.example.com/reset", &allowed));
         assert!(!is_allowed("https://app.example.com:8443/reset", &allowed));
         assert!(!is_allowed("https://evil.example/reset", &allowed));
-        assert!(!is_allowed("https://app.example.com.evil.example/reset", &allowed));
+        assert!(!is_allowed(
+            "https://app.example.com.evil.example/reset",
+            &allowed
+        ));
         assert!(!is_allowed("https://user@app.example.com/reset", &allowed));
-        assert!(!is_allowed("javascript:alert(1)//app.example.com/reset", &allowed));
+        assert!(!is_allowed(
+            "javascript:alert(1)//app.example.com/reset",
+            &allowed
+        ));
         assert!(!is_allowed("https://app.example.com/reset", &[]));
     }
 

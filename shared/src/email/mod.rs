@@ -138,19 +138,17 @@ impl EmailConfig {
                         reason: "cannot be true with EMAIL_SMTP_SECURE=true".into(),
                     });
                 }
-                let port = match get("EMAIL_SMTP_PORT") {
-                    None if secure => 465,
-                    None => 587,
-                    Some(raw) => raw
-                        .trim()
-                        .parse()
-                        .ok()
-                        .filter(|p| *p > 0)
-                        .ok_or(ConfigError::Invalid {
-                            name: "EMAIL_SMTP_PORT",
-                            reason: format!("{raw:?} is not a port"),
-                        })?,
-                };
+                let port =
+                    match get("EMAIL_SMTP_PORT") {
+                        None if secure => 465,
+                        None => 587,
+                        Some(raw) => raw.trim().parse().ok().filter(|p| *p > 0).ok_or(
+                            ConfigError::Invalid {
+                                name: "EMAIL_SMTP_PORT",
+                                reason: format!("{raw:?} is not a port"),
+                            },
+                        )?,
+                    };
                 TransportConfig::Smtp(SmtpConfig {
                     host: get("EMAIL_SMTP_HOST").ok_or(ConfigError::Missing("EMAIL_SMTP_HOST"))?,
                     port,
@@ -331,7 +329,10 @@ impl Mailer {
                     .from(from)
                     .to(to)
                     .subject(message.subject)
-                    .multipart(MultiPart::alternative_plain_html(message.text, message.html))
+                    .multipart(MultiPart::alternative_plain_html(
+                        message.text,
+                        message.html,
+                    ))
                     .map_err(|e| MailError::Build(e.to_string()))?;
                 smtp.send(email)
                     .await
@@ -375,7 +376,9 @@ impl Mailer {
                     .await
                     .map(|_| ())
                     .map_err(|e| {
-                        MailError::Transport(aws_sdk_sesv2::error::DisplayErrorContext(e).to_string())
+                        MailError::Transport(
+                            aws_sdk_sesv2::error::DisplayErrorContext(e).to_string(),
+                        )
                     })
             }
         }
@@ -464,7 +467,10 @@ mod tests {
         let TransportConfig::Smtp(smtp) = &plain.transport else {
             panic!("smtp expected")
         };
-        assert_eq!((smtp.port, smtp.secure, smtp.ignore_tls), (587, false, false));
+        assert_eq!(
+            (smtp.port, smtp.secure, smtp.ignore_tls),
+            (587, false, false)
+        );
     }
 
     #[test]
@@ -486,7 +492,10 @@ mod tests {
                 "PASSWORD_RESET_URL_ALLOW_LIST",
             ),
             (vec![("PUBLIC_URL", "ftp://x")], "PUBLIC_URL"),
-            (vec![("PASSWORD_RESET_TOKEN_TTL", "0")], "PASSWORD_RESET_TOKEN_TTL"),
+            (
+                vec![("PASSWORD_RESET_TOKEN_TTL", "0")],
+                "PASSWORD_RESET_TOKEN_TTL",
+            ),
         ] {
             let error = config(&pairs).unwrap_err().to_string();
             assert!(error.contains(name), "{error} should name {name}");
@@ -505,7 +514,9 @@ mod tests {
         };
         assert_eq!(format!("{message:?}"), "Message(<redacted>)");
         let deadline = tokio::time::Instant::now() + Duration::from_millis(50);
-        mailer.send_within(message, "Directus", deadline, "test").await;
+        mailer
+            .send_within(message, "Directus", deadline, "test")
+            .await;
     }
 
     #[tokio::test]
@@ -536,7 +547,9 @@ mod tests {
             text: "t".into(),
             html: "h".into(),
         };
-        mailer.send_within(message, "Directus", deadline, "test").await;
+        mailer
+            .send_within(message, "Directus", deadline, "test")
+            .await;
         assert!(started.elapsed() < Duration::from_secs(2));
     }
 }

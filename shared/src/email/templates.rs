@@ -96,12 +96,16 @@ pub fn render(kind: Kind, data: &Data<'_>, overrides: Option<&TemplateOverrides>
         })
     };
     Rendered {
-        subject: part("subject.txt", subject, custom.and_then(|c| c.subject.as_ref()))
-            .lines()
-            .map(str::trim)
-            .find(|l| !l.is_empty())
-            .unwrap_or_default()
-            .to_owned(),
+        subject: part(
+            "subject.txt",
+            subject,
+            custom.and_then(|c| c.subject.as_ref()),
+        )
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or_default()
+        .to_owned(),
         text: part("body.txt", text, custom.and_then(|c| c.text.as_ref())),
         html: part("body.html", html, custom.and_then(|c| c.html.as_ref())),
     }
@@ -152,14 +156,29 @@ mod tests {
 
     #[test]
     fn defaults_use_directus_wording_and_carry_the_link() {
-        let out = render(Kind::PasswordReset, &data("https://x.example/r?token=a&b"), None);
+        let out = render(
+            Kind::PasswordReset,
+            &data("https://x.example/r?token=a&b"),
+            None,
+        );
         assert_eq!(out.subject, "Password Reset Request");
         assert!(out.text.contains("https://x.example/r?token=a&b"));
-        assert!(out.html.contains("href=\"https:&#x2f;&#x2f;x.example&#x2f;r?token=a&amp;b\"") || out.html.contains("href=\"https://x.example/r?token=a&amp;b\""), "{}", out.html);
+        assert!(
+            out.html
+                .contains("href=\"https:&#x2f;&#x2f;x.example&#x2f;r?token=a&amp;b\"")
+                || out
+                    .html
+                    .contains("href=\"https://x.example/r?token=a&amp;b\""),
+            "{}",
+            out.html
+        );
         assert!(out.text.contains("expire in 1 hour"));
         let out = render(Kind::UserRegistration, &data("https://x.example/v"), None);
         assert_eq!(out.subject, "Verify your email address");
-        assert!(out.html.contains("Thanks for registering at <i>Directus</i>"));
+        assert!(
+            out.html
+                .contains("Thanks for registering at <i>Directus</i>")
+        );
     }
 
     #[test]

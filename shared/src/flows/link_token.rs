@@ -76,10 +76,11 @@ impl std::fmt::Debug for LinkTokens {
     }
 }
 
-/// The link key of one secret: HMAC-SHA256(secret, label).
-fn derive(secret: &[u8]) -> Vec<u8> {
-    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(secret)
-        .expect("HMAC takes keys of any length");
+/// The HS256 key of link tokens for one secret: HMAC-SHA256(secret, label). (Public so that
+/// tests and tools can make tokens; it is no more secret than the secret it comes from.)
+pub fn derive(secret: &[u8]) -> Vec<u8> {
+    let mut mac =
+        <Hmac<Sha256> as KeyInit>::new_from_slice(secret).expect("HMAC takes keys of any length");
     mac.update(b"directus-compatible mailed link tokens v1");
     mac.finalize().into_bytes().to_vec()
 }
@@ -163,19 +164,24 @@ impl LinkTokens {
         let claims: LinkClaims =
             serde_json::from_value(Value::Object(data.claims)).map_err(|_| LinkError::Invalid)?;
         if claims.scope != scope.as_str() {
-            return Err(if matches!(
-                claims.scope.as_str(),
-                "pending-registration" | "password-reset" | "invite"
-            ) {
-                LinkError::WrongScope
-            } else {
-                LinkError::Invalid
-            });
+            return Err(
+                if matches!(
+                    claims.scope.as_str(),
+                    "pending-registration" | "password-reset" | "invite"
+                ) {
+                    LinkError::WrongScope
+                } else {
+                    LinkError::Invalid
+                },
+            );
         }
         let id_ok = !claims.id.is_empty() && claims.id.len() <= 64;
         let email_ok = !claims.email.is_empty() && claims.email.len() <= 254;
         let reset_ok = scope != Scope::PasswordReset
-            || (claims.jti.as_deref().is_some_and(|j| !j.is_empty() && j.len() <= 64)
+            || (claims
+                .jti
+                .as_deref()
+                .is_some_and(|j| !j.is_empty() && j.len() <= 64)
                 && claims.hash.is_some());
         if !(id_ok && email_ok && reset_ok) {
             return Err(LinkError::Invalid);
@@ -228,7 +234,9 @@ mod tests {
             )
             .unwrap();
         assert!(exp > now());
-        let claims = t.verify(token.expose(), Scope::PasswordReset, now()).unwrap();
+        let claims = t
+            .verify(token.expose(), Scope::PasswordReset, now())
+            .unwrap();
         assert_eq!(claims.id, "u1");
         assert_eq!(
             t.verify(token.expose(), Scope::PendingRegistration, now()),
@@ -261,14 +269,29 @@ mod tests {
     fn every_claim_is_checked() {
         let t = tokens();
         let key = derive(SECRET);
-        assert!(t.verify(&sign_with(&good("password-reset"), &key, Algorithm::HS256), Scope::PasswordReset, now()).is_ok());
+        assert!(
+            t.verify(
+                &sign_with(&good("password-reset"), &key, Algorithm::HS256),
+                Scope::PasswordReset,
+                now()
+            )
+            .is_ok()
+        );
         // The plain secret (an access token's key) does not sign links.
         assert_eq!(
-            t.verify(&sign_with(&good("password-reset"), SECRET, Algorithm::HS256), Scope::PasswordReset, now()),
+            t.verify(
+                &sign_with(&good("password-reset"), SECRET, Algorithm::HS256),
+                Scope::PasswordReset,
+                now()
+            ),
             Err(LinkError::Invalid)
         );
         assert_eq!(
-            t.verify(&sign_with(&good("password-reset"), &key, Algorithm::HS512), Scope::PasswordReset, now()),
+            t.verify(
+                &sign_with(&good("password-reset"), &key, Algorithm::HS512),
+                Scope::PasswordReset,
+                now()
+            ),
             Err(LinkError::Invalid)
         );
         let cases: Vec<(&str, Value)> = vec![
@@ -293,7 +316,11 @@ mod tests {
                 claims[claim] = value;
             }
             assert_eq!(
-                t.verify(&sign_with(&claims, &key, Algorithm::HS256), Scope::PasswordReset, now()),
+                t.verify(
+                    &sign_with(&claims, &key, Algorithm::HS256),
+                    Scope::PasswordReset,
+                    now()
+                ),
                 Err(LinkError::Invalid),
                 "{claim}"
             );
@@ -302,34 +329,60 @@ mod tests {
             let mut claims = good("password-reset");
             claims.as_object_mut().unwrap().remove(missing);
             assert_eq!(
-                t.verify(&sign_with(&claims, &key, Algorithm::HS256), Scope::PasswordReset, now()),
+                t.verify(
+                    &sign_with(&claims, &key, Algorithm::HS256),
+                    Scope::PasswordReset,
+                    now()
+                ),
                 Err(LinkError::Invalid),
                 "{missing}"
             );
         }
-        assert_eq!(t.verify("garbage", Scope::PasswordReset, now()), Err(LinkError::Invalid));
-        assert_eq!(t.verify("", Scope::PasswordReset, now()), Err(LinkError::Invalid));
+        assert_eq!(
+            t.verify("garbage", Scope::PasswordReset, now()),
+            Err(LinkError::Invalid)
+        );
+        assert_eq!(
+            t.verify("", Scope::PasswordReset, now()),
+            Err(LinkError::Invalid)
+        );
     }
 
     #[test]
     fn the_previous_secret_still_verifies() {
         let old = tokens();
         let (token, _) = old
-            .issue(Scope::PendingRegistration, "u", "a@example.com", None, None, now(), Duration::from_secs(60), None)
+            .issue(
+                Scope::PendingRegistration,
+                "u",
+                "a@example.com",
+                None,
+                None,
+                now(),
+                Duration::from_secs(60),
+                None,
+            )
             .unwrap();
         let rotated = LinkTokens::new(&SigningKeys {
             current: b"another-secret-of-at-least-32-bytes!!".to_vec(),
             previous: Some(SECRET.to_vec()),
             jwt: None,
         });
-        assert!(rotated.verify(token.expose(), Scope::PendingRegistration, now()).is_ok());
+        assert!(
+            rotated
+                .verify(token.expose(), Scope::PendingRegistration, now())
+                .is_ok()
+        );
     }
 
     #[test]
     fn fingerprints_change_with_the_hash() {
         let a = password_fingerprint(Some(&Sensitive::new("$argon2id$a")));
         assert_eq!(a.len(), 16);
-        assert_ne!(a, password_fingerprint(Some(&Sensitive::new("$argon2id$b"))));
+        assert_ne!(
+            a,
+            password_fingerprint(Some(&Sensitive::new("$argon2id$b")))
+        );
         assert_ne!(a, password_fingerprint(None));
     }
 }

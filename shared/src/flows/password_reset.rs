@@ -61,9 +61,9 @@ pub async fn request_password_reset(
                 // Counted for every address, known or not: the same writes either way.
                 match crate::limits::mail_allowed(state, email).await {
                     Ok(true) => {
-                        if let Some(user) = user.filter(|u| {
-                            u.status == UserStatus::Active && u.password.is_some()
-                        }) {
+                        if let Some(user) =
+                            user.filter(|u| u.status == UserStatus::Active && u.password.is_some())
+                        {
                             send_reset(state, &user, input.reset_url.as_deref(), answer).await;
                         }
                     }
