@@ -1,9 +1,15 @@
-//! `POST /auth/login`, `POST /auth/refresh` and `POST /auth/logout`.
+//! The login, refresh and logout flows (`POST /auth/login`, `/auth/refresh`, `/auth/logout`
+//! and GraphQL's `auth_login`, `auth_refresh`, `auth_logout`), and the caller's token check.
+//! Transport-independent: typed input and a [`Client`] in, [`Issued`] tokens (or cookies to
+//! clear) or an [`ApiError`] out. Rate limits, lockout, the equal work of every login outcome,
+//! the grace window and reuse detection live here, so every transport has them. The REST
+//! adapters are in [`crate::rest`].
 
 use lambda_http::Request;
 use lambda_http::http::{HeaderValue, StatusCode, header};
-use serde_json::{Map, Value, json};
+use serde_json::Value;
 
+use crate::client::{AuthCookie, Client, CookieChange, Presented, Site};
 use crate::error::ApiError;
 use crate::http::{self, HttpResponse, TokenSource};
 use crate::password::Passwords;
@@ -24,7 +30,8 @@ pub enum Mode {
 }
 
 impl Mode {
-    fn parse(value: Option<&Value>) -> Result<Option<Self>, ApiError> {
+    /// The `mode` of a REST body (Joi's message for anything else).
+    pub fn parse(value: Option<&Value>) -> Result<Option<Self>, ApiError> {
         match value {
             None | Some(Value::Null) => Ok(None),
             Some(Value::String(mode)) if mode == "json" => Ok(Some(Self::Json)),
@@ -33,6 +40,16 @@ impl Mode {
             Some(_) => Err(ApiError::payload(
                 "\"mode\" must be one of [cookie, json, session]",
             )),
+        }
+    }
+
+    /// A mode by its name (GraphQL's `auth_mode` enum values).
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "json" => Some(Self::Json),
+            "cookie" => Some(Self::Cookie),
+            "session" => Some(Self::Session),
+            _ => None,
         }
     }
 }
@@ -44,13 +61,30 @@ impl Mode {
 /// cookie on a state-changing request must come from an allowed `Origin` (CSRF), checked before
 /// anything is read.
 pub async fn caller(state: &AppState, request: &Request) -> Result<Option<AccessClaims>, ApiError> {
-    let Some((claims, source)) =
-        http::authenticate(request, &state.tokens, &state.config.session_cookie.name)?
-    else {
+    let presented = http::access_token(request, &state.config.session_cookie.name)?
+        .map(|(token, source)| Presented { token, source });
+    verify_caller(state, presented.as_ref(), &http::site(request)).await
+}
+
+/// [`caller`] for any transport: the token as presented and where the request came from.
+pub async fn verify_caller(
+    state: &AppState,
+    presented: Option<&Presented>,
+    site: &Site,
+) -> Result<Option<AccessClaims>, ApiError> {
+    let Some(presented) = presented else {
         return Ok(None);
     };
-    if source == TokenSource::Cookie {
-        http::check_origin(request, &state.config.cors_allow_origins)?;
+    let claims = state
+        .tokens
+        .verify(&presented.token)
+        .map_err(|error| match error {
+            TokenError::NotDirectus => ApiError::InvalidCredentials,
+            TokenError::Invalid => ApiError::InvalidToken,
+            TokenError::Expired => ApiError::TokenExpired,
+        })?;
+    if presented.source == TokenSource::Cookie {
+        site.check(&state.config.cors_allow_origins)?;
     }
     match state.access.standing(&state.store, &claims.id).await? {
         Some(standing)
@@ -150,26 +184,59 @@ fn internal(error: impl std::error::Error + Send + Sync + 'static) -> ApiError {
     ApiError::Internal(Box::new(error))
 }
 
+/// What a login presents. `email` as sent (surrounding spaces are forgiven); its format is the
+/// transport's business (REST answers 400 for a malformed one, GraphQL `INVALID_CREDENTIALS`).
+#[derive(Debug, Clone)]
+pub struct Credentials {
+    pub email: String,
+    pub password: Sensitive,
+    /// Accepted and ignored: this API has no TFA.
+    pub otp: Option<String>,
+    pub mode: Mode,
+}
+
+/// What login and refresh issue, per mode: json returns both tokens; cookie returns the access
+/// token and sets the refresh cookie; session returns neither and sets the session cookie.
+#[derive(Debug, Clone)]
+pub struct Issued {
+    pub mode: Mode,
+    /// `None` in session mode (the token is the cookie).
+    pub access_token: Option<String>,
+    /// Only in json mode.
+    pub refresh_token: Option<Sensitive>,
+    /// Lifetime of the access token (or session cookie), milliseconds.
+    pub expires_ms: u64,
+    pub cookies: Vec<CookieChange>,
+}
+
+/// A login of any transport that could never match an account, refused before any work:
+/// bounds and control characters protect the service whatever the transport checked.
+fn plausible(email: &str, password: &Sensitive) -> bool {
+    !email.is_empty()
+        && email.chars().count() <= http::MAX_EMAIL_CHARS
+        && !email
+            .chars()
+            .any(|c| http::is_control(c) || c.is_whitespace())
+        && !password.expose().is_empty()
+        && password.expose().chars().count() <= http::MAX_BODY_BYTES
+}
+
+/// Logs in with email and password: one limit count per client address, one lock count per
+/// email, always one argon2 verification (the dummy hash for an unknown email, and while the
+/// account is locked), then a new session. Every refusal is `INVALID_CREDENTIALS`.
 pub async fn login(
     state: &AppState,
     passwords: &Passwords,
-    request: &Request,
-) -> Result<HttpResponse, ApiError> {
-    caller(state, request).await?;
-    // The payload first: a malformed one is a 400 that touches nothing. Then the limit, before
-    // any hashing.
-    let body = http::json_object(request)?;
-    let email = http::required_email(&body)?;
-    // No password rule applies at login (only the body limit): a login never describes the
-    // policy, and a Directus-imported hash of a longer password still verifies.
-    let password = Sensitive::new(http::required_string(
-        &body,
-        "password",
-        http::MAX_BODY_BYTES,
-    )?);
-    http::optional_string(&body, "otp")?;
-    let mode = Mode::parse(body.get("mode"))?.unwrap_or(Mode::Json);
-    crate::limits::enforce(state, request, crate::limits::Limited::Login).await?;
+    credentials: Credentials,
+    client: &Client,
+) -> Result<Issued, ApiError> {
+    let email = credentials.email.trim_matches(' ').to_owned();
+    let password = credentials.password;
+    let mode = credentials.mode;
+    if !plausible(&email, &password) {
+        return Err(ApiError::InvalidCredentials);
+    }
+    crate::limits::enforce(state, client, crate::limits::Limited::Login).await?;
 
     // The attempt is counted before the password is checked, so parallel guesses cannot all
     // pass one lock check: each takes its own count, and none is checked while a lock holds.
@@ -223,39 +290,39 @@ pub async fn login(
         // Milliseconds, like `sessions_valid_after`: a login in the same second as a revocation
         // but after it must not look older than the cut-off.
         created_at: crate::store::now_millis(),
-        ip: http::client_ip(request),
-        user_agent: http::user_agent(request),
+        ip: client.ip.clone(),
+        user_agent: client.user_agent.clone(),
     };
     state.store.create_session(&session).await?;
     tracing::info!(user = %user.id, session = %session.id, "login");
-    token_response(state, &user, &session.id, 0, now, mode).await
+    issue(state, &user, &session.id, 0, now, mode).await
+}
+
+/// The token a refresh or logout presents: in json mode `refresh_token` (from the body or the
+/// argument), in cookie mode the refresh cookie, in session mode the session cookie (of the
+/// [`Client`]); the other sources are ignored.
+#[derive(Debug, Clone)]
+pub struct Presentation {
+    pub mode: Mode,
+    pub refresh_token: Option<String>,
 }
 
 /// Rotates the session: the presented token's generation must be the current one, and one
 /// conditional update advances it. A token rotated out less than the grace window ago (another
 /// tab refreshing at the same moment) gets the same new pair; any older token, or the previous
 /// one after the window, is a reuse, and ends the whole session.
-pub async fn refresh(state: &AppState, request: &Request) -> Result<HttpResponse, ApiError> {
-    // In session mode the cookie is both the caller's token and the one presented for rotation:
-    // this flow judges it (a spent one ends the session here, where the generic check would
-    // only refuse it). Any other token is checked first, as on every route.
-    let cookie_is_caller = matches!(
-        http::access_token(request, &state.config.session_cookie.name),
-        Ok(Some((_, TokenSource::Cookie)))
-    );
-    if !cookie_is_caller {
-        caller(state, request).await?;
-    }
-    let body = http::json_object(request)?;
-    if cookie_is_caller && Mode::parse(body.get("mode"))? != Some(Mode::Session) {
-        caller(state, request).await?;
-    }
-    let (mode, presented) = presented_refresh_token(state, request, &body)?;
+pub async fn refresh(
+    state: &AppState,
+    presentation: Presentation,
+    client: &Client,
+) -> Result<Issued, ApiError> {
+    let mode = presentation.mode;
+    let presented = presented_refresh_token(state, &presentation, client)?;
     let (session_id, generation) =
         presented_session(state, mode, &presented)?.ok_or(ApiError::InvalidCredentials)?;
     // A forged token fails the HMAC (or JWT signature) check above without touching DynamoDB;
     // the limit guards the reads and writes below.
-    crate::limits::enforce(state, request, crate::limits::Limited::Refresh).await?;
+    crate::limits::enforce(state, client, crate::limits::Limited::Refresh).await?;
     let now = now_secs();
     let now_i = secs_i64(now);
     let within_grace = |session: &Session| within_grace(state, session, now_i);
@@ -315,7 +382,7 @@ pub async fn refresh(state: &AppState, request: &Request) -> Result<HttpResponse
             });
         }
     };
-    token_response(
+    issue(
         state,
         &user,
         &session_id,
@@ -380,29 +447,28 @@ fn rotated_secs(session: &Session) -> u64 {
         .unwrap_or_else(now_secs)
 }
 
-pub async fn logout(state: &AppState, request: &Request) -> Result<HttpResponse, ApiError> {
-    caller(state, request).await?;
-    let body = http::json_object(request)?;
-    let (mode, presented) = presented_refresh_token(state, request, &body)?;
-    // A genuine token of the session ends it; an unknown one is still a success, as in Directus.
+/// Ends the session the presented token names; an unknown or already ended one is still a
+/// success, as in Directus. Returns the cookies to clear: the refresh cookie if the client
+/// presented one, the session cookie in session mode.
+pub async fn logout(
+    state: &AppState,
+    presentation: Presentation,
+    client: &Client,
+) -> Result<Vec<CookieChange>, ApiError> {
+    let mode = presentation.mode;
+    let presented = presented_refresh_token(state, &presentation, client)?;
     if let Some((session_id, _)) = presented_session(state, mode, &presented)? {
         state.store.revoke_session(&session_id).await?;
         tracing::info!(session = %session_id, "logout");
     }
-    let mut response = http::no_content();
-    if http::cookie(request, &state.config.refresh_cookie.name).is_some() {
-        http::append_cookie(
-            &mut response,
-            &http::set_cookie(&state.config.refresh_cookie, "", 0),
-        );
+    let mut cookies = Vec::new();
+    if client.refresh_cookie.is_some() {
+        cookies.push(CookieChange::clear(AuthCookie::Refresh));
     }
     if mode == Mode::Session {
-        http::append_cookie(
-            &mut response,
-            &http::set_cookie(&state.config.session_cookie, "", 0),
-        );
+        cookies.push(CookieChange::clear(AuthCookie::Session));
     }
-    Ok(response)
+    Ok(cookies)
 }
 
 /// The (session id, generation) a presented token names: a refresh token by its HMAC, a
@@ -426,32 +492,25 @@ fn presented_session(
     }
 }
 
-/// Directus' mode resolution: `mode` if given; else `json` when the body has a refresh token;
-/// else `cookie`. Cookie mode ignores any token in the body; session mode reads the session
-/// cookie. Both cookie-driven modes must come from an allowed `Origin` (CSRF).
+/// The token presented for rotation or logout, by mode. Both cookie-driven modes must come
+/// from an allowed `Origin` (CSRF).
 fn presented_refresh_token(
     state: &AppState,
-    request: &Request,
-    body: &Map<String, Value>,
-) -> Result<(Mode, String), ApiError> {
-    let in_body = http::optional_string(body, "refresh_token")?.filter(|t| !t.is_empty());
-    let mode = Mode::parse(body.get("mode"))?.unwrap_or(if in_body.is_some() {
-        Mode::Json
-    } else {
-        Mode::Cookie
-    });
-    let token = match mode {
-        Mode::Json => in_body,
+    presentation: &Presentation,
+    client: &Client,
+) -> Result<String, ApiError> {
+    let token = match presentation.mode {
+        Mode::Json => presentation.refresh_token.clone(),
         Mode::Cookie => {
-            http::check_origin(request, &state.config.cors_allow_origins)?;
-            http::cookie(request, &state.config.refresh_cookie.name).filter(|t| !t.is_empty())
+            client.site.check(&state.config.cors_allow_origins)?;
+            client.refresh_cookie.clone()
         }
         Mode::Session => {
-            http::check_origin(request, &state.config.cors_allow_origins)?;
-            http::cookie(request, &state.config.session_cookie.name).filter(|t| !t.is_empty())
+            client.site.check(&state.config.cors_allow_origins)?;
+            client.session_cookie.clone()
         }
     };
-    token.map(|token| (mode, token)).ok_or_else(|| {
+    token.filter(|t| !t.is_empty()).ok_or_else(|| {
         ApiError::payload("The refresh token is required in either the payload or cookie")
     })
 }
@@ -467,14 +526,14 @@ fn expiry(state: &AppState, now: u64) -> i64 {
 /// The pair for `generation` of the session. Both halves are deterministic in (session,
 /// generation, issue time), which is what lets a refresh inside the grace window return the
 /// very same pair.
-async fn token_response(
+async fn issue(
     state: &AppState,
     user: &User,
     session_id: &str,
     generation: u32,
     issued_at: u64,
     mode: Mode,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<Issued, ApiError> {
     let accountability = state
         .access
         .accountability(&state.store, Some((&user.id, user.role.as_deref())))
@@ -495,15 +554,17 @@ async fn token_response(
                 ttl,
             )
             .map_err(internal)?;
-        let mut response = http::json(
-            StatusCode::OK,
-            &json!({ "data": { "expires": access.expires_ms } }),
-        );
-        http::append_cookie(
-            &mut response,
-            &http::set_cookie(&state.config.session_cookie, &access.token, ttl.as_secs()),
-        );
-        return Ok(response);
+        return Ok(Issued {
+            mode,
+            access_token: None,
+            refresh_token: None,
+            expires_ms: access.expires_ms,
+            cookies: vec![CookieChange::set(
+                AuthCookie::Session,
+                &access.token,
+                ttl.as_secs(),
+            )],
+        });
     }
     let access = state
         .tokens
@@ -517,24 +578,22 @@ async fn token_response(
         )
         .map_err(internal)?;
     let refresh_token = state.refresh_keys.token(session_id, generation);
-    let mut data = json!({ "expires": access.expires_ms });
-    if mode == Mode::Json {
-        data["refresh_token"] = json!(refresh_token.expose());
-    }
-    data["access_token"] = json!(access.token);
-    let mut response = http::json(StatusCode::OK, &json!({ "data": data }));
-    if mode == Mode::Cookie {
-        let max_age = state.config.refresh_token_ttl.as_secs();
-        http::append_cookie(
-            &mut response,
-            &http::set_cookie(
-                &state.config.refresh_cookie,
-                refresh_token.expose(),
-                max_age,
-            ),
-        );
-    }
-    Ok(response)
+    let cookies = if mode == Mode::Cookie {
+        vec![CookieChange::set(
+            AuthCookie::Refresh,
+            refresh_token.expose(),
+            state.config.refresh_token_ttl.as_secs(),
+        )]
+    } else {
+        Vec::new()
+    };
+    Ok(Issued {
+        mode,
+        access_token: Some(access.token),
+        refresh_token: (mode == Mode::Json).then_some(refresh_token),
+        expires_ms: access.expires_ms,
+        cookies,
+    })
 }
 
 #[cfg(test)]
@@ -550,6 +609,28 @@ mod tests {
         assert_eq!(lock_seconds(10), Some(32));
         assert_eq!(lock_seconds(15), Some(900));
         assert_eq!(lock_seconds(u32::MAX), Some(900));
+    }
+
+    #[test]
+    fn implausible_logins_are_refused_before_any_work() {
+        let ok = Sensitive::new("d1r3ctu5");
+        assert!(plausible("hello@example.com", &ok));
+        // Format is the transport's business: GraphQL looks such an email up like any other.
+        assert!(plausible("not-an-email", &ok));
+        for email in [
+            "",
+            "a\u{0}b@example.com",
+            "a b@example.com",
+            "adm\u{200b}in@x.io",
+        ] {
+            assert!(!plausible(email, &ok), "{email:?}");
+        }
+        assert!(!plausible(&"a".repeat(255), &ok));
+        assert!(!plausible("hello@example.com", &Sensitive::new("")));
+        let huge = Sensitive::new("x".repeat(http::MAX_BODY_BYTES + 1));
+        assert!(!plausible("hello@example.com", &huge));
+        assert_eq!(Mode::from_name("session"), Some(Mode::Session));
+        assert_eq!(Mode::from_name("Session"), None);
     }
 
     #[test]

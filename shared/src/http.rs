@@ -6,8 +6,8 @@ use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde_json::{Map, Value};
 
+use crate::client::{Client, CookieChange, Site};
 use crate::error::ApiError;
-use crate::token::{AccessClaims, TokenError, Tokens};
 
 /// Largest accepted request body. Auth payloads are tiny; this bounds parsing work and memory.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -225,13 +225,7 @@ pub fn user_agent(request: &Request) -> Option<String> {
     Some(agent.chars().take(MAX_USER_AGENT).collect())
 }
 
-/// Where the caller's token came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TokenSource {
-    Query,
-    Header,
-    Cookie,
-}
+pub use crate::client::TokenSource;
 
 /// The caller's token with Directus' precedence (`extract-token.ts`): `?access_token=` (a
 /// non-empty value), then `Authorization: Bearer <token>` (exactly two parts; both at once is a
@@ -271,26 +265,6 @@ pub fn access_token(
     }
 }
 
-/// Verifies the caller's token, if any. Like Directus, a present but bad token fails every
-/// route, public ones included; no token means a public request.
-pub fn authenticate(
-    request: &Request,
-    tokens: &Tokens,
-    session_cookie: &str,
-) -> Result<Option<(AccessClaims, TokenSource)>, ApiError> {
-    let Some((token, source)) = access_token(request, session_cookie)? else {
-        return Ok(None);
-    };
-    tokens
-        .verify(&token)
-        .map(|claims| Some((claims, source)))
-        .map_err(|error| match error {
-            TokenError::NotDirectus => ApiError::InvalidCredentials,
-            TokenError::Invalid => ApiError::InvalidToken,
-            TokenError::Expired => ApiError::TokenExpired,
-        })
-}
-
 /// True for methods that change state (everything but GET, HEAD, OPTIONS).
 pub fn is_state_changing(request: &Request) -> bool {
     !matches!(
@@ -301,47 +275,46 @@ pub fn is_state_changing(request: &Request) -> bool {
     )
 }
 
-/// CSRF defence for requests a cookie authenticates: a state-changing request whose `Origin` is
-/// not one of the allowed origins (`CORS_ALLOW_ORIGINS`) is refused, `Origin: null` included. A
-/// request without `Origin` is not a browser's cross-site request (browsers send it on every
-/// cross-origin POST, PATCH and DELETE), so servers and scripts are unaffected.
-pub fn check_origin(request: &Request, allowed: &[String]) -> Result<(), ApiError> {
-    if !is_state_changing(request) {
-        return Ok(());
-    }
-    let Some(origin) = request.headers().get(header::ORIGIN) else {
-        // No Origin: a non-browser client, unless the browser says the request came from
-        // another site (Fetch Metadata), which an Origin-less form post can still carry.
-        let fetched_from = request
+/// What the CSRF check reads of a request.
+pub fn site(request: &Request) -> Site {
+    let header = |name| {
+        request
             .headers()
-            .get("sec-fetch-site")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("none");
-        if fetched_from.eq_ignore_ascii_case("cross-site")
-            || fetched_from.eq_ignore_ascii_case("same-site")
-        {
-            tracing::warn!(
-                fetched_from,
-                "cookie-authenticated cross-site request refused"
-            );
-            return Err(ApiError::Forbidden(Some(
-                "Cross-site request refused: the session cookies are not for other sites.".into(),
-            )));
-        }
-        return Ok(());
+            .get(name)
+            .map(|v: &HeaderValue| v.to_str().unwrap_or("null").to_owned())
     };
-    let origin = origin.to_str().unwrap_or("null").trim_end_matches('/');
-    if allowed.iter().any(|a| a.eq_ignore_ascii_case(origin)) {
-        Ok(())
-    } else {
-        tracing::warn!(
-            origin,
-            "cookie-authenticated request from a foreign origin refused"
-        );
-        Err(ApiError::Forbidden(Some(format!(
-            "Cross-site request refused: origin \"{}\" is not allowed to use the session cookies.",
-            origin.chars().take(200).collect::<String>()
-        ))))
+    Site {
+        state_changing: is_state_changing(request),
+        origin: header(header::ORIGIN.as_str()),
+        fetch_site: header("sec-fetch-site"),
+    }
+}
+
+/// CSRF defence for requests a cookie authenticates ([`Site::check`]).
+pub fn check_origin(request: &Request, allowed: &[String]) -> Result<(), ApiError> {
+    site(request).check(allowed)
+}
+
+/// The typed facts the flows read of a REST request (the access token is read apart, with
+/// [`access_token`]: its error, two token sources at once, comes first).
+pub fn client(request: &Request, config: &crate::config::Config) -> Client {
+    Client {
+        ip: client_ip(request),
+        user_agent: user_agent(request),
+        refresh_cookie: cookie(request, &config.refresh_cookie.name).filter(|t| !t.is_empty()),
+        session_cookie: cookie(request, &config.session_cookie.name).filter(|t| !t.is_empty()),
+        site: site(request),
+    }
+}
+
+/// Adds the cookies a flow set or cleared to a response.
+pub fn apply_cookies(
+    response: &mut HttpResponse,
+    config: &crate::config::Config,
+    cookies: &[CookieChange],
+) {
+    for change in cookies {
+        append_cookie(response, &change.header(config));
     }
 }
 

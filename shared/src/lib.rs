@@ -4,6 +4,7 @@
 pub mod access;
 pub mod aggregate;
 pub mod auth;
+pub mod client;
 pub mod config;
 pub mod directory;
 pub mod email;
@@ -18,6 +19,7 @@ pub mod provision;
 pub mod query;
 pub mod refresh_token;
 pub mod registration;
+pub mod rest;
 pub mod sensitive;
 pub mod server;
 pub mod state;

@@ -5,11 +5,9 @@
 
 use std::net::{IpAddr, Ipv6Addr};
 
-use lambda_http::Request;
-
 use crate::access::filter::iso8601;
+use crate::client::Client;
 use crate::error::ApiError;
-use crate::http;
 use crate::state::AppState;
 use crate::store::RateLimit;
 
@@ -71,23 +69,15 @@ pub fn address_key(address: Option<&str>, v6_prefix: u8) -> String {
 
 /// Counts this request against its address; 429 `REQUESTS_EXCEEDED` with `Retry-After` past the
 /// limit. A limit of 0 points switches it off.
-pub async fn enforce(state: &AppState, request: &Request, action: Limited) -> Result<(), ApiError> {
-    enforce_for(state, http::client_ip(request).as_deref(), action).await
-}
-
-/// [`enforce`] for a client address a transport has already read (`None`: it had none).
-pub async fn enforce_for(
-    state: &AppState,
-    source: Option<&str>,
-    action: Limited,
-) -> Result<(), ApiError> {
+pub async fn enforce(state: &AppState, client: &Client, action: Limited) -> Result<(), ApiError> {
+    let source = client.ip.clone();
     if source.is_none() {
         tracing::warn!(
             action = action.name(),
             "request without a source address; counted in the shared unknown bucket"
         );
     }
-    let address = address_key(source, state.config.rate_limit_ipv6_prefix);
+    let address = address_key(source.as_deref(), state.config.rate_limit_ipv6_prefix);
     let settings = state
         .access
         .settings(&state.store, &state.config.default_settings)

@@ -2,12 +2,12 @@
 //! New and existing emails get the same 204 after the same work (one argon2 hash), so the
 //! endpoint never reveals whether an address is registered.
 
-use lambda_http::Request;
 use serde_json::{Map, Value};
 
 use crate::access::filter;
+use crate::client::Client;
 use crate::error::ApiError;
-use crate::http::{self, HttpResponse};
+use crate::http;
 use crate::password::MAX_PASSWORD_CHARS;
 use crate::password::Passwords;
 use crate::sensitive::Sensitive;
@@ -16,38 +16,110 @@ use crate::users::MAX_NAME_CHARS;
 
 use crate::state::AppState;
 
-const ALLOWED_FIELDS: [&str; 5] = [
+/// The fields a registration may carry.
+pub const ALLOWED_FIELDS: [&str; 5] = [
     "email",
     "password",
     "verification_url",
     "first_name",
     "last_name",
 ];
-const MAX_URL_CHARS: usize = 2048;
+pub const MAX_URL_CHARS: usize = 2048;
 
+/// What a registration presents (REST's body, GraphQL's `users_register` arguments).
+#[derive(Debug, Clone)]
+pub struct Registration {
+    pub email: String,
+    pub password: Sensitive,
+    pub verification_url: Option<String>,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+}
+
+fn invalid(field: &str, kind: &'static str, detail: &str) -> ApiError {
+    ApiError::FailedValidation {
+        field: field.to_owned(),
+        kind,
+        detail: detail.to_owned(),
+    }
+}
+
+/// The bounds every transport gets (REST checks the same with Joi's 400s first): a valid email
+/// without control characters, a password within the limit, bounded names free of control
+/// characters, a bounded URL. `FAILED_VALIDATION`, as Directus' create step answers.
+fn validate(registration: &Registration) -> Result<String, ApiError> {
+    let email = registration.email.trim_matches(' ');
+    if email.chars().count() > http::MAX_EMAIL_CHARS || !http::valid_email(email) {
+        return Err(invalid(
+            "email",
+            "email",
+            "Value has to be a valid email address.",
+        ));
+    }
+    let password = registration.password.expose();
+    if password.is_empty() {
+        return Err(invalid("password", "required", "Value is required."));
+    }
+    if password.chars().count() > MAX_PASSWORD_CHARS {
+        return Err(invalid(
+            "password",
+            "max",
+            &format!("Value can't be longer than {MAX_PASSWORD_CHARS} characters."),
+        ));
+    }
+    for (field, value) in [
+        ("first_name", &registration.first_name),
+        ("last_name", &registration.last_name),
+    ] {
+        let Some(value) = value else { continue };
+        if value.chars().count() > MAX_NAME_CHARS {
+            return Err(invalid(
+                field,
+                "max",
+                &format!("Value can't be longer than {MAX_NAME_CHARS} characters."),
+            ));
+        }
+        if value.chars().any(http::is_control) {
+            return Err(invalid(
+                field,
+                "regex",
+                "Value can't contain control characters.",
+            ));
+        }
+    }
+    if registration
+        .verification_url
+        .as_ref()
+        .is_some_and(|url| url.chars().count() > MAX_URL_CHARS)
+    {
+        return Err(invalid(
+            "verification_url",
+            "max",
+            &format!("Value can't be longer than {MAX_URL_CHARS} characters."),
+        ));
+    }
+    Ok(email.to_owned())
+}
+
+/// Public self-registration: counted against the client address's registration budget before
+/// any hashing; new and existing emails get the same answer after the same work.
 pub async fn register(
     state: &AppState,
     passwords: &Passwords,
-    request: &Request,
-) -> Result<HttpResponse, ApiError> {
-    crate::auth::caller(state, request).await?;
-    // The payload first: a malformed one is a 400 that touches nothing. Then the limit, before
-    // any hashing.
-    let body = http::json_object(request)?;
-    if let Some(unknown) = body.keys().find(|k| !ALLOWED_FIELDS.contains(&k.as_str())) {
-        return Err(ApiError::payload(format!("\"{unknown}\" is not allowed")));
-    }
-    let email = http::required_email(&body)?;
-    let password = Sensitive::new(http::required_string(
-        &body,
-        "password",
-        MAX_PASSWORD_CHARS,
-    )?);
-    let first_name = name(&body, "first_name")?;
-    let last_name = name(&body, "last_name")?;
-    let verification_url = bounded(&body, "verification_url", MAX_URL_CHARS)?;
+    registration: Registration,
+    client: &Client,
+) -> Result<(), ApiError> {
+    let email = validate(&registration)?;
+    let Registration {
+        password,
+        verification_url,
+        first_name,
+        last_name,
+        ..
+    } = registration;
+    // Directus' first check: a link only to an allow-listed URL (400 for every address).
     crate::flows::verification::check_verification_url(state, verification_url.as_deref())?;
-    crate::limits::enforce(state, request, crate::limits::Limited::Register).await?;
+    crate::limits::enforce(state, client, crate::limits::Limited::Register).await?;
 
     // The same cached item the rate limiter just read: one settings read per cache period.
     let settings = state
@@ -127,36 +199,62 @@ pub async fn register(
         }
         answer.wait().await;
     }
-    Ok(http::no_content())
+    Ok(())
 }
 
-/// A name: bounded, and free of control characters.
-fn name(body: &Map<String, Value>, field: &str) -> Result<Option<String>, ApiError> {
-    let value = bounded(body, field, MAX_NAME_CHARS)?;
-    if value
-        .as_deref()
-        .is_some_and(|v| v.chars().any(http::is_control))
-    {
-        return Err(ApiError::payload(format!(
-            "\"{field}\" must not contain control characters"
-        )));
-    }
-    Ok(value)
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-fn bounded(
-    body: &Map<String, Value>,
-    field: &str,
-    max_chars: usize,
-) -> Result<Option<String>, ApiError> {
-    let value = http::optional_string(body, field)?;
-    if value
-        .as_ref()
-        .is_some_and(|v| v.chars().count() > max_chars)
-    {
-        return Err(ApiError::payload(format!(
-            "\"{field}\" length must be less than or equal to {max_chars} characters long"
-        )));
+    fn registration(email: &str, password: &str) -> Registration {
+        Registration {
+            email: email.into(),
+            password: Sensitive::new(password),
+            verification_url: None,
+            first_name: None,
+            last_name: None,
+        }
     }
-    Ok(value)
+
+    #[test]
+    fn every_transport_gets_the_bounds_as_failed_validation() {
+        assert_eq!(
+            validate(&registration(" Hello@Example.com ", "d1r3ctu5")).unwrap(),
+            "Hello@Example.com"
+        );
+        for (bad, field) in [
+            (registration("nope", "d1r3ctu5"), "email"),
+            (registration("a\u{1}@example.com", "d1r3ctu5"), "email"),
+            (registration("a@example.com", ""), "password"),
+            (
+                registration("a@example.com", &"x".repeat(MAX_PASSWORD_CHARS + 1)),
+                "password",
+            ),
+            (
+                Registration {
+                    first_name: Some("a\u{202e}b".into()),
+                    ..registration("a@example.com", "d1r3ctu5")
+                },
+                "first_name",
+            ),
+            (
+                Registration {
+                    last_name: Some("x".repeat(MAX_NAME_CHARS + 1)),
+                    ..registration("a@example.com", "d1r3ctu5")
+                },
+                "last_name",
+            ),
+            (
+                Registration {
+                    verification_url: Some("x".repeat(MAX_URL_CHARS + 1)),
+                    ..registration("a@example.com", "d1r3ctu5")
+                },
+                "verification_url",
+            ),
+        ] {
+            let error = validate(&bad).unwrap_err();
+            assert_eq!(error.code(), "FAILED_VALIDATION", "{field}");
+            assert!(error.to_string().contains(field), "{error}");
+        }
+    }
 }

@@ -11,6 +11,7 @@ use lambda_http::http::StatusCode;
 use serde_json::{Map, Value, json};
 
 use crate::access::{Accountability, ReadPlan, filter};
+use crate::client::Client;
 use crate::error::ApiError;
 use crate::http::{self, HttpResponse};
 use crate::password::MAX_PASSWORD_CHARS;
@@ -21,6 +22,7 @@ use crate::store::{
     Collection, FieldDef, MAX_USER_POLICIES, NewUser, Permission, Revocation, StoreError, User,
     UserChanges, UserStatus, now_millis,
 };
+use crate::token::AccessClaims;
 use lambda_http::RequestExt;
 
 const COLLECTION: &str = "directus_users";
@@ -484,7 +486,7 @@ pub fn own_view(
 }
 
 /// `fields` of the query string (`a,b`, repeated, or `fields[]=`), `None` when absent.
-fn requested_fields(request: &Request) -> Option<Vec<String>> {
+pub fn requested_fields(request: &Request) -> Option<Vec<String>> {
     let query = request.query_string_parameters_ref()?;
     let mut fields: Option<Vec<String>> = None;
     for (key, value) in query.iter() {
@@ -500,12 +502,13 @@ fn requested_fields(request: &Request) -> Option<Vec<String>> {
     fields
 }
 
-/// `GET /users/me`: never 403 for a user; without read permission on their row, `{"id"}`.
-pub async fn read_me(state: &AppState, request: &Request) -> Result<HttpResponse, ApiError> {
-    let claims = crate::auth::caller(state, request)
-        .await?
-        .ok_or(ApiError::InvalidCredentials)?;
-    let fields = requested_fields(request);
+/// The caller's own row (`GET /users/me`, GraphQL's `users_me`) with `fields` (`None`: `*`):
+/// never 403 for a user; without read permission on their row, `{"id"}`.
+pub async fn read_me(
+    state: &AppState,
+    claims: &AccessClaims,
+    fields: Option<&[String]>,
+) -> Result<Value, ApiError> {
     let accountability = state
         .access
         .accountability(&state.store, Some((&claims.id, claims.role.as_deref())))
@@ -515,12 +518,11 @@ pub async fn read_me(state: &AppState, request: &Request) -> Result<HttpResponse
         .get_user(&claims.id)
         .await?
         .ok_or(ApiError::InvalidCredentials)?;
-    let data = match own_view(&with_app_minimal(&accountability), &user, fields.as_deref()) {
-        Ok(data) => data,
-        Err(ApiError::Forbidden(_)) => json!({ "id": user.id }),
-        Err(other) => return Err(other),
-    };
-    Ok(http::json(StatusCode::OK, &json!({ "data": data })))
+    match own_view(&with_app_minimal(&accountability), &user, fields) {
+        Ok(data) => Ok(data),
+        Err(ApiError::Forbidden(_)) => Ok(json!({ "id": user.id })),
+        Err(other) => Err(other),
+    }
 }
 
 /// `PATCH /users/me`: the caller's `update` permissions on their own row decide (fields,
@@ -534,13 +536,11 @@ pub async fn read_me(state: &AppState, request: &Request) -> Result<HttpResponse
 pub async fn update_me(
     state: &AppState,
     passwords: &Passwords,
-    request: &Request,
-) -> Result<HttpResponse, ApiError> {
-    let claims = crate::auth::caller(state, request)
-        .await?
-        .ok_or(ApiError::InvalidCredentials)?;
-    let body = http::json_object(request)?;
-    let fields = requested_fields(request);
+    claims: &AccessClaims,
+    body: Map<String, Value>,
+    fields: Option<&[String]>,
+    client: &Client,
+) -> Result<Value, ApiError> {
     let accountability = state
         .access
         .accountability(&state.store, Some((&claims.id, claims.role.as_deref())))
@@ -550,12 +550,12 @@ pub async fn update_me(
         .get_user(&claims.id)
         .await?
         .ok_or(ApiError::InvalidCredentials)?;
-    crate::auth::still_valid(&claims, &user)?;
+    crate::auth::still_valid(claims, &user)?;
     let payload = authorize_write(&accountability, "update", body, Some(&row(&user)))?;
     let update = parse_update(&payload, false)?;
     if update.password.is_some() {
         // Hashing is the expensive part: limited per client address before it.
-        crate::limits::enforce(state, request, crate::limits::Limited::PasswordChange).await?;
+        crate::limits::enforce(state, client, crate::limits::Limited::PasswordChange).await?;
     }
     if update
         .changes
@@ -566,7 +566,7 @@ pub async fn update_me(
         // A taken address answers RECORD_NOT_UNIQUE, as in Directus, which tells that it is
         // registered: email changes draw on the registration budget (5 a minute per address
         // by default), the same pace at which registration itself could be probed.
-        crate::limits::enforce(state, request, crate::limits::Limited::Register).await?;
+        crate::limits::enforce(state, client, crate::limits::Limited::Register).await?;
     }
     let password_hash = checked_update(state, passwords, &update).await?;
     let mut changes = update.changes;
@@ -598,12 +598,7 @@ pub async fn update_me(
         .get_user(&user.id)
         .await?
         .ok_or(ApiError::InvalidCredentials)?;
-    let data = own_view(
-        &with_app_minimal(&accountability),
-        &updated,
-        fields.as_deref(),
-    )?;
-    Ok(http::json(StatusCode::OK, &json!({ "data": data })))
+    own_view(&with_app_minimal(&accountability), &updated, fields)
 }
 
 /// What an administrator gets back: the user as Directus shows it, password concealed.
@@ -620,19 +615,30 @@ fn user_view(user: &User, policies: &[String]) -> Value {
     })
 }
 
+/// What a creation returns: the user as an administrator sees it, or nothing for a caller who
+/// may create but not read users (Directus' 204; GraphQL's `true`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Created {
+    Visible(Value),
+    Hidden,
+}
+
+/// `POST /users` and GraphQL's `create_users_item(s)`: the caller's create permissions decide
+/// (fields, presets, validation); anyone but an administrator draws on the registration budget
+/// of their address before any hashing, and a taken email answers as a new one.
 pub async fn create(
     state: &AppState,
     passwords: &Passwords,
-    request: &Request,
-) -> Result<HttpResponse, ApiError> {
-    let claims = crate::auth::caller(state, request).await?;
-    let body = http::json_object(request)?;
+    claims: Option<&AccessClaims>,
+    body: Map<String, Value>,
+    client: &Client,
+) -> Result<Created, ApiError> {
     let user = claims.as_ref().map(|c| (c.id.as_str(), c.role.as_deref()));
     let accountability = state.access.accountability(&state.store, user).await?;
     // Creation by anyone but an administrator is self-registration by another door: it shares
     // the registration budget per client address, checked before any hashing.
     if !accountability.admin {
-        crate::limits::enforce(state, request, crate::limits::Limited::Register).await?;
+        crate::limits::enforce(state, client, crate::limits::Limited::Register).await?;
     }
     let payload = parse_payload(&authorize(&accountability, body)?)?;
 
@@ -679,15 +685,12 @@ pub async fn create(
     };
     match state.store.create_user(new_user).await {
         Ok(user) => {
-            tracing::info!(user = %user.id, by = ?claims.as_ref().map(|c| &c.id), "user created");
+            tracing::info!(user = %user.id, by = ?claims.map(|c| &c.id), "user created");
             if accountability.admin {
-                Ok(http::json(
-                    StatusCode::OK,
-                    &json!({ "data": user_view(&user, &payload.policies) }),
-                ))
+                Ok(Created::Visible(user_view(&user, &payload.policies)))
             } else {
                 // The caller may create but not read users: Directus answers 204.
-                Ok(http::no_content())
+                Ok(Created::Hidden)
             }
         }
         Err(StoreError::AlreadyExists) if accountability.admin => Err(ApiError::RecordNotUnique {
@@ -697,7 +700,7 @@ pub async fn create(
         }),
         Err(StoreError::AlreadyExists) => {
             tracing::info!("public user creation for a taken email");
-            Ok(http::no_content())
+            Ok(Created::Hidden)
         }
         Err(other) => Err(other.into()),
     }

@@ -417,7 +417,7 @@ fn post(body: Value) -> lambda_http::Request {
 async fn registration_is_403_when_disabled_and_writes_nothing() {
     let store = fresh_store().await; // no settings: Directus' default, registration off
     let state = state_for(store.clone());
-    let result = shared::registration::register(
+    let result = shared::rest::register(
         &state,
         &cheap_passwords(),
         &post(json!({"email": "off@example.com", "password": "d1r3ctu5"})),
@@ -442,14 +442,14 @@ async fn the_registration_email_filter_is_enforced() {
     settings.public_registration_email_filter = Some(json!({"email": {"_ends_with": "@acme.com"}}));
     store.put_settings(&settings).await.unwrap();
     let state = state_for(store.clone());
-    let outsider = shared::registration::register(
+    let outsider = shared::rest::register(
         &state,
         &cheap_passwords(),
         &post(json!({"email": "x@example.com", "password": "d1r3ctu5"})),
     )
     .await;
     assert_eq!(outsider.unwrap_err().code(), "FORBIDDEN");
-    let insider = shared::registration::register(
+    let insider = shared::rest::register(
         &state,
         &cheap_passwords(),
         &post(json!({"email": "x@acme.com", "password": "d1r3ctu5"})),
@@ -475,7 +475,7 @@ async fn verify_email_registrations_create_unverified_users_who_cannot_log_in() 
     let state = state_for(store.clone());
     let passwords = cheap_passwords();
     let body = json!({"email": "pending@example.com", "password": "d1r3ctu5"});
-    shared::registration::register(&state, &passwords, &post(body.clone()))
+    shared::rest::register(&state, &passwords, &post(body.clone()))
         .await
         .unwrap();
     let user = store
@@ -484,7 +484,7 @@ async fn verify_email_registrations_create_unverified_users_who_cannot_log_in() 
         .unwrap()
         .unwrap();
     assert_eq!(user.status, UserStatus::Unverified);
-    let login = shared::auth::login(&state, &passwords, &post(body)).await;
+    let login = shared::rest::login(&state, &passwords, &post(body)).await;
     assert_eq!(login.unwrap_err().code(), "INVALID_CREDENTIALS");
 }
 
@@ -494,10 +494,10 @@ async fn refresh_of_a_suspended_user_is_user_suspended_and_ends_the_session() {
     let state = state_for(store.clone());
     let passwords = cheap_passwords();
     let body = json!({"email": "soon-suspended@example.com", "password": "d1r3ctu5"});
-    shared::registration::register(&state, &passwords, &post(body.clone()))
+    shared::rest::register(&state, &passwords, &post(body.clone()))
         .await
         .unwrap();
-    let login = shared::auth::login(&state, &passwords, &post(body))
+    let login = shared::rest::login(&state, &passwords, &post(body))
         .await
         .unwrap();
     let Body::Text(text) = login.body() else {
@@ -531,9 +531,9 @@ async fn refresh_of_a_suspended_user_is_user_suspended_and_ends_the_session() {
         .unwrap();
 
     let refresh =
-        shared::auth::refresh(&state, &post(json!({"refresh_token": refresh_token}))).await;
+        shared::rest::refresh(&state, &post(json!({"refresh_token": refresh_token}))).await;
     assert_eq!(refresh.unwrap_err().code(), "USER_SUSPENDED");
-    let again = shared::auth::refresh(&state, &post(json!({"refresh_token": refresh_token}))).await;
+    let again = shared::rest::refresh(&state, &post(json!({"refresh_token": refresh_token}))).await;
     assert_eq!(
         again.unwrap_err().code(),
         "INVALID_CREDENTIALS",
@@ -943,10 +943,10 @@ async fn users_created_with_policies_get_them_in_the_same_write() {
 async fn logged_in(state: &AppState, email: &str) -> String {
     let passwords = cheap_passwords();
     let body = json!({"email": email, "password": "d1r3ctu5"});
-    shared::registration::register(state, &passwords, &post(body.clone()))
+    shared::rest::register(state, &passwords, &post(body.clone()))
         .await
         .unwrap();
-    let login = shared::auth::login(state, &passwords, &post(body))
+    let login = shared::rest::login(state, &passwords, &post(body))
         .await
         .unwrap();
     data_of(&login)["refresh_token"]
@@ -963,7 +963,7 @@ fn data_of(response: &lambda_http::Response<Body>) -> Value {
 }
 
 async fn refresh_with(state: &AppState, token: &str) -> Result<Value, String> {
-    shared::auth::refresh(state, &post(json!({"refresh_token": token})))
+    shared::rest::refresh(state, &post(json!({"refresh_token": token})))
         .await
         .map(|r| data_of(&r))
         .map_err(|e| e.code().to_owned())
@@ -1089,7 +1089,7 @@ async fn concurrent_refreshes_with_one_token_converge_on_one_pair() {
 }
 
 async fn login_code(state: &AppState, email: &str, password: &str) -> Result<(), String> {
-    shared::auth::login(
+    shared::rest::login(
         state,
         &cheap_passwords(),
         &post(json!({"email": email, "password": password})),
@@ -1240,7 +1240,7 @@ async fn registration_refuses_short_common_and_off_pattern_passwords() {
     let register = |email: &'static str, password: &'static str| {
         let state = state.clone();
         async move {
-            shared::registration::register(
+            shared::rest::register(
                 &state,
                 &cheap_passwords(),
                 &post(json!({"email": email, "password": password})),
@@ -1288,7 +1288,7 @@ async fn get_posts(state: &AppState, token: &str) -> Result<u16, String> {
 }
 
 async fn full_login(state: &AppState, email: &str, password: &str) -> Value {
-    let login = shared::auth::login(
+    let login = shared::rest::login(
         state,
         &cheap_passwords(),
         &post(json!({"email": email, "password": password})),
@@ -1381,8 +1381,7 @@ async fn registration_is_limited_per_client_address_with_a_retry_after() {
     for i in 0..6 {
         let body = json!({"email": format!("limited-{i}@example.com"), "password": "d1r3ctu5"});
         let result =
-            shared::registration::register(&state, &passwords, &post_from("203.0.113.7", body))
-                .await;
+            shared::rest::register(&state, &passwords, &post_from("203.0.113.7", body)).await;
         outcomes.push(match result {
             Ok(response) => response.status().as_u16(),
             Err(error) => {
@@ -1408,7 +1407,7 @@ async fn registration_is_limited_per_client_address_with_a_retry_after() {
             .is_none(),
         "the limited request did no work"
     );
-    let elsewhere = shared::registration::register(
+    let elsewhere = shared::rest::register(
         &state,
         &passwords,
         &post_from(
@@ -1429,13 +1428,12 @@ async fn public_user_creation_shares_the_registration_limit() {
     let mut outcomes = Vec::new();
     for i in 0..3 {
         let body = json!({"email": format!("door-a-{i}@example.com"), "password": "d1r3ctu5"});
-        let response =
-            shared::registration::register(&state, &passwords, &post_from(address, body)).await;
+        let response = shared::rest::register(&state, &passwords, &post_from(address, body)).await;
         outcomes.push(response.map(|r| r.status().as_u16()).unwrap_or(0));
     }
     for i in 0..3 {
         let body = json!({"email": format!("door-b-{i}@example.com"), "password": "d1r3ctu5"});
-        let result = shared::users::create(&state, &passwords, &post_from(address, body)).await;
+        let result = shared::rest::create_user(&state, &passwords, &post_from(address, body)).await;
         outcomes.push(match result {
             Ok(response) => response.status().as_u16(),
             Err(error) => shared::http::respond(Err(error)).status().as_u16(),

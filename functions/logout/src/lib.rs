@@ -5,7 +5,7 @@ use shared::AppState;
 use shared::http::respond_authenticated;
 
 pub async fn handle(state: &AppState, request: Request) -> Result<Response<Body>, Error> {
-    let result = shared::auth::logout(state, &request).await;
+    let result = shared::rest::logout(state, &request).await;
     Ok(respond_authenticated(&request, &state.config, result))
 }
 

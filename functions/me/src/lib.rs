@@ -13,8 +13,8 @@ pub async fn handle(
     request: Request,
 ) -> Result<Response<Body>, Error> {
     let result = match *request.method() {
-        Method::GET => shared::users::read_me(state, &request).await,
-        Method::PATCH => shared::users::update_me(state, passwords, &request).await,
+        Method::GET => shared::rest::read_me(state, &request).await,
+        Method::PATCH => shared::rest::update_me(state, passwords, &request).await,
         _ => Err(ApiError::RouteNotFound(request.uri().path().to_owned())),
     };
     Ok(respond_authenticated(&request, &state.config, result))

@@ -1,85 +1,33 @@
-//! `POST /auth/password/request` and `POST /auth/password/reset`: the REST adapter of
-//! `shared::flows::password_reset` (parse the body as Directus does, call the flow, render).
+//! `POST /auth/password/request` and `POST /auth/password/reset` (`shared::rest` adapts them to
+//! `shared::flows::password_reset`).
 
 use lambda_http::{Body, Error, Request, Response};
-use serde_json::{Map, Value};
 use shared::ApiError;
 use shared::AppState;
-use shared::flows::password_reset::{self, PasswordRequest, PasswordReset};
-use shared::http::{self, HttpResponse, respond_authenticated};
+use shared::http::respond_authenticated;
 use shared::password::Passwords;
-use shared::sensitive::Sensitive;
-
-/// Longest `reset_url` accepted (as registration's `verification_url`).
-const MAX_URL_CHARS: usize = 2048;
 
 pub async fn handle(
     state: &AppState,
     passwords: &Passwords,
     request: Request,
 ) -> Result<Response<Body>, Error> {
-    let result = route(state, passwords, &request).await;
-    Ok(respond_authenticated(&request, &state.config, result))
-}
-
-async fn route(
-    state: &AppState,
-    passwords: &Passwords,
-    request: &Request,
-) -> Result<HttpResponse, ApiError> {
-    // Like every route: a bad token fails it, before the body is read.
-    shared::auth::caller(state, request).await?;
-    let client = http::client_ip(request);
     let path = request.uri().path();
-    if path.ends_with("/auth/password/request") {
-        let input = request_input(&http::json_object(request)?)?;
-        password_reset::request_password_reset(state, client.as_deref(), input).await?;
+    let result = if path.ends_with("/auth/password/request") {
+        shared::rest::password_request(state, &request).await
     } else if path.ends_with("/auth/password/reset") {
-        let input = reset_input(&http::json_object(request)?)?;
-        password_reset::reset_password(state, passwords, client.as_deref(), input).await?;
+        shared::rest::password_reset(state, passwords, &request).await
     } else {
-        return Err(ApiError::RouteNotFound(path.to_owned()));
-    }
-    Ok(http::no_content())
-}
-
-/// Directus' checks: `email` must be a string (`"email" field is required`); other keys (the
-/// `subject` newer SDKs send) are ignored.
-fn request_input(body: &Map<String, Value>) -> Result<PasswordRequest, ApiError> {
-    let Some(Value::String(email)) = body.get("email") else {
-        return Err(ApiError::payload("\"email\" field is required"));
+        Err(ApiError::RouteNotFound(path.to_owned()))
     };
-    let reset_url = http::optional_string(body, "reset_url")?;
-    if reset_url
-        .as_ref()
-        .is_some_and(|u| u.chars().count() > MAX_URL_CHARS)
-    {
-        return Err(ApiError::payload(format!(
-            "\"reset_url\" length must be less than or equal to {MAX_URL_CHARS} characters long"
-        )));
-    }
-    Ok(PasswordRequest {
-        email: email.clone(),
-        reset_url,
-    })
-}
-
-fn reset_input(body: &Map<String, Value>) -> Result<PasswordReset, ApiError> {
-    let field = |name: &str| match body.get(name) {
-        Some(Value::String(value)) => Ok(Sensitive::new(value.clone())),
-        _ => Err(ApiError::payload(format!("\"{name}\" field is required"))),
-    };
-    Ok(PasswordReset {
-        token: field("token")?,
-        password: field("password")?,
-    })
+    Ok(respond_authenticated(&request, &state.config, result))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use lambda_http::http as h;
-    use serde_json::json;
+    use serde_json::{Value, json};
     use shared::testing::{cheap_passwords, status_and_json, unreachable_state};
 
     async fn call(path: &str, content_type: &str, body: &str) -> (u16, Value) {
@@ -149,7 +97,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_reset_url_outside_the_allow_list_is_refused_for_every_address() {
-        let long = format!("https://x.example/{}", "a".repeat(MAX_URL_CHARS));
+        let long = format!("https://x.example/{}", "a".repeat(2048));
         for url in [
             "https://evil.example/reset",
             "javascript:alert(1)",

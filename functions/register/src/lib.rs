@@ -10,7 +10,7 @@ pub async fn handle(
     passwords: &Passwords,
     request: Request,
 ) -> Result<Response<Body>, Error> {
-    let result = shared::registration::register(state, passwords, &request).await;
+    let result = shared::rest::register(state, passwords, &request).await;
     Ok(respond_authenticated(&request, &state.config, result))
 }
 

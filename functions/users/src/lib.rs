@@ -14,7 +14,7 @@ pub async fn handle(
     let result = match *request.method() {
         Method::PATCH => shared::users::update(state, passwords, &request).await,
         Method::DELETE => shared::users::delete(state, &request).await,
-        _ => shared::users::create(state, passwords, &request).await,
+        _ => shared::rest::create_user(state, passwords, &request).await,
     };
     Ok(respond_authenticated(&request, &state.config, result))
 }

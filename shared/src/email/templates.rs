@@ -145,10 +145,15 @@ fn render_one(name: &str, source: &str, data: &Data<'_>) -> Result<String, minij
 /// A lifetime in words for the templates, rounded in its largest unit ("1 hour", "7 days").
 pub fn in_words(duration: std::time::Duration) -> String {
     let secs = duration.as_secs().max(1);
-    let (size, unit) = [(86_400, "day"), (3600, "hour"), (60, "minute"), (1, "second")]
-        .into_iter()
-        .find(|(size, _)| secs >= *size)
-        .unwrap_or((1, "second"));
+    let (size, unit) = [
+        (86_400, "day"),
+        (3600, "hour"),
+        (60, "minute"),
+        (1, "second"),
+    ]
+    .into_iter()
+    .find(|(size, _)| secs >= *size)
+    .unwrap_or((1, "second"));
     let n = (secs + size / 2) / size;
     format!("{n} {unit}{}", if n == 1 { "" } else { "s" })
 }

@@ -8,12 +8,13 @@
 //! hash it replaces, so it works once. A reset ends every session and every access token of the
 //! user issued before it.
 
+use crate::client::Client;
 use crate::email::{Message, links, templates};
 use crate::error::ApiError;
 use crate::flows::link_token::{LinkError, Scope, password_fingerprint};
 use crate::flows::{AnswerAt, project_name};
 use crate::http::{MAX_EMAIL_CHARS, valid_email};
-use crate::limits::{Limited, enforce_for};
+use crate::limits::{Limited, enforce};
 use crate::password::Passwords;
 use crate::sensitive::Sensitive;
 use crate::state::{AppState, now_secs};
@@ -39,8 +40,8 @@ pub struct PasswordReset {
 /// at, so it reveals nothing), `429` past the per-client limit.
 pub async fn request_password_reset(
     state: &AppState,
-    client_ip: Option<&str>,
     input: PasswordRequest,
+    client: &Client,
 ) -> Result<(), ApiError> {
     if let Some(url) = &input.reset_url
         && !links::is_allowed(url, &state.config.email.password_reset_allow_list)
@@ -50,7 +51,7 @@ pub async fn request_password_reset(
             "URL \"{url}\" can't be used to reset passwords"
         )));
     }
-    enforce_for(state, client_ip, Limited::PasswordRequest).await?;
+    enforce(state, client, Limited::PasswordRequest).await?;
     let answer = AnswerAt::after(state.mailer.timeout());
     let email = input.email.trim();
     // Not an address: nothing to look up (the syntax is no secret); the same answer, at the
@@ -170,10 +171,10 @@ async fn send_reset(state: &AppState, user: &User, reset_url: Option<&str>, answ
 pub async fn reset_password(
     state: &AppState,
     passwords: &Passwords,
-    client_ip: Option<&str>,
     input: PasswordReset,
+    client: &Client,
 ) -> Result<(), ApiError> {
-    enforce_for(state, client_ip, Limited::PasswordReset).await?;
+    enforce(state, client, Limited::PasswordReset).await?;
     let claims = state
         .links
         .verify(input.token.expose(), Scope::PasswordReset, now_secs())

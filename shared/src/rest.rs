@@ -1,0 +1,316 @@
+//! REST adapters over the transport-independent flows: parse the body, cookies and headers into
+//! typed input (with Joi's 400s, which GraphQL does not give), call the flow, and render its
+//! output as Directus' REST responses (Set-Cookie included).
+
+use lambda_http::Request;
+use lambda_http::http::StatusCode;
+use serde_json::{Map, Value, json};
+
+use crate::auth::{self, Credentials, Issued, Mode, Presentation};
+use crate::client::Client;
+use crate::error::ApiError;
+use crate::flows::{password_reset, verification};
+use crate::http::{self, HttpResponse, TokenSource};
+use crate::password::{MAX_PASSWORD_CHARS, Passwords};
+use crate::registration::{self, ALLOWED_FIELDS, MAX_URL_CHARS, Registration};
+use crate::sensitive::Sensitive;
+use crate::state::AppState;
+use crate::users::{self, Created, MAX_NAME_CHARS};
+
+fn client(state: &AppState, request: &Request) -> Client {
+    http::client(request, &state.config)
+}
+
+/// Tokens as REST returns them: `{"data":{expires, refresh_token?, access_token}}` (session
+/// mode: only `expires`), cookies as Set-Cookie.
+pub fn issued_response(state: &AppState, issued: &Issued) -> HttpResponse {
+    let mut data = json!({ "expires": issued.expires_ms });
+    if let Some(refresh_token) = &issued.refresh_token {
+        data["refresh_token"] = json!(refresh_token.expose());
+    }
+    if let Some(access_token) = &issued.access_token {
+        data["access_token"] = json!(access_token);
+    }
+    let mut response = http::json(StatusCode::OK, &json!({ "data": data }));
+    http::apply_cookies(&mut response, &state.config, &issued.cookies);
+    response
+}
+
+/// `POST /auth/login`.
+pub async fn login(
+    state: &AppState,
+    passwords: &Passwords,
+    request: &Request,
+) -> Result<HttpResponse, ApiError> {
+    auth::caller(state, request).await?;
+    // The payload first: a malformed one is a 400 that touches nothing.
+    let body = http::json_object(request)?;
+    let email = http::required_email(&body)?;
+    // No password rule applies at login (only the body limit): a login never describes the
+    // policy, and a Directus-imported hash of a longer password still verifies.
+    let password = Sensitive::new(http::required_string(
+        &body,
+        "password",
+        http::MAX_BODY_BYTES,
+    )?);
+    let otp = http::optional_string(&body, "otp")?;
+    let mode = Mode::parse(body.get("mode"))?.unwrap_or(Mode::Json);
+    let credentials = Credentials {
+        email,
+        password,
+        otp,
+        mode,
+    };
+    let issued = auth::login(state, passwords, credentials, &client(state, request)).await?;
+    Ok(issued_response(state, &issued))
+}
+
+/// Directus' REST mode resolution: `mode` if given; else `json` when the body has a refresh
+/// token; else `cookie`.
+fn presentation(body: &Map<String, Value>) -> Result<Presentation, ApiError> {
+    let in_body = http::optional_string(body, "refresh_token")?.filter(|t| !t.is_empty());
+    let mode = Mode::parse(body.get("mode"))?.unwrap_or(if in_body.is_some() {
+        Mode::Json
+    } else {
+        Mode::Cookie
+    });
+    Ok(Presentation {
+        mode,
+        refresh_token: in_body,
+    })
+}
+
+/// `POST /auth/refresh`.
+pub async fn refresh(state: &AppState, request: &Request) -> Result<HttpResponse, ApiError> {
+    // In session mode the cookie is both the caller's token and the one presented for rotation:
+    // the flow judges it (a spent one ends the session there, where the generic check would
+    // only refuse it). Any other token is checked first, as on every route.
+    let cookie_is_caller = matches!(
+        http::access_token(request, &state.config.session_cookie.name),
+        Ok(Some((_, TokenSource::Cookie)))
+    );
+    if !cookie_is_caller {
+        auth::caller(state, request).await?;
+    }
+    let body = http::json_object(request)?;
+    if cookie_is_caller && Mode::parse(body.get("mode"))? != Some(Mode::Session) {
+        auth::caller(state, request).await?;
+    }
+    let presentation = presentation(&body)?;
+    let issued = auth::refresh(state, presentation, &client(state, request)).await?;
+    Ok(issued_response(state, &issued))
+}
+
+/// `POST /auth/logout`: 204, with the cookies the flow clears.
+pub async fn logout(state: &AppState, request: &Request) -> Result<HttpResponse, ApiError> {
+    auth::caller(state, request).await?;
+    let body = http::json_object(request)?;
+    let presentation = presentation(&body)?;
+    let cookies = auth::logout(state, presentation, &client(state, request)).await?;
+    let mut response = http::no_content();
+    http::apply_cookies(&mut response, &state.config, &cookies);
+    Ok(response)
+}
+
+/// `POST /users/register` and `POST /register`: 204 for new and existing emails alike.
+pub async fn register(
+    state: &AppState,
+    passwords: &Passwords,
+    request: &Request,
+) -> Result<HttpResponse, ApiError> {
+    auth::caller(state, request).await?;
+    // The payload first: a malformed one is a 400 that touches nothing.
+    let body = http::json_object(request)?;
+    if let Some(unknown) = body.keys().find(|k| !ALLOWED_FIELDS.contains(&k.as_str())) {
+        return Err(ApiError::payload(format!("\"{unknown}\" is not allowed")));
+    }
+    let email = http::required_email(&body)?;
+    let password = Sensitive::new(http::required_string(
+        &body,
+        "password",
+        MAX_PASSWORD_CHARS,
+    )?);
+    let first_name = name(&body, "first_name")?;
+    let last_name = name(&body, "last_name")?;
+    let verification_url = bounded(&body, "verification_url", MAX_URL_CHARS)?;
+    let registration = Registration {
+        email,
+        password,
+        verification_url,
+        first_name,
+        last_name,
+    };
+    registration::register(state, passwords, registration, &client(state, request)).await?;
+    Ok(http::no_content())
+}
+
+/// A name: bounded, and free of control characters.
+fn name(body: &Map<String, Value>, field: &str) -> Result<Option<String>, ApiError> {
+    let value = bounded(body, field, MAX_NAME_CHARS)?;
+    if value
+        .as_deref()
+        .is_some_and(|v| v.chars().any(http::is_control))
+    {
+        return Err(ApiError::payload(format!(
+            "\"{field}\" must not contain control characters"
+        )));
+    }
+    Ok(value)
+}
+
+fn bounded(
+    body: &Map<String, Value>,
+    field: &str,
+    max_chars: usize,
+) -> Result<Option<String>, ApiError> {
+    let value = http::optional_string(body, field)?;
+    if value
+        .as_ref()
+        .is_some_and(|v| v.chars().count() > max_chars)
+    {
+        return Err(ApiError::payload(format!(
+            "\"{field}\" length must be less than or equal to {max_chars} characters long"
+        )));
+    }
+    Ok(value)
+}
+
+/// `GET /users/me`.
+pub async fn read_me(state: &AppState, request: &Request) -> Result<HttpResponse, ApiError> {
+    let claims = auth::caller(state, request)
+        .await?
+        .ok_or(ApiError::InvalidCredentials)?;
+    let fields = users::requested_fields(request);
+    let data = users::read_me(state, &claims, fields.as_deref()).await?;
+    Ok(http::json(StatusCode::OK, &json!({ "data": data })))
+}
+
+/// `PATCH /users/me`.
+pub async fn update_me(
+    state: &AppState,
+    passwords: &Passwords,
+    request: &Request,
+) -> Result<HttpResponse, ApiError> {
+    let claims = auth::caller(state, request)
+        .await?
+        .ok_or(ApiError::InvalidCredentials)?;
+    let body = http::json_object(request)?;
+    let fields = users::requested_fields(request);
+    let data = users::update_me(
+        state,
+        passwords,
+        &claims,
+        body,
+        fields.as_deref(),
+        &client(state, request),
+    )
+    .await?;
+    Ok(http::json(StatusCode::OK, &json!({ "data": data })))
+}
+
+/// `POST /users`: 200 with the user for administrators, 204 for anyone else.
+pub async fn create_user(
+    state: &AppState,
+    passwords: &Passwords,
+    request: &Request,
+) -> Result<HttpResponse, ApiError> {
+    let claims = auth::caller(state, request).await?;
+    let body = http::json_object(request)?;
+    let created = users::create(
+        state,
+        passwords,
+        claims.as_ref(),
+        body,
+        &client(state, request),
+    )
+    .await?;
+    Ok(match created {
+        Created::Visible(user) => http::json(StatusCode::OK, &json!({ "data": user })),
+        Created::Hidden => http::no_content(),
+    })
+}
+
+/// Longest `reset_url` accepted (as registration's `verification_url`).
+const MAX_RESET_URL_CHARS: usize = 2048;
+
+/// `POST /auth/password/request`. Directus' checks: `email` must be a string (`"email" field
+/// is required`); other keys (the `subject` newer SDKs send) are ignored.
+pub async fn password_request(
+    state: &AppState,
+    request: &Request,
+) -> Result<HttpResponse, ApiError> {
+    auth::caller(state, request).await?;
+    let body = http::json_object(request)?;
+    let Some(Value::String(email)) = body.get("email") else {
+        return Err(ApiError::payload("\"email\" field is required"));
+    };
+    let reset_url = http::optional_string(&body, "reset_url")?;
+    if reset_url
+        .as_ref()
+        .is_some_and(|u| u.chars().count() > MAX_RESET_URL_CHARS)
+    {
+        return Err(ApiError::payload(format!(
+            "\"reset_url\" length must be less than or equal to {MAX_RESET_URL_CHARS} characters long"
+        )));
+    }
+    let input = password_reset::PasswordRequest {
+        email: email.clone(),
+        reset_url,
+    };
+    password_reset::request_password_reset(state, input, &client(state, request)).await?;
+    Ok(http::no_content())
+}
+
+/// `POST /auth/password/reset`: `token` and `password` must be strings (Directus' messages).
+pub async fn password_reset(
+    state: &AppState,
+    passwords: &Passwords,
+    request: &Request,
+) -> Result<HttpResponse, ApiError> {
+    auth::caller(state, request).await?;
+    let body = http::json_object(request)?;
+    let field = |name: &str| match body.get(name) {
+        Some(Value::String(value)) => Ok(Sensitive::new(value.clone())),
+        _ => Err(ApiError::payload(format!("\"{name}\" field is required"))),
+    };
+    let input = password_reset::PasswordReset {
+        token: field("token")?,
+        password: field("password")?,
+    };
+    password_reset::reset_password(state, passwords, input, &client(state, request)).await?;
+    Ok(http::no_content())
+}
+
+const VERIFIED_PAGE: &str = "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Email verified</title></head>\n<body><h1>Email verified</h1><p>Your email address is verified. You can now log in.</p></body></html>\n";
+
+/// `GET /users/register/verify-email?token=`. Success is a small page saying so (the link is
+/// opened in a browser; there is no admin app to redirect to, as Directus does).
+pub async fn verify_email(state: &AppState, request: &Request) -> Result<HttpResponse, ApiError> {
+    use lambda_http::RequestExt;
+    use lambda_http::http::{HeaderValue, header};
+    auth::caller(state, request).await?;
+    let tokens: Vec<String> = request
+        .query_string_parameters_ref()
+        .and_then(|q| q.all("token"))
+        .map(|all| all.into_iter().map(str::to_owned).collect())
+        .unwrap_or_default();
+    let token = match tokens.as_slice() {
+        // Absent or empty: Directus' verifyJWT of nothing.
+        [] => return Err(ApiError::InvalidToken),
+        [one] if one.is_empty() => return Err(ApiError::InvalidToken),
+        [one] => one,
+        _ => return Err(ApiError::query("\"token\" must be given once")),
+    };
+    verification::verify_registration(state, token).await?;
+    let mut response =
+        lambda_http::Response::new(lambda_http::Body::Text(VERIFIED_PAGE.to_owned()));
+    *response.status_mut() = StatusCode::OK;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(response)
+}
