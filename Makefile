@@ -82,7 +82,7 @@ build: tools
 	cargo lambda build --release --arm64 --output-format zip $(foreach f,$(FUNCTIONS),-p $(f))
 	@for f in $(FUNCTIONS); do printf '%-10s %9d bytes zipped\n' $$f $$(stat -c %s target/lambda/$$f/bootstrap.zip); done
 
-bench: tools
+bench: tools infra/maildev/node_modules
 	cargo build --release --bins $(foreach f,$(FUNCTIONS),-p $(f)) -p devstack
 	target/release/bench | tee target/bench.md
 

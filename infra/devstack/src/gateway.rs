@@ -1016,10 +1016,12 @@ mod tests {
                 "logout",
                 "me",
                 "not_found",
+                "password",
                 "refresh",
                 "register",
                 "server",
-                "users"
+                "users",
+                "verify"
             ]
         );
         for (function, method, path) in routes.samples() {

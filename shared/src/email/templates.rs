@@ -54,8 +54,8 @@ pub struct TemplateOverride {
 
 pub type TemplateOverrides = BTreeMap<String, TemplateOverride>;
 
-/// What a template may use.
-#[derive(Debug, Clone, Serialize)]
+/// What a template may use. No `Debug`: the link carries a token, which must never be logged.
+#[derive(Clone, Serialize)]
 pub struct Data<'a> {
     pub url: &'a str,
     pub email: &'a str,
@@ -66,7 +66,8 @@ pub struct Data<'a> {
     pub last_name: Option<&'a str>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A rendered message (no `Debug`, for the same reason).
+#[derive(Clone, PartialEq, Eq)]
 pub struct Rendered {
     pub subject: String,
     pub text: String,
