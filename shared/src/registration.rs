@@ -117,7 +117,9 @@ pub async fn register(
         last_name,
         ..
     } = registration;
-    // Directus' first check: a link only to an allow-listed URL (400 for every address).
+    // Directus' first check: a link only to an allow-listed URL (400 for every address). An
+    // empty one is none (falsy there too).
+    let verification_url = verification_url.filter(|url| !url.is_empty());
     crate::flows::verification::check_verification_url(state, verification_url.as_deref())?;
     crate::limits::enforce(state, client, crate::limits::Limited::Register).await?;
 

@@ -101,7 +101,7 @@ mod tests {
         for url in [
             "https://evil.example/reset",
             "javascript:alert(1)",
-            "",
+            " ",
             long.as_str(),
         ] {
             let (status, body) = call(

@@ -43,6 +43,11 @@ pub async fn request_password_reset(
     input: PasswordRequest,
     client: &Client,
 ) -> Result<(), ApiError> {
+    // An empty `reset_url` is none (falsy in Directus too).
+    let input = PasswordRequest {
+        reset_url: input.reset_url.filter(|url| !url.is_empty()),
+        ..input
+    };
     if let Some(url) = &input.reset_url
         && !links::is_allowed(url, &state.config.email.password_reset_allow_list)
     {
