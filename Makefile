@@ -13,7 +13,7 @@ export SAM_CLI_TELEMETRY := 0
 .PHONY: help dev test tools template-tools check-template build bench clean-data
 
 help:
-	@echo "make dev    start DynamoDB (dynoxide), seed it, and serve every function at http://127.0.0.1:9000"
+	@echo "make dev    start DynamoDB (dynoxide), seed it, serve every function at http://127.0.0.1:9000, mail to the inbox at http://127.0.0.1:1080"
 	@echo "make test   run every test: unit, integration (real local DynamoDB), end-to-end (cargo lambda watch)"
 	@echo "make bench  measure cold start, warm latency per endpoint and binary sizes"
 	@echo "make build  release zips for AWS Lambda (arm64) with cargo lambda, and their sizes"
@@ -54,16 +54,22 @@ check-template: template-tools
 		--resources target/import-resources.json --secret-arn arn:aws:secretsmanager:us-east-1:000000000000:secret:check
 	$(VENV)/bin/cfn-lint target/import-template.json
 
-dev: tools
+dev: tools infra/maildev/node_modules
 	cargo build --workspace
 	cargo run --quiet -p devstack -- --db .local/dynamodb.sqlite --port 8000 --api-port 9000
+
+# The local inbox (maildev, an SMTP catcher with a web inbox) that make dev and the tests start,
+# exactly as locked.
+infra/maildev/node_modules: infra/maildev/package-lock.json
+	cd infra/maildev && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
 
 # The @directus/sdk compatibility tests' dependencies, exactly as locked.
 tests/sdk/node_modules: tests/sdk/package-lock.json
 	cd tests/sdk && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-test: tools check-template tests/sdk/node_modules $(SCHEMATHESIS)
+test: tools check-template tests/sdk/node_modules infra/maildev/node_modules $(SCHEMATHESIS)
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
 	cargo build --workspace --all-targets
@@ -76,7 +82,7 @@ build: tools
 	cargo lambda build --release --arm64 --output-format zip $(foreach f,$(FUNCTIONS),-p $(f))
 	@for f in $(FUNCTIONS); do printf '%-10s %9d bytes zipped\n' $$f $$(stat -c %s target/lambda/$$f/bootstrap.zip); done
 
-bench: tools
+bench: tools infra/maildev/node_modules
 	cargo build --release --bins $(foreach f,$(FUNCTIONS),-p $(f)) -p devstack
 	target/release/bench | tee target/bench.md
 

@@ -3,6 +3,7 @@
 mod access;
 mod aggregate;
 mod directory;
+mod email;
 mod gateway;
 mod graphql;
 mod graphql_fuzz;

@@ -122,6 +122,8 @@ pub struct Config {
     pub permissions_cache_ttl: Duration,
     /// Registration settings used while the config table holds none.
     pub default_settings: Settings,
+    /// Mail transport, links and their lifetimes (`crate::email`).
+    pub email: crate::email::EmailConfig,
 }
 
 impl std::fmt::Debug for Config {
@@ -282,6 +284,8 @@ impl Config {
             auth_password_policy: None,
             auth_login_attempts: None,
             rate_limits: Default::default(),
+            project_name: None,
+            email_templates: None,
         };
         let defaults = HashParams::default();
         Ok(Self {
@@ -320,6 +324,7 @@ impl Config {
                 _ => duration("PERMISSIONS_CACHE_TTL", "30s")?,
             },
             default_settings,
+            email: crate::email::EmailConfig::from_lookup(&get)?,
         })
     }
 }

@@ -19,6 +19,10 @@ pub enum Limited {
     /// A password change of one's own (`PATCH /users/me`): an argon2 hash per request, so it
     /// draws on the login budget's numbers, counted apart.
     PasswordChange,
+    /// `POST /auth/password/request`: a mail per request.
+    PasswordRequest,
+    /// `POST /auth/password/reset`: an argon2 hash per request; the request's numbers.
+    PasswordReset,
 }
 
 impl Limited {
@@ -28,6 +32,8 @@ impl Limited {
             Self::Login => "login",
             Self::Refresh => "refresh",
             Self::PasswordChange => "password",
+            Self::PasswordRequest => "password-request",
+            Self::PasswordReset => "password-reset",
         }
     }
 }
@@ -80,6 +86,7 @@ pub async fn enforce(state: &AppState, client: &Client, action: Limited) -> Resu
         Limited::Register => settings.rate_limits.register,
         Limited::Login | Limited::PasswordChange => settings.rate_limits.login,
         Limited::Refresh => settings.rate_limits.refresh,
+        Limited::PasswordRequest | Limited::PasswordReset => settings.rate_limits.password_request,
     };
     if limit.points == 0 {
         return Ok(());
@@ -99,6 +106,27 @@ pub async fn enforce(state: &AppState, client: &Client, action: Limited) -> Resu
         });
     }
     Ok(())
+}
+
+/// Counts one mail to `email` (case-insensitively) and says whether it may be sent: false past
+/// the `email_recipient` limit. The caller answers the same either way, so the limit tells a
+/// client nothing about the address; it only keeps an address from being flooded.
+pub async fn mail_allowed(state: &AppState, email: &str) -> Result<bool, ApiError> {
+    let settings = state
+        .access
+        .settings(&state.store, &state.config.default_settings)
+        .await?;
+    let limit = settings.rate_limits.email_recipient;
+    if limit.points == 0 {
+        return Ok(true);
+    }
+    let now = crate::store::now_millis() / 1000;
+    let (start, length) = window(now, limit);
+    let hits = state
+        .store
+        .count_request("mail", &crate::store::email_key(email), start, length)
+        .await?;
+    Ok(hits <= u64::from(limit.points))
 }
 
 #[cfg(test)]

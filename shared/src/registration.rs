@@ -112,10 +112,15 @@ pub async fn register(
     let email = validate(&registration)?;
     let Registration {
         password,
+        verification_url,
         first_name,
         last_name,
         ..
     } = registration;
+    // Directus' first check: a link only to an allow-listed URL (400 for every address). An
+    // empty one is none (falsy there too).
+    let verification_url = verification_url.filter(|url| !url.is_empty());
+    crate::flows::verification::check_verification_url(state, verification_url.as_deref())?;
     crate::limits::enforce(state, client, crate::limits::Limited::Register).await?;
 
     // The same cached item the rate limiter just read: one settings read per cache period.
@@ -142,13 +147,17 @@ pub async fn register(
         }
     }
 
+    // With verification on, a mail may go out: the answer comes at one fixed moment for new,
+    // unverified and active addresses alike.
+    let verify = settings.public_registration_verify_email;
+    let answer = verify.then(|| crate::flows::AnswerAt::after(state.mailer.timeout()));
     crate::password::enforce_policy(&password, &settings)?;
     let password_hash = passwords
         .hash(&password)
         .await
         .map_err(|e| ApiError::Internal(Box::new(e)))?;
     let new_user = NewUser {
-        email,
+        email: email.clone(),
         password_hash,
         status: if settings.public_registration_verify_email {
             UserStatus::Unverified
@@ -160,11 +169,37 @@ pub async fn register(
         last_name,
         policies: Vec::new(),
     };
-    match state.store.create_user(new_user).await {
-        Ok(user) => tracing::info!(user = %user.id, "registered"),
+    let expires_at = verify.then(|| crate::flows::verification::unverified_expiry(state));
+    let registered = match state.store.create_user_expiring(new_user, expires_at).await {
+        Ok(user) => {
+            tracing::info!(user = %user.id, "registered");
+            Some(user)
+        }
         // Same answer as for a new address: no enumeration.
-        Err(StoreError::AlreadyExists) => tracing::info!("registration for a taken email"),
+        Err(StoreError::AlreadyExists) => {
+            tracing::info!("registration for a taken email");
+            // An address still unverified gets its link again (its password is kept).
+            match answer {
+                Some(_) => state.store.find_user_by_email(&email).await.unwrap_or_else(|error| {
+                    tracing::error!(%error, "registration: the taken address could not be read");
+                    None
+                }),
+                None => None,
+            }
+        }
         Err(other) => return Err(other.into()),
+    };
+    if let Some(answer) = answer {
+        if let Some(user) = &registered {
+            crate::flows::verification::send_verification(
+                state,
+                user,
+                verification_url.as_deref(),
+                answer,
+            )
+            .await;
+        }
+        answer.wait().await;
     }
     Ok(())
 }

@@ -9,6 +9,7 @@ use serde_json::{Map, Value, json};
 use crate::auth::{self, Credentials, Issued, Mode, Presentation};
 use crate::client::Client;
 use crate::error::ApiError;
+use crate::flows::{password_reset, verification};
 use crate::http::{self, HttpResponse, TokenSource};
 use crate::password::{MAX_PASSWORD_CHARS, Passwords};
 use crate::registration::{self, ALLOWED_FIELDS, MAX_URL_CHARS, Registration};
@@ -227,4 +228,89 @@ pub async fn create_user(
         Created::Visible(user) => http::json(StatusCode::OK, &json!({ "data": user })),
         Created::Hidden => http::no_content(),
     })
+}
+
+/// Longest `reset_url` accepted (as registration's `verification_url`).
+const MAX_RESET_URL_CHARS: usize = 2048;
+
+/// `POST /auth/password/request`. Directus' checks: `email` must be a string (`"email" field
+/// is required`); other keys (the `subject` newer SDKs send) are ignored.
+pub async fn password_request(
+    state: &AppState,
+    request: &Request,
+) -> Result<HttpResponse, ApiError> {
+    auth::caller(state, request).await?;
+    let body = http::json_object(request)?;
+    let Some(Value::String(email)) = body.get("email") else {
+        return Err(ApiError::payload("\"email\" field is required"));
+    };
+    let reset_url = http::optional_string(&body, "reset_url")?;
+    if reset_url
+        .as_ref()
+        .is_some_and(|u| u.chars().count() > MAX_RESET_URL_CHARS)
+    {
+        return Err(ApiError::payload(format!(
+            "\"reset_url\" length must be less than or equal to {MAX_RESET_URL_CHARS} characters long"
+        )));
+    }
+    let input = password_reset::PasswordRequest {
+        email: email.clone(),
+        reset_url,
+    };
+    password_reset::request_password_reset(state, input, &client(state, request)).await?;
+    Ok(http::no_content())
+}
+
+/// `POST /auth/password/reset`: `token` and `password` must be strings (Directus' messages).
+pub async fn password_reset(
+    state: &AppState,
+    passwords: &Passwords,
+    request: &Request,
+) -> Result<HttpResponse, ApiError> {
+    auth::caller(state, request).await?;
+    let body = http::json_object(request)?;
+    let field = |name: &str| match body.get(name) {
+        Some(Value::String(value)) => Ok(Sensitive::new(value.clone())),
+        _ => Err(ApiError::payload(format!("\"{name}\" field is required"))),
+    };
+    let input = password_reset::PasswordReset {
+        token: field("token")?,
+        password: field("password")?,
+    };
+    password_reset::reset_password(state, passwords, input, &client(state, request)).await?;
+    Ok(http::no_content())
+}
+
+const VERIFIED_PAGE: &str = "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Email verified</title></head>\n<body><h1>Email verified</h1><p>Your email address is verified. You can now log in.</p></body></html>\n";
+
+/// `GET /users/register/verify-email?token=`. Success is a small page saying so (the link is
+/// opened in a browser; there is no admin app to redirect to, as Directus does).
+pub async fn verify_email(state: &AppState, request: &Request) -> Result<HttpResponse, ApiError> {
+    use lambda_http::RequestExt;
+    use lambda_http::http::{HeaderValue, header};
+    auth::caller(state, request).await?;
+    let tokens: Vec<String> = request
+        .query_string_parameters_ref()
+        .and_then(|q| q.all("token"))
+        .map(|all| all.into_iter().map(str::to_owned).collect())
+        .unwrap_or_default();
+    let token = match tokens.as_slice() {
+        // Absent or empty: Directus' verifyJWT of nothing.
+        [] => return Err(ApiError::InvalidToken),
+        [one] if one.is_empty() => return Err(ApiError::InvalidToken),
+        [one] => one,
+        _ => return Err(ApiError::query("\"token\" must be given once")),
+    };
+    verification::verify_registration(state, token).await?;
+    let mut response =
+        lambda_http::Response::new(lambda_http::Body::Text(VERIFIED_PAGE.to_owned()));
+    *response.status_mut() = StatusCode::OK;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(response)
 }

@@ -15,6 +15,11 @@ pub struct AppState {
     pub tokens: Tokens,
     pub refresh_keys: RefreshKeys,
     pub access: Arc<AccessCache>,
+    /// Signs and checks the tokens of mailed links.
+    pub links: crate::flows::link_token::LinkTokens,
+    /// The mail transport (`crate::email`); without `EMAIL_TRANSPORT`, every send is refused
+    /// and logged.
+    pub mailer: crate::email::Mailer,
 }
 
 impl AppState {
@@ -22,12 +27,16 @@ impl AppState {
         let tokens = Tokens::new(keys, config.access_token_ttl)?;
         let refresh_keys = RefreshKeys::new(keys);
         let access = Arc::new(AccessCache::new(config.permissions_cache_ttl));
+        let links = crate::flows::link_token::LinkTokens::new(keys);
+        let mailer = crate::email::Mailer::none(&config.email);
         Ok(Self {
             config,
             store,
             tokens,
             refresh_keys,
             access,
+            links,
+            mailer,
         })
     }
 
@@ -61,7 +70,9 @@ impl AppState {
             aws_sdk_dynamodb::Client::new(&sdk_config),
             config.tables.clone(),
         );
-        Self::new(config, store, &keys)
+        let mut state = Self::new(config, store, &keys)?;
+        state.mailer = crate::email::Mailer::from_config(&state.config.email).await?;
+        Ok(state)
     }
 }
 

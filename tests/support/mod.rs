@@ -1,7 +1,9 @@
 //! One local stack shared by every end-to-end test in a test binary: the `devstack` binary with
-//! an in-memory dynoxide on an ephemeral port and `cargo lambda watch` on a free port. Tests
-//! isolate themselves by data (unique emails), never by sleeping. The stack stops when this
-//! process exits, because it watches the stdin pipe we hold open.
+//! an in-memory dynoxide on an ephemeral port and `cargo lambda watch` on a free port, mailing to
+//! one local inbox (maildev) it starts. Tests isolate themselves by data (unique emails), never
+//! by sleeping. The stack stops when this process exits, because it watches the stdin pipe we
+//! hold open. [`mail_stack`] is a second stack with email verification on (`mail` module),
+//! sharing the first one's inbox.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -26,13 +28,25 @@ pub const FUNCTION_LOG: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../target/e
 pub const DYNAMODB_ACCESS_LOG: &str =
     concat!(env!("CARGO_MANIFEST_DIR"), "/../target/dynamodb-access.log");
 
+pub mod mail;
+
 pub struct Stack {
     pub api: String,
     pub dynamo: String,
+    /// The local inbox's web UI and API (maildev), shared by both stacks.
+    pub inbox: String,
+    /// Its SMTP port.
+    pub smtp_port: u16,
     _process: Child,
 }
 
 static STACK: OnceLock<Stack> = OnceLock::new();
+static MAIL_STACK: OnceLock<Stack> = OnceLock::new();
+/// Table prefix of the mail stack.
+pub const MAIL_PREFIX: &str = "e2e-mail-";
+/// The `reset_url` and `verification_url` the mail stack allows.
+pub const RESET_URL: &str = "https://app.example.com/reset-password";
+pub const VERIFY_URL: &str = "https://app.example.com/verify-email";
 
 fn free_port() -> u16 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
@@ -42,58 +56,115 @@ fn free_port() -> u16 {
 /// Starts the stack on first use and returns it.
 pub fn stack() -> &'static Stack {
     STACK.get_or_init(|| {
-        let workspace = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
         // Each run observes afresh; devstack passes the variable on to `cargo lambda watch`,
         // which passes it on to every function.
         std::fs::write(DYNAMODB_ACCESS_LOG, "").expect("the access log can be truncated");
-        let mut process = Command::new(env!("CARGO"))
-            .args(["run", "--quiet", "-p", "devstack", "--"])
-            .args(["--memory", "--port", "0", "--exit-on-eof"])
-            .args(["--api-port", &free_port().to_string()])
-            .args(["--prefix", PREFIX])
-            .args([
-                "--seed",
-                concat!(env!("CARGO_MANIFEST_DIR"), "/../infra/seed.json"),
-            ])
-            .args([
-                "--seed",
-                concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/public.json"),
-            ])
-            .args([
-                "--api-log",
-                concat!(env!("CARGO_MANIFEST_DIR"), "/../target/e2e-functions.log"),
-            ])
-            .current_dir(workspace)
-            .env("SECRET", SECRET)
-            .env(
-                shared::store::access_log::ACCESS_LOG_VARIABLE,
-                DYNAMODB_ACCESS_LOG,
-            )
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("devstack starts");
-        let stdout = process.stdout.take().expect("piped stdout");
-        let mut api = None;
-        let mut dynamo = None;
-        for line in BufReader::new(stdout).lines() {
-            let line = line.expect("devstack output");
-            if let Some(url) = line.strip_prefix("DYNAMODB ") {
-                dynamo = Some(url.to_owned());
-            }
-            if let Some(url) = line.strip_prefix("READY ") {
-                api = Some(url.to_owned());
-                break;
-            }
-        }
-        Stack {
-            api: api.expect(
-                "devstack printed READY (see its stderr above and target/e2e-functions.log)",
-            ),
-            dynamo: dynamo.expect("devstack printed its DynamoDB endpoint"),
-            _process: process,
-        }
+        start(
+            PREFIX,
+            &["fixtures/public.json"],
+            &["--inbox", "0:0"],
+            &[],
+            "e2e-functions.log",
+        )
     })
+}
+
+/// A second stack, seeded with `tests/fixtures/email.json` (public.json's roles and policies,
+/// registration with email verification on, the mail limits), mailing to the first stack's
+/// inbox. Its functions reuse no cached permissions (`PERMISSIONS_CACHE_TTL=0`), so a reset's
+/// revocation is seen by the next request; they allow [`RESET_URL`] and [`VERIFY_URL`].
+pub fn mail_stack() -> &'static Stack {
+    MAIL_STACK.get_or_init(|| {
+        let first = stack();
+        let smtp = first.smtp_port.to_string();
+        let mut stack = start(
+            MAIL_PREFIX,
+            &["fixtures/email.json"],
+            &["--smtp", &smtp],
+            &[
+                ("PERMISSIONS_CACHE_TTL", "0"),
+                ("PASSWORD_RESET_URL_ALLOW_LIST", RESET_URL),
+                ("USER_REGISTER_URL_ALLOW_LIST", VERIFY_URL),
+                // Generous: the machine running the tests may be busy, and a send still
+                // running at the deadline is abandoned.
+                ("EMAIL_SEND_TIMEOUT", "3s"),
+                ("EMAIL_FROM", "no-reply@mail-test.example.com"),
+            ],
+            "e2e-mail-functions.log",
+        );
+        stack.inbox = first.inbox.clone();
+        stack.smtp_port = first.smtp_port;
+        stack
+    })
+}
+
+fn start(prefix: &str, fixtures: &[&str], args: &[&str], env: &[(&str, &str)], log: &str) -> Stack {
+    let workspace = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+    let tests = env!("CARGO_MANIFEST_DIR");
+    let mut command = Command::new(env!("CARGO"));
+    command
+        .args(["run", "--quiet", "-p", "devstack", "--"])
+        .args(["--memory", "--port", "0", "--exit-on-eof"])
+        .args(["--api-port", &free_port().to_string()])
+        .args(["--prefix", prefix])
+        .args([
+            "--seed",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/../infra/seed.json"),
+        ]);
+    for fixture in fixtures {
+        command.args(["--seed", &format!("{tests}/{fixture}")]);
+    }
+    command
+        .args(args)
+        .args(["--api-log", &format!("{workspace}/target/{log}")])
+        .current_dir(workspace)
+        .env("SECRET", SECRET)
+        .env(
+            shared::store::access_log::ACCESS_LOG_VARIABLE,
+            DYNAMODB_ACCESS_LOG,
+        );
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    let mut process = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("devstack starts");
+    let stdout = process.stdout.take().expect("piped stdout");
+    let mut api = None;
+    let mut dynamo = None;
+    let mut inbox = String::new();
+    let mut smtp_port = 0;
+    for line in BufReader::new(stdout).lines() {
+        let line = line.expect("devstack output");
+        if let Some(url) = line.strip_prefix("DYNAMODB ") {
+            dynamo = Some(url.to_owned());
+        }
+        if let Some(url) = line.strip_prefix("INBOX ") {
+            inbox = url.to_owned();
+        }
+        if let Some(address) = line.strip_prefix("SMTP ") {
+            smtp_port = address
+                .rsplit(':')
+                .next()
+                .and_then(|p| p.parse().ok())
+                .expect("devstack printed its SMTP port");
+        }
+        if let Some(url) = line.strip_prefix("READY ") {
+            api = Some(url.to_owned());
+            break;
+        }
+    }
+    Stack {
+        api: api.unwrap_or_else(|| {
+            panic!("devstack printed READY (see its stderr above and target/{log})")
+        }),
+        dynamo: dynamo.expect("devstack printed its DynamoDB endpoint"),
+        inbox,
+        smtp_port,
+        _process: process,
+    }
 }
 
 pub fn client() -> reqwest::Client {

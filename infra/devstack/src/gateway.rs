@@ -1065,10 +1065,12 @@ mod tests {
                 "logout",
                 "me",
                 "not_found",
+                "password",
                 "refresh",
                 "register",
                 "server",
-                "users"
+                "users",
+                "verify"
             ]
         );
         for (function, method, path) in routes.samples() {

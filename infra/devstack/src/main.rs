@@ -4,6 +4,10 @@
 //! payload 2.0 events, limits, as the deployed HTTP API), warmed so that the first real request
 //! does not wait for a compile.
 //!
+//! Mail goes to a local inbox: maildev (npm, pinned in `infra/maildev`), an SMTP catcher with a
+//! web inbox on loopback (`--inbox SMTP:WEB`, 1025:1080 by default), or to a catcher already
+//! running (`--smtp PORT`, as the tests' second stack shares the first one's).
+//!
 //! `devstack --db .local/dynamodb.sqlite --port 8000 --api-port 9000` is what `make dev` runs.
 //! Tests run `devstack --memory --port 0 --api-port <free> --exit-on-eof` and read the
 //! `READY` line; the stack stops when their stdin pipe closes, however the test process ends.
@@ -35,6 +39,10 @@ struct Options {
     /// concurrent requests in separate instances.
     concurrency: u16,
     cors_origins: String,
+    /// Start maildev on these loopback ports (SMTP, web); 0 picks a free one.
+    inbox: Option<(u16, u16)>,
+    /// Send mail to an SMTP catcher already listening on this loopback port.
+    smtp: Option<u16>,
     workspace: PathBuf,
 }
 
@@ -42,7 +50,7 @@ fn usage() -> ! {
     eprintln!(
         "usage: devstack [--db FILE | --memory] [--port N] [--api-port N | --no-api] \
          [--seed FILE]... [--prefix P] [--exit-on-eof] [--api-log FILE] [--release] \
-         [--cors-origins A,B] [--concurrency N]"
+         [--cors-origins A,B] [--concurrency N] [--inbox SMTP:WEB | --no-inbox | --smtp PORT]"
     );
     std::process::exit(2)
 }
@@ -62,6 +70,8 @@ fn parse_options() -> Options {
         // As the template's `CorsAllowOrigins` parameter.
         cors_origins: std::env::var("CORS_ALLOW_ORIGINS")
             .unwrap_or_else(|_| gateway::DEFAULT_CORS_ORIGINS.to_owned()),
+        inbox: Some((1025, 1080)),
+        smtp: None,
         workspace,
     };
     let mut args = std::env::args().skip(1);
@@ -86,6 +96,20 @@ fn parse_options() -> Options {
                     .unwrap_or_else(|| usage())
             }
             "--cors-origins" => options.cors_origins = value(),
+            "--inbox" => {
+                let raw = value();
+                let (smtp, web) = raw.split_once(':').unwrap_or_else(|| usage());
+                options.inbox = Some((
+                    smtp.parse().unwrap_or_else(|_| usage()),
+                    web.parse().unwrap_or_else(|_| usage()),
+                ));
+                options.smtp = None;
+            }
+            "--no-inbox" => options.inbox = None,
+            "--smtp" => {
+                options.smtp = Some(value().parse().unwrap_or_else(|_| usage()));
+                options.inbox = None;
+            }
             _ => usage(),
         }
     }
@@ -142,6 +166,19 @@ async fn run(options: Options) -> Result<(), Box<dyn std::error::Error>> {
     }
     println!("DYNAMODB {dynamo_url}");
 
+    let mut inbox = None;
+    let mut smtp_port = options.smtp;
+    if let (Some((smtp, web)), Some(_)) = (options.inbox, options.api_port) {
+        let smtp = if smtp == 0 { free_port()? } else { smtp };
+        let web = if web == 0 { free_port()? } else { web };
+        inbox = Some(start_inbox(&options, smtp, web).await?);
+        smtp_port = Some(smtp);
+        println!("INBOX http://127.0.0.1:{web}");
+    }
+    if let Some(port) = smtp_port {
+        println!("SMTP 127.0.0.1:{port}");
+    }
+
     let mut api = None;
     if let Some(api_port) = options.api_port {
         // The front first: a taken API port fails before anything is compiled.
@@ -156,7 +193,14 @@ async fn run(options: Options) -> Result<(), Box<dyn std::error::Error>> {
         let cors = gateway::Cors::new(&options.cors_origins)?;
         let lambda_port = free_port()?;
         let secret = secret(&options)?;
-        api = Some(start_api(&options, lambda_port, &dynamo_url, &secret)?);
+        api = Some(start_api(
+            &options,
+            lambda_port,
+            &dynamo_url,
+            &secret,
+            &api_url,
+            smtp_port,
+        )?);
         let gateway = Arc::new(gateway::Gateway::new(
             routes,
             cors,
@@ -181,11 +225,13 @@ async fn run(options: Options) -> Result<(), Box<dyn std::error::Error>> {
             result = warm => {
                 if let Err(error) = result {
                     stop(api.take()).await;
+                    stop(inbox.take()).await;
                     return Err(format!("warm-up: {error}").into());
                 }
             }
             _ = stop_requested(options.exit_on_eof) => {
                 stop(api.take()).await;
+                stop(inbox.take()).await;
                 return Ok(());
             }
         }
@@ -197,6 +243,7 @@ async fn run(options: Options) -> Result<(), Box<dyn std::error::Error>> {
     stop_requested(options.exit_on_eof).await;
     eprintln!("devstack: stopping");
     stop(api).await;
+    stop(inbox).await;
     let _ = stop_dynamo.send(());
     let _ = server.await;
     Ok(())
@@ -238,11 +285,66 @@ fn free_port() -> std::io::Result<u16> {
 
 /// `cargo lambda watch` on an internal port: the front reaches the functions through its Lambda
 /// invoke API; its own HTTP routing and CORS are not used.
+/// maildev (`infra/maildev`, installed by `make dev` and `make test` with `npm ci`) on loopback:
+/// SMTP on `smtp`, the web inbox and its API on `web`. Returns once both ports answer.
+async fn start_inbox(
+    options: &Options,
+    smtp: u16,
+    web: u16,
+) -> Result<Child, Box<dyn std::error::Error>> {
+    let script = options
+        .workspace
+        .join("infra/maildev/node_modules/maildev/dist/bin/maildev.js");
+    if !script.exists() {
+        return Err(format!(
+            "{} is missing: run `make infra/maildev/node_modules` (make dev does), or pass --no-inbox",
+            script.display()
+        )
+        .into());
+    }
+    let mut child = Command::new("node")
+        .arg(&script)
+        .args(["--smtp", &smtp.to_string(), "--ip", "127.0.0.1"])
+        .args(["--web", &web.to_string(), "--web-ip", "127.0.0.1"])
+        .arg("--silent")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .process_group(0)
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| format!("cannot start maildev (is Node.js installed?): {e}"))?;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let smtp_up = tokio::net::TcpStream::connect(("127.0.0.1", smtp))
+            .await
+            .is_ok();
+        let web_up = tokio::net::TcpStream::connect(("127.0.0.1", web))
+            .await
+            .is_ok();
+        if smtp_up && web_up {
+            return Ok(child);
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            return Err(format!(
+                "maildev exited at start ({status}); are ports {smtp} and {web} free?"
+            )
+            .into());
+        }
+        if Instant::now() > deadline {
+            stop(Some(child)).await;
+            return Err("maildev did not start listening within 30 s".into());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 fn start_api(
     options: &Options,
     lambda_port: u16,
     dynamo_url: &str,
     secret: &str,
+    api_url: &str,
+    smtp_port: Option<u16>,
 ) -> Result<Child, Box<dyn std::error::Error>> {
     let mut command = Command::new("cargo");
     command
@@ -266,7 +368,19 @@ fn start_api(
         .env("SECRET", secret)
         // The functions refuse cookie-authenticated writes from other origins (CSRF): the same
         // list the front answers CORS for, as the template passes CorsAllowOrigins.
-        .env("CORS_ALLOW_ORIGINS", &options.cors_origins)
+        .env("CORS_ALLOW_ORIGINS", &options.cors_origins);
+    if let Some(port) = smtp_port {
+        // The local inbox: plain SMTP on loopback (no STARTTLS to a catcher), links to this API.
+        command
+            .env("EMAIL_TRANSPORT", "smtp")
+            .env("EMAIL_SMTP_HOST", "127.0.0.1")
+            .env("EMAIL_SMTP_PORT", port.to_string())
+            .env("EMAIL_SMTP_IGNORE_TLS", "true");
+        if std::env::var_os("PUBLIC_URL").is_none() {
+            command.env("PUBLIC_URL", api_url);
+        }
+    }
+    command
         .stdin(Stdio::null())
         // Function logs go to stderr or a file; stdout carries only the DYNAMODB/READY lines.
         .stdout(match &options.api_log {

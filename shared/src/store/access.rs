@@ -76,6 +76,13 @@ pub struct Settings {
     /// Requests per client address, checked before any other work.
     #[serde(default)]
     pub rate_limits: RateLimits,
+    /// The sender name of mail (`From: <project_name> <EMAIL_FROM>`) and `{{ project_name }}`
+    /// in its templates; Directus' default is "Directus".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub project_name: Option<String>,
+    /// Overrides of the mail templates by name (`password-reset`, `user-registration`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email_templates: Option<crate::email::templates::TemplateOverrides>,
 }
 
 /// `points` requests per `duration` seconds per client address.
@@ -94,6 +101,13 @@ pub struct RateLimits {
     pub login: RateLimit,
     #[serde(default = "RateLimits::default_refresh")]
     pub refresh: RateLimit,
+    /// `POST /auth/password/request` and `/auth/password/reset` per client address.
+    #[serde(default = "RateLimits::default_password_request")]
+    pub password_request: RateLimit,
+    /// Mails to one recipient address (verification and reset alike). Past it the request is
+    /// answered as usual and no mail is sent, so the limit reveals nothing about the address.
+    #[serde(default = "RateLimits::default_email_recipient")]
+    pub email_recipient: RateLimit,
 }
 
 impl RateLimits {
@@ -117,6 +131,20 @@ impl RateLimits {
             duration: 60,
         }
     }
+
+    fn default_password_request() -> RateLimit {
+        RateLimit {
+            points: 5,
+            duration: 60,
+        }
+    }
+
+    fn default_email_recipient() -> RateLimit {
+        RateLimit {
+            points: 3,
+            duration: 900,
+        }
+    }
 }
 
 impl Default for RateLimits {
@@ -125,6 +153,8 @@ impl Default for RateLimits {
             register: Self::default_register(),
             login: Self::default_login(),
             refresh: Self::default_refresh(),
+            password_request: Self::default_password_request(),
+            email_recipient: Self::default_email_recipient(),
         }
     }
 }
@@ -144,6 +174,8 @@ impl Default for Settings {
             auth_password_policy: None,
             auth_login_attempts: None,
             rate_limits: RateLimits::default(),
+            project_name: None,
+            email_templates: None,
         }
     }
 }

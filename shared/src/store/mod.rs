@@ -4,6 +4,7 @@
 
 mod access;
 pub mod access_log;
+mod email_tokens;
 mod items;
 mod rate;
 mod schema;
@@ -26,7 +27,7 @@ pub use sessions::Session;
 pub use throttle::{FORGET_AFTER_MS, LoginFailures, Reservation};
 pub use users::{
     DirectoryPage, DirectoryUser, MAX_USER_POLICIES, NewUser, Revocation, User, UserChanges,
-    UserStatus,
+    UserStatus, email_key,
 };
 
 /// Per-attempt and whole-operation limits, so no request waits on DynamoDB longer than the

@@ -87,13 +87,26 @@ const CONFLICT_RETRIES: u32 = 3;
 pub const MAX_USER_POLICIES: usize = 20;
 
 #[derive(Serialize, Deserialize)]
-struct UserItem {
-    pk: String,
+pub(super) struct UserItem {
+    pub(super) pk: String,
     /// `"user"` on every user item: the key of the directory index (see `schema`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    directory: Option<String>,
+    pub(super) directory: Option<String>,
+    /// Epoch seconds (the table's TTL attribute): an account still `unverified` then is gone.
+    /// Reads treat it as gone at once; DynamoDB deletes it within days (a local DynamoDB never).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) expires_at: Option<i64>,
     #[serde(flatten)]
-    user: User,
+    pub(super) user: User,
+}
+
+impl UserItem {
+    /// The user, unless it is an unverified account past its expiry.
+    pub(super) fn live(self, now_secs: i64) -> Option<User> {
+        let expired = self.user.status == UserStatus::Unverified
+            && self.expires_at.is_some_and(|at| at <= now_secs);
+        (!expired).then_some(self.user)
+    }
 }
 
 /// The value of the directory index's partition key on every user item.
@@ -159,9 +172,12 @@ impl UserChanges {
 }
 
 #[derive(Serialize, Deserialize)]
-struct EmailClaimItem {
-    pk: String,
-    user_id: String,
+pub(super) struct EmailClaimItem {
+    pub(super) pk: String,
+    pub(super) user_id: String,
+    /// As the unverified user's: an expired claim no longer holds the address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) expires_at: Option<i64>,
 }
 
 /// Emails compare case-insensitively, as in Directus (`LOWER(email)`).
@@ -172,11 +188,11 @@ pub fn email_key(email: &str) -> String {
 /// Read in place of a user for unknown addresses; no user ever has it.
 const ABSENT_USER_ID: &str = "absent";
 
-fn user_pk(id: &str) -> String {
+pub(super) fn user_pk(id: &str) -> String {
     format!("user#{id}")
 }
 
-fn email_pk(email: &str) -> String {
+pub(super) fn email_pk(email: &str) -> String {
     format!("email#{}", email_key(email))
 }
 
@@ -186,9 +202,20 @@ impl Store {
     /// registration of the address at the same moment, on AWS) is tried again, so the race ends
     /// in the normal answer: one user, and `AlreadyExists` for the others.
     pub async fn create_user(&self, new: NewUser) -> Result<User, StoreError> {
+        self.create_user_expiring(new, None).await
+    }
+
+    /// [`Store::create_user`], for an account that is gone at `expires_at` (epoch seconds)
+    /// unless verified before: the user and its email claim carry the table's TTL attribute,
+    /// and an expired claim does not keep the address from being registered again.
+    pub async fn create_user_expiring(
+        &self,
+        new: NewUser,
+        expires_at: Option<i64>,
+    ) -> Result<User, StoreError> {
         let mut conflicts = 0;
         loop {
-            match self.try_create_user(&new).await {
+            match self.try_create_user(&new, expires_at).await {
                 Err(StoreError::Conflict) if conflicts < CONFLICT_RETRIES => {
                     conflicts += 1;
                     tokio::time::sleep(super::jittered_backoff(conflicts)).await;
@@ -203,7 +230,11 @@ impl Store {
         }
     }
 
-    async fn try_create_user(&self, new: &NewUser) -> Result<User, StoreError> {
+    async fn try_create_user(
+        &self,
+        new: &NewUser,
+        expires_at: Option<i64>,
+    ) -> Result<User, StoreError> {
         let new = new.clone();
         let now = now_millis();
         let user = User {
@@ -223,17 +254,22 @@ impl Store {
         let user_item = serde_dynamo::to_item(UserItem {
             pk: user_pk(&user.id),
             directory: Some(DIRECTORY_PARTITION.to_owned()),
+            expires_at,
             user: user.clone(),
         })?;
         let claim_item = serde_dynamo::to_item(EmailClaimItem {
             pk: email_pk(&user.email),
             user_id: user.id.clone(),
+            expires_at,
         })?;
+        // An unverified account's claim past its expiry is free (DynamoDB may not have
+        // deleted it yet; a local DynamoDB never does).
         let put = |item| {
             Put::builder()
                 .table_name(&self.tables.users)
                 .set_item(Some(item))
-                .condition_expression("attribute_not_exists(pk)")
+                .condition_expression("attribute_not_exists(pk) OR expires_at <= :now")
+                .expression_attribute_values(":now", AttributeValue::N((now / 1000).to_string()))
                 .build()
                 .map(|put| TransactWriteItem::builder().put(put).build())
         };
@@ -276,7 +312,9 @@ impl Store {
             .send()
             .await?;
         match output.item {
-            Some(item) => Ok(Some(serde_dynamo::from_item::<_, UserItem>(item)?.user)),
+            Some(item) => {
+                Ok(serde_dynamo::from_item::<_, UserItem>(item)?.live(now_millis() / 1000))
+            }
             None => Ok(None),
         }
     }
@@ -545,11 +583,13 @@ impl Store {
             let claim = serde_dynamo::to_item(EmailClaimItem {
                 pk: email_pk(email),
                 user_id: user.id.clone(),
+                expires_at: None,
             })?;
             let put = Put::builder()
                 .table_name(&self.tables.users)
                 .set_item(Some(claim))
-                .condition_expression("attribute_not_exists(pk)")
+                .condition_expression("attribute_not_exists(pk) OR expires_at <= :now")
+                .expression_attribute_values(":now", AttributeValue::N((now / 1000).to_string()))
                 .build()
                 .map_err(|e| StoreError::Malformed(e.to_string()))?;
             // Only this user's claim: never one another user has taken since.
@@ -677,6 +717,7 @@ mod tests {
             serde_dynamo::to_item(UserItem {
                 pk: user_pk(&user.id),
                 directory: Some(DIRECTORY_PARTITION.to_owned()),
+                expires_at: None,
                 user: user.clone(),
             })
             .unwrap();

@@ -86,7 +86,15 @@ async fn main() -> Result<(), BoxError> {
     let api_port = free_port()?;
     let (mut api_stack, api) = start_devstack(
         &release,
-        &["--api-port", &api_port.to_string(), "--release"],
+        // Mail to a local inbox on free ports, so a reset request for a known address really
+        // sends (over SMTP) inside its time.
+        &[
+            "--api-port",
+            &api_port.to_string(),
+            "--release",
+            "--inbox",
+            "0:0",
+        ],
     )
     .await?;
     println!(
@@ -96,6 +104,7 @@ async fn main() -> Result<(), BoxError> {
     warm_latency(&api).await?;
     login_timing(&api, false).await?;
     login_timing(&api, true).await?;
+    password_request_timing(&api).await?;
     drop(api_stack.stdin.take());
     let _ = api_stack.wait().await;
     Ok(())
@@ -888,6 +897,76 @@ async fn login_timing(api: &str, graphql: bool) -> Result<(), BoxError> {
             "are not distinguishable"
         } else {
             "ARE distinguishable"
+        }
+    );
+    Ok(())
+}
+
+/// Rounds of the password-request timing (each request takes `EMAIL_SEND_TIMEOUT`, 1 s).
+const RESET_TIMING_ROUNDS: usize = 40;
+
+/// `POST /auth/password/request` for a registered address (a token written, a mail sent over
+/// SMTP to the local inbox) and for unknown ones, interleaved, compared with Welch's t-test: the
+/// answer is due `EMAIL_SEND_TIMEOUT` after the request began whatever the address.
+async fn password_request_timing(api: &str) -> Result<(), BoxError> {
+    let client = reqwest::Client::new();
+    let tag = std::process::id();
+    let known = format!("reset-timing-{tag}@example.com");
+    let post = |path: &str, body: Value| {
+        client
+            .post(format!("{api}{path}"))
+            .header("content-type", "application/json")
+            .body(body.to_string())
+    };
+    let status = post("/register", json!({"email": known, "password": "d1r3ctu5"}))
+        .send()
+        .await?
+        .status();
+    if status != 204 {
+        return Err(format!("registration for the reset timing answered {status}").into());
+    }
+    let mut known_samples = Vec::new();
+    let mut unknown_samples = Vec::new();
+    for i in 0..RESET_TIMING_ROUNDS {
+        for (samples, email) in [
+            (&mut known_samples, known.clone()),
+            (
+                &mut unknown_samples,
+                format!("reset-nobody-{i}-{tag}@example.com"),
+            ),
+        ] {
+            let started = Instant::now();
+            let response = post("/auth/password/request", json!({"email": email}))
+                .send()
+                .await?;
+            let status = response.status().as_u16();
+            response.bytes().await?;
+            samples.push(started.elapsed().as_secs_f64() * 1000.0);
+            if status != 204 {
+                return Err(format!("password request for {email} answered {status}").into());
+            }
+        }
+    }
+    println!(
+        "\n## Password request time by address ({RESET_TIMING_ROUNDS} rounds, interleaved, Welch's t-test)\n"
+    );
+    println!("| address | status | mean ms | sd ms | median ms |\n|---|---:|---:|---:|---:|");
+    for (name, samples) in [
+        ("registered (token written, mail sent)", &mut known_samples),
+        ("unknown", &mut unknown_samples),
+    ] {
+        let (mean, sd, _) = moments(samples);
+        let median = percentile(samples, 0.5);
+        println!("| {name} | 204 | {mean:.2} | {sd:.2} | {median:.2} |");
+    }
+    let (t, df, p) = welch(&known_samples, &unknown_samples)?;
+    let difference = moments(&known_samples).0 - moments(&unknown_samples).0;
+    println!(
+        "\nregistered vs unknown: mean difference {difference:+.2} ms, t = {t:.2}, df = {df:.0}, p = {p:.3}: {}.",
+        if p >= 0.05 {
+            "not distinguishable at the 5% level"
+        } else {
+            "DISTINGUISHABLE at the 5% level"
         }
     );
     Ok(())

@@ -1,0 +1,9 @@
+use lambda_http::{Error, run, service_fn, tracing};
+use shared::AppState;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    tracing::init_default_subscriber();
+    let state = AppState::from_env().await?;
+    run(service_fn(|request| verify::handle(&state, request))).await
+}

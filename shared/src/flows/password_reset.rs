@@ -1,0 +1,229 @@
+//! `POST /auth/password/request` and `POST /auth/password/reset` (GraphQL's
+//! `auth_password_request` and `auth_password_reset`).
+//!
+//! A request answers `204` for every address after the same steps and at the same moment
+//! (`EMAIL_SEND_TIMEOUT` after it began); only an active user with a password gets a mail.
+//! The link's token is short-lived (`PASSWORD_RESET_TOKEN_TTL`), recorded in the store and spent
+//! by the reset in the same transaction that writes the new password, and names the password
+//! hash it replaces, so it works once. A reset ends every session and every access token of the
+//! user issued before it.
+
+use crate::client::Client;
+use crate::email::{Message, links, templates};
+use crate::error::ApiError;
+use crate::flows::link_token::{LinkError, Scope, password_fingerprint};
+use crate::flows::{AnswerAt, project_name};
+use crate::http::{MAX_EMAIL_CHARS, valid_email};
+use crate::limits::{Limited, enforce};
+use crate::password::Passwords;
+use crate::sensitive::Sensitive;
+use crate::state::{AppState, now_secs};
+use crate::store::{StoreError, User, UserStatus, email_key};
+
+/// A request for a reset link.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PasswordRequest {
+    pub email: String,
+    /// Where the link points; must be in `PASSWORD_RESET_URL_ALLOW_LIST`.
+    pub reset_url: Option<String>,
+}
+
+/// A reset: the link's token and the new password.
+#[derive(Debug, Clone)]
+pub struct PasswordReset {
+    pub token: Sensitive,
+    pub password: Sensitive,
+}
+
+/// `auth_password_request`: always `Ok(())` for a well-formed request, known address or not.
+/// Errors: `400` for a `reset_url` outside the allow-list (checked before the address is looked
+/// at, so it reveals nothing), `429` past the per-client limit.
+pub async fn request_password_reset(
+    state: &AppState,
+    input: PasswordRequest,
+    client: &Client,
+) -> Result<(), ApiError> {
+    // An empty `reset_url` is none (falsy in Directus too).
+    let input = PasswordRequest {
+        reset_url: input.reset_url.filter(|url| !url.is_empty()),
+        ..input
+    };
+    if let Some(url) = &input.reset_url
+        && !links::is_allowed(url, &state.config.email.password_reset_allow_list)
+    {
+        tracing::info!("password reset requested with a URL outside the allow-list");
+        return Err(ApiError::payload(format!(
+            "URL \"{url}\" can't be used to reset passwords"
+        )));
+    }
+    enforce(state, client, Limited::PasswordRequest).await?;
+    let answer = AnswerAt::after(state.mailer.timeout());
+    let email = input.email.trim();
+    // Not an address: nothing to look up (the syntax is no secret); the same answer, at the
+    // same moment.
+    if email.chars().count() <= MAX_EMAIL_CHARS && valid_email(email) {
+        match state.store.find_user_by_email(email).await {
+            Ok(user) => {
+                // Counted for every address, known or not: the same writes either way.
+                match crate::limits::mail_allowed(state, email).await {
+                    Ok(true) => {
+                        if let Some(user) =
+                            user.filter(|u| u.status == UserStatus::Active && u.password.is_some())
+                        {
+                            send_reset(state, &user, input.reset_url.as_deref(), answer).await;
+                        }
+                    }
+                    Ok(false) => tracing::warn!(
+                        "password reset mail not sent: the recipient's mail limit is reached"
+                    ),
+                    Err(error) => tracing::error!(%error, "password reset mail not sent"),
+                }
+            }
+            Err(error) => tracing::error!(%error, "password reset request: the lookup failed"),
+        }
+    }
+    answer.wait().await;
+    Ok(())
+}
+
+async fn send_reset(state: &AppState, user: &User, reset_url: Option<&str>, answer: AnswerAt) {
+    let settings = match state
+        .access
+        .settings(&state.store, &state.config.default_settings)
+        .await
+    {
+        Ok(settings) => settings,
+        Err(error) => {
+            tracing::error!(%error, "password reset mail not sent: no settings");
+            return;
+        }
+    };
+    let config = &state.config.email;
+    let base = match (reset_url, &config.public_url) {
+        (Some(url), _) => url.to_owned(),
+        // Directus' default: its admin app's reset page.
+        (None, Some(public)) => format!("{public}/admin/reset-password"),
+        (None, None) => {
+            tracing::error!("password reset mail not sent: no reset_url and no PUBLIC_URL");
+            return;
+        }
+    };
+    let token_id = uuid::Uuid::new_v4().simple().to_string();
+    let now = now_secs();
+    let issued = state.links.issue(
+        Scope::PasswordReset,
+        &user.id,
+        &user.email,
+        Some(token_id.clone()),
+        Some(password_fingerprint(user.password.as_ref())),
+        now,
+        config.password_reset_ttl,
+        None,
+    );
+    let (token, exp) = match issued {
+        Ok(issued) => issued,
+        Err(error) => {
+            tracing::error!(%error, "password reset mail not sent: the token could not be signed");
+            return;
+        }
+    };
+    if let Err(error) = state
+        .store
+        .put_reset_token(&token_id, &user.id, i64::try_from(exp).unwrap_or(i64::MAX))
+        .await
+    {
+        tracing::error!(%error, "password reset mail not sent: the token could not be recorded");
+        return;
+    }
+    let Some(url) = links::with_token(&base, token.expose()) else {
+        tracing::error!("password reset mail not sent: the link base is not a URL");
+        return;
+    };
+    let rendered = templates::render(
+        templates::Kind::PasswordReset,
+        &templates::Data {
+            url: &url,
+            email: &user.email,
+            project_name: project_name(&settings),
+            expires_in: templates::in_words(config.password_reset_ttl),
+            first_name: user.first_name.as_deref(),
+            last_name: user.last_name.as_deref(),
+        },
+        settings.email_templates.as_ref(),
+    );
+    let message = Message {
+        to: user.email.clone(),
+        subject: rendered.subject,
+        text: rendered.text,
+        html: rendered.html,
+    };
+    state
+        .mailer
+        .send_within(
+            message,
+            project_name(&settings),
+            answer.deadline(),
+            "password reset",
+        )
+        .await;
+}
+
+/// `auth_password_reset`: sets the new password and ends every session and earlier access
+/// token of the user. Errors: `429` past the per-client limit; `403 INVALID_TOKEN` for a token
+/// that is not a reset token of ours, `401 TOKEN_EXPIRED` for an expired one, `403 FORBIDDEN`
+/// for one of another scope, one already used, one issued before the password last changed, or
+/// a user who is gone or not active; `400 FAILED_VALIDATION` for a password the policy refuses.
+pub async fn reset_password(
+    state: &AppState,
+    passwords: &Passwords,
+    input: PasswordReset,
+    client: &Client,
+) -> Result<(), ApiError> {
+    enforce(state, client, Limited::PasswordReset).await?;
+    let claims = state
+        .links
+        .verify(input.token.expose(), Scope::PasswordReset, now_secs())
+        .map_err(|error| match error {
+            LinkError::Invalid => ApiError::InvalidToken,
+            LinkError::Expired => ApiError::TokenExpired,
+            LinkError::WrongScope => ApiError::forbidden(),
+        })?;
+    let (Some(token_id), Some(fingerprint)) = (claims.jti.as_deref(), claims.hash.as_deref())
+    else {
+        return Err(ApiError::InvalidToken);
+    };
+    let user = state
+        .store
+        .get_user(&claims.id)
+        .await?
+        .filter(|u| {
+            u.status == UserStatus::Active
+                && email_key(&u.email) == email_key(&claims.email)
+                && password_fingerprint(u.password.as_ref()) == fingerprint
+        })
+        .ok_or_else(ApiError::forbidden)?;
+    let settings = state
+        .access
+        .settings(&state.store, &state.config.default_settings)
+        .await?;
+    crate::password::enforce_policy(&input.password, &settings)?;
+    let hash = passwords
+        .hash(&input.password)
+        .await
+        .map_err(|e| ApiError::Internal(Box::new(e)))?;
+    let now = i64::try_from(now_secs()).unwrap_or(i64::MAX);
+    match state
+        .store
+        .reset_password(token_id, &user.id, &hash, now)
+        .await
+    {
+        Ok(()) => {}
+        // Spent, expired, or the user changed meanwhile.
+        Err(StoreError::Stale) => return Err(ApiError::forbidden()),
+        Err(other) => return Err(other.into()),
+    }
+    // The cut-offs above already refuse every session's refresh; this removes them.
+    let ended = state.store.revoke_user_sessions(&user.id).await?;
+    tracing::info!(user = %user.id, sessions = ended, "password reset");
+    Ok(())
+}
