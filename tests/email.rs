@@ -868,3 +868,131 @@ async fn a_session_cookie_may_accompany_the_verification_link() {
     assert_eq!(login(&client, &email, PASSWORD).await.status, 200);
     assert_eq!(me_with_cookie(&client, &cookie).await.status, 200);
 }
+
+/// POSTs a document to the mail stack's `/graphql/system`, as `@directus/sdk` sends it.
+async fn system_graphql(client: &reqwest::Client, query: &str, variables: Value) -> Reply {
+    post(
+        client,
+        "/graphql/system",
+        &json!({"query": query, "variables": variables}),
+    )
+    .await
+}
+
+/// The in-band error code of a GraphQL answer (resolver errors are 200 with `errors`).
+fn graphql_code(reply: &Reply) -> &str {
+    assert_eq!(reply.status, 200, "{reply:?}");
+    reply.body["errors"][0]["extensions"]["code"]
+        .as_str()
+        .unwrap_or_else(|| panic!("an in-band error in {reply:?}"))
+}
+
+#[tokio::test]
+async fn over_graphql_registration_is_verified_once_through_the_same_flow() {
+    let client = own_client();
+    let email = unique_email("gql-verify");
+    let registered = system_graphql(
+        &client,
+        "mutation R($email: String!, $password: String!) { users_register(email: $email, password: $password) }",
+        json!({"email": email, "password": PASSWORD}),
+    )
+    .await;
+    assert_eq!(registered.body, json!({"data": {"users_register": true}}));
+    let mail = wait_for(&email, 1).await.remove(0);
+    let token = token_of(&link_of(&mail));
+    let verify = "mutation V($token: String!) { users_register_verify(token: $token) }";
+
+    // A malformed token: in-band INVALID_TOKEN, as Directus answers; nothing changes.
+    let garbage = system_graphql(&client, verify, json!({"token": "garbage"})).await;
+    assert_eq!(graphql_code(&garbage), "INVALID_TOKEN");
+    assert_error(
+        &login(&client, &email, PASSWORD).await,
+        401,
+        "INVALID_CREDENTIALS",
+    );
+
+    let verified = system_graphql(&client, verify, json!({"token": token})).await;
+    assert_eq!(
+        verified.body,
+        json!({"data": {"users_register_verify": true}})
+    );
+    assert_eq!(login(&client, &email, PASSWORD).await.status, 200);
+    // The second use, over either transport: Directus' "Invalid verification code".
+    let again = system_graphql(&client, verify, json!({"token": token})).await;
+    assert_eq!(graphql_code(&again), "INVALID_PAYLOAD");
+    assert_eq!(
+        again.body["errors"][0]["message"],
+        "Invalid payload. Invalid verification code."
+    );
+    let by_link = get(&client, &local_path(&link_of(&mail)), None).await;
+    assert_error(&by_link, 400, "INVALID_PAYLOAD");
+}
+
+#[tokio::test]
+async fn over_graphql_a_password_reset_works_once_and_ends_the_old_password() {
+    let client = own_client();
+    let email = unique_email("gql-reset");
+    verified_user(&client, &email).await;
+    let request = "mutation Q($email: String!, $url: String) { auth_password_request(email: $email, reset_url: $url) }";
+
+    // Known and unknown addresses: the same answer.
+    let known = system_graphql(&client, request, json!({"email": email, "url": RESET_URL})).await;
+    let unknown = system_graphql(
+        &client,
+        request,
+        json!({"email": unique_email("gql-nobody"), "url": RESET_URL}),
+    )
+    .await;
+    assert_eq!(known.body, json!({"data": {"auth_password_request": true}}));
+    assert_eq!(known.raw, unknown.raw);
+    // A reset_url outside the allow-list: Directus' in-band INVALID_PAYLOAD, nothing mailed.
+    let foreign = system_graphql(
+        &client,
+        request,
+        json!({"email": email, "url": "https://evil.example/reset"}),
+    )
+    .await;
+    assert_eq!(graphql_code(&foreign), "INVALID_PAYLOAD");
+    assert_eq!(
+        foreign.body["errors"][0]["message"],
+        "Invalid payload. URL \"https://evil.example/reset\" can't be used to reset passwords."
+    );
+
+    // The verification mail and one reset mail.
+    let mails = wait_for(&email, 2).await;
+    let reset_mail = mails
+        .iter()
+        .find(|m| link_of(m).starts_with(RESET_URL))
+        .expect("a reset mail");
+    let token = token_of(&link_of(reset_mail));
+    let reset = "mutation P($token: String!, $password: String!) { auth_password_reset(token: $token, password: $password) }";
+    let new_password = "gql-new-password-1";
+    let done = system_graphql(
+        &client,
+        reset,
+        json!({"token": token, "password": new_password}),
+    )
+    .await;
+    assert_eq!(done.body, json!({"data": {"auth_password_reset": true}}));
+    assert_error(
+        &login(&client, &email, PASSWORD).await,
+        401,
+        "INVALID_CREDENTIALS",
+    );
+    assert_eq!(login(&client, &email, new_password).await.status, 200);
+
+    // The link again, over GraphQL and over REST: spent.
+    let twice = system_graphql(
+        &client,
+        reset,
+        json!({"token": token, "password": "gql-new-password-2"}),
+    )
+    .await;
+    assert_eq!(graphql_code(&twice), "FORBIDDEN");
+    assert_error(
+        &self::reset(&client, &token, "gql-new-password-3").await,
+        403,
+        "FORBIDDEN",
+    );
+    assert_eq!(login(&client, &email, new_password).await.status, 200);
+}

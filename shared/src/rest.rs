@@ -230,9 +230,6 @@ pub async fn create_user(
     })
 }
 
-/// Longest `reset_url` accepted (as registration's `verification_url`).
-const MAX_RESET_URL_CHARS: usize = 2048;
-
 /// `POST /auth/password/request`. Directus' checks: `email` must be a string (`"email" field
 /// is required`); other keys (the `subject` newer SDKs send) are ignored.
 pub async fn password_request(
@@ -245,14 +242,6 @@ pub async fn password_request(
         return Err(ApiError::payload("\"email\" field is required"));
     };
     let reset_url = http::optional_string(&body, "reset_url")?;
-    if reset_url
-        .as_ref()
-        .is_some_and(|u| u.chars().count() > MAX_RESET_URL_CHARS)
-    {
-        return Err(ApiError::payload(format!(
-            "\"reset_url\" length must be less than or equal to {MAX_RESET_URL_CHARS} characters long"
-        )));
-    }
     let input = password_reset::PasswordRequest {
         email: email.clone(),
         reset_url,

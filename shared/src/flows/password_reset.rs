@@ -20,6 +20,9 @@ use crate::sensitive::Sensitive;
 use crate::state::{AppState, now_secs};
 use crate::store::{StoreError, User, UserStatus, email_key};
 
+/// The longest `reset_url` accepted (REST and GraphQL alike).
+const MAX_RESET_URL_CHARS: usize = 2048;
+
 /// A request for a reset link.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PasswordRequest {
@@ -48,6 +51,15 @@ pub async fn request_password_reset(
         reset_url: input.reset_url.filter(|url| !url.is_empty()),
         ..input
     };
+    if input
+        .reset_url
+        .as_ref()
+        .is_some_and(|u| u.chars().count() > MAX_RESET_URL_CHARS)
+    {
+        return Err(ApiError::payload(format!(
+            "\"reset_url\" length must be less than or equal to {MAX_RESET_URL_CHARS} characters long"
+        )));
+    }
     if let Some(url) = &input.reset_url
         && !links::is_allowed(url, &state.config.email.password_reset_allow_list)
     {

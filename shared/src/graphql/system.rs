@@ -1,7 +1,8 @@
 //! `/graphql/system`: Directus' system scope for the journey of the seeds — `auth_login`,
-//! `auth_refresh`, `auth_logout`, `users_register`, `users_me`, `create_users_item(s)` and
+//! `auth_refresh`, `auth_logout`, `users_register`, `users_register_verify`,
+//! `auth_password_request`, `auth_password_reset`, `users_me`, `create_users_item(s)` and
 //! `server_ping` — over the same flows as REST ([`crate::auth`], [`crate::registration`],
-//! [`crate::users`]): rate limits, lockout, equal work per login outcome, grace window, reuse
+//! [`crate::flows`], [`crate::users`]): rate limits, lockout, equal work per login outcome, grace window, reuse
 //! detection and permission checks hold here because they live there.
 //!
 //! The schema is per caller, as in Directus: `users_me` exists only for a caller who can read
@@ -29,6 +30,8 @@ use crate::access::Accountability;
 use crate::auth::{self, Credentials, Issued, Mode, Presentation};
 use crate::client::Client;
 use crate::error::ApiError;
+use crate::flows::password_reset::{self, PasswordRequest, PasswordReset};
+use crate::flows::verification;
 use crate::http::HttpResponse;
 use crate::password::Passwords;
 use crate::registration::{self, Registration};
@@ -53,6 +56,9 @@ pub const MUTATIONS: &[fn(&Shape) -> Option<Field>] = &[
     auth_refresh,
     auth_logout,
     users_register,
+    users_register_verify,
+    auth_password_request,
+    auth_password_reset,
     create_users_item,
     create_users_items,
 ];
@@ -509,6 +515,91 @@ fn users_register(_: &Shape) -> Option<Field> {
     )
 }
 
+/// `users_register_verify(token: String!): Boolean`: the link of the verification mail, as
+/// `GET /users/register/verify-email` follows it (a malformed token is in-band `INVALID_TOKEN`).
+fn users_register_verify(_: &Shape) -> Option<Field> {
+    Some(
+        Field::new(
+            "users_register_verify",
+            TypeRef::named(TypeRef::BOOLEAN),
+            |ctx| {
+                FieldFuture::new(async move {
+                    let system = system(&ctx)?;
+                    let token = string_arg(&ctx, "token")?.unwrap_or_default();
+                    verification::verify_registration(&system.state, &token)
+                        .await
+                        .map_err(transport::error)?;
+                    Ok(Some(FieldValue::value(true)))
+                })
+            },
+        )
+        .argument(InputValue::new("token", TypeRef::named_nn(TypeRef::STRING))),
+    )
+}
+
+/// `auth_password_request(email: String!, reset_url: String): Boolean`: `true` for every
+/// address after the same work, as `POST /auth/password/request` answers 204.
+fn auth_password_request(_: &Shape) -> Option<Field> {
+    Some(
+        Field::new(
+            "auth_password_request",
+            TypeRef::named(TypeRef::BOOLEAN),
+            |ctx| {
+                FieldFuture::new(async move {
+                    let system = system(&ctx)?;
+                    let input = PasswordRequest {
+                        email: string_arg(&ctx, "email")?.unwrap_or_default(),
+                        reset_url: string_arg(&ctx, "reset_url")?,
+                    };
+                    password_reset::request_password_reset(&system.state, input, &system.client)
+                        .await
+                        .map_err(transport::error)?;
+                    Ok(Some(FieldValue::value(true)))
+                })
+            },
+        )
+        .argument(InputValue::new("email", TypeRef::named_nn(TypeRef::STRING)))
+        .argument(InputValue::new(
+            "reset_url",
+            TypeRef::named(TypeRef::STRING),
+        )),
+    )
+}
+
+/// `auth_password_reset(token: String!, password: String!): Boolean`: the reset link's token
+/// and the new password, through the flow of `POST /auth/password/reset`.
+fn auth_password_reset(_: &Shape) -> Option<Field> {
+    Some(
+        Field::new(
+            "auth_password_reset",
+            TypeRef::named(TypeRef::BOOLEAN),
+            |ctx| {
+                FieldFuture::new(async move {
+                    let system = system(&ctx)?;
+                    let input = PasswordReset {
+                        token: Sensitive::new(string_arg(&ctx, "token")?.unwrap_or_default()),
+                        password: Sensitive::new(string_arg(&ctx, "password")?.unwrap_or_default()),
+                    };
+                    password_reset::reset_password(
+                        &system.state,
+                        &system.passwords,
+                        input,
+                        &system.client,
+                    )
+                    .await
+                    .map_err(transport::error)?;
+                    Ok(Some(FieldValue::value(true)))
+                })
+            },
+        )
+        .argument(InputValue::new("token", TypeRef::named_nn(TypeRef::STRING)))
+        .argument(InputValue::new(
+            "password",
+            TypeRef::named_nn(TypeRef::STRING),
+        )),
+    )
+}
+
 /// One `create_directus_users_input` as the flow's payload.
 fn user_input(
     value: async_graphql::dynamic::ValueAccessor<'_>,
@@ -626,6 +717,9 @@ mod tests {
             "auth_refresh(refresh_token: String, mode: auth_mode): auth_tokens",
             "auth_logout(refresh_token: String, mode: auth_mode): Boolean",
             "users_register(email: String!, password: String!, verification_url: String, first_name: String, last_name: String): Boolean",
+            "users_register_verify(token: String!): Boolean",
+            "auth_password_request(email: String!, reset_url: String): Boolean",
+            "auth_password_reset(token: String!, password: String!): Boolean",
             "expires: GraphQLBigInt",
             "server_ping: String",
         ] {
