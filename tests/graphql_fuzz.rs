@@ -74,3 +74,27 @@ async fn graphql_items_hold_under_fuzzing_as_an_administrator() {
         .await
         .expect("schemathesis run");
 }
+
+#[test]
+fn graphql_system_holds_under_fuzzing_as_the_public() {
+    fuzz("/graphql/system", "public", Caller::Public);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn graphql_system_holds_under_fuzzing_as_a_user() {
+    let data = e2e::registered_login(&e2e::unique_email("gql-sys-fuzz"), "d1r3ctu5").await;
+    let token = data["access_token"].as_str().unwrap().to_owned();
+    tokio::task::spawn_blocking(move || fuzz("/graphql/system", "user", Caller::Bearer(token)))
+        .await
+        .expect("schemathesis run");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn graphql_system_holds_under_fuzzing_as_an_administrator() {
+    let token = e2e::admin_token().await;
+    tokio::task::spawn_blocking(move || {
+        fuzz("/graphql/system", "administrator", Caller::Bearer(token))
+    })
+    .await
+    .expect("schemathesis run");
+}
