@@ -10,6 +10,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
 
+pub mod faults;
+pub mod invariants;
 pub mod openapi;
 
 pub const SECRET: &str = "e2e-test-secret-that-is-longer-than-32-bytes";
