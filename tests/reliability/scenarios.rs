@@ -7,6 +7,32 @@ use e2e::invariants::{Expect, Expectations, assert_hold};
 
 use crate::api::{Answer, Api, FUNCTION_TIMEOUT, PASSWORD, admin, member};
 
+/// The budget a function answers 503 at fits the functions' timeout in template.yaml, with room
+/// to write the answer: a slow DynamoDB never makes a Lambda timeout (docs/reliability.md).
+#[test]
+fn the_request_budget_fits_the_function_timeout() {
+    let template: serde_norway::Value =
+        serde_norway::from_str(include_str!("../../template.yaml")).expect("template.yaml parses");
+    let global = template["Globals"]["Function"]["Timeout"]
+        .as_u64()
+        .expect("a global function timeout");
+    assert_eq!(std::time::Duration::from_secs(global), FUNCTION_TIMEOUT);
+    let margin = std::time::Duration::from_millis(1500);
+    assert!(shared::http::REQUEST_BUDGET + margin <= FUNCTION_TIMEOUT);
+    assert!(shared::store::OPERATION_TIMEOUT < shared::http::REQUEST_BUDGET);
+    let resources = template["Resources"].as_mapping().expect("resources");
+    for (name, resource) in resources {
+        if resource["Type"].as_str() == Some("AWS::Serverless::Function")
+            && let Some(own) = resource["Properties"]["Timeout"].as_u64()
+        {
+            assert!(
+                shared::http::REQUEST_BUDGET + margin <= std::time::Duration::from_secs(own),
+                "{name:?} has a timeout of {own} s, under the request budget"
+            );
+        }
+    }
+}
+
 /// Calls every DynamoDB-backed route once, concurrently, with a fresh user and the credentials
 /// made before the fault.
 async fn every_route(
