@@ -590,6 +590,139 @@ pub fn scenario_json(scenario: &Scenario) -> String {
 mod tests {
     use super::*;
 
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// An upstream that counts the requests it got and answers `{}`; and a proxy before it.
+    async fn proxy_before_counter() -> (FaultProxy, Arc<AtomicUsize>) {
+        let hits = Arc::new(AtomicUsize::new(0));
+        let upstream = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let upstream_url = format!("http://{}", upstream.local_addr().unwrap());
+        let counter = hits.clone();
+        let app = axum::Router::new().route(
+            "/",
+            axum::routing::post(move || {
+                let counter = counter.clone();
+                async move {
+                    counter.fetch_add(1, Ordering::SeqCst);
+                    "{}"
+                }
+            }),
+        );
+        tokio::spawn(async move { axum::serve(upstream, app).await });
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        (FaultProxy::start(listener, &upstream_url).unwrap(), hits)
+    }
+
+    async fn call(proxy: &FaultProxy, operation: &str) -> Result<(u16, String), reqwest::Error> {
+        // A new connection per call, as a reset connection cannot be reused.
+        let client = reqwest::Client::builder()
+            .pool_max_idle_per_host(0)
+            .build()
+            .unwrap();
+        let response = client
+            .post(proxy.url())
+            .header("x-amz-target", format!("DynamoDB_20120810.{operation}"))
+            .body(r#"{"TableName":"t"}"#)
+            .send()
+            .await?;
+        let status = response.status().as_u16();
+        Ok((status, response.text().await?))
+    }
+
+    #[tokio::test]
+    async fn faults_happen_before_or_after_the_upstream_as_named() {
+        let (proxy, hits) = proxy_before_counter().await;
+        assert_eq!(call(&proxy, "GetItem").await.unwrap(), (200, "{}".into()));
+        assert_eq!(hits.load(Ordering::SeqCst), 1);
+
+        for (fault, forwarded) in [
+            (Fault::Drop, false),
+            (Fault::Reset, false),
+            (Fault::DropAfter, true),
+            (Fault::ResetAfter, true),
+        ] {
+            proxy.set(Scenario::with(vec![Rule::every(
+                Some("PutItem"),
+                fault.clone(),
+            )]));
+            let before = hits.load(Ordering::SeqCst);
+            let error = call(&proxy, "PutItem").await.expect_err("no answer");
+            let reset = matches!(fault, Fault::Reset | Fault::ResetAfter);
+            assert_eq!(
+                format!("{error:?}").contains("ConnectionReset"),
+                reset,
+                "{fault:?}: {error:?}"
+            );
+            assert_eq!(
+                hits.load(Ordering::SeqCst) - before,
+                usize::from(forwarded),
+                "{fault:?}"
+            );
+            // Other operations pass.
+            assert_eq!(call(&proxy, "GetItem").await.unwrap().0, 200);
+            assert_eq!(proxy.stats().injected.get(&fault.name()), Some(&1));
+        }
+
+        proxy.set(Scenario::with(vec![Rule {
+            limit: Some(1),
+            ..Rule::every(
+                None,
+                Fault::Error {
+                    error: DynamoError::ThrottlingException,
+                },
+            )
+        }]));
+        let (status, body) = call(&proxy, "Query").await.unwrap();
+        assert_eq!(status, 400);
+        assert!(body.contains("ThrottlingException"), "{body}");
+        assert_eq!(
+            call(&proxy, "Query").await.unwrap().0,
+            200,
+            "the limit is spent"
+        );
+        assert_eq!(proxy.stats().requests.get("Query"), Some(&2));
+    }
+
+    #[tokio::test]
+    async fn the_control_endpoint_sets_reads_and_clears_the_scenario() {
+        let (proxy, _) = proxy_before_counter().await;
+        let client = reqwest::Client::new();
+        let control = format!("{}{CONTROL_PATH}", proxy.url());
+        let scenario = Scenario::with(vec![Rule::every(Some("GetItem"), Fault::Hang)]);
+        let set = client
+            .put(&control)
+            .body(scenario_json(&scenario))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(set.status(), 200);
+        assert_eq!(proxy.scenario(), scenario);
+        let refused = client
+            .put(&control)
+            .body(r#"{"rules":[{"fraction":2,"fault":{"kind":"drop"}}]}"#)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(refused.status(), 400);
+        assert_eq!(
+            proxy.scenario(),
+            scenario,
+            "a refused scenario changes nothing"
+        );
+        let read: serde_json::Value = client
+            .get(&control)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(read["scenario"]["rules"][0]["fault"]["kind"], "hang");
+        let cleared = client.delete(&control).send().await.unwrap();
+        assert_eq!(cleared.status(), 200);
+        assert_eq!(proxy.scenario(), Scenario::none());
+    }
+
     #[test]
     fn scenarios_read_as_documented() {
         let scenario: Scenario = serde_json::from_str(
