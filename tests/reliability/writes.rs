@@ -263,3 +263,80 @@ async fn a_lost_registration_answer_is_one_user() {
     )
     .await;
 }
+
+/// The operator tool writing items through the faults (each item and its collection's count in
+/// one transaction): whatever it answers, every kept count equals a recount afterwards, and
+/// applying the same items again without faults leaves the count at the number of items.
+#[tokio::test]
+async fn item_counts_survive_lost_and_conflicting_transactions() {
+    let (_guard, stack) = exclusive().await;
+    let collection = format!("rel_items_{}", uuid::Uuid::new_v4().simple());
+    let items: Vec<serde_json::Value> = (1..=12)
+        .map(|id| serde_json::json!({"id": id, "title": format!("item {id}")}))
+        .collect();
+    let document = shared::provision::Document::from_json(
+        &serde_json::json!({
+            "collections": [{
+                "collection": collection,
+                "primary_key": "id",
+                "fields": [{"field": "id", "type": "integer"}, {"field": "title", "type": "string"}],
+                "items": items
+            }]
+        })
+        .to_string(),
+    )
+    .expect("a valid document");
+    // The operator tool's client, through the proxy.
+    let through_faults = shared::store::Store::local(
+        &stack.faults,
+        shared::store::Tables::with_prefix(e2e::faults::PREFIX),
+    );
+    stack
+        .set(&Scenario::with(vec![
+            Rule {
+                // The SDK's third attempt gets through: the first was applied, and the
+                // idempotency token makes the resend answer its outcome.
+                limit: Some(2),
+                ..Rule::every(Some("TransactWriteItems"), Fault::ResetAfter)
+            },
+            Rule {
+                fraction: 0.3,
+                ..Rule::every(
+                    Some("TransactWriteItems"),
+                    Fault::Error {
+                        error: e2e::faults::DynamoError::TransactionConflict,
+                    },
+                )
+            },
+        ]))
+        .await;
+    let applied = document.apply(&through_faults).await;
+    let stats = stack.stats().await;
+    stack.clear().await;
+    assert!(stats.total_injected() > 0, "{stats:?}");
+    // It may have given up (a transaction that kept conflicting); the counts still agree.
+    assert_hold(&stack.store(), &Expectations::new()).await;
+    if let Err(error) = &applied {
+        eprintln!("the operator tool gave up under faults: {error}");
+    }
+    document
+        .apply(&stack.store())
+        .await
+        .expect("applied without faults");
+    let census = assert_hold(&stack.store(), &Expectations::new()).await;
+    assert!(census.counted_collections > 0);
+    let count = stack
+        .store()
+        .client()
+        .get_item()
+        .table_name(&stack.store().tables().items)
+        .key("collection", AttributeValue::S(collection.clone()))
+        .key("key", AttributeValue::S("#count".into()))
+        .consistent_read(true)
+        .send()
+        .await
+        .unwrap()
+        .item
+        .and_then(|item| item.get("item_count")?.as_n().ok()?.parse::<u64>().ok());
+    assert_eq!(count, Some(12), "twelve items counted once each");
+}
