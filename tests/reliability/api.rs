@@ -153,6 +153,26 @@ impl Api {
         .await
     }
 
+    pub async fn update_me(&self, access_token: &str, changes: Value) -> Answer {
+        let request = self
+            .http
+            .patch(format!("{}/users/me", self.base))
+            .header("content-type", "application/json")
+            .bearer_auth(access_token)
+            .body(changes.to_string());
+        self.call("update_me", request).await
+    }
+
+    pub async fn update_user(&self, admin_token: &str, id: &str, changes: Value) -> Answer {
+        let request = self
+            .http
+            .patch(format!("{}/users/{id}", self.base))
+            .header("content-type", "application/json")
+            .bearer_auth(admin_token)
+            .body(changes.to_string());
+        self.call("update_user", request).await
+    }
+
     pub async fn health(&self, access_token: &str) -> Answer {
         let request = self
             .http

@@ -4,6 +4,7 @@
 
 use e2e::faults::{DynamoError, Fault, Rule, Scenario, exclusive, unique_address};
 use e2e::invariants::{Expect, Expectations, assert_hold};
+use serde_json::json;
 
 use crate::api::{Answer, Api, FUNCTION_TIMEOUT, PASSWORD, admin, member};
 
@@ -39,6 +40,7 @@ async fn every_route(
     api: &Api,
     admin_token: &str,
     email: &str,
+    user_id: &str,
     access: &str,
     refresh: &str,
 ) -> Vec<Answer> {
@@ -55,8 +57,22 @@ async fn every_route(
         api.health(admin_token),
         api.logout(refresh),
     );
+    let (updated_me, updated_user) = tokio::join!(
+        api.update_me(access, json!({"first_name": "Faulty"})),
+        api.update_user(admin_token, user_id, json!({"last_name": "Faulty"})),
+    );
     vec![
-        register, login, refreshed, read, me, directory, created, health, logout,
+        register,
+        login,
+        refreshed,
+        read,
+        me,
+        directory,
+        created,
+        health,
+        logout,
+        updated_me,
+        updated_user,
     ]
 }
 
@@ -70,9 +86,12 @@ async fn every_route_answers_503_under(scenario: Scenario, refused: bool) {
     let admin_token = admin(&api).await;
     let (email, access, refresh) = member(&api).await;
     let session = e2e::faults::session_of(&refresh);
+    let me = api.me(&access).await;
+    assert_eq!(me.status, 200, "{me:?}");
+    let user_id = me.body["data"]["id"].as_str().expect("an id").to_owned();
 
     stack.set(&scenario).await;
-    let answers = every_route(&api, &admin_token, &email, &access, &refresh).await;
+    let answers = every_route(&api, &admin_token, &email, &user_id, &access, &refresh).await;
     let stats = stack.stats().await;
     stack.clear().await;
     for answer in &answers {
