@@ -10,12 +10,13 @@ SAM       := $(VENV)/bin/sam
 FUNCTIONS := $(notdir $(wildcard functions/*))
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help dev test tools template-tools check-template build bench clean-data
+.PHONY: help dev test soak tools template-tools check-template build bench clean-data
 
 help:
 	@echo "make dev    start DynamoDB (dynoxide), seed it, serve every function at http://127.0.0.1:9000, mail to the inbox at http://127.0.0.1:1080"
 	@echo "make test   run every test: unit, integration (real local DynamoDB), end-to-end (cargo lambda watch)"
 	@echo "make bench  measure cold start, warm latency per endpoint and binary sizes"
+	@echo "make soak   the reliability tests with a longer load (RELIABILITY_SOAK_SECS, default 60; RELIABILITY_SOAK_CLIENTS, default 12)"
 	@echo "make build  release zips for AWS Lambda (arm64) with cargo lambda, and their sizes"
 	@echo "make check-template  cfn-lint, sam validate --lint, the template/workspace drift check, IAM grants vs infra/dynamodb-access.json"
 
@@ -81,6 +82,12 @@ build: tools
 	rustup target add aarch64-unknown-linux-gnu
 	cargo lambda build --release --arm64 --output-format zip $(foreach f,$(FUNCTIONS),-p $(f))
 	@for f in $(FUNCTIONS); do printf '%-10s %9d bytes zipped\n' $$f $$(stat -c %s target/lambda/$$f/bootstrap.zip); done
+
+# The reliability tests (faults between the functions and DynamoDB, kill-and-restart, bounded
+# load; docs/reliability.md) with the longer load; `make test` runs them with a short one. The
+# load figures are printed and appended to target/reliability-load.md.
+soak: tools
+	RELIABILITY_SOAK=1 cargo test -p e2e --test reliability -- --nocapture
 
 bench: tools infra/maildev/node_modules
 	cargo build --release --bins $(foreach f,$(FUNCTIONS),-p $(f)) -p devstack

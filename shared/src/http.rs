@@ -33,8 +33,13 @@ pub fn respond(result: Result<HttpResponse, ApiError>) -> HttpResponse {
                 );
             }
             let mut response = json(error.status(), &error.body());
-            if let ApiError::RequestsExceeded { retry_after, .. } = &error
-                && let Ok(value) = HeaderValue::from_str(&retry_after.to_string())
+            let retry_after = match &error {
+                ApiError::RequestsExceeded { retry_after, .. } => Some(*retry_after),
+                ApiError::ServiceUnavailable { .. } => Some(SERVICE_UNAVAILABLE_RETRY_AFTER),
+                _ => None,
+            };
+            if let Some(seconds) = retry_after
+                && let Ok(value) = HeaderValue::from_str(&seconds.to_string())
             {
                 response.headers_mut().insert(header::RETRY_AFTER, value);
             }
@@ -45,6 +50,43 @@ pub fn respond(result: Result<HttpResponse, ApiError>) -> HttpResponse {
             }
             response
         }
+    }
+}
+
+/// `Retry-After` (seconds) of a 503: DynamoDB throttling and brief outages pass in seconds, and
+/// a client that waits this long spreads its retry past the SDK's own (docs/reliability.md).
+pub const SERVICE_UNAVAILABLE_RETRY_AFTER: u64 = 2;
+
+/// The most a request may take before it answers 503 by itself: under the functions' timeout
+/// (template.yaml's `Timeout: 10`), so a slow DynamoDB never turns into a Lambda timeout (an
+/// invocation error, 500 at API Gateway), and far under API Gateway's 29 s. A single DynamoDB
+/// operation is bounded by `store::OPERATION_TIMEOUT`; this bounds their sum.
+pub const REQUEST_BUDGET: std::time::Duration = std::time::Duration::from_secs(8);
+
+/// Runs a handler within [`REQUEST_BUDGET`]; past it, the handler is dropped (as a Lambda
+/// timeout would stop it: every write is one atomic DynamoDB call, so none is half done) and
+/// the answer is `503 SERVICE_UNAVAILABLE`. Each function's `main` wraps its handler in it.
+pub async fn within_budget<F>(handler: F) -> Result<HttpResponse, lambda_http::Error>
+where
+    F: std::future::Future<Output = Result<HttpResponse, lambda_http::Error>>,
+{
+    within(REQUEST_BUDGET, handler).await
+}
+
+async fn within<F>(
+    budget: std::time::Duration,
+    handler: F,
+) -> Result<HttpResponse, lambda_http::Error>
+where
+    F: std::future::Future<Output = Result<HttpResponse, lambda_http::Error>>,
+{
+    match tokio::time::timeout(budget, handler).await {
+        Ok(outcome) => outcome,
+        Err(_) => Ok(respond(Err(ApiError::ServiceUnavailable {
+            service: "database",
+            reason: "Request timed out",
+            cause: None,
+        }))),
     }
 }
 
@@ -369,6 +411,36 @@ pub fn respond_authenticated(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_handler_past_its_budget_answers_503_with_retry_after() {
+        let slow = async {
+            tokio::time::sleep(std::time::Duration::from_secs(60)).await;
+            Ok(no_content())
+        };
+        let response = within(std::time::Duration::from_millis(20), slow)
+            .await
+            .expect("a response, not an invocation error");
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(
+            response.headers().get(header::RETRY_AFTER).unwrap(),
+            &SERVICE_UNAVAILABLE_RETRY_AFTER.to_string()
+        );
+        let Body::Text(body) = response.body() else {
+            panic!("a JSON body")
+        };
+        let body: Value = serde_json::from_str(body).unwrap();
+        assert_eq!(
+            body["errors"][0]["extensions"]["code"],
+            "SERVICE_UNAVAILABLE"
+        );
+        let fast = within(std::time::Duration::from_secs(5), async {
+            Ok(no_content())
+        })
+        .await
+        .unwrap();
+        assert_eq!(fast.status(), StatusCode::NO_CONTENT);
+    }
     use lambda_http::http;
 
     fn request(body: &str) -> Request {

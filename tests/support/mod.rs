@@ -12,6 +12,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
 
+pub mod faults;
+pub mod invariants;
 pub mod openapi;
 pub mod system_graphql;
 

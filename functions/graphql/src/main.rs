@@ -10,7 +10,7 @@ async fn main() -> Result<(), Error> {
     let state = Arc::new(AppState::from_env().await?);
     let scope = ItemsScope::new(Limits::from_env()?, state.config.permissions_cache_ttl);
     run(service_fn(|request| {
-        graphql::handle(&state, &scope, request)
+        shared::http::within_budget(graphql::handle(&state, &scope, request))
     }))
     .await
 }

@@ -16,5 +16,8 @@ async fn main() -> Result<(), Error> {
         passwords,
         schemas: SystemSchemas::new(Limits::from_env()?),
     };
-    run(service_fn(|request| graphql_system::handle(&app, request))).await
+    run(service_fn(|request| {
+        shared::http::within_budget(graphql_system::handle(&app, request))
+    }))
+    .await
 }

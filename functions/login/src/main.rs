@@ -8,7 +8,7 @@ async fn main() -> Result<(), Error> {
     let state = AppState::from_env().await?;
     let passwords = Passwords::new(state.config.hashing)?;
     run(service_fn(|request| {
-        login::handle(&state, &passwords, request)
+        shared::http::within_budget(login::handle(&state, &passwords, request))
     }))
     .await
 }

@@ -5,5 +5,8 @@ use shared::AppState;
 async fn main() -> Result<(), Error> {
     tracing::init_default_subscriber();
     let state = AppState::from_env().await?;
-    run(service_fn(|request| refresh::handle(&state, request))).await
+    run(service_fn(|request| {
+        shared::http::within_budget(refresh::handle(&state, request))
+    }))
+    .await
 }

@@ -11,8 +11,15 @@
 //! `devstack --db .local/dynamodb.sqlite --port 8000 --api-port 9000` is what `make dev` runs.
 //! Tests run `devstack --memory --port 0 --api-port <free> --exit-on-eof` and read the
 //! `READY` line; the stack stops when their stdin pipe closes, however the test process ends.
+//!
+//! `--faults` puts the fault-injecting proxy (`devstack::faults`) between the functions and
+//! DynamoDB and prints `FAULTS <url>` (its control endpoint is `<url>/_faults`);
+//! `--dynamo-endpoint URL` uses a DynamoDB already running (another `devstack --no-api`, which a
+//! test can stop and restart) instead of an embedded one. The reliability tests use both.
 
 mod gateway;
+
+use devstack::faults::FaultProxy;
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -44,13 +51,18 @@ struct Options {
     /// Send mail to an SMTP catcher already listening on this loopback port.
     smtp: Option<u16>,
     workspace: PathBuf,
+    /// A DynamoDB to use instead of the embedded one.
+    dynamo_endpoint: Option<String>,
+    /// The fault proxy between the functions and DynamoDB.
+    faults: bool,
 }
 
 fn usage() -> ! {
     eprintln!(
         "usage: devstack [--db FILE | --memory] [--port N] [--api-port N | --no-api] \
          [--seed FILE]... [--prefix P] [--exit-on-eof] [--api-log FILE] [--release] \
-         [--cors-origins A,B] [--concurrency N] [--inbox SMTP:WEB | --no-inbox | --smtp PORT]"
+         [--cors-origins A,B] [--concurrency N] [--inbox SMTP:WEB | --no-inbox | --smtp PORT] \
+         [--dynamo-endpoint URL] [--faults]"
     );
     std::process::exit(2)
 }
@@ -73,6 +85,8 @@ fn parse_options() -> Options {
         inbox: Some((1025, 1080)),
         smtp: None,
         workspace,
+        dynamo_endpoint: None,
+        faults: false,
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -110,6 +124,8 @@ fn parse_options() -> Options {
                 options.smtp = Some(value().parse().unwrap_or_else(|_| usage()));
                 options.inbox = None;
             }
+            "--dynamo-endpoint" => options.dynamo_endpoint = Some(value()),
+            "--faults" => options.faults = true,
             _ => usage(),
         }
     }
@@ -138,25 +154,31 @@ async fn run(options: Options) -> Result<(), Box<dyn std::error::Error>> {
         documents.push(Document::from_json(&text).map_err(|e| format!("{}: {e}", path.display()))?);
     }
 
-    let database = match &options.db {
-        Some(path) => {
-            if let Some(dir) = path.parent() {
-                std::fs::create_dir_all(dir)?;
-            }
-            Database::new(&path.to_string_lossy())?
+    let (dynamo_url, embedded) = match &options.dynamo_endpoint {
+        Some(url) => (url.clone(), None),
+        None => {
+            let database = match &options.db {
+                Some(path) => {
+                    if let Some(dir) = path.parent() {
+                        std::fs::create_dir_all(dir)?;
+                    }
+                    Database::new(&path.to_string_lossy())?
+                }
+                None => Database::memory()?,
+            };
+            let listener = tokio::net::TcpListener::bind(("127.0.0.1", options.port)).await?;
+            let dynamo_url = format!("http://{}", listener.local_addr()?);
+            let (stop_dynamo, stopped) = tokio::sync::oneshot::channel::<()>();
+            let server = tokio::spawn(dynoxide::server::serve_with_shutdown(
+                listener,
+                database,
+                async move {
+                    let _ = stopped.await;
+                },
+            ));
+            (dynamo_url, Some((stop_dynamo, server)))
         }
-        None => Database::memory()?,
     };
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", options.port)).await?;
-    let dynamo_url = format!("http://{}", listener.local_addr()?);
-    let (stop_dynamo, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(dynoxide::server::serve_with_shutdown(
-        listener,
-        database,
-        async move {
-            let _ = stopped.await;
-        },
-    ));
 
     let tables = Tables::with_prefix(&options.prefix);
     let store = Store::local(&dynamo_url, tables);
@@ -165,6 +187,15 @@ async fn run(options: Options) -> Result<(), Box<dyn std::error::Error>> {
         document.apply(&store).await?;
     }
     println!("DYNAMODB {dynamo_url}");
+    // What the functions talk to: DynamoDB, or the fault proxy in front of it.
+    let functions_dynamo = if options.faults {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
+        let proxy = FaultProxy::start(listener, &dynamo_url)?;
+        println!("FAULTS {}", proxy.url());
+        proxy.url().to_owned()
+    } else {
+        dynamo_url.clone()
+    };
 
     let mut inbox = None;
     let mut smtp_port = options.smtp;
@@ -196,7 +227,7 @@ async fn run(options: Options) -> Result<(), Box<dyn std::error::Error>> {
         api = Some(start_api(
             &options,
             lambda_port,
-            &dynamo_url,
+            &functions_dynamo,
             &secret,
             &api_url,
             smtp_port,
@@ -244,8 +275,10 @@ async fn run(options: Options) -> Result<(), Box<dyn std::error::Error>> {
     eprintln!("devstack: stopping");
     stop(api).await;
     stop(inbox).await;
-    let _ = stop_dynamo.send(());
-    let _ = server.await;
+    if let Some((stop_dynamo, server)) = embedded {
+        let _ = stop_dynamo.send(());
+        let _ = server.await;
+    }
     Ok(())
 }
 

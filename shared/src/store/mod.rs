@@ -30,10 +30,16 @@ pub use users::{
     UserStatus, email_key,
 };
 
-/// Per-attempt and whole-operation limits, so no request waits on DynamoDB longer than the
-/// function's own timeout (template.yaml gives functions 10 s; three attempts fit in 6 s).
+/// Connect, per-attempt and whole-operation limits, so no request waits on DynamoDB longer than
+/// the function's own timeout (template.yaml gives functions 10 s; three attempts fit in 6 s, and
+/// `http::REQUEST_BUDGET` bounds a request's sum of operations). See docs/reliability.md.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(2);
 pub const OPERATION_TIMEOUT: Duration = Duration::from_secs(6);
+/// Attempts per operation (the first and two retries), by the SDK's standard retry strategy:
+/// exponential backoff with full jitter, and a client-wide retry quota that stops retrying when
+/// most recent attempts failed.
+pub const MAX_ATTEMPTS: u32 = 3;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -109,14 +115,41 @@ pub async fn sdk_config() -> aws_config::SdkConfig {
 
 fn timeouts() -> TimeoutConfig {
     TimeoutConfig::builder()
-        .connect_timeout(Duration::from_secs(1))
+        .connect_timeout(CONNECT_TIMEOUT)
         .operation_attempt_timeout(ATTEMPT_TIMEOUT)
         .operation_timeout(OPERATION_TIMEOUT)
         .build()
 }
 
 fn retries() -> RetryConfig {
-    RetryConfig::standard().with_max_attempts(3)
+    RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS)
+}
+
+/// For a write that is not idempotent (a counter's `ADD`): the SDK must not resend it after a
+/// failure that leaves its effect unknown (a timeout, a reset connection, a 500), so it gets a
+/// single attempt, and the caller retries only what DynamoDB refused before applying
+/// ([`refused_unapplied`]).
+fn single_attempt() -> aws_sdk_dynamodb::config::Builder {
+    aws_sdk_dynamodb::config::Builder::default()
+        .retry_config(RetryConfig::standard().with_max_attempts(1))
+}
+
+/// True when DynamoDB refused the request without applying it: throttling (the request was
+/// rejected before any write). Timeouts, dropped connections and server errors are ambiguous.
+fn refused_unapplied<E, R>(error: &SdkError<E, R>) -> bool
+where
+    E: ProvideErrorMetadata,
+{
+    matches!(
+        error
+            .as_service_error()
+            .and_then(ProvideErrorMetadata::code),
+        Some(
+            "ProvisionedThroughputExceededException"
+                | "ThrottlingException"
+                | "RequestLimitExceeded"
+        )
+    )
 }
 
 #[derive(Debug, Clone)]

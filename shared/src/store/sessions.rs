@@ -41,6 +41,9 @@ impl Session {
 }
 
 impl Store {
+    /// Writes a new session. When the SDK resends the put after DynamoDB applied it (the answer
+    /// was lost to a timeout or a reset connection), the resend finds the item: if it is this
+    /// very session (same owner and creation instant), the write is done, not refused.
     pub async fn create_session(&self, session: &Session) -> Result<(), StoreError> {
         let result = self
             .client
@@ -50,7 +53,28 @@ impl Store {
             .condition_expression("attribute_not_exists(id)")
             .send()
             .await;
-        conditional_write(result, StoreError::AlreadyExists)
+        match conditional_write(result, StoreError::AlreadyExists) {
+            Err(StoreError::AlreadyExists) => {
+                let stored = self
+                    .client
+                    .get_item()
+                    .table_name(&self.tables.sessions)
+                    .key("id", AttributeValue::S(session.id.clone()))
+                    .consistent_read(true)
+                    .send()
+                    .await?;
+                match stored.item.map(serde_dynamo::from_item::<_, Session>) {
+                    Some(Ok(stored))
+                        if stored.user_id == session.user_id
+                            && stored.created_at == session.created_at =>
+                    {
+                        Ok(())
+                    }
+                    _ => Err(StoreError::AlreadyExists),
+                }
+            }
+            other => other,
+        }
     }
 
     /// The session, if it exists and has not expired.

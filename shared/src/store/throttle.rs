@@ -6,6 +6,10 @@
 //! and, from the fifth on, sets the lock the next attempt must wait out. The write is
 //! conditional on the counter being what was just read, so of several concurrent attempts
 //! exactly one takes each count; the others read again, and none passes while a lock holds.
+//! Each write also stores a fresh reservation id: when the SDK resends a write that DynamoDB had
+//! already applied (its answer was lost to a timeout or a reset connection), the resend fails
+//! its condition, and the id read back shows the count is this attempt's own, so it is not
+//! counted twice.
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde::{Deserialize, Serialize};
@@ -46,10 +50,18 @@ fn throttle_pk(email: &str) -> String {
 
 impl Store {
     pub async fn login_failures(&self, email: &str) -> Result<LoginFailures, StoreError> {
-        Ok(self.stored_failures(email).await?.unwrap_or_default())
+        Ok(self
+            .stored_failures(email)
+            .await?
+            .map(|(failures, _)| failures)
+            .unwrap_or_default())
     }
 
-    async fn stored_failures(&self, email: &str) -> Result<Option<LoginFailures>, StoreError> {
+    /// The counter and the id of the reservation that wrote it last.
+    async fn stored_failures(
+        &self,
+        email: &str,
+    ) -> Result<Option<(LoginFailures, Option<String>)>, StoreError> {
         let output = self
             .client
             .get_item()
@@ -59,7 +71,10 @@ impl Store {
             .send()
             .await?;
         Ok(match output.item {
-            Some(item) => Some(serde_dynamo::from_item(item)?),
+            Some(item) => {
+                let reservation = item.get("reservation").and_then(|v| v.as_s().ok()).cloned();
+                Some((serde_dynamo::from_item(item)?, reservation))
+            }
             None => None,
         })
     }
@@ -72,8 +87,17 @@ impl Store {
         now: i64,
         lock_after: impl Fn(u32) -> Option<i64>,
     ) -> Result<Reservation, StoreError> {
+        // The reservation this call last tried to write, and the count it would have taken.
+        let mut sent: Option<(String, u32)> = None;
         for _ in 0..RESERVE_TRIES {
             let stored = self.stored_failures(email).await?;
+            if let (Some((_, Some(written))), Some((id, attempt))) = (&stored, &sent)
+                && written == id
+            {
+                // The previous write was applied; only its answer was lost.
+                return Ok(Reservation::Granted { attempt: *attempt });
+            }
+            let stored = stored.map(|(failures, _)| failures);
             let seen = stored.clone().unwrap_or_default();
             if seen.locked_until > now {
                 return Ok(Reservation::Refused);
@@ -85,14 +109,17 @@ impl Store {
                 seen.failures.saturating_add(1)
             };
             let locked_until = lock_after(attempt).map_or(0, |ms| now + ms);
+            let id = uuid::Uuid::new_v4().simple().to_string();
             let request = self
                 .client
                 .update_item()
                 .table_name(&self.tables.users)
                 .key("pk", AttributeValue::S(throttle_pk(email)))
                 .update_expression(
-                    "SET failures = :attempt, last_failure = :now, locked_until = :until, expires_at = :expires",
+                    "SET failures = :attempt, last_failure = :now, locked_until = :until, \
+                     expires_at = :expires, reservation = :reservation",
                 )
+                .expression_attribute_values(":reservation", AttributeValue::S(id.clone()))
                 .expression_attribute_values(":attempt", AttributeValue::N(attempt.to_string()))
                 .expression_attribute_values(":now", AttributeValue::N(now.to_string()))
                 .expression_attribute_values(":until", AttributeValue::N(locked_until.to_string()))
@@ -127,6 +154,7 @@ impl Store {
                         AttributeValue::N(seen.locked_until.to_string()),
                     )
             };
+            sent = Some((id, attempt));
             match conditional_write(request.send().await, StoreError::Stale) {
                 Ok(()) => return Ok(Reservation::Granted { attempt }),
                 Err(StoreError::Stale) => continue,

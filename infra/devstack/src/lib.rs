@@ -1,0 +1,3 @@
+//! What the local stack shares with the tests: the fault-injecting DynamoDB proxy.
+
+pub mod faults;

@@ -1,0 +1,313 @@
+//! Every function under each fault: a prompt `503 SERVICE_UNAVAILABLE` with the envelope and
+//! `Retry-After`, never an invocation error or a hang; nothing half-written (the invariants
+//! hold); and the service whole again once the fault clears.
+
+use e2e::faults::{DynamoError, Fault, Rule, Scenario, exclusive, unique_address};
+use e2e::invariants::{Expect, Expectations, assert_hold};
+use serde_json::json;
+
+use crate::api::{Answer, Api, FUNCTION_TIMEOUT, PASSWORD, admin, member};
+
+/// The budget a function answers 503 at fits the functions' timeout in template.yaml, with room
+/// to write the answer: a slow DynamoDB never makes a Lambda timeout (docs/reliability.md).
+#[test]
+fn the_request_budget_fits_the_function_timeout() {
+    let template: serde_norway::Value =
+        serde_norway::from_str(include_str!("../../template.yaml")).expect("template.yaml parses");
+    let global = template["Globals"]["Function"]["Timeout"]
+        .as_u64()
+        .expect("a global function timeout");
+    assert_eq!(std::time::Duration::from_secs(global), FUNCTION_TIMEOUT);
+    let margin = std::time::Duration::from_millis(1500);
+    assert!(shared::http::REQUEST_BUDGET + margin <= FUNCTION_TIMEOUT);
+    assert!(shared::store::OPERATION_TIMEOUT < shared::http::REQUEST_BUDGET);
+    let resources = template["Resources"].as_mapping().expect("resources");
+    for (name, resource) in resources {
+        if resource["Type"].as_str() == Some("AWS::Serverless::Function")
+            && let Some(own) = resource["Properties"]["Timeout"].as_u64()
+        {
+            assert!(
+                shared::http::REQUEST_BUDGET + margin <= std::time::Duration::from_secs(own),
+                "{name:?} has a timeout of {own} s, under the request budget"
+            );
+        }
+    }
+}
+
+/// Calls every DynamoDB-backed route once, concurrently, with a fresh user and the credentials
+/// made before the fault.
+async fn every_route(
+    api: &Api,
+    admin_token: &str,
+    email: &str,
+    user_id: &str,
+    access: &str,
+    refresh: &str,
+) -> Vec<Answer> {
+    let new_email = e2e::unique_email("rel-new");
+    let created_email = e2e::unique_email("rel-created");
+    let (register, login, refreshed, read, me, directory, created, health, logout) = tokio::join!(
+        api.register(&new_email, PASSWORD),
+        api.login(email, PASSWORD),
+        api.refresh(refresh),
+        api.read(access),
+        api.me(access),
+        api.directory(admin_token),
+        api.create_user(admin_token, &created_email),
+        api.health(admin_token),
+        api.logout(refresh),
+    );
+    let (updated_me, updated_user) = tokio::join!(
+        api.update_me(access, json!({"first_name": "Faulty"})),
+        api.update_user(admin_token, user_id, json!({"last_name": "Faulty"})),
+    );
+    vec![
+        register,
+        login,
+        refreshed,
+        read,
+        me,
+        directory,
+        created,
+        health,
+        logout,
+        updated_me,
+        updated_user,
+    ]
+}
+
+/// Runs `scenario` over every route: all 503 as promised. Then, with no fault, the same user
+/// logs in and refreshes with the token it held before, and the invariants hold. `refused`:
+/// the fault keeps every request from DynamoDB, so nothing was written; otherwise a write may
+/// have been applied after its caller gave up (the logout, say).
+async fn every_route_answers_503_under(scenario: Scenario, refused: bool) {
+    let (_guard, stack) = exclusive().await;
+    let api = Api::from(unique_address());
+    let admin_token = admin(&api).await;
+    let (email, access, refresh) = member(&api).await;
+    let session = e2e::faults::session_of(&refresh);
+    let me = api.me(&access).await;
+    assert_eq!(me.status, 200, "{me:?}");
+    let user_id = me.body["data"]["id"].as_str().expect("an id").to_owned();
+
+    stack.set(&scenario).await;
+    let answers = every_route(&api, &admin_token, &email, &user_id, &access, &refresh).await;
+    let stats = stack.stats().await;
+    stack.clear().await;
+    for answer in &answers {
+        if answer.endpoint == "health" {
+            // Directus' health document (`application/health+json`), not the error envelope.
+            assert_eq!(answer.status, 503, "{answer:?}");
+            assert_eq!(answer.body["status"], "error", "{answer:?}");
+            assert!(answer.elapsed < FUNCTION_TIMEOUT, "{answer:?}");
+        } else {
+            answer.assert_503();
+        }
+    }
+    assert!(
+        stats.total_injected() > 0,
+        "the faults were injected: {stats:?}"
+    );
+
+    let login = api.login(&email, PASSWORD).await;
+    assert_eq!(login.status, 200, "{login:?}");
+    let refreshed = api.refresh(&refresh).await;
+    let expected = if refused {
+        // Nothing was applied, so the old refresh token is as good as before.
+        assert_eq!(refreshed.status, 200, "{refreshed:?}");
+        Expect::Generation {
+            at_least: 1,
+            at_most: 1,
+        }
+    } else {
+        // The logout may have been applied after its caller gave up: then the session is gone.
+        assert!(matches!(refreshed.status, 200 | 401), "{refreshed:?}");
+        Expect::GoneOr {
+            at_least: 1,
+            at_most: 1,
+        }
+    };
+    assert_hold(&stack.store(), &Expectations::from([(session, expected)])).await;
+}
+
+fn every_request(fault: Fault) -> Scenario {
+    Scenario::with(vec![Rule::every(None, fault)])
+}
+
+#[tokio::test]
+async fn provisioned_throughput_exceeded_is_503() {
+    every_route_answers_503_under(
+        every_request(Fault::Error {
+            error: DynamoError::ProvisionedThroughputExceededException,
+        }),
+        true,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn throttling_is_503() {
+    every_route_answers_503_under(
+        every_request(Fault::Error {
+            error: DynamoError::ThrottlingException,
+        }),
+        true,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn internal_server_error_is_503() {
+    every_route_answers_503_under(
+        every_request(Fault::Error {
+            error: DynamoError::InternalServerError,
+        }),
+        true,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn dropped_and_reset_connections_are_503() {
+    every_route_answers_503_under(every_request(Fault::Drop), true).await;
+    every_route_answers_503_under(every_request(Fault::Reset), true).await;
+}
+
+/// A DynamoDB that accepts connections and never answers: the SDK's attempt timeout (2 s) and
+/// operation timeout (6 s) end each call, and no request outlives the functions' timeout.
+#[tokio::test]
+async fn a_hanging_dynamodb_is_503_within_the_timeouts() {
+    every_route_answers_503_under(every_request(Fault::Hang), true).await;
+}
+
+/// A DynamoDB slower than the attempt timeout on every call: the same.
+#[tokio::test]
+async fn answers_slower_than_the_attempt_timeout_are_503() {
+    every_route_answers_503_under(every_request(Fault::Delay { ms: 2_500 }), false).await;
+}
+
+/// Slow but answering on every call (1.5 s, under the attempt timeout): a login makes enough
+/// calls to pass the request budget, and answers 503 by itself before the function's timeout
+/// would have made it an invocation error. A request that fits answers normally.
+#[tokio::test]
+async fn a_slow_dynamodb_never_outlasts_the_function_timeout() {
+    let (_guard, stack) = exclusive().await;
+    let api = Api::from(unique_address());
+    let (email, access, refresh) = member(&api).await;
+    stack.set(&every_request(Fault::Delay { ms: 1_500 })).await;
+    let (login, read, refreshed) = tokio::join!(
+        api.login(&email, PASSWORD),
+        api.read(&access),
+        api.refresh(&refresh),
+    );
+    stack.clear().await;
+    for answer in [&login, &read, &refreshed] {
+        assert!(
+            answer.elapsed < FUNCTION_TIMEOUT,
+            "{} took {:?}",
+            answer.endpoint,
+            answer.elapsed
+        );
+        assert!(
+            matches!(answer.status, 200 | 204) || answer.is_promised_503(),
+            "{answer:?}"
+        );
+    }
+    assert_eq!(
+        login.status, 503,
+        "a login's calls take more than the request budget at 1.5 s each: {login:?}"
+    );
+    assert_hold(&stack.store(), &Expectations::new()).await;
+}
+
+/// Transactions cancelled for a conflict: registration retries its transaction (three times,
+/// with jitter) and then answers 503 with nothing written; single-item writes refused for a
+/// transaction in progress are 503 too, and the session is not rotated.
+#[tokio::test]
+async fn transaction_conflicts_are_retried_then_503_with_nothing_written() {
+    let (_guard, stack) = exclusive().await;
+    let api = Api::from(unique_address());
+    let (_, _, refresh) = member(&api).await;
+    let session = e2e::faults::session_of(&refresh);
+    let conflict = Fault::Error {
+        error: DynamoError::TransactionConflict,
+    };
+    stack
+        .set(&Scenario::with(vec![
+            Rule::every(Some("TransactWriteItems"), conflict.clone()),
+            Rule {
+                body_contains: Some("generation".into()),
+                ..Rule::every(Some("UpdateItem"), conflict.clone())
+            },
+        ]))
+        .await;
+    let email = e2e::unique_email("rel-conflict");
+    let (registered, refreshed) =
+        tokio::join!(api.register(&email, PASSWORD), api.refresh(&refresh));
+    let stats = stack.stats().await;
+    stack.clear().await;
+    registered.assert_503();
+    refreshed.assert_503();
+    assert!(
+        stats
+            .requests
+            .get("TransactWriteItems")
+            .copied()
+            .unwrap_or(0)
+            >= 3,
+        "registration retried its transaction: {stats:?}"
+    );
+    let store = stack.store();
+    assert!(
+        store.find_user_by_email(&email).await.unwrap().is_none(),
+        "nothing was written"
+    );
+
+    // Half the transactions conflict: every registration answers 204 or 503, and each 204
+    // can log in.
+    stack
+        .set(&Scenario::with(vec![Rule {
+            fraction: 0.5,
+            ..Rule::every(Some("TransactWriteItems"), conflict)
+        }]))
+        .await;
+    let emails: Vec<String> = (0..8).map(|_| e2e::unique_email("rel-half")).collect();
+    let answers = register_all(&api, &emails).await;
+    stack.clear().await;
+    for (email, answer) in emails.iter().zip(&answers) {
+        match answer.status {
+            204 => {
+                let login = api.login(email, PASSWORD).await;
+                assert_eq!(login.status, 200, "a 204 registration logs in: {login:?}");
+            }
+            _ => answer.assert_503(),
+        }
+    }
+    assert_hold(
+        &store,
+        &Expectations::from([(
+            session,
+            Expect::Generation {
+                at_least: 0,
+                at_most: 0,
+            },
+        )]),
+    )
+    .await;
+}
+
+/// Registers each address concurrently.
+async fn register_all(api: &Api, emails: &[String]) -> Vec<Answer> {
+    let tasks: Vec<_> = emails
+        .iter()
+        .map(|email| {
+            let (api, email) = (api.clone(), email.clone());
+            tokio::spawn(async move { api.register(&email, PASSWORD).await })
+        })
+        .collect();
+    let mut answers = Vec::new();
+    for task in tasks {
+        answers.push(task.await.expect("the registration task"));
+    }
+    answers
+}
