@@ -1738,3 +1738,47 @@ async fn an_update_decided_on_a_stale_read_is_refused() {
         .await;
     assert!(matches!(outcome, Err(StoreError::Stale)), "{outcome:?}");
 }
+
+#[tokio::test]
+async fn an_account_leaving_unverified_no_longer_expires() {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let store = fresh_store().await;
+    let mut unverified = new_user("Later@example.com");
+    unverified.status = UserStatus::Unverified;
+    // Expires within the test: a claim still carrying it would free the address.
+    let user = store
+        .create_user_expiring(unverified, Some(now() + 2))
+        .await
+        .unwrap();
+    store
+        .update_user(
+            &user,
+            &shared::store::UserChanges {
+                status: Some(UserStatus::Active),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    for pk in [format!("user#{}", user.id), "email#later@example.com".to_owned()] {
+        let item = store
+            .client()
+            .get_item()
+            .table_name(&store.tables().users)
+            .key("pk", AttributeValue::S(pk.clone()))
+            .consistent_read(true)
+            .send()
+            .await
+            .unwrap()
+            .item
+            .unwrap();
+        assert!(!item.contains_key("expires_at"), "{pk} keeps its TTL");
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    assert!(matches!(
+        store.create_user(new_user("later@example.com")).await,
+        Err(StoreError::AlreadyExists)
+    ));
+    let found = store.find_user_by_email("later@example.com").await.unwrap();
+    assert_eq!(found.map(|u| u.status), Some(UserStatus::Active));
+}
