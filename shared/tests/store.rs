@@ -1782,3 +1782,50 @@ async fn an_account_leaving_unverified_no_longer_expires() {
     let found = store.find_user_by_email("later@example.com").await.unwrap();
     assert_eq!(found.map(|u| u.status), Some(UserStatus::Active));
 }
+
+#[tokio::test]
+async fn a_lookup_by_id_is_refused_before_the_read_once_the_budget_is_spent() {
+    let store = fresh_store().await;
+    let data = json!({"id": 1, "title": "one", "rank": 1});
+    store
+        .put_item(
+            "big",
+            shared::store::item_sort_key(&json!(1)).unwrap(),
+            data.as_object().unwrap().clone(),
+        )
+        .await
+        .unwrap();
+    let admin = access::Accountability {
+        admin: true,
+        ..Default::default()
+    };
+    let collection = big_collection_plan(&admin).collection;
+    let state = state_for(store);
+    let lookup = |items: usize| {
+        let state = state.clone();
+        let admin = admin.clone();
+        let collection = collection.clone();
+        async move {
+            shared::items::serve_within(
+                &state,
+                &admin,
+                collection,
+                shared::items::Source::Items,
+                &items_query(&[]),
+                Some("1"),
+                shared::items::ScanBound {
+                    items,
+                    bytes: u64::MAX,
+                },
+            )
+            .await
+        }
+    };
+    let (body, stats) = lookup(1).await.unwrap();
+    assert_eq!(body["data"]["title"], json!("one"));
+    assert_eq!(stats.examined, 1);
+    // What GraphQL's aliased `big_by_id` fields meet once earlier reads spent the budget.
+    let error = lookup(0).await.unwrap_err();
+    assert_eq!(error.code(), "INVALID_QUERY");
+    assert!(error.to_string().contains("more than 0 items"), "{error}");
+}
