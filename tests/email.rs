@@ -996,3 +996,67 @@ async fn over_graphql_a_password_reset_works_once_and_ends_the_old_password() {
     );
     assert_eq!(login(&client, &email, new_password).await.status, 200);
 }
+
+#[tokio::test]
+async fn an_administrator_activating_an_unverified_account_makes_it_permanent() {
+    let client = own_client();
+    let email = unique_email("admin-activated");
+    assert_eq!(register(&client, &email, PASSWORD).await.status, 204);
+    let store = mail_store();
+    let user = store.find_user_by_email(&email).await.unwrap().unwrap();
+    assert_eq!(user.status, shared::store::UserStatus::Unverified);
+    let admin_email = unique_email("mail-admin");
+    let admin_password = shared::sensitive::Sensitive::new("mail-admin-password-1");
+    let passwords = shared::password::Passwords::new(shared::config::HashParams {
+        memory_kib: 256,
+        iterations: 1,
+        parallelism: 1,
+    })
+    .unwrap();
+    shared::provision::create_user(
+        &store,
+        &passwords,
+        &admin_email,
+        &admin_password,
+        Some(e2e::ADMIN_ROLE),
+    )
+    .await
+    .unwrap();
+    let admin = login(&client, &admin_email, admin_password.expose()).await;
+    let token = admin.body["data"]["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let patched = Reply::from(
+        client
+            .patch(format!("{}/users/{}", mail_stack().api, user.id))
+            .bearer_auth(&token)
+            .header("content-type", "application/json")
+            .body(json!({"status": "active"}).to_string())
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(patched.status, 200, "{patched:?}");
+    // Neither the user nor its email claim keeps the TTL attribute: DynamoDB would delete
+    // the active user, and the address would be free to register, when it came.
+    for pk in [format!("user#{}", user.id), format!("email#{email}")] {
+        let item = store
+            .client()
+            .get_item()
+            .table_name(&store.tables().users)
+            .key(
+                "pk",
+                aws_sdk_dynamodb::types::AttributeValue::S(pk.to_lowercase()),
+            )
+            .consistent_read(true)
+            .send()
+            .await
+            .unwrap()
+            .item
+            .unwrap_or_else(|| panic!("{pk} exists"));
+        assert!(!item.contains_key("expires_at"), "{pk} keeps its TTL");
+    }
+    assert_eq!(login(&client, &email, PASSWORD).await.status, 200);
+}

@@ -522,13 +522,15 @@ impl Store {
             set("status", Some(serde_dynamo::to_attribute_value(status)?));
         }
         // An account leaving `unverified` is permanent: the TTL attribute goes from the user
-        // and (below) from its email claim, as a verification does.
-        let leaves_unverified = changes
+        // (whatever it was read as, in case it changed meanwhile) and, when it was read as
+        // unverified, from its email claim (below), as a verification does.
+        let permanent = changes
             .status
             .is_some_and(|status| status != UserStatus::Unverified);
-        if leaves_unverified {
+        if permanent {
             set("expires_at", None);
         }
+        let leaves_unverified = permanent && user.status == UserStatus::Unverified;
         if let Some(role) = &changes.role {
             set("role", Some(serde_dynamo::to_attribute_value(role)?));
         }
