@@ -124,6 +124,8 @@ async fn registration_mails_a_link_that_activates_the_account_once() {
     let claims = e2e::claims_of(&token_of(&link));
     assert_eq!(claims["scope"], "pending-registration");
     assert_eq!(claims["email"], email);
+    // Bound to the password hash it was mailed for.
+    assert!(claims["hash"].as_str().is_some_and(|h| !h.is_empty()));
     assert_eq!(claims["iss"], "directus");
 
     let verified = get(&client, &local_path(&link), None).await;
@@ -153,24 +155,32 @@ async fn registration_mails_a_link_that_activates_the_account_once() {
 }
 
 #[tokio::test]
-async fn registering_an_unverified_address_again_resends_the_link_and_keeps_the_password() {
+async fn registering_an_unverified_address_again_voids_the_old_link_and_activates_the_new_password()
+{
     let client = own_client();
     let email = unique_email("resend");
+    // Whoever registers the address first (say, not its owner) chooses the first password.
     assert_eq!(register(&client, &email, PASSWORD).await.status, 204);
     assert_eq!(
         register(&client, &email, "second-password").await.status,
         204
     );
     let mails = wait_for(&email, 2).await;
-    let second = link_of(&mails[1]);
-    assert_ne!(link_of(&mails[0]), second);
-    assert_eq!(get(&client, &local_path(&second), None).await.status, 200);
-    // The first link's account is the same one, now active.
-    let first = get(&client, &local_path(&link_of(&mails[0])), None).await;
-    assert_error(&first, 400, "INVALID_PAYLOAD");
-    assert_eq!(login(&client, &email, PASSWORD).await.status, 200);
+    let first = local_path(&link_of(&mails[0]));
+    let second = local_path(&link_of(&mails[1]));
+    assert_ne!(first, second);
+    // The first link was mailed for a password the account no longer has: a used link's answer.
+    assert_error(&get(&client, &first, None).await, 400, "INVALID_PAYLOAD");
     assert_error(
-        &login(&client, &email, "second-password").await,
+        &login(&client, &email, PASSWORD).await,
+        401,
+        "INVALID_CREDENTIALS",
+    );
+    assert_eq!(get(&client, &second, None).await.status, 200);
+    assert_error(&get(&client, &first, None).await, 400, "INVALID_PAYLOAD");
+    assert_eq!(login(&client, &email, "second-password").await.status, 200);
+    assert_error(
+        &login(&client, &email, PASSWORD).await,
         401,
         "INVALID_CREDENTIALS",
     );
@@ -330,6 +340,12 @@ async fn expired_forged_and_foreign_verification_tokens_are_refused() {
     let other = sign_link(&json!({"id": user.id, "email": "someone-else@example.com",
         "scope": "pending-registration", "iat": now, "exp": now + 600, "iss": "directus"}));
     assert_error(&verify(other).await, 400, "INVALID_PAYLOAD");
+    // The right account, but minted for another password (or none): as a used link.
+    for hash in [json!("0000000000000000"), json!(null)] {
+        let mut claims = good.clone();
+        claims["hash"] = hash;
+        assert_error(&verify(sign_link(&claims)).await, 400, "INVALID_PAYLOAD");
+    }
 
     // None of that touched the account: the mailed link still works.
     assert_error(
@@ -995,4 +1011,68 @@ async fn over_graphql_a_password_reset_works_once_and_ends_the_old_password() {
         "FORBIDDEN",
     );
     assert_eq!(login(&client, &email, new_password).await.status, 200);
+}
+
+#[tokio::test]
+async fn an_administrator_activating_an_unverified_account_makes_it_permanent() {
+    let client = own_client();
+    let email = unique_email("admin-activated");
+    assert_eq!(register(&client, &email, PASSWORD).await.status, 204);
+    let store = mail_store();
+    let user = store.find_user_by_email(&email).await.unwrap().unwrap();
+    assert_eq!(user.status, shared::store::UserStatus::Unverified);
+    let admin_email = unique_email("mail-admin");
+    let admin_password = shared::sensitive::Sensitive::new("mail-admin-password-1");
+    let passwords = shared::password::Passwords::new(shared::config::HashParams {
+        memory_kib: 256,
+        iterations: 1,
+        parallelism: 1,
+    })
+    .unwrap();
+    shared::provision::create_user(
+        &store,
+        &passwords,
+        &admin_email,
+        &admin_password,
+        Some(e2e::ADMIN_ROLE),
+    )
+    .await
+    .unwrap();
+    let admin = login(&client, &admin_email, admin_password.expose()).await;
+    let token = admin.body["data"]["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let patched = Reply::from(
+        client
+            .patch(format!("{}/users/{}", mail_stack().api, user.id))
+            .bearer_auth(&token)
+            .header("content-type", "application/json")
+            .body(json!({"status": "active"}).to_string())
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(patched.status, 200, "{patched:?}");
+    // Neither the user nor its email claim keeps the TTL attribute: DynamoDB would delete
+    // the active user, and the address would be free to register, when it came.
+    for pk in [format!("user#{}", user.id), format!("email#{email}")] {
+        let item = store
+            .client()
+            .get_item()
+            .table_name(&store.tables().users)
+            .key(
+                "pk",
+                aws_sdk_dynamodb::types::AttributeValue::S(pk.to_lowercase()),
+            )
+            .consistent_read(true)
+            .send()
+            .await
+            .unwrap()
+            .item
+            .unwrap_or_else(|| panic!("{pk} exists"));
+        assert!(!item.contains_key("expires_at"), "{pk} keeps its TTL");
+    }
+    assert_eq!(login(&client, &email, PASSWORD).await.status, 200);
 }

@@ -306,6 +306,58 @@ async fn the_earlier_quickstarts_public_create_works_over_graphql() {
 }
 
 #[tokio::test]
+async fn create_users_items_checks_every_item_before_writing_any_and_is_capped() {
+    let many = |items: Value| async move {
+        system(
+            "mutation($d: [create_directus_users_input!]) { create_users_items(data: $d) }",
+            Some(json!({ "d": items })),
+            &[],
+        )
+        .await
+    };
+    let exists = |email: String| async move {
+        e2e::store()
+            .find_user_by_email(&email)
+            .await
+            .unwrap()
+            .is_some()
+    };
+    // A bad item after a good one: refused in-band, and the good one is not created either.
+    let first = unique_email("gql-many-first");
+    let bad = many(json!([
+        {"email": first, "password": PASSWORD},
+        {"email": "not-an-email", "password": PASSWORD},
+    ]))
+    .await;
+    assert_eq!(in_band_code(&bad), "FAILED_VALIDATION");
+    assert!(!exists(first.clone()).await);
+    // The same address twice: refused before any write.
+    let twice = many(json!([
+        {"email": first, "password": PASSWORD},
+        {"email": first.to_uppercase(), "password": PASSWORD},
+    ]))
+    .await;
+    assert_eq!(in_band_code(&twice), "INVALID_PAYLOAD");
+    assert!(!exists(first.clone()).await);
+    // More than 25 items: INVALID_PAYLOAD before any item is checked, hashed or written.
+    let emails: Vec<String> = (0..26).map(|_| unique_email("gql-many-cap")).collect();
+    let items: Vec<Value> = emails
+        .iter()
+        .map(|e| json!({"email": e, "password": PASSWORD}))
+        .collect();
+    let capped = many(Value::Array(items)).await;
+    assert_eq!(in_band_code(&capped), "INVALID_PAYLOAD");
+    assert_eq!(
+        capped.body["errors"][0]["message"],
+        "Invalid payload. \"data\" must contain less than or equal to 25 items."
+    );
+    assert_eq!(capped.body["data"]["create_users_items"], Value::Null);
+    for email in emails {
+        assert!(!exists(email).await);
+    }
+}
+
+#[tokio::test]
 async fn graphql_login_refuses_any_bad_login_in_band_without_format_rules() {
     // Directus' GraphQL login checks no format: every bad login is INVALID_CREDENTIALS.
     for email in [

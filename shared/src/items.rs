@@ -220,6 +220,11 @@ pub async fn serve_within(
             // The lookup filters on the primary key, so the caller must be able to read it, as
             // in Directus; otherwise an answer would confirm a value they cannot see.
             plan.check_readable(std::slice::from_ref(&plan.collection.primary_key))?;
+            // A lookup examines one item: refused before the read when the budget (what a
+            // request's earlier reads left) has no room for it, as an over-long scan is.
+            if bound.items == 0 || bound.bytes == 0 {
+                return Err(too_many(&plan, bound));
+            }
             let item = read_one(&state.store, source, &plan, query, id).await?;
             let stats = ReadStats {
                 requests: 1,

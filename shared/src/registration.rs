@@ -11,7 +11,7 @@ use crate::http;
 use crate::password::MAX_PASSWORD_CHARS;
 use crate::password::Passwords;
 use crate::sensitive::Sensitive;
-use crate::store::{NewUser, StoreError, UserStatus, now_millis};
+use crate::store::{NewUser, StoreError, User, UserStatus, now_millis};
 use crate::users::MAX_NAME_CHARS;
 
 use crate::state::AppState;
@@ -156,6 +156,7 @@ pub async fn register(
         .hash(&password)
         .await
         .map_err(|e| ApiError::Internal(Box::new(e)))?;
+    let new_user_hash = password_hash.clone();
     let new_user = NewUser {
         email: email.clone(),
         password_hash,
@@ -178,12 +179,20 @@ pub async fn register(
         // Same answer as for a new address: no enumeration.
         Err(StoreError::AlreadyExists) => {
             tracing::info!("registration for a taken email");
-            // An address still unverified gets its link again (its password is kept).
+            // An address still unverified gets a new link, for this registration's password:
+            // it replaces the earlier one, so the link the owner of the address clicks never
+            // activates a password someone else chose by registering the address first.
             match answer {
-                Some(_) => state.store.find_user_by_email(&email).await.unwrap_or_else(|error| {
-                    tracing::error!(%error, "registration: the taken address could not be read");
-                    None
-                }),
+                Some(_) => match state.store.find_user_by_email(&email).await {
+                    Ok(Some(user)) if user.status == UserStatus::Unverified => {
+                        replace_unverified_password(state, user, &new_user_hash).await
+                    }
+                    Ok(_) => None,
+                    Err(error) => {
+                        tracing::error!(%error, "registration: the taken address could not be read");
+                        None
+                    }
+                },
                 None => None,
             }
         }
@@ -202,6 +211,33 @@ pub async fn register(
         answer.wait().await;
     }
     Ok(())
+}
+
+/// The unverified `user` with `password_hash` in place of its own, or `None` (logged) when it
+/// could not be replaced (verified or expired meanwhile: no mail then).
+async fn replace_unverified_password(
+    state: &AppState,
+    mut user: User,
+    password_hash: &Sensitive,
+) -> Option<User> {
+    match state
+        .store
+        .replace_unverified_password(&user.id, password_hash)
+        .await
+    {
+        Ok(()) => {
+            user.password = Some(password_hash.clone());
+            Some(user)
+        }
+        Err(StoreError::Stale) => {
+            tracing::info!(user = %user.id, "registration: the unverified account changed meanwhile");
+            None
+        }
+        Err(error) => {
+            tracing::error!(%error, "registration: the unverified account's password could not be replaced");
+            None
+        }
+    }
 }
 
 #[cfg(test)]

@@ -20,7 +20,7 @@ use crate::sensitive::Sensitive;
 use crate::state::AppState;
 use crate::store::{
     Collection, FieldDef, MAX_USER_POLICIES, NewUser, Permission, Revocation, StoreError, User,
-    UserChanges, UserStatus, now_millis,
+    UserChanges, UserStatus, email_key, now_millis,
 };
 use crate::token::AccessClaims;
 use lambda_http::RequestExt;
@@ -623,7 +623,7 @@ pub enum Created {
     Hidden,
 }
 
-/// `POST /users` and GraphQL's `create_users_item(s)`: the caller's create permissions decide
+/// `POST /users` and GraphQL's `create_users_item`: the caller's create permissions decide
 /// (fields, presets, validation); anyone but an administrator draws on the registration budget
 /// of their address before any hashing, and a taken email answers as a new one.
 pub async fn create(
@@ -640,7 +640,88 @@ pub async fn create(
     if !accountability.admin {
         crate::limits::enforce(state, client, crate::limits::Limited::Register).await?;
     }
-    let payload = parse_payload(&authorize(&accountability, body)?)?;
+    let payload = check_create(state, &accountability, body).await?;
+    write_create(state, passwords, claims, &accountability, payload).await
+}
+
+/// The most users one `create_users_items` creates (each costs a password hash).
+pub const MAX_CREATE_MANY: usize = 25;
+
+/// Why [`create_many`] stopped: `created` of the items (the first ones, in order) were
+/// created before `error`; 0 when it refused the list before any write.
+#[derive(Debug)]
+pub struct CreateManyError {
+    pub created: usize,
+    pub error: ApiError,
+}
+
+/// GraphQL's `create_users_items`: at most [`MAX_CREATE_MANY`] items; every item is checked
+/// (permissions, presets, validation, references, password policy, no address twice) before
+/// any is written, then each is created in order as [`create`] creates one (the registration
+/// budget drawn per item). Not atomic: a failure part-way (a rate limit, a taken email for an
+/// administrator, an unavailable store) leaves the items before it created, and says how many.
+pub async fn create_many(
+    state: &AppState,
+    passwords: &Passwords,
+    claims: Option<&AccessClaims>,
+    bodies: Vec<Map<String, Value>>,
+    client: &Client,
+) -> Result<usize, CreateManyError> {
+    let refused = |error: ApiError| CreateManyError { created: 0, error };
+    if bodies.len() > MAX_CREATE_MANY {
+        return Err(refused(ApiError::payload(format!(
+            "\"data\" must contain less than or equal to {MAX_CREATE_MANY} items"
+        ))));
+    }
+    let user = claims.as_ref().map(|c| (c.id.as_str(), c.role.as_deref()));
+    let accountability = state
+        .access
+        .accountability(&state.store, user)
+        .await
+        .map_err(|error| refused(error.into()))?;
+    let mut payloads = Vec::with_capacity(bodies.len());
+    for body in bodies {
+        let payload = check_create(state, &accountability, body)
+            .await
+            .map_err(refused)?;
+        if payloads
+            .iter()
+            .any(|p: &UserPayload| email_key(&p.email) == email_key(&payload.email))
+        {
+            return Err(refused(ApiError::payload(
+                "\"data\" contains the same email more than once",
+            )));
+        }
+        payloads.push(payload);
+    }
+    let mut created = 0;
+    for payload in payloads {
+        let outcome = async {
+            if !accountability.admin {
+                crate::limits::enforce(state, client, crate::limits::Limited::Register).await?;
+            }
+            write_create(state, passwords, claims, &accountability, payload).await
+        }
+        .await;
+        match outcome {
+            Ok(_) => created += 1,
+            Err(error) => {
+                tracing::warn!(created, %error, "create_users_items stopped part-way");
+                return Err(CreateManyError { created, error });
+            }
+        }
+    }
+    Ok(created)
+}
+
+/// Everything [`create`] checks before hashing: the caller's permissions and presets, the
+/// payload, that the role and policies exist, the password policy. Writes nothing.
+async fn check_create(
+    state: &AppState,
+    accountability: &Accountability,
+    body: Map<String, Value>,
+) -> Result<UserPayload, ApiError> {
+    let payload = parse_payload(&authorize(accountability, body)?)?;
 
     // References must exist; checked before any write.
     if let Some(role) = &payload.role
@@ -668,7 +749,18 @@ pub async fn create(
         .settings(&state.store, &state.config.default_settings)
         .await?;
     crate::password::enforce_policy(&payload.password, &settings)?;
+    Ok(payload)
+}
 
+/// Hashes and writes a checked payload: a taken email is `RECORD_NOT_UNIQUE` for
+/// administrators and answers as a new one to everyone else.
+async fn write_create(
+    state: &AppState,
+    passwords: &Passwords,
+    claims: Option<&AccessClaims>,
+    accountability: &Accountability,
+    payload: UserPayload,
+) -> Result<Created, ApiError> {
     // Hash before knowing whether the email is taken: both answers cost the same.
     let password_hash = passwords
         .hash(&payload.password)

@@ -1738,3 +1738,200 @@ async fn an_update_decided_on_a_stale_read_is_refused() {
         .await;
     assert!(matches!(outcome, Err(StoreError::Stale)), "{outcome:?}");
 }
+
+#[tokio::test]
+async fn an_account_leaving_unverified_no_longer_expires() {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let store = fresh_store().await;
+    let mut unverified = new_user("Later@example.com");
+    unverified.status = UserStatus::Unverified;
+    // Expires within the test: a claim still carrying it would free the address.
+    let user = store
+        .create_user_expiring(unverified, Some(now() + 2))
+        .await
+        .unwrap();
+    store
+        .update_user(
+            &user,
+            &shared::store::UserChanges {
+                status: Some(UserStatus::Active),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    for pk in [
+        format!("user#{}", user.id),
+        "email#later@example.com".to_owned(),
+    ] {
+        let item = store
+            .client()
+            .get_item()
+            .table_name(&store.tables().users)
+            .key("pk", AttributeValue::S(pk.clone()))
+            .consistent_read(true)
+            .send()
+            .await
+            .unwrap()
+            .item
+            .unwrap();
+        assert!(!item.contains_key("expires_at"), "{pk} keeps its TTL");
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    assert!(matches!(
+        store.create_user(new_user("later@example.com")).await,
+        Err(StoreError::AlreadyExists)
+    ));
+    let found = store.find_user_by_email("later@example.com").await.unwrap();
+    assert_eq!(found.map(|u| u.status), Some(UserStatus::Active));
+}
+
+#[tokio::test]
+async fn a_lookup_by_id_is_refused_before_the_read_once_the_budget_is_spent() {
+    let store = fresh_store().await;
+    let data = json!({"id": 1, "title": "one", "rank": 1});
+    store
+        .put_item(
+            "big",
+            shared::store::item_sort_key(&json!(1)).unwrap(),
+            data.as_object().unwrap().clone(),
+        )
+        .await
+        .unwrap();
+    let admin = access::Accountability {
+        admin: true,
+        ..Default::default()
+    };
+    let collection = big_collection_plan(&admin).collection;
+    let state = state_for(store);
+    let lookup = |items: usize| {
+        let state = state.clone();
+        let admin = admin.clone();
+        let collection = collection.clone();
+        async move {
+            shared::items::serve_within(
+                &state,
+                &admin,
+                collection,
+                shared::items::Source::Items,
+                &items_query(&[]),
+                Some("1"),
+                shared::items::ScanBound {
+                    items,
+                    bytes: u64::MAX,
+                },
+            )
+            .await
+        }
+    };
+    let (body, stats) = lookup(1).await.unwrap();
+    assert_eq!(body["data"]["title"], json!("one"));
+    assert_eq!(stats.examined, 1);
+    // What GraphQL's aliased `big_by_id` fields meet once earlier reads spent the budget.
+    let error = lookup(0).await.unwrap_err();
+    assert_eq!(error.code(), "INVALID_QUERY");
+    assert!(error.to_string().contains("more than 0 items"), "{error}");
+}
+
+/// Makes every Query of the sessions' by-user index fail (its table gone), as an unavailable
+/// index would.
+#[derive(Debug, Clone, Default)]
+struct FailingSessionQueries;
+
+impl aws_sdk_dynamodb::config::Intercept for FailingSessionQueries {
+    fn name(&self) -> &'static str {
+        "FailingSessionQueries"
+    }
+
+    fn modify_before_transmit(
+        &self,
+        context: &mut aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextMut<
+            '_,
+        >,
+        _components: &aws_sdk_dynamodb::config::RuntimeComponents,
+        _bag: &mut aws_sdk_dynamodb::config::ConfigBag,
+    ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
+        let request = context.request_mut();
+        let is_query = request
+            .headers()
+            .get("x-amz-target")
+            .is_some_and(|t| t.ends_with(".Query"));
+        let body = request.body().bytes().unwrap_or_default().to_vec();
+        let body = String::from_utf8(body)?;
+        if is_query && body.contains("\"IndexName\":\"by_user\"") {
+            let body = body.replace("\"TableName\":\"", "\"TableName\":\"gone-");
+            *request.body_mut() = aws_smithy_types::body::SdkBody::from(body);
+        }
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn a_reset_whose_session_cleanup_fails_still_answers_success() {
+    use shared::flows::link_token::{Scope, password_fingerprint};
+    let store = seeded_store().await;
+    let passwords = cheap_passwords();
+    let mut new = new_user("reset-cleanup@example.com");
+    new.password_hash = passwords
+        .hash(&Sensitive::new("old-password-1"))
+        .await
+        .unwrap();
+    let user = store.create_user(new).await.unwrap();
+    let session = shared::store::Session {
+        user_id: user.id.clone(),
+        ..session("s-before-reset", now() + 3600)
+    };
+    store.create_session(&session).await.unwrap();
+    store
+        .put_reset_token("reset-cleanup-token", &user.id, now() + 600)
+        .await
+        .unwrap();
+    let config = store
+        .client()
+        .config()
+        .to_builder()
+        .interceptor(FailingSessionQueries)
+        .build();
+    let failing = Store::new(
+        aws_sdk_dynamodb::Client::from_conf(config),
+        store.tables().clone(),
+    );
+    assert!(failing.revoke_user_sessions(&user.id).await.is_err());
+    let state = state_for(failing);
+    let (token, _) = state
+        .links
+        .issue(
+            Scope::PasswordReset,
+            &user.id,
+            &user.email,
+            Some("reset-cleanup-token".into()),
+            Some(password_fingerprint(user.password.as_ref())),
+            u64::try_from(now()).unwrap(),
+            std::time::Duration::from_secs(600),
+            None,
+        )
+        .unwrap();
+    shared::flows::password_reset::reset_password(
+        &state,
+        &passwords,
+        shared::flows::password_reset::PasswordReset {
+            token,
+            password: Sensitive::new("new-password-1"),
+        },
+        &shared::client::Client {
+            ip: Some("192.0.2.55".into()),
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("the password was written and the token spent: the reset succeeded");
+    let after = store.get_user(&user.id).await.unwrap().unwrap();
+    assert!(
+        passwords
+            .verify(&Sensitive::new("new-password-1"), after.password.as_ref())
+            .await
+            .unwrap()
+    );
+    // The session the cleanup could not delete is over all the same.
+    assert!(after.ended_session(&session));
+}

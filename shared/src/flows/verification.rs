@@ -4,7 +4,7 @@
 
 use crate::email::{Message, links, templates};
 use crate::error::ApiError;
-use crate::flows::link_token::{LinkError, Scope};
+use crate::flows::link_token::{LinkError, Scope, password_fingerprint};
 use crate::flows::{AnswerAt, project_name};
 use crate::state::{AppState, now_secs};
 use crate::store::{StoreError, User, UserStatus, email_key};
@@ -77,12 +77,14 @@ pub async fn send_verification(
     // The account's own expiry bounds the link's.
     let expires = user.created_at / 1000
         + i64::try_from(email.unverified_user_ttl.as_secs()).unwrap_or(i64::MAX);
+    // Bound to the password this registration set: a later registration of the address
+    // replaces it, and this link then answers as a used one does.
     let issued = state.links.issue(
         Scope::PendingRegistration,
         &user.id,
         &user.email,
         None,
-        None,
+        Some(password_fingerprint(user.password.as_ref())),
         now_secs(),
         email.verification_ttl,
         u64::try_from(expires).ok(),
@@ -133,6 +135,9 @@ pub async fn send_verification(
 /// names active. Returns the user's id. A token that is not one of ours is `INVALID_TOKEN`, an
 /// expired one `TOKEN_EXPIRED`, one of another scope `FORBIDDEN`, and one whose account is not
 /// (or no longer) unverified — a second click — Directus' `400 Invalid verification code.`
+/// So is a link mailed for another password than the account's (an earlier registration of
+/// the address, or a link without the fingerprint): only the latest registration's link
+/// activates, with that registration's password, checked again in the activating write.
 pub async fn verify_registration(state: &AppState, token: &str) -> Result<String, ApiError> {
     let claims = state
         .links
@@ -143,16 +148,27 @@ pub async fn verify_registration(state: &AppState, token: &str) -> Result<String
             LinkError::WrongScope => ApiError::forbidden(),
         })?;
     let invalid_code = || ApiError::payload("Invalid verification code");
+    let fingerprint = claims.hash.as_deref().ok_or_else(invalid_code)?;
     let user = state
         .store
         .get_user(&claims.id)
         .await?
-        .filter(|u| email_key(&u.email) == email_key(&claims.email))
+        .filter(|u| {
+            email_key(&u.email) == email_key(&claims.email)
+                && password_fingerprint(u.password.as_ref()) == fingerprint
+        })
         .ok_or_else(invalid_code)?;
     if user.status != UserStatus::Unverified {
         return Err(invalid_code());
     }
-    match state.store.activate_unverified(&user.id, &user.email).await {
+    let Some(password) = &user.password else {
+        return Err(invalid_code());
+    };
+    match state
+        .store
+        .activate_unverified(&user.id, &user.email, password)
+        .await
+    {
         Ok(()) => {
             tracing::info!(user = %user.id, "email verified");
             Ok(user.id)

@@ -651,8 +651,10 @@ fn create_users_item(shape: &Shape) -> Option<Field> {
     )
 }
 
-/// `create_users_items(data: [create_directus_users_input!]): Boolean`: each item through the
-/// same flow, in order (each counted against the registration budget).
+/// `create_users_items(data: [create_directus_users_input!]): Boolean`: at most
+/// [`users::MAX_CREATE_MANY`] items, all checked before any is written, then each created in
+/// order through the same flow (each counted against the registration budget); see
+/// [`users::create_many`] for a failure part-way.
 fn create_users_items(shape: &Shape) -> Option<Field> {
     shape.create_users.as_ref()?;
     Some(
@@ -665,9 +667,27 @@ fn create_users_items(shape: &Shape) -> Option<Field> {
                     let Some(list) = ctx.args.get("data").filter(|v| !v.is_null()) else {
                         return Ok(Some(FieldValue::value(true)));
                     };
-                    for item in list.list()?.iter() {
-                        create_one(system, user_input(item)?).await?;
+                    let list = list.list()?;
+                    if list.len() > users::MAX_CREATE_MANY {
+                        // Before reading the items: none is parsed, checked or hashed.
+                        return Err(transport::error(ApiError::payload(format!(
+                            "\"data\" must contain less than or equal to {} items",
+                            users::MAX_CREATE_MANY
+                        ))));
                     }
+                    let items = list
+                        .iter()
+                        .map(user_input)
+                        .collect::<async_graphql::Result<Vec<_>>>()?;
+                    users::create_many(
+                        &system.state,
+                        &system.passwords,
+                        system.claims.as_ref(),
+                        items,
+                        &system.client,
+                    )
+                    .await
+                    .map_err(|stopped| transport::error(stopped.error))?;
                     Ok(Some(FieldValue::value(true)))
                 })
             },

@@ -649,3 +649,27 @@ async fn control_characters_and_huge_values_are_errors_not_crashes() {
         assert!(answer.body["errors"].is_array(), "{q:.40}: {}", answer.body);
     }
 }
+
+#[tokio::test]
+async fn validation_errors_stop_at_a_hundred_as_graphql_js_does() {
+    // 150 fields each missing a required argument: 150 validation errors in async-graphql.
+    let aliases: String = (0..150)
+        .map(|i| format!("a{i}: posts_by_id {{ id }} "))
+        .collect();
+    let answer = query(&format!("{{ {aliases} }}")).await;
+    let messages = inner_messages(&answer);
+    let messages = messages.as_array().unwrap();
+    assert_eq!(
+        messages.len(),
+        transport::MAX_VALIDATION_ERRORS + 1,
+        "{messages:?}"
+    );
+    assert_eq!(
+        messages[0],
+        r#"Field "posts_by_id" argument "id" of type "ID!" is required, but it was not provided."#
+    );
+    assert_eq!(
+        messages[transport::MAX_VALIDATION_ERRORS],
+        "Too many validation errors, error limit reached. Validation aborted."
+    );
+}

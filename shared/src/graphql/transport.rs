@@ -545,11 +545,24 @@ fn missing_variables(
         })
 }
 
-/// The type of an argument, from the schema's SDL (only on the missing-argument error path).
-fn argument_type(schema: &Schema, parent: &str, field: &str, argument: &str) -> Option<String> {
+/// The most validation errors one answer reports; past it the list ends with graphql-js'
+/// `maxErrors` entry (its default is 100 too).
+pub const MAX_VALIDATION_ERRORS: usize = 100;
+
+/// graphql-js' last entry when validation stops at [`MAX_VALIDATION_ERRORS`].
+const TOO_MANY_VALIDATION_ERRORS: &str =
+    "Too many validation errors, error limit reached. Validation aborted.";
+
+/// The type of an argument, from the schema's SDL as parsed once for the request's error
+/// answer (only on the missing-argument error path).
+fn argument_type(
+    document: Option<&async_graphql::parser::types::ServiceDocument>,
+    parent: &str,
+    field: &str,
+    argument: &str,
+) -> Option<String> {
     use async_graphql::parser::types::{TypeKind, TypeSystemDefinition};
-    let document = async_graphql::parser::parse_schema(schema.sdl()).ok()?;
-    document.definitions.iter().find_map(|definition| {
+    document?.definitions.iter().find_map(|definition| {
         let TypeSystemDefinition::Type(ty) = definition else {
             return None;
         };
@@ -706,12 +719,17 @@ pub async fn execute(
                 options.admin,
             ));
         }
+        // The SDL is generated and parsed at most once per answer, however many errors ask.
+        let sdl = std::cell::OnceCell::new();
         let lookup = |parent: &str, field: &str, argument: &str| {
-            argument_type(schema, parent, field, argument)
+            let document =
+                sdl.get_or_init(|| async_graphql::parser::parse_schema(schema.sdl()).ok());
+            argument_type(document.as_ref(), parent, field, argument)
         };
-        let errors: Vec<Invalid> = answer
+        let mut errors: Vec<Invalid> = answer
             .errors
             .iter()
+            .take(MAX_VALIDATION_ERRORS)
             .map(|e| {
                 Invalid::new(
                     messages::graphql_js(&e.message, &lookup),
@@ -719,6 +737,9 @@ pub async fn execute(
                 )
             })
             .collect();
+        if answer.errors.len() > MAX_VALIDATION_ERRORS {
+            errors.push(Invalid::new(TOO_MANY_VALIDATION_ERRORS, vec![]));
+        }
         return Ok(validation_response(&errors));
     }
 

@@ -38,21 +38,63 @@ impl Store {
         Ok(())
     }
 
+    /// Replaces the password hash of the unverified account `user_id` (a registration of its
+    /// address again: the latest registration's password is the one a verification activates).
+    /// `Stale` when the account is not (or no longer) `unverified`, or has expired.
+    pub async fn replace_unverified_password(
+        &self,
+        user_id: &str,
+        password_hash: &Sensitive,
+    ) -> Result<(), StoreError> {
+        let now = now_millis();
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.tables.users)
+            .key("pk", AttributeValue::S(user_pk(user_id)))
+            .update_expression("SET password = :hash, updated_at = :ms")
+            .condition_expression(
+                "#status = :unverified AND (attribute_not_exists(expires_at) OR expires_at > :now)",
+            )
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(
+                ":hash",
+                AttributeValue::S(password_hash.expose().to_owned()),
+            )
+            .expression_attribute_values(":unverified", AttributeValue::S("unverified".into()))
+            .expression_attribute_values(":ms", AttributeValue::N(now.to_string()))
+            .expression_attribute_values(":now", AttributeValue::N((now / 1000).to_string()))
+            .send()
+            .await;
+        super::conditional_write(result, StoreError::Stale)
+    }
+
     /// Makes the unverified account `user_id` (with `email`) active and permanent, in one
-    /// transaction with its email claim. `Stale` when the account is not (or no longer)
-    /// `unverified`, has expired, or the address is no longer its own.
-    pub async fn activate_unverified(&self, user_id: &str, email: &str) -> Result<(), StoreError> {
+    /// transaction with its email claim, only while its password hash is still `password_hash`
+    /// (the one the verification link was mailed for). `Stale` when the account is not (or no
+    /// longer) `unverified`, has expired, has another password since, or the address is no
+    /// longer its own.
+    pub async fn activate_unverified(
+        &self,
+        user_id: &str,
+        email: &str,
+        password_hash: &Sensitive,
+    ) -> Result<(), StoreError> {
         let now = now_millis();
         let user = Update::builder()
             .table_name(&self.tables.users)
             .key("pk", AttributeValue::S(user_pk(user_id)))
             .update_expression("SET #status = :active, updated_at = :ms REMOVE expires_at")
             .condition_expression(
-                "#status = :unverified AND (attribute_not_exists(expires_at) OR expires_at > :now)",
+                "#status = :unverified AND password = :hash AND (attribute_not_exists(expires_at) OR expires_at > :now)",
             )
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":active", AttributeValue::S("active".into()))
             .expression_attribute_values(":unverified", AttributeValue::S("unverified".into()))
+            .expression_attribute_values(
+                ":hash",
+                AttributeValue::S(password_hash.expose().to_owned()),
+            )
             .expression_attribute_values(":ms", AttributeValue::N(now.to_string()))
             .expression_attribute_values(":now", AttributeValue::N((now / 1000).to_string()))
             .build()

@@ -521,6 +521,16 @@ impl Store {
         if let Some(status) = changes.status {
             set("status", Some(serde_dynamo::to_attribute_value(status)?));
         }
+        // An account leaving `unverified` is permanent: the TTL attribute goes from the user
+        // (whatever it was read as, in case it changed meanwhile) and, when it was read as
+        // unverified, from its email claim (below), as a verification does.
+        let permanent = changes
+            .status
+            .is_some_and(|status| status != UserStatus::Unverified);
+        if permanent {
+            set("expires_at", None);
+        }
+        let leaves_unverified = permanent && user.status == UserStatus::Unverified;
         if let Some(role) = &changes.role {
             set("role", Some(serde_dynamo::to_attribute_value(role)?));
         }
@@ -603,11 +613,24 @@ impl Store {
             request = request
                 .transact_items(TransactWriteItem::builder().put(put).build())
                 .transact_items(TransactWriteItem::builder().delete(delete).build());
+        } else if leaves_unverified {
+            // The claim stays where it is: it becomes permanent with the user (the new claim
+            // of a moved address is written without the TTL attribute already).
+            let claim = Update::builder()
+                .table_name(&self.tables.users)
+                .key("pk", AttributeValue::S(email_pk(&user.email)))
+                .update_expression("REMOVE expires_at")
+                .condition_expression("user_id = :id")
+                .expression_attribute_values(":id", AttributeValue::S(user.id.clone()))
+                .build()
+                .map_err(|e| StoreError::Malformed(e.to_string()))?;
+            request = request.transact_items(TransactWriteItem::builder().update(claim).build());
         }
-        // Members: 0 the user (changed or gone: Stale), 1 the new claim (taken), 2 the old
-        // claim (no longer this user's: Stale).
+        // Members: 0 the user (changed or gone: Stale), then either 1 the new claim (taken)
+        // and 2 the old claim (no longer this user's: Stale), or 1 the kept claim made
+        // permanent (no longer this user's: Stale).
         transaction_outcome(request.send().await, |failed| match failed {
-            1 => Some(StoreError::AlreadyExists),
+            1 if moves_claim => Some(StoreError::AlreadyExists),
             _ => Some(StoreError::Stale),
         })?;
         Ok(())
