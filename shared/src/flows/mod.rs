@@ -34,3 +34,43 @@ pub(crate) fn project_name(settings: &crate::store::Settings) -> &str {
         .filter(|n| !n.trim().is_empty())
         .unwrap_or("Directus")
 }
+
+/// Renders `kind` for `user` with the link `url` and sends it, giving up at `answer`'s deadline.
+/// Never fails: a problem is logged with the mail's purpose (never the message or the link).
+pub(crate) async fn send_link_mail(
+    state: &crate::state::AppState,
+    settings: &crate::store::Settings,
+    kind: crate::email::templates::Kind,
+    user: &crate::store::User,
+    url: &str,
+    expires_in: String,
+    answer: AnswerAt,
+) {
+    use crate::email::{Message, templates};
+    let what = match kind {
+        templates::Kind::PasswordReset => "password reset",
+        templates::Kind::UserRegistration => "email verification",
+    };
+    let rendered = templates::render(
+        kind,
+        &templates::Data {
+            url,
+            email: &user.email,
+            project_name: project_name(settings),
+            expires_in,
+            first_name: user.first_name.as_deref(),
+            last_name: user.last_name.as_deref(),
+        },
+        settings.email_templates.as_ref(),
+    );
+    let message = Message {
+        to: user.email.clone(),
+        subject: rendered.subject,
+        text: rendered.text,
+        html: rendered.html,
+    };
+    state
+        .mailer
+        .send_within(message, project_name(settings), answer.deadline(), what)
+        .await;
+}

@@ -9,10 +9,10 @@
 //! user issued before it.
 
 use crate::client::Client;
-use crate::email::{Message, links, templates};
+use crate::email::{links, templates};
 use crate::error::ApiError;
 use crate::flows::link_token::{LinkError, Scope, password_fingerprint};
-use crate::flows::{AnswerAt, project_name};
+use crate::flows::{AnswerAt, send_link_mail};
 use crate::http::{MAX_EMAIL_CHARS, valid_email};
 use crate::limits::{Limited, enforce};
 use crate::password::Passwords;
@@ -151,33 +151,16 @@ async fn send_reset(state: &AppState, user: &User, reset_url: Option<&str>, answ
         tracing::error!("password reset mail not sent: the link base is not a URL");
         return;
     };
-    let rendered = templates::render(
+    send_link_mail(
+        state,
+        &settings,
         templates::Kind::PasswordReset,
-        &templates::Data {
-            url: &url,
-            email: &user.email,
-            project_name: project_name(&settings),
-            expires_in: templates::in_words(config.password_reset_ttl),
-            first_name: user.first_name.as_deref(),
-            last_name: user.last_name.as_deref(),
-        },
-        settings.email_templates.as_ref(),
-    );
-    let message = Message {
-        to: user.email.clone(),
-        subject: rendered.subject,
-        text: rendered.text,
-        html: rendered.html,
-    };
-    state
-        .mailer
-        .send_within(
-            message,
-            project_name(&settings),
-            answer.deadline(),
-            "password reset",
-        )
-        .await;
+        user,
+        &url,
+        templates::in_words(config.password_reset_ttl),
+        answer,
+    )
+    .await;
 }
 
 /// `auth_password_reset`: sets the new password and ends every session and earlier access

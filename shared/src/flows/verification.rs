@@ -2,10 +2,10 @@
 //! registration sends, and `GET /users/register/verify-email?token=` that makes the account
 //! active, once.
 
-use crate::email::{Message, links, templates};
+use crate::email::{links, templates};
 use crate::error::ApiError;
 use crate::flows::link_token::{LinkError, Scope, password_fingerprint};
-use crate::flows::{AnswerAt, project_name};
+use crate::flows::{AnswerAt, send_link_mail};
 use crate::state::{AppState, now_secs};
 use crate::store::{StoreError, User, UserStatus, email_key};
 
@@ -100,35 +100,18 @@ pub async fn send_verification(
         tracing::error!("verification mail not sent: the link base is not a URL");
         return;
     };
-    let rendered = templates::render(
+    send_link_mail(
+        state,
+        &settings,
         templates::Kind::UserRegistration,
-        &templates::Data {
-            url: &url,
-            email: &user.email,
-            project_name: project_name(&settings),
-            expires_in: templates::in_words(std::time::Duration::from_secs(
-                exp.saturating_sub(now_secs()),
-            )),
-            first_name: user.first_name.as_deref(),
-            last_name: user.last_name.as_deref(),
-        },
-        settings.email_templates.as_ref(),
-    );
-    let message = Message {
-        to: user.email.clone(),
-        subject: rendered.subject,
-        text: rendered.text,
-        html: rendered.html,
-    };
-    state
-        .mailer
-        .send_within(
-            message,
-            project_name(&settings),
-            answer.deadline(),
-            "email verification",
-        )
-        .await;
+        user,
+        &url,
+        templates::in_words(std::time::Duration::from_secs(
+            exp.saturating_sub(now_secs()),
+        )),
+        answer,
+    )
+    .await;
 }
 
 /// `users_register_verify` / `GET /users/register/verify-email`: makes the account the token
