@@ -585,12 +585,17 @@ pub struct Gateway {
     /// `http://127.0.0.1:<port>` of `cargo lambda watch`.
     lambda: String,
     timeout: Duration,
-    /// Requests in flight at once; beyond it API Gateway's throttling answer (429).
+    /// Requests in flight at once; more wait their turn (within the request's `timeout`, which
+    /// the wait, the body and the invocation share), then get API Gateway's throttling answer
+    /// (429).
     in_flight: Arc<tokio::sync::Semaphore>,
 }
 
-/// Requests the front serves at once: far above what the functions behind it can take, a
-/// bound on the memory a flood of large bodies can hold.
+/// Requests the front serves at once: above what the functions behind it can take, a bound on
+/// the memory a flood of large bodies can hold (a waiting request has not been read yet).
+/// Requests beyond it queue rather than fail at once: API Gateway's own throttle (10,000
+/// requests per second) is far above what a burst of 50 concurrent logins on loopback reaches,
+/// so refusing them would answer 429 where the deployed API answers.
 const MAX_IN_FLIGHT: usize = 64;
 
 /// True for a `Host` that names this machine's loopback: a page whose domain a DNS-rebinding
@@ -627,7 +632,10 @@ impl Gateway {
     pub async fn respond(&self, request: Request<Body>, peer: SocketAddr) -> Response<Body> {
         let request_id = request_id();
         let (parts, body) = request.into_parts();
-        let Ok(_permit) = self.in_flight.clone().try_acquire_owned() else {
+        // One deadline for the whole request: waiting for a permit, the body, the invocation.
+        let deadline = tokio::time::Instant::now() + self.timeout;
+        let permit = tokio::time::timeout_at(deadline, self.in_flight.clone().acquire_owned());
+        let Ok(Ok(_permit)) = permit.await else {
             return message(StatusCode::TOO_MANY_REQUESTS, "Too Many Requests");
         };
         let mut response = if !loopback_host(&parts.headers) {
@@ -635,7 +643,9 @@ impl Gateway {
         } else if Cors::is_preflight(&parts) {
             self.cors.preflight(&parts.headers)
         } else {
-            let mut response = self.forward(&parts, body, peer, &request_id).await;
+            let mut response = self
+                .forward(&parts, body, peer, &request_id, deadline)
+                .await;
             self.cors.apply(&parts.headers, response.headers_mut());
             response
         };
@@ -651,10 +661,11 @@ impl Gateway {
         body: Body,
         peer: SocketAddr,
         request_id: &str,
+        deadline: tokio::time::Instant,
     ) -> Response<Body> {
         // The body's arrival is bounded like the invocation: a client trickling bytes cannot
         // hold a request open forever.
-        let body = match tokio::time::timeout(self.timeout, read_body(&parts.headers, body)).await {
+        let body = match tokio::time::timeout_at(deadline, read_body(&parts.headers, body)).await {
             Ok(Ok(body)) => body,
             Ok(Err(response)) => return response,
             Err(_) => return message(StatusCode::REQUEST_TIMEOUT, "Request Timeout"),
@@ -671,7 +682,11 @@ impl Gateway {
             SystemTime::now(),
         );
         let outcome = self
-            .invoke(&matched.function, &event, self.timeout)
+            .invoke(
+                &matched.function,
+                &event,
+                deadline.saturating_duration_since(tokio::time::Instant::now()),
+            )
             .await
             .and_then(|answer| http_response(answer).map_err(Failure::Malformed));
         match outcome {
@@ -1345,6 +1360,7 @@ mod tests {
         "/echo/{name}" = [{ method = "POST", function = "echo" }, { method = "GET", function = "echo" }]
         "/fail" = [{ method = "GET", function = "fail" }]
         "/slow" = [{ method = "GET", function = "slow" }]
+        "/nap" = [{ method = "GET", function = "nap" }]
         "/garbled" = [{ method = "GET", function = "garbled" }]
         "/{*path}" = "echo"
     "#;
@@ -1379,6 +1395,10 @@ mod tests {
                     StatusCode::INTERNAL_SERVER_ERROR,
                     json!({"errorType": "Panic", "errorMessage": "boom"}),
                 ),
+                "nap" => {
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                    json(StatusCode::OK, json!({"statusCode": 204, "cookies": []}))
+                }
                 "slow" => {
                     tokio::time::sleep(Duration::from_secs(5)).await;
                     json(StatusCode::OK, json!({"statusCode": 204, "cookies": []}))
@@ -1410,6 +1430,23 @@ mod tests {
         let url = format!("http://{}", listener.local_addr().unwrap());
         tokio::spawn(serve(listener, Arc::new(gateway), std::future::pending()));
         url
+    }
+
+    #[tokio::test]
+    async fn a_burst_beyond_the_in_flight_bound_waits_its_turn_instead_of_failing() {
+        let front = front_with_stub(INTEGRATION_TIMEOUT).await;
+        let client = reqwest::Client::new();
+        let burst: Vec<_> = (0..MAX_IN_FLIGHT * 2 + 5)
+            .map(|_| {
+                let request = client.get(format!("{front}/nap")).send();
+                tokio::spawn(async move { request.await.unwrap().status().as_u16() })
+            })
+            .collect();
+        let mut statuses = Vec::new();
+        for request in burst {
+            statuses.push(request.await.unwrap());
+        }
+        assert!(statuses.iter().all(|s| *s == 204), "{statuses:?}");
     }
 
     #[tokio::test]

@@ -248,6 +248,7 @@ async fn run(options: Options) -> Result<(), Box<dyn std::error::Error>> {
         });
         // Straight to each function, not bounded by the 30 s integration timeout: a first call
         // compiles the function.
+        let api_group = api.as_ref().and_then(Child::id);
         let warm = gateway.warm_up(
             Duration::from_secs(900),
             Instant::now() + Duration::from_secs(1800),
@@ -264,6 +265,24 @@ async fn run(options: Options) -> Result<(), Box<dyn std::error::Error>> {
                 stop(api.take()).await;
                 stop(inbox.take()).await;
                 return Ok(());
+            }
+            // `cargo lambda watch` gone (not installed, a port taken): the warm-up would wait
+            // for it until its deadline.
+            status = async { api.as_mut().expect("started above").wait().await } => {
+                // Its function processes may outlive it: end its process group.
+                if let Some(pid) = api_group {
+                    let _ = Command::new("kill")
+                        .args(["-TERM", "--", &format!("-{pid}")])
+                        .status()
+                        .await;
+                }
+                stop(inbox.take()).await;
+                return Err(format!(
+                    "cargo lambda watch exited during the warm-up ({}); is cargo-lambda on PATH \
+                     (make dev and make test install it into .venv)?",
+                    status.map_or_else(|e| e.to_string(), |s| s.to_string())
+                )
+                .into());
             }
         }
         println!("READY {api_url}");
