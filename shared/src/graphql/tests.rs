@@ -59,6 +59,17 @@ fn schema_with(limits: &Limits, mutation: bool) -> Schema {
                 })
             },
         ))
+        .field(Field::new(
+            "unavailable",
+            TypeRef::named(TypeRef::STRING),
+            |_| {
+                FieldFuture::new(async {
+                    Err::<Option<FieldValue>, _>(error(ApiError::from(
+                        crate::store::StoreError::Conflict,
+                    )))
+                })
+            },
+        ))
         .field(Field::new("boom", TypeRef::named(TypeRef::STRING), |_| {
             FieldFuture::new(async {
                 Err::<Option<FieldValue>, _>(async_graphql::Error::new("secret detail"))
@@ -75,16 +86,28 @@ fn schema_with(limits: &Limits, mutation: bool) -> Schema {
         );
     let mut builder: SchemaBuilder;
     if mutation {
-        let mutation = Object::new("Mutation").field(Field::new(
-            "auth_login",
-            TypeRef::named(TypeRef::STRING),
-            |ctx| {
-                FieldFuture::new(async move {
-                    set_cookie(ctx.ctx, "directus_session_token=abc; Path=/; HttpOnly");
-                    Ok(Some(GqlValue::from("ok")))
-                })
-            },
-        ));
+        let mutation = Object::new("Mutation")
+            .field(Field::new(
+                "auth_login",
+                TypeRef::named(TypeRef::STRING),
+                |ctx| {
+                    FieldFuture::new(async move {
+                        set_cookie(ctx.ctx, "directus_session_token=abc; Path=/; HttpOnly");
+                        Ok(Some(GqlValue::from("ok")))
+                    })
+                },
+            ))
+            .field(Field::new(
+                "unavailable_write",
+                TypeRef::named(TypeRef::BOOLEAN),
+                |_| {
+                    FieldFuture::new(async {
+                        Err::<Option<FieldValue>, _>(error(ApiError::from(
+                            crate::store::StoreError::Conflict,
+                        )))
+                    })
+                },
+            ));
         builder = Schema::build("Query", Some("Mutation"), None).register(mutation);
     } else {
         builder = Schema::build("Query", None, None);
@@ -413,6 +436,55 @@ async fn resolver_errors_are_in_band_with_the_code_first() {
     .await;
     assert_eq!(admin.body["errors"][0]["message"], "secret detail");
     assert_eq!(admin.body["errors"][0]["path"], json!(["boom"]));
+}
+
+#[tokio::test]
+async fn a_field_the_database_failed_makes_the_answer_a_503_with_retry_after() {
+    let answer = query("{ posts { id } unavailable }").await;
+    assert_eq!(answer.status, 503);
+    assert_eq!(
+        answer.headers["retry-after"],
+        crate::http::SERVICE_UNAVAILABLE_RETRY_AFTER.to_string()
+    );
+    // The GraphQL result as it would be at 200: what succeeded, and the error in the envelope.
+    assert_eq!(answer.body["data"]["posts"], json!([{"id": "1"}]));
+    assert_eq!(
+        answer.body["errors"][0]["extensions"]["code"],
+        "SERVICE_UNAVAILABLE"
+    );
+    assert_eq!(
+        answer.body["errors"][0]["extensions"]["service"],
+        "database"
+    );
+    // Other in-band errors stay at 200 without Retry-After.
+    let answer = query("{ posts { id } forbidden }").await;
+    assert_eq!(answer.status, 200);
+    assert!(answer.headers.get("retry-after").is_none());
+
+    // A mutation is a 503 only when none of its fields answered: a retry repeats the document.
+    let limits = Limits::default();
+    let mutate = |document: &str| {
+        run_with(
+            post(
+                "application/json",
+                &json!({ "query": document }).to_string(),
+            ),
+            &limits,
+            false,
+            true,
+        )
+    };
+    let failed = mutate("mutation { unavailable_write }").await;
+    assert_eq!(failed.status, 503, "{}", failed.body);
+    assert!(failed.headers.contains_key("retry-after"));
+    let partly = mutate("mutation { auth_login unavailable_write }").await;
+    assert_eq!(partly.status, 200, "{}", partly.body);
+    assert!(partly.headers.get("retry-after").is_none());
+    assert_eq!(partly.body["data"]["auth_login"], "ok");
+    assert_eq!(
+        partly.body["errors"][0]["extensions"]["code"],
+        "SERVICE_UNAVAILABLE"
+    );
 }
 
 #[tokio::test]

@@ -673,6 +673,7 @@ pub async fn execute(
         return Ok(request_error(&message, vec![at], options.admin));
     }
 
+    let mutation = operation.node.ty == OperationType::Mutation;
     // graphql-js answers root fields in document order; async-graphql in completion order.
     let mut order: Vec<String> = Vec::new();
     walk_fields(
@@ -757,17 +758,47 @@ pub async fn execute(
         }
         other => other,
     };
+    // A mutation field that answered has done its work: the answer must say so, not ask for a
+    // retry that would do it again.
+    let mutation_answered = mutation
+        && !run.0.erase_data.load(Ordering::SeqCst)
+        && data
+            .as_object()
+            .is_some_and(|fields| fields.values().any(|v| !v.is_null()));
     if !data.is_null() && !run.0.erase_data.load(Ordering::SeqCst) {
         body.insert("data".into(), data);
     }
     let mut errors = std::mem::take(&mut *run.0.errors.lock().unwrap_or_else(|e| e.into_inner()));
     errors.extend(answer.errors);
     errors.sort_by_key(|e| e.locations.first().map(|p| (p.line, p.column)));
+    // A field that failed for a passing reason (DynamoDB throttled, slow or away) makes the
+    // whole answer a 503 with `Retry-After`, as the same failure is over REST: a client and
+    // its retry logic see "try again", not a 200 to pick apart (Directus answers 200; the body
+    // is the same GraphQL result, `data` of the fields that succeeded included). Not once a
+    // mutation field has answered: repeating the document would repeat that mutation.
+    let unavailable = !mutation_answered
+        && errors.iter().any(|e| {
+            matches!(
+                e.source::<ApiError>(),
+                Some(ApiError::ServiceUnavailable { .. })
+            )
+        });
     if !errors.is_empty() {
         let errors: Vec<Value> = errors.iter().map(|e| in_band(e, options.admin)).collect();
         body.insert("errors".into(), Value::Array(errors));
     }
-    let mut http = response(StatusCode::OK, &Value::Object(body));
+    let status = if unavailable {
+        StatusCode::SERVICE_UNAVAILABLE
+    } else {
+        StatusCode::OK
+    };
+    let mut http = response(status, &Value::Object(body));
+    if unavailable {
+        http.headers_mut().insert(
+            header::RETRY_AFTER,
+            HeaderValue::from(crate::http::SERVICE_UNAVAILABLE_RETRY_AFTER),
+        );
+    }
     for (name, value) in answer.http_headers.iter() {
         http.headers_mut().append(name.clone(), value.clone());
     }
