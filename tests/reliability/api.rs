@@ -173,6 +173,50 @@ impl Api {
         self.call("update_user", request).await
     }
 
+    /// `POST /graphql` as `@directus/sdk`'s `graphql()` sends it: the posts the caller reads.
+    pub async fn graphql_read(&self, access_token: &str) -> Answer {
+        let body = json!({"query": "query { posts { id title } }"});
+        self.call(
+            "graphql_read",
+            self.post("/graphql", body).bearer_auth(access_token),
+        )
+        .await
+    }
+
+    /// `auth_login` over `/graphql/system`.
+    pub async fn graphql_login(&self, email: &str, password: &str) -> Answer {
+        let body = json!({
+            "query": "mutation Login($email: String!, $password: String!) { auth_login(email: $email, password: $password) { access_token refresh_token } }",
+            "variables": {"email": email, "password": password},
+        });
+        self.call("graphql_login", self.post("/graphql/system", body))
+            .await
+    }
+
+    pub async fn password_request(&self, email: &str) -> Answer {
+        let body = json!({ "email": email });
+        self.call(
+            "password_request",
+            self.post("/auth/password/request", body),
+        )
+        .await
+    }
+
+    pub async fn password_reset(&self, token: &str, password: &str) -> Answer {
+        let body = json!({ "token": token, "password": password });
+        self.call("password_reset", self.post("/auth/password/reset", body))
+            .await
+    }
+
+    pub async fn verify_email(&self, token: &str) -> Answer {
+        // A JWT is URL-safe as it is (base64url and dots).
+        let request = self.http.get(format!(
+            "{}/users/register/verify-email?token={token}",
+            self.base
+        ));
+        self.call("verify_email", request).await
+    }
+
     pub async fn health(&self, access_token: &str) -> Answer {
         let request = self
             .http
@@ -183,6 +227,33 @@ impl Api {
 }
 
 pub const PASSWORD: &str = "d1r3ctu5-reliable";
+
+/// A correctly signed link token of `scope` for the user `id` (the stack's secret): the
+/// functions check it and then read the store, which is what a fault should meet.
+pub fn link_token(scope: shared::flows::link_token::Scope, id: &str, email: &str) -> String {
+    let links = shared::flows::link_token::LinkTokens::new(&shared::config::SigningKeys {
+        current: e2e::SECRET.as_bytes().to_vec(),
+        previous: None,
+        jwt: None,
+    });
+    let now = u64::try_from(shared::store::now_millis() / 1000).expect("after 1970");
+    let fingerprint = shared::flows::link_token::password_fingerprint(None);
+    links
+        .issue(
+            scope,
+            id,
+            email,
+            Some(uuid::Uuid::new_v4().to_string()),
+            Some(fingerprint),
+            now,
+            Duration::from_secs(600),
+            None,
+        )
+        .expect("a link token")
+        .0
+        .expose()
+        .to_owned()
+}
 
 /// A user registered and logged in while no fault is set: (email, access, refresh).
 pub async fn member(api: &Api) -> (String, String, String) {

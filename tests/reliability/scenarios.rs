@@ -5,8 +5,9 @@
 use e2e::faults::{DynamoError, Fault, Rule, Scenario, exclusive, unique_address};
 use e2e::invariants::{Expect, Expectations, assert_hold};
 use serde_json::json;
+use shared::flows::link_token::Scope;
 
-use crate::api::{Answer, Api, FUNCTION_TIMEOUT, PASSWORD, admin, member};
+use crate::api::{Answer, Api, FUNCTION_TIMEOUT, PASSWORD, admin, link_token, member};
 
 /// The budget a function answers 503 at fits the functions' timeout in template.yaml, with room
 /// to write the answer: a slow DynamoDB never makes a Lambda timeout (docs/reliability.md).
@@ -61,6 +62,18 @@ async fn every_route(
         api.update_me(access, json!({"first_name": "Faulty"})),
         api.update_user(admin_token, user_id, json!({"last_name": "Faulty"})),
     );
+    // The GraphQL, password and verification functions, each with input that gets past its
+    // checks to the store.
+    let verification = link_token(Scope::PendingRegistration, user_id, email);
+    let reset = link_token(Scope::PasswordReset, user_id, email);
+    let forgetful = e2e::unique_email("rel-forgot");
+    let (graphql_read, graphql_login, password_request, password_reset, verified) = tokio::join!(
+        api.graphql_read(access),
+        api.graphql_login(email, PASSWORD),
+        api.password_request(&forgetful),
+        api.password_reset(&reset, "d1r3ctu5-after-reset"),
+        api.verify_email(&verification),
+    );
     vec![
         register,
         login,
@@ -73,6 +86,11 @@ async fn every_route(
         logout,
         updated_me,
         updated_user,
+        graphql_read,
+        graphql_login,
+        password_request,
+        password_reset,
+        verified,
     ]
 }
 
@@ -294,6 +312,50 @@ async fn transaction_conflicts_are_retried_then_503_with_nothing_written() {
         )]),
     )
     .await;
+}
+
+/// Where no retry can absorb a fault, the 503 rate is the injected rate, request for request:
+/// a login counts itself once on its address's rate counter, a counter is never resent after an
+/// ambiguous failure, so each lost counter answer is one 503. Every other login is checked
+/// against the password: 200, or 401 when it lost the race for the account's failure counter
+/// to the others (the fault comes before that, so the count of 503s is unaffected).
+#[tokio::test]
+async fn the_503_rate_is_the_injected_rate_where_nothing_is_retried() {
+    let (_guard, stack) = exclusive().await;
+    let api = Api::from(unique_address());
+    let (email, _, _) = member(&api).await;
+    stack
+        .set(&Scenario::with(vec![Rule {
+            body_contains: Some("rate#login#".into()),
+            fraction: 0.3,
+            ..Rule::every(Some("UpdateItem"), Fault::ResetAfter)
+        }]))
+        .await;
+    let logins: Vec<_> = (0..24)
+        .map(|_| {
+            let (api, email) = (api.clone(), email.clone());
+            tokio::spawn(async move { api.login(&email, PASSWORD).await })
+        })
+        .collect();
+    let mut answers = Vec::new();
+    for login in logins {
+        answers.push(login.await.expect("the login task"));
+    }
+    let stats = stack.stats().await;
+    stack.clear().await;
+    let unavailable = answers.iter().filter(|a| a.status == 503).count() as u64;
+    for answer in &answers {
+        assert!(
+            matches!(answer.status, 200 | 401) || answer.is_promised_503(),
+            "{answer:?}"
+        );
+    }
+    assert_eq!(
+        unavailable,
+        stats.total_injected(),
+        "one 503 per lost counter answer: {stats:?}"
+    );
+    assert_hold(&stack.store(), &Expectations::new()).await;
 }
 
 /// Registers each address concurrently.
