@@ -89,8 +89,11 @@ build: tools
 soak: tools
 	RELIABILITY_SOAK=1 cargo test -p e2e --test reliability -- --nocapture
 
+# Each function is built alone, as `cargo lambda watch --release` builds it (`cargo run --bin`):
+# built together, feature unification across the workspace gives the shared crate another
+# build, and the watcher would then compile and link every function a second time.
 bench: tools infra/maildev/node_modules
-	cargo build --release --bins $(foreach f,$(FUNCTIONS),-p $(f)) -p devstack
+	$(foreach f,$(FUNCTIONS),cargo build --release --bin $(f) &&) cargo build --release -p devstack
 	target/release/bench | tee target/bench.md
 
 clean-data:

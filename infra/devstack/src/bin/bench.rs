@@ -402,75 +402,98 @@ async fn cold_start(
     Ok(elapsed.duration_since(started).as_secs_f64() * 1000.0)
 }
 
-/// A minimal Runtime API: hands out `event` once and returns when its response is posted, with
-/// the status the function answered.
+/// A minimal Runtime API: hands out `event` on `/invocation/next` and returns when the first
+/// response is posted, with the status the function answered. Each connection is served on its own task: the runtime
+/// client may post the response on a new connection while the first is still open, and serving
+/// connections one after another would then wait on the first forever.
 async fn serve_one_invocation(
     listener: &TcpListener,
     event: &Value,
 ) -> Result<(Instant, u16), BoxError> {
-    let body = event.to_string();
+    let body = std::sync::Arc::new(event.to_string());
+    let (outcome, mut outcomes) = tokio::sync::mpsc::channel(1);
+    let mut connections = tokio::task::JoinSet::new();
     loop {
-        let (stream, _) = listener.accept().await?;
-        let mut reader = BufReader::new(stream);
+        tokio::select! {
+            accepted = listener.accept() => {
+                let (stream, _) = accepted?;
+                let (body, outcome) = (body.clone(), outcome.clone());
+                connections.spawn(async move {
+                    if let Some(result) = serve_connection(stream, &body).await.transpose() {
+                        let _ = outcome.send(result).await;
+                    }
+                });
+            }
+            Some(result) = outcomes.recv() => return result,
+        }
+    }
+}
+
+/// Serves one Runtime API connection: `Some` once the function posted its response or an
+/// error, `None` when the connection closed first.
+async fn serve_connection(
+    stream: tokio::net::TcpStream,
+    body: &str,
+) -> Result<Option<(Instant, u16)>, BoxError> {
+    let mut reader = BufReader::new(stream);
+    loop {
+        let mut request_line = String::new();
+        if reader.read_line(&mut request_line).await? == 0 {
+            return Ok(None);
+        }
+        let mut length = 0usize;
         loop {
-            let mut request_line = String::new();
-            if reader.read_line(&mut request_line).await? == 0 {
+            let mut header = String::new();
+            reader.read_line(&mut header).await?;
+            if header.trim().is_empty() {
                 break;
             }
-            let mut length = 0usize;
-            loop {
-                let mut header = String::new();
-                reader.read_line(&mut header).await?;
-                if header.trim().is_empty() {
-                    break;
-                }
-                if let Some((name, value)) = header.split_once(':')
-                    && name.eq_ignore_ascii_case("content-length")
-                {
-                    length = value.trim().parse()?;
-                }
+            if let Some((name, value)) = header.split_once(':')
+                && name.eq_ignore_ascii_case("content-length")
+            {
+                length = value.trim().parse()?;
             }
-            let mut payload = vec![0u8; length];
-            reader.read_exact(&mut payload).await?;
-            let path = request_line
-                .split_whitespace()
-                .nth(1)
-                .unwrap_or("")
-                .to_owned();
-            if path.ends_with("/invocation/next") {
-                let deadline = std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)?
-                    .as_millis()
-                    + 30_000;
-                let response = format!(
-                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n\
-                     lambda-runtime-aws-request-id: bench-1\r\n\
-                     lambda-runtime-deadline-ms: {deadline}\r\n\
-                     lambda-runtime-invoked-function-arn: arn:aws:lambda:us-east-1:000000000000:function:bench\r\n\
-                     lambda-runtime-trace-id: Root=1-00000000-000000000000000000000000\r\n\
-                     content-length: {}\r\n\r\n{body}",
-                    body.len()
-                );
-                reader.get_mut().write_all(response.as_bytes()).await?;
-            } else if path.ends_with("/response") {
-                let now = Instant::now();
-                let _ = reader
-                    .get_mut()
-                    .write_all(b"HTTP/1.1 202 Accepted\r\ncontent-length: 0\r\n\r\n")
-                    .await;
-                let answer: Value = serde_json::from_slice(&payload).unwrap_or(Value::Null);
-                let status = answer["statusCode"]
-                    .as_u64()
-                    .and_then(|s| u16::try_from(s).ok())
-                    .ok_or_else(|| format!("the function answered {answer}"))?;
-                return Ok((now, status));
-            } else {
-                return Err(format!(
-                    "the function reported an error on {path}: {}",
-                    String::from_utf8_lossy(&payload)
-                )
-                .into());
-            }
+        }
+        let mut payload = vec![0u8; length];
+        reader.read_exact(&mut payload).await?;
+        let path = request_line
+            .split_whitespace()
+            .nth(1)
+            .unwrap_or("")
+            .to_owned();
+        if path.ends_with("/invocation/next") {
+            let deadline = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)?
+                .as_millis()
+                + 30_000;
+            let response = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n\
+                 lambda-runtime-aws-request-id: bench-1\r\n\
+                 lambda-runtime-deadline-ms: {deadline}\r\n\
+                 lambda-runtime-invoked-function-arn: arn:aws:lambda:us-east-1:000000000000:function:bench\r\n\
+                 lambda-runtime-trace-id: Root=1-00000000-000000000000000000000000\r\n\
+                 content-length: {}\r\n\r\n{body}",
+                body.len()
+            );
+            reader.get_mut().write_all(response.as_bytes()).await?;
+        } else if path.ends_with("/response") {
+            let now = Instant::now();
+            let _ = reader
+                .get_mut()
+                .write_all(b"HTTP/1.1 202 Accepted\r\ncontent-length: 0\r\n\r\n")
+                .await;
+            let answer: Value = serde_json::from_slice(&payload).unwrap_or(Value::Null);
+            let status = answer["statusCode"]
+                .as_u64()
+                .and_then(|s| u16::try_from(s).ok())
+                .ok_or_else(|| format!("the function answered {answer}"))?;
+            return Ok(Some((now, status)));
+        } else {
+            return Err(format!(
+                "the function reported an error on {path}: {}",
+                String::from_utf8_lossy(&payload)
+            )
+            .into());
         }
     }
 }
@@ -892,7 +915,7 @@ async fn login_timing(api: &str, graphql: bool) -> Result<(), BoxError> {
     }
     let (_, _, p) = welch(&unknown, &wrong)?;
     println!(
-        "\nThe two 401 outcomes {} at the 5% level (p = {p:.3}).",
+        "\nThe two refusals (unknown email, wrong password) {} at the 5% level (p = {p:.3}).",
         if p >= 0.05 {
             "are not distinguishable"
         } else {
