@@ -100,6 +100,26 @@ pub fn mail_stack() -> &'static Stack {
     })
 }
 
+static PAGES_STACK: OnceLock<Stack> = OnceLock::new();
+/// Table prefix of the pages stack.
+pub const PAGES_PREFIX: &str = "e2e-pages-";
+
+/// A third stack for the hosted pages' browser test, seeded with `tests/fixtures/pages.json`:
+/// public registration off, a login budget of 3 per minute per address, and branding. What it
+/// shows (registration closed, too many attempts) would break the other tests on a shared
+/// stack, and the browser cannot pick its own loopback address as the HTTP clients do.
+pub fn pages_stack() -> &'static Stack {
+    PAGES_STACK.get_or_init(|| {
+        start(
+            PAGES_PREFIX,
+            &["fixtures/pages.json"],
+            &["--no-inbox"],
+            &[],
+            "e2e-pages-functions.log",
+        )
+    })
+}
+
 fn start(prefix: &str, fixtures: &[&str], args: &[&str], env: &[(&str, &str)], log: &str) -> Stack {
     let workspace = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
     let tests = env!("CARGO_MANIFEST_DIR");
