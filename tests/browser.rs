@@ -30,7 +30,10 @@ async fn the_hosted_pages_work_in_a_real_browser() {
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     );
-    assert!(output.status.success(), "the browser tests failed:\n{report}");
+    assert!(
+        output.status.success(),
+        "the browser tests failed:\n{report}"
+    );
     let tests = std::fs::read_to_string(format!("{directory}/pages.test.js"))
         .expect("the browser tests")
         .matches("\ntest(")

@@ -39,15 +39,27 @@ fn header<'a>(answer: &'a Answer, name: &str) -> &'a str {
 
 fn assert_secured(answer: &Answer, what: &str) {
     assert_eq!(header(answer, "content-security-policy"), CSP, "{what}");
-    assert_eq!(header(answer, "x-content-type-options"), "nosniff", "{what}");
+    assert_eq!(
+        header(answer, "x-content-type-options"),
+        "nosniff",
+        "{what}"
+    );
     assert_eq!(header(answer, "referrer-policy"), "no-referrer", "{what}");
 }
 
 #[tokio::test]
 async fn every_page_and_file_answers_with_its_type_and_the_security_headers() {
     for (path, content_type, marker) in [
-        ("/auth/ui/sign-in", "text/html; charset=utf-8", "id=\"sign-in-form\""),
-        ("/auth/ui/sign-up", "text/html; charset=utf-8", "id=\"sign-up-form\""),
+        (
+            "/auth/ui/sign-in",
+            "text/html; charset=utf-8",
+            "id=\"sign-in-form\"",
+        ),
+        (
+            "/auth/ui/sign-up",
+            "text/html; charset=utf-8",
+            "id=\"sign-up-form\"",
+        ),
         ("/auth/ui/posts", "text/html; charset=utf-8", "id=\"items\""),
         (
             "/auth/ui/forgot-password",
@@ -69,8 +81,16 @@ async fn every_page_and_file_answers_with_its_type_and_the_security_headers() {
             "text/javascript; charset=utf-8",
             "'use strict'",
         ),
-        ("/auth/ui/assets/style.css", "text/css; charset=utf-8", ":root"),
-        ("/auth/ui/assets/theme.css", "text/css; charset=utf-8", "--brand"),
+        (
+            "/auth/ui/assets/style.css",
+            "text/css; charset=utf-8",
+            ":root",
+        ),
+        (
+            "/auth/ui/assets/theme.css",
+            "text/css; charset=utf-8",
+            "--brand",
+        ),
     ] {
         let answer = send(Method::GET, path).await;
         assert_eq!(answer.status, 200, "{path}: {}", answer.body);
@@ -106,7 +126,10 @@ async fn other_methods_are_405_and_unknown_names_404_with_the_headers() {
         );
         assert_secured(&answer, method.as_str());
         let json: serde_json::Value = serde_json::from_str(&answer.body).unwrap();
-        assert_eq!(json["errors"][0]["extensions"]["code"], "METHOD_NOT_ALLOWED");
+        assert_eq!(
+            json["errors"][0]["extensions"]["code"],
+            "METHOD_NOT_ALLOWED"
+        );
     }
     let huge = format!("/auth/ui/{}", "a".repeat(6000));
     for path in [
@@ -154,7 +177,10 @@ async fn registration_and_branding_come_from_each_stacks_settings() {
         "{closed}"
     );
     let theme = e2e::client()
-        .get(format!("{}/auth/ui/assets/theme.css", e2e::pages_stack().api))
+        .get(format!(
+            "{}/auth/ui/assets/theme.css",
+            e2e::pages_stack().api
+        ))
         .send()
         .await
         .unwrap()

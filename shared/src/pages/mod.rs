@@ -222,11 +222,7 @@ pub fn render(resource: Resource, settings: &Settings, config: &PagesConfig) -> 
             "no-cache",
             SCRIPT.to_owned(),
         ),
-        Resource::Stylesheet => text(
-            "text/css; charset=utf-8",
-            "no-cache",
-            STYLESHEET.to_owned(),
-        ),
+        Resource::Stylesheet => text("text/css; charset=utf-8", "no-cache", STYLESHEET.to_owned()),
     }
 }
 

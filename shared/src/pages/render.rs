@@ -206,13 +206,7 @@ fn content(page: Page, settings: &Settings, config: &PagesConfig) -> Content {
                         "sign-in",
                         &[
                             email(),
-                            field(
-                                "password",
-                                "Password",
-                                "password",
-                                "current-password",
-                                None
-                            )
+                            field("password", "Password", "password", "current-password", None)
                         ],
                         "Sign in"
                     )

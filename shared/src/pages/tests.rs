@@ -49,7 +49,10 @@ fn names_are_looked_up_never_resolved() {
         Resource::of("/prod/auth/ui/posts"),
         Some(Resource::Page(Page::Posts))
     );
-    assert_eq!(Resource::of("/auth/ui/assets/app.js"), Some(Resource::Script));
+    assert_eq!(
+        Resource::of("/auth/ui/assets/app.js"),
+        Some(Resource::Script)
+    );
     for path in [
         "/auth/ui/",
         "/auth/ui",
@@ -110,7 +113,12 @@ async fn unknown_names_and_other_methods_get_the_api_envelope_with_the_headers()
         ("GET", "/auth/ui/../etc/passwd", 404, "ROUTE_NOT_FOUND"),
         ("POST", "/auth/ui/nope", 404, "ROUTE_NOT_FOUND"),
         ("POST", "/auth/ui/sign-in", 405, "METHOD_NOT_ALLOWED"),
-        ("DELETE", "/auth/ui/assets/app.js", 405, "METHOD_NOT_ALLOWED"),
+        (
+            "DELETE",
+            "/auth/ui/assets/app.js",
+            405,
+            "METHOD_NOT_ALLOWED",
+        ),
         ("PUT", "/auth/ui/posts", 405, "METHOD_NOT_ALLOWED"),
     ] {
         let response = call(method, path).await;
@@ -156,7 +164,13 @@ fn pages_have_no_inline_script_or_style() {
         assert!(html.contains("name=\"viewport\""));
         assert!(!html.contains("style="), "{page:?}");
         assert!(!html.contains("<style"), "{page:?}");
-        for inline in [" onclick", " onsubmit", " onload", " onerror", "javascript:"] {
+        for inline in [
+            " onclick",
+            " onsubmit",
+            " onload",
+            " onerror",
+            "javascript:",
+        ] {
             assert!(!html.contains(inline), "{page:?}: {inline}");
         }
         assert_eq!(html.matches("<script").count(), 1, "{page:?}");
@@ -167,7 +181,10 @@ fn pages_have_no_inline_script_or_style() {
             .skip(1)
             .map(|rest| rest.split('"').next().unwrap())
         {
-            assert!(html.contains(&format!("<label for=\"{id}\">")), "{page:?} {id}");
+            assert!(
+                html.contains(&format!("<label for=\"{id}\">")),
+                "{page:?} {id}"
+            );
         }
     }
 }
@@ -178,20 +195,10 @@ fn sign_up_is_offered_only_while_registration_is_open() {
         public_registration: false,
         ..open()
     };
-    let sign_in = |settings: &Settings| {
-        body(&render(
-            Resource::Page(Page::SignIn),
-            settings,
-            &config(),
-        ))
-    };
-    let sign_up = |settings: &Settings| {
-        body(&render(
-            Resource::Page(Page::SignUp),
-            settings,
-            &config(),
-        ))
-    };
+    let sign_in =
+        |settings: &Settings| body(&render(Resource::Page(Page::SignIn), settings, &config()));
+    let sign_up =
+        |settings: &Settings| body(&render(Resource::Page(Page::SignUp), settings, &config()));
     assert!(sign_in(&open()).contains("href=\"sign-up\""));
     assert!(!sign_in(&closed).contains("href=\"sign-up\""));
     assert!(sign_up(&open()).contains("id=\"sign-up-form\""));
@@ -208,11 +215,7 @@ fn branding_is_escaped_and_checked() {
         project_logo: Some("javascript:alert(1)".into()),
         ..open()
     };
-    let html = body(&render(
-        Resource::Page(Page::SignIn),
-        &settings,
-        &config(),
-    ));
+    let html = body(&render(Resource::Page(Page::SignIn), &settings, &config()));
     assert!(!html.contains("<script>alert"));
     assert!(html.contains("&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &#39;co&#39;"));
     assert!(!html.contains("<img"));
@@ -226,11 +229,7 @@ fn branding_is_escaped_and_checked() {
         project_logo: Some("/files/logo.svg".into()),
         ..open()
     };
-    let html = body(&render(
-        Resource::Page(Page::SignIn),
-        &branded,
-        &config(),
-    ));
+    let html = body(&render(Resource::Page(Page::SignIn), &branded, &config()));
     assert!(html.contains("<title>Sign in · Acme</title>"));
     assert!(html.contains("<img class=\"logo\" src=\"/files/logo.svg\" alt=\"\""));
     let theme = body(&render(Resource::Theme, &branded, &config()));
@@ -238,7 +237,11 @@ fn branding_is_escaped_and_checked() {
     assert!(theme.contains("--brand: #ffffee;"), "{theme}");
     assert!(theme.contains("--on-brand: #1f2933;"), "{theme}");
     assert!(theme.contains("--link: #1f2933;"), "{theme}");
-    for foreign in ["//evil.example/x.png", "https://evil.example/x.png", "/a\"b"] {
+    for foreign in [
+        "//evil.example/x.png",
+        "https://evil.example/x.png",
+        "/a\"b",
+    ] {
         let settings = Settings {
             project_logo: Some(foreign.into()),
             ..open()
@@ -265,7 +268,9 @@ fn the_collection_and_mail_links_come_from_the_configuration() {
     );
     let html = body(&render(Resource::Page(Page::SignUp), &open(), &config));
     assert!(html.contains("data-collection=\"articles\""));
-    assert!(html.contains("data-verification-url=\"https://api.example.com/auth/ui/verify-email\""));
+    assert!(
+        html.contains("data-verification-url=\"https://api.example.com/auth/ui/verify-email\"")
+    );
     assert!(html.contains("data-verify-email=\"false\""));
     assert!(config().reset_url.is_none());
     for bad in ["", "a b", "x\"y", "../posts"] {
