@@ -252,7 +252,7 @@ fn branding_is_escaped_and_checked() {
 
 #[test]
 fn the_collection_and_mail_links_come_from_the_configuration() {
-    let config = PagesConfig::from_lookup(
+    let configured = PagesConfig::from_lookup(
         &|name| (name == "PAGES_COLLECTION").then(|| "articles".into()),
         &[
             "https://app.example.com/reset".into(),
@@ -261,12 +261,12 @@ fn the_collection_and_mail_links_come_from_the_configuration() {
         &["https://api.example.com/auth/ui/verify-email".into()],
     )
     .unwrap();
-    assert_eq!(config.collection, "articles");
+    assert_eq!(configured.collection, "articles");
     assert_eq!(
-        config.reset_url.as_deref(),
+        configured.reset_url.as_deref(),
         Some("https://api.example.com/auth/ui/reset-password")
     );
-    let html = body(&render(Resource::Page(Page::SignUp), &open(), &config));
+    let html = body(&render(Resource::Page(Page::SignUp), &open(), &configured));
     assert!(html.contains("data-collection=\"articles\""));
     assert!(
         html.contains("data-verification-url=\"https://api.example.com/auth/ui/verify-email\"")
