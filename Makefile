@@ -10,7 +10,7 @@ SAM       := $(VENV)/bin/sam
 FUNCTIONS := $(notdir $(wildcard functions/*))
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help dev test soak tools template-tools check-template build bench clean-data chromium
+.PHONY: help dev test soak tools template-tools check-template build bench clean-data chromium screenshots
 
 help:
 	@echo "make dev    start DynamoDB (dynoxide), seed it, serve every function at http://127.0.0.1:9000, mail to the inbox at http://127.0.0.1:1080"
@@ -75,6 +75,11 @@ tests/sdk/node_modules: tests/sdk/package-lock.json
 tests/browser/node_modules: tests/browser/package-lock.json
 	cd tests/browser && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
+
+# The hosted pages' screenshots of the last browser test run (target/screenshots/, written there
+# because the local stack restarts its functions when a workspace file changes), for the README.
+screenshots:
+	cp target/screenshots/*.png docs/screenshots/
 
 chromium:
 	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium; }

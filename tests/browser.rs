@@ -23,6 +23,13 @@ async fn the_hosted_pages_work_in_a_real_browser() {
         .current_dir(directory)
         .env("API_URL", &stack.api)
         .env("CLOSED_API_URL", &pages_stack.api)
+        // Not docs/screenshots/ itself: `cargo lambda watch` restarts the functions when a file
+        // of the workspace changes (target/ is ignored), which would cut requests of this and
+        // every other running test. `make screenshots` copies them into docs/screenshots/.
+        .env(
+            "SCREENSHOT_DIR",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/../target/screenshots"),
+        )
         .output()
         .expect("node runs");
     let report = format!(

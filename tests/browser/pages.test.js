@@ -146,6 +146,18 @@ async function typeAndTab(page, text) {
   await page.keyboard.press('Tab');
 }
 
+// On the signed-in page with the items shown; otherwise says where the browser is instead.
+async function signedIn(page) {
+  try {
+    await page.waitForURL(/\/auth\/ui\/posts$/, { timeout: 20000 });
+    await page.locator('#items li').first().waitFor({ timeout: 10000 });
+  } catch (error) {
+    const text = async (id) => page.locator(`#${id}`).textContent().catch(() => '?');
+    throw new Error(`not signed in: at ${page.url()}, error "${await text('error')}", ` +
+      `notice "${await text('notice')}": ${error.message}`);
+  }
+}
+
 test('sign up, see the seeded post, stay signed in across a reload, sign out, sign in again', async () => {
   const session = await openPage();
   const { page } = session;
@@ -215,8 +227,7 @@ test('sign up, see the seeded post, stay signed in across a reload, sign out, si
   await page.fill('#password', PASSWORD);
   await page.focus('#password');
   await page.keyboard.press('Enter');
-  await page.waitForURL(/\/auth\/ui\/posts$/);
-  await page.locator('#items li').first().waitFor();
+  await signedIn(page);
   await close(session);
 });
 
