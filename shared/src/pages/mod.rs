@@ -61,6 +61,14 @@ fn valid_collection(name: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
 }
 
+/// `scheme://host[:port]` of an absolute URL, lower-cased parts left as given.
+fn origin(url: &str) -> Option<&str> {
+    let (_, rest) = url.split_once("://")?;
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let origin = &url[..url.len() - rest.len() + end];
+    (end > 0).then_some(origin.trim_end_matches('/'))
+}
+
 impl PagesConfig {
     pub fn from_state(state: &AppState) -> Result<Self, crate::config::ConfigError> {
         Self::from_lookup(
@@ -82,9 +90,16 @@ impl PagesConfig {
                 reason: format!("{collection:?} is not a collection name"),
             });
         }
+        // An allow-list entry naming one of these pages; of several, the one on PUBLIC_URL's
+        // origin (these pages are served there), else the first.
+        let public_origin = get("PUBLIC_URL").as_deref().and_then(origin).map(str::to_owned);
         let ours = |list: &[String], page: &str| {
-            list.iter()
-                .find(|url| url.ends_with(&format!("{PREFIX}{page}")))
+            let suffix = format!("{PREFIX}{page}");
+            let mut candidates = list.iter().filter(|url| url.ends_with(&suffix));
+            let first = candidates.clone().next();
+            candidates
+                .find(|url| public_origin.is_some() && origin(url) == public_origin.as_deref())
+                .or(first)
                 .cloned()
         };
         Ok(Self {

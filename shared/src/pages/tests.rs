@@ -273,6 +273,31 @@ fn the_collection_and_mail_links_come_from_the_configuration() {
     );
     assert!(html.contains("data-verify-email=\"false\""));
     assert!(config().reset_url.is_none());
+    // Of several entries naming the page, the one on PUBLIC_URL's origin.
+    let list: Vec<String> = vec![
+        "https://other.example.com/auth/ui/reset-password".into(),
+        "https://api.example.com/auth/ui/reset-password".into(),
+    ];
+    let on_public = PagesConfig::from_lookup(
+        &|name| (name == "PUBLIC_URL").then(|| "https://api.example.com".into()),
+        &list,
+        &[],
+    )
+    .unwrap();
+    assert_eq!(
+        on_public.reset_url.as_deref(),
+        Some("https://api.example.com/auth/ui/reset-password")
+    );
+    let elsewhere = PagesConfig::from_lookup(
+        &|name| (name == "PUBLIC_URL").then(|| "https://third.example.com/".into()),
+        &list,
+        &[],
+    )
+    .unwrap();
+    assert_eq!(
+        elsewhere.reset_url.as_deref(),
+        Some("https://other.example.com/auth/ui/reset-password")
+    );
     for bad in ["", "a b", "x\"y", "../posts"] {
         assert!(
             PagesConfig::from_lookup(&|_| Some(bad.to_owned()), &[], &[]).is_err(),
