@@ -314,4 +314,10 @@ fn the_script_calls_only_the_same_origin_api_and_never_stores_tokens() {
     assert!(!SCRIPT.contains("access_token"));
     assert!(!SCRIPT.contains("innerHTML"));
     assert!(!SCRIPT.contains("http://") && !SCRIPT.contains("https://"));
+    // Renewal: every timer is capped below setTimeout's 2^31 ms limit (over it, it fires at
+    // once, in a loop), and only a non-transient failure ends the session.
+    assert_eq!(SCRIPT.matches("setTimeout(").count(), 1);
+    assert!(SCRIPT.contains("Math.min(MAX_RENEW_DELAY, Math.max(1000, delay))"));
+    assert!(SCRIPT.contains("const MAX_RENEW_DELAY = 3600000;"));
+    assert!(SCRIPT.contains("if (transient(again)) {"));
 }

@@ -250,19 +250,34 @@
     location.replace(hadSession ? 'sign-in?session=expired' : 'sign-in');
   }
 
+  // setTimeout fires at once for delays over 2^31 - 1 ms (about 24.8 days), so a long lifetime
+  // would renew in a tight loop: wait at most an hour, then renew (early) anyway.
+  const MAX_RENEW_DELAY = 3600000;
+  // After a transient failure (offline, busy, rate limited), try again this much later.
+  const RETRY_RENEW_DELAY = 30000;
+
+  function scheduleRenewal(delay) {
+    clearTimeout(renewTimer);
+    renewTimer = setTimeout(async function () {
+      const again = await renew();
+      if (again.ok) {
+        return;
+      }
+      if (transient(again)) {
+        scheduleRenewal(RETRY_RENEW_DELAY);
+      } else {
+        sessionEnded();
+      }
+    }, Math.min(MAX_RENEW_DELAY, Math.max(1000, delay)));
+  }
+
   // Renews the session cookie (a new access token, the session one generation on) a minute
-  // before it expires, or at four fifths of a shorter lifetime.
+  // before it expires, or at four fifths of a shorter lifetime (at most an hour ahead).
   async function renew() {
     const result = await call('POST', '/auth/refresh', { mode: 'session' });
     if (result.ok && result.data && Number.isFinite(result.data.expires)) {
       const expires = result.data.expires;
-      clearTimeout(renewTimer);
-      renewTimer = setTimeout(async function () {
-        const again = await renew();
-        if (!again.ok) {
-          sessionEnded();
-        }
-      }, Math.max(1000, expires - Math.min(60000, expires / 5)));
+      scheduleRenewal(expires - Math.min(60000, expires / 5));
     }
     return result;
   }
