@@ -9,7 +9,18 @@ pub async fn handle(
     config: &PagesConfig,
     request: Request,
 ) -> Result<Response<Body>, Error> {
-    Ok(shared::pages::handle(state, config, &request).await)
+    secured(async { Ok(shared::pages::handle(state, config, &request).await) }).await
+}
+
+/// The answer within the request budget; the budget's own 503 gets the security headers too
+/// (`shared::pages::handle` adds them only to what it answers itself).
+pub async fn secured<F>(answer: F) -> Result<Response<Body>, Error>
+where
+    F: std::future::Future<Output = Result<Response<Body>, Error>>,
+{
+    shared::http::within_budget(answer)
+        .await
+        .map(shared::pages::secure)
 }
 
 #[cfg(test)]
@@ -43,6 +54,16 @@ mod tests {
         assert_eq!(page.status(), 503);
         assert_eq!(page.headers()["retry-after"], "2");
         assert!(page.headers().contains_key("content-security-policy"));
+    }
+
+    #[tokio::test]
+    async fn what_the_budget_wrapper_answers_gets_the_security_headers() {
+        // Stands for the budget's own 503, which shared::pages::handle never sees.
+        let bare = secured(async { Ok(Response::new(Body::Empty)) })
+            .await
+            .unwrap();
+        assert!(bare.headers().contains_key("content-security-policy"));
+        assert_eq!(bare.headers()["x-frame-options"], "DENY");
     }
 
     #[tokio::test]

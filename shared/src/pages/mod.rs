@@ -92,7 +92,10 @@ impl PagesConfig {
         }
         // An allow-list entry naming one of these pages; of several, the one on PUBLIC_URL's
         // origin (these pages are served there), else the first.
-        let public_origin = get("PUBLIC_URL").as_deref().and_then(origin).map(str::to_owned);
+        let public_origin = get("PUBLIC_URL")
+            .as_deref()
+            .and_then(origin)
+            .map(str::to_owned);
         let ours = |list: &[String], page: &str| {
             let suffix = format!("{PREFIX}{page}");
             let mut candidates = list.iter().filter(|url| url.ends_with(&suffix));
