@@ -81,8 +81,14 @@ tests/browser/node_modules: tests/browser/package-lock.json
 screenshots:
 	cp target/screenshots/*.png docs/screenshots/
 
+# tests/browser.rs drives /usr/bin/chromium, Debian's package (apt, so root): checked at that
+# path, not on PATH, so a chromium elsewhere (a snap, a user install) does not pass here and
+# then fail the test.
 chromium:
-	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium; }
+	@test -x /usr/bin/chromium || { \
+	  echo "/usr/bin/chromium missing: installing Debian's chromium package (apt-get, needs root)"; \
+	  [ "$$(id -u)" = 0 ] || { echo "not root: run 'sudo apt-get install -y chromium' (Debian's package, /usr/bin/chromium) first" >&2; exit 1; }; \
+	  apt-get update -qq && apt-get install -y -qq chromium; }
 
 test: tools check-template tests/sdk/node_modules tests/browser/node_modules chromium infra/maildev/node_modules $(SCHEMATHESIS)
 	cargo fmt --all -- --check

@@ -16,7 +16,7 @@ async fn the_hosted_pages_work_in_a_real_browser() {
     );
     assert!(
         std::path::Path::new("/usr/bin/chromium").exists(),
-        "install Debian's chromium first: apt-get install -y chromium (make test does)"
+        "install Debian's chromium (/usr/bin/chromium) first: as root, apt-get install -y chromium (make chromium / make test does)"
     );
     let output = std::process::Command::new("node")
         .args(["--test", "--test-reporter=spec"])
