@@ -189,3 +189,94 @@ async fn registration_and_branding_come_from_each_stacks_settings() {
         .unwrap();
     assert!(theme.contains("--brand: #0b6e4f;"), "{theme}");
 }
+
+/// The pages stack's own user (its registration is off): created in its tables directly.
+async fn pages_user(email: &str, password: &str) {
+    let store = shared::store::Store::local(
+        &e2e::pages_stack().dynamo,
+        shared::store::Tables::with_prefix(e2e::PAGES_PREFIX),
+    );
+    let passwords = shared::password::Passwords::new(shared::config::HashParams {
+        memory_kib: 256,
+        iterations: 1,
+        parallelism: 1,
+    })
+    .expect("hash parameters");
+    let password = shared::sensitive::Sensitive::new(password.to_owned());
+    shared::provision::create_user(&store, &passwords, email, &password, None)
+        .await
+        .expect("user created");
+}
+
+/// Forgot password → the mail → its link, which opens the hosted reset page → the new password
+/// (sent as that page's script sends it) → sign-in with it. The stack's allow-list names its own
+/// reset page, so the forgot-password form offers it and the mail links there, not to
+/// `PUBLIC_URL/admin/reset-password`.
+#[tokio::test]
+async fn a_reset_mail_links_to_the_reset_page_and_the_new_password_signs_in() {
+    let api = &e2e::pages_stack().api;
+    // Its own loopback address: the pages stack allows 3 logins a minute per address, which
+    // the browser test uses up on 127.0.0.1.
+    let client = e2e::mail::own_client();
+    let email = e2e::unique_email("pages-reset");
+    pages_user(&email, "d1r3ctu5-old-pages").await;
+    let reset_page = format!("{api}/auth/ui/reset-password");
+
+    let forgot = client
+        .get(format!("{api}/auth/ui/forgot-password"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        forgot.contains(&format!("data-reset-url=\"{reset_page}\"")),
+        "{forgot}"
+    );
+    let requested = client
+        .post(format!("{api}/auth/password/request"))
+        .json(&serde_json::json!({"email": email, "reset_url": reset_page}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(requested.status().as_u16(), 204);
+
+    let mails = e2e::mail::wait_for(&email, 1).await;
+    let link = e2e::mail::link_of(&mails[0]);
+    assert!(link.starts_with(&format!("{reset_page}?token=")), "{link}");
+    let page = client.get(&link).send().await.unwrap();
+    assert_eq!(page.status().as_u16(), 200);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("data-page=\"reset-password\""), "{html}");
+
+    let token = e2e::mail::token_of(&link);
+    let reset = client
+        .post(format!("{api}/auth/password/reset"))
+        .json(&serde_json::json!({"token": token, "password": "d1r3ctu5-new-pages"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reset.status().as_u16(), 204);
+
+    let login = |password: &'static str| {
+        client
+            .post(format!("{api}/auth/login"))
+            .json(&serde_json::json!({"email": email, "password": password, "mode": "session"}))
+            .send()
+    };
+    assert_eq!(
+        login("d1r3ctu5-old-pages").await.unwrap().status().as_u16(),
+        401
+    );
+    let signed_in = login("d1r3ctu5-new-pages").await.unwrap();
+    assert_eq!(signed_in.status().as_u16(), 200);
+    assert!(
+        signed_in
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .any(|c| c.to_str().unwrap().starts_with("directus_session_token=")),
+        "a session cookie"
+    );
+}
