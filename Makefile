@@ -10,7 +10,7 @@ SAM       := $(VENV)/bin/sam
 FUNCTIONS := $(notdir $(wildcard functions/*))
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help dev test soak tools template-tools check-template build bench clean-data
+.PHONY: help dev test soak tools template-tools check-template build bench clean-data chromium screenshots
 
 help:
 	@echo "make dev    start DynamoDB (dynoxide), seed it, serve every function at http://127.0.0.1:9000, mail to the inbox at http://127.0.0.1:1080"
@@ -70,7 +70,27 @@ tests/sdk/node_modules: tests/sdk/package-lock.json
 	cd tests/sdk && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-test: tools check-template tests/sdk/node_modules infra/maildev/node_modules $(SCHEMATHESIS)
+# The hosted pages' browser test: playwright-core and axe-core exactly as locked, and Debian's
+# chromium (playwright's own browser download is not used: it drives the system's).
+tests/browser/node_modules: tests/browser/package-lock.json
+	cd tests/browser && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+# The hosted pages' screenshots of the last browser test run (target/screenshots/, written there
+# because the local stack restarts its functions when a workspace file changes), for the README.
+screenshots:
+	cp target/screenshots/*.png docs/screenshots/
+
+# tests/browser.rs drives /usr/bin/chromium, Debian's package (apt, so root): checked at that
+# path, not on PATH, so a chromium elsewhere (a snap, a user install) does not pass here and
+# then fail the test.
+chromium:
+	@test -x /usr/bin/chromium || { \
+	  echo "/usr/bin/chromium missing: installing Debian's chromium package (apt-get, needs root)"; \
+	  [ "$$(id -u)" = 0 ] || { echo "not root: run 'sudo apt-get install -y chromium' (Debian's package, /usr/bin/chromium) first" >&2; exit 1; }; \
+	  apt-get update -qq && apt-get install -y -qq chromium; }
+
+test: tools check-template tests/sdk/node_modules tests/browser/node_modules chromium infra/maildev/node_modules $(SCHEMATHESIS)
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
 	cargo build --workspace --all-targets

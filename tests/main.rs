@@ -2,6 +2,7 @@
 
 mod access;
 mod aggregate;
+mod browser;
 mod directory;
 mod email;
 mod gateway;
@@ -11,6 +12,7 @@ mod graphql_system;
 mod hardening;
 mod hostile;
 mod journey;
+mod pages;
 mod probes;
 mod schemathesis;
 mod sdk_client;

@@ -77,7 +77,14 @@ impl Site {
             return Ok(());
         };
         let origin = origin.trim_end_matches('/');
-        if allowed.iter().any(|a| a.eq_ignore_ascii_case(origin)) {
+        // `Sec-Fetch-Site: same-origin` is set by the browser alone (no script can): the
+        // request comes from a page of this API's own origin, such as the hosted pages under
+        // `/auth/ui/`, which need not be listed in CORS_ALLOW_ORIGINS.
+        let same_origin = self
+            .fetch_site
+            .as_deref()
+            .is_some_and(|site| site.eq_ignore_ascii_case("same-origin"));
+        if same_origin || allowed.iter().any(|a| a.eq_ignore_ascii_case(origin)) {
             Ok(())
         } else {
             tracing::warn!(
@@ -171,6 +178,23 @@ mod tests {
             site(true, None, Some("same-origin"))
                 .check(&allowed)
                 .is_ok()
+        );
+        // A page of the API's own origin (the hosted pages), whatever the allowed list says;
+        // a foreign Origin with any other Fetch Metadata is still refused.
+        assert!(
+            site(true, Some("https://api.example.com"), Some("same-origin"))
+                .check(&allowed)
+                .is_ok()
+        );
+        assert!(
+            site(true, Some("https://evil.example"), Some("cross-site"))
+                .check(&allowed)
+                .is_err()
+        );
+        assert!(
+            site(true, Some("https://evil.example"), Some("same-site"))
+                .check(&allowed)
+                .is_err()
         );
     }
 

@@ -285,6 +285,8 @@ impl Config {
             auth_login_attempts: None,
             rate_limits: Default::default(),
             project_name: None,
+            project_color: None,
+            project_logo: None,
             email_templates: None,
         };
         let defaults = HashParams::default();

@@ -15,6 +15,7 @@ pub mod http;
 pub mod items;
 pub mod keys;
 pub mod limits;
+pub mod pages;
 pub mod password;
 pub mod provision;
 pub mod query;

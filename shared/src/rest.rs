@@ -270,7 +270,8 @@ pub async fn password_reset(
     Ok(http::no_content())
 }
 
-const VERIFIED_PAGE: &str = "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Email verified</title></head>\n<body><h1>Email verified</h1><p>Your email address is verified. You can now log in.</p></body></html>\n";
+/// Links to the hosted sign-in page (`shared::pages`), served by this deployment too.
+const VERIFIED_PAGE: &str = "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>Email verified</title></head>\n<body><h1>Email verified</h1><p>Your email address is verified. You can now <a href=\"/auth/ui/sign-in\">sign in</a>.</p></body></html>\n";
 
 /// `GET /users/register/verify-email?token=`. Success is a small page saying so (the link is
 /// opened in a browser; there is no admin app to redirect to, as Directus does).

@@ -59,7 +59,8 @@ pub struct Mail {
 
 /// Every message to `address` so far.
 pub async fn messages_to(address: &str) -> Vec<Mail> {
-    let inbox = &mail_stack().inbox;
+    // The first stack's inbox, which the mail and pages stacks mail to.
+    let inbox = &super::stack().inbox;
     let url = url::Url::parse_with_params(&format!("{inbox}/api/email"), [("to.address", address)])
         .expect("the inbox URL");
     let list: Value = super::client()

@@ -100,14 +100,66 @@ pub fn mail_stack() -> &'static Stack {
     })
 }
 
+static PAGES_STACK: OnceLock<Stack> = OnceLock::new();
+/// Table prefix of the pages stack.
+pub const PAGES_PREFIX: &str = "e2e-pages-";
+
+/// A third stack for the hosted pages' browser test, seeded with `tests/fixtures/pages.json`:
+/// public registration off, a login budget of 3 per minute per address, and branding. What it
+/// shows (registration closed, too many attempts) would break the other tests on a shared
+/// stack, and the browser cannot pick its own loopback address as the HTTP clients do. It
+/// mails to the first stack's inbox, and its allow-lists name its own pages (as a deployment
+/// using them must), so a reset mail links to `<its API>/auth/ui/reset-password`.
+pub fn pages_stack() -> &'static Stack {
+    PAGES_STACK.get_or_init(|| {
+        let first = stack();
+        let smtp = first.smtp_port.to_string();
+        let port = free_port();
+        let api = format!("http://127.0.0.1:{port}");
+        let reset = format!("{api}/auth/ui/reset-password");
+        let verify = format!("{api}/auth/ui/verify-email");
+        let mut stack = start_on(
+            port,
+            PAGES_PREFIX,
+            &["fixtures/pages.json"],
+            &["--smtp", &smtp],
+            &[
+                ("PASSWORD_RESET_URL_ALLOW_LIST", &reset),
+                ("USER_REGISTER_URL_ALLOW_LIST", &verify),
+                ("EMAIL_SEND_TIMEOUT", "3s"),
+                ("EMAIL_FROM", "no-reply@pages-test.example.com"),
+            ],
+            "e2e-pages-functions.log",
+        );
+        assert_eq!(
+            stack.api, api,
+            "the pages stack listens where its allow-lists say"
+        );
+        stack.inbox = first.inbox.clone();
+        stack.smtp_port = first.smtp_port;
+        stack
+    })
+}
+
 fn start(prefix: &str, fixtures: &[&str], args: &[&str], env: &[(&str, &str)], log: &str) -> Stack {
+    start_on(free_port(), prefix, fixtures, args, env, log)
+}
+
+fn start_on(
+    api_port: u16,
+    prefix: &str,
+    fixtures: &[&str],
+    args: &[&str],
+    env: &[(&str, &str)],
+    log: &str,
+) -> Stack {
     let workspace = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
     let tests = env!("CARGO_MANIFEST_DIR");
     let mut command = Command::new(env!("CARGO"));
     command
         .args(["run", "--quiet", "-p", "devstack", "--"])
         .args(["--memory", "--port", "0", "--exit-on-eof"])
-        .args(["--api-port", &free_port().to_string()])
+        .args(["--api-port", &api_port.to_string()])
         .args(["--prefix", prefix])
         .args([
             "--seed",

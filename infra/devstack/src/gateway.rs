@@ -968,6 +968,32 @@ mod tests {
     }
 
     #[test]
+    fn the_pages_take_every_method_below_their_prefix_only() {
+        let routes = workspace_routes();
+        for (method, path) in [
+            (Method::GET, "/auth/ui/sign-in"),
+            (Method::HEAD, "/auth/ui/sign-in"),
+            (Method::POST, "/auth/ui/sign-in"),
+            (Method::GET, "/auth/ui/assets/app.js"),
+        ] {
+            let matched = routes.route(&method, path).unwrap();
+            assert_eq!(
+                (matched.function.as_str(), matched.route_key.as_str()),
+                ("pages", "ANY /auth/ui/{proxy+}"),
+                "{method} {path}"
+            );
+        }
+        assert_eq!(
+            routes.route(&Method::GET, "/auth/ui").unwrap().function,
+            "not_found"
+        );
+        assert_eq!(
+            routes.route(&Method::POST, "/auth/login").unwrap().function,
+            "login"
+        );
+    }
+
+    #[test]
     fn graphql_takes_every_method_and_deeper_path_but_a_more_specific_route() {
         let routes = workspace_routes();
         for (method, path) in [
@@ -1080,6 +1106,7 @@ mod tests {
                 "logout",
                 "me",
                 "not_found",
+                "pages",
                 "password",
                 "refresh",
                 "register",

@@ -80,6 +80,13 @@ pub struct Settings {
     /// in its templates; Directus' default is "Directus".
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub project_name: Option<String>,
+    /// The hosted pages' brand colour (`#rgb` or `#rrggbb`, Directus' `project_color`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub project_color: Option<String>,
+    /// The hosted pages' logo: a path on this deployment (the pages' CSP loads nothing from
+    /// elsewhere), Directus' `project_logo`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub project_logo: Option<String>,
     /// Overrides of the mail templates by name (`password-reset`, `user-registration`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email_templates: Option<crate::email::templates::TemplateOverrides>,
@@ -175,6 +182,8 @@ impl Default for Settings {
             auth_login_attempts: None,
             rate_limits: RateLimits::default(),
             project_name: None,
+            project_color: None,
+            project_logo: None,
             email_templates: None,
         }
     }

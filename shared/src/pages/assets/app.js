@@ -1,0 +1,451 @@
+// The hosted pages' only script: it submits each form as a JSON fetch to the same API every
+// client calls, and shows the API's errors in plain words. It never holds a token: sign-in uses
+// session mode, so the access token lives only in the httpOnly session cookie, renewed through
+// /auth/refresh before it expires.
+'use strict';
+
+(function () {
+  const body = document.body;
+  const page = body.dataset.page;
+  // The API is served where the pages' prefix starts (an API Gateway stage prefix included).
+  const base = location.pathname.slice(0, location.pathname.indexOf('/auth/ui/'));
+  const errorBox = document.getElementById('error');
+  const noticeBox = document.getElementById('notice');
+  // Set in this tab at sign-in, to tell "your session expired" from "you never signed in".
+  // It is a marker, not a credential.
+  const SIGNED_IN = 'auth-ui-signed-in';
+  const SESSION_EXPIRED = 'Your session has expired. Please sign in again.';
+  let renewTimer = null;
+
+  function showError(text) {
+    noticeBox.textContent = '';
+    errorBox.textContent = text;
+    // Keyboard and screen reader users land on the message (it is also an alert).
+    errorBox.focus();
+  }
+
+  function showNotice(text) {
+    errorBox.textContent = '';
+    noticeBox.textContent = text;
+  }
+
+  function clearMessages() {
+    errorBox.textContent = '';
+    noticeBox.textContent = '';
+  }
+
+  // One API call. The outcome: ok, status, data, and the first error's code, as the API's
+  // envelope (`{"errors":[{"message","extensions":{"code"}}]}`) has them.
+  async function call(method, path, payload) {
+    const init = {
+      method: method,
+      credentials: 'same-origin',
+      cache: 'no-store',
+      headers: { Accept: 'application/json' },
+    };
+    if (payload !== undefined) {
+      init.headers['Content-Type'] = 'application/json';
+      init.body = JSON.stringify(payload);
+    }
+    let response;
+    try {
+      response = await fetch(base + path, init);
+    } catch (error) {
+      return { ok: false, status: 0, network: true };
+    }
+    let json = null;
+    const type = response.headers.get('Content-Type') || '';
+    if (type.indexOf('json') !== -1) {
+      try {
+        json = await response.json();
+      } catch (error) {
+        json = null;
+      }
+    }
+    const first = json && Array.isArray(json.errors) ? json.errors[0] : null;
+    return {
+      ok: response.ok,
+      status: response.status,
+      data: json && json.data,
+      error: first,
+      code: first && first.extensions ? first.extensions.code : undefined,
+      retryAfter: response.headers.get('Retry-After'),
+    };
+  }
+
+  function plural(count, word) {
+    return count + ' ' + word + (count === 1 ? '' : 's');
+  }
+
+  // Seconds to wait after a 429: Retry-After, else the window's reset in the envelope.
+  function waitSeconds(result) {
+    const header = Number.parseInt(result.retryAfter || '', 10);
+    if (Number.isFinite(header) && header >= 0) {
+      return Math.max(1, header);
+    }
+    const reset = result.error && result.error.extensions
+      ? Date.parse(result.error.extensions.reset)
+      : NaN;
+    if (Number.isFinite(reset)) {
+      return Math.max(1, Math.ceil((reset - Date.now()) / 1000));
+    }
+    return null;
+  }
+
+  function validationMessage(error) {
+    const extensions = (error && error.extensions) || {};
+    if (extensions.field === 'password') {
+      switch (extensions.type) {
+        case 'common':
+          return 'This password is too common. Choose one that is harder to guess.';
+        case 'length':
+          return 'This password is too short or too long. ' + (error.message || '');
+        case 'regex':
+          return 'This password does not meet the password policy. Choose another one.';
+        default:
+          return 'This password cannot be used. Choose another one.';
+      }
+    }
+    if (extensions.field === 'email') {
+      return 'Enter a valid email address.';
+    }
+    return 'Please check the form. ' + ((error && error.message) || '');
+  }
+
+  // The API's errors in plain words; `context` says what was attempted.
+  function describe(result, context) {
+    if (result.network) {
+      return 'The server could not be reached. Check your connection and try again.';
+    }
+    switch (result.code) {
+      case 'INVALID_CREDENTIALS':
+        return context === 'session' ? SESSION_EXPIRED : 'Wrong email or password.';
+      case 'REQUESTS_EXCEEDED': {
+        const seconds = waitSeconds(result);
+        return 'Too many attempts. ' + (seconds
+          ? 'Please wait ' + plural(seconds, 'second') + ' and try again.'
+          : 'Please wait a moment and try again.');
+      }
+      case 'USER_SUSPENDED':
+        return 'This account is suspended. Please contact an administrator.';
+      case 'INVALID_TOKEN':
+      case 'TOKEN_EXPIRED':
+        return context === 'link'
+          ? 'This link has expired or was already used. Please ask for a new one.'
+          : SESSION_EXPIRED;
+      case 'FAILED_VALIDATION':
+        return validationMessage(result.error);
+      case 'INVALID_PAYLOAD':
+        return 'Please check the form. ' + ((result.error && result.error.message) || '');
+      case 'FORBIDDEN':
+        if (context === 'register') {
+          return 'Registration is closed. Ask an administrator for an account.';
+        }
+        return context === 'session' ? SESSION_EXPIRED : 'You are not allowed to do this.';
+      case 'SERVICE_UNAVAILABLE':
+        return 'The service is busy right now. Please try again in a moment.';
+      default:
+        return 'Something went wrong (' + (result.code || 'HTTP ' + result.status) +
+          '). Please try again.';
+    }
+  }
+
+  // While a form is being sent: its button is disabled (no double submits), the fields stay
+  // focusable.
+  function busy(form, on) {
+    const button = form.querySelector('button[type="submit"]');
+    if (button) {
+      button.disabled = on;
+    }
+    form.setAttribute('aria-busy', on ? 'true' : 'false');
+  }
+
+  function onSubmit(form, handler) {
+    form.addEventListener('submit', async function (event) {
+      event.preventDefault();
+      clearMessages();
+      busy(form, true);
+      try {
+        await handler(new FormData(form));
+      } finally {
+        busy(form, false);
+      }
+    });
+  }
+
+  // The one-time token of a mail link, then removed from the address bar and history.
+  function linkToken() {
+    const token = new URLSearchParams(location.search).get('token');
+    history.replaceState(null, '', location.pathname);
+    return token;
+  }
+
+  async function signIn(email, password) {
+    const result = await call('POST', '/auth/login', {
+      email: email,
+      password: password,
+      mode: 'session',
+    });
+    if (result.ok) {
+      sessionStorage.setItem(SIGNED_IN, '1');
+      location.assign('posts');
+    }
+    return result;
+  }
+
+  function signInPage() {
+    const state = new URLSearchParams(location.search).get('session');
+    if (state === 'expired') {
+      showNotice(SESSION_EXPIRED);
+    } else if (state === 'ended') {
+      showNotice('You are signed out.');
+    }
+    const form = document.getElementById('sign-in-form');
+    onSubmit(form, async function (fields) {
+      const result = await signIn(fields.get('email'), fields.get('password'));
+      if (!result.ok) {
+        showError(describe(result, 'login'));
+      }
+    });
+  }
+
+  function signUpPage() {
+    const form = document.getElementById('sign-up-form');
+    if (!form) {
+      return; // Registration is closed: the page says so.
+    }
+    onSubmit(form, async function (fields) {
+      const email = fields.get('email');
+      const password = fields.get('password');
+      const payload = { email: email, password: password };
+      if (body.dataset.verificationUrl) {
+        payload.verification_url = body.dataset.verificationUrl;
+      }
+      const result = await call('POST', '/users/register', payload);
+      if (!result.ok) {
+        showError(describe(result, 'register'));
+        return;
+      }
+      if (body.dataset.verifyEmail === 'true') {
+        form.hidden = true;
+        showNotice('Almost done: we sent a link to ' + email +
+          '. Open it to verify your address, then sign in.');
+        return;
+      }
+      // Signed up means able to sign in at once: do it for them.
+      const login = await signIn(email, password);
+      if (!login.ok) {
+        showError(login.code === 'INVALID_CREDENTIALS'
+          ? 'We could not sign you in. If you already had an account with this address, ' +
+            'sign in with its password.'
+          : describe(login, 'login'));
+      }
+    });
+  }
+
+  function sessionEnded() {
+    clearTimeout(renewTimer);
+    const hadSession = sessionStorage.getItem(SIGNED_IN) === '1';
+    sessionStorage.removeItem(SIGNED_IN);
+    location.replace(hadSession ? 'sign-in?session=expired' : 'sign-in');
+  }
+
+  // setTimeout fires at once for delays over 2^31 - 1 ms (about 24.8 days), so a long lifetime
+  // would renew in a tight loop: wait at most an hour, then renew (early) anyway.
+  const MAX_RENEW_DELAY = 3600000;
+  // After a transient failure (offline, busy, rate limited), try again this much later.
+  const RETRY_RENEW_DELAY = 30000;
+
+  function scheduleRenewal(delay) {
+    clearTimeout(renewTimer);
+    renewTimer = setTimeout(async function () {
+      const again = await renew();
+      if (again.ok) {
+        return;
+      }
+      if (transient(again)) {
+        scheduleRenewal(RETRY_RENEW_DELAY);
+      } else {
+        sessionEnded();
+      }
+    }, Math.min(MAX_RENEW_DELAY, Math.max(1000, delay)));
+  }
+
+  // Renews the session cookie (a new access token, the session one generation on) a minute
+  // before it expires, or at four fifths of a shorter lifetime (at most an hour ahead).
+  async function renew() {
+    const result = await call('POST', '/auth/refresh', { mode: 'session' });
+    if (result.ok && result.data && Number.isFinite(result.data.expires)) {
+      const expires = result.data.expires;
+      scheduleRenewal(expires - Math.min(60000, expires / 5));
+    }
+    return result;
+  }
+
+  // A transient failure (no network, busy, rate limited) is not the end of the session.
+  function transient(result) {
+    return result.network || result.code === 'SERVICE_UNAVAILABLE' ||
+      result.code === 'REQUESTS_EXCEEDED';
+  }
+
+  function itemHeading(item) {
+    for (const field of ['title', 'name', 'label']) {
+      if (typeof item[field] === 'string' && item[field] !== '') {
+        return item[field];
+      }
+    }
+    return 'Item ' + item.id;
+  }
+
+  function itemText(item) {
+    for (const field of ['content', 'body', 'description', 'summary']) {
+      if (typeof item[field] === 'string') {
+        return item[field];
+      }
+    }
+    return '';
+  }
+
+  // Text only (textContent): nothing an item holds can become markup.
+  function showItems(container, items) {
+    container.textContent = '';
+    container.setAttribute('aria-busy', 'false');
+    if (items.length === 0) {
+      const empty = document.createElement('p');
+      empty.textContent = 'There is nothing here for you yet.';
+      container.appendChild(empty);
+      return;
+    }
+    const list = document.createElement('ul');
+    list.className = 'items';
+    for (const item of items) {
+      const entry = document.createElement('li');
+      const heading = document.createElement('h3');
+      heading.textContent = itemHeading(item);
+      entry.appendChild(heading);
+      const text = itemText(item);
+      if (text) {
+        const paragraph = document.createElement('p');
+        paragraph.textContent = text;
+        entry.appendChild(paragraph);
+      }
+      list.appendChild(entry);
+    }
+    container.appendChild(list);
+  }
+
+  async function postsPage() {
+    const container = document.getElementById('items');
+    const signOut = document.getElementById('sign-out');
+    signOut.addEventListener('click', async function () {
+      signOut.disabled = true;
+      const result = await call('POST', '/auth/logout', { mode: 'session' });
+      if (result.ok || !transient(result)) {
+        // Signed out, or the session was already over: either way, no session is left.
+        clearTimeout(renewTimer);
+        sessionStorage.removeItem(SIGNED_IN);
+        location.replace('sign-in?session=ended');
+        return;
+      }
+      signOut.disabled = false;
+      showError(describe(result, 'session'));
+    });
+    // Renewing first proves the session is alive and learns when it expires.
+    const renewed = await renew();
+    if (!renewed.ok) {
+      if (transient(renewed)) {
+        container.setAttribute('aria-busy', 'false');
+        container.textContent = '';
+        showError(describe(renewed, 'session'));
+      } else {
+        sessionEnded();
+      }
+      return;
+    }
+    const collection = encodeURIComponent(body.dataset.collection);
+    const result = await call('GET', '/items/' + collection + '?limit=100');
+    if (result.ok && Array.isArray(result.data)) {
+      showItems(container, result.data);
+      return;
+    }
+    if (result.code === 'INVALID_CREDENTIALS' || result.code === 'TOKEN_EXPIRED' ||
+        result.code === 'INVALID_TOKEN') {
+      sessionEnded();
+      return;
+    }
+    container.setAttribute('aria-busy', 'false');
+    container.textContent = '';
+    showError(result.code === 'FORBIDDEN'
+      ? 'You are not allowed to read these items.'
+      : describe(result, 'session'));
+  }
+
+  function forgotPasswordPage() {
+    const form = document.getElementById('forgot-form');
+    onSubmit(form, async function (fields) {
+      const payload = { email: fields.get('email') };
+      if (body.dataset.resetUrl) {
+        payload.reset_url = body.dataset.resetUrl;
+      }
+      const result = await call('POST', '/auth/password/request', payload);
+      if (result.ok) {
+        showNotice('If an account uses this address, we have sent it a link to choose a new ' +
+          'password. Please check your inbox.');
+      } else {
+        showError(describe(result, 'request'));
+      }
+    });
+  }
+
+  function resetPasswordPage() {
+    const form = document.getElementById('reset-form');
+    const token = linkToken();
+    if (!token) {
+      form.hidden = true;
+      showError('This link is incomplete. Open the link from the email again, or ask for a new one.');
+      return;
+    }
+    onSubmit(form, async function (fields) {
+      const result = await call('POST', '/auth/password/reset', {
+        token: token,
+        password: fields.get('password'),
+      });
+      if (result.ok) {
+        form.hidden = true;
+        showNotice('Your password is changed. You can sign in with it now.');
+      } else {
+        showError(describe(result, 'link'));
+      }
+    });
+  }
+
+  async function verifyEmailPage() {
+    const progress = document.getElementById('verify-progress');
+    const token = linkToken();
+    if (!token) {
+      progress.textContent = '';
+      showError('This link is incomplete. Open the link from the email again.');
+      return;
+    }
+    const result = await call('GET', '/users/register/verify-email?token=' +
+      encodeURIComponent(token));
+    progress.textContent = '';
+    if (result.ok) {
+      showNotice('Your email address is verified. You can sign in now.');
+    } else {
+      showError(describe(result, 'link'));
+    }
+  }
+
+  const pages = {
+    'sign-in': signInPage,
+    'sign-up': signUpPage,
+    'posts': postsPage,
+    'forgot-password': forgotPasswordPage,
+    'reset-password': resetPasswordPage,
+    'verify-email': verifyEmailPage,
+  };
+  if (pages[page]) {
+    pages[page]();
+  }
+})();

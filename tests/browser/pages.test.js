@@ -1,0 +1,306 @@
+// The hosted pages (/auth/ui/) in a real browser: Debian's chromium driven by playwright-core.
+// API_URL is the shared test stack (registration open, the seeded post); CLOSED_API_URL is the
+// pages stack (tests/fixtures/pages.json: registration closed, 3 logins a minute, branding).
+// Each page is also checked with axe-core (no serious or critical violation), walked with the
+// keyboard only, and photographed at desktop and phone width into docs/screenshots/.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync, mkdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const require = createRequire(import.meta.url);
+const here = dirname(fileURLToPath(import.meta.url));
+const API = process.env.API_URL;
+const CLOSED = process.env.CLOSED_API_URL;
+const SHOTS = process.env.SCREENSHOT_DIR || join(here, '..', '..', 'docs', 'screenshots');
+// axe-core from node_modules, a local file: nothing is fetched from outside.
+const AXE_SOURCE = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
+const DESKTOP = { width: 1280, height: 800 };
+const PHONE = { width: 375, height: 740 };
+const PASSWORD = 'quickstart-horse-battery-7';
+const SEEDED_POST = 'Hello from the quickstart';
+
+let browser;
+
+before(async () => {
+  assert.ok(API && CLOSED, 'API_URL and CLOSED_API_URL are set');
+  mkdirSync(SHOTS, { recursive: true });
+  // playwright-core starts chromium with a fresh temporary --user-data-dir of its own.
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    headless: true,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
+});
+
+after(async () => {
+  await browser?.close();
+});
+
+function uniqueEmail(tag) {
+  return `browser-${tag}-${Date.now()}-${Math.random().toString(36).slice(2, 8)}@example.com`;
+}
+
+// A page in a fresh context (its own cookie jar). Script errors and CSP violations are
+// collected: every scenario ends by asserting there were none.
+async function openPage() {
+  const context = await browser.newContext({ viewport: DESKTOP });
+  const page = await context.newPage();
+  const problems = [];
+  page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
+  page.on('console', (message) => {
+    if (message.type() === 'error' && /Content Security Policy|Refused to/.test(message.text())) {
+      problems.push(message.text());
+    }
+  });
+  return { context, page, problems };
+}
+
+async function close({ context, problems }) {
+  await context.close();
+  assert.deepEqual(problems, [], 'no script error and no CSP violation');
+}
+
+async function messageOf(page, id) {
+  const locator = page.locator(`#${id}`);
+  await locator.filter({ hasText: /\S/ }).waitFor({ timeout: 15000 });
+  return (await locator.textContent()).trim();
+}
+
+// axe-core evaluated through the DevTools protocol (the page's own CSP still holds for the
+// page); serious and critical violations fail.
+async function checkAccessibility(page, name) {
+  await page.evaluate(`${AXE_SOURCE}\n;undefined`);
+  const result = await page.evaluate(() => globalThis.axe.run(document, {
+    resultTypes: ['violations'],
+  }));
+  const bad = result.violations
+    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+    .map((v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
+  assert.deepEqual(bad, [], `axe on ${name}`);
+}
+
+// Both widths; at phone width nothing may scroll sideways.
+async function screenshots(page, name) {
+  for (const [label, size] of [['desktop', DESKTOP], ['phone', PHONE]]) {
+    await page.setViewportSize(size);
+    const overflow = await page.evaluate(
+      () => document.documentElement.scrollWidth - document.documentElement.clientWidth,
+    );
+    assert.ok(overflow <= 0, `${name} at ${label} width scrolls sideways by ${overflow}px`);
+    await page.screenshot({ path: join(SHOTS, `${name}-${label}.png`), fullPage: true });
+  }
+  await page.setViewportSize(DESKTOP);
+}
+
+// What Tab reaches, in order, from the brand link: each stop named by its id, its link target
+// or its text, and each must show a focus outline.
+async function tabStops(page, count) {
+  await page.focus('.brand-link');
+  const stops = [];
+  for (let i = 0; i < count; i += 1) {
+    await page.keyboard.press('Tab');
+    stops.push(await page.evaluate(() => {
+      const element = document.activeElement;
+      const style = getComputedStyle(element);
+      if (style.outlineStyle === 'none' || style.outlineWidth === '0px') {
+        return `NO FOCUS OUTLINE on ${element.outerHTML.slice(0, 80)}`;
+      }
+      return element.id || element.getAttribute('href') || element.textContent.trim();
+    }));
+  }
+  return stops;
+}
+
+async function checkPage(page, name, expectedStops) {
+  const stops = await tabStops(page, expectedStops.length);
+  assert.deepEqual(stops, expectedStops, `keyboard order on ${name}`);
+  await checkAccessibility(page, name);
+  await screenshots(page, name);
+}
+
+async function goto(page, base, name) {
+  const response = await page.goto(`${base}/auth/ui/${name}`);
+  assert.equal(response.status(), 200, name);
+  const headers = response.headers();
+  assert.match(headers['content-security-policy'], /script-src 'self'/);
+  assert.equal(headers['x-content-type-options'], 'nosniff');
+  assert.equal(headers['referrer-policy'], 'no-referrer');
+}
+
+// Types into the focused field and moves on with Tab: the keyboard only.
+async function typeAndTab(page, text) {
+  await page.keyboard.type(text);
+  await page.keyboard.press('Tab');
+}
+
+// On the signed-in page with the items shown; otherwise says where the browser is instead.
+async function signedIn(page) {
+  try {
+    await page.waitForURL(/\/auth\/ui\/posts$/, { timeout: 20000 });
+    await page.locator('#items li').first().waitFor({ timeout: 10000 });
+  } catch (error) {
+    const text = async (id) => page.locator(`#${id}`).textContent().catch(() => '?');
+    throw new Error(`not signed in: at ${page.url()}, error "${await text('error')}", ` +
+      `notice "${await text('notice')}": ${error.message}`);
+  }
+}
+
+test('sign up, see the seeded post, stay signed in across a reload, sign out, sign in again', async () => {
+  const session = await openPage();
+  const { page } = session;
+  const email = uniqueEmail('journey');
+
+  await goto(page, API, 'sign-up');
+  await checkPage(page, 'sign-up', ['email', 'password', 'Create account', 'sign-in']);
+
+  // Too common a password first: the policy's refusal in plain words.
+  await page.focus('.brand-link');
+  await page.keyboard.press('Tab');
+  await typeAndTab(page, email);
+  await page.keyboard.type('password');
+  await page.keyboard.press('Enter');
+  assert.match(await messageOf(page, 'error'), /too common/);
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'error');
+
+  // Then a good one: registered, signed in at once, on the signed-in page.
+  await page.fill('#password', '');
+  await page.focus('#password');
+  await page.keyboard.type(PASSWORD);
+  await page.keyboard.press('Enter');
+  await page.waitForURL(/\/auth\/ui\/posts$/);
+  await page.locator('#items li').first().waitFor();
+  assert.match(await page.locator('#items').textContent(), new RegExp(SEEDED_POST));
+
+  // The script holds no token: none in storage, and the session cookie is httpOnly.
+  const cookies = await session.context.cookies();
+  const sessionCookie = cookies.find((c) => c.name === 'directus_session_token');
+  assert.ok(sessionCookie, 'the session cookie is set');
+  assert.equal(sessionCookie.httpOnly, true);
+  assert.equal(await page.evaluate(() => document.cookie), '');
+  assert.equal(await page.evaluate(() => localStorage.length), 0);
+  const stored = await page.evaluate(() => JSON.stringify(sessionStorage));
+  assert.ok(!stored.includes(sessionCookie.value), 'no token in sessionStorage');
+
+  await checkPage(page, 'posts', ['sign-out']);
+
+  // A reload keeps the session (the cookie is renewed, the post shown again).
+  await page.reload();
+  await page.locator('#items li').first().waitFor();
+  assert.match(await page.locator('#items').textContent(), new RegExp(SEEDED_POST));
+
+  // Sign out with the keyboard.
+  await page.focus('.brand-link');
+  await page.keyboard.press('Tab');
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'sign-out');
+  await page.keyboard.press('Enter');
+  await page.waitForURL(/\/auth\/ui\/sign-in\?session=ended$/);
+  assert.equal(await messageOf(page, 'notice'), 'You are signed out.');
+  const after = await session.context.cookies();
+  assert.ok(!after.some((c) => c.name === 'directus_session_token' && c.value), 'cookie cleared');
+
+  // Signed out: the signed-in page sends the visitor to sign in.
+  await page.goto(`${API}/auth/ui/posts`);
+  await page.waitForURL(/\/auth\/ui\/sign-in/);
+
+  // Wrong password, then the right one, keyboard only.
+  await goto(page, API, 'sign-in');
+  await page.focus('.brand-link');
+  await page.keyboard.press('Tab');
+  await typeAndTab(page, email);
+  await page.keyboard.type('not-the-password');
+  await page.keyboard.press('Enter');
+  assert.equal(await messageOf(page, 'error'), 'Wrong email or password.');
+  await screenshots(page, 'sign-in-wrong-password');
+  await page.fill('#password', PASSWORD);
+  await page.focus('#password');
+  await page.keyboard.press('Enter');
+  await signedIn(page);
+  await close(session);
+});
+
+test('the sign-in, forgot-password, reset and verification pages', async () => {
+  const session = await openPage();
+  const { page } = session;
+  await goto(page, API, 'sign-in');
+  await checkPage(page, 'sign-in', [
+    'email', 'password', 'Sign in', 'forgot-password', 'sign-up',
+  ]);
+
+  await goto(page, API, 'forgot-password');
+  await checkPage(page, 'forgot-password', ['email', 'Send the link', 'sign-in']);
+  // Sent on the pages stack: its password-request budget (5 a minute per address) is this
+  // test's alone, while the shared stack's is also spent by the fuzzer from this address.
+  await goto(page, CLOSED, 'forgot-password');
+  await page.focus('#email');
+  await page.keyboard.type(uniqueEmail('forgot'));
+  await page.keyboard.press('Enter');
+  assert.match(await messageOf(page, 'notice'), /If an account uses this address/);
+
+  // A mail link without its token says so.
+  await goto(page, API, 'reset-password');
+  assert.match(await messageOf(page, 'error'), /link is incomplete/);
+  await checkPage(page, 'reset-password', ['sign-in']);
+
+  // A token that is not ours: the API refuses it, the page says the link is no good.
+  await page.goto(`${API}/auth/ui/verify-email?token=not-a-token`);
+  assert.match(await messageOf(page, 'error'), /expired or was already used/);
+  assert.equal(new URL(page.url()).search, '', 'the token is taken out of the address bar');
+  await checkPage(page, 'verify-email', ['sign-in']);
+  await close(session);
+});
+
+test('registration closed, branding, and too many attempts on the pages stack', async () => {
+  const session = await openPage();
+  const { page } = session;
+
+  await goto(page, CLOSED, 'sign-in');
+  assert.equal(await page.locator('a[href="sign-up"]').count(), 0, 'no sign-up link');
+  assert.equal(await page.locator('.brand-link').textContent(), 'Quickstart & Co <Pages>');
+  const brand = await page.evaluate(() => getComputedStyle(document.querySelector('.brand')).backgroundColor);
+  assert.equal(brand, 'rgb(11, 110, 79)');
+
+  await goto(page, CLOSED, 'sign-up');
+  assert.match(await page.locator('#registration-closed').textContent(), /Registration is closed/);
+  assert.equal(await page.locator('form').count(), 0);
+  await checkPage(page, 'sign-up-closed', ['sign-in']);
+
+  // The stack allows 3 logins a minute from one address: the fourth at the latest is refused,
+  // with the wait the API gave.
+  await goto(page, CLOSED, 'sign-in');
+  let message = '';
+  for (let attempt = 0; attempt < 6; attempt += 1) {
+    // Cleared first, so that the wait below sees this attempt's message.
+    await page.evaluate(() => { document.getElementById('error').textContent = ''; });
+    await page.fill('#email', uniqueEmail('limited'));
+    await page.fill('#password', 'wrong-password-here');
+    await page.focus('#password');
+    await page.keyboard.press('Enter');
+    await page.waitForFunction(
+      () => document.getElementById('error').textContent.trim() !== '',
+      null,
+      { timeout: 20000 },
+    );
+    message = (await page.locator('#error').textContent()).trim();
+    if (message.startsWith('Too many')) {
+      break;
+    }
+    assert.equal(message, 'Wrong email or password.');
+  }
+  assert.match(message, /^Too many attempts\. Please wait \d+ seconds? and try again\.$/);
+  await checkAccessibility(page, 'sign-in-rate-limited');
+  await screenshots(page, 'sign-in-rate-limited');
+  await close(session);
+});
