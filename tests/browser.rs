@@ -18,36 +18,20 @@ async fn the_hosted_pages_work_in_a_real_browser() {
         std::path::Path::new("/usr/bin/chromium").exists(),
         "install Debian's chromium (/usr/bin/chromium) first: as root, apt-get install -y chromium (make chromium / make test does)"
     );
-    let output = std::process::Command::new("node")
-        .args(["--test", "--test-reporter=spec"])
-        .current_dir(directory)
-        .env("API_URL", &stack.api)
-        .env("CLOSED_API_URL", &pages_stack.api)
-        // Not docs/screenshots/ itself: `cargo lambda watch` restarts the functions when a file
-        // of the workspace changes (target/ is ignored), which would cut requests of this and
-        // every other running test. `make screenshots` copies them into docs/screenshots/.
-        .env(
-            "SCREENSHOT_DIR",
-            concat!(env!("CARGO_MANIFEST_DIR"), "/../target/screenshots"),
-        )
-        .output()
-        .expect("node runs");
-    let report = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
+    let tests = e2e::node_tests(
+        "browser",
+        &["pages.test.js"],
+        &[
+            ("API_URL", &stack.api),
+            ("CLOSED_API_URL", &pages_stack.api),
+            // Not docs/screenshots/ itself: `cargo lambda watch` restarts the functions when a
+            // file of the workspace changes (target/ is ignored), which would cut requests of
+            // this and every other running test. `make screenshots` copies them there.
+            (
+                "SCREENSHOT_DIR",
+                concat!(env!("CARGO_MANIFEST_DIR"), "/../target/screenshots"),
+            ),
+        ],
     );
-    assert!(
-        output.status.success(),
-        "the browser tests failed:\n{report}"
-    );
-    let tests = std::fs::read_to_string(format!("{directory}/pages.test.js"))
-        .expect("the browser tests")
-        .matches("\ntest(")
-        .count();
     assert!(tests >= 3, "the browser tests were found");
-    assert!(
-        report.contains(&format!("pass {tests}")),
-        "all {tests} browser tests ran:\n{report}"
-    );
 }

@@ -162,32 +162,27 @@ async fn registration_and_branding_come_from_each_stacks_settings() {
     // The main stack's settings (tests/fixtures/public.json): registration on, no branding.
     assert!(page.body.contains("href=\"sign-up\""), "{}", page.body);
     assert!(page.body.contains("<title>Sign in · Directus</title>"));
-    let closed = e2e::client()
-        .get(format!("{}/auth/ui/sign-in", e2e::pages_stack().api))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let closed = pages_stack_text("/auth/ui/sign-in").await;
     // tests/fixtures/pages.json: registration off, a name that must be escaped.
     assert!(!closed.contains("href=\"sign-up\""), "{closed}");
     assert!(
         closed.contains("Quickstart &amp; Co &lt;Pages&gt;"),
         "{closed}"
     );
-    let theme = e2e::client()
-        .get(format!(
-            "{}/auth/ui/assets/theme.css",
-            e2e::pages_stack().api
-        ))
+    let theme = pages_stack_text("/auth/ui/assets/theme.css").await;
+    assert!(theme.contains("--brand: #0b6e4f;"), "{theme}");
+}
+
+/// The body of `GET path` on the pages stack.
+async fn pages_stack_text(path: &str) -> String {
+    e2e::client()
+        .get(format!("{}{path}", e2e::pages_stack().api))
         .send()
         .await
         .unwrap()
         .text()
         .await
-        .unwrap();
-    assert!(theme.contains("--brand: #0b6e4f;"), "{theme}");
+        .unwrap()
 }
 
 /// The pages stack's own user (its registration is off): created in its tables directly.

@@ -444,3 +444,39 @@ pub fn sign(claims: &Value) -> String {
 pub fn claims_of(token: &str) -> Value {
     jsonwebtoken::dangerous::insecure_decode_claims::<Value>(token).expect("a JWT")
 }
+
+/// Runs `node --test` in `tests/<directory>` with `env`, and checks that it passed and that
+/// every `test(` of `files` ran. Returns how many tests ran.
+pub fn node_tests(directory: &str, files: &[&str], env: &[(&str, &str)]) -> usize {
+    let directory = format!("{}/{directory}", env!("CARGO_MANIFEST_DIR"));
+    let output = std::process::Command::new("node")
+        .args(["--test", "--test-reporter=spec"])
+        .current_dir(&directory)
+        .envs(env.iter().copied())
+        .output()
+        .expect("node runs");
+    let report = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        output.status.success(),
+        "the node tests in {directory} failed:\n{report}"
+    );
+    let tests: usize = files
+        .iter()
+        .map(|file| {
+            std::fs::read_to_string(format!("{directory}/{file}"))
+                .expect("the node test file")
+                .matches("\ntest(")
+                .count()
+        })
+        .sum();
+    assert!(tests > 0, "the node tests in {directory} were found");
+    assert!(
+        report.contains(&format!("pass {tests}")),
+        "all {tests} node tests in {directory} ran:\n{report}"
+    );
+    tests
+}

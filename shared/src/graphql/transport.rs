@@ -760,12 +760,13 @@ pub async fn execute(
     };
     // A mutation field that answered has done its work: the answer must say so, not ask for a
     // retry that would do it again.
+    let erased = run.0.erase_data.load(Ordering::SeqCst);
     let mutation_answered = mutation
-        && !run.0.erase_data.load(Ordering::SeqCst)
+        && !erased
         && data
             .as_object()
             .is_some_and(|fields| fields.values().any(|v| !v.is_null()));
-    if !data.is_null() && !run.0.erase_data.load(Ordering::SeqCst) {
+    if !data.is_null() && !erased {
         body.insert("data".into(), data);
     }
     let mut errors = std::mem::take(&mut *run.0.errors.lock().unwrap_or_else(|e| e.into_inner()));
