@@ -55,8 +55,11 @@ check-template: template-tools
 		--resources target/import-resources.json --secret-arn arn:aws:secretsmanager:us-east-1:000000000000:secret:check
 	$(VENV)/bin/cfn-lint target/import-template.json
 
+# The functions are built as `cargo lambda watch` builds each (see `bench`), so the watcher finds
+# them fresh and starts them without compiling them a second time.
 dev: tools infra/maildev/node_modules
-	cargo build --workspace
+	cargo build $(foreach f,$(FUNCTIONS),-p $(f))
+	cargo build -p devstack
 	cargo run --quiet -p devstack -- --db .local/dynamodb.sqlite --port 8000 --api-port 9000
 
 # The local inbox (maildev, an SMTP catcher with a web inbox) that make dev and the tests start,
@@ -109,11 +112,14 @@ build: tools
 soak: tools
 	RELIABILITY_SOAK=1 cargo test -p e2e --test reliability -- --nocapture
 
-# Each function is built alone, as `cargo lambda watch --release` builds it (`cargo run --bin`):
-# built together, feature unification across the workspace gives the shared crate another
-# build, and the watcher would then compile and link every function a second time.
+# The functions are built as `cargo lambda watch --release` builds each (`cargo run --bin`): all
+# functions have the same dependencies, so building them together (and only them) resolves the
+# same features as building one alone. `--workspace` would not: devstack and the tests enable
+# more features of shared dependencies, which gives the shared crate another build, and the
+# watcher would then compile and link every function a second time.
 bench: tools infra/maildev/node_modules
-	$(foreach f,$(FUNCTIONS),cargo build --release --bin $(f) &&) cargo build --release -p devstack
+	cargo build --release $(foreach f,$(FUNCTIONS),-p $(f))
+	cargo build --release -p devstack
 	target/release/bench | tee target/bench.md
 
 clean-data:

@@ -3,6 +3,7 @@
 mod access;
 mod aggregate;
 mod browser;
+mod cli;
 mod directory;
 mod email;
 mod gateway;

@@ -259,10 +259,10 @@ pub fn cookie(request: &Request, name: &str) -> Option<String> {
 }
 
 /// The client address as API Gateway saw it, never from `X-Forwarded-For` (client-controlled).
+/// The template's HTTP API sends version 2 events only (lambda_http is built for no other).
 pub fn client_ip(request: &Request) -> Option<String> {
     match request.request_context_ref()? {
         RequestContext::ApiGatewayV2(context) => context.http.source_ip.clone(),
-        RequestContext::ApiGatewayV1(context) => context.identity.source_ip.clone(),
         _ => None,
     }
 }

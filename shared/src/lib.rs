@@ -22,6 +22,7 @@ pub mod query;
 pub mod refresh_token;
 pub mod registration;
 pub mod rest;
+pub mod runtime;
 pub mod sensitive;
 pub mod server;
 pub mod state;

@@ -17,7 +17,8 @@ pub struct AppState {
     pub access: Arc<AccessCache>,
     /// Signs and checks the tokens of mailed links.
     pub links: crate::flows::link_token::LinkTokens,
-    /// The mail transport (`crate::email`); without `EMAIL_TRANSPORT`, every send is refused
+    /// The mail transport (`crate::email`) of the functions that send mail
+    /// (`from_env_with_mail`); elsewhere, or without `EMAIL_TRANSPORT`, every send is refused
     /// and logged.
     pub mailer: crate::email::Mailer,
 }
@@ -70,7 +71,14 @@ impl AppState {
             aws_sdk_dynamodb::Client::new(&sdk_config),
             config.tables.clone(),
         );
-        let mut state = Self::new(config, store, &keys)?;
+        Self::new(config, store, &keys)
+    }
+
+    /// `from_env` with the configured mail transport (SES or SMTP), for the functions that send
+    /// mail. The others never build one, so neither the SES client nor the SMTP stack is linked
+    /// into their binaries.
+    pub async fn from_env_with_mail() -> Result<Self, ConfigError> {
+        let mut state = Self::from_env().await?;
         state.mailer = crate::email::Mailer::from_config(&state.config.email).await?;
         Ok(state)
     }

@@ -1,16 +1,23 @@
 use std::sync::Arc;
 
-use lambda_http::{Error, run, service_fn, tracing};
+use lambda_http::Error;
 use shared::AppState;
 use shared::graphql::{ItemsScope, Limits};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    tracing::init_default_subscriber();
+    shared::runtime::start(
+        "graphql",
+        "/graphql (GraphQL over the items the caller may read)",
+    );
     let state = Arc::new(AppState::from_env().await?);
-    let scope = ItemsScope::new(Limits::from_env()?, state.config.permissions_cache_ttl);
-    run(service_fn(|request| {
-        shared::http::within_budget(graphql::handle(&state, &scope, request))
-    }))
+    let scope = Arc::new(ItemsScope::new(
+        Limits::from_env()?,
+        state.config.permissions_cache_ttl,
+    ));
+    shared::runtime::serve(move |request| {
+        let (state, scope) = (Arc::clone(&state), Arc::clone(&scope));
+        async move { shared::http::within_budget(graphql::handle(&state, &scope, request)).await }
+    })
     .await
 }

@@ -1,6 +1,6 @@
 use std::sync::Arc;
 
-use lambda_http::{Error, run, service_fn, tracing};
+use lambda_http::Error;
 use shared::AppState;
 use shared::graphql::Limits;
 use shared::graphql::system::SystemSchemas;
@@ -8,16 +8,20 @@ use shared::password::Passwords;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    tracing::init_default_subscriber();
-    let state = Arc::new(AppState::from_env().await?);
+    shared::runtime::start(
+        "graphql_system",
+        "/graphql/system (GraphQL: registration, login, refresh, logout, password reset, users_me)",
+    );
+    let state = Arc::new(AppState::from_env_with_mail().await?);
     let passwords = Arc::new(Passwords::new(state.config.hashing)?);
-    let app = graphql_system::App {
+    let app = Arc::new(graphql_system::App {
         state,
         passwords,
         schemas: SystemSchemas::new(Limits::from_env()?),
-    };
-    run(service_fn(|request| {
-        shared::http::within_budget(graphql_system::handle(&app, request))
-    }))
+    });
+    shared::runtime::serve(move |request| {
+        let app = Arc::clone(&app);
+        async move { shared::http::within_budget(graphql_system::handle(&app, request)).await }
+    })
     .await
 }

@@ -1,12 +1,15 @@
-use lambda_http::{Error, run, service_fn, tracing};
+use std::sync::Arc;
+
+use lambda_http::Error;
 use shared::AppState;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    tracing::init_default_subscriber();
-    let state = AppState::from_env().await?;
-    run(service_fn(|request| {
-        shared::http::within_budget(jwks::handle(&state, request))
-    }))
+    shared::runtime::start("jwks", "GET /.well-known/jwks.json");
+    let state = Arc::new(AppState::from_env().await?);
+    shared::runtime::serve(move |request| {
+        let state = Arc::clone(&state);
+        async move { shared::http::within_budget(jwks::handle(&state, request)).await }
+    })
     .await
 }

@@ -1,7 +1,10 @@
-use lambda_http::{Error, run, service_fn, tracing};
+use lambda_http::Error;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    tracing::init_default_subscriber();
-    run(service_fn(not_found::handle)).await
+    shared::runtime::start(
+        "not_found",
+        "every route no other function takes (404 ROUTE_NOT_FOUND)",
+    );
+    shared::runtime::serve(not_found::handle).await
 }

@@ -1,16 +1,22 @@
-use lambda_http::{Error, run, service_fn, tracing};
+use std::sync::Arc;
+
+use lambda_http::Error;
 use shared::AppState;
 use shared::pages::PagesConfig;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    tracing::init_default_subscriber();
-    let state = AppState::from_env().await?;
-    let config = PagesConfig::from_state(&state)?;
+    shared::runtime::start(
+        "pages",
+        "the hosted sign-up and sign-in pages under /auth/ui/",
+    );
+    let state = Arc::new(AppState::from_env().await?);
+    let config = Arc::new(PagesConfig::from_state(&state)?);
     // pages::handle puts the request in the time budget and the security headers on every
     // answer, the budget's 503 included.
-    run(service_fn(|request| {
-        pages::handle(&state, &config, request)
-    }))
+    shared::runtime::serve(move |request| {
+        let (state, config) = (Arc::clone(&state), Arc::clone(&config));
+        async move { pages::handle(&state, &config, request).await }
+    })
     .await
 }

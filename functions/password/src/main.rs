@@ -1,14 +1,20 @@
-use lambda_http::{Error, run, service_fn, tracing};
+use std::sync::Arc;
+
+use lambda_http::Error;
 use shared::AppState;
 use shared::password::Passwords;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    tracing::init_default_subscriber();
-    let state = AppState::from_env().await?;
+    shared::runtime::start(
+        "password",
+        "POST /auth/password/request and POST /auth/password/reset",
+    );
+    let state = Arc::new(AppState::from_env_with_mail().await?);
     let passwords = Passwords::new(state.config.hashing)?;
-    run(service_fn(|request| {
-        shared::http::within_budget(password::handle(&state, &passwords, request))
-    }))
+    shared::runtime::serve(move |request| {
+        let (state, passwords) = (Arc::clone(&state), passwords.clone());
+        async move { shared::http::within_budget(password::handle(&state, &passwords, request)).await }
+    })
     .await
 }

@@ -57,13 +57,19 @@ struct Options {
     faults: bool,
 }
 
+const USAGE: &str = "usage: devstack [--db FILE | --memory] [--port N] [--api-port N | --no-api] \
+     [--seed FILE]... [--prefix P] [--exit-on-eof] [--api-log FILE] [--release] \
+     [--cors-origins A,B] [--concurrency N] [--inbox SMTP:WEB | --no-inbox | --smtp PORT] \
+     [--dynamo-endpoint URL] [--faults]
+
+The local stack (`make dev` runs it): DynamoDB (dynoxide) on --port (8000) with its tables and
+the seeds applied (infra/seed.json unless --seed is given), the local inbox (maildev, SMTP 1025,
+web 1080), and every function under `cargo lambda watch` (--release for release builds,
+--concurrency invocations at once per function, default 4) behind an API Gateway stand-in on
+--api-port (9000). Prints `DYNAMODB <url>` and `READY <url>` when it serves.";
+
 fn usage() -> ! {
-    eprintln!(
-        "usage: devstack [--db FILE | --memory] [--port N] [--api-port N | --no-api] \
-         [--seed FILE]... [--prefix P] [--exit-on-eof] [--api-log FILE] [--release] \
-         [--cors-origins A,B] [--concurrency N] [--inbox SMTP:WEB | --no-inbox | --smtp PORT] \
-         [--dynamo-endpoint URL] [--faults]"
-    );
+    eprintln!("{USAGE}");
     std::process::exit(2)
 }
 
@@ -126,6 +132,10 @@ fn parse_options() -> Options {
             }
             "--dynamo-endpoint" => options.dynamo_endpoint = Some(value()),
             "--faults" => options.faults = true,
+            "-h" | "--help" => {
+                println!("{USAGE}");
+                std::process::exit(0)
+            }
             _ => usage(),
         }
     }

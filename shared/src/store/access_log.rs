@@ -223,6 +223,46 @@ impl Intercept for AccessLog {
     }
 }
 
+/// `DYNAMODB_REQUEST_LOG`: every request the client sends (each attempt) appended as one line,
+/// its operation, for the benchmark's count of DynamoDB requests per invocation (`make bench`).
+/// Unset in production and in the test stacks.
+pub const REQUEST_LOG_VARIABLE: &str = "DYNAMODB_REQUEST_LOG";
+
+/// Appends one line per request sent (see [`REQUEST_LOG_VARIABLE`]).
+#[derive(Debug)]
+pub struct RequestLog {
+    path: PathBuf,
+}
+
+impl Intercept for RequestLog {
+    fn name(&self) -> &'static str {
+        "DynamoDbRequestLog"
+    }
+
+    fn read_before_transmit(
+        &self,
+        context: &BeforeTransmitInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let target = context
+            .request()
+            .headers()
+            .get("x-amz-target")
+            .unwrap_or("?");
+        let operation = target.rsplit('.').next().unwrap_or(target);
+        let appended = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.path)
+            .and_then(|mut file| file.write_all(format!("{operation}\n").as_bytes()));
+        if let Err(error) = appended {
+            tracing::error!(%error, path = %self.path.display(), "cannot append to the DynamoDB request log");
+        }
+        Ok(())
+    }
+}
+
 /// The same client with an [`AccessLog`] added.
 pub fn with_access_log(client: Client, log: AccessLog) -> Client {
     Client::from_conf(client.config().to_builder().interceptor(log).build())
@@ -231,11 +271,21 @@ pub fn with_access_log(client: Client, log: AccessLog) -> Client {
 /// `client` as it is, unless the environment asks for the access log (see the module docs).
 pub(crate) fn from_environment(client: Client, tables: &Tables) -> Client {
     let get = |name| std::env::var(name).ok().filter(|v| !v.is_empty());
-    match (get(ACCESS_LOG_VARIABLE), get(FUNCTION_NAME_VARIABLE)) {
+    let client = match (get(ACCESS_LOG_VARIABLE), get(FUNCTION_NAME_VARIABLE)) {
         (Some(path), Some(function)) => {
             with_access_log(client, AccessLog::new(function, path, tables.clone()))
         }
         _ => client,
+    };
+    match get(REQUEST_LOG_VARIABLE) {
+        Some(path) => Client::from_conf(
+            client
+                .config()
+                .to_builder()
+                .interceptor(RequestLog { path: path.into() })
+                .build(),
+        ),
+        None => client,
     }
 }
 

@@ -15,27 +15,41 @@
 //!    rounds compared with Welch's t-test, to show whether a response's time tells them apart;
 //!    over REST (`POST /auth/login`) and over GraphQL (`auth_login` on `/graphql/system`).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use devstack::runtime_api::FunctionProcess;
 use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::net::TcpListener;
+use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
-const FUNCTIONS: [&str; 10] = [
+const FUNCTIONS: [&str; 16] = [
     "register",
     "login",
     "graphql_system",
     "refresh",
     "logout",
+    "password",
+    "verify",
     "items",
     "graphql",
+    "me",
+    "directory",
     "users",
+    "server",
     "jwks",
+    "pages",
     "not_found",
 ];
+const USAGE: &str =
+    "Usage: bench (no arguments; `make bench` builds the release binaries and runs it)
+
+Measures, with the release binaries next to it, and prints as Markdown (docs/benchmarks.md):
+binary sizes; cold starts against a minimal Lambda Runtime API; DynamoDB requests, time and
+resident memory over 1,000 invocations per function; the in-process cost of an item page; item
+reads in large collections; warm latency through the local stack (API Gateway front and
+`cargo lambda watch --release`); login and password-request timing by outcome.";
 const SECRET: &str = "benchmark-secret-that-is-longer-than-32-bytes";
 const COLD_RUNS: usize = 7;
 const WARM_RUNS: usize = 50;
@@ -48,37 +62,77 @@ async fn main() -> Result<(), BoxError> {
         .parent()
         .ok_or("no target directory")?
         .to_path_buf();
+    match std::env::args().nth(1).as_deref() {
+        None => {}
+        Some("-h" | "--help") => {
+            println!("{USAGE}");
+            return Ok(());
+        }
+        Some(other) => {
+            eprintln!("unexpected argument `{other}`\n\n{USAGE}");
+            std::process::exit(2);
+        }
+    }
     println!(
         "## Binary sizes (stripped, release, {})\n",
         std::env::consts::ARCH
     );
-    println!("| function | bytes | MiB |\n|---|---:|---:|");
+    println!(
+        "| function | bytes | MiB | deflated MiB (gzip -9, about the zip Lambda takes) |\n|---|---:|---:|---:|"
+    );
     for function in FUNCTIONS {
-        let size = std::fs::metadata(release.join(function))
+        let binary = release.join(function);
+        let size = std::fs::metadata(&binary)
             .map_err(|e| format!("{function}: {e} (run `make bench`, which builds it)"))?
             .len();
-        println!("| {function} | {size} | {:.1} |", size as f64 / 1_048_576.0);
+        let deflated = std::process::Command::new("gzip")
+            .arg("-9c")
+            .arg(&binary)
+            .output()?
+            .stdout
+            .len();
+        println!(
+            "| {function} | {size} | {:.1} | {:.1} |",
+            mib(size),
+            mib(deflated as u64)
+        );
     }
 
     let (mut dynamo_stack, dynamo) = start_devstack(&release, &["--no-api"]).await?;
-    println!("\n## Cold start (process spawn to first response, median of {COLD_RUNS})\n");
     println!(
-        "| function | first request | status (checked) | median ms | min ms | max ms |\n|---|---|---:|---:|---:|---:|"
+        "\n## Cold start (median of {COLD_RUNS} process starts against a minimal Runtime API)\n"
+    );
+    println!(
+        "\"ready\": spawn to the function's first request for an invocation (its initialisation); \
+         \"first response\": spawn to the first invocation's response; peak: the most resident by then.\n"
+    );
+    println!(
+        "| function | first request | status (checked) | ready ms | first response ms | min | max | peak MiB |\n|---|---|---:|---:|---:|---:|---:|---:|"
     );
     let fixtures = ColdFixtures::new(&dynamo).await?;
     for function in FUNCTIONS {
-        let mut samples = Vec::new();
+        let (mut ready, mut first, mut peak) = (Vec::new(), Vec::new(), Vec::new());
         let mut described = ("", 0);
         for _ in 0..COLD_RUNS {
             // A fresh event per run: a refresh or logout spends its session.
             let (label, expected, event) = cold_event(function, &fixtures).await?;
             described = (label, expected);
-            samples.push(cold_start(&release.join(function), &dynamo, &event, expected).await?);
+            let (to_ready, to_response, peak_mib) =
+                cold_start(&release.join(function), &dynamo, &event, expected).await?;
+            ready.push(to_ready);
+            first.push(to_response);
+            peak.push(peak_mib);
         }
-        let (median, min, max) = summary(&mut samples);
+        let (ready, _, _) = summary(&mut ready);
+        let (median, min, max) = summary(&mut first);
+        let (peak, _, _) = summary(&mut peak);
         let (label, expected) = described;
-        println!("| {function} | {label} | {expected} | {median:.1} | {min:.1} | {max:.1} |");
+        println!(
+            "| {function} | {label} | {expected} | {ready:.1} | {median:.1} | {min:.1} | {max:.1} | {peak:.1} |"
+        );
     }
+    warm_invocations(&release, &dynamo, &fixtures).await?;
+    in_process_cost(&fixtures).await?;
     items_cost(&dynamo).await?;
     drop(dynamo_stack.stdin.take());
     let _ = dynamo_stack.wait().await;
@@ -178,7 +232,8 @@ async fn start_devstack(release: &Path, extra: &[&str]) -> Result<(Child, String
 }
 
 /// A Lambda event as API Gateway (HTTP API, payload 2.0) sends it.
-fn gateway_event(method: &str, path: &str, bearer: Option<&str>, body: Option<Value>) -> Value {
+fn gateway_event(method: &str, target: &str, bearer: Option<&str>, body: Option<Value>) -> Value {
+    let (path, query) = target.split_once('?').unwrap_or((target, ""));
     let mut headers = json!({"content-type": "application/json", "user-agent": "bench"});
     if let Some(token) = bearer {
         headers["authorization"] = json!(format!("Bearer {token}"));
@@ -187,7 +242,7 @@ fn gateway_event(method: &str, path: &str, bearer: Option<&str>, body: Option<Va
         "version": "2.0",
         "routeKey": "$default",
         "rawPath": path,
-        "rawQueryString": "",
+        "rawQueryString": query,
         "headers": headers,
         "requestContext": {
             "accountId": "000000000000", "apiId": "bench", "domainName": "localhost",
@@ -207,8 +262,24 @@ struct ColdFixtures {
     store: shared::store::Store,
     admin_id: String,
     admin_token: String,
+    /// A user whose role reads posts through a policy with a row filter, so that reads take
+    /// the permission evaluation an administrator skips.
+    reader_token: String,
+    tokens: shared::token::Tokens,
     refresh_keys: shared::refresh_token::RefreshKeys,
 }
+
+const READER_ROLE: &str = "3d9c1b7a-52e4-4f0e-9a61-8c2b4e6f1d03";
+/// A role reading posts through a policy whose row filter every post passes.
+const READER_ACCESS: &str = r#"{
+  "policies": [{
+    "id": "6a1f0c2e-93b4-4d57-8e1a-0b2c3d4e5f60", "name": "Bench Read Posts",
+    "permissions": [{"collection": "posts", "action": "read", "fields": ["id", "title", "content"],
+                     "permissions": {"title": {"_nnull": true}}}]
+  }],
+  "roles": [{"id": "3d9c1b7a-52e4-4f0e-9a61-8c2b4e6f1d03", "name": "Bench Reader",
+             "policies": ["6a1f0c2e-93b4-4d57-8e1a-0b2c3d4e5f60"]}]
+}"#;
 
 impl ColdFixtures {
     async fn new(dynamo: &str) -> Result<Self, BoxError> {
@@ -236,10 +307,26 @@ impl ColdFixtures {
         let admin_token = tokens
             .issue(&admin.id, Some(ADMIN_ROLE), true, true, now)?
             .token;
+        shared::provision::Document::from_json(READER_ACCESS)?
+            .apply(&store)
+            .await?;
+        let reader = shared::provision::create_user(
+            &store,
+            &passwords,
+            "bench-reader@example.com",
+            &shared::sensitive::Sensitive::new("bench-reader-password"),
+            Some(READER_ROLE),
+        )
+        .await?;
+        let reader_token = tokens
+            .issue(&reader.id, Some(READER_ROLE), false, false, now)?
+            .token;
         Ok(Self {
             store,
             admin_id: admin.id,
             admin_token,
+            reader_token,
+            tokens,
             refresh_keys: shared::refresh_token::RefreshKeys::new(&keys),
         })
     }
@@ -351,151 +438,280 @@ async fn cold_event(
                 Some(json!({"query": "{ posts { id title content } }"})),
             ),
         ),
-        _ => (
-            "GET /items/posts as an administrator (user GetItem, policy reads, Query)",
-            200,
-            gateway_event("GET", "/items/posts", Some(&fixtures.admin_token), None),
+        "password" => (
+            "POST /auth/password/reset with a forged token (refused before DynamoDB)",
+            403,
+            gateway_event(
+                "POST",
+                "/auth/password/reset",
+                None,
+                Some(json!({"token": "forged.reset.token", "password": "n3w-password-1"})),
+            ),
         ),
+        "verify" => (
+            "GET /users/register/verify-email with a forged token (refused before DynamoDB)",
+            403,
+            gateway_event(
+                "GET",
+                "/users/register/verify-email?token=forged.link.token",
+                None,
+                None,
+            ),
+        ),
+        "me" => (
+            "GET /users/me as an administrator (user GetItem, policy reads)",
+            200,
+            gateway_event("GET", "/users/me", Some(&fixtures.admin_token), None),
+        ),
+        "directory" => (
+            "GET /users?limit=25 as an administrator (user GetItem, policy reads, Query)",
+            200,
+            gateway_event("GET", "/users?limit=25", Some(&fixtures.admin_token), None),
+        ),
+        "server" => (
+            "GET /server/ping (no DynamoDB)",
+            200,
+            gateway_event("GET", "/server/ping", None, None),
+        ),
+        "pages" => (
+            "GET /auth/ui/sign-in (settings read, the page)",
+            200,
+            gateway_event("GET", "/auth/ui/sign-in", None, None),
+        ),
+        "items" => (
+            "GET /items/posts as a user of the Read Posts policy (user GetItem, policy reads, Query)",
+            200,
+            gateway_event("GET", "/items/posts", Some(&fixtures.reader_token), None),
+        ),
+        other => return Err(format!("no benchmark request for {other}").into()),
     })
 }
 
-/// Milliseconds from spawning `binary` to its first response reaching the Runtime API.
+/// The environment a function gets from Lambda and the template, pointed at the local DynamoDB.
+fn function_environment<'a>(
+    dynamo: &'a str,
+    extra: &[(&'a str, &'a str)],
+) -> Vec<(&'a str, &'a str)> {
+    let mut environment = vec![
+        ("AWS_LAMBDA_FUNCTION_NAME", "bench"),
+        ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "1769"),
+        ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST"),
+        ("AWS_LAMBDA_LOG_LEVEL", "ERROR"),
+        ("AWS_ENDPOINT_URL_DYNAMODB", dynamo),
+        ("AWS_ACCESS_KEY_ID", "local"),
+        ("AWS_SECRET_ACCESS_KEY", "local"),
+        ("AWS_REGION", "us-east-1"),
+        ("TABLE_PREFIX", "bench-"),
+        ("SECRET", SECRET),
+    ];
+    environment.extend_from_slice(extra);
+    environment
+}
+
+/// One cold start: milliseconds from spawning `binary` to its first request for an invocation
+/// (initialisation) and to its first response, and its peak resident memory then (MiB).
 async fn cold_start(
-    binary: &PathBuf,
+    binary: &Path,
     dynamo: &str,
     event: &Value,
     expected: u16,
-) -> Result<f64, BoxError> {
-    let listener = TcpListener::bind("127.0.0.1:0").await?;
-    let runtime_api = listener.local_addr()?.to_string();
-    let started = Instant::now();
-    let mut child = Command::new(binary)
-        .env_clear()
-        .env("AWS_LAMBDA_RUNTIME_API", &runtime_api)
-        .env("AWS_LAMBDA_FUNCTION_NAME", "bench")
-        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "1769")
-        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-        .env("AWS_LAMBDA_LOG_LEVEL", "ERROR")
-        .env("AWS_ENDPOINT_URL_DYNAMODB", dynamo)
-        .env("AWS_ACCESS_KEY_ID", "local")
-        .env("AWS_SECRET_ACCESS_KEY", "local")
-        .env("AWS_REGION", "us-east-1")
-        .env("TABLE_PREFIX", "bench-")
-        .env("SECRET", SECRET)
-        .stdout(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()?;
-    let (elapsed, status) = tokio::time::timeout(
-        Duration::from_secs(30),
-        serve_one_invocation(&listener, event),
-    )
-    .await
-    .map_err(|_| "the function did not answer within 30 s")??;
-    let _ = child.kill().await;
-    if status != expected {
+) -> Result<(f64, f64, f64), BoxError> {
+    let mut process = FunctionProcess::spawn(binary, &function_environment(dynamo, &[])).await?;
+    let answer = process.invoke(event, Duration::from_secs(30)).await?;
+    let memory = process.memory()?;
+    let ready = process.ready().ok_or("no request for an invocation")?;
+    let spawned = process.spawned();
+    process.stop().await;
+    if answer.status != expected {
         return Err(format!(
-            "{} answered {status}, expected {expected}",
-            binary.display()
+            "{} answered {} ({}), expected {expected}",
+            binary.display(),
+            answer.status,
+            answer.response
         )
         .into());
     }
-    Ok(elapsed.duration_since(started).as_secs_f64() * 1000.0)
+    let millis = |at: Instant| at.duration_since(spawned).as_secs_f64() * 1000.0;
+    Ok((millis(ready), millis(answer.at), mib(memory.peak)))
 }
 
-/// A minimal Runtime API: hands out `event` on `/invocation/next` and returns when the first
-/// response is posted, with the status the function answered. Each connection is served on its own task: the runtime
-/// client may post the response on a new connection while the first is still open, and serving
-/// connections one after another would then wait on the first forever.
-async fn serve_one_invocation(
-    listener: &TcpListener,
-    event: &Value,
-) -> Result<(Instant, u16), BoxError> {
-    let body = std::sync::Arc::new(event.to_string());
-    let (outcome, mut outcomes) = tokio::sync::mpsc::channel(1);
-    let mut connections = tokio::task::JoinSet::new();
-    loop {
-        tokio::select! {
-            accepted = listener.accept() => {
-                let (stream, _) = accepted?;
-                let (body, outcome) = (body.clone(), outcome.clone());
-                connections.spawn(async move {
-                    if let Some(result) = serve_connection(stream, &body).await.transpose() {
-                        let _ = outcome.send(result).await;
-                    }
-                });
-            }
-            Some(result) = outcomes.recv() => return result,
-        }
-    }
+fn mib(bytes: u64) -> f64 {
+    bytes as f64 / 1_048_576.0
 }
 
-/// Serves one Runtime API connection: `Some` once the function posted its response or an
-/// error, `None` when the connection closed first.
-async fn serve_connection(
-    stream: tokio::net::TcpStream,
-    body: &str,
-) -> Result<Option<(Instant, u16)>, BoxError> {
-    let mut reader = BufReader::new(stream);
-    loop {
-        let mut request_line = String::new();
-        if reader.read_line(&mut request_line).await? == 0 {
-            return Ok(None);
+const IN_PROCESS_RUNS: usize = 10_000;
+
+/// The in-process work of a warm authenticated page read, DynamoDB excluded: verifying the
+/// token, the caller's standing, policies and collection from the warm caches, parsing the
+/// query, the read plan, the permission filter over 25 rows and the JSON body. Each step is the
+/// code `GET /items/{collection}` runs (shared::auth, shared::access, shared::query,
+/// shared::items); the rows stand for what the one DynamoDB Query returns.
+async fn in_process_cost(fixtures: &ColdFixtures) -> Result<(), BoxError> {
+    use shared::access::ReadPlan;
+    use shared::access::cache::AccessCache;
+    use shared::query::ItemsQuery;
+
+    let cache = AccessCache::new(Duration::from_secs(3600));
+    let rows: Vec<serde_json::Map<String, Value>> = (1..=25)
+        .map(|id| {
+            json!({
+                "id": id,
+                "title": format!("Post number {id}"),
+                "content": "A paragraph of text standing for a blog post's body. ".repeat(4),
+            })
+            .as_object()
+            .cloned()
+            .unwrap_or_default()
+        })
+        .collect();
+    let pairs: Vec<(String, String)> = [("limit", "25"), ("fields", "id,title,content")]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let read_page = || async {
+        let claims = fixtures.tokens.verify(&fixtures.reader_token)?;
+        cache
+            .standing(&fixtures.store, &claims.id)
+            .await?
+            .ok_or("the reader is gone")?;
+        let accountability = cache
+            .accountability(&fixtures.store, Some((&claims.id, claims.role.as_deref())))
+            .await?;
+        if !accountability.may_read("posts") {
+            return Err::<Vec<u8>, BoxError>("the reader may not read posts".into());
         }
-        let mut length = 0usize;
-        loop {
-            let mut header = String::new();
-            reader.read_line(&mut header).await?;
-            if header.trim().is_empty() {
-                break;
-            }
-            if let Some((name, value)) = header.split_once(':')
-                && name.eq_ignore_ascii_case("content-length")
-            {
-                length = value.trim().parse()?;
-            }
+        let collection = cache
+            .collection(&fixtures.store, "posts")
+            .await?
+            .ok_or("no posts collection")?;
+        let query = ItemsQuery::parse(&pairs, 100, 1000)?;
+        let plan = ReadPlan::new(
+            &accountability,
+            (*collection).clone(),
+            query.fields.as_deref(),
+            1_767_225_600_000,
+        )?;
+        let page: Vec<Value> = rows
+            .iter()
+            .filter_map(|row| plan.visible_row(row))
+            .map(Value::Object)
+            .collect();
+        if page.len() != rows.len() {
+            return Err("the permission filter dropped a row".into());
         }
-        let mut payload = vec![0u8; length];
-        reader.read_exact(&mut payload).await?;
-        let path = request_line
-            .split_whitespace()
-            .nth(1)
-            .unwrap_or("")
-            .to_owned();
-        if path.ends_with("/invocation/next") {
-            let deadline = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)?
-                .as_millis()
-                + 30_000;
-            let response = format!(
-                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n\
-                 lambda-runtime-aws-request-id: bench-1\r\n\
-                 lambda-runtime-deadline-ms: {deadline}\r\n\
-                 lambda-runtime-invoked-function-arn: arn:aws:lambda:us-east-1:000000000000:function:bench\r\n\
-                 lambda-runtime-trace-id: Root=1-00000000-000000000000000000000000\r\n\
-                 content-length: {}\r\n\r\n{body}",
-                body.len()
-            );
-            reader.get_mut().write_all(response.as_bytes()).await?;
-        } else if path.ends_with("/response") {
-            let now = Instant::now();
-            let _ = reader
-                .get_mut()
-                .write_all(b"HTTP/1.1 202 Accepted\r\ncontent-length: 0\r\n\r\n")
-                .await;
-            let answer: Value = serde_json::from_slice(&payload).unwrap_or(Value::Null);
-            let status = answer["statusCode"]
-                .as_u64()
-                .and_then(|s| u16::try_from(s).ok())
-                .ok_or_else(|| format!("the function answered {answer}"))?;
-            return Ok(Some((now, status)));
-        } else {
-            return Err(format!(
-                "the function reported an error on {path}: {}",
-                String::from_utf8_lossy(&payload)
-            )
-            .into());
-        }
+        Ok(serde_json::to_vec(&json!({ "data": page }))?)
+    };
+    // Fills the caches (the DynamoDB reads a warm function no longer makes).
+    read_page().await?;
+    let mut samples = Vec::with_capacity(IN_PROCESS_RUNS);
+    for _ in 0..IN_PROCESS_RUNS {
+        let started = Instant::now();
+        let body = read_page().await?;
+        samples.push(started.elapsed().as_secs_f64() * 1_000_000.0);
+        std::hint::black_box(body);
     }
+    let p50 = percentile(&mut samples, 0.5);
+    let p99 = percentile(&mut samples, 0.99);
+    println!(
+        "\n## In-process cost of a warm authenticated page read (DynamoDB excluded; {IN_PROCESS_RUNS} runs)\n"
+    );
+    println!(
+        "Token verification, standing/policies/collection from the warm caches, query parsing, the read plan, \
+         the row filter of a policy over 25 rows and the JSON body, as `GET /items/posts?limit=25` runs them.\n"
+    );
+    println!("| p50 µs | p99 µs |\n|---:|---:|\n| {p50:.1} | {p99:.1} |");
+    Ok(())
+}
+
+const INVOCATIONS: usize = 1_000;
+/// Invocations after which a warm invocation's DynamoDB requests are counted (caches filled).
+const WARM_UP: usize = 10;
+/// Warm invocations whose DynamoDB requests and times are measured.
+const COUNTED: usize = 100;
+
+/// Each function in one process for `INVOCATIONS` invocations of its benchmark request, as a
+/// warm Lambda instance serves them: DynamoDB requests per warm invocation (counted by the
+/// `DYNAMODB_REQUEST_LOG` interceptor in the function, not estimated), the invocation's time
+/// through the Runtime API, and resident memory after the first and after the last.
+async fn warm_invocations(
+    release: &Path,
+    dynamo: &str,
+    fixtures: &ColdFixtures,
+) -> Result<(), BoxError> {
+    println!(
+        "\n## Warm invocations ({INVOCATIONS} per function in one process, through the Runtime API)\n"
+    );
+    println!(
+        "DynamoDB requests are counted over invocations {}..{} by an SDK interceptor in the function; \
+         \"working set\" is the peak resident size by the end of the first invocation, \"after {INVOCATIONS}\" \
+         the resident size after the last.\n",
+        WARM_UP + 1,
+        WARM_UP + COUNTED
+    );
+    println!(
+        "| function | request | DynamoDB requests per invocation | p50 ms | working set MiB | resident after {INVOCATIONS} MiB | ratio |\n|---|---|---:|---:|---:|---:|---:|"
+    );
+    for function in FUNCTIONS {
+        let log = std::env::temp_dir().join(format!(
+            "bench-dynamodb-requests-{function}-{}.log",
+            std::process::id()
+        ));
+        let _ = std::fs::remove_file(&log);
+        let log_path = log.to_string_lossy().into_owned();
+        let environment = function_environment(dynamo, &[("DYNAMODB_REQUEST_LOG", &log_path)]);
+        let mut process = FunctionProcess::spawn(&release.join(function), &environment).await?;
+        let requests_logged = || {
+            std::fs::read_to_string(&log)
+                .map(|text| text.lines().count())
+                .unwrap_or(0)
+        };
+        let mut working_set = 0.0;
+        let (mut logged_before, mut counted) = (0, 0);
+        let mut samples = Vec::with_capacity(COUNTED);
+        let mut label = "";
+        for n in 0..INVOCATIONS {
+            if n == WARM_UP {
+                logged_before = requests_logged();
+            }
+            let (described, expected, mut event) = cold_event(function, fixtures).await?;
+            label = described;
+            // Another client address each time, as many clients would be.
+            event["requestContext"]["http"]["sourceIp"] = json!(format!(
+                "10.{}.{}.{}",
+                n / 65_536 % 256,
+                n / 256 % 256,
+                n % 256
+            ));
+            let sent = Instant::now();
+            let answer = process.invoke(&event, Duration::from_secs(30)).await?;
+            if answer.status != expected {
+                return Err(format!(
+                    "{function} invocation {n} answered {} ({}), expected {expected}",
+                    answer.status, answer.response
+                )
+                .into());
+            }
+            if (WARM_UP..WARM_UP + COUNTED).contains(&n) {
+                samples.push(answer.at.duration_since(sent).as_secs_f64() * 1000.0);
+            }
+            if n == 0 {
+                working_set = mib(process.memory()?.peak);
+            }
+            if n + 1 == WARM_UP + COUNTED {
+                counted = requests_logged() - logged_before;
+            }
+        }
+        let resident = mib(process.memory()?.resident);
+        process.stop().await;
+        let _ = std::fs::remove_file(&log);
+        let per_invocation = counted as f64 / COUNTED as f64;
+        let p50 = percentile(&mut samples, 0.5);
+        println!(
+            "| {function} | {label} | {per_invocation:.2} | {p50:.2} | {working_set:.1} | {resident:.1} | {:.2} |",
+            resident / working_set
+        );
+    }
+    Ok(())
 }
 
 async fn warm_latency(api: &str) -> Result<(), BoxError> {

@@ -25,10 +25,10 @@ use shared::store::{Store, Tables, ensure_tables};
 
 type BoxError = Box<dyn std::error::Error>;
 
+const USAGE: &str = "usage: provision tables\n       provision apply FILE\n       provision create-user --email EMAIL [--role ROLE_ID]   (password on stdin)\n       provision set-password --email EMAIL   (password on stdin)\n       provision end-sessions|suspend|delete --email EMAIL\n       provision users list [--email PART]\n       provision users reindex\n\nThe stack is the one of the standard AWS environment (credentials, region,\nAWS_ENDPOINT_URL_DYNAMODB for a local one) and TABLE_PREFIX (default directus-).";
+
 fn usage() -> ! {
-    eprintln!(
-        "usage: provision tables\n       provision apply FILE\n       provision create-user --email EMAIL [--role ROLE_ID]   (password on stdin)\n       provision set-password --email EMAIL   (password on stdin)\n       provision end-sessions|suspend|delete --email EMAIL\n       provision users list [--email PART]\n       provision users reindex"
-    );
+    eprintln!("{USAGE}");
     std::process::exit(2)
 }
 
@@ -41,6 +41,10 @@ async fn main() {
 }
 
 async fn run() -> Result<(), BoxError> {
+    if matches!(std::env::args().nth(1).as_deref(), Some("-h" | "--help")) {
+        println!("{USAGE}");
+        return Ok(());
+    }
     let prefix = std::env::var("TABLE_PREFIX").unwrap_or_else(|_| "directus-".into());
     let store = Store::from_env(Tables::with_prefix(&prefix)).await;
     let args: Vec<String> = std::env::args().skip(1).collect();

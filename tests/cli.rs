@@ -1,0 +1,93 @@
+//! Every binary of the workspace answers `--help` with its usage and exits at once — none starts
+//! its work (the benchmark used to run whole when asked for help) — and refuses an unknown
+//! argument with status 2.
+
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The workspace's binaries: each function, and the local stack's tools.
+fn binaries() -> Vec<String> {
+    let functions = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../functions"))
+        .expect("functions/ is readable")
+        .map(|entry| {
+            entry
+                .expect("an entry")
+                .file_name()
+                .to_string_lossy()
+                .into_owned()
+        });
+    let mut names: Vec<String> = functions
+        .chain(["devstack", "bench", "provision"].map(String::from))
+        .collect();
+    names.sort();
+    names
+}
+
+fn binary(name: &str) -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../target")));
+    let path = target.join("debug").join(name);
+    assert!(
+        path.exists(),
+        "{} is missing: `cargo build --workspace` builds it (make test does)",
+        path.display()
+    );
+    path
+}
+
+/// Runs `name` with `argument` and no environment (no Runtime API, no AWS settings), so a
+/// binary that ignored the argument and started would fail or hang, not pass.
+fn run(name: &str, argument: &str) -> (i32, String, String) {
+    let mut child = Command::new(binary(name))
+        .arg(argument)
+        .env_clear()
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{name} starts: {e}"));
+    let started = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().expect("waits") {
+            let output = child.wait_with_output().expect("output");
+            return (
+                status.code().unwrap_or(-1),
+                String::from_utf8_lossy(&output.stdout).into_owned(),
+                String::from_utf8_lossy(&output.stderr).into_owned(),
+            );
+        }
+        if started.elapsed() > Duration::from_secs(20) {
+            let _ = child.kill();
+            panic!("{name} {argument} did not exit within 20 s");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn every_binary_answers_help_with_its_usage_and_exits() {
+    let names = binaries();
+    assert!(names.len() >= 19, "{names:?}");
+    for name in names {
+        let (status, stdout, stderr) = run(&name, "--help");
+        assert_eq!(status, 0, "{name} --help: {stdout}{stderr}");
+        assert!(
+            stdout.to_lowercase().contains("usage:") && stdout.contains(&name),
+            "{name} --help printed: {stdout}"
+        );
+    }
+}
+
+#[test]
+fn every_binary_refuses_an_unknown_argument() {
+    for name in binaries() {
+        let (status, stdout, stderr) = run(&name, "--no-such-option");
+        assert_eq!(status, 2, "{name} --no-such-option: {stdout}{stderr}");
+        assert!(
+            stderr.to_lowercase().contains("usage:"),
+            "{name} --no-such-option said: {stderr}"
+        );
+    }
+}
