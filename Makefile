@@ -10,7 +10,7 @@ SAM       := $(VENV)/bin/sam
 FUNCTIONS := $(notdir $(wildcard functions/*))
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help dev test soak tools template-tools check-template build bench clean-data chromium screenshots
+.PHONY: help dev test soak tools template-tools check-template template-lmi build bench clean-data chromium screenshots
 
 help:
 	@echo "make dev    start DynamoDB (dynoxide), seed it, serve every function at http://127.0.0.1:9000, mail to the inbox at http://127.0.0.1:1080"
@@ -18,7 +18,8 @@ help:
 	@echo "make bench  measure cold start, warm latency per endpoint and binary sizes"
 	@echo "make soak   the reliability tests with a longer load (RELIABILITY_SOAK_SECS, default 60; RELIABILITY_SOAK_CLIENTS, default 12)"
 	@echo "make build  release zips for AWS Lambda (arm64) with cargo lambda, and their sizes"
-	@echo "make check-template  cfn-lint, sam validate --lint, the template/workspace drift check, IAM grants vs infra/dynamodb-access.json"
+	@echo "make check-template  cfn-lint, sam validate --lint, the template/workspace drift check, IAM grants vs infra/dynamodb-access.json, the Lambda Managed Instances variant"
+	@echo "make template-lmi  write template-lmi.yaml, the Lambda Managed Instances variant of template.yaml (docs/deploy.md)"
 
 # cargo-lambda (and the zig it brings) from PyPI, into a git-ignored virtual environment.
 $(LAMBDA):
@@ -43,7 +44,10 @@ template-tools: $(SAM)
 
 # template.yaml: linted, validated, in step with functions/ and the local router, and granting
 # each function exactly the DynamoDB access infra/dynamodb-access.json declares. The import
-# template of docs/deploy.md (adopting retained tables) is linted too.
+# template of docs/deploy.md (adopting retained tables) is linted too, and so is the Lambda
+# Managed Instances variant (infra/managed_instances.py): rendered from template.yaml, linted and
+# validated as a SAM template, translated offline with example subnets and security groups, its
+# functions checked, and the translation linted.
 check-template: template-tools
 	@$(SAM) --version | grep -qx "SAM CLI, version $(SAM_VERSION)" || { echo "expected SAM CLI $(SAM_VERSION), found: $$($(SAM) --version); run $(PIP) install aws-sam-cli==$(SAM_VERSION)"; exit 1; }
 	@$(VENV)/bin/cfn-lint --version | grep -qx "cfn-lint $(CFN_LINT_VERSION)" || { echo "expected cfn-lint $(CFN_LINT_VERSION), found: $$($(VENV)/bin/cfn-lint --version); run $(PIP) install cfn-lint==$(CFN_LINT_VERSION)"; exit 1; }
@@ -54,6 +58,13 @@ check-template: template-tools
 	$(VENV)/bin/python infra/import_template.py --stack check --template target/import-template.json \
 		--resources target/import-resources.json --secret-arn arn:aws:secretsmanager:us-east-1:000000000000:secret:check
 	$(VENV)/bin/cfn-lint target/import-template.json
+	$(VENV)/bin/python infra/managed_instances.py check --output target/lmi
+	$(VENV)/bin/cfn-lint target/lmi/template-lmi.yaml target/lmi/template-lmi.translated.json
+	$(SAM) validate --lint --region us-east-1 --template-file target/lmi/template-lmi.yaml
+
+# template.yaml's Lambda Managed Instances variant, next to it (git-ignored; generated).
+template-lmi: template-tools
+	$(VENV)/bin/python infra/managed_instances.py render --output template-lmi.yaml
 
 # The functions are built as `cargo lambda watch` builds each (see `bench`), so the watcher finds
 # them fresh and starts them without compiling them a second time.
