@@ -4,6 +4,7 @@ mod access;
 mod aggregate;
 mod browser;
 mod cli;
+mod concurrency;
 mod directory;
 mod email;
 mod gateway;

@@ -10,9 +10,15 @@ use lambda_http::{Error, Request, service_fn};
 
 use crate::http::HttpResponse;
 
-/// Handles the command line and sets up the process. Exits for `--help` (status 0) and for any
-/// other argument (status 2): the Lambda runtime starts a function with none.
-pub fn start(function: &str, serves: &str) {
+/// The local stack's stand-in for `AWS_LAMBDA_MAX_CONCURRENCY`, which `cargo lambda watch` sets
+/// to 1 in every function it runs: `devstack` sets this one so that each local process serves
+/// several invocations at once, as on Lambda Managed Instances. Lambda never sets it.
+pub const LOCAL_MAX_CONCURRENCY: &str = "LOCAL_MAX_CONCURRENCY";
+
+/// Handles the command line and sets up the process, then builds the Tokio runtime the
+/// function runs on. Exits for `--help` (status 0) and for any other argument (status 2): the
+/// Lambda runtime starts a function with none.
+pub fn start(function: &str, serves: &str) -> std::io::Result<tokio::runtime::Runtime> {
     let usage = format!(
         "{function}: the Directus-compatible auth API's AWS Lambda function for {serves}.\n\n\
          Usage: {function} [--help]\n\n\
@@ -32,7 +38,15 @@ pub fn start(function: &str, serves: &str) {
         }
     }
     return_large_allocations_to_the_system();
+    if let Some(concurrency) = std::env::var_os(LOCAL_MAX_CONCURRENCY) {
+        // SAFETY: no other thread exists yet (the Tokio runtime is built below), so nothing
+        // reads the environment while it changes.
+        unsafe { std::env::set_var("AWS_LAMBDA_MAX_CONCURRENCY", concurrency) };
+    }
     lambda_http::tracing::init_default_subscriber();
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
 }
 
 /// Serves invocations with `handler` until the runtime ends the process. The handler puts each

@@ -3,16 +3,17 @@ use std::sync::Arc;
 use lambda_http::Error;
 use shared::AppState;
 
-#[tokio::main]
-async fn main() -> Result<(), Error> {
+fn main() -> Result<(), Error> {
     shared::runtime::start(
         "directory",
         "GET /users and GET /users/{id} (the user directory)",
-    );
-    let state = Arc::new(AppState::from_env().await?);
-    shared::runtime::serve(move |request| {
-        let state = Arc::clone(&state);
-        async move { shared::http::within_budget(directory::handle(&state, request)).await }
+    )?
+    .block_on(async {
+        let state = Arc::new(AppState::from_env().await?);
+        shared::runtime::serve(move |request| {
+            let state = Arc::clone(&state);
+            async move { shared::http::within_budget(directory::handle(&state, request)).await }
+        })
+        .await
     })
-    .await
 }

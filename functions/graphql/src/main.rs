@@ -4,20 +4,20 @@ use lambda_http::Error;
 use shared::AppState;
 use shared::graphql::{ItemsScope, Limits};
 
-#[tokio::main]
-async fn main() -> Result<(), Error> {
+fn main() -> Result<(), Error> {
     shared::runtime::start(
         "graphql",
         "/graphql (GraphQL over the items the caller may read)",
-    );
-    let state = Arc::new(AppState::from_env().await?);
-    let scope = Arc::new(ItemsScope::new(
-        Limits::from_env()?,
-        state.config.permissions_cache_ttl,
-    ));
-    shared::runtime::serve(move |request| {
-        let (state, scope) = (Arc::clone(&state), Arc::clone(&scope));
-        async move { shared::http::within_budget(graphql::handle(&state, &scope, request)).await }
+    )?.block_on(async {
+        let state = Arc::new(AppState::from_env().await?);
+        let scope = Arc::new(ItemsScope::new(
+            Limits::from_env()?,
+            state.config.permissions_cache_ttl,
+        ));
+        shared::runtime::serve(move |request| {
+            let (state, scope) = (Arc::clone(&state), Arc::clone(&scope));
+            async move { shared::http::within_budget(graphql::handle(&state, &scope, request)).await }
+        })
+        .await
     })
-    .await
 }

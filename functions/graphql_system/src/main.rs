@@ -6,22 +6,23 @@ use shared::graphql::Limits;
 use shared::graphql::system::SystemSchemas;
 use shared::password::Passwords;
 
-#[tokio::main]
-async fn main() -> Result<(), Error> {
+fn main() -> Result<(), Error> {
     shared::runtime::start(
         "graphql_system",
         "/graphql/system (GraphQL: registration, login, refresh, logout, password reset, users_me)",
-    );
-    let state = Arc::new(AppState::from_env_with_mail().await?);
-    let passwords = Arc::new(Passwords::new(state.config.hashing)?);
-    let app = Arc::new(graphql_system::App {
-        state,
-        passwords,
-        schemas: SystemSchemas::new(Limits::from_env()?),
-    });
-    shared::runtime::serve(move |request| {
-        let app = Arc::clone(&app);
-        async move { shared::http::within_budget(graphql_system::handle(&app, request)).await }
+    )?
+    .block_on(async {
+        let state = Arc::new(AppState::from_env_with_mail().await?);
+        let passwords = Arc::new(Passwords::new(state.config.hashing)?);
+        let app = Arc::new(graphql_system::App {
+            state,
+            passwords,
+            schemas: SystemSchemas::new(Limits::from_env()?),
+        });
+        shared::runtime::serve(move |request| {
+            let app = Arc::clone(&app);
+            async move { shared::http::within_budget(graphql_system::handle(&app, request)).await }
+        })
+        .await
     })
-    .await
 }

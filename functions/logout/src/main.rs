@@ -3,13 +3,13 @@ use std::sync::Arc;
 use lambda_http::Error;
 use shared::AppState;
 
-#[tokio::main]
-async fn main() -> Result<(), Error> {
-    shared::runtime::start("logout", "POST /auth/logout");
-    let state = Arc::new(AppState::from_env().await?);
-    shared::runtime::serve(move |request| {
-        let state = Arc::clone(&state);
-        async move { shared::http::within_budget(logout::handle(&state, request)).await }
+fn main() -> Result<(), Error> {
+    shared::runtime::start("logout", "POST /auth/logout")?.block_on(async {
+        let state = Arc::new(AppState::from_env().await?);
+        shared::runtime::serve(move |request| {
+            let state = Arc::clone(&state);
+            async move { shared::http::within_budget(logout::handle(&state, request)).await }
+        })
+        .await
     })
-    .await
 }

@@ -4,14 +4,14 @@ use lambda_http::Error;
 use shared::AppState;
 use shared::password::Passwords;
 
-#[tokio::main]
-async fn main() -> Result<(), Error> {
-    shared::runtime::start("me", "GET and PATCH /users/me");
-    let state = Arc::new(AppState::from_env().await?);
-    let passwords = Passwords::new(state.config.hashing)?;
-    shared::runtime::serve(move |request| {
-        let (state, passwords) = (Arc::clone(&state), passwords.clone());
-        async move { shared::http::within_budget(me::handle(&state, &passwords, request)).await }
+fn main() -> Result<(), Error> {
+    shared::runtime::start("me", "GET and PATCH /users/me")?.block_on(async {
+        let state = Arc::new(AppState::from_env().await?);
+        let passwords = Passwords::new(state.config.hashing)?;
+        shared::runtime::serve(move |request| {
+            let (state, passwords) = (Arc::clone(&state), passwords.clone());
+            async move { shared::http::within_budget(me::handle(&state, &passwords, request)).await }
+        })
+        .await
     })
-    .await
 }

@@ -4,17 +4,20 @@ use lambda_http::Error;
 use shared::AppState;
 use shared::password::Passwords;
 
-#[tokio::main]
-async fn main() -> Result<(), Error> {
+fn main() -> Result<(), Error> {
     shared::runtime::start(
         "password",
         "POST /auth/password/request and POST /auth/password/reset",
-    );
-    let state = Arc::new(AppState::from_env_with_mail().await?);
-    let passwords = Passwords::new(state.config.hashing)?;
-    shared::runtime::serve(move |request| {
-        let (state, passwords) = (Arc::clone(&state), passwords.clone());
-        async move { shared::http::within_budget(password::handle(&state, &passwords, request)).await }
+    )?
+    .block_on(async {
+        let state = Arc::new(AppState::from_env_with_mail().await?);
+        let passwords = Passwords::new(state.config.hashing)?;
+        shared::runtime::serve(move |request| {
+            let (state, passwords) = (Arc::clone(&state), passwords.clone());
+            async move {
+                shared::http::within_budget(password::handle(&state, &passwords, request)).await
+            }
+        })
+        .await
     })
-    .await
 }

@@ -3,13 +3,13 @@ use std::sync::Arc;
 use lambda_http::Error;
 use shared::AppState;
 
-#[tokio::main]
-async fn main() -> Result<(), Error> {
-    shared::runtime::start("refresh", "POST /auth/refresh");
-    let state = Arc::new(AppState::from_env().await?);
-    shared::runtime::serve(move |request| {
-        let state = Arc::clone(&state);
-        async move { shared::http::within_budget(refresh::handle(&state, request)).await }
+fn main() -> Result<(), Error> {
+    shared::runtime::start("refresh", "POST /auth/refresh")?.block_on(async {
+        let state = Arc::new(AppState::from_env().await?);
+        shared::runtime::serve(move |request| {
+            let state = Arc::clone(&state);
+            async move { shared::http::within_budget(refresh::handle(&state, request)).await }
+        })
+        .await
     })
-    .await
 }

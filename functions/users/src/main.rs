@@ -4,17 +4,17 @@ use lambda_http::Error;
 use shared::AppState;
 use shared::password::Passwords;
 
-#[tokio::main]
-async fn main() -> Result<(), Error> {
+fn main() -> Result<(), Error> {
     shared::runtime::start(
         "users",
         "POST /users, PATCH /users/{id} and DELETE /users/{id}",
-    );
-    let state = Arc::new(AppState::from_env().await?);
-    let passwords = Passwords::new(state.config.hashing)?;
-    shared::runtime::serve(move |request| {
-        let (state, passwords) = (Arc::clone(&state), passwords.clone());
-        async move { shared::http::within_budget(users::handle(&state, &passwords, request)).await }
+    )?.block_on(async {
+        let state = Arc::new(AppState::from_env().await?);
+        let passwords = Passwords::new(state.config.hashing)?;
+        shared::runtime::serve(move |request| {
+            let (state, passwords) = (Arc::clone(&state), passwords.clone());
+            async move { shared::http::within_budget(users::handle(&state, &passwords, request)).await }
+        })
+        .await
     })
-    .await
 }

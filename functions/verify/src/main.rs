@@ -3,13 +3,13 @@ use std::sync::Arc;
 use lambda_http::Error;
 use shared::AppState;
 
-#[tokio::main]
-async fn main() -> Result<(), Error> {
-    shared::runtime::start("verify", "GET /users/register/verify-email");
-    let state = Arc::new(AppState::from_env().await?);
-    shared::runtime::serve(move |request| {
-        let state = Arc::clone(&state);
-        async move { shared::http::within_budget(verify::handle(&state, request)).await }
+fn main() -> Result<(), Error> {
+    shared::runtime::start("verify", "GET /users/register/verify-email")?.block_on(async {
+        let state = Arc::new(AppState::from_env().await?);
+        shared::runtime::serve(move |request| {
+            let state = Arc::clone(&state);
+            async move { shared::http::within_budget(verify::handle(&state, request)).await }
+        })
+        .await
     })
-    .await
 }

@@ -45,6 +45,9 @@ struct Options {
     /// Instances of each function `cargo lambda watch` may run at once, as Lambda runs
     /// concurrent requests in separate instances.
     concurrency: u16,
+    /// Invocations one function process serves at once (`run_concurrent`), as an execution
+    /// environment of Lambda Managed Instances does.
+    instance_concurrency: u16,
     cors_origins: String,
     /// Start maildev on these loopback ports (SMTP, web); 0 picks a free one.
     inbox: Option<(u16, u16)>,
@@ -59,13 +62,15 @@ struct Options {
 
 const USAGE: &str = "usage: devstack [--db FILE | --memory] [--port N] [--api-port N | --no-api] \
      [--seed FILE]... [--prefix P] [--exit-on-eof] [--api-log FILE] [--release] \
-     [--cors-origins A,B] [--concurrency N] [--inbox SMTP:WEB | --no-inbox | --smtp PORT] \
+     [--cors-origins A,B] [--concurrency N] [--instance-concurrency N] \
+     [--inbox SMTP:WEB | --no-inbox | --smtp PORT] \
      [--dynamo-endpoint URL] [--faults]
 
 The local stack (`make dev` runs it): DynamoDB (dynoxide) on --port (8000) with its tables and
 the seeds applied (infra/seed.json unless --seed is given), the local inbox (maildev, SMTP 1025,
 web 1080), and every function under `cargo lambda watch` (--release for release builds,
---concurrency invocations at once per function, default 4) behind an API Gateway stand-in on
+--concurrency processes per function, default 4, each serving --instance-concurrency
+invocations at once, default 8) behind an API Gateway stand-in on
 --api-port (9000). Prints `DYNAMODB <url>` and `READY <url>` when it serves.";
 
 fn usage() -> ! {
@@ -85,6 +90,7 @@ fn parse_options() -> Options {
         api_log: None,
         release: false,
         concurrency: 4,
+        instance_concurrency: 8,
         // As the template's `CorsAllowOrigins` parameter.
         cors_origins: std::env::var("CORS_ALLOW_ORIGINS")
             .unwrap_or_else(|_| gateway::DEFAULT_CORS_ORIGINS.to_owned()),
@@ -110,6 +116,13 @@ fn parse_options() -> Options {
             "--release" => options.release = true,
             "--concurrency" => {
                 options.concurrency = value()
+                    .parse()
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .unwrap_or_else(|| usage())
+            }
+            "--instance-concurrency" => {
+                options.instance_concurrency = value()
                     .parse()
                     .ok()
                     .filter(|n| *n > 0)
@@ -421,6 +434,12 @@ fn start_api(
         ])
         .args(options.release.then_some("--release"))
         .args(["--concurrency", &options.concurrency.to_string()])
+        // cargo lambda sets AWS_LAMBDA_MAX_CONCURRENCY=1 in each function whatever it is told;
+        // shared::runtime reads this one instead.
+        .env(
+            shared::runtime::LOCAL_MAX_CONCURRENCY,
+            options.instance_concurrency.to_string(),
+        )
         .current_dir(&options.workspace)
         .env("AWS_ENDPOINT_URL_DYNAMODB", dynamo_url)
         .env("AWS_ACCESS_KEY_ID", "local")

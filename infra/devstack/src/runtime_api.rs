@@ -34,9 +34,29 @@ pub struct FunctionProcess {
     child: Child,
     spawned: Instant,
     ready: Arc<OnceLock<Instant>>,
+    in_flight: Arc<InFlight>,
     events: mpsc::Sender<String>,
     answers: mpsc::Receiver<Result<Answer, String>>,
     server: tokio::task::JoinHandle<()>,
+}
+
+/// Invocations handed out and not yet answered, and the most there were at once.
+#[derive(Debug, Default)]
+struct InFlight {
+    now: std::sync::atomic::AtomicUsize,
+    most: std::sync::atomic::AtomicUsize,
+}
+
+impl InFlight {
+    fn handed_out(&self) {
+        use std::sync::atomic::Ordering::SeqCst;
+        let now = self.now.fetch_add(1, SeqCst) + 1;
+        self.most.fetch_max(now, SeqCst);
+    }
+
+    fn answered(&self) {
+        self.now.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
 }
 
 /// Resident memory of a process, from `/proc/<pid>/status`, in bytes.
@@ -55,11 +75,13 @@ impl FunctionProcess {
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let runtime_api = listener.local_addr()?.to_string();
         let ready = Arc::new(OnceLock::new());
+        let in_flight = Arc::new(InFlight::default());
         let (events, pending) = mpsc::channel::<String>(1);
-        let (answer, answers) = mpsc::channel(1);
+        let (answer, answers) = mpsc::channel(64);
         let server = tokio::spawn(serve(
             listener,
             Arc::clone(&ready),
+            Arc::clone(&in_flight),
             Arc::new(Mutex::new(pending)),
             answer,
         ));
@@ -76,6 +98,7 @@ impl FunctionProcess {
             child,
             spawned,
             ready,
+            in_flight,
             events,
             answers,
             server,
@@ -115,6 +138,40 @@ impl FunctionProcess {
         }
     }
 
+    /// Hands out all `events` as fast as the function asks for them, then collects their
+    /// answers (in the order they arrive), within `limit` in all.
+    pub async fn invoke_all(
+        &mut self,
+        events: &[Value],
+        limit: Duration,
+    ) -> Result<Vec<Answer>, BoxError> {
+        let outcome = tokio::time::timeout(limit, async {
+            let mut answers = Vec::with_capacity(events.len());
+            let mut sent = 0;
+            while answers.len() < events.len() {
+                tokio::select! {
+                    permit = self.events.reserve(), if sent < events.len() => {
+                        permit.map_err(|_| "the Runtime API stopped")?.send(events[sent].to_string());
+                        sent += 1;
+                    }
+                    answer = self.answers.recv() => {
+                        answers.push(answer.ok_or("the Runtime API stopped")??);
+                    }
+                }
+            }
+            Ok::<_, BoxError>(answers)
+        })
+        .await;
+        outcome.map_err(|_| format!("the function did not answer within {limit:?}"))?
+    }
+
+    /// The most invocations the function had been handed and had not answered at once.
+    pub fn most_in_flight(&self) -> usize {
+        self.in_flight
+            .most
+            .load(std::sync::atomic::Ordering::SeqCst)
+    }
+
     /// The process's resident memory now and at its peak.
     pub fn memory(&self) -> Result<Memory, BoxError> {
         let pid = self.child.id().ok_or("the function has exited")?;
@@ -146,6 +203,7 @@ impl FunctionProcess {
 async fn serve(
     listener: TcpListener,
     ready: Arc<OnceLock<Instant>>,
+    in_flight: Arc<InFlight>,
     pending: Arc<Mutex<mpsc::Receiver<String>>>,
     answers: mpsc::Sender<Result<Answer, String>>,
 ) {
@@ -154,6 +212,7 @@ async fn serve(
     while let Ok((stream, _)) = listener.accept().await {
         let connection = Connection {
             ready: Arc::clone(&ready),
+            in_flight: Arc::clone(&in_flight),
             pending: Arc::clone(&pending),
             answers: answers.clone(),
             invocations: Arc::clone(&invocations),
@@ -168,6 +227,7 @@ async fn serve(
 
 struct Connection {
     ready: Arc<OnceLock<Instant>>,
+    in_flight: Arc<InFlight>,
     pending: Arc<Mutex<mpsc::Receiver<String>>>,
     answers: mpsc::Sender<Result<Answer, String>>,
     invocations: Arc<std::sync::atomic::AtomicU64>,
@@ -203,6 +263,7 @@ impl Connection {
                 let Some(event) = self.pending.lock().await.recv().await else {
                     return Ok(());
                 };
+                self.in_flight.handed_out();
                 let id = self
                     .invocations
                     .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -222,6 +283,7 @@ impl Connection {
                 reader.get_mut().write_all(response.as_bytes()).await?;
             } else if path.ends_with("/response") {
                 let at = Instant::now();
+                self.in_flight.answered();
                 reader
                     .get_mut()
                     .write_all(b"HTTP/1.1 202 Accepted\r\ncontent-length: 0\r\n\r\n")
@@ -266,6 +328,7 @@ mod tests {
         tokio::spawn(serve(
             listener,
             Arc::clone(&ready),
+            Arc::new(InFlight::default()),
             Arc::new(Mutex::new(pending)),
             answer,
         ));
