@@ -42,6 +42,7 @@ pub fn start(function: &str, serves: &str) -> std::io::Result<tokio::runtime::Ru
         // SAFETY: no other thread exists yet (the Tokio runtime is built below), so nothing
         // reads the environment while it changes.
         unsafe { std::env::set_var("AWS_LAMBDA_MAX_CONCURRENCY", concurrency) };
+        end_with_parent();
     }
     lambda_http::tracing::init_default_subscriber();
     tokio::runtime::Builder::new_multi_thread()
@@ -58,6 +59,24 @@ where
     F: Future<Output = Result<HttpResponse, Error>> + Send + 'static,
 {
     lambda_http::run_concurrent(service_fn(handler)).await
+}
+
+/// Locally, the function ends with the process that started it (`cargo run`, under `cargo
+/// lambda watch`). lambda_runtime's concurrent pollers retry `/next` at once and forever when
+/// it fails, so a function left behind by a stopped local stack (it runs in its own process
+/// group) would spin on every core; on Lambda the Runtime API lives as long as the process.
+fn end_with_parent() {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: prctl(PR_SET_PDEATHSIG) only sets a signal for this process.
+        unsafe {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
+        }
+        // The parent may have gone before the call: then init (1) adopted the process already.
+        if std::os::unix::process::parent_id() == 1 {
+            std::process::exit(1);
+        }
+    }
 }
 
 /// glibc raises its mmap threshold to the size of each large block freed, so after the first
