@@ -715,6 +715,7 @@ async fn items_cost(dynamo: &str) -> Result<(), BoxError> {
             .map(|(f, t)| FieldDef {
                 field: (*f).into(),
                 field_type: (*t).into(),
+                schema: None,
             })
             .collect(),
     };
