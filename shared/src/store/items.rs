@@ -64,8 +64,8 @@ impl Store {
     /// Writes an item and its entries in the indexes of `indexed` fields, in one transaction:
     /// a new item (conditional on not existing) with its collection's count (`ADD 1`,
     /// conditional on existing); an existing one (conditional on its version being the one
-    /// read) replacing its entries, the count unchanged. Retried when another writer got there
-    /// first.
+    /// read) replacing its entries, the count unchanged. Optimistic: a new item costs one
+    /// request; a failed condition says what to read before trying again.
     pub async fn put_item(
         &self,
         collection: &str,
@@ -77,13 +77,12 @@ impl Store {
             .iter()
             .map(|field| super::index::index_entry_item(collection, field, &key, &data))
             .collect::<Result<Vec<_>, StoreError>>()?;
+        // What is believed stored: nothing until a condition says otherwise.
+        let mut existing: Option<ItemRecord> = None;
+        let mut conflicted = false;
         for attempt in 0..WRITE_ATTEMPTS {
-            if attempt > 0 {
+            if conflicted {
                 tokio::time::sleep(super::jittered_backoff(attempt)).await;
-            }
-            let existing = self.item_record(collection, &key).await?;
-            if existing.is_none() {
-                self.ensure_item_count(collection).await?;
             }
             let version = existing.as_ref().map_or(0, |r| r.version) + 1;
             let item: HashMap<String, AttributeValue> = serde_dynamo::to_item(ItemRecord {
@@ -106,17 +105,19 @@ impl Store {
                 Ok(_) => return Ok(()),
                 Err(error) => error,
             };
-            let service = error.as_service_error();
-            // The item (or the count) changed since it was read, or a concurrent transaction
-            // touched them: read again and retry.
-            if service.is_some_and(|e| {
-                super::condition_failed_at(e, 0)
-                    || (existing.is_none() && super::condition_failed_at(e, 1 + entries.len()))
-                    || super::transaction_conflict(e)
-            }) {
-                continue;
+            let Some(service) = error.as_service_error() else {
+                return Err(error.into());
+            };
+            conflicted = super::transaction_conflict(service);
+            if super::condition_failed_at(service, 0) {
+                // The item exists, or changed since it was read: read it.
+                existing = self.item_record(collection, &key).await?;
+            } else if existing.is_none() && super::condition_failed_at(service, 1 + entries.len()) {
+                // The collection has no count yet.
+                self.ensure_item_count(collection).await?;
+            } else if !conflicted {
+                return Err(error.into());
             }
-            return Err(error.into());
         }
         Err(StoreError::Conflict)
     }
