@@ -111,6 +111,7 @@ async fn nested_roles_and_current_user_filters_give_full_rows_only_for_own_items
                 &collection,
                 shared::store::item_sort_key(&json!(i)).unwrap(),
                 item.as_object().unwrap().clone(),
+                &[],
             )
             .await
             .unwrap();

@@ -13,6 +13,7 @@ mod graphql_fuzz;
 mod graphql_system;
 mod hardening;
 mod hostile;
+mod indexes;
 mod journey;
 mod pages;
 mod probes;

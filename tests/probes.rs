@@ -117,6 +117,7 @@ async fn setup() -> (String, String, String) {
                 &collection,
                 shared::store::item_sort_key(&json!(i)).unwrap(),
                 item.as_object().unwrap().clone(),
+                &[],
             )
             .await
             .unwrap();

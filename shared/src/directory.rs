@@ -45,6 +45,7 @@ pub fn users_collection() -> Collection {
             .map(|(field, field_type)| FieldDef {
                 field: (*field).into(),
                 field_type: (*field_type).into(),
+                schema: None,
             })
             .collect(),
     }

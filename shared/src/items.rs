@@ -8,6 +8,11 @@
 //! beyond that answer 400 rather than time out. Counts of a whole collection for a caller who
 //! sees every row (`aggregate[count]=*` without filter, search or groupBy; `meta`) come from the
 //! collection's item count instead, for any size.
+//!
+//! Fields declared indexed (`schema.is_indexed`) change which rows are read, never which are
+//! returned ([`crate::index_plan`]): a page sorted on one indexed field, or filtered with `_eq`
+//! on one in key order, streams that field's index and stops as soon as it is full; a range
+//! filter on one narrows any other read to the rows of the range (within the same bound).
 
 use std::cmp::Ordering;
 
@@ -20,9 +25,12 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use crate::access::{Accountability, ReadPlan, filter};
 use crate::error::ApiError;
 use crate::http::{self, HttpResponse};
+use crate::index_plan::IndexAccess;
 use crate::query::{ItemsQuery, SortKey};
 use crate::state::AppState;
-use crate::store::{Collection, DirectoryUser, ItemPage, Store, item_sort_key, now_millis};
+use crate::store::{
+    Collection, DirectoryUser, IndexRange, ItemPage, Store, item_sort_key, now_millis,
+};
 
 /// DynamoDB pages are at most this many items.
 const MAX_PAGE: usize = 1000;
@@ -442,24 +450,54 @@ async fn read_one(
     }
 }
 
-/// One page of `source` in primary-key order.
+/// Where a streamed read's pages come from, each already in the requested order.
+#[derive(Debug, Clone, Copy)]
+enum Cursor<'a> {
+    /// The collection in primary-key order.
+    Key { forward: bool },
+    /// A declared index of the collection, in its value order.
+    Index {
+        field: &'a str,
+        range: &'a IndexRange,
+        forward: bool,
+    },
+}
+
+/// One page of `source` from `cursor`.
 async fn fetch_page(
     store: &Store,
     source: Source,
     collection: &str,
+    cursor: Cursor<'_>,
     start: Option<std::collections::HashMap<String, AttributeValue>>,
     limit: usize,
-    forward: bool,
 ) -> Result<ItemPage, ApiError> {
     let limit = i32::try_from(limit).unwrap_or(1000);
-    Ok(match source {
-        Source::Items => store.query_items(collection, start, limit, forward).await?,
-        Source::Users => {
+    Ok(match (source, cursor) {
+        (Source::Items, Cursor::Key { forward }) => {
+            store.query_items(collection, start, limit, forward).await?
+        }
+        (
+            Source::Items,
+            Cursor::Index {
+                field,
+                range,
+                forward,
+            },
+        ) => {
+            store
+                .query_index(collection, field, range, start, limit, forward)
+                .await?
+        }
+        (Source::Users, Cursor::Key { forward }) => {
             let page = store.query_user_directory(start, limit, forward).await?;
             ItemPage {
                 items: page.users.iter().map(crate::directory::user_row).collect(),
                 next: page.next,
             }
+        }
+        (Source::Users, Cursor::Index { .. }) => {
+            return Err(ApiError::query("the user directory has no declared index"));
         }
     })
 }
@@ -498,11 +536,11 @@ pub async fn read_source(
     query: &ItemsQuery,
     bound: ScanBound,
 ) -> Result<ReadOutcome, ApiError> {
-    let name = &plan.collection.collection;
     let mut outcome = ReadOutcome::default();
-    // `meta` from the collection's count when it answers every count asked for.
+    // `meta` from the collection's count: the total, and the filtered count when nothing
+    // filters.
     let unfiltered = query.filter.is_none() && query.search.is_none();
-    let counted = if query.meta.any() && (unfiltered || !query.meta.filter_count) {
+    let counted = if query.meta.total_count || (query.meta.filter_count && unfiltered) {
         if source == Source::Items && plan.sees_every_row() {
             outcome.stats.requests += 1;
         }
@@ -510,49 +548,74 @@ pub async fn read_source(
     } else {
         None
     };
+    let filter_counted = counted.filter(|_| unfiltered);
     let forward = key_order(plan, &query.sort);
-    if let (Some(forward), true) = (forward, !query.meta.any() || counted.is_some()) {
-        if query.meta.total_count {
-            outcome.total_count = counted;
+    // Whether every count asked for is known without examining rows.
+    let streaming = (!query.meta.total_count || counted.is_some())
+        && (!query.meta.filter_count || filter_counted.is_some());
+    if query.meta.total_count {
+        outcome.total_count = counted;
+    }
+    let index_access = match source {
+        Source::Items => crate::index_plan::choose(
+            plan,
+            query,
+            forward,
+            streaming,
+            query.meta.total_count && counted.is_none(),
+        ),
+        Source::Users => None,
+    };
+    match index_access {
+        Some(IndexAccess::Stream {
+            field,
+            range,
+            forward,
+        }) => {
+            let cursor = Cursor::Index {
+                field: &field,
+                range: &range,
+                forward,
+            };
+            if query.meta.filter_count {
+                outcome.filter_count = filter_counted;
+            }
+            stream(store, source, plan, query, bound, cursor, &mut outcome).await?;
+            return Ok(outcome);
         }
+        Some(IndexAccess::Collect { field, range }) => {
+            match collect(store, plan, query, bound, &field, &range, &mut outcome).await? {
+                Collected::Page => return Ok(outcome),
+                // The range is too large to sort in memory; in key order, a dense filter still
+                // fills a page quickly, as without the index: that read gets a bound of its
+                // own (so such a request examines at most twice the bound).
+                Collected::TooMany if forward.is_some() && streaming => {}
+                Collected::TooMany => return Err(too_many(plan, bound)),
+            }
+        }
+        None => {}
+    }
+    if let (Some(forward), true) = (forward, streaming) {
         if query.meta.filter_count {
-            outcome.filter_count = counted;
+            outcome.filter_count = filter_counted;
         }
-        // Already ordered: stop as soon as the page is full.
-        let wanted = query.offset.saturating_add(query.limit);
-        let mut matched = 0usize;
-        let mut start = None;
-        while matched < wanted {
-            let page_size = (wanted - matched).clamp(MIN_PAGE, MAX_PAGE);
-            let page = fetch_page(store, source, name, start, page_size, forward).await?;
-            outcome.stats.requests += 1;
-            for row in &page.items {
-                outcome.stats.examined += 1;
-                outcome.stats.examined_bytes =
-                    outcome.stats.examined_bytes.saturating_add(row_size(row));
-                if bound.exceeded(&outcome.stats) {
-                    return Err(too_many(plan, bound));
-                }
-                if let (Some(visible), true) = visible_match(plan, query, row)? {
-                    if matched >= query.offset && matched < wanted {
-                        outcome.items.push(plan.project(&visible));
-                    }
-                    matched += 1;
-                    if matched >= wanted {
-                        break;
-                    }
-                }
-            }
-            match page.next {
-                Some(next) if matched < wanted => {
-                    if outcome.stats.examined >= bound.items {
-                        return Err(too_many(plan, bound));
-                    }
-                    start = Some(next);
-                }
-                _ => break,
-            }
-        }
+        let spent = std::mem::take(&mut outcome.stats);
+        outcome.stats.requests = spent.requests;
+        stream(
+            store,
+            source,
+            plan,
+            query,
+            bound,
+            Cursor::Key { forward },
+            &mut outcome,
+        )
+        .await?;
+        outcome.stats.examined += spent.examined;
+        outcome.stats.examined_bytes = outcome
+            .stats
+            .examined_bytes
+            .saturating_add(spent.examined_bytes);
         return Ok(outcome);
     }
 
@@ -560,7 +623,11 @@ pub async fn read_source(
     let (total, mut matching, stats) = read_all(store, source, plan, query, bound).await?;
     outcome.stats = ReadStats {
         requests: outcome.stats.requests + stats.requests,
-        ..stats
+        examined: outcome.stats.examined + stats.examined,
+        examined_bytes: outcome
+            .stats
+            .examined_bytes
+            .saturating_add(stats.examined_bytes),
     };
     if query.meta.total_count {
         outcome.total_count = Some(total);
@@ -579,6 +646,149 @@ pub async fn read_source(
     Ok(outcome)
 }
 
+/// Rows from `cursor`, already in the requested order, until the page is full: each through
+/// the caller's permissions, filter and search, at most `bound` examined in all.
+async fn stream(
+    store: &Store,
+    source: Source,
+    plan: &ReadPlan,
+    query: &ItemsQuery,
+    bound: ScanBound,
+    cursor: Cursor<'_>,
+    outcome: &mut ReadOutcome,
+) -> Result<(), ApiError> {
+    let name = &plan.collection.collection;
+    let wanted = query.offset.saturating_add(query.limit);
+    let mut matched = 0usize;
+    let mut start = None;
+    while matched < wanted {
+        let page_size = (wanted - matched).clamp(MIN_PAGE, MAX_PAGE);
+        let page = fetch_page(store, source, name, cursor, start, page_size).await?;
+        outcome.stats.requests += 1;
+        for row in &page.items {
+            outcome.stats.examined += 1;
+            outcome.stats.examined_bytes =
+                outcome.stats.examined_bytes.saturating_add(row_size(row));
+            if bound.exceeded(&outcome.stats) {
+                return Err(too_many(plan, bound));
+            }
+            if let (Some(visible), true) = visible_match(plan, query, row)? {
+                if matched >= query.offset && matched < wanted {
+                    outcome.items.push(plan.project(&visible));
+                }
+                matched += 1;
+                if matched >= wanted {
+                    break;
+                }
+            }
+        }
+        match page.next {
+            Some(next) if matched < wanted => {
+                if outcome.stats.examined >= bound.items {
+                    return Err(too_many(plan, bound));
+                }
+                start = Some(next);
+            }
+            _ => break,
+        }
+    }
+    Ok(())
+}
+
+enum Collected {
+    Page,
+    /// The range holds more than the bound; nothing was kept but the cost.
+    TooMany,
+}
+
+/// Every row of an index range (which holds every row the filter can match), within the
+/// bound, then filtered and sorted in memory exactly as [`read_all`]'s rows are; the filtered
+/// count is exact, as no row outside the range can match.
+async fn collect(
+    store: &Store,
+    plan: &ReadPlan,
+    query: &ItemsQuery,
+    bound: ScanBound,
+    field: &str,
+    range: &IndexRange,
+    outcome: &mut ReadOutcome,
+) -> Result<Collected, ApiError> {
+    let name = &plan.collection.collection;
+    let cursor = Cursor::Index {
+        field,
+        range,
+        forward: true,
+    };
+    let mut spent = ReadStats::default();
+    let mut rows = Vec::new();
+    let mut start = None;
+    let over = loop {
+        let page = fetch_page(store, Source::Items, name, cursor, start, MAX_PAGE).await?;
+        spent.requests += 1;
+        spent.examined += page.items.len();
+        spent.examined_bytes = page
+            .items
+            .iter()
+            .map(row_size)
+            .fold(spent.examined_bytes, u64::saturating_add);
+        if bound.exceeded(&spent) {
+            break true;
+        }
+        rows.extend(page.items);
+        match page.next {
+            Some(next) => start = Some(next),
+            None => break false,
+        }
+    };
+    outcome.stats.requests += spent.requests;
+    outcome.stats.examined += spent.examined;
+    outcome.stats.examined_bytes = outcome
+        .stats
+        .examined_bytes
+        .saturating_add(spent.examined_bytes);
+    if over {
+        return Ok(Collected::TooMany);
+    }
+    // Rows of a collection arrive in key order, which breaks the sort's ties.
+    rows.sort_by_cached_key(|row| {
+        row.get(&plan.collection.primary_key)
+            .and_then(item_sort_key)
+    });
+    let (_, mut matching) = visible_matching(plan, query, &rows)?;
+    if query.meta.filter_count {
+        outcome.filter_count = Some(matching.len());
+    }
+    matching.sort_by(|a, b| compare_rows(a, b, &query.sort));
+    outcome.items = matching
+        .iter()
+        .skip(query.offset)
+        .take(query.limit)
+        .map(|row| plan.project(row))
+        .collect();
+    Ok(Collected::Page)
+}
+
+/// How many of `rows` the caller can see, and those that pass the query's filter and search,
+/// as the caller sees them, in the same order.
+fn visible_matching(
+    plan: &ReadPlan,
+    query: &ItemsQuery,
+    rows: &[Map<String, Value>],
+) -> Result<(usize, Vec<Map<String, Value>>), ApiError> {
+    let mut total = 0usize;
+    let mut matching = Vec::new();
+    for row in rows {
+        let (visible, matched) = visible_match(plan, query, row)?;
+        if let Some(visible) = visible {
+            total += 1;
+            if matched {
+                matching.push(visible);
+            }
+        }
+    }
+    Ok((total, matching))
+}
+
 /// Every row of `source` the caller can see (how many), and those that pass the query's filter
 /// and search, as the caller sees them, in key order; at most `bound` examined.
 async fn read_all(
@@ -593,7 +803,15 @@ async fn read_all(
     let mut rows = Vec::new();
     let mut start = None;
     loop {
-        let page = fetch_page(store, source, name, start, MAX_PAGE, true).await?;
+        let page = fetch_page(
+            store,
+            source,
+            name,
+            Cursor::Key { forward: true },
+            start,
+            MAX_PAGE,
+        )
+        .await?;
         stats.requests += 1;
         stats.examined += page.items.len();
         stats.examined_bytes = page
@@ -610,17 +828,7 @@ async fn read_all(
             None => break,
         }
     }
-    let mut total = 0usize;
-    let mut matching = Vec::new();
-    for row in &rows {
-        let (visible, matched) = visible_match(plan, query, row)?;
-        if let Some(visible) = visible {
-            total += 1;
-            if matched {
-                matching.push(visible);
-            }
-        }
-    }
+    let (total, matching) = visible_matching(plan, query, &rows)?;
     Ok((total, matching, stats))
 }
 
@@ -685,6 +893,7 @@ mod tests {
             .map(|(f, t)| FieldDef {
                 field: (*f).into(),
                 field_type: (*t).into(),
+                schema: None,
             })
             .collect(),
         };

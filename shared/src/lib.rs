@@ -12,6 +12,7 @@ pub mod error;
 pub mod flows;
 pub mod graphql;
 pub mod http;
+pub mod index_plan;
 pub mod items;
 pub mod keys;
 pub mod limits;

@@ -9,7 +9,7 @@ use crate::password::Passwords;
 use crate::sensitive::Sensitive;
 use crate::store::{
     Collection, DirectoryUser, FieldDef, NewUser, Permission, Policy, Role, Settings, Store,
-    StoreError, User, UserStatus, item_sort_key,
+    StoreError, User, UserStatus, ValueKind, item_sort_key,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -45,6 +45,141 @@ pub struct CollectionSpec {
     pub fields: Vec<FieldDef>,
     #[serde(default)]
     pub items: Vec<Map<String, Value>>,
+}
+
+impl CollectionSpec {
+    /// The schema the functions read.
+    pub fn schema(&self) -> Collection {
+        Collection {
+            collection: self.collection.clone(),
+            primary_key: self.primary_key.clone(),
+            fields: self.fields.clone(),
+        }
+    }
+
+    /// Indexes only on scalar fields other than the primary key (whose order is the
+    /// collection's own), with names that keep index partitions apart.
+    fn validate_indexes(&self) -> Result<(), ProvisionError> {
+        let indexed: Vec<&FieldDef> = self.fields.iter().filter(|f| f.is_indexed()).collect();
+        let invalid = |m: String| Err(ProvisionError::Invalid(m));
+        if indexed.len() > MAX_INDEXED_FIELDS {
+            return invalid(format!(
+                "collection {}: at most {MAX_INDEXED_FIELDS} indexed fields",
+                self.collection
+            ));
+        }
+        if !indexed.is_empty() && self.collection.contains('#') {
+            return invalid(format!(
+                "collection {}: a collection with indexes cannot have # in its name",
+                self.collection
+            ));
+        }
+        for field in indexed {
+            if field.field == self.primary_key {
+                return invalid(format!(
+                    "collection {}: the primary key {} is not indexed (items are read in its order already)",
+                    self.collection, field.field
+                ));
+            }
+            if !INDEXABLE_TYPES.contains(&field.field_type.as_str()) {
+                return invalid(format!(
+                    "collection {}: field {} of type {} cannot be indexed",
+                    self.collection, field.field, field.field_type
+                ));
+            }
+            if field.field.contains('#') {
+                return invalid(format!(
+                    "collection {}: an indexed field cannot have # in its name ({})",
+                    self.collection, field.field
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes the schema and the items. A newly declared index is built first from every
+    /// stored item (its partition cleared of entries an earlier declaration may have left),
+    /// while readers still see the schema without it; the full schema is written once the
+    /// index holds every item.
+    async fn apply(&self, store: &Store) -> Result<(), ProvisionError> {
+        let declared = self.schema();
+        let built: Vec<String> = store
+            .collection(&self.collection)
+            .await?
+            .map(|stored| stored.indexed_fields())
+            .unwrap_or_default();
+        let mut readable_now = declared.clone();
+        for field in &mut readable_now.fields {
+            if field.is_indexed() && !built.contains(&field.field) {
+                field.schema = None;
+            }
+        }
+        let new_indexes: Vec<String> = declared
+            .indexed_fields()
+            .into_iter()
+            .filter(|f| !built.contains(f))
+            .collect();
+        store.put_collection(&readable_now).await?;
+        let indexed = declared.indexed_fields();
+        if !new_indexes.is_empty() {
+            for field in &new_indexes {
+                store.clear_index(&self.collection, field).await?;
+            }
+            let mut start = None;
+            loop {
+                let page = store
+                    .items_page_consistent(&self.collection, start, 100)
+                    .await?;
+                write_items(store, &declared, &indexed, page.items).await?;
+                match page.next {
+                    Some(next) => start = Some(next),
+                    None => break,
+                }
+            }
+        }
+        write_items(store, &declared, &indexed, self.items.clone()).await?;
+        if readable_now != declared {
+            store.put_collection(&declared).await?;
+        }
+        Ok(())
+    }
+}
+
+/// Writes items with their index entries, [`APPLY_CONCURRENCY`] at a time.
+async fn write_items(
+    store: &Store,
+    collection: &Collection,
+    indexed: &[String],
+    items: Vec<Map<String, Value>>,
+) -> Result<(), ProvisionError> {
+    let mut writes = tokio::task::JoinSet::new();
+    for item in items {
+        check_indexed_values(collection, &item)?;
+        let key = item
+            .get(&collection.primary_key)
+            .and_then(item_sort_key)
+            .ok_or_else(|| {
+                ProvisionError::Invalid(format!(
+                    "collection {}: an item lacks a usable primary key {}",
+                    collection.collection, collection.primary_key
+                ))
+            })?;
+        if writes.len() >= APPLY_CONCURRENCY
+            && let Some(done) = writes.join_next().await
+        {
+            done.map_err(|e| ProvisionError::Refused(e.to_string()))??;
+        }
+        let (store, name, indexed) = (
+            store.clone(),
+            collection.collection.clone(),
+            indexed.to_vec(),
+        );
+        writes.spawn(async move { store.put_item(&name, key, item, &indexed).await });
+    }
+    while let Some(done) = writes.join_next().await {
+        done.map_err(|e| ProvisionError::Refused(e.to_string()))??;
+    }
+    Ok(())
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -86,6 +221,48 @@ pub struct RoleSpec {
 }
 
 const ACTIONS: [&str; 4] = ["create", "read", "update", "delete"];
+/// Field types that may be indexed: scalars whose stored values have one JSON kind.
+const INDEXABLE_TYPES: [&str; 10] = [
+    "string",
+    "integer",
+    "bigInteger",
+    "float",
+    "decimal",
+    "boolean",
+    "dateTime",
+    "timestamp",
+    "date",
+    "uuid",
+];
+/// Each index adds up to two actions to an item's transaction (at most 100 actions).
+const MAX_INDEXED_FIELDS: usize = 16;
+/// Item writes of one collection in flight at once while applying (each a transaction).
+const APPLY_CONCURRENCY: usize = 8;
+
+/// Refuses an item whose indexed values have another kind than their field's type, or are
+/// too long to index.
+fn check_indexed_values(
+    collection: &Collection,
+    item: &Map<String, Value>,
+) -> Result<(), ProvisionError> {
+    for field in collection.fields.iter().filter(|f| f.is_indexed()) {
+        let value = item.get(&field.field).unwrap_or(&Value::Null);
+        let kind = ValueKind::of(value);
+        if kind != ValueKind::Null && kind != ValueKind::of_type(&field.field_type) {
+            return Err(ProvisionError::Invalid(format!(
+                "collection {}: indexed field {} ({}) has the value {value} of another type",
+                collection.collection, field.field, field.field_type
+            )));
+        }
+        if crate::store::index_entry_key(value, "n#00000000000000000000").is_err() {
+            return Err(ProvisionError::Invalid(format!(
+                "collection {}: a value of indexed field {} is longer than an index allows",
+                collection.collection, field.field
+            )));
+        }
+    }
+    Ok(())
+}
 
 impl Document {
     pub fn from_json(text: &str) -> Result<Self, ProvisionError> {
@@ -107,6 +284,12 @@ impl Document {
                     collection.collection
                 ));
             }
+            if collection.collection.is_empty() || collection.collection.starts_with('#') {
+                return invalid(format!(
+                    "collection name {:?} is empty or starts with the reserved #",
+                    collection.collection
+                ));
+            }
             if collection
                 .fields
                 .iter()
@@ -117,6 +300,8 @@ impl Document {
                     collection.collection, collection.primary_key
                 ));
             }
+            collection.validate_indexes()?;
+            let schema = collection.schema();
             for item in &collection.items {
                 let key = item.get(&collection.primary_key).and_then(item_sort_key);
                 if key.is_none() {
@@ -125,6 +310,7 @@ impl Document {
                         collection.collection, collection.primary_key
                     ));
                 }
+                check_indexed_values(&schema, item)?;
             }
         }
         for policy in &self.policies {
@@ -173,20 +359,7 @@ impl Document {
 
     pub async fn apply(&self, store: &Store) -> Result<(), ProvisionError> {
         for spec in &self.collections {
-            store
-                .put_collection(&Collection {
-                    collection: spec.collection.clone(),
-                    primary_key: spec.primary_key.clone(),
-                    fields: spec.fields.clone(),
-                })
-                .await?;
-            for item in &spec.items {
-                let key = item
-                    .get(&spec.primary_key)
-                    .and_then(item_sort_key)
-                    .expect("validated in from_json");
-                store.put_item(&spec.collection, key, item.clone()).await?;
-            }
+            spec.apply(store).await?;
         }
         for spec in &self.policies {
             store

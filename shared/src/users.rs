@@ -392,6 +392,7 @@ pub fn schema() -> Collection {
     let field = |name: &str, field_type: &str| FieldDef {
         field: name.into(),
         field_type: field_type.into(),
+        schema: None,
     };
     Collection {
         collection: COLLECTION.into(),

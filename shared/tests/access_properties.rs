@@ -77,6 +77,7 @@ fn collection() -> Collection {
             .map(|f| FieldDef {
                 field: (*f).into(),
                 field_type: "string".into(),
+                schema: None,
             })
             .collect(),
     }
@@ -266,6 +267,7 @@ fn ledger(name: &str) -> Collection {
             .map(|(f, t)| FieldDef {
                 field: (*f).into(),
                 field_type: (*t).into(),
+                schema: None,
             })
             .collect(),
     }
@@ -478,7 +480,7 @@ proptest! {
                         item.insert((*field).into(), value.clone());
                     }
                     let key = shared::store::item_sort_key(&json!(id)).unwrap();
-                    state.store.put_item(&name, key, item).await.unwrap();
+                    state.store.put_item(&name, key, item, &[]).await.unwrap();
                 }
                 // Rows the caller cannot see at all exist only in the second dataset.
                 if second && permissions.iter().all(|p| p.permissions.is_some()) {
@@ -491,7 +493,7 @@ proptest! {
                             item.insert((*field).into(), value.clone());
                         }
                         let key = shared::store::item_sort_key(&json!(id)).unwrap();
-                        state.store.put_item(&name, key, item).await.unwrap();
+                        state.store.put_item(&name, key, item, &[]).await.unwrap();
                     }
                 }
             }

@@ -356,6 +356,7 @@ async fn items_are_read_in_numeric_key_order_across_pages() {
                 "things",
                 shared::store::item_sort_key(&json!(id)).unwrap(),
                 data,
+                &[],
             )
             .await
             .unwrap();
@@ -595,6 +596,7 @@ fn big_collection_plan(accountability: &access::Accountability) -> access::ReadP
             .map(|(f, t)| shared::store::FieldDef {
                 field: (*f).into(),
                 field_type: (*t).into(),
+                schema: None,
             })
             .collect(),
     };
@@ -619,6 +621,7 @@ async fn reads_in_key_order_stop_early_and_other_reads_are_bounded() {
                 "big",
                 shared::store::item_sort_key(&json!(id)).unwrap(),
                 data.as_object().unwrap().clone(),
+                &[],
             )
             .await
             .unwrap();
@@ -706,6 +709,7 @@ async fn whole_collection_counts_come_from_the_kept_count_at_any_size() {
                     "big",
                     shared::store::item_sort_key(&json!(id)).unwrap(),
                     data.as_object().unwrap().clone(),
+                    &[],
                 )
                 .await
                 .unwrap();
@@ -865,6 +869,7 @@ async fn whole_collection_counts_come_from_the_kept_count_at_any_size() {
             "old",
             shared::store::item_sort_key(&json!(4)).unwrap(),
             data.as_object().unwrap().clone(),
+            &[],
         )
         .await
         .unwrap();
@@ -885,6 +890,7 @@ async fn reads_are_bounded_in_bytes_as_well_as_items() {
                 "big",
                 shared::store::item_sort_key(&json!(id)).unwrap(),
                 data.as_object().unwrap().clone(),
+                &[],
             )
             .await
             .unwrap();
@@ -1795,6 +1801,7 @@ async fn a_lookup_by_id_is_refused_before_the_read_once_the_budget_is_spent() {
             "big",
             shared::store::item_sort_key(&json!(1)).unwrap(),
             data.as_object().unwrap().clone(),
+            &[],
         )
         .await
         .unwrap();
@@ -1934,4 +1941,414 @@ async fn a_reset_whose_session_cleanup_fails_still_answers_success() {
     );
     // The session the cleanup could not delete is over all the same.
     assert!(after.ended_session(&session));
+}
+
+/// A collection with two indexed fields: `date_created` (unique, or absent on five items) and
+/// `score` (negative and fractional), and an owner for row permissions.
+fn indexed_document(items: usize, with_index: bool) -> Document {
+    let base = 1_700_000_000_000i64;
+    let rows: Vec<Value> =
+        (1..=items as i64)
+            .map(|id| {
+                // 7919 is prime, so every id gets its own minute.
+                let minute = (id * 7919) % items as i64;
+                json!({
+                    "id": id,
+                    "date_created": shared::access::filter::iso8601(base + minute * 60_000),
+                    "score": (id % 11) as f64 - 5.5,
+                    "title": format!("t{id}"),
+                    "owner": if id % 10 == 0 { "a" } else { "b" },
+                })
+            })
+            .chain((1..=5).map(
+                |n| json!({"id": items as i64 + n, "title": "undated", "score": 0, "owner": "b"}),
+            ))
+            .collect();
+    let indexed = |field: &str, field_type: &str| {
+        if with_index {
+            json!({"field": field, "type": field_type, "schema": {"is_indexed": true}})
+        } else {
+            json!({"field": field, "type": field_type})
+        }
+    };
+    let document = json!({"collections": [{
+        "collection": "events",
+        "primary_key": "id",
+        "fields": [
+            {"field": "id", "type": "integer"},
+            indexed("date_created", "dateTime"),
+            indexed("score", "float"),
+            {"field": "title", "type": "string"},
+            {"field": "owner", "type": "string"},
+        ],
+        "items": rows,
+    }]});
+    Document::from_json(&document.to_string()).unwrap()
+}
+
+fn owner_a_reader() -> access::Accountability {
+    access::Accountability {
+        permissions: vec![shared::store::Permission {
+            id: "0".into(),
+            policy: "p".into(),
+            collection: "events".into(),
+            action: "read".into(),
+            fields: vec!["*".into()],
+            permissions: Some(json!({"owner": {"_eq": "a"}})),
+            presets: None,
+            validation: None,
+        }],
+        ..Default::default()
+    }
+}
+
+async fn read_events(
+    store: &Store,
+    accountability: &access::Accountability,
+    pairs: &[(&str, &str)],
+    bound: usize,
+) -> Result<shared::items::ReadOutcome, shared::ApiError> {
+    let schema = store.collection("events").await.unwrap().unwrap();
+    let plan = access::ReadPlan::new(accountability, schema, None, 0).unwrap();
+    let bound = shared::items::ScanBound {
+        items: bound,
+        bytes: u64::MAX,
+    };
+    shared::items::read_collection(store, &plan, &items_query(pairs), bound).await
+}
+
+fn ids_of(outcome: &shared::items::ReadOutcome) -> Vec<i64> {
+    outcome
+        .items
+        .iter()
+        .map(|i| i["id"].as_i64().unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn indexed_reads_cost_a_page_and_keep_permissions() {
+    const ITEMS: usize = 1500;
+    let store = fresh_store().await;
+    indexed_document(ITEMS, true).apply(&store).await.unwrap();
+    let admin = access::Accountability {
+        admin: true,
+        ..Default::default()
+    };
+    let date_of = |id: i64| (id * 7919) % ITEMS as i64;
+    let mut by_date: Vec<i64> = (1..=ITEMS as i64).collect();
+    by_date.sort_by_key(|id| date_of(*id));
+
+    // Newest first, within a bound far below the collection's size.
+    let newest = read_events(
+        &store,
+        &admin,
+        &[("sort", "-date_created"), ("limit", "25")],
+        100,
+    )
+    .await
+    .unwrap();
+    let expected: Vec<i64> = by_date.iter().rev().take(25).copied().collect();
+    assert_eq!(ids_of(&newest), expected);
+    assert_eq!(newest.stats.requests, 1);
+    assert_eq!(newest.stats.examined, 25);
+
+    // Nulls first ascending, in key order; then the oldest; a later page.
+    let oldest = read_events(
+        &store,
+        &admin,
+        &[("sort", "date_created"), ("limit", "7")],
+        100,
+    )
+    .await
+    .unwrap();
+    let mut expected: Vec<i64> = (ITEMS as i64 + 1..=ITEMS as i64 + 5).collect();
+    expected.extend(&by_date[..2]);
+    assert_eq!(ids_of(&oldest), expected);
+    let page = read_events(
+        &store,
+        &admin,
+        &[("sort", "-date_created"), ("limit", "10"), ("page", "4")],
+        100,
+    )
+    .await
+    .unwrap();
+    let expected: Vec<i64> = by_date.iter().rev().skip(30).take(10).copied().collect();
+    assert_eq!(ids_of(&page), expected);
+
+    // A range on the sorted field, as a query string and with a variable-free date.
+    let since = shared::access::filter::iso8601(1_700_000_000_000 + 1490 * 60_000);
+    let recent = read_events(
+        &store,
+        &admin,
+        &[
+            ("sort", "-date_created"),
+            ("filter[date_created][_gte]", &since),
+        ],
+        100,
+    )
+    .await
+    .unwrap();
+    let expected: Vec<i64> = by_date.iter().rev().take(10).copied().collect();
+    assert_eq!(ids_of(&recent), expected);
+    assert_eq!(recent.stats.examined, 10, "only the range is read");
+
+    // An equality on a float in key order: one value's entries, in key order.
+    let equal = read_events(
+        &store,
+        &admin,
+        &[
+            ("filter", r#"{"score":{"_eq":-0.5}}"#),
+            ("limit", "25"),
+            ("sort", "-id"),
+        ],
+        100,
+    )
+    .await
+    .unwrap();
+    let expected: Vec<i64> = (1..=ITEMS as i64)
+        .rev()
+        .filter(|id| id % 11 == 5)
+        .take(25)
+        .collect();
+    assert_eq!(ids_of(&equal), expected);
+    assert_eq!(equal.stats.examined, 25);
+
+    // A range with another sort: the range is read and sorted in memory, with exact counts.
+    let ranged = read_events(
+        &store,
+        &admin,
+        &[
+            ("filter", r#"{"score":{"_lt":-4}}"#),
+            ("sort", "-title"),
+            ("meta", "*"),
+            ("limit", "3"),
+        ],
+        300,
+    )
+    .await
+    .unwrap();
+    let mut expected: Vec<i64> = (1..=ITEMS as i64).filter(|id| id % 11 <= 1).collect();
+    assert_eq!(ranged.filter_count, Some(expected.len()));
+    assert_eq!(ranged.total_count, Some(ITEMS + 5));
+    expected.sort_by_key(|id| std::cmp::Reverse(format!("t{id}")));
+    assert_eq!(ids_of(&ranged), expected[..3]);
+    assert_eq!(ranged.stats.examined, expected.len());
+
+    // A dense range in key order exceeds the bound as a range, and is read in key order.
+    let dense = read_events(
+        &store,
+        &admin,
+        &[("filter", r#"{"score":{"_gt":-5}}"#), ("limit", "5")],
+        200,
+    )
+    .await
+    .unwrap();
+    assert_eq!(ids_of(&dense), vec![1, 2, 3, 4, 5]);
+
+    // The count is one read whatever the size.
+    let counted = read_events(
+        &store,
+        &admin,
+        &[
+            ("sort", "-date_created"),
+            ("meta", "total_count"),
+            ("limit", "1"),
+        ],
+        100,
+    )
+    .await
+    .unwrap();
+    assert_eq!(counted.total_count, Some(ITEMS + 5));
+    assert_eq!(counted.stats.requests, 2);
+
+    // Every row read through the index still passes the permission filter; pages fill.
+    let reader = owner_a_reader();
+    let theirs = read_events(
+        &store,
+        &reader,
+        &[("sort", "-date_created"), ("limit", "25")],
+        10_000,
+    )
+    .await
+    .unwrap();
+    let expected: Vec<i64> = by_date
+        .iter()
+        .rev()
+        .filter(|id| *id % 10 == 0)
+        .take(25)
+        .copied()
+        .collect();
+    assert_eq!(ids_of(&theirs), expected);
+    assert!(theirs.items.iter().all(|i| i["owner"] == json!("a")));
+    let bounded = read_events(
+        &store,
+        &reader,
+        &[("sort", "-date_created"), ("limit", "25")],
+        100,
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(bounded.code(), "INVALID_QUERY");
+
+    // An unindexed sort is still bounded.
+    let unindexed = read_events(&store, &admin, &[("sort", "title")], 100)
+        .await
+        .unwrap_err();
+    assert!(
+        unindexed.to_string().contains("more than 100 items"),
+        "{unindexed}"
+    );
+}
+
+#[tokio::test]
+async fn index_entries_follow_writes_and_a_new_index_covers_stored_items() {
+    let store = fresh_store().await;
+    let admin = access::Accountability {
+        admin: true,
+        ..Default::default()
+    };
+    // Written without the index, then declared: the index is built from the stored items.
+    indexed_document(40, false).apply(&store).await.unwrap();
+    assert!(
+        store
+            .collection("events")
+            .await
+            .unwrap()
+            .unwrap()
+            .indexed_fields()
+            .is_empty()
+    );
+    let empty = Document::from_json(
+        &json!({"collections": [{
+            "collection": "events", "primary_key": "id",
+            "fields": [
+                {"field": "id", "type": "integer"},
+                {"field": "date_created", "type": "dateTime", "schema": {"is_indexed": true}},
+                {"field": "score", "type": "float", "schema": {"is_indexed": true}},
+                {"field": "title", "type": "string"},
+                {"field": "owner", "type": "string"},
+            ],
+        }]})
+        .to_string(),
+    )
+    .unwrap();
+    empty.apply(&store).await.unwrap();
+    let all = store
+        .query_index(
+            "events",
+            "date_created",
+            &shared::store::IndexRange::Everything,
+            None,
+            1000,
+            true,
+        )
+        .await
+        .unwrap();
+    assert_eq!(all.items.len(), 45);
+    assert_eq!(store.item_count("events").await.unwrap(), Some(45));
+
+    // A changed value moves its entry (the stale one is deleted), with the new data.
+    let moved = Document::from_json(
+        &json!({"collections": [{
+            "collection": "events", "primary_key": "id",
+            "fields": [
+                {"field": "id", "type": "integer"},
+                {"field": "date_created", "type": "dateTime", "schema": {"is_indexed": true}},
+                {"field": "score", "type": "float", "schema": {"is_indexed": true}},
+                {"field": "title", "type": "string"},
+                {"field": "owner", "type": "string"},
+            ],
+            "items": [{"id": 3, "date_created": "2999-01-01T00:00:00.000Z", "score": -100, "title": "moved"}],
+        }]})
+        .to_string(),
+    )
+    .unwrap();
+    moved.apply(&store).await.unwrap();
+    for field in ["date_created", "score"] {
+        let entries = store
+            .query_index(
+                "events",
+                field,
+                &shared::store::IndexRange::Everything,
+                None,
+                1000,
+                true,
+            )
+            .await
+            .unwrap();
+        assert_eq!(entries.items.len(), 45, "{field}");
+        assert_eq!(
+            entries.items.iter().filter(|i| i["id"] == json!(3)).count(),
+            1
+        );
+    }
+    assert_eq!(
+        store.item_count("events").await.unwrap(),
+        Some(45),
+        "a replacement is not counted"
+    );
+    let newest = read_events(
+        &store,
+        &admin,
+        &[("sort", "-date_created"), ("limit", "1")],
+        100,
+    )
+    .await
+    .unwrap();
+    assert_eq!(newest.items[0]["title"], json!("moved"));
+    let lowest = read_events(&store, &admin, &[("sort", "score"), ("limit", "1")], 100)
+        .await
+        .unwrap();
+    assert_eq!(lowest.items[0]["id"], json!(3));
+    // Item 3's score was 3 - 5.5 before it moved.
+    let old_value = read_events(&store, &admin, &[("filter[score][_eq]", "-2.5")], 100)
+        .await
+        .unwrap();
+    assert!(!ids_of(&old_value).contains(&3), "no stale entry answers");
+    assert!(ids_of(&old_value).contains(&14));
+}
+
+#[test]
+fn index_declarations_are_checked() {
+    let document = |fields: Value, items: Value| {
+        Document::from_json(
+            &json!({"collections": [{"collection": "c", "primary_key": "id", "fields": fields, "items": items}]})
+                .to_string(),
+        )
+    };
+    let indexed = |field: &str, field_type: &str| json!({"field": field, "type": field_type, "schema": {"is_indexed": true}});
+    let id = json!({"field": "id", "type": "integer"});
+    assert!(
+        document(json!([indexed("id", "integer")]), json!([])).is_err(),
+        "the primary key"
+    );
+    assert!(
+        document(json!([id, indexed("meta", "json")]), json!([])).is_err(),
+        "json"
+    );
+    assert!(
+        document(
+            json!([id, indexed("n", "integer")]),
+            json!([{"id": 1, "n": "7"}])
+        )
+        .is_err(),
+        "a string in an integer"
+    );
+    assert!(
+        document(
+            json!([id, indexed("d", "dateTime")]),
+            json!([{"id": 1, "d": "x".repeat(2000)}])
+        )
+        .is_err(),
+        "too long"
+    );
+    let accepted = document(
+        json!([id, indexed("n", "integer"), {"field": "d", "type": "date", "schema": {"is_indexed": false, "max_length": null}}]),
+        json!([{"id": 1, "n": 7}, {"id": 2}]),
+    )
+    .unwrap();
+    assert_eq!(
+        accepted.collections[0].schema().indexed_fields(),
+        vec!["n".to_owned()]
+    );
 }

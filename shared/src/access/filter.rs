@@ -205,7 +205,7 @@ fn apply(operator: &str, actual: &Value, expected: &Value) -> Result<bool, Filte
     Ok(ok)
 }
 
-fn values(expected: &Value, operator: &str) -> Result<Vec<Value>, FilterError> {
+pub(crate) fn values(expected: &Value, operator: &str) -> Result<Vec<Value>, FilterError> {
     match expected {
         Value::Array(items) if !items.is_empty() => Ok(items.clone()),
         // Directus accepts comma-separated strings for list operators.
@@ -252,7 +252,7 @@ fn lower(value: &Value) -> Option<String> {
     value.as_str().map(str::to_lowercase)
 }
 
-fn number(value: &Value) -> Option<f64> {
+pub(crate) fn number(value: &Value) -> Option<f64> {
     match value {
         Value::Number(n) => n.as_f64(),
         Value::String(s) => s.trim().parse().ok(),
@@ -286,7 +286,8 @@ fn compare(actual: &Value, expected: &Value) -> Option<std::cmp::Ordering> {
     Some(actual.as_str()?.cmp(expected.as_str()?))
 }
 
-fn resolve_variables(value: &Value, context: &FilterContext) -> Result<Value, FilterError> {
+/// `value` with its dynamic variables (`$CURRENT_USER`, `$NOW(-1 day)`, …) replaced.
+pub fn resolve_variables(value: &Value, context: &FilterContext) -> Result<Value, FilterError> {
     match value {
         Value::String(s) if s.starts_with('$') => resolve_variable(s, context),
         Value::Array(items) => items

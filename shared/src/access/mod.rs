@@ -210,6 +210,19 @@ impl ReadPlan {
         self.admin || self.cases.iter().any(|c| c.filter.is_none())
     }
 
+    /// True when `field` is visible on every row the caller can see (an administrator, a read
+    /// permission without row filter that grants it, or every read permission grants it): then
+    /// its stored value is the one filters and sorts see, and reading rows in its index's order
+    /// reveals nothing hidden.
+    pub fn sees_field_on_every_row(&self, field: &str) -> bool {
+        self.admin
+            || self
+                .cases
+                .iter()
+                .any(|c| c.filter.is_none() && c.grants(field))
+            || self.cases.iter().all(|c| c.grants(field))
+    }
+
     /// Fields the caller may use in a filter: the same rule as explicit `fields`.
     pub fn check_readable(&self, fields: &[String]) -> Result<(), ApiError> {
         let denied: Vec<String> = fields
@@ -301,6 +314,7 @@ mod tests {
                 .map(|f| FieldDef {
                     field: (*f).into(),
                     field_type: "string".into(),
+                    schema: None,
                 })
                 .collect(),
         }

@@ -824,6 +824,7 @@ mod tests {
                 .map(|(f, t)| FieldDef {
                     field: (*f).into(),
                     field_type: (*t).into(),
+                    schema: None,
                 })
                 .collect(),
         });

@@ -195,6 +195,30 @@ pub struct FieldDef {
     /// Directus field type: `integer`, `string`, `text`, `uuid`, `boolean`, `timestamp`, ...
     #[serde(rename = "type")]
     pub field_type: String,
+    /// Directus' `schema` of a field; only `is_indexed` is used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schema: Option<FieldSchema>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct FieldSchema {
+    /// Reads sorted or filtered on the field use its index (`store::index`).
+    #[serde(default)]
+    pub is_indexed: bool,
+}
+
+impl FieldDef {
+    pub fn new(field: &str, field_type: &str) -> Self {
+        Self {
+            field: field.to_owned(),
+            field_type: field_type.to_owned(),
+            schema: None,
+        }
+    }
+
+    pub fn is_indexed(&self) -> bool {
+        self.schema.as_ref().is_some_and(|s| s.is_indexed)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -207,6 +231,15 @@ pub struct Collection {
 impl Collection {
     pub fn field(&self, name: &str) -> Option<&FieldDef> {
         self.fields.iter().find(|f| f.field == name)
+    }
+
+    /// The fields whose index reads may use.
+    pub fn indexed_fields(&self) -> Vec<String> {
+        self.fields
+            .iter()
+            .filter(|f| f.is_indexed())
+            .map(|f| f.field.clone())
+            .collect()
     }
 }
 

@@ -5,21 +5,31 @@
 //! Each collection's partition also holds its item count under the key [`COUNT_KEY`] (outside
 //! both item key forms, and below them, so key-ordered Queries start after it). Every write of a
 //! new item adds one to it in the same transaction, conditional on the item not existing; an
-//! overwrite leaves it alone. There is no item delete.
+//! overwrite leaves it alone. There is no item delete. Items carry a `version`, so an overwrite
+//! is conditional on the item it read; the same transactions keep the declared field indexes
+//! (`super::index`) in step with the items.
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem, Update};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::{Store, StoreError};
 
 #[derive(Serialize, Deserialize)]
-struct ItemRecord {
-    collection: String,
-    key: String,
-    data: Map<String, Value>,
+pub(super) struct ItemRecord {
+    pub collection: String,
+    pub key: String,
+    pub data: Map<String, Value>,
+    /// Bumped by every write, so a replacement is conditional on the item it read (and so on
+    /// the index entries it removes). Items written before versions existed have none (0).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub version: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// Sort key of a collection's item count: below `n#` and `s#`, so never an item's.
@@ -28,6 +38,10 @@ pub const COUNT_KEY: &str = "#count";
 const FIRST_ITEM_KEY: &str = "n#";
 /// Attempts at one item write before giving up (each lost only to a concurrent writer).
 const WRITE_ATTEMPTS: u32 = 5;
+
+fn malformed(error: aws_sdk_dynamodb::error::BuildError) -> StoreError {
+    StoreError::Malformed(error.to_string())
+}
 
 /// One page of a collection and where the next one starts.
 #[derive(Debug, Default)]
@@ -47,88 +61,206 @@ pub fn item_sort_key(id: &Value) -> Option<String> {
 }
 
 impl Store {
-    /// Writes an item: a new one together with its collection's count (one transaction, the
-    /// item conditional on not existing, the count on existing), an existing one by overwriting
-    /// it, count unchanged.
+    /// Writes an item and its entries in the indexes of `indexed` fields, in one transaction:
+    /// a new item (conditional on not existing) with its collection's count (`ADD 1`,
+    /// conditional on existing); an existing one (conditional on its version being the one
+    /// read) replacing its entries, the count unchanged. Optimistic: a new item costs one
+    /// request; a failed condition says what to read before trying again.
     pub async fn put_item(
         &self,
         collection: &str,
         key: String,
         data: Map<String, Value>,
+        indexed: &[String],
     ) -> Result<(), StoreError> {
-        let item: HashMap<String, AttributeValue> = serde_dynamo::to_item(ItemRecord {
-            collection: collection.to_owned(),
-            key: key.clone(),
-            data,
-        })?;
-        let malformed =
-            |e: aws_sdk_dynamodb::error::BuildError| StoreError::Malformed(e.to_string());
+        let entries = indexed
+            .iter()
+            .map(|field| super::index::index_entry_item(collection, field, &key, &data))
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        // What is believed stored: nothing until a condition says otherwise.
+        let mut existing: Option<ItemRecord> = None;
+        let mut conflicted = false;
         for attempt in 0..WRITE_ATTEMPTS {
-            if attempt > 0 {
+            if conflicted {
                 tokio::time::sleep(super::jittered_backoff(attempt)).await;
             }
-            self.ensure_item_count(collection).await?;
-            let put = Put::builder()
-                .table_name(&self.tables.items)
-                .set_item(Some(item.clone()))
-                .condition_expression("attribute_not_exists(#k)")
-                .expression_attribute_names("#k", "key")
-                .build()
-                .map_err(malformed)?;
-            let count = Update::builder()
-                .table_name(&self.tables.items)
-                .key("collection", AttributeValue::S(collection.to_owned()))
-                .key("key", AttributeValue::S(COUNT_KEY.to_owned()))
-                .update_expression("ADD #n :one")
-                .condition_expression("attribute_exists(#n)")
-                .expression_attribute_names("#n", "item_count")
-                .expression_attribute_values(":one", AttributeValue::N("1".into()))
-                .build()
-                .map_err(malformed)?;
+            let version = existing.as_ref().map_or(0, |r| r.version) + 1;
+            let item: HashMap<String, AttributeValue> = serde_dynamo::to_item(ItemRecord {
+                collection: collection.to_owned(),
+                key: key.clone(),
+                data: data.clone(),
+                version,
+            })?;
+            let actions = match &existing {
+                None => self.insert_actions(collection, item, &entries)?,
+                Some(old) => self.replace_actions(collection, item, old, indexed, &entries)?,
+            };
             let result = self
                 .client
                 .transact_write_items()
-                .transact_items(TransactWriteItem::builder().put(put).build())
-                .transact_items(TransactWriteItem::builder().update(count).build())
+                .set_transact_items(Some(actions))
                 .send()
                 .await;
             let error = match result {
                 Ok(_) => return Ok(()),
                 Err(error) => error,
             };
-            let service = error.as_service_error();
-            if service.is_some_and(|e| super::condition_failed_at(e, 0)) {
-                // The item exists: overwrite it, still conditional on its existing, so a write
-                // never replaces an item without the count knowing.
-                let overwritten = self
-                    .client
-                    .put_item()
-                    .table_name(&self.tables.items)
-                    .set_item(Some(item.clone()))
-                    .condition_expression("attribute_exists(#k)")
-                    .expression_attribute_names("#k", "key")
-                    .send()
-                    .await;
-                match overwritten {
-                    Ok(_) => return Ok(()),
-                    Err(error)
-                        if error
-                            .as_service_error()
-                            .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-                    {
-                        continue;
-                    }
-                    Err(error) => return Err(error.into()),
-                }
+            let Some(service) = error.as_service_error() else {
+                return Err(error.into());
+            };
+            conflicted = super::transaction_conflict(service);
+            if super::condition_failed_at(service, 0) {
+                // The item exists, or changed since it was read: read it.
+                existing = self.item_record(collection, &key).await?;
+            } else if existing.is_none() && super::condition_failed_at(service, 1 + entries.len()) {
+                // The collection has no count yet.
+                self.ensure_item_count(collection).await?;
+            } else if !conflicted {
+                return Err(error.into());
             }
-            if service
-                .is_some_and(|e| super::condition_failed_at(e, 1) || super::transaction_conflict(e))
-            {
-                continue;
-            }
-            return Err(error.into());
         }
         Err(StoreError::Conflict)
+    }
+
+    /// A new item: its put (conditional on not existing), its entries, the count's `ADD 1`.
+    fn insert_actions(
+        &self,
+        collection: &str,
+        item: HashMap<String, AttributeValue>,
+        entries: &[HashMap<String, AttributeValue>],
+    ) -> Result<Vec<TransactWriteItem>, StoreError> {
+        let put = Put::builder()
+            .table_name(&self.tables.items)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(#k)")
+            .expression_attribute_names("#k", "key")
+            .build()
+            .map_err(malformed)?;
+        let count = Update::builder()
+            .table_name(&self.tables.items)
+            .key("collection", AttributeValue::S(collection.to_owned()))
+            .key("key", AttributeValue::S(COUNT_KEY.to_owned()))
+            .update_expression("ADD #n :one")
+            .condition_expression("attribute_exists(#n)")
+            .expression_attribute_names("#n", "item_count")
+            .expression_attribute_values(":one", AttributeValue::N("1".into()))
+            .build()
+            .map_err(malformed)?;
+        let mut actions = vec![TransactWriteItem::builder().put(put).build()];
+        actions.extend(self.entry_puts(entries)?);
+        actions.push(TransactWriteItem::builder().update(count).build());
+        Ok(actions)
+    }
+
+    /// An existing item: its put (conditional on the version read), the deletion of each entry
+    /// whose value changed, the new entries.
+    fn replace_actions(
+        &self,
+        collection: &str,
+        item: HashMap<String, AttributeValue>,
+        old: &ItemRecord,
+        indexed: &[String],
+        entries: &[HashMap<String, AttributeValue>],
+    ) -> Result<Vec<TransactWriteItem>, StoreError> {
+        let mut put = Put::builder()
+            .table_name(&self.tables.items)
+            .set_item(Some(item))
+            .expression_attribute_names("#v", "version");
+        put = if old.version == 0 {
+            put.condition_expression("attribute_exists(#k) AND attribute_not_exists(#v)")
+                .expression_attribute_names("#k", "key")
+        } else {
+            put.condition_expression("#v = :v")
+                .expression_attribute_values(":v", AttributeValue::N(old.version.to_string()))
+        };
+        let mut actions = vec![
+            TransactWriteItem::builder()
+                .put(put.build().map_err(malformed)?)
+                .build(),
+        ];
+        for (field, entry) in indexed.iter().zip(entries) {
+            let old_value = old.data.get(field).unwrap_or(&Value::Null);
+            let stale = super::index::index_entry_key(old_value, &old.key)?;
+            if entry.get("key").and_then(|k| k.as_s().ok()) != Some(&stale) {
+                let delete = Delete::builder()
+                    .table_name(&self.tables.items)
+                    .key(
+                        "collection",
+                        AttributeValue::S(super::index::index_partition(collection, field)),
+                    )
+                    .key("key", AttributeValue::S(stale))
+                    .build()
+                    .map_err(malformed)?;
+                actions.push(TransactWriteItem::builder().delete(delete).build());
+            }
+        }
+        actions.extend(self.entry_puts(entries)?);
+        Ok(actions)
+    }
+
+    fn entry_puts(
+        &self,
+        entries: &[HashMap<String, AttributeValue>],
+    ) -> Result<Vec<TransactWriteItem>, StoreError> {
+        entries
+            .iter()
+            .map(|entry| {
+                let put = Put::builder()
+                    .table_name(&self.tables.items)
+                    .set_item(Some(entry.clone()))
+                    .build()
+                    .map_err(malformed)?;
+                Ok(TransactWriteItem::builder().put(put).build())
+            })
+            .collect()
+    }
+
+    /// The stored item with its version (strongly consistent).
+    async fn item_record(
+        &self,
+        collection: &str,
+        key: &str,
+    ) -> Result<Option<ItemRecord>, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.tables.items)
+            .key("collection", AttributeValue::S(collection.to_owned()))
+            .key("key", AttributeValue::S(key.to_owned()))
+            .consistent_read(true)
+            .send()
+            .await?;
+        output
+            .item
+            .map(|item| Ok(serde_dynamo::from_item(item)?))
+            .transpose()
+    }
+
+    /// Every item of `collection` in key order, page by page (`limit` each), for rebuilding an
+    /// index: strongly consistent.
+    pub async fn items_page_consistent(
+        &self,
+        collection: &str,
+        start: Option<HashMap<String, AttributeValue>>,
+        limit: i32,
+    ) -> Result<ItemPage, StoreError> {
+        let output = self
+            .collection_query(collection)
+            .consistent_read(true)
+            .set_exclusive_start_key(start)
+            .limit(limit)
+            .send()
+            .await?;
+        let items = output
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .map(|item| Ok(serde_dynamo::from_item::<_, ItemRecord>(item)?.data))
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        Ok(ItemPage {
+            items,
+            next: output.last_evaluated_key.filter(|key| !key.is_empty()),
+        })
     }
 
     /// Creates the collection's count if it has none: a collection written before counts

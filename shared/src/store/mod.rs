@@ -5,6 +5,7 @@
 mod access;
 pub mod access_log;
 mod email_tokens;
+mod index;
 mod items;
 mod rate;
 mod schema;
@@ -19,7 +20,12 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 
 pub use access::{
-    AccessRows, Collection, FieldDef, Permission, Policy, RateLimit, RateLimits, Role, Settings,
+    AccessRows, Collection, FieldDef, FieldSchema, Permission, Policy, RateLimit, RateLimits, Role,
+    Settings,
+};
+pub use index::{
+    IndexRange, MAX_ENTRY_KEY_BYTES, RangeEnd, ValueKind, encode_value, index_entry_item,
+    index_entry_key, index_partition,
 };
 pub use items::{ItemPage, item_sort_key};
 pub use schema::{USER_DIRECTORY_INDEX, ensure_tables};

@@ -6,8 +6,10 @@
 //!    invocation's response arriving at the Runtime API (init + first invoke), median of 7. Each
 //!    first request takes a real path (a live session for refresh and logout, an administrator's
 //!    token for items) and must answer the status the table states, or the benchmark fails.
-//! 3. The cost of item reads in a collection of 100,000 items: DynamoDB requests, items examined
-//!    and time, for pages in key order and for the reads that must look further.
+//! 3. The cost of item reads in a collection of 100,000 items (and 1,000,000 with
+//!    `BENCH_SCALE_MILLION=1`) with one indexed field: DynamoDB requests, items examined and
+//!    p50 time, for pages in key order, reads that must look further, and reads through the
+//!    index. `bench items` runs only this part.
 //! 4. Warm latency of each endpoint over HTTP through the local stack (its API Gateway front and
 //!    `cargo lambda watch --release`), 50 sequential requests each after one warm-up request;
 //!    every response must have the endpoint's success status.
@@ -49,7 +51,8 @@ Measures, with the release binaries next to it, and prints as Markdown (docs/ben
 binary sizes; cold starts against a minimal Lambda Runtime API; DynamoDB requests, time and
 resident memory over 1,000 invocations per function; the in-process cost of an item page; item
 reads in large collections; warm latency through the local stack (API Gateway front and
-`cargo lambda watch --release`); login and password-request timing by outcome.";
+`cargo lambda watch --release`); login and password-request timing by outcome.
+`bench items` measures only the item reads in large collections.";
 const SECRET: &str = "benchmark-secret-that-is-longer-than-32-bytes";
 const COLD_RUNS: usize = 7;
 const WARM_RUNS: usize = 50;
@@ -62,8 +65,9 @@ async fn main() -> Result<(), BoxError> {
         .parent()
         .ok_or("no target directory")?
         .to_path_buf();
-    match std::env::args().nth(1).as_deref() {
-        None => {}
+    let only_items = match std::env::args().nth(1).as_deref() {
+        None => false,
+        Some("items") => true,
         Some("-h" | "--help") => {
             println!("{USAGE}");
             return Ok(());
@@ -72,33 +76,17 @@ async fn main() -> Result<(), BoxError> {
             eprintln!("unexpected argument `{other}`\n\n{USAGE}");
             std::process::exit(2);
         }
+    };
+    if !only_items {
+        binary_sizes(&release)?;
     }
-    println!(
-        "## Binary sizes (stripped, release, {})\n",
-        std::env::consts::ARCH
-    );
-    println!(
-        "| function | bytes | MiB | deflated MiB (gzip's default level, as a zip deflates) |\n|---|---:|---:|---:|"
-    );
-    for function in FUNCTIONS {
-        let binary = release.join(function);
-        let size = std::fs::metadata(&binary)
-            .map_err(|e| format!("{function}: {e} (run `make bench`, which builds it)"))?
-            .len();
-        let deflated = std::process::Command::new("gzip")
-            .arg("-c")
-            .arg(&binary)
-            .output()?
-            .stdout
-            .len();
-        println!(
-            "| {function} | {size} | {:.1} | {:.1} |",
-            mib(size),
-            mib(deflated as u64)
-        );
-    }
-
     let (mut dynamo_stack, dynamo) = start_devstack(&release, &["--no-api"]).await?;
+    if only_items {
+        items_cost(&dynamo).await?;
+        drop(dynamo_stack.stdin.take());
+        let _ = dynamo_stack.wait().await;
+        return Ok(());
+    }
     println!(
         "\n## Cold start (median of {COLD_RUNS} process starts against a minimal Runtime API)\n"
     );
@@ -161,6 +149,36 @@ async fn main() -> Result<(), BoxError> {
     password_request_timing(&api).await?;
     drop(api_stack.stdin.take());
     let _ = api_stack.wait().await;
+    Ok(())
+}
+
+/// Stripped size of each function, and deflated as in a deployment zip.
+fn binary_sizes(release: &Path) -> Result<(), BoxError> {
+    println!(
+        "## Binary sizes (stripped, release, {})\n",
+        std::env::consts::ARCH
+    );
+    println!(
+        "| function | bytes | MiB | deflated MiB (gzip's default level, as a zip deflates) |\n|---|---:|---:|---:|"
+    );
+    for function in FUNCTIONS {
+        let binary = release.join(function);
+        let size = std::fs::metadata(&binary)
+            .map_err(|e| format!("{function}: {e} (run `make bench`, which builds it)"))?
+            .len();
+        let deflated = std::process::Command::new("gzip")
+            .arg("-c")
+            .arg(&binary)
+            .output()?
+            .stdout
+            .len();
+        println!(
+            "| {function} | {size} | {:.1} | {:.1} |",
+            mib(size),
+            mib(deflated as u64)
+        );
+    }
+
     Ok(())
 }
 
@@ -891,119 +909,221 @@ async fn warm_latency(api: &str) -> Result<(), BoxError> {
 }
 
 const BIG_COLLECTION: usize = 100_000;
+const MILLION: usize = 1_000_000;
+/// BatchWriteItem requests in flight while loading.
+const LOAD_CONCURRENCY: usize = 8;
+/// Fields of the benchmark collection: `score` is indexed, a permutation of 0..size (7919 is
+/// prime), so its order is not key order.
+const BIG_FIELDS: [(&str, &str, bool); 4] = [
+    ("id", "integer", false),
+    ("title", "string", false),
+    ("rank", "integer", false),
+    ("score", "integer", true),
+];
 
-/// Loads 100,000 items with BatchWriteItem, then measures reads through the items module.
-async fn items_cost(dynamo: &str) -> Result<(), BoxError> {
-    use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
-    use shared::access::{Accountability, ReadPlan};
-    use shared::query::ItemsQuery;
-    use shared::store::{Collection, FieldDef, Store, Tables, item_sort_key};
-
-    let store = Store::local(dynamo, Tables::with_prefix("bench-"));
-    let loading = Instant::now();
-    let mut batch = Vec::new();
-    for id in 1..=BIG_COLLECTION as u64 {
-        let data = json!({"id": id, "title": format!("Item {id}"), "rank": (id * 7919) % 1000});
-        let item = serde_dynamo::to_item(json!({
-            "collection": "big",
-            "key": item_sort_key(&json!(id)).ok_or("key")?,
-            "data": data,
-        }))?;
-        batch.push(
-            WriteRequest::builder()
-                .put_request(PutRequest::builder().set_item(Some(item)).build()?)
-                .build(),
-        );
-        if batch.len() == 25 || id == BIG_COLLECTION as u64 {
-            store
-                .client()
-                .batch_write_item()
-                .request_items(&store.tables().items, std::mem::take(&mut batch))
-                .send()
-                .await?;
-        }
-    }
-    let collection = Collection {
-        collection: "big".into(),
+fn big_collection(name: &str) -> shared::store::Collection {
+    use shared::store::{Collection, FieldDef, FieldSchema};
+    Collection {
+        collection: name.into(),
         primary_key: "id".into(),
-        fields: [("id", "integer"), ("title", "string"), ("rank", "integer")]
+        fields: BIG_FIELDS
             .iter()
-            .map(|(f, t)| FieldDef {
-                field: (*f).into(),
-                field_type: (*t).into(),
+            .map(|(field, field_type, indexed)| FieldDef {
+                schema: indexed.then_some(FieldSchema { is_indexed: true }),
+                ..FieldDef::new(field, field_type)
             })
             .collect(),
+    }
+}
+
+/// Loads `size` items (and their `score` index entries) into `name`: all but the last with
+/// BatchWriteItem, [`LOAD_CONCURRENCY`] requests at a time; the last through the write path
+/// (`Store::put_item`), which counts the collection once and adds itself in its transaction.
+async fn load_big(store: &shared::store::Store, name: &str, size: usize) -> Result<f64, BoxError> {
+    use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
+    use shared::store::{index_entry_item, item_sort_key};
+    let loading = Instant::now();
+    let row = move |id: u64| {
+        json!({"id": id, "title": format!("Item {id}"), "rank": (id * 7919) % 1000,
+               "score": (id * 7919) % size as u64})
     };
-    let admin = Accountability {
-        admin: true,
-        ..Default::default()
-    };
-    let plan = ReadPlan::new(&admin, collection, None, 0)?;
-    println!(
-        "\n## Reading a collection of {BIG_COLLECTION} items (loaded in {:.1} s; limit examined per read: 10,000)\n",
-        loading.elapsed().as_secs_f64()
-    );
-    println!(
-        "| query | status | DynamoDB requests | items examined | median ms of 5 |\n|---|---|---:|---:|---:|"
-    );
-    let cases: [(&str, &[(&str, &str)]); 7] = [
-        ("limit=25 (key order)", &[("limit", "25")]),
-        ("limit=25&page=100", &[("limit", "25"), ("page", "100")]),
-        ("limit=25&sort=-id", &[("limit", "25"), ("sort", "-id")]),
-        (
-            "limit=25&filter={rank:{_eq:7}} (1 in 1000)",
-            &[("limit", "25"), ("filter", r#"{"rank":{"_eq":7}}"#)],
-        ),
-        (
-            "limit=25&filter={rank:{_lt:100}} (1 in 10)",
-            &[("limit", "25"), ("filter", r#"{"rank":{"_lt":100}}"#)],
-        ),
-        ("limit=25&sort=rank", &[("limit", "25"), ("sort", "rank")]),
-        (
-            "limit=25&meta=total_count",
-            &[("limit", "25"), ("meta", "total_count")],
-        ),
-    ];
-    for (label, pairs) in cases {
-        let pairs: Vec<(String, String)> = pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect();
-        let query = ItemsQuery::parse(&pairs, 100, 1000)?;
-        let mut samples = Vec::new();
-        let mut last = None;
-        for _ in 0..5 {
-            let started = Instant::now();
-            let outcome = shared::items::read_collection(
-                &store,
-                &plan,
-                &query,
-                shared::items::ScanBound {
-                    items: 10_000,
-                    bytes: 8 * 1024 * 1024,
-                },
-            )
-            .await;
-            samples.push(started.elapsed().as_secs_f64() * 1000.0);
-            last = Some(outcome);
-        }
-        let (median, _, _) = summary(&mut samples);
-        match last.ok_or("no sample")? {
-            Ok(outcome) => println!(
-                "| {label} | 200, {} items | {} | {} | {median:.1} |",
-                outcome.items.len(),
-                outcome.stats.requests,
-                outcome.stats.examined
+    let mut writers = tokio::task::JoinSet::new();
+    let per_writer = (size - 1).div_ceil(LOAD_CONCURRENCY) as u64;
+    for writer in 0..LOAD_CONCURRENCY as u64 {
+        let first = 1 + writer * per_writer;
+        let last = ((writer + 1) * per_writer).min(size as u64 - 1);
+        let (store, name) = (store.clone(), name.to_owned());
+        writers.spawn(async move {
+            let mut batch = Vec::new();
+            for id in first..=last {
+                let data = row(id);
+                let data = data.as_object().ok_or("an object")?;
+                let key = item_sort_key(&json!(id)).ok_or("key")?;
+                let item = serde_dynamo::to_item(json!({
+                    "collection": name, "key": key, "data": data, "version": 1,
+                }))?;
+                let entry = index_entry_item(&name, "score", &key, data)?;
+                for record in [item, entry] {
+                    batch.push(
+                        WriteRequest::builder()
+                            .put_request(PutRequest::builder().set_item(Some(record)).build()?)
+                            .build(),
+                    );
+                }
+                if batch.len() >= 24 || id == last {
+                    let mut pending = std::mem::take(&mut batch);
+                    while !pending.is_empty() {
+                        let output = store
+                            .client()
+                            .batch_write_item()
+                            .request_items(&store.tables().items, pending)
+                            .send()
+                            .await?;
+                        pending = output
+                            .unprocessed_items
+                            .and_then(|mut left| left.remove(&store.tables().items))
+                            .unwrap_or_default();
+                    }
+                }
+            }
+            Ok::<(), BoxError>(())
+        });
+    }
+    while let Some(done) = writers.join_next().await {
+        done??;
+    }
+    let last = size as u64;
+    let data = row(last);
+    store
+        .put_item(
+            name,
+            item_sort_key(&json!(last)).ok_or("key")?,
+            data.as_object().ok_or("an object")?.clone(),
+            &["score".to_owned()],
+        )
+        .await?;
+    store.put_collection(&big_collection(name)).await?;
+    if store.item_count(name).await? != Some(size as u64) {
+        return Err(format!("{name}: the count is not {size}").into());
+    }
+    Ok(loading.elapsed().as_secs_f64())
+}
+
+/// Loads a collection of 100,000 items (and of 1,000,000 with `BENCH_SCALE_MILLION=1`) with an
+/// indexed field, then measures reads through the items module: DynamoDB requests as the read
+/// path counts them (every Query and GetItem it sends), items examined, and time.
+async fn items_cost(dynamo: &str) -> Result<(), BoxError> {
+    use shared::access::{Accountability, ReadPlan};
+    use shared::query::ItemsQuery;
+    use shared::store::{Store, Tables};
+
+    let store = Store::local(dynamo, Tables::with_prefix("bench-"));
+    let mut sizes = vec![BIG_COLLECTION];
+    if std::env::var("BENCH_SCALE_MILLION").as_deref() == Ok("1") {
+        sizes.push(MILLION);
+    }
+    for size in sizes {
+        let name = format!("big{size}");
+        let loaded = load_big(&store, &name, size).await?;
+        let admin = Accountability {
+            admin: true,
+            ..Default::default()
+        };
+        let plan = ReadPlan::new(&admin, big_collection(&name), None, 0)?;
+        println!(
+            "\n## Reading a collection of {size} items (loaded in {loaded:.1} s with its `score` index; limit examined per read: 10,000)\n"
+        );
+        println!(
+            "| query | status | DynamoDB requests | items examined | p50 ms of {ITEM_RUNS} |\n|---|---|---:|---:|---:|"
+        );
+        let eq = format!(r#"{{"score":{{"_eq":{}}}}}"#, size / 2);
+        let key_order_cases: [(&str, Vec<(&str, &str)>); 7] = [
+            ("limit=25 (key order)", vec![("limit", "25")]),
+            ("limit=25&page=100", vec![("limit", "25"), ("page", "100")]),
+            ("limit=25&sort=-id", vec![("limit", "25"), ("sort", "-id")]),
+            (
+                "limit=25&filter={rank:{_eq:7}} (1 in 1000, not indexed)",
+                vec![("limit", "25"), ("filter", r#"{"rank":{"_eq":7}}"#)],
             ),
-            Err(error) => println!(
-                "| {label} | {} {} (bound reached) | - | > 10,000 | {median:.1} |",
-                error.status().as_u16(),
-                error.code()
+            (
+                "limit=25&filter={rank:{_lt:100}} (1 in 10, not indexed)",
+                vec![("limit", "25"), ("filter", r#"{"rank":{"_lt":100}}"#)],
             ),
+            (
+                "limit=25&sort=rank (not indexed)",
+                vec![("limit", "25"), ("sort", "rank")],
+            ),
+            (
+                "limit=25&meta=total_count",
+                vec![("limit", "25"), ("meta", "total_count")],
+            ),
+        ];
+        let indexed_cases: [(&str, Vec<(&str, &str)>); 4] = [
+            (
+                "limit=25&sort=-score (indexed)",
+                vec![("limit", "25"), ("sort", "-score")],
+            ),
+            (
+                "limit=25&filter={score:{_eq:size/2}} (indexed, 1 item)",
+                vec![("limit", "25"), ("filter", &eq)],
+            ),
+            (
+                "limit=25&filter={score:{_lt:100}} (indexed range, 100 items)",
+                vec![("limit", "25"), ("filter", r#"{"score":{"_lt":100}}"#)],
+            ),
+            (
+                "limit=25&filter={score:{_gte:1000}}&sort=score (indexed range and sort)",
+                vec![
+                    ("limit", "25"),
+                    ("filter", r#"{"score":{"_gte":1000}}"#),
+                    ("sort", "score"),
+                ],
+            ),
+        ];
+        for (label, pairs) in key_order_cases.iter().chain(indexed_cases.iter()) {
+            let pairs: Vec<(String, String)> = pairs
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect();
+            let query = ItemsQuery::parse(&pairs, 100, 1000)?;
+            let mut samples = Vec::new();
+            let mut last = None;
+            for _ in 0..ITEM_RUNS {
+                let started = Instant::now();
+                let outcome = shared::items::read_collection(
+                    &store,
+                    &plan,
+                    &query,
+                    shared::items::ScanBound {
+                        items: 10_000,
+                        bytes: 8 * 1024 * 1024,
+                    },
+                )
+                .await;
+                samples.push(started.elapsed().as_secs_f64() * 1000.0);
+                last = Some(outcome);
+            }
+            let p50 = percentile(&mut samples, 0.5);
+            match last.ok_or("no sample")? {
+                Ok(outcome) => println!(
+                    "| {label} | 200, {} items | {} | {} | {p50:.1} |",
+                    outcome.items.len(),
+                    outcome.stats.requests,
+                    outcome.stats.examined
+                ),
+                Err(error) => println!(
+                    "| {label} | {} {} (bound reached) | - | > 10,000 | {p50:.1} |",
+                    error.status().as_u16(),
+                    error.code()
+                ),
+            }
         }
     }
     Ok(())
 }
+
+/// Runs of each item read.
+const ITEM_RUNS: usize = 7;
 
 const TIMING_ROUNDS: usize = 200;
 
