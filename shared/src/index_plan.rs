@@ -2,8 +2,10 @@
 //!
 //! An index only chooses which rows are read and in which order: every row still goes through
 //! the caller's permissions, the whole filter and the search, as any other read. So an index is
-//! used for a field only when its stored value is what the caller sees on every row (otherwise
-//! its order or range would tell something about a hidden value), and a range is derived only
+//! used for a field only when the caller may read every row and that field on it (an
+//! administrator, or a read permission without a row filter that grants the field): a caller
+//! with a row filter would otherwise examine rows they cannot see, and how long a page takes or
+//! when the scan bound answers 400 would tell them about those rows. A range is derived only
 //! from conditions every matching row satisfies (`_eq`, `_gt`, `_gte`, `_lt`, `_lte`,
 //! `_between`, at the top of the filter or under `_and`), with the evaluator's own casts.
 
@@ -45,7 +47,7 @@ pub fn choose(
     let usable = |field: &str| {
         field != plan.collection.primary_key
             && plan.collection.field(field).is_some_and(|f| f.is_indexed())
-            && plan.sees_field_on_every_row(field)
+            && plan.reads_field_on_every_row(field)
     };
     let ranges = match &query.filter {
         Some(user_filter) => ranges(user_filter, plan, plan.filter_context(), &usable),
@@ -158,7 +160,17 @@ fn finite(n: f64) -> Option<Value> {
     serde_json::Number::from_f64(n).map(Value::Number)
 }
 
+/// True when a key made of `value` stays under DynamoDB's sort-key limit: a longer bound in a
+/// Query is refused (ValidationException, a 503 and an alarm), and no stored entry can hold
+/// such a value (writes refuse it).
+fn fits_a_key(value: &Value) -> bool {
+    crate::store::encode_value(value).len() < crate::store::MAX_ENTRY_KEY_BYTES
+}
+
 fn equal_to(expected: &Value, kind: ValueKind) -> Option<IndexRange> {
+    if !fits_a_key(expected) {
+        return Some(IndexRange::Nothing);
+    }
     Some(match (kind, expected) {
         (_, Value::Null) => IndexRange::Exactly(Value::Null),
         (ValueKind::Number, Value::Number(_) | Value::String(_)) => {
@@ -184,6 +196,10 @@ fn equal_to(expected: &Value, kind: ValueKind) -> Option<IndexRange> {
 
 /// `_gt`/`_gte` (`lower`) or `_lt`/`_lte` against `expected`.
 fn bound(expected: &Value, kind: ValueKind, lower: bool, inclusive: bool) -> Option<IndexRange> {
+    if !fits_a_key(expected) {
+        // No index for this condition: the read examines rows as without one.
+        return None;
+    }
     let value = match (kind, expected) {
         // Nothing compares with null.
         (_, Value::Null) => return Some(IndexRange::Nothing),

@@ -236,8 +236,11 @@ const INDEXABLE_TYPES: [&str; 10] = [
 ];
 /// Each index adds up to two actions to an item's transaction (at most 100 actions).
 const MAX_INDEXED_FIELDS: usize = 16;
-/// Item writes of one collection in flight at once while applying (each a transaction).
-const APPLY_CONCURRENCY: usize = 8;
+/// Item writes of one collection in flight at once while applying (each a transaction). One:
+/// every new item's transaction adds to the collection's count item, and DynamoDB cancels
+/// concurrent transactions on one item (TransactionConflict), which the retries would not
+/// outlast on a large document (dynoxide serialises transactions, so it never shows this).
+const APPLY_CONCURRENCY: usize = 1;
 
 /// Refuses an item whose indexed values have another kind than their field's type, or are
 /// too long to index.

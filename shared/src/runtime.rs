@@ -1,8 +1,8 @@
 //! What every function's `main` does around its handler: answer `--help`, set up logging and
 //! the allocator, then serve invocations — several at once in one process where the platform
-//! allows it (Lambda Managed Instances, `cargo lambda watch --concurrency N`), one at a time on
-//! classic Lambda, where `AWS_LAMBDA_MAX_CONCURRENCY` is unset or 1 (lambda_runtime falls back
-//! to sequential then).
+//! allows it (Lambda Managed Instances; the local stack through `LOCAL_MAX_CONCURRENCY`), one
+//! at a time on classic Lambda, where `AWS_LAMBDA_MAX_CONCURRENCY` is unset or 1 (lambda_runtime
+//! falls back to sequential then).
 
 use std::future::Future;
 
@@ -68,12 +68,13 @@ where
 fn end_with_parent() {
     #[cfg(target_os = "linux")]
     {
+        let parent = std::os::unix::process::parent_id();
         // SAFETY: prctl(PR_SET_PDEATHSIG) only sets a signal for this process.
         unsafe {
             libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
         }
-        // The parent may have gone before the call: then init (1) adopted the process already.
-        if std::os::unix::process::parent_id() == 1 {
+        // The parent may have gone before the call: then the process was adopted already.
+        if std::os::unix::process::parent_id() != parent {
             std::process::exit(1);
         }
     }

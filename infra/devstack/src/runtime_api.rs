@@ -27,6 +27,8 @@ pub struct Answer {
     pub at: Instant,
     pub status: u16,
     pub response: Value,
+    /// The event this answers, matched by the request id the response was posted under.
+    pub event: Value,
 }
 
 /// A function process and the Runtime API it takes its invocations from.
@@ -208,11 +210,13 @@ async fn serve(
     answers: mpsc::Sender<Result<Answer, String>>,
 ) {
     let invocations = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let handed_out = Arc::new(std::sync::Mutex::new(std::collections::HashMap::new()));
     let mut connections = tokio::task::JoinSet::new();
     while let Ok((stream, _)) = listener.accept().await {
         let connection = Connection {
             ready: Arc::clone(&ready),
             in_flight: Arc::clone(&in_flight),
+            handed_out: Arc::clone(&handed_out),
             pending: Arc::clone(&pending),
             answers: answers.clone(),
             invocations: Arc::clone(&invocations),
@@ -228,6 +232,7 @@ async fn serve(
 struct Connection {
     ready: Arc<OnceLock<Instant>>,
     in_flight: Arc<InFlight>,
+    handed_out: Arc<std::sync::Mutex<std::collections::HashMap<String, String>>>,
     pending: Arc<Mutex<mpsc::Receiver<String>>>,
     answers: mpsc::Sender<Result<Answer, String>>,
     invocations: Arc<std::sync::atomic::AtomicU64>,
@@ -264,16 +269,22 @@ impl Connection {
                     return Ok(());
                 };
                 self.in_flight.handed_out();
-                let id = self
-                    .invocations
-                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let id = format!(
+                    "bench-{}",
+                    self.invocations
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+                );
+                self.handed_out
+                    .lock()
+                    .map_err(|_| "the invocation table is poisoned")?
+                    .insert(id.clone(), event.clone());
                 let deadline = std::time::SystemTime::now()
                     .duration_since(std::time::UNIX_EPOCH)?
                     .as_millis()
                     + 30_000;
                 let response = format!(
                     "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n\
-                     lambda-runtime-aws-request-id: bench-{id}\r\n\
+                     lambda-runtime-aws-request-id: {id}\r\n\
                      lambda-runtime-deadline-ms: {deadline}\r\n\
                      lambda-runtime-invoked-function-arn: arn:aws:lambda:us-east-1:000000000000:function:bench\r\n\
                      lambda-runtime-trace-id: Root=1-00000000-000000000000000000000000\r\n\
@@ -284,6 +295,16 @@ impl Connection {
             } else if path.ends_with("/response") {
                 let at = Instant::now();
                 self.in_flight.answered();
+                // `/2018-06-01/runtime/invocation/<id>/response`
+                let id = path.rsplit('/').nth(1).unwrap_or_default();
+                let event = self
+                    .handed_out
+                    .lock()
+                    .map_err(|_| "the invocation table is poisoned")?
+                    .remove(id)
+                    .ok_or_else(|| {
+                        format!("a response for an invocation never handed out: {id}")
+                    })?;
                 reader
                     .get_mut()
                     .write_all(b"HTTP/1.1 202 Accepted\r\ncontent-length: 0\r\n\r\n")
@@ -299,6 +320,7 @@ impl Connection {
                         at,
                         status,
                         response,
+                        event: serde_json::from_str(&event)?,
                     }))
                     .await;
             } else {

@@ -210,17 +210,16 @@ impl ReadPlan {
         self.admin || self.cases.iter().any(|c| c.filter.is_none())
     }
 
-    /// True when `field` is visible on every row the caller can see (an administrator, a read
-    /// permission without row filter that grants it, or every read permission grants it): then
-    /// its stored value is the one filters and sorts see, and reading rows in its index's order
-    /// reveals nothing hidden.
-    pub fn sees_field_on_every_row(&self, field: &str) -> bool {
+    /// True when the caller may read every row and `field` on each (an administrator, or a read
+    /// permission without a row filter that grants it): a read through `field`'s index then
+    /// examines only what the caller may see, so neither its time nor the scan bound tells
+    /// anything about hidden rows or values.
+    pub fn reads_field_on_every_row(&self, field: &str) -> bool {
         self.admin
             || self
                 .cases
                 .iter()
                 .any(|c| c.filter.is_none() && c.grants(field))
-            || self.cases.iter().all(|c| c.grants(field))
     }
 
     /// Fields the caller may use in a filter: the same rule as explicit `fields`.
