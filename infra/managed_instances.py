@@ -86,7 +86,7 @@ PARAMETERS = {
         "MaxValue": 1600,
         "Description": (
             "Invocations at once per execution environment of the argon2 functions (register, "
-            "login, users, me, graphql_system): each hash is CPU-bound, so more than the "
+            "login, users, me, password, graphql_system): each hash is CPU-bound, so more than the "
             "environment's vCPUs only makes every hash slower."
         ),
     },
