@@ -27,7 +27,7 @@ pub use index::{
     IndexRange, MAX_ENTRY_KEY_BYTES, RangeEnd, ValueKind, encode_value, index_entry_item,
     index_entry_key, index_partition,
 };
-pub use items::{ItemPage, item_sort_key};
+pub use items::{COUNT_KEY, ItemPage, item_sort_key};
 pub use schema::{USER_DIRECTORY_INDEX, ensure_tables};
 pub use sessions::Session;
 pub use throttle::{FORGET_AFTER_MS, LoginFailures, Reservation};
