@@ -1147,11 +1147,22 @@ async fn bench_pocketbase(
     }
     let data = work.join("pocketbase");
     fresh_dir(&data)?;
-    let upsert = Command::new(&binary)
-        .args(["superuser", "upsert", ADMIN_EMAIL, ADMIN_PASSWORD, "--dir"])
-        .arg(&data)
-        .output()
-        .await?;
+    // Everything under the fresh data directory, and no migration files written (by default
+    // PocketBase writes one per schema change beside the data directory and replays it).
+    let dirs = |command: &mut Command| {
+        command
+            .arg("--dir")
+            .arg(data.join("pb_data"))
+            .arg("--migrationsDir")
+            .arg(data.join("pb_migrations"))
+            .arg("--hooksDir")
+            .arg(data.join("pb_hooks"))
+            .arg("--automigrate=false");
+    };
+    let mut upsert = Command::new(&binary);
+    upsert.args(["superuser", "upsert", ADMIN_EMAIL, ADMIN_PASSWORD]);
+    dirs(&mut upsert);
+    let upsert = upsert.output().await?;
     if !upsert.status.success() {
         return Err(format!(
             "pocketbase superuser upsert failed ({}): {}{}",
@@ -1164,9 +1175,11 @@ async fn bench_pocketbase(
     let port = free_port()?;
     let base = format!("http://127.0.0.1:{port}");
     let (stdout, stderr) = log_file(&work.join("pocketbase.log"))?;
-    let mut child = Command::new(&binary)
-        .args(["serve", "--http", &format!("127.0.0.1:{port}"), "--dir"])
-        .arg(&data)
+    let mut serve = Command::new(&binary);
+    serve.args(["serve", "--http", &format!("127.0.0.1:{port}")]);
+    serve.arg("--publicDir").arg(data.join("pb_public"));
+    dirs(&mut serve);
+    let mut child = serve
         .stdin(Stdio::null())
         .stdout(stdout)
         .stderr(stderr)
