@@ -25,10 +25,7 @@ fn binaries() -> Vec<String> {
 }
 
 fn binary(name: &str) -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../target")));
-    let path = target.join("debug").join(name);
+    let path = e2e::debug_binary(name);
     assert!(
         path.exists(),
         "{} is missing: `cargo build --workspace` builds it (make test does)",

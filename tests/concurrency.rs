@@ -5,35 +5,20 @@
 //! the debug binary, run against a minimal Runtime API (`devstack::runtime_api`, which matches
 //! each answer to its event by request id) and the test stack's DynamoDB.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
-use devstack::runtime_api::FunctionProcess;
+use devstack::runtime_api::{FunctionProcess, http_api_event};
 use e2e::{PREFIX, SECRET, stack, unique_email};
 use serde_json::{Value, json};
 
-fn binary(name: &str) -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../target")));
-    target.join("debug").join(name)
-}
-
 fn login_event(email: &str, password: &str, n: usize) -> Value {
-    json!({
-        "version": "2.0", "routeKey": "$default", "rawPath": "/auth/login", "rawQueryString": "",
-        "headers": {"content-type": "application/json", "user-agent": "concurrency-test"},
-        "requestContext": {
-            "accountId": "000000000000", "apiId": "local", "domainName": "localhost",
-            "domainPrefix": "localhost", "requestId": format!("concurrent-{n}"),
-            "routeKey": "$default", "stage": "$default", "time": "01/Jan/2026:00:00:00 +0000",
-            "timeEpoch": 0,
-            "http": {"method": "POST", "path": "/auth/login", "protocol": "HTTP/1.1",
-                     "sourceIp": format!("10.77.0.{n}"), "userAgent": "concurrency-test"}
-        },
-        "body": json!({"email": email, "password": password}).to_string(),
-        "isBase64Encoded": false
-    })
+    http_api_event(
+        "POST",
+        "/auth/login",
+        None,
+        Some(json!({"email": email, "password": password})),
+        &format!("10.77.0.{n}"),
+    )
 }
 
 /// The `id` claim of an access token (the API issued it; its signature is checked elsewhere).
@@ -85,7 +70,7 @@ async fn one_login_process_answers_overlapping_invocations_each_correctly() {
         ("TABLE_PREFIX", PREFIX),
         ("SECRET", SECRET),
     ];
-    let mut process = FunctionProcess::spawn(&binary("login"), &environment)
+    let mut process = FunctionProcess::spawn(&e2e::debug_binary("login"), &environment)
         .await
         .expect("the login function starts");
     let answers = process

@@ -403,6 +403,54 @@ mod tests {
     }
 
     #[test]
+    fn a_caller_with_a_row_filter_never_reads_through_an_index() {
+        // Every field granted, but only on the rows the filter lets through: an index read
+        // would examine the others.
+        let accountability = Accountability {
+            permissions: vec![Permission {
+                id: "1".into(),
+                policy: "p".into(),
+                collection: "posts".into(),
+                action: "read".into(),
+                fields: vec!["*".into()],
+                permissions: Some(json!({"published": {"_eq": true}})),
+                presets: None,
+                validation: None,
+            }],
+            ..Default::default()
+        };
+        let plan = ReadPlan::new(&accountability, collection(), None, 0).unwrap();
+        let sorted = choose(
+            &plan,
+            &query(&[("sort", "-date_created")]),
+            None,
+            true,
+            false,
+        );
+        assert_eq!(sorted, None);
+        let ranged = query(&[("filter", r#"{"views":{"_gt":7}}"#)]);
+        assert_eq!(choose(&plan, &ranged, Some(true), true, false), None);
+    }
+
+    #[test]
+    fn a_bound_too_long_for_a_sort_key_uses_no_index() {
+        let long = json!("x".repeat(crate::store::MAX_ENTRY_KEY_BYTES));
+        // No stored entry can hold it: an equality matches nothing, without a Query.
+        assert_eq!(
+            equal_to(&long, ValueKind::String),
+            Some(IndexRange::Nothing)
+        );
+        assert_eq!(bound(&long, ValueKind::String, true, true), None);
+        assert_eq!(bound(&long, ValueKind::String, false, false), None);
+        let short = json!("x");
+        assert_eq!(
+            equal_to(&short, ValueKind::String),
+            Some(IndexRange::Exactly(short.clone()))
+        );
+        assert!(bound(&short, ValueKind::String, true, true).is_some());
+    }
+
+    #[test]
     fn a_range_on_the_sorted_field_narrows_the_stream() {
         let access = choose(
             &admin(),

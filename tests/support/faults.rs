@@ -7,6 +7,7 @@
 //! Scenarios are global, so the tests that set them take [`exclusive`] first; it clears the
 //! faults and makes sure the emulator runs.
 
+use super::target_dir;
 use std::io::{BufRead, BufReader};
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
@@ -35,12 +36,6 @@ pub struct FaultStack {
 
 static STACK: OnceLock<FaultStack> = OnceLock::new();
 static EXCLUSIVE: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
-fn target_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(WORKSPACE).join("target"))
-}
 
 fn read_lines(child: &mut Child, wanted: &[&str]) -> Vec<String> {
     let stdout = child.stdout.take().expect("piped stdout");

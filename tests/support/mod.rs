@@ -229,6 +229,20 @@ pub fn client() -> reqwest::Client {
 }
 
 /// An address no other test uses.
+/// Cargo's target directory (`CARGO_TARGET_DIR`, else the workspace's `target/`).
+pub fn target_dir() -> std::path::PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../target"))
+        })
+}
+
+/// A binary of the workspace as `cargo build` (debug) left it.
+pub fn debug_binary(name: &str) -> std::path::PathBuf {
+    target_dir().join("debug").join(name)
+}
+
 pub fn unique_email(tag: &str) -> String {
     format!("{tag}-{}@example.com", uuid::Uuid::new_v4().simple())
 }

@@ -20,6 +20,39 @@ use tokio::sync::{Mutex, mpsc};
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
+/// A request with a JSON body (if any) as API Gateway's HTTP API (payload 2.0) sends it to a
+/// function: `target` is the path with its query string, `source_ip` the client's address.
+pub fn http_api_event(
+    method: &str,
+    target: &str,
+    bearer: Option<&str>,
+    body: Option<Value>,
+    source_ip: &str,
+) -> Value {
+    let (path, query) = target.split_once('?').unwrap_or((target, ""));
+    let mut headers =
+        serde_json::json!({"content-type": "application/json", "user-agent": "bench"});
+    if let Some(token) = bearer {
+        headers["authorization"] = Value::String(format!("Bearer {token}"));
+    }
+    serde_json::json!({
+        "version": "2.0",
+        "routeKey": "$default",
+        "rawPath": path,
+        "rawQueryString": query,
+        "headers": headers,
+        "requestContext": {
+            "accountId": "000000000000", "apiId": "bench", "domainName": "localhost",
+            "domainPrefix": "localhost", "requestId": "bench", "routeKey": "$default",
+            "stage": "$default", "time": "01/Jan/2026:00:00:00 +0000", "timeEpoch": 0,
+            "http": {"method": method, "path": path, "protocol": "HTTP/1.1",
+                     "sourceIp": source_ip, "userAgent": "bench"}
+        },
+        "body": body.map(|b| b.to_string()),
+        "isBase64Encoded": false
+    })
+}
+
 /// What the function posted for one invocation.
 #[derive(Debug)]
 pub struct Answer {

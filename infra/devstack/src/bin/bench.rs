@@ -249,29 +249,9 @@ async fn start_devstack(release: &Path, extra: &[&str]) -> Result<(Child, String
     Err("devstack exited before READY".into())
 }
 
-/// A Lambda event as API Gateway (HTTP API, payload 2.0) sends it.
+/// A JSON request event as API Gateway sends it, from 127.0.0.1.
 fn gateway_event(method: &str, target: &str, bearer: Option<&str>, body: Option<Value>) -> Value {
-    let (path, query) = target.split_once('?').unwrap_or((target, ""));
-    let mut headers = json!({"content-type": "application/json", "user-agent": "bench"});
-    if let Some(token) = bearer {
-        headers["authorization"] = json!(format!("Bearer {token}"));
-    }
-    json!({
-        "version": "2.0",
-        "routeKey": "$default",
-        "rawPath": path,
-        "rawQueryString": query,
-        "headers": headers,
-        "requestContext": {
-            "accountId": "000000000000", "apiId": "bench", "domainName": "localhost",
-            "domainPrefix": "localhost", "requestId": "bench", "routeKey": "$default",
-            "stage": "$default", "time": "01/Jan/2026:00:00:00 +0000", "timeEpoch": 0,
-            "http": {"method": method, "path": path, "protocol": "HTTP/1.1",
-                     "sourceIp": "127.0.0.1", "userAgent": "bench"}
-        },
-        "body": body.map(|b| b.to_string()),
-        "isBase64Encoded": false
-    })
+    devstack::runtime_api::http_api_event(method, target, bearer, body, "127.0.0.1")
 }
 
 /// What the cold-start requests need to take their real paths: an administrator and its

@@ -955,7 +955,7 @@ async fn bench_directus(
         .into());
     }
     let (stdout, stderr) = log_file(&work.join("directus.log"))?;
-    let mut child = Command::new("node")
+    let child = Command::new("node")
         .arg(&cli)
         .arg("start")
         .current_dir(&install)
@@ -966,37 +966,9 @@ async fn bench_directus(
         .process_group(0)
         .kill_on_drop(true)
         .spawn()?;
-    let target = Target {
-        peer: Peer::Directus,
-        base: base.clone(),
-    };
-    let result = async {
-        let client = reqwest::Client::new();
-        wait_ready(
-            &client,
-            &format!("{base}/server/ping"),
-            &mut child,
-            "directus start",
-        )
-        .await?;
-        directus_quickstart(&client, &target).await?;
-        let (request, status) = target.register(&client);
-        call(request, status, "Directus register").await?;
-        journey(&target, options).await
-    }
-    .await;
-    let processes = child.id().map(process_tree).unwrap_or_default();
-    stop_group(child).await;
-    let journey = result?;
-    let memory = group(&processes, |_| true);
     let node = shell("node --version", "").await;
-    Ok(Figures {
-        rss_total_kib: memory.iter().map(|m| m.kib).sum(),
-        memory,
-        uncounted: Vec::new(),
-        version: format!("Directus {DIRECTUS_VERSION}, Node {node}, SQLite (sqlite3)"),
-        journey,
-    })
+    let version = format!("Directus {DIRECTUS_VERSION}, Node {node}, SQLite (sqlite3)");
+    measure_peer(Peer::Directus, base, child, version, options).await
 }
 
 /// The quickstart's state in Directus: posts and its items, a "Read Posts" policy on a "User"
@@ -1179,29 +1151,56 @@ async fn bench_pocketbase(
     serve.args(["serve", "--http", &format!("127.0.0.1:{port}")]);
     serve.arg("--publicDir").arg(data.join("pb_public"));
     dirs(&mut serve);
-    let mut child = serve
+    let child = serve
         .stdin(Stdio::null())
         .stdout(stdout)
         .stderr(stderr)
         .process_group(0)
         .kill_on_drop(true)
         .spawn()?;
-    let target = Target {
-        peer: Peer::PocketBase,
-        base: base.clone(),
+    let version = shell("\"$0\" --version", &binary).await;
+    measure_peer(
+        Peer::PocketBase,
+        base,
+        child,
+        format!("{version} (SQLite)"),
+        options,
+    )
+    .await
+}
+
+/// A peer's server once started (`child`, its own process group, serving at `base`): waits
+/// until it answers its health check, sets up the quickstart, registers the user, runs the
+/// journey, then reads the memory of its processes and stops it.
+async fn measure_peer(
+    peer: Peer,
+    base: String,
+    mut child: Child,
+    version: String,
+    options: &Options,
+) -> Result<Figures, BoxError> {
+    let (health, started_by) = match peer {
+        Peer::Directus => ("/server/ping", "directus start"),
+        Peer::PocketBase => ("/api/health", "pocketbase serve"),
+        Peer::Ours => return Err("our stack is measured through devstack, not as a peer".into()),
     };
+    let target = Target { peer, base };
     let result = async {
         let client = reqwest::Client::new();
         wait_ready(
             &client,
-            &format!("{base}/api/health"),
+            &format!("{}{health}", target.base),
             &mut child,
-            "pocketbase serve",
+            started_by,
         )
         .await?;
-        pocketbase_quickstart(&client, &target).await?;
+        if peer == Peer::Directus {
+            directus_quickstart(&client, &target).await?;
+        } else {
+            pocketbase_quickstart(&client, &target).await?;
+        }
         let (request, status) = target.register(&client);
-        call(request, status, "PocketBase register").await?;
+        call(request, status, &format!("{} register", peer.name())).await?;
         journey(&target, options).await
     }
     .await;
@@ -1209,12 +1208,11 @@ async fn bench_pocketbase(
     stop_group(child).await;
     let journey = result?;
     let memory = group(&processes, |_| true);
-    let version = shell("\"$0\" --version", &binary).await;
     Ok(Figures {
         rss_total_kib: memory.iter().map(|m| m.kib).sum(),
         memory,
         uncounted: Vec::new(),
-        version: format!("{version} (SQLite)"),
+        version,
         journey,
     })
 }
