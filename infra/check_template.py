@@ -12,6 +12,8 @@
   declaration against what the functions really do).
 - the local stack's API Gateway stand-in (infra/devstack/src/gateway.rs) has the HttpApi's CORS
   configuration.
+- every function's Lambda `Errors` and `Throttles` are each summed by exactly one alarm, and no
+  metric-math alarm holds more metrics than CloudWatch accepts (10).
 Run by `make test` with the virtual environment's Python (cfn-lint provides the YAML loader
 that understands CloudFormation's short-form tags).
 """
@@ -27,6 +29,38 @@ from cfnlint.decode import cfn_yaml
 import check_access
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
+
+
+# CloudWatch refuses (at deployment) a metric-math alarm with more metrics than this.
+MAX_ALARM_METRICS = 10
+
+
+def alarm_problems(resources: dict) -> list[str]:
+    """Each function's Errors and Throttles in exactly one alarm; alarms within CloudWatch's limit."""
+    problems = []
+    functions = {n for n, r in resources.items() if r.get("Type") == "AWS::Serverless::Function"}
+    watched = {"Errors": [], "Throttles": []}
+    for name, resource in resources.items():
+        if resource.get("Type") != "AWS::CloudWatch::Alarm":
+            continue
+        queries = resource["Properties"].get("Metrics", [])
+        stats = [q["MetricStat"]["Metric"] for q in queries if "MetricStat" in q]
+        if len(stats) > MAX_ALARM_METRICS:
+            problems.append(f"{name} has {len(stats)} metrics; CloudWatch takes at most {MAX_ALARM_METRICS}")
+        for metric in stats:
+            if metric.get("Namespace") != "AWS/Lambda" or metric.get("MetricName") not in watched:
+                continue
+            for dimension in metric.get("Dimensions", []):
+                if dimension.get("Name") == "FunctionName":
+                    watched[metric["MetricName"]].append(dimension["Value"].get("Ref"))
+    for metric, refs in watched.items():
+        for function in sorted(functions):
+            count = refs.count(function)
+            if count != 1:
+                problems.append(f"{function}'s {metric} is in {count} alarms, expected 1")
+        for ref in sorted(set(refs) - functions):
+            problems.append(f"an alarm watches {metric} of {ref}, which is not a function")
+    return problems
 
 
 def main() -> int:
@@ -124,6 +158,7 @@ def main() -> int:
             problems.append(f"Globals.Function.{key} is {globals_.get(key)!r}, expected {expected!r}")
 
     problems.extend(check_access.template_problems(template))
+    problems.extend(alarm_problems(template["Resources"]))
 
     if problems:
         print("template.yaml and the workspace disagree:")
