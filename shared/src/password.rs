@@ -1,12 +1,16 @@
 //! Argon2id password hashing. Work runs on the blocking pool, never on the async executor.
 //! Unknown accounts are verified against a dummy hash made with the same parameters, so a login
 //! for an email that does not exist costs the same as one with a wrong password.
+//!
+//! The 19 MiB of argon2 memory a hash needs is kept between hashes (`MemoryPool`): allocating it
+//! afresh each time maps and faults in every page again (the functions return large blocks to
+//! the system, `shared::runtime`), which cost ~9 ms of a ~14 ms verification here.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
-use argon2::password_hash::phc::PasswordHash;
-use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
-use argon2::{Algorithm, Argon2, Params, Version};
+use argon2::password_hash::phc::{Output, ParamsString, PasswordHash, Salt};
+use argon2::password_hash::try_generate_salt;
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 
 use crate::config::HashParams;
 use crate::sensitive::Sensitive;
@@ -88,6 +92,41 @@ struct Inner {
     argon2: Argon2<'static>,
     params: HashParams,
     dummy_hash: String,
+    memory: MemoryPool,
+}
+
+/// Argon2 memory of the configured size kept for the next hash. At most `SPARE_BUFFERS` are
+/// kept, so a burst of concurrent hashes (Lambda Managed Instances) does not pin its peak
+/// memory; a hash of another size (a stored hash made with other parameters) gets its own.
+struct MemoryPool {
+    blocks: usize,
+    spare: Mutex<Vec<Vec<Block>>>,
+}
+
+const SPARE_BUFFERS: usize = 2;
+
+impl MemoryPool {
+    fn take(&self, blocks: usize) -> Vec<Block> {
+        if blocks == self.blocks {
+            let spare = self.spare.lock().unwrap_or_else(|e| e.into_inner()).pop();
+            if let Some(memory) = spare {
+                return memory;
+            }
+        }
+        // Argon2 writes every block before it reads it: the content of reused memory does not
+        // matter, and fresh memory needs no particular value.
+        vec![Block::new(); blocks]
+    }
+
+    fn give_back(&self, memory: Vec<Block>) {
+        if memory.len() != self.blocks {
+            return;
+        }
+        let mut spare = self.spare.lock().unwrap_or_else(|e| e.into_inner());
+        if spare.len() < SPARE_BUFFERS {
+            spare.push(memory);
+        }
+    }
 }
 
 impl std::fmt::Debug for Passwords {
@@ -106,6 +145,7 @@ impl Passwords {
             None,
         )
         .map_err(|e| PasswordError::Params(e.to_string()))?;
+        let blocks = params.block_count();
         let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
         let dummy_hash = dummy_hash(configured);
         // Checked here so that a dummy the verifier would refuse (and answer at once) stops the
@@ -116,6 +156,10 @@ impl Passwords {
                 argon2,
                 params: configured,
                 dummy_hash,
+                memory: MemoryPool {
+                    blocks,
+                    spare: Mutex::new(Vec::new()),
+                },
             }),
         })
     }
@@ -126,9 +170,8 @@ impl Passwords {
         let password = password.clone();
         tokio::task::spawn_blocking(move || {
             inner
-                .argon2
-                .hash_password(password.expose().as_bytes())
-                .map(|hash| Sensitive::new(hash.to_string()))
+                .hash(password.expose().as_bytes())
+                .map(Sensitive::new)
                 .map_err(|e| PasswordError::Hashing(e.to_string()))
         })
         .await?
@@ -161,24 +204,71 @@ impl Passwords {
                 Some(hash) => (hash.expose(), true),
                 None => (inner.dummy_hash.as_str(), false),
             };
-            let Ok(parsed) = PasswordHash::new(phc) else {
-                // An unparseable stored hash can never match; still spend the work.
-                let dummy = PasswordHash::new(&inner.dummy_hash).ok();
-                if let Some(dummy) = dummy {
-                    let _ = inner
-                        .argon2
-                        .verify_password(password.expose().as_bytes(), &dummy);
+            let password = password.expose().as_bytes();
+            match PasswordHash::new(phc) {
+                Ok(parsed) => inner.matches(password, &parsed) && real,
+                Err(_) => {
+                    // An unparseable stored hash can never match; still spend the work.
+                    if let Ok(dummy) = PasswordHash::new(&inner.dummy_hash) {
+                        inner.matches(password, &dummy);
+                    }
+                    false
                 }
-                return false;
-            };
-            let matches = inner
-                .argon2
-                .verify_password(password.expose().as_bytes(), &parsed)
-                .is_ok();
-            real && matches
+            }
         })
         .await
         .map_err(PasswordError::from)
+    }
+}
+
+impl Inner {
+    /// A PHC string of `password` with the configured parameters and a random salt, as
+    /// `argon2::PasswordHasher::hash_password` makes it, computed in pooled memory.
+    fn hash(&self, password: &[u8]) -> argon2::password_hash::Result<String> {
+        let salt = try_generate_salt()?;
+        let params = self.argon2.params();
+        let mut output = [0u8; Params::DEFAULT_OUTPUT_LEN];
+        let mut memory = self.memory.take(params.block_count());
+        let computed =
+            self.argon2
+                .hash_password_into_with_memory(password, &salt, &mut output, &mut memory);
+        self.memory.give_back(memory);
+        computed?;
+        let hash = PasswordHash {
+            algorithm: Algorithm::Argon2id.ident(),
+            version: Some(Version::V0x13.into()),
+            params: ParamsString::try_from(params)?,
+            salt: Some(Salt::new(&salt)?),
+            hash: Some(Output::new(&output)?),
+        };
+        Ok(hash.to_string())
+    }
+
+    /// True when `password` hashes to `stored`'s output with `stored`'s algorithm, version and
+    /// parameters (as `argon2::PasswordVerifier` decides, in pooled memory): the comparison is
+    /// `Output`'s, in constant time.
+    fn matches(&self, password: &[u8], stored: &PasswordHash) -> bool {
+        let (Some(salt), Some(expected)) = (&stored.salt, &stored.hash) else {
+            return false;
+        };
+        let Ok(algorithm) = Algorithm::try_from(stored.algorithm.as_str()) else {
+            return false;
+        };
+        let version = match stored.version.map(Version::try_from).transpose() {
+            Ok(version) => version.unwrap_or_default(),
+            Err(_) => return false,
+        };
+        let Ok(params) = Params::try_from(stored) else {
+            return false;
+        };
+        let blocks = params.block_count();
+        let argon2 = Argon2::new(algorithm, version, params);
+        let mut output = vec![0u8; expected.len()];
+        let mut memory = self.memory.take(blocks);
+        let computed =
+            argon2.hash_password_into_with_memory(password, salt, &mut output, &mut memory);
+        self.memory.give_back(memory);
+        computed.is_ok() && Output::new(&output).is_ok_and(|output| output == *expected)
     }
 }
 
@@ -265,11 +355,123 @@ mod tests {
         );
         assert_eq!(parsed.hash.unwrap().len(), 32);
         // It goes through the whole computation and answers "wrong password", not a format error.
+        use argon2::password_hash::PasswordVerifier as _;
         let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
         let outcome = argon2.verify_password(b"any password at all", &parsed);
         assert!(
             matches!(outcome, Err(argon2::password_hash::Error::PasswordInvalid)),
             "{outcome:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn hashes_interoperate_with_the_argon2_crates_own_hasher_and_verifier() {
+        use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
+        let passwords = cheap();
+        let reference = Argon2::new(
+            Algorithm::Argon2id,
+            Version::V0x13,
+            Params::new(256, 1, 1, None).unwrap(),
+        );
+        // Ours, checked by the crate's verifier: the same PHC string it would have made.
+        let ours = passwords.hash(&Sensitive::new("d1r3ctu5")).await.unwrap();
+        let parsed = PasswordHash::new(ours.expose()).unwrap();
+        assert!(reference.verify_password(b"d1r3ctu5", &parsed).is_ok());
+        assert!(reference.verify_password(b"d1r3ctu6", &parsed).is_err());
+        // The crate's (every hash stored before the pool), and another variant, checked by ours.
+        for algorithm in [Algorithm::Argon2id, Algorithm::Argon2i, Algorithm::Argon2d] {
+            let other = Argon2::new(
+                algorithm,
+                Version::V0x13,
+                Params::new(512, 2, 2, None).unwrap(),
+            );
+            let theirs = Sensitive::new(other.hash_password(b"d1r3ctu5").unwrap().to_string());
+            for (password, expected) in [("d1r3ctu5", true), ("d1r3ctu6", false)] {
+                let verified = passwords
+                    .verify(&Sensitive::new(password), Some(&theirs))
+                    .await;
+                assert_eq!(verified.unwrap(), expected, "{algorithm:?} {password}");
+            }
+        }
+        // A hash whose output was altered, or that has none, never verifies.
+        let mut altered = ours.expose().to_owned();
+        let last = altered.pop().unwrap();
+        altered.push(if last == 'A' { 'B' } else { 'A' });
+        let no_output = ours.expose().rsplit_once('$').unwrap().0.to_owned();
+        for stored in [altered, no_output] {
+            let stored = Sensitive::new(stored);
+            let verified = passwords
+                .verify(&Sensitive::new("d1r3ctu5"), Some(&stored))
+                .await;
+            assert!(!verified.unwrap(), "{}", stored.expose());
+        }
+    }
+
+    #[tokio::test]
+    async fn argon2_memory_is_reused_and_at_most_two_buffers_are_kept() {
+        let passwords = cheap();
+        let spare = || passwords.inner.memory.spare.lock().unwrap().len();
+        assert_eq!(spare(), 0);
+        let hash = passwords.hash(&Sensitive::new("d1r3ctu5")).await.unwrap();
+        assert_eq!(spare(), 1);
+        // Sequential hashes take the kept buffer and give it back: the same answers.
+        for _ in 0..3 {
+            assert!(
+                passwords
+                    .verify(&Sensitive::new("d1r3ctu5"), Some(&hash))
+                    .await
+                    .unwrap()
+            );
+            assert!(
+                !passwords
+                    .verify(&Sensitive::new("wrong one"), Some(&hash))
+                    .await
+                    .unwrap()
+            );
+        }
+        assert_eq!(spare(), 1);
+        // Concurrent ones each have their own; no more than two are kept after them.
+        let runs = (0..8).map(|i| {
+            let passwords = passwords.clone();
+            let hash = hash.clone();
+            tokio::spawn(async move {
+                let password = if i % 2 == 0 { "d1r3ctu5" } else { "wrong one" };
+                passwords
+                    .verify(&Sensitive::new(password), Some(&hash))
+                    .await
+                    .unwrap()
+                    == (i % 2 == 0)
+            })
+        });
+        for run in runs.collect::<Vec<_>>() {
+            assert!(run.await.unwrap());
+        }
+        assert!((1..=SPARE_BUFFERS).contains(&spare()), "{}", spare());
+        // A stored hash of another size gets memory of its own, which is not kept.
+        let other = Passwords::new(HashParams {
+            memory_kib: 512,
+            iterations: 1,
+            parallelism: 1,
+        })
+        .unwrap();
+        let bigger = other.hash(&Sensitive::new("d1r3ctu5")).await.unwrap();
+        let before = spare();
+        assert!(
+            passwords
+                .verify(&Sensitive::new("d1r3ctu5"), Some(&bigger))
+                .await
+                .unwrap()
+        );
+        assert_eq!(spare(), before);
+        assert!(
+            passwords
+                .inner
+                .memory
+                .spare
+                .lock()
+                .unwrap()
+                .iter()
+                .all(|m| m.len() == passwords.inner.memory.blocks)
         );
     }
 
