@@ -44,12 +44,23 @@ def alarm_problems(resources: dict) -> list[str]:
         if resource.get("Type") != "AWS::CloudWatch::Alarm":
             continue
         queries = resource["Properties"].get("Metrics", [])
-        stats = [q["MetricStat"]["Metric"] for q in queries if "MetricStat" in q]
+        if not queries:
+            continue
+        stats = [q["MetricStat"] for q in queries if "MetricStat" in q]
         if len(stats) > MAX_ALARM_METRICS:
             problems.append(f"{name} has {len(stats)} metrics; CloudWatch takes at most {MAX_ALARM_METRICS}")
-        for metric in stats:
+        ids = [q.get("Id", "") for q in queries]
+        if len(set(ids)) != len(ids) or not all(re.fullmatch(r"[a-z][A-Za-z0-9_]*", i) for i in ids):
+            problems.append(f"{name}: query ids must be unique and start with a lowercase letter: {ids}")
+        returned = [q for q in queries if q.get("ReturnData", True)]
+        if len(returned) != 1 or returned[0].get("Expression") != "SUM(METRICS())":
+            problems.append(f"{name}: exactly one query returns data, and it is SUM(METRICS())")
+        for stat in stats:
+            metric = stat["Metric"]
             if metric.get("Namespace") != "AWS/Lambda" or metric.get("MetricName") not in watched:
                 continue
+            if stat.get("Stat") != "Sum" or stat.get("Period") != 300:
+                problems.append(f"{name}: {metric['MetricName']} is summed over 5 minutes")
             for dimension in metric.get("Dimensions", []):
                 if dimension.get("Name") == "FunctionName":
                     watched[metric["MetricName"]].append(dimension["Value"].get("Ref"))

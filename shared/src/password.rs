@@ -105,25 +105,38 @@ struct MemoryPool {
 
 const SPARE_BUFFERS: usize = 2;
 
+/// The most argon2 memory a stored hash may ask for, in 1 KiB blocks, when it is more than the
+/// configured cost: Directus' default (`m=65536`), so its hashes verify. A stored hash asking for
+/// more (4 TiB at most) is treated as unusable rather than allocated.
+const MAX_STORED_BLOCKS: usize = 65_536;
+
 impl MemoryPool {
-    fn take(&self, blocks: usize) -> Vec<Block> {
+    /// Kept memory, or new memory; none when it cannot be allocated.
+    fn take(&self, blocks: usize) -> Option<Vec<Block>> {
         if blocks == self.blocks {
             let spare = self.spare.lock().unwrap_or_else(|e| e.into_inner()).pop();
-            if let Some(memory) = spare {
-                return memory;
+            if spare.is_some() {
+                return spare;
             }
         }
         // Argon2 writes every block before it reads it: the content of reused memory does not
         // matter, and fresh memory needs no particular value.
-        vec![Block::new(); blocks]
+        let mut memory = Vec::new();
+        memory.try_reserve_exact(blocks).ok()?;
+        memory.resize(blocks, Block::new());
+        Some(memory)
     }
 
-    fn give_back(&self, memory: Vec<Block>) {
+    /// Keeps `memory` for the next hash, cleared: the blocks a hash leaves are derived from its
+    /// password, and would let whoever reads this process' memory test guesses without
+    /// argon2's cost. (Memory not kept is unmapped: `shared::runtime`.)
+    fn give_back(&self, mut memory: Vec<Block>) {
         if memory.len() != self.blocks {
             return;
         }
         let mut spare = self.spare.lock().unwrap_or_else(|e| e.into_inner());
         if spare.len() < SPARE_BUFFERS {
+            memory.fill(Block::new());
             spare.push(memory);
         }
     }
@@ -205,12 +218,15 @@ impl Passwords {
                 None => (inner.dummy_hash.as_str(), false),
             };
             let password = password.expose().as_bytes();
-            match PasswordHash::new(phc) {
-                Ok(parsed) => inner.matches(password, &parsed) && real,
-                Err(_) => {
-                    // An unparseable stored hash can never match; still spend the work.
+            let checked = PasswordHash::new(phc)
+                .ok()
+                .and_then(|parsed| inner.check(password, &parsed));
+            match checked {
+                Some(matches) => matches && real,
+                None => {
+                    // A stored hash that cannot be used can never match; still spend the work.
                     if let Ok(dummy) = PasswordHash::new(&inner.dummy_hash) {
-                        inner.matches(password, &dummy);
+                        inner.check(password, &dummy);
                     }
                     false
                 }
@@ -228,7 +244,10 @@ impl Inner {
         let salt = try_generate_salt()?;
         let params = self.argon2.params();
         let mut output = [0u8; Params::DEFAULT_OUTPUT_LEN];
-        let mut memory = self.memory.take(params.block_count());
+        let mut memory = self
+            .memory
+            .take(params.block_count())
+            .ok_or(argon2::Error::OutOfMemory)?;
         let computed =
             self.argon2
                 .hash_password_into_with_memory(password, &salt, &mut output, &mut memory);
@@ -244,31 +263,32 @@ impl Inner {
         Ok(hash.to_string())
     }
 
-    /// True when `password` hashes to `stored`'s output with `stored`'s algorithm, version and
-    /// parameters (as `argon2::PasswordVerifier` decides, in pooled memory): the comparison is
-    /// `Output`'s, in constant time.
-    fn matches(&self, password: &[u8], stored: &PasswordHash) -> bool {
+    /// Whether `password` hashes to `stored`'s output with `stored`'s algorithm, version and
+    /// parameters (as `argon2::PasswordVerifier` decides, in pooled memory; the comparison is
+    /// `Output`'s, in constant time). None when `stored` cannot be used: no salt or output,
+    /// parameters argon2 refuses, more memory than `MAX_STORED_BLOCKS` (or the configured cost).
+    fn check(&self, password: &[u8], stored: &PasswordHash) -> Option<bool> {
         let (Some(salt), Some(expected)) = (&stored.salt, &stored.hash) else {
-            return false;
+            return None;
         };
-        let Ok(algorithm) = Algorithm::try_from(stored.algorithm.as_str()) else {
-            return false;
+        let algorithm = Algorithm::try_from(stored.algorithm.as_str()).ok()?;
+        let version = match stored.version {
+            Some(version) => Version::try_from(version).ok()?,
+            None => Version::default(),
         };
-        let version = match stored.version.map(Version::try_from).transpose() {
-            Ok(version) => version.unwrap_or_default(),
-            Err(_) => return false,
-        };
-        let Ok(params) = Params::try_from(stored) else {
-            return false;
-        };
+        let params = Params::try_from(stored).ok()?;
         let blocks = params.block_count();
+        if blocks > MAX_STORED_BLOCKS.max(self.memory.blocks) {
+            return None;
+        }
         let argon2 = Argon2::new(algorithm, version, params);
         let mut output = vec![0u8; expected.len()];
-        let mut memory = self.memory.take(blocks);
+        let mut memory = self.memory.take(blocks)?;
         let computed =
             argon2.hash_password_into_with_memory(password, salt, &mut output, &mut memory);
         self.memory.give_back(memory);
-        computed.is_ok() && Output::new(&output).is_ok_and(|output| output == *expected)
+        computed.ok()?;
+        Some(Output::new(&output).is_ok_and(|output| output == *expected))
     }
 }
 
@@ -378,32 +398,117 @@ mod tests {
         let parsed = PasswordHash::new(ours.expose()).unwrap();
         assert!(reference.verify_password(b"d1r3ctu5", &parsed).is_ok());
         assert!(reference.verify_password(b"d1r3ctu6", &parsed).is_err());
-        // The crate's (every hash stored before the pool), and another variant, checked by ours.
-        for algorithm in [Algorithm::Argon2id, Algorithm::Argon2i, Algorithm::Argon2d] {
-            let other = Argon2::new(
-                algorithm,
+        // The crate's (every hash stored before the pool) and its other variants, versions,
+        // output lengths, lanes (256 blocks with 2 lanes: the pooled memory's size) and
+        // associated data, checked by ours.
+        let variants = [
+            (
+                Algorithm::Argon2id,
                 Version::V0x13,
-                Params::new(512, 2, 2, None).unwrap(),
-            );
+                Params::new(512, 2, 2, None),
+            ),
+            (
+                Algorithm::Argon2i,
+                Version::V0x13,
+                Params::new(512, 2, 2, None),
+            ),
+            (
+                Algorithm::Argon2d,
+                Version::V0x13,
+                Params::new(512, 2, 2, None),
+            ),
+            (
+                Algorithm::Argon2id,
+                Version::V0x10,
+                Params::new(256, 1, 1, None),
+            ),
+            (
+                Algorithm::Argon2id,
+                Version::V0x13,
+                Params::new(256, 1, 1, Some(64)),
+            ),
+            (
+                Algorithm::Argon2id,
+                Version::V0x13,
+                Params::new(256, 1, 2, None),
+            ),
+        ];
+        let mut with_data = argon2::ParamsBuilder::new();
+        with_data.m_cost(256).t_cost(1).p_cost(1);
+        with_data.data(argon2::AssociatedData::new(b"tenant").unwrap());
+        let with_data = (Algorithm::Argon2id, Version::V0x13, with_data.build());
+        for (algorithm, version, params) in variants.into_iter().chain([with_data]) {
+            let params = params.unwrap();
+            let other = Argon2::new(algorithm, version, params.clone());
             let theirs = Sensitive::new(other.hash_password(b"d1r3ctu5").unwrap().to_string());
             for (password, expected) in [("d1r3ctu5", true), ("d1r3ctu6", false)] {
                 let verified = passwords
                     .verify(&Sensitive::new(password), Some(&theirs))
                     .await;
-                assert_eq!(verified.unwrap(), expected, "{algorithm:?} {password}");
+                assert_eq!(verified.unwrap(), expected, "{}", theirs.expose());
             }
         }
-        // A hash whose output was altered, or that has none, never verifies.
-        let mut altered = ours.expose().to_owned();
-        let last = altered.pop().unwrap();
-        altered.push(if last == 'A' { 'B' } else { 'A' });
-        let no_output = ours.expose().rsplit_once('$').unwrap().0.to_owned();
-        for stored in [altered, no_output] {
+        // A hash whose output was altered (a character in its middle), or that has none,
+        // never verifies.
+        let (head, output) = ours.expose().rsplit_once('$').unwrap();
+        let mut altered: Vec<char> = output.chars().collect();
+        altered[20] = if altered[20] == 'A' { 'B' } else { 'A' };
+        let altered = format!("{head}${}", altered.into_iter().collect::<String>());
+        assert!(PasswordHash::new(&altered).is_ok(), "still a PHC string");
+        for stored in [altered, head.to_owned()] {
             let stored = Sensitive::new(stored);
             let verified = passwords
                 .verify(&Sensitive::new("d1r3ctu5"), Some(&stored))
                 .await;
             assert!(!verified.unwrap(), "{}", stored.expose());
+        }
+    }
+
+    #[tokio::test]
+    async fn a_stored_hash_asking_for_more_memory_than_the_bound_is_refused() {
+        use argon2::password_hash::PasswordHasher as _;
+        let passwords = cheap();
+        let hash_with = |m_cost| {
+            let params = Params::new(m_cost, 1, 1, None).unwrap();
+            let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
+            Sensitive::new(argon2.hash_password(b"d1r3ctu5").unwrap().to_string())
+        };
+        let password = Sensitive::new("d1r3ctu5");
+        // Directus' default cost verifies; one block more does not.
+        let directus = hash_with(MAX_STORED_BLOCKS as u32);
+        assert!(passwords.verify(&password, Some(&directus)).await.unwrap());
+        let larger = hash_with(MAX_STORED_BLOCKS as u32 + 8);
+        assert!(!passwords.verify(&password, Some(&larger)).await.unwrap());
+        // Argon2's largest cost (4 TiB) is refused, not allocated (which would end the process).
+        let (head, tail) = directus.expose().split_once("m=65536").unwrap();
+        let huge = Sensitive::new(format!("{head}m={}{tail}", u32::MAX));
+        assert!(PasswordHash::new(huge.expose()).is_ok());
+        assert!(!passwords.verify(&password, Some(&huge)).await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn a_stored_hash_that_cannot_be_used_still_costs_a_verification() {
+        // The dummy verification's memory, back in the pool, shows it ran.
+        for stored in [
+            "not a phc string",
+            "$argon2id$v=19$m=256,t=1,p=1$c2FsdHNhbHQ",
+            "$argon2id$v=19$m=256,t=1,p=1$c2FsdHNhbHQ$AAAA",
+            "$argon2id$v=42$m=256,t=1,p=1$c2FsdHNhbHQ$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+            "$scrypt$ln=16,r=8,p=1$c2FsdHNhbHQ$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+        ] {
+            let passwords = cheap();
+            let stored = Sensitive::new(stored);
+            assert!(
+                !passwords
+                    .verify(&Sensitive::new("x"), Some(&stored))
+                    .await
+                    .unwrap()
+            );
+            assert_eq!(
+                passwords.inner.memory.spare.lock().unwrap().len(),
+                1,
+                "{stored:?}"
+            );
         }
     }
 
@@ -414,6 +519,15 @@ mod tests {
         assert_eq!(spare(), 0);
         let hash = passwords.hash(&Sensitive::new("d1r3ctu5")).await.unwrap();
         assert_eq!(spare(), 1);
+        // Kept cleared: nothing derived from the password stays behind.
+        let cleared = |passwords: &Passwords| {
+            let spare = passwords.inner.memory.spare.lock().unwrap();
+            spare
+                .iter()
+                .flatten()
+                .all(|block| block.as_ref().iter().all(|word| *word == 0))
+        };
+        assert!(cleared(&passwords));
         // Sequential hashes take the kept buffer and give it back: the same answers.
         for _ in 0..3 {
             assert!(
@@ -447,6 +561,7 @@ mod tests {
             assert!(run.await.unwrap());
         }
         assert!((1..=SPARE_BUFFERS).contains(&spare()), "{}", spare());
+        assert!(cleared(&passwords));
         // A stored hash of another size gets memory of its own, which is not kept.
         let other = Passwords::new(HashParams {
             memory_kib: 512,

@@ -751,53 +751,68 @@ impl Gateway {
     }
 
     /// Sends every function one request, so that each is compiled and running before the stack
-    /// says it is ready. The first call compiles (a minute or more), so each may take up to
-    /// `per_call`; until cargo lambda listens, calls are retried until `deadline`.
+    /// says it is ready. All at once: `cargo lambda watch` starts each through its own
+    /// `cargo run`, ~1.5 s apiece, which one after another made most of a second `make dev`'s
+    /// wait. The first call compiles (a minute or more), so each may take up to `per_call`;
+    /// until cargo lambda listens, calls are retried until `deadline`. The first failure ends
+    /// the warm-up.
     pub async fn warm_up(&self, per_call: Duration, deadline: Instant) -> Result<(), String> {
-        for (function, method, path) in self.routes.samples() {
-            let started = Instant::now();
-            let mut request = Request::builder()
-                .method(method.clone())
-                .uri(path)
-                .header(header::HOST, "localhost")
-                .header(header::USER_AGENT, "devstack warm-up");
-            let body: &[u8] = if method == Method::GET {
-                b""
-            } else {
-                request = request.header(header::CONTENT_TYPE, "application/json");
-                b"{}"
-            };
-            let (parts, ()) = request
-                .body(())
-                .map_err(|e| format!("warm-up request {method} {path}: {e}"))?
-                .into_parts();
-            let matched = self
-                .routes
-                .route(method, path)
-                .ok_or_else(|| format!("{method} {path} reaches no function"))?;
-            // No source address: the warm-up does not spend the per-address rate limits.
-            let event = event(
-                &matched,
-                &parts,
-                body,
-                None,
-                &request_id(),
-                SystemTime::now(),
-            );
-            loop {
-                match self.invoke(function, &event, per_call).await {
-                    Ok(_) => break,
-                    Err(Failure::Unreachable(_)) if Instant::now() < deadline => {
-                        tokio::time::sleep(Duration::from_millis(250)).await;
-                    }
-                    Err(failure) => return Err(format!("{function} ({method} {path}): {failure}")),
+        let calls = self.routes.samples().map(|(function, method, path)| {
+            self.warm_one(function, method, path, per_call, deadline)
+        });
+        futures_util::future::try_join_all(calls).await.map(drop)
+    }
+
+    async fn warm_one(
+        &self,
+        function: &str,
+        method: &Method,
+        path: &str,
+        per_call: Duration,
+        deadline: Instant,
+    ) -> Result<(), String> {
+        let started = Instant::now();
+        let mut request = Request::builder()
+            .method(method.clone())
+            .uri(path)
+            .header(header::HOST, "localhost")
+            .header(header::USER_AGENT, "devstack warm-up");
+        let body: &[u8] = if method == Method::GET {
+            b""
+        } else {
+            request = request.header(header::CONTENT_TYPE, "application/json");
+            b"{}"
+        };
+        let (parts, ()) = request
+            .body(())
+            .map_err(|e| format!("warm-up request {method} {path}: {e}"))?
+            .into_parts();
+        let matched = self
+            .routes
+            .route(method, path)
+            .ok_or_else(|| format!("{method} {path} reaches no function"))?;
+        // No source address: the warm-up does not spend the per-address rate limits.
+        let event = event(
+            &matched,
+            &parts,
+            body,
+            None,
+            &request_id(),
+            SystemTime::now(),
+        );
+        loop {
+            match self.invoke(function, &event, per_call).await {
+                Ok(_) => break,
+                Err(Failure::Unreachable(_)) if Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(250)).await;
                 }
+                Err(failure) => return Err(format!("{function} ({method} {path}): {failure}")),
             }
-            eprintln!(
-                "devstack: {function} ready ({:.1} s)",
-                started.elapsed().as_secs_f64()
-            );
         }
+        eprintln!(
+            "devstack: {function} ready ({:.1} s)",
+            started.elapsed().as_secs_f64()
+        );
         Ok(())
     }
 }
