@@ -500,14 +500,44 @@ async fn stop_requested(exit_on_eof: bool) {
     }
 }
 
+/// The processes whose parent is `parent` (from /proc; none where there is no /proc).
+fn children_of(parent: u32) -> Vec<u32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            // `pid (comm) state ppid ...`: the command may hold spaces and parentheses.
+            std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+                stat.rsplit_once(')')
+                    .and_then(|(_, rest)| rest.split_whitespace().nth(1)?.parse::<u32>().ok())
+                    == Some(parent)
+            })
+        })
+        .collect()
+}
+
 async fn stop(api: Option<Child>) {
     let Some(mut child) = api else { return };
     if let Some(pid) = child.id() {
-        // Signal the whole group: cargo lambda and the function processes it spawned.
-        let _ = Command::new("kill")
-            .args(["-TERM", "--", &format!("-{pid}")])
-            .status()
-            .await;
+        // cargo lambda starts each function instance in a process group of its own, through a
+        // `cargo run` that becomes the function. One still waiting for cargo's lock when cargo
+        // lambda ends would start its function afterwards, orphaned, and spin on every core
+        // polling a Runtime API that is gone (its end-with-parent guard sees no parent die). So:
+        // cargo lambda paused (it starts no more), its children ended, then cargo lambda.
+        let kill = |signal: &'static str, target: String| async move {
+            let _ = Command::new("kill")
+                .args([signal, "--", &target])
+                .status()
+                .await;
+        };
+        kill("-STOP", format!("-{pid}")).await;
+        for instance in children_of(pid) {
+            kill("-TERM", instance.to_string()).await;
+        }
+        kill("-TERM", format!("-{pid}")).await;
+        kill("-CONT", format!("-{pid}")).await;
         if tokio::time::timeout(Duration::from_secs(5), child.wait())
             .await
             .is_ok()
@@ -520,4 +550,21 @@ async fn stop(api: Option<Child>) {
             .await;
     }
     let _ = child.wait().await;
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn children_of_finds_a_spawned_child_and_nothing_else() {
+        let mut child = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .unwrap();
+        let children = super::children_of(std::process::id());
+        child.kill().unwrap();
+        child.wait().unwrap();
+        assert!(children.contains(&child.id()), "{children:?}");
+        assert!(!children.contains(&std::process::id()));
+        assert!(super::children_of(child.id()).is_empty());
+    }
 }
