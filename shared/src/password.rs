@@ -244,15 +244,7 @@ impl Inner {
         let salt = try_generate_salt()?;
         let params = self.argon2.params();
         let mut output = [0u8; Params::DEFAULT_OUTPUT_LEN];
-        let mut memory = self
-            .memory
-            .take(params.block_count())
-            .ok_or(argon2::Error::OutOfMemory)?;
-        let computed =
-            self.argon2
-                .hash_password_into_with_memory(password, &salt, &mut output, &mut memory);
-        self.memory.give_back(memory);
-        computed?;
+        self.compute(&self.argon2, password, &salt, &mut output)?;
         let hash = PasswordHash {
             algorithm: Algorithm::Argon2id.ident(),
             version: Some(Version::V0x13.into()),
@@ -277,18 +269,28 @@ impl Inner {
             None => Version::default(),
         };
         let params = Params::try_from(stored).ok()?;
-        let blocks = params.block_count();
-        if blocks > MAX_STORED_BLOCKS.max(self.memory.blocks) {
+        if params.block_count() > MAX_STORED_BLOCKS.max(self.memory.blocks) {
             return None;
         }
         let argon2 = Argon2::new(algorithm, version, params);
         let mut output = vec![0u8; expected.len()];
-        let mut memory = self.memory.take(blocks)?;
-        let computed =
-            argon2.hash_password_into_with_memory(password, salt, &mut output, &mut memory);
-        self.memory.give_back(memory);
-        computed.ok()?;
+        self.compute(&argon2, password, salt, &mut output).ok()?;
         Some(Output::new(&output).is_ok_and(|output| output == *expected))
+    }
+
+    /// `argon2`'s output of `password` and `salt`, in pooled memory.
+    fn compute(
+        &self,
+        argon2: &Argon2<'_>,
+        password: &[u8],
+        salt: &[u8],
+        output: &mut [u8],
+    ) -> Result<(), argon2::Error> {
+        let blocks = argon2.params().block_count();
+        let mut memory = self.memory.take(blocks).ok_or(argon2::Error::OutOfMemory)?;
+        let computed = argon2.hash_password_into_with_memory(password, salt, output, &mut memory);
+        self.memory.give_back(memory);
+        computed
     }
 }
 
