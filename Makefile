@@ -14,6 +14,7 @@ export SAM_CLI_TELEMETRY := 0
 
 help:
 	@echo "make dev    start DynamoDB (dynoxide), seed it, serve every function at http://127.0.0.1:9000, mail to the inbox at http://127.0.0.1:1080"
+	@echo "           options through ARGS, e.g. make dev ARGS='--cors-origins http://localhost:5173' (all of them: cargo run -p devstack -- --help)"
 	@echo "make test   run every test: unit, integration (real local DynamoDB), end-to-end (cargo lambda watch)"
 	@echo "make bench  measure cold start, warm latency per endpoint and binary sizes"
 	@echo "make bench-peers  (alias bench-directus) the quickstart journey against ours, Directus and PocketBase: latency, throughput, memory, targets"
@@ -68,11 +69,13 @@ template-lmi: template-tools
 	$(VENV)/bin/python infra/managed_instances.py render --output template-lmi.yaml
 
 # The functions are built as `cargo lambda watch` builds each (see `bench`), so the watcher finds
-# them fresh and starts them without compiling them a second time.
+# them fresh and starts them without compiling them a second time. ARGS goes to devstack as it
+# is (`make dev ARGS='--release --cors-origins http://localhost:5173'`); `--release` builds the
+# release functions there.
 dev: tools infra/maildev/node_modules
-	cargo build $(foreach f,$(FUNCTIONS),-p $(f))
+	cargo build $(if $(findstring --release,$(ARGS)),--release) $(foreach f,$(FUNCTIONS),-p $(f))
 	cargo build -p devstack
-	cargo run --quiet -p devstack -- --db .local/dynamodb.sqlite --port 8000 --api-port 9000
+	cargo run --quiet -p devstack -- --db .local/dynamodb.sqlite --port 8000 --api-port 9000 $(ARGS)
 
 # The local inbox (maildev, an SMTP catcher with a web inbox) that make dev and the tests start,
 # exactly as locked.

@@ -1,6 +1,8 @@
 //! The hosted pages in a real browser: `node --test` in tests/browser drives Debian's chromium
 //! with playwright-core against the shared stack (sign-up, sign-in, reload, sign-out, errors)
-//! and the pages stack (registration closed, too many attempts), checks each page with
+//! and the pages stack (registration closed, the forgot-password journey through the mail's
+//! link with `make dev`'s mail defaults, a return to an allowed address after sign-in, too
+//! many attempts), checks each page with
 //! axe-core and the keyboard, and saves the screenshots of docs/screenshots/.
 
 #[tokio::test(flavor = "multi_thread")]
@@ -18,12 +20,19 @@ async fn the_hosted_pages_work_in_a_real_browser() {
         std::path::Path::new("/usr/bin/chromium").exists(),
         "install Debian's chromium (/usr/bin/chromium) first: as root, apt-get install -y chromium (make chromium / make test does)"
     );
+    // The forgot-password journey's account, on the pages stack (registration is off there).
+    let forgot_email = e2e::unique_email("browser-forgot");
+    e2e::pages_user(&forgot_email, "d1r3ctu5-before-reset").await;
+    let return_url = format!("{}{}", pages_stack.api, e2e::PAGES_RETURN_PATH);
     let tests = e2e::node_tests(
         "browser",
         &["pages.test.js"],
         &[
             ("API_URL", &stack.api),
             ("CLOSED_API_URL", &pages_stack.api),
+            ("INBOX_URL", &stack.inbox),
+            ("FORGOT_EMAIL", &forgot_email),
+            ("RETURN_URL", &return_url),
             // Not docs/screenshots/ itself: `cargo lambda watch` restarts the functions when a
             // file of the workspace changes (target/ is ignored), which would cut requests of
             // this and every other running test. `make screenshots` copies them there.

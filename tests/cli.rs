@@ -88,3 +88,84 @@ fn every_binary_refuses_an_unknown_argument() {
         );
     }
 }
+
+/// Runs the operator tool with exactly `env` (nothing inherited but PATH) and `args`.
+fn provision(env: &[(&str, &str)], args: &[&str]) -> (i32, String, String) {
+    let mut command = Command::new(binary("provision"));
+    command
+        .args(args)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        // No profile or instance metadata can answer for it here.
+        .env("AWS_CONFIG_FILE", "/nonexistent")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .stdin(Stdio::null());
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    let output = command.output().expect("provision runs");
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[tokio::test]
+async fn the_operator_tool_reaches_the_local_stack_with_local_and_names_what_is_wrong() {
+    let stack = e2e::stack();
+    let (email, _) = e2e::admin_credentials().await;
+    // --local with the stack's endpoint and table prefix: it lists users.
+    let local = [
+        ("AWS_ENDPOINT_URL_DYNAMODB", stack.dynamo.as_str()),
+        ("TABLE_PREFIX", e2e::PREFIX),
+    ];
+    let (status, stdout, stderr) =
+        provision(&local, &["--local", "users", "list", "--email", &email]);
+    assert_eq!(status, 0, "{stdout}{stderr}");
+    assert!(
+        stdout.contains(&email) && stdout.contains("active"),
+        "{stdout}"
+    );
+    // The switch may come anywhere on the line.
+    let (status, stdout, stderr) =
+        provision(&local, &["users", "list", "--email", &email, "--local"]);
+    assert_eq!(status, 0, "{stderr}");
+    assert!(stdout.contains(&email), "{stdout}");
+
+    // A wrong prefix is named as such, not as a "service error".
+    let (status, _, stderr) = provision(
+        &[
+            ("AWS_ENDPOINT_URL_DYNAMODB", stack.dynamo.as_str()),
+            ("TABLE_PREFIX", "nope-"),
+        ],
+        &["--local", "users", "list"],
+    );
+    assert_eq!(status, 1, "{stderr}");
+    assert!(
+        stderr.contains("has no table nope-users") && stderr.contains("TABLE_PREFIX"),
+        "{stderr}"
+    );
+
+    // Nothing listening: unreachable, not "dispatch failure" alone.
+    let (status, _, stderr) = provision(
+        &[("AWS_ENDPOINT_URL_DYNAMODB", "http://127.0.0.1:9")],
+        &["--local", "users", "list"],
+    );
+    assert_eq!(status, 1, "{stderr}");
+    assert!(stderr.contains("cannot be reached"), "{stderr}");
+
+    // Without --local and without a region, it says so before reaching anything.
+    let (status, _, stderr) = provision(&[], &["users", "list"]);
+    assert_eq!(status, 1, "{stderr}");
+    assert!(
+        stderr.contains("no AWS region") && stderr.contains("--local"),
+        "{stderr}"
+    );
+
+    // A region but no credentials (and no endpoint): named, not attempted against AWS blindly.
+    let (status, _, stderr) = provision(&[("AWS_REGION", "eu-west-1")], &["users", "list"]);
+    assert_eq!(status, 1, "{stderr}");
+    assert!(stderr.contains("no AWS credentials"), "{stderr}");
+}

@@ -185,28 +185,11 @@ async fn pages_stack_text(path: &str) -> String {
         .unwrap()
 }
 
-/// The pages stack's own user (its registration is off): created in its tables directly.
-async fn pages_user(email: &str, password: &str) {
-    let store = shared::store::Store::local(
-        &e2e::pages_stack().dynamo,
-        shared::store::Tables::with_prefix(e2e::PAGES_PREFIX),
-    );
-    let passwords = shared::password::Passwords::new(shared::config::HashParams {
-        memory_kib: 256,
-        iterations: 1,
-        parallelism: 1,
-    })
-    .expect("hash parameters");
-    let password = shared::sensitive::Sensitive::new(password.to_owned());
-    shared::provision::create_user(&store, &passwords, email, &password, None)
-        .await
-        .expect("user created");
-}
-
 /// Forgot password → the mail → its link, which opens the hosted reset page → the new password
-/// (sent as that page's script sends it) → sign-in with it. The stack's allow-list names its own
-/// reset page, so the forgot-password form offers it and the mail links there, not to
-/// `PUBLIC_URL/admin/reset-password`.
+/// (sent as that page's script sends it) → sign-in with it. The stack has `make dev`'s mail
+/// defaults (no allow-list): the hosted reset page is the default link and allowed, so a
+/// request without `reset_url` (any client's) links there too, not to
+/// `PUBLIC_URL/admin/reset-password`, which nothing serves.
 #[tokio::test]
 async fn a_reset_mail_links_to_the_reset_page_and_the_new_password_signs_in() {
     let api = &e2e::pages_stack().api;
@@ -214,7 +197,7 @@ async fn a_reset_mail_links_to_the_reset_page_and_the_new_password_signs_in() {
     // the browser test uses up on 127.0.0.1.
     let client = e2e::mail::own_client();
     let email = e2e::unique_email("pages-reset");
-    pages_user(&email, "d1r3ctu5-old-pages").await;
+    e2e::pages_user(&email, "d1r3ctu5-old-pages").await;
     let reset_page = format!("{api}/auth/ui/reset-password");
 
     let forgot = client
@@ -229,17 +212,39 @@ async fn a_reset_mail_links_to_the_reset_page_and_the_new_password_signs_in() {
         forgot.contains(&format!("data-reset-url=\"{reset_page}\"")),
         "{forgot}"
     );
-    let requested = client
+    // As the form sends it, and as a client that names no page sends it.
+    for (body, mails) in [
+        (
+            serde_json::json!({"email": email, "reset_url": reset_page}),
+            1,
+        ),
+        (serde_json::json!({"email": email}), 2),
+    ] {
+        let requested = client
+            .post(format!("{api}/auth/password/request"))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(requested.status().as_u16(), 204, "{body}");
+        let sent = e2e::mail::wait_for(&email, mails).await;
+        let link = e2e::mail::link_of(&sent[mails - 1]);
+        assert!(
+            link.starts_with(&format!("{reset_page}?token=")),
+            "{body}: {link}"
+        );
+    }
+    // Another page of this deployment is not a reset page.
+    let elsewhere = client
         .post(format!("{api}/auth/password/request"))
-        .json(&serde_json::json!({"email": email, "reset_url": reset_page}))
+        .json(&serde_json::json!({"email": email, "reset_url": format!("{api}/auth/ui/sign-in")}))
         .send()
         .await
         .unwrap();
-    assert_eq!(requested.status().as_u16(), 204);
+    assert_eq!(elsewhere.status().as_u16(), 400);
 
-    let mails = e2e::mail::wait_for(&email, 1).await;
-    let link = e2e::mail::link_of(&mails[0]);
-    assert!(link.starts_with(&format!("{reset_page}?token=")), "{link}");
+    let mails = e2e::mail::wait_for(&email, 2).await;
+    let link = e2e::mail::link_of(&mails[1]);
     let page = client.get(&link).send().await.unwrap();
     assert_eq!(page.status().as_u16(), 200);
     let html = page.text().await.unwrap();
@@ -274,4 +279,129 @@ async fn a_reset_mail_links_to_the_reset_page_and_the_new_password_signs_in() {
             .any(|c| c.to_str().unwrap().starts_with("directus_session_token=")),
         "a session cookie"
     );
+}
+
+/// A client that shows redirects instead of following them.
+fn not_following() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(std::time::Duration::from_secs(30))
+        .build()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn the_root_of_the_pages_leads_to_sign_in_keeping_the_query() {
+    let api = &e2e::stack().api;
+    let client = not_following();
+    for (path, location) in [
+        ("/auth/ui", "/auth/ui/sign-in"),
+        ("/auth/ui/", "/auth/ui/sign-in"),
+        (
+            "/auth/ui/?redirect=https%3A%2F%2Fapp.example.com%2Fcallback",
+            "/auth/ui/sign-in?redirect=https%3A%2F%2Fapp.example.com%2Fcallback",
+        ),
+    ] {
+        let answer = client.get(format!("{api}{path}")).send().await.unwrap();
+        assert_eq!(answer.status().as_u16(), 302, "{path}");
+        assert_eq!(answer.headers()["location"], location, "{path}");
+        assert_eq!(
+            answer.headers()["content-security-policy"],
+            CSP,
+            "{path} has the pages' headers"
+        );
+        // A Host of the client's choosing never ends up in the Location.
+        let spoofed = client
+            .get(format!("{api}{path}"))
+            .header("host", "evil.example")
+            .send()
+            .await
+            .unwrap();
+        let location = spoofed
+            .headers()
+            .get("location")
+            .map(|v| v.to_str().unwrap().to_owned());
+        assert!(
+            location
+                .as_deref()
+                .is_none_or(|l| l.starts_with("/auth/ui/sign-in")),
+            "{location:?}"
+        );
+    }
+    let posted = client.post(format!("{api}/auth/ui")).send().await.unwrap();
+    assert_eq!(posted.status().as_u16(), 405);
+}
+
+#[tokio::test]
+async fn sign_in_and_sign_up_accept_only_allow_listed_return_addresses() {
+    let api = &e2e::pages_stack().api;
+    let client = not_following();
+    let encoded =
+        |url: &str| url::form_urlencoded::byte_serialize(url.as_bytes()).collect::<String>();
+    let allowed_here = format!("{api}{}", e2e::PAGES_RETURN_PATH);
+    for page in ["sign-in", "sign-up"] {
+        for allowed in [allowed_here.as_str(), e2e::PAGES_RETURN_URL] {
+            let answer = client
+                .get(format!(
+                    "{api}/auth/ui/{page}?redirect={}",
+                    encoded(allowed)
+                ))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(answer.status().as_u16(), 200, "{page} {allowed}");
+            let html = answer.text().await.unwrap();
+            assert!(
+                html.contains(&format!("data-redirect=\"{allowed}\"")),
+                "{page}: {html}"
+            );
+        }
+        for foreign in [
+            "https://evil.example/callback".to_owned(),
+            format!("{}/more", e2e::PAGES_RETURN_URL),
+            format!("{api}/auth/ui/posts"),
+            "//app.example.com/callback".to_owned(),
+            "/server/ping".to_owned(),
+            "javascript:alert(document.cookie)".to_owned(),
+            format!("{}\u{0}", e2e::PAGES_RETURN_URL),
+        ] {
+            let answer = client
+                .get(format!(
+                    "{api}/auth/ui/{page}?redirect={}",
+                    encoded(&foreign)
+                ))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(answer.status().as_u16(), 400, "{page} {foreign:?}");
+            assert_eq!(answer.headers()["content-security-policy"], CSP);
+            let body: serde_json::Value = answer.json().await.unwrap();
+            assert_eq!(
+                body["errors"][0]["extensions"]["code"], "INVALID_PAYLOAD",
+                "{body}"
+            );
+        }
+        // Twice is not a guess between the two.
+        let twice = client
+            .get(format!(
+                "{api}/auth/ui/{page}?redirect={}&redirect={}",
+                encoded(e2e::PAGES_RETURN_URL),
+                encoded("https://evil.example/")
+            ))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(twice.status().as_u16(), 400, "{page}");
+    }
+    // Pages that do not sign anyone in ignore it.
+    let forgot = client
+        .get(format!(
+            "{api}/auth/ui/forgot-password?redirect={}",
+            encoded("https://evil.example/")
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forgot.status().as_u16(), 200);
+    assert!(!forgot.text().await.unwrap().contains("evil.example"));
 }

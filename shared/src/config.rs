@@ -10,12 +10,21 @@ use crate::store::{Settings, Tables};
 /// HS256 keys shorter than the hash output weaken the MAC (RFC 7518 §3.2).
 pub const MIN_SECRET_BYTES: usize = 32;
 
-#[derive(Debug, thiserror::Error)]
+#[derive(thiserror::Error)]
 pub enum ConfigError {
     #[error("configuration variable {0} is required but not set")]
     Missing(&'static str),
     #[error("configuration variable {name} is invalid: {reason}")]
     Invalid { name: &'static str, reason: String },
+}
+
+/// The sentence, not the variant: a function's `main` returns this error at cold start, and
+/// Rust prints a returned error with `Debug` (`Error: Invalid { name: … }` otherwise), which is
+/// what an operator reads in the function's log.
+impl std::fmt::Debug for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self, f)
+    }
 }
 
 /// HS256 keys: tokens are signed with `current`; `previous` still verifies, so the secret can
@@ -289,6 +298,8 @@ impl Config {
             project_logo: None,
             email_templates: None,
         };
+        let email = crate::email::EmailConfig::from_lookup(&get)?;
+        refuse_unsendable_verification(&default_settings, &email)?;
         let defaults = HashParams::default();
         Ok(Self {
             tables: Tables::from_lookup(&get),
@@ -326,9 +337,33 @@ impl Config {
                 _ => duration("PERMISSIONS_CACHE_TTL", "30s")?,
             },
             default_settings,
-            email: crate::email::EmailConfig::from_lookup(&get)?,
+            email,
         })
     }
+}
+
+/// Open registration with verification needs somewhere to send the user: without `PUBLIC_URL`
+/// every verification mail would be dropped (no link can be built), while each registration
+/// still answered 204 — accounts nobody can activate. Refused at cold start, as the template's
+/// `RegistrationVerificationNeedsPublicUrl` rule refuses it at deploy time. (A settings item
+/// that opens registration later is answered per request instead: the registration flows
+/// refuse while no link can be built.)
+fn refuse_unsendable_verification(
+    settings: &Settings,
+    email: &crate::email::EmailConfig,
+) -> Result<(), ConfigError> {
+    if settings.public_registration
+        && settings.public_registration_verify_email
+        && email.public_url.is_none()
+    {
+        return Err(ConfigError::Invalid {
+            name: "PUBLIC_URL",
+            reason: "it must be set (the API's URL) while PUBLIC_REGISTRATION and \
+                     PUBLIC_REGISTRATION_VERIFY_EMAIL are true: verification links are built on it"
+                .into(),
+        });
+    }
+    Ok(())
 }
 
 /// Durations as Directus writes them (the `ms` package): a bare number is milliseconds.
@@ -362,6 +397,41 @@ mod tests {
     }
 
     const SECRET: &str = "0123456789abcdef0123456789abcdef";
+
+    #[test]
+    fn a_cold_start_error_prints_as_a_sentence() {
+        let error = config_from(&[("SECRET", SECRET), ("ACCESS_TOKEN_TTL", "soon")]).unwrap_err();
+        let printed = format!("{error:?}");
+        assert_eq!(printed, error.to_string());
+        assert!(
+            printed.starts_with("configuration variable ACCESS_TOKEN_TTL is invalid: \"soon\""),
+            "{printed}"
+        );
+    }
+
+    #[test]
+    fn open_verified_registration_needs_a_public_url() {
+        let open = [
+            ("SECRET", SECRET),
+            ("PUBLIC_REGISTRATION", "true"),
+            ("PUBLIC_REGISTRATION_VERIFY_EMAIL", "true"),
+        ];
+        let error = config_from(&open).unwrap_err().to_string();
+        assert!(error.contains("PUBLIC_URL"), "{error}");
+        let mut with_url = open.to_vec();
+        with_url.push(("PUBLIC_URL", "https://api.example.com"));
+        assert!(config_from(&with_url).is_ok());
+        // Closed registration, or open without verification, sends no verification mail.
+        assert!(config_from(&[("SECRET", SECRET), ("PUBLIC_REGISTRATION", "false")]).is_ok());
+        assert!(
+            config_from(&[
+                ("SECRET", SECRET),
+                ("PUBLIC_REGISTRATION", "true"),
+                ("PUBLIC_REGISTRATION_VERIFY_EMAIL", "false"),
+            ])
+            .is_ok()
+        );
+    }
 
     #[test]
     fn missing_secret_fails_with_the_variable_name() {

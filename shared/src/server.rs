@@ -20,6 +20,9 @@ use crate::state::AppState;
 
 /// The Directus release whose behaviour this API reproduces, reported as `version`/`releaseId`.
 pub const DIRECTUS_VERSION: &str = "11.3.5";
+/// This API's own version (the workspace's) and the commit it was built from (`build.rs`).
+pub const BUILD_VERSION: &str = env!("CARGO_PKG_VERSION");
+pub const BUILD_COMMIT: &str = env!("BUILD_COMMIT");
 /// The health check gives DynamoDB this long to answer.
 pub const HEALTH_TIMEOUT: Duration = Duration::from_secs(2);
 /// Directus' threshold for a datastore's response time, in milliseconds.
@@ -126,6 +129,16 @@ pub async fn info(state: &AppState, request: &Request) -> Result<HttpResponse, A
         });
         if let (Some(target), Value::Object(extra)) = (data.as_object_mut(), extra) {
             target.extend(extra);
+        }
+        // Not a Directus field: which build of this API answers, for an operator checking a
+        // deployment. `version` above stays the Directus release clients compare against.
+        if claims.as_ref().is_some_and(|claims| claims.admin_access)
+            && let Some(target) = data.as_object_mut()
+        {
+            target.insert(
+                "build".into(),
+                json!({"version": BUILD_VERSION, "commit": BUILD_COMMIT}),
+            );
         }
     }
     Ok(http::json(StatusCode::OK, &json!({ "data": data })))

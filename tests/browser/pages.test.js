@@ -262,6 +262,66 @@ test('the sign-in, forgot-password, reset and verification pages', async () => {
   await close(session);
 });
 
+// The inbox (maildev's API): the messages to `address`, waiting until there are `count`.
+async function mailsTo(address, count) {
+  const deadline = Date.now() + 20000;
+  for (;;) {
+    const url = `${process.env.INBOX_URL}/api/email?to.address=${encodeURIComponent(address)}`;
+    const mails = await (await fetch(url)).json();
+    if (mails.length >= count || Date.now() > deadline) {
+      assert.equal(mails.length, count, `mails to ${address}`);
+      return mails;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+// Before the rate-limit test below: the pages stack allows 3 logins a minute from here.
+test('forgot password through the mail link, then back to the app after sign-in', async () => {
+  const email = process.env.FORGOT_EMAIL;
+  const returnUrl = process.env.RETURN_URL;
+  assert.ok(email && returnUrl && process.env.INBOX_URL, 'FORGOT_EMAIL, RETURN_URL, INBOX_URL');
+  const session = await openPage();
+  const { page } = session;
+
+  // The stack has make dev's mail defaults: the form sends the hosted reset page.
+  await goto(page, CLOSED, 'forgot-password');
+  await page.focus('#email');
+  await page.keyboard.type(email);
+  await page.keyboard.press('Enter');
+  assert.match(await messageOf(page, 'notice'), /If an account uses this address/);
+
+  // The mail's link opens the reset page here (not a 404 elsewhere).
+  const [mail] = await mailsTo(email, 1);
+  const link = mail.text.split(/\s+/).find((word) => /^https?:\/\//.test(word));
+  assert.ok(link.startsWith(`${CLOSED}/auth/ui/reset-password?token=`), link);
+  const opened = await page.goto(link);
+  assert.equal(opened.status(), 200);
+  assert.equal(new URL(page.url()).search, '', 'the token is taken out of the address bar');
+  await page.focus('#password');
+  await page.keyboard.type(PASSWORD);
+  await page.keyboard.press('Enter');
+  assert.match(await messageOf(page, 'notice'), /Your password is changed/);
+
+  // Sign in with the new password from a page an app sent the user to: back to the app.
+  const signInUrl = `${CLOSED}/auth/ui/sign-in?redirect=${encodeURIComponent(returnUrl)}`;
+  const shown = await page.goto(signInUrl);
+  assert.equal(shown.status(), 200);
+  await page.fill('#email', email);
+  await page.fill('#password', PASSWORD);
+  await page.focus('#password');
+  await page.keyboard.press('Enter');
+  await page.waitForURL(returnUrl, { timeout: 20000 });
+  assert.equal(await page.locator('body').textContent(), 'pong');
+
+  // A return address outside the allow list is refused before any page is shown.
+  const foreign = await page.goto(
+    `${CLOSED}/auth/ui/sign-in?redirect=${encodeURIComponent('https://evil.example/')}`,
+  );
+  assert.equal(foreign.status(), 400);
+  await close(session);
+});
+
 test('registration closed, branding, and too many attempts on the pages stack', async () => {
   const session = await openPage();
   const { page } = session;

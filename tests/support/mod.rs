@@ -103,29 +103,32 @@ pub fn mail_stack() -> &'static Stack {
 static PAGES_STACK: OnceLock<Stack> = OnceLock::new();
 /// Table prefix of the pages stack.
 pub const PAGES_PREFIX: &str = "e2e-pages-";
+/// A path on the pages stack its pages may return to after sign-in (it answers `pong`).
+pub const PAGES_RETURN_PATH: &str = "/server/ping";
+/// An address elsewhere its pages may return to.
+pub const PAGES_RETURN_URL: &str = "https://app.example.com/callback";
 
 /// A third stack for the hosted pages' browser test, seeded with `tests/fixtures/pages.json`:
 /// public registration off, a login budget of 3 per minute per address, and branding. What it
 /// shows (registration closed, too many attempts) would break the other tests on a shared
 /// stack, and the browser cannot pick its own loopback address as the HTTP clients do. It
-/// mails to the first stack's inbox, and its allow-lists name its own pages (as a deployment
-/// using them must), so a reset mail links to `<its API>/auth/ui/reset-password`.
+/// mails to the first stack's inbox. Its mail settings are `make dev`'s defaults (no
+/// allow-lists: the hosted pages are the links' defaults); the pages may send a user back to
+/// [`PAGES_RETURN_PATH`] on it or to [`PAGES_RETURN_URL`].
 pub fn pages_stack() -> &'static Stack {
     PAGES_STACK.get_or_init(|| {
         let first = stack();
         let smtp = first.smtp_port.to_string();
         let port = free_port();
         let api = format!("http://127.0.0.1:{port}");
-        let reset = format!("{api}/auth/ui/reset-password");
-        let verify = format!("{api}/auth/ui/verify-email");
+        let returns = format!("{api}{PAGES_RETURN_PATH},{PAGES_RETURN_URL}");
         let mut stack = start_on(
             port,
             PAGES_PREFIX,
             &["fixtures/pages.json"],
             &["--smtp", &smtp],
             &[
-                ("PASSWORD_RESET_URL_ALLOW_LIST", &reset),
-                ("USER_REGISTER_URL_ALLOW_LIST", &verify),
+                ("PAGES_REDIRECT_ALLOW_LIST", &returns),
                 ("EMAIL_SEND_TIMEOUT", "3s"),
                 ("EMAIL_FROM", "no-reply@pages-test.example.com"),
             ],
@@ -139,6 +142,24 @@ pub fn pages_stack() -> &'static Stack {
         stack.smtp_port = first.smtp_port;
         stack
     })
+}
+
+/// The pages stack's own user (its registration is off): created in its tables directly.
+pub async fn pages_user(email: &str, password: &str) {
+    let store = shared::store::Store::local(
+        &pages_stack().dynamo,
+        shared::store::Tables::with_prefix(PAGES_PREFIX),
+    );
+    let passwords = shared::password::Passwords::new(shared::config::HashParams {
+        memory_kib: 256,
+        iterations: 1,
+        parallelism: 1,
+    })
+    .expect("hash parameters");
+    let password = shared::sensitive::Sensitive::new(password.to_owned());
+    shared::provision::create_user(&store, &passwords, email, &password, None)
+        .await
+        .expect("user created");
 }
 
 fn start(prefix: &str, fixtures: &[&str], args: &[&str], env: &[(&str, &str)], log: &str) -> Stack {

@@ -81,6 +81,37 @@ pub struct EmailConfig {
     /// `UNVERIFIED_USER_TTL` (7d): an account never verified is gone after this long, and its
     /// address free to register again.
     pub unverified_user_ttl: Duration,
+    /// `HOSTED_PAGES` (true): this deployment serves the hosted pages under `/auth/ui/`, so
+    /// their reset and verification pages are the links' defaults and always allowed.
+    pub hosted_pages: bool,
+}
+
+/// The hosted pages that take a mail link's token.
+pub const HOSTED_RESET_PAGE: &str = "/auth/ui/reset-password";
+pub const HOSTED_VERIFY_PAGE: &str = "/auth/ui/verify-email";
+
+impl EmailConfig {
+    /// Where a reset link points when the request names no `reset_url`: the hosted reset page
+    /// where the pages are served, else Directus' admin app page. `None` without `PUBLIC_URL`.
+    pub fn default_reset_base(&self) -> Option<String> {
+        let public = self.public_url.as_deref()?;
+        Some(if self.hosted_pages {
+            format!("{public}{HOSTED_RESET_PAGE}")
+        } else {
+            format!("{public}/admin/reset-password")
+        })
+    }
+
+    /// Where a verification link points when the registration names no `verification_url`:
+    /// the hosted verification page where the pages are served, else the API's own route.
+    pub fn default_verification_base(&self) -> Option<String> {
+        let public = self.public_url.as_deref()?;
+        Some(if self.hosted_pages {
+            format!("{public}{HOSTED_VERIFY_PAGE}")
+        } else {
+            format!("{public}/users/register/verify-email")
+        })
+    }
 }
 
 impl EmailConfig {
@@ -184,13 +215,39 @@ impl EmailConfig {
                     })?,
             ),
         };
+        let hosted_pages = match get("HOSTED_PAGES").as_deref().map(str::trim) {
+            None | Some("true") => true,
+            Some("false") => false,
+            Some(other) => {
+                return Err(ConfigError::Invalid {
+                    name: "HOSTED_PAGES",
+                    reason: format!("{other:?} is not true or false"),
+                });
+            }
+        };
+        let mut password_reset_allow_list = list("PASSWORD_RESET_URL_ALLOW_LIST")?;
+        let mut register_allow_list = list("USER_REGISTER_URL_ALLOW_LIST")?;
+        // The hosted pages' own reset and verification pages are always allowed where they are
+        // served: the forgot-password and sign-up forms name them.
+        if let (true, Some(public)) = (hosted_pages, &public_url) {
+            for (allow_list, page) in [
+                (&mut password_reset_allow_list, HOSTED_RESET_PAGE),
+                (&mut register_allow_list, HOSTED_VERIFY_PAGE),
+            ] {
+                let own = format!("{public}{page}");
+                if !allow_list.contains(&own) {
+                    allow_list.push(own);
+                }
+            }
+        }
         Ok(Self {
             transport,
             from,
             send_timeout: duration("EMAIL_SEND_TIMEOUT", "1s")?,
             public_url,
-            password_reset_allow_list: list("PASSWORD_RESET_URL_ALLOW_LIST")?,
-            register_allow_list: list("USER_REGISTER_URL_ALLOW_LIST")?,
+            password_reset_allow_list,
+            register_allow_list,
+            hosted_pages,
             password_reset_ttl: duration("PASSWORD_RESET_TOKEN_TTL", "1h")?,
             verification_ttl: duration("EMAIL_VERIFICATION_TOKEN_TTL", "7d")?,
             unverified_user_ttl: duration("UNVERIFIED_USER_TTL", "7d")?,
@@ -551,5 +608,89 @@ mod tests {
             .send_within(message, "Directus", deadline, "test")
             .await;
         assert!(started.elapsed() < Duration::from_secs(2));
+    }
+}
+
+#[cfg(test)]
+mod hosted_page_links {
+    use super::*;
+
+    fn config(pairs: &[(&str, &str)]) -> EmailConfig {
+        let pairs: Vec<(String, String)> = pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        EmailConfig::from_lookup(&|name| {
+            pairs
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.clone())
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn the_hosted_pages_are_the_default_links_and_allowed() {
+        let served = config(&[("PUBLIC_URL", "https://api.example.com/prod/")]);
+        assert_eq!(
+            served.default_reset_base().as_deref(),
+            Some("https://api.example.com/prod/auth/ui/reset-password")
+        );
+        assert_eq!(
+            served.default_verification_base().as_deref(),
+            Some("https://api.example.com/prod/auth/ui/verify-email")
+        );
+        assert!(links::is_allowed(
+            "https://api.example.com/prod/auth/ui/reset-password",
+            &served.password_reset_allow_list
+        ));
+        assert!(links::is_allowed(
+            "https://api.example.com/prod/auth/ui/verify-email",
+            &served.register_allow_list
+        ));
+        // Only those pages: not another path, not another origin.
+        assert!(!links::is_allowed(
+            "https://api.example.com/prod/auth/ui/sign-in",
+            &served.password_reset_allow_list
+        ));
+        assert!(!links::is_allowed(
+            "https://evil.example/prod/auth/ui/reset-password",
+            &served.password_reset_allow_list
+        ));
+
+        // Listed already: not twice; other entries kept.
+        let listed = config(&[
+            ("PUBLIC_URL", "https://api.example.com"),
+            (
+                "PASSWORD_RESET_URL_ALLOW_LIST",
+                "https://app.example.com/reset,https://api.example.com/auth/ui/reset-password",
+            ),
+        ]);
+        assert_eq!(listed.password_reset_allow_list.len(), 2);
+
+        // Without the pages: Directus' defaults, nothing added.
+        let plain = config(&[
+            ("PUBLIC_URL", "https://api.example.com"),
+            ("HOSTED_PAGES", "false"),
+        ]);
+        assert_eq!(
+            plain.default_reset_base().as_deref(),
+            Some("https://api.example.com/admin/reset-password")
+        );
+        assert_eq!(
+            plain.default_verification_base().as_deref(),
+            Some("https://api.example.com/users/register/verify-email")
+        );
+        assert!(plain.password_reset_allow_list.is_empty());
+        assert!(plain.register_allow_list.is_empty());
+
+        // Without PUBLIC_URL there is no default at all, and nothing is added.
+        let nowhere = config(&[]);
+        assert_eq!(nowhere.default_reset_base(), None);
+        assert!(nowhere.password_reset_allow_list.is_empty());
+        assert!(
+            EmailConfig::from_lookup(&|name| (name == "HOSTED_PAGES").then(|| "yes".into()))
+                .is_err()
+        );
     }
 }

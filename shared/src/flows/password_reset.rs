@@ -111,10 +111,11 @@ async fn send_reset(state: &AppState, user: &User, reset_url: Option<&str>, answ
         }
     };
     let config = &state.config.email;
-    let base = match (reset_url, &config.public_url) {
+    let base = match (reset_url, config.default_reset_base()) {
         (Some(url), _) => url.to_owned(),
-        // Directus' default: its admin app's reset page.
-        (None, Some(public)) => format!("{public}/admin/reset-password"),
+        // The hosted reset page (Directus' default, its admin app's page, with HOSTED_PAGES
+        // off).
+        (None, Some(default)) => default,
         (None, None) => {
             tracing::error!("password reset mail not sent: no reset_url and no PUBLIC_URL");
             return;

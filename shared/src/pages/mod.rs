@@ -32,6 +32,8 @@ pub use render::{Branding, escape_html};
 
 /// Where the pages live; every link between them starts with it.
 pub const PREFIX: &str = "/auth/ui/";
+/// The prefix without its slash, also a route of the pages function (it leads to sign-in).
+const ROOT: &str = "/auth/ui";
 
 /// Stricter than asked of us: nothing is allowed unless named (`default-src 'none'`), the
 /// script, styles, images (the logo) and API calls only from this deployment.
@@ -50,7 +52,14 @@ pub struct PagesConfig {
     /// The verification page's address, when `USER_REGISTER_URL_ALLOW_LIST` allows it: sign-up
     /// sends it as `verification_url`.
     pub verification_url: Option<String>,
+    /// Where sign-in and sign-up may send the user back to (`PAGES_REDIRECT_ALLOW_LIST`, as
+    /// Directus' `AUTH_<NAME>_REDIRECT_ALLOW_LIST`: an entry's origin and path must match).
+    /// Empty: no `redirect` is accepted.
+    pub redirect_allow_list: Vec<String>,
 }
+
+/// The longest `redirect` accepted (as a mail link's URL).
+pub const MAX_REDIRECT_CHARS: usize = 2048;
 
 /// `PAGES_COLLECTION` must look like a collection name: it is written into a page and a URL.
 fn valid_collection(name: &str) -> bool {
@@ -70,6 +79,16 @@ fn origin(url: &str) -> Option<&str> {
 }
 
 impl PagesConfig {
+    /// No collection page configured beyond the default, no links, no return addresses.
+    fn empty() -> Self {
+        Self {
+            collection: "posts".into(),
+            reset_url: None,
+            verification_url: None,
+            redirect_allow_list: Vec::new(),
+        }
+    }
+
     pub fn from_state(state: &AppState) -> Result<Self, crate::config::ConfigError> {
         Self::from_lookup(
             &|name| std::env::var(name).ok(),
@@ -105,11 +124,48 @@ impl PagesConfig {
                 .or(first)
                 .cloned()
         };
+        let mut redirect_allow_list = Vec::new();
+        for entry in get("PAGES_REDIRECT_ALLOW_LIST")
+            .unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .filter(|entry| !entry.is_empty())
+        {
+            if crate::email::links::parse_http_url(entry).is_none() {
+                return Err(crate::config::ConfigError::Invalid {
+                    name: "PAGES_REDIRECT_ALLOW_LIST",
+                    reason: format!("{entry:?} is not an http(s) URL"),
+                });
+            }
+            redirect_allow_list.push(entry.to_owned());
+        }
         Ok(Self {
             collection,
             reset_url: ours(reset_allow_list, "reset-password"),
             verification_url: ours(register_allow_list, "verify-email"),
+            redirect_allow_list,
         })
+    }
+
+    /// The `redirect` a sign-in or sign-up page was opened with, when it may be used: absent is
+    /// fine (the pages' own signed-in page), anything outside the allow list is refused before
+    /// the page is shown, so the script only ever goes where the deployment allows. Never an
+    /// open redirect: relative and scheme-relative addresses, other schemes and credentials
+    /// in the URL are refused too.
+    pub fn check_redirect(&self, redirect: Option<&str>) -> Result<Option<String>, ApiError> {
+        let Some(redirect) = redirect.filter(|r| !r.is_empty()) else {
+            return Ok(None);
+        };
+        if redirect.chars().count() <= MAX_REDIRECT_CHARS
+            && !redirect.chars().any(crate::http::is_control)
+            && crate::email::links::is_allowed(redirect, &self.redirect_allow_list)
+        {
+            return Ok(Some(redirect.to_owned()));
+        }
+        let shown: String = redirect.chars().take(MAX_REDIRECT_CHARS).collect();
+        Err(ApiError::payload(format!(
+            "URL \"{shown}\" can't be used to redirect after login"
+        )))
     }
 }
 
@@ -117,6 +173,8 @@ impl PagesConfig {
 /// never in a file system, so `..`, encoded or not, names nothing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Resource {
+    /// `/auth/ui` and `/auth/ui/`: sends the browser to sign-in.
+    Root,
     Page(Page),
     Script,
     Stylesheet,
@@ -167,6 +225,9 @@ const STYLESHEET: &str = include_str!("assets/style.css");
 impl Resource {
     /// The resource a request path names (a stage prefix before `/auth/ui/` is allowed).
     pub fn of(path: &str) -> Option<Self> {
+        if path.ends_with(ROOT) || path.ends_with(PREFIX) {
+            return Some(Self::Root);
+        }
         let (_, name) = path.split_once(PREFIX)?;
         match name {
             SCRIPT_PATH => Some(Self::Script),
@@ -181,6 +242,11 @@ impl Resource {
 
     fn needs_settings(self) -> bool {
         matches!(self, Self::Page(_) | Self::Theme)
+    }
+
+    /// Sign-in and sign-up take a `redirect`: where to go once signed in.
+    fn takes_redirect(self) -> bool {
+        matches!(self, Self::Page(Page::SignIn | Page::SignUp))
     }
 }
 
@@ -223,12 +289,31 @@ fn check_method(method: &Method) -> Result<(), ApiError> {
 
 /// The answer for `resource` with these settings: the part of the function that reads nothing.
 pub fn render(resource: Resource, settings: &Settings, config: &PagesConfig) -> HttpResponse {
+    render_returning(resource, settings, config, None)
+}
+
+/// [`render`] for a page opened with an allowed `redirect` (checked by
+/// [`PagesConfig::check_redirect`]): sign-in and sign-up send the user there once signed in.
+pub fn render_returning(
+    resource: Resource,
+    settings: &Settings,
+    config: &PagesConfig,
+    redirect: Option<&str>,
+) -> HttpResponse {
     match resource {
+        Resource::Root => {
+            let mut response = Response::new(Body::Empty);
+            *response.status_mut() = StatusCode::FOUND;
+            response
+                .headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            response
+        }
         // Pages depend on the settings (registration, branding): never stored by caches.
         Resource::Page(page) => text(
             "text/html; charset=utf-8",
             "no-store",
-            render::page(page, &Branding::from(settings), settings, config),
+            render::page(page, &Branding::from(settings), settings, config, redirect),
         ),
         Resource::Theme => text(
             "text/css; charset=utf-8",
@@ -260,9 +345,17 @@ async fn answer(
     config: &PagesConfig,
     request: &Request,
 ) -> Result<HttpResponse, ApiError> {
-    let resource = Resource::of(request.uri().path())
-        .ok_or_else(|| ApiError::RouteNotFound(request.uri().path().to_owned()))?;
+    let path = request.uri().path();
+    let resource = Resource::of(path).ok_or_else(|| ApiError::RouteNotFound(path.to_owned()))?;
     check_method(request.method())?;
+    if resource == Resource::Root {
+        return Ok(to_sign_in(path, request.uri().query()));
+    }
+    let redirect = if resource.takes_redirect() {
+        config.check_redirect(single_query_value(request, "redirect")?.as_deref())?
+    } else {
+        None
+    };
     if !resource.needs_settings() {
         return Ok(render(resource, &state.config.default_settings, config));
     }
@@ -270,8 +363,194 @@ async fn answer(
         .access
         .settings(&state.store, &state.config.default_settings)
         .await?;
-    Ok(render(resource, &settings, config))
+    Ok(render_returning(
+        resource,
+        &settings,
+        config,
+        redirect.as_deref(),
+    ))
+}
+
+/// `name` from the query string, given at most once (twice is a 400, not a guess).
+fn single_query_value(request: &Request, name: &str) -> Result<Option<String>, ApiError> {
+    use lambda_http::RequestExt;
+    let values: Vec<String> = request
+        .query_string_parameters_ref()
+        .and_then(|query| query.all(name))
+        .map(|all| all.into_iter().map(str::to_owned).collect())
+        .unwrap_or_default();
+    match values.as_slice() {
+        [] => Ok(None),
+        [one] => Ok(Some(one.clone())),
+        _ => Err(ApiError::query(format!("\"{name}\" must be given once"))),
+    }
+}
+
+/// `/auth/ui` or `/auth/ui/` (after any stage prefix) to the sign-in page, query kept (a
+/// `redirect` is checked there). The `Location` is a path on this deployment, never a URL
+/// built from the request's `Host`.
+fn to_sign_in(path: &str, query: Option<&str>) -> HttpResponse {
+    let stage = path
+        .strip_suffix(PREFIX)
+        .or_else(|| path.strip_suffix(ROOT))
+        .unwrap_or("");
+    let mut location = format!("{stage}{PREFIX}{}", Page::SignIn.slug());
+    if let Some(query) = query.filter(|q| !q.is_empty()) {
+        location.push('?');
+        location.push_str(query);
+    }
+    let mut response = render(Resource::Root, &Settings::default(), &PagesConfig::empty());
+    match HeaderValue::from_str(&location) {
+        Ok(value) => {
+            response.headers_mut().insert(header::LOCATION, value);
+        }
+        // Not a header value (cannot come from a parsed URI): sign-in without the query.
+        Err(_) => {
+            response.headers_mut().insert(
+                header::LOCATION,
+                HeaderValue::from_str(&format!("{stage}{PREFIX}{}", Page::SignIn.slug()))
+                    .unwrap_or(HeaderValue::from_static("/auth/ui/sign-in")),
+            );
+        }
+    }
+    response
 }
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod redirect_tests {
+    use super::*;
+
+    fn config(allow: &str) -> PagesConfig {
+        let allow = allow.to_owned();
+        PagesConfig::from_lookup(
+            &move |name| (name == "PAGES_REDIRECT_ALLOW_LIST").then(|| allow.clone()),
+            &[],
+            &[],
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn only_allow_listed_return_addresses_are_accepted() {
+        let config = config("https://app.example.com/callback, http://localhost:5173/");
+        assert_eq!(config.check_redirect(None).unwrap(), None);
+        assert_eq!(config.check_redirect(Some("")).unwrap(), None);
+        for good in [
+            "https://app.example.com/callback",
+            "https://app.example.com/callback?next=%2Fhome#top",
+            "http://localhost:5173/",
+        ] {
+            assert_eq!(
+                config.check_redirect(Some(good)).unwrap().as_deref(),
+                Some(good)
+            );
+        }
+        for bad in [
+            "https://evil.example/callback",
+            "https://app.example.com/callback/more",
+            "https://app.example.com/",
+            "http://app.example.com/callback",
+            "https://app.example.com.evil.example/callback",
+            "https://user:pw@app.example.com/callback",
+            "//app.example.com/callback",
+            "/callback",
+            "/\\evil.example",
+            "javascript:alert(1)//app.example.com/callback",
+            "data:text/html,<script>alert(1)</script>",
+            "https://app.example.com/callback\u{0}",
+            "https://app.example.com/callback\r\nSet-Cookie: x=1",
+        ] {
+            let error = config.check_redirect(Some(bad)).unwrap_err();
+            assert_eq!(error.code(), "INVALID_PAYLOAD", "{bad}");
+        }
+        let long = format!(
+            "https://app.example.com/callback?{}",
+            "a".repeat(MAX_REDIRECT_CHARS)
+        );
+        assert!(config.check_redirect(Some(&long)).is_err());
+        // No list: nothing is accepted.
+        assert!(
+            PagesConfig::empty()
+                .check_redirect(Some("https://app.example.com/callback"))
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn a_bad_allow_list_entry_stops_the_function() {
+        let error = PagesConfig::from_lookup(
+            &|name| (name == "PAGES_REDIRECT_ALLOW_LIST").then(|| "app.example.com".into()),
+            &[],
+            &[],
+        )
+        .unwrap_err();
+        assert!(
+            error.to_string().contains("PAGES_REDIRECT_ALLOW_LIST"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn sign_in_and_sign_up_carry_an_allowed_redirect_escaped() {
+        let config = config("https://app.example.com/cb");
+        let redirect = "https://app.example.com/cb?a=1&b=\"x\"";
+        let settings = Settings {
+            public_registration: true,
+            ..Settings::default()
+        };
+        let html = |page| {
+            render::page(
+                page,
+                &Branding::from(&settings),
+                &settings,
+                &config,
+                Some(redirect),
+            )
+        };
+        let sign_in = html(Page::SignIn);
+        assert!(
+            sign_in
+                .contains("data-redirect=\"https://app.example.com/cb?a=1&amp;b=&quot;x&quot;\""),
+            "{sign_in}"
+        );
+        assert!(
+            sign_in.contains(
+                "href=\"sign-up?redirect=https%3A%2F%2Fapp.example.com%2Fcb%3Fa%3D1%26b%3D%22x%22\""
+            ),
+            "{sign_in}"
+        );
+        let sign_up = html(Page::SignUp);
+        assert!(
+            sign_up.contains("href=\"sign-in?redirect=https%3A%2F%2F"),
+            "{sign_up}"
+        );
+        let plain = render::page(
+            Page::SignIn,
+            &Branding::from(&settings),
+            &settings,
+            &config,
+            None,
+        );
+        assert!(!plain.contains("data-redirect") && plain.contains("href=\"sign-up\""));
+    }
+
+    #[test]
+    fn the_root_leads_to_sign_in_on_this_deployment() {
+        for path in ["/auth/ui", "/auth/ui/", "/prod/auth/ui", "/prod/auth/ui/"] {
+            assert_eq!(Resource::of(path), Some(Resource::Root), "{path}");
+        }
+        let response = to_sign_in("/prod/auth/ui/", Some("redirect=https%3A%2F%2Fapp"));
+        assert_eq!(response.status(), StatusCode::FOUND);
+        assert_eq!(
+            response.headers()[header::LOCATION],
+            "/prod/auth/ui/sign-in?redirect=https%3A%2F%2Fapp"
+        );
+        let response = to_sign_in("/auth/ui", None);
+        assert_eq!(response.headers()[header::LOCATION], "/auth/ui/sign-in");
+        assert_eq!(Resource::of("/auth/uix"), None);
+        assert_eq!(Resource::of("/auth/ui/nope"), None);
+    }
+}

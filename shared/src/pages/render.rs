@@ -187,14 +187,36 @@ fn form(id: &str, action: &str, fields: &[String], submit: &str) -> String {
     )
 }
 
-fn content(page: Page, settings: &Settings, config: &PagesConfig) -> Content {
+/// `page`, keeping the return address across the link (query-encoded here; the caller escapes
+/// the whole for HTML).
+fn link(page: &str, redirect: Option<&str>) -> String {
+    match redirect {
+        Some(redirect) => format!(
+            "{page}?{}",
+            url::form_urlencoded::Serializer::new(String::new())
+                .append_pair("redirect", redirect)
+                .finish()
+        ),
+        None => page.to_owned(),
+    }
+}
+
+fn content(
+    page: Page,
+    settings: &Settings,
+    config: &PagesConfig,
+    redirect: Option<&str>,
+) -> Content {
     let email = || field("email", "Email", "email", "username", None);
     match page {
         Page::SignIn => {
             let sign_up = if settings.public_registration {
-                "\n  <a href=\"sign-up\">Create an account</a>"
+                format!(
+                    "\n  <a href=\"{}\">Create an account</a>",
+                    escape_html(&link("sign-up", redirect))
+                )
             } else {
-                ""
+                String::new()
             };
             Content {
                 title: "Sign in",
@@ -225,7 +247,7 @@ fn content(page: Page, settings: &Settings, config: &PagesConfig) -> Content {
             title: "Sign up",
             body: format!(
                 "{}<nav class=\"links\" aria-label=\"Account\">\n  \
-                 <a href=\"sign-in\">Already have an account? Sign in</a>\n</nav>\n",
+                 <a href=\"{}\">Already have an account? Sign in</a>\n</nav>\n",
                 form(
                     "sign-up-form",
                     "sign-up",
@@ -240,7 +262,8 @@ fn content(page: Page, settings: &Settings, config: &PagesConfig) -> Content {
                         )
                     ],
                     "Create account"
-                )
+                ),
+                escape_html(&link("sign-in", redirect))
             ),
         },
         Page::Posts => Content {
@@ -297,8 +320,14 @@ fn content(page: Page, settings: &Settings, config: &PagesConfig) -> Content {
 }
 
 /// A whole page: the shared frame (brand header, live regions for messages) around its content.
-pub fn page(page: Page, branding: &Branding, settings: &Settings, config: &PagesConfig) -> String {
-    let Content { title, body } = content(page, settings, config);
+pub fn page(
+    page: Page,
+    branding: &Branding,
+    settings: &Settings,
+    config: &PagesConfig,
+    redirect: Option<&str>,
+) -> String {
+    let Content { title, body } = content(page, settings, config, redirect);
     let name = escape_html(&branding.name);
     let logo = branding.logo.as_deref().map_or(String::new(), |logo| {
         format!(
@@ -322,6 +351,9 @@ pub fn page(page: Page, branding: &Branding, settings: &Settings, config: &Pages
     }
     if let Some(url) = &config.verification_url {
         let _ = write!(data, " data-verification-url=\"{}\"", escape_html(url));
+    }
+    if let Some(url) = redirect {
+        let _ = write!(data, " data-redirect=\"{}\"", escape_html(url));
     }
     format!(
         "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\

@@ -188,7 +188,9 @@
     });
     if (result.ok) {
       sessionStorage.setItem(SIGNED_IN, '1');
-      location.assign('posts');
+      // Back to the app that sent the user here: the server rendered data-redirect only for
+      // an address on its allow list; otherwise the pages' own signed-in page.
+      location.assign(body.dataset.redirect || 'posts');
     }
     return result;
   }
