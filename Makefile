@@ -109,6 +109,7 @@ chromium:
 	  apt-get update -qq && apt-get install -y -qq chromium; }
 
 test: tools check-template tests/sdk/node_modules tests/browser/node_modules chromium infra/maildev/node_modules $(SCHEMATHESIS)
+	python3 infra/check_links.py
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
 	cargo build --workspace --all-targets

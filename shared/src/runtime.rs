@@ -24,7 +24,7 @@ pub fn start(function: &str, serves: &str) -> std::io::Result<tokio::runtime::Ru
          Usage: {function} [--help]\n\n\
          It takes no arguments: the Lambda runtime (or `cargo lambda watch`, as `make dev` runs it)\n\
          starts it with AWS_LAMBDA_RUNTIME_API set, and it is configured by environment variables\n\
-         (README, \"Configuration\"). Run alone, it has no Runtime API to take invocations from."
+         (docs/configuration.md). Run alone, it has no Runtime API to take invocations from."
     );
     match std::env::args().nth(1).as_deref() {
         None => {}
