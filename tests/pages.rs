@@ -152,8 +152,10 @@ async fn other_methods_are_405_and_unknown_names_404_with_the_headers() {
         assert_eq!(json["errors"][0]["extensions"]["code"], "ROUTE_NOT_FOUND");
         assert!(!answer.body.contains("[workspace]"), "{path}");
     }
-    // The prefix itself is no page (the gateway's `$default`): the sign-in page is named.
-    assert_eq!(send(Method::GET, "/auth/ui/").await.status, 404);
+    // The prefix itself leads to sign-in (followed here; the 302 is tested below).
+    let root = send(Method::GET, "/auth/ui/").await;
+    assert_eq!(root.status, 200);
+    assert!(root.body.contains("id=\"sign-in-form\""), "{}", root.body);
 }
 
 #[tokio::test]
