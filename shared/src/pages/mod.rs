@@ -371,6 +371,16 @@ async fn answer(
     ))
 }
 
+/// The pages' root reached through the catch-all route: `<stage>/auth/ui/` matches no
+/// `{proxy+}` route (it needs a name), so the not-found function asks here first. GET and HEAD
+/// only; `None` for every other request.
+pub fn root_redirect(request: &Request) -> Option<HttpResponse> {
+    let path = request.uri().path();
+    let read = *request.method() == Method::GET || *request.method() == Method::HEAD;
+    (read && Resource::of(path) == Some(Resource::Root))
+        .then(|| secure(to_sign_in(path, request.uri().query())))
+}
+
 /// `name` from the query string, given at most once (twice is a 400, not a guess).
 fn single_query_value(request: &Request, name: &str) -> Result<Option<String>, ApiError> {
     use lambda_http::RequestExt;
