@@ -2,10 +2,12 @@
 //! `PATCH` and `DELETE /users/{id}` for administrators, and `provision users list`.
 
 use e2e::{
-    Reply, USER_ROLE, admin_token, apply, client, get, login_token, post, stack, store,
-    unique_email, user_with,
+    Reply, USER_ROLE, admin_token, apply, client, get, login_token, now_secs, post, post_with,
+    stack, store, unique_email, user_with,
 };
 use serde_json::{Value, json};
+use shared::sensitive::Sensitive;
+use shared::store::{NewUser, UserStatus};
 
 async fn send(method: &str, path: &str, bearer: Option<&str>, body: Option<Value>) -> Reply {
     let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
@@ -130,38 +132,106 @@ async fn administrators_list_and_read_users_with_the_items_parameters() {
 #[tokio::test]
 async fn password_hashes_never_leave_the_store() {
     let admin = admin_token().await;
-    let (id, email, _) = member(&admin, json!({})).await;
+    let (id, _, _) = member(&admin, json!({})).await;
+    // The member's stored hash, to look for in every answer: its salt and digest are random,
+    // so finding either anywhere means the hash left the store.
+    let stored = store()
+        .get_user(&id)
+        .await
+        .unwrap()
+        .and_then(|user| user.password)
+        .expect("the member has a password");
+    let hash = stored.expose().to_owned();
+    let parts: Vec<&str> = hash.split('$').collect();
+    let (salt, digest) = match parts.as_slice() {
+        ["", "argon2id", _, _, salt, digest] => (*salt, *digest),
+        _ => panic!("not an argon2id PHC string: {}", parts.len()),
+    };
+    // A user whose name holds the text every hash starts with: search and filters do find it
+    // there, so not finding the member below means its hash is not searched.
+    let tag = uuid::Uuid::new_v4().simple().to_string();
+    let decoy_name = format!("$argon2id$ decoy {tag}");
+    let (decoy, _, _) = member(&admin, json!({"first_name": decoy_name})).await;
+    let both = format!("filter[id][_in]={id},{decoy}");
+
+    let ids = |reply: &Reply| -> Vec<String> {
+        reply.body["data"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{reply:?}"))
+            .iter()
+            .map(|row| row["id"].as_str().unwrap_or_default().to_owned())
+            .collect()
+    };
+    let searched = get("/users?search=argon2id&fields=id&limit=-1", Some(&admin)).await;
+    assert_eq!(searched.status, 200, "{searched:?}");
+    let found = ids(&searched);
+    assert!(found.contains(&decoy), "search looks at names: {found:?}");
+    assert!(!found.contains(&id), "search looked at a hash: {found:?}");
+    for term in [salt, digest] {
+        let reply = get(
+            &format!("/users?search={}&fields=id&{both}", encode(term)),
+            Some(&admin),
+        )
+        .await;
+        assert_eq!(reply.body["data"], json!([]), "{reply:?}");
+    }
+    let named = get(
+        &format!(
+            "/users?filter[first_name][_contains]={}&fields=id",
+            encode("$argon2id$")
+        ),
+        Some(&admin),
+    )
+    .await;
+    assert!(ids(&named).contains(&decoy), "{named:?}");
+    // Every hash is the same mask to filters and aggregates: two different hashes are one value.
+    let distinct = get(
+        &format!("/users?aggregate[countDistinct]=password&{both}"),
+        Some(&admin),
+    )
+    .await;
+    assert_eq!(
+        distinct.body["data"],
+        json!([{"countDistinct": {"password": 1}}]),
+        "{distinct:?}"
+    );
+    let grouped = get(
+        &format!("/users?groupBy[]=password&aggregate[count]=*&{both}"),
+        Some(&admin),
+    )
+    .await;
+    assert_eq!(
+        grouped.body["data"],
+        json!([{"password": "**********", "count": 2}]),
+        "{grouped:?}"
+    );
+    // Operators that would compare a hash are refused outright.
+    for filter in [
+        format!("filter[password][_eq]={}", encode(&hash)),
+        "filter[password][_starts_with]=%24argon2".to_owned(),
+        "filter[password][_contains]=argon2id".to_owned(),
+    ] {
+        let reply = get(&format!("/users?{filter}"), Some(&admin)).await;
+        assert_eq!(reply.status, 400, "{filter}: {reply:?}");
+    }
+    // No answer holds any part of the hash.
     for path in [
         "/users?limit=-1".to_owned(),
         "/users?fields=*&limit=-1".to_owned(),
         "/users?fields=password&limit=-1".to_owned(),
         format!("/users/{id}"),
         format!("/users/{id}?fields=password"),
+        format!("/users?search=argon2id&{both}"),
+        format!("/users?filter[password][_nnull]=true&{both}"),
+        format!("/users?aggregate[min]=password&aggregate[max]=password&{both}"),
+        format!("/users?groupBy[]=password&groupBy[]=id&{both}"),
     ] {
         let reply = get(&path, Some(&admin)).await;
         assert_eq!(reply.status, 200, "{path}: {reply:?}");
-        assert!(!reply.raw.contains("argon2"), "{path}: {}", reply.raw);
+        for part in [hash.as_str(), salt, digest] {
+            assert!(!reply.raw.contains(part), "{path}: {}", reply.raw);
+        }
     }
-    // Nothing about the hash can be searched or filtered for.
-    let searched = get("/users?search=argon2id", Some(&admin)).await;
-    assert_eq!(searched.body["data"], json!([]));
-    let filtered = get("/users?filter[password][_eq]=%24argon2id", Some(&admin)).await;
-    assert_eq!(filtered.status, 400, "{filtered:?}");
-    let starts = get(
-        "/users?filter[password][_starts_with]=%24argon2",
-        Some(&admin),
-    )
-    .await;
-    assert_eq!(starts.status, 400, "{starts:?}");
-    let set = get(
-        &format!(
-            "/users?filter[password][_nnull]=true&filter[email][_eq]={}&fields=email",
-            encode(&email)
-        ),
-        Some(&admin),
-    )
-    .await;
-    assert_eq!(set.body["data"], json!([{"email": email}]));
 }
 
 #[tokio::test]
@@ -253,6 +323,200 @@ async fn read_permissions_on_directus_users_limit_rows_and_fields() {
     // A filter or search cannot reach other rows.
     let probe = get(&format!("/users?filter[id][_eq]={other}"), Some(&token)).await;
     assert_eq!(probe.body["data"], json!([]));
+}
+
+/// Seed's Administrator policy (`admin_access`).
+const ADMINISTRATOR_POLICY: &str = "9f2d3c4b-1a5e-4f60-8b7c-2d1e0f3a4b5c";
+
+#[tokio::test]
+async fn overlapping_permissions_show_policies_only_on_rows_that_grant_them() {
+    // Two read permissions: every field of one's own row, `id` and `first_name` of every row.
+    let tag = uuid::Uuid::new_v4().simple().to_string();
+    let policy = format!("overlap-policy-{tag}");
+    let role = format!("overlap-role-{tag}");
+    apply(json!({
+        "policies": [{"id": policy, "name": "Own row and names", "permissions": [
+            {"collection": "directus_users", "action": "read", "fields": ["*"],
+             "permissions": {"id": {"_eq": "$CURRENT_USER"}}},
+            {"collection": "directus_users", "action": "read", "fields": ["id", "first_name"]}
+        ]}],
+        "roles": [{"id": role, "name": "Overlapping reader", "policies": [policy]}]
+    }))
+    .await;
+    let admin = admin_token().await;
+    let (me, _, token) = member(&admin, json!({"role": role, "policies": [READ_POSTS]})).await;
+    // Someone holding the Administrator policy as their own.
+    let (boss, _, _) = member(
+        &admin,
+        json!({"role": role, "first_name": "Boss", "policies": [ADMINISTRATOR_POLICY]}),
+    )
+    .await;
+
+    let both = format!("filter[id][_in]={me},{boss}");
+    let listed = get(&format!("/users?fields=id,policies&{both}"), Some(&token)).await;
+    assert_eq!(listed.status, 200, "{listed:?}");
+    let mut expected = vec![
+        json!({"id": me, "policies": [READ_POSTS]}),
+        json!({"id": boss, "policies": null}),
+    ];
+    expected.sort_by(|a, b| a["id"].as_str().cmp(&b["id"].as_str()));
+    assert_eq!(listed.body["data"], json!(expected));
+    // Every row but the caller's: the field is there (another row grants it), hidden.
+    let everyone = get("/users?fields=id,policies&limit=-1", Some(&token)).await;
+    assert_eq!(everyone.status, 200, "{everyone:?}");
+    let rows = everyone.body["data"].as_array().unwrap();
+    assert!(rows.len() >= 2);
+    for row in rows {
+        let expected = if row["id"] == me.as_str() {
+            json!([READ_POSTS])
+        } else {
+            Value::Null
+        };
+        assert_eq!(row["policies"], expected, "{row}");
+    }
+    assert!(
+        !everyone.raw.contains(ADMINISTRATOR_POLICY),
+        "{}",
+        everyone.raw
+    );
+    // `policies` alone (no `id` to look up by), every field, and one row at a time.
+    let alone = get(&format!("/users?fields=policies&{both}"), Some(&token)).await;
+    let policies_only: Vec<Value> = expected
+        .iter()
+        .map(|row| json!({"policies": row["policies"]}))
+        .collect();
+    assert_eq!(alone.body["data"], json!(policies_only), "{alone:?}");
+    let all_fields = get(&format!("/users?{both}"), Some(&token)).await;
+    assert!(
+        !all_fields.raw.contains(ADMINISTRATOR_POLICY),
+        "{}",
+        all_fields.raw
+    );
+    let theirs = get(&format!("/users/{boss}"), Some(&token)).await;
+    assert_eq!(theirs.status, 200, "{theirs:?}");
+    assert_eq!(theirs.body["data"]["first_name"], "Boss");
+    assert_eq!(theirs.body["data"]["policies"], Value::Null);
+    assert_eq!(theirs.body["data"]["email"], Value::Null);
+    let mine = get(&format!("/users/{me}?fields=policies"), Some(&token)).await;
+    assert_eq!(mine.body["data"], json!({"policies": [READ_POSTS]}));
+    // Nor can a filter, sort or aggregate reach them.
+    for path in [
+        format!("/users?filter[policies][_nnull]=true&{both}"),
+        format!("/users?filter[_or][0][policies][_null]=false&{both}"),
+        "/users?sort=-policies".to_owned(),
+        "/users?groupBy[]=policies".to_owned(),
+        "/users?aggregate[count]=policies".to_owned(),
+    ] {
+        let reply = get(&path, Some(&token)).await;
+        assert_eq!(reply.status, 400, "{path}: {reply:?}");
+    }
+    // GraphQL has no read of other users, nor a `policies` field to ask for.
+    let bearer = format!("Bearer {token}");
+    for (path, query) in [
+        ("/graphql/system", "{ users { id policies } }".to_owned()),
+        (
+            "/graphql/system",
+            format!("{{ users_by_id(id: \"{boss}\") {{ id policies }} }}"),
+        ),
+        ("/graphql/system", "{ users_me { id policies } }".to_owned()),
+        ("/graphql", "{ directus_users { id policies } }".to_owned()),
+    ] {
+        let reply = post_with(
+            path,
+            &json!({ "query": query }).to_string(),
+            &[("authorization", &bearer)],
+        )
+        .await;
+        assert!(
+            reply.body["errors"][0]["message"].is_string(),
+            "{query}: {reply:?}"
+        );
+        assert!(
+            !reply.raw.contains(ADMINISTRATOR_POLICY),
+            "{query}: {reply:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn expired_unverified_accounts_are_gone_from_the_directory() {
+    let admin = admin_token().await;
+    let tag = uuid::Uuid::new_v4().simple().to_string();
+    let now = i64::try_from(now_secs()).unwrap();
+    // As a registration with verification writes them; dynoxide, like a late TTL sweep, never
+    // deletes the expired one.
+    let unverified = |email: String, expires_at: i64| {
+        let first_name = Some(tag.clone());
+        async move {
+            store()
+                .create_user_expiring(
+                    NewUser {
+                        email,
+                        password_hash: Sensitive::new(
+                            "$argon2id$v=19$m=64,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo",
+                        ),
+                        status: UserStatus::Unverified,
+                        role: None,
+                        first_name,
+                        last_name: None,
+                        policies: Vec::new(),
+                    },
+                    Some(expires_at),
+                )
+                .await
+                .unwrap()
+        }
+    };
+    let expired = unverified(unique_email("expired"), now - 1).await;
+    let pending = unverified(unique_email("pending"), now + 3600).await;
+    let tagged = format!("filter[first_name][_eq]={tag}");
+
+    let listed = get(&format!("/users?{tagged}&fields=id&meta=*"), Some(&admin)).await;
+    assert_eq!(listed.status, 200, "{listed:?}");
+    assert_eq!(listed.body["data"], json!([{"id": pending.id}]));
+    assert_eq!(listed.body["meta"]["filter_count"], 1);
+    let searched = get(&format!("/users?search={tag}&fields=id"), Some(&admin)).await;
+    assert_eq!(searched.body["data"], json!([{"id": pending.id}]));
+    let counted = get(&format!("/users?{tagged}&aggregate[count]=*"), Some(&admin)).await;
+    assert_eq!(counted.body["data"], json!([{"count": 1}]));
+    let grouped = get(
+        &format!("/users?{tagged}&aggregate[count]=*&groupBy[]=status"),
+        Some(&admin),
+    )
+    .await;
+    assert_eq!(
+        grouped.body["data"],
+        json!([{"status": "unverified", "count": 1}])
+    );
+    let by_email = get(
+        &format!("/users?filter[email][_eq]={}", encode(&expired.email)),
+        Some(&admin),
+    )
+    .await;
+    assert_eq!(by_email.body["data"], json!([]));
+    let found = shared::provision::list_users(&store(), Some(&expired.email))
+        .await
+        .unwrap();
+    assert!(found.is_empty(), "{found:?}");
+
+    // One by id, and a delete: as for a user that does not exist.
+    let one = get(&format!("/users/{}", expired.id), Some(&admin)).await;
+    assert_eq!(one.status, 403, "{one:?}");
+    assert_eq!(
+        one.body["errors"][0]["message"],
+        "You don't have permission to access this."
+    );
+    let deleted = delete(&format!("/users/{}", expired.id), Some(&admin)).await;
+    assert_eq!(deleted.status, 204, "{deleted:?}");
+    assert!(deleted.raw.is_empty());
+    let after = get(&format!("/users?{tagged}&fields=id"), Some(&admin)).await;
+    assert_eq!(after.body["data"], json!([{"id": pending.id}]));
+    let kept = get(
+        &format!("/users/{}?fields=status", pending.id),
+        Some(&admin),
+    )
+    .await;
+    assert_eq!(kept.body["data"], json!({"status": "unverified"}));
 }
 
 #[tokio::test]

@@ -5,8 +5,10 @@
 //!
 //! Rows come from the users table's `directory` index (one Query per page, `id` order, no
 //! Scan), which does not even hold password hashes: `password` is always `"**********"`, as
-//! Directus conceals it, and is never searched. `policies` (the user's own policy links) is read
-//! for the returned rows only, so it cannot be filtered, sorted or searched on.
+//! Directus conceals it, and is never searched. Unverified accounts past their expiry are not
+//! in it ([`Store::query_user_directory`]), as nowhere else. `policies` (the user's own policy
+//! links) is read for the returned rows that show it only, so it cannot be filtered, sorted or
+//! searched on.
 
 use lambda_http::http::StatusCode;
 use lambda_http::{Request, RequestExt};
@@ -14,7 +16,7 @@ use serde_json::{Map, Value, json};
 
 use crate::error::ApiError;
 use crate::http::{self, HttpResponse};
-use crate::items::{self, Source};
+use crate::items::{self, ReadStats, ScanBound, Source};
 use crate::query::ItemsQuery;
 use crate::state::AppState;
 use crate::store::{Collection, DirectoryUser, FieldDef, Store};
@@ -51,7 +53,10 @@ pub fn users_collection() -> Collection {
     }
 }
 
-/// A user as a row of `directus_users`. The hash is never part of it.
+/// A user as a row of `directus_users`. The hash is never part of it. `policies` holds the
+/// user's id, standing for their policies: the read plan hides it (`null`) on rows where the
+/// caller may not read `policies`, as any other field, and [`fill_policies`] replaces each one
+/// left with that user's policies.
 pub fn user_row(user: &DirectoryUser) -> Map<String, Value> {
     let mut row = Map::new();
     row.insert("id".into(), json!(user.id));
@@ -61,7 +66,7 @@ pub fn user_row(user: &DirectoryUser) -> Map<String, Value> {
     row.insert("password".into(), json!(CONCEALED));
     row.insert("status".into(), json!(user.status));
     row.insert("role".into(), json!(user.role));
-    row.insert(POLICIES.into(), Value::Null);
+    row.insert(POLICIES.into(), json!(user.id));
     row
 }
 
@@ -82,24 +87,56 @@ fn refuse_policies(query: &ItemsQuery) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// Fills `policies` on every returned user that shows it.
-async fn fill_policies(store: &Store, data: &mut Value) -> Result<(), ApiError> {
+/// The returned rows that show `policies`: those still holding a user id there (rows where
+/// the caller may not read it hold `null`), with that id.
+fn rows_showing_policies(data: &mut Value) -> Vec<(&mut Map<String, Value>, String)> {
     let rows: Vec<&mut Map<String, Value>> = match data {
         Value::Array(items) => items.iter_mut().filter_map(Value::as_object_mut).collect(),
         Value::Object(item) => vec![item],
         _ => Vec::new(),
     };
-    for row in rows {
-        if !row.contains_key(POLICIES) {
-            continue;
-        }
-        let Some(id) = row.get("id").and_then(Value::as_str).map(str::to_owned) else {
-            continue;
-        };
-        let policies = store.user_access(&id).await?.policies;
-        row.insert(POLICIES.into(), json!(policies));
+    rows.into_iter()
+        .filter_map(|row| {
+            let id = row.get(POLICIES)?.as_str()?.to_owned();
+            Some((row, id))
+        })
+        .collect()
+}
+
+/// Fills `policies` on every returned row that shows it, within the request's `bound` together
+/// with what the read itself examined (`read`): each user's lookup counts as its links
+/// examined (one, without any), so a page whose lookups would pass the bound is refused before
+/// any is made, as an over-long read is. Returns what the lookups cost.
+async fn fill_policies(
+    store: &Store,
+    data: &mut Value,
+    bound: ScanBound,
+    read: &ReadStats,
+) -> Result<ReadStats, ApiError> {
+    let mut rows = rows_showing_policies(data);
+    let mut spent = ReadStats::default();
+    if rows.is_empty() {
+        return Ok(spent);
     }
-    Ok(())
+    let left = bound.after(read);
+    if rows.len() > left.items {
+        return Err(items::too_many_in(&users_collection(), bound));
+    }
+    let ids: Vec<String> = rows.iter().map(|(_, id)| id.clone()).collect();
+    let found = store.users_policies(&ids).await?;
+    for ((row, _), policies) in rows.iter_mut().zip(found) {
+        spent.requests += 1;
+        spent.examined += policies.len().max(1);
+        let value = json!(policies);
+        spent.examined_bytes = spent
+            .examined_bytes
+            .saturating_add(items::approximate_size(&value));
+        row.insert(POLICIES.into(), value);
+    }
+    if left.exceeded(&spent) {
+        return Err(items::too_many_in(&users_collection(), bound));
+    }
+    Ok(spent)
 }
 
 /// The `{id}` of `/users/{id}`, from the route or the path.
@@ -113,7 +150,8 @@ pub fn path_id(request: &Request) -> Option<String> {
 }
 
 /// Reads users for `accountability` (admin or not) through the one items read path, with
-/// `policies` filled in. `Ok(None)` never happens for a list; for one id, missing users are 403.
+/// `policies` filled in where the caller may read it, all within the request's scan bound. For
+/// one id, missing (or expired) users are 403.
 pub async fn serve(
     state: &AppState,
     accountability: &crate::access::Accountability,
@@ -124,17 +162,24 @@ pub async fn serve(
         return Err(ApiError::forbidden_collection(COLLECTION));
     }
     refuse_policies(query)?;
-    let mut body = items::serve(
+    let bound = ScanBound::of_request(state);
+    let (mut body, read) = items::serve_within(
         state,
         accountability,
         users_collection(),
         Source::Users,
         query,
         id,
+        bound,
     )
     .await?;
     if let Some(data) = body.get_mut("data") {
-        fill_policies(&state.store, data).await?;
+        let filled = fill_policies(&state.store, data, bound, &read).await?;
+        tracing::debug!(
+            lookups = filled.requests,
+            examined = filled.examined,
+            "policies read"
+        );
     }
     Ok(body)
 }
@@ -169,6 +214,64 @@ mod tests {
         let collection = users_collection();
         let fields: Vec<&String> = collection.fields.iter().map(|f| &f.field).collect();
         assert_eq!(row.keys().collect::<Vec<_>>(), fields);
+    }
+
+    fn user(id: &str) -> DirectoryUser {
+        DirectoryUser {
+            id: id.into(),
+            email: format!("{id}@example.com"),
+            status: UserStatus::Active,
+            role: None,
+            first_name: None,
+            last_name: None,
+        }
+    }
+
+    fn users_read(fields: &[&str], filter: Option<Value>) -> crate::store::Permission {
+        crate::store::Permission {
+            id: fields.join(","),
+            policy: "p".into(),
+            collection: COLLECTION.into(),
+            action: "read".into(),
+            fields: fields.iter().map(|f| (*f).to_owned()).collect(),
+            permissions: filter,
+            presets: None,
+            validation: None,
+        }
+    }
+
+    #[test]
+    fn policies_are_looked_up_only_on_rows_whose_permission_grants_them() {
+        // Every field of one's own row; `id` and `first_name` of every row.
+        let caller = crate::access::Accountability {
+            user: Some("me".into()),
+            permissions: vec![
+                users_read(&["*"], Some(json!({"id": {"_eq": "$CURRENT_USER"}}))),
+                users_read(&["id", "first_name"], None),
+            ],
+            ..Default::default()
+        };
+        for fields in [vec!["id", "policies"], vec!["policies"]] {
+            let fields: Vec<String> = fields.into_iter().map(str::to_owned).collect();
+            let plan = crate::access::ReadPlan::new(&caller, users_collection(), Some(&fields), 0)
+                .unwrap();
+            let mut data = Value::Array(
+                ["me", "other"]
+                    .iter()
+                    .map(|id| {
+                        let visible = plan.visible_row(&user_row(&user(id))).unwrap();
+                        Value::Object(plan.project(&visible))
+                    })
+                    .collect(),
+            );
+            let showing: Vec<String> = rows_showing_policies(&mut data)
+                .into_iter()
+                .map(|(_, id)| id)
+                .collect();
+            assert_eq!(showing, ["me"], "{fields:?}");
+            // The other row keeps the field, hidden, as any field hidden on one row.
+            assert_eq!(data[1][POLICIES], Value::Null, "{fields:?}");
+        }
     }
 
     #[test]

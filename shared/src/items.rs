@@ -55,13 +55,29 @@ pub struct ScanBound {
 }
 
 impl ScanBound {
-    fn exceeded(&self, stats: &ReadStats) -> bool {
+    /// The request's bound, from the configuration (`ITEMS_SCAN_LIMIT`, `ITEMS_SCAN_BYTES`).
+    pub fn of_request(state: &AppState) -> Self {
+        Self {
+            items: usize::try_from(state.config.items_scan_limit).unwrap_or(usize::MAX),
+            bytes: state.config.items_scan_bytes,
+        }
+    }
+
+    pub fn exceeded(&self, stats: &ReadStats) -> bool {
         stats.examined > self.items || stats.examined_bytes > self.bytes
+    }
+
+    /// What is left of this bound once `spent` has been examined.
+    pub fn after(&self, spent: &ReadStats) -> Self {
+        Self {
+            items: self.items.saturating_sub(spent.examined),
+            bytes: self.bytes.saturating_sub(spent.examined_bytes),
+        }
     }
 }
 
 /// About the size of `value` as JSON, without serialising it.
-fn approximate_size(value: &Value) -> u64 {
+pub(crate) fn approximate_size(value: &Value) -> u64 {
     let len = |n: usize| u64::try_from(n).unwrap_or(u64::MAX);
     match value {
         Value::Null | Value::Bool(_) => 5,
@@ -184,10 +200,7 @@ pub async fn serve(
     query: &ItemsQuery,
     id: Option<&str>,
 ) -> Result<Value, ApiError> {
-    let bound = ScanBound {
-        items: usize::try_from(state.config.items_scan_limit).unwrap_or(usize::MAX),
-        bytes: state.config.items_scan_bytes,
-    };
+    let bound = ScanBound::of_request(state);
     serve_within(state, accountability, collection, source, query, id, bound)
         .await
         .map(|(body, _)| body)
@@ -493,6 +506,7 @@ async fn fetch_page(
             let page = store.query_user_directory(start, limit, forward).await?;
             ItemPage {
                 items: page.users.iter().map(crate::directory::user_row).collect(),
+                skipped: page.expired,
                 next: page.next,
             }
         }
@@ -512,9 +526,14 @@ fn key_order(plan: &ReadPlan, sort: &[SortKey]) -> Option<bool> {
 }
 
 fn too_many(plan: &ReadPlan, bound: ScanBound) -> ApiError {
+    too_many_in(&plan.collection, bound)
+}
+
+/// The answer to a read of `collection` that would examine more than `bound`.
+pub(crate) fn too_many_in(collection: &Collection, bound: ScanBound) -> ApiError {
     ApiError::query(format!(
         "This query would examine more than {} items or {} bytes of \"{}\". Narrow it, sort by \"{}\", or use a smaller offset",
-        bound.items, bound.bytes, plan.collection.collection, plan.collection.primary_key
+        bound.items, bound.bytes, collection.collection, collection.primary_key
     ))
 }
 
@@ -665,6 +684,10 @@ async fn stream(
         let page_size = (wanted - matched).clamp(MIN_PAGE, MAX_PAGE);
         let page = fetch_page(store, source, name, cursor, start, page_size).await?;
         outcome.stats.requests += 1;
+        outcome.stats.examined += page.skipped;
+        if bound.exceeded(&outcome.stats) {
+            return Err(too_many(plan, bound));
+        }
         for row in &page.items {
             outcome.stats.examined += 1;
             outcome.stats.examined_bytes =
@@ -725,7 +748,7 @@ async fn collect(
     let over = loop {
         let page = fetch_page(store, Source::Items, name, cursor, start, MAX_PAGE).await?;
         spent.requests += 1;
-        spent.examined += page.items.len();
+        spent.examined += page.items.len() + page.skipped;
         spent.examined_bytes = page
             .items
             .iter()
@@ -813,7 +836,7 @@ async fn read_all(
         )
         .await?;
         stats.requests += 1;
-        stats.examined += page.items.len();
+        stats.examined += page.items.len() + page.skipped;
         stats.examined_bytes = page
             .items
             .iter()

@@ -2352,3 +2352,310 @@ fn index_declarations_are_checked() {
         vec!["n".to_owned()]
     );
 }
+
+/// A `read` permission on `directus_users` granting `fields` on the rows `filter` matches.
+fn users_read(fields: &[&str], filter: Option<Value>) -> shared::store::Permission {
+    shared::store::Permission {
+        id: format!("read-{}", fields.join("-")),
+        policy: "directory-policy".into(),
+        collection: "directus_users".into(),
+        action: "read".into(),
+        fields: fields.iter().map(|f| (*f).to_owned()).collect(),
+        permissions: filter,
+        presets: None,
+        validation: None,
+    }
+}
+
+fn user_with_policies(email: &str, policies: &[&str]) -> NewUser {
+    NewUser {
+        policies: policies.iter().map(|p| (*p).to_owned()).collect(),
+        ..new_user(email)
+    }
+}
+
+#[tokio::test]
+async fn directory_policies_show_only_on_rows_whose_permission_grants_them() {
+    let store = fresh_store().await;
+    let me = store
+        .create_user(user_with_policies("me@example.com", &["own-policy"]))
+        .await
+        .unwrap();
+    let other = store
+        .create_user(user_with_policies("other@example.com", &["administrator"]))
+        .await
+        .unwrap();
+    let state = state_for(store);
+    // Two overlapping permissions: everything of one's own row, `id` and `first_name` of every
+    // row. `policies` is a field of the plan (granted on one row), so every row has the key.
+    let caller = access::Accountability {
+        user: Some(me.id.clone()),
+        permissions: vec![
+            users_read(&["*"], Some(json!({"id": {"_eq": "$CURRENT_USER"}}))),
+            users_read(&["id", "first_name"], None),
+        ],
+        ..Default::default()
+    };
+    let read = |pairs: &'static [(&'static str, &'static str)], id: Option<String>| {
+        let state = state.clone();
+        let caller = caller.clone();
+        async move {
+            shared::directory::serve(&state, &caller, &items_query(pairs), id.as_deref())
+                .await
+                .unwrap()["data"]
+                .clone()
+        }
+    };
+    let listed = read(&[("fields", "id,policies")], None).await;
+    let mut expected = vec![
+        json!({"id": me.id, "policies": ["own-policy"]}),
+        json!({"id": other.id, "policies": null}),
+    ];
+    expected.sort_by(|a, b| a["id"].as_str().cmp(&b["id"].as_str()));
+    assert_eq!(listed, json!(expected));
+    // Without `id` among the fields (in `id` order still), and row by row.
+    let only = read(&[("fields", "policies")], None).await;
+    let policies_only: Vec<Value> = expected
+        .iter()
+        .map(|row| json!({"policies": row["policies"]}))
+        .collect();
+    assert_eq!(only, json!(policies_only));
+    let theirs = read(&[("fields", "id,policies")], Some(other.id.clone())).await;
+    assert_eq!(theirs, json!({"id": other.id, "policies": null}));
+    let mine = read(&[], Some(me.id.clone())).await;
+    assert_eq!(mine["policies"], json!(["own-policy"]));
+    assert_eq!(mine["email"], json!("me@example.com"));
+    // An administrator sees every user's.
+    let admin = access::Accountability {
+        admin: true,
+        ..Default::default()
+    };
+    let all = shared::directory::serve(
+        &state,
+        &admin,
+        &items_query(&[("fields", "email,policies"), ("sort", "email")]),
+        None,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        all["data"],
+        json!([
+            {"email": "me@example.com", "policies": ["own-policy"]},
+            {"email": "other@example.com", "policies": ["administrator"]}
+        ])
+    );
+}
+
+#[tokio::test]
+async fn directory_policy_lookups_count_against_the_scan_bound() {
+    let store = fresh_store().await;
+    for n in 0..3 {
+        store
+            .create_user(user_with_policies(&format!("u{n}@example.com"), &["p"]))
+            .await
+            .unwrap();
+    }
+    let state = state_with(store, &[("ITEMS_SCAN_LIMIT", "4")]);
+    let admin = access::Accountability {
+        admin: true,
+        ..Default::default()
+    };
+    let read = |pairs: &'static [(&'static str, &'static str)]| {
+        let state = state.clone();
+        let admin = admin.clone();
+        async move { shared::directory::serve(&state, &admin, &items_query(pairs), None).await }
+    };
+    // Three users examined, and no lookup.
+    let ids = read(&[("fields", "id")]).await.unwrap();
+    assert_eq!(ids["data"].as_array().unwrap().len(), 3);
+    // Three examined plus three users' policies: over the bound of four, refused.
+    let error = read(&[("fields", "id,policies")]).await.unwrap_err();
+    assert_eq!(error.code(), "INVALID_QUERY");
+    assert!(error.to_string().contains("more than 4 items"), "{error}");
+    // One row read, one lookup: within it.
+    let one = read(&[("fields", "id,policies"), ("limit", "1")])
+        .await
+        .unwrap();
+    assert_eq!(one["data"][0]["policies"], json!(["p"]));
+}
+
+#[tokio::test]
+async fn the_directory_leaves_out_expired_unverified_accounts() {
+    let store = fresh_store().await;
+    let active = store
+        .create_user(new_user("active@example.com"))
+        .await
+        .unwrap();
+    let unverified = |email: &str| NewUser {
+        status: UserStatus::Unverified,
+        ..new_user(email)
+    };
+    let pending = store
+        .create_user_expiring(unverified("pending@example.com"), Some(now() + 3600))
+        .await
+        .unwrap();
+    let expired = store
+        .create_user_expiring(unverified("expired@example.com"), Some(now() - 1))
+        .await
+        .unwrap();
+
+    let page = store.query_user_directory(None, 100, true).await.unwrap();
+    let mut listed: Vec<&str> = page.users.iter().map(|u| u.id.as_str()).collect();
+    listed.sort_unstable();
+    let mut live = vec![active.id.as_str(), pending.id.as_str()];
+    live.sort_unstable();
+    assert_eq!(listed, live);
+    assert_eq!(page.expired, 1);
+    let tool = shared::provision::list_users(&store, Some("expired@"))
+        .await
+        .unwrap();
+    assert!(tool.is_empty(), "{tool:?}");
+
+    let state = state_for(store);
+    let admin = access::Accountability {
+        admin: true,
+        ..Default::default()
+    };
+    let read = |pairs: &'static [(&'static str, &'static str)], id: Option<String>| {
+        let state = state.clone();
+        let admin = admin.clone();
+        async move { shared::directory::serve(&state, &admin, &items_query(pairs), id.as_deref()).await }
+    };
+    let counted = read(
+        &[("meta", "*"), ("fields", "email"), ("sort", "email")],
+        None,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        counted,
+        json!({"meta": {"total_count": 2, "filter_count": 2},
+               "data": [{"email": "active@example.com"}, {"email": "pending@example.com"}]})
+    );
+    let aggregated = read(&[("aggregate[count]", "*")], None).await.unwrap();
+    assert_eq!(aggregated["data"], json!([{"count": 2}]));
+    let by_status = read(
+        &[
+            ("aggregate[count]", "*"),
+            ("groupBy[]", "status"),
+            ("sort", "status"),
+        ],
+        None,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        by_status["data"],
+        json!([{"status": "active", "count": 1}, {"status": "unverified", "count": 1}])
+    );
+    for pairs in [
+        &[("search", "expired")][..],
+        &[("filter", r#"{"email":{"_eq":"expired@example.com"}}"#)][..],
+        &[
+            ("filter", r#"{"status":{"_eq":"unverified"}}"#),
+            ("fields", "email"),
+        ][..],
+    ] {
+        let reply = read(pairs, None).await.unwrap();
+        let rows = reply["data"].as_array().unwrap();
+        assert!(
+            rows.iter()
+                .all(|row| row["email"] != json!("expired@example.com")),
+            "{pairs:?}: {reply}"
+        );
+    }
+    let one = read(&[], Some(expired.id.clone())).await.unwrap_err();
+    assert_eq!(one.code(), "FORBIDDEN");
+}
+
+#[tokio::test]
+async fn a_directory_index_without_expiry_is_made_again_by_ensure_tables() {
+    use aws_sdk_dynamodb::types::{
+        CreateGlobalSecondaryIndexAction, DeleteGlobalSecondaryIndexAction,
+        GlobalSecondaryIndexUpdate, KeySchemaElement, KeyType, Projection, ProjectionType,
+    };
+    let store = fresh_store().await;
+    let table = store.tables().users.clone();
+    let update = |change: GlobalSecondaryIndexUpdate| {
+        store
+            .client()
+            .update_table()
+            .table_name(&table)
+            .attribute_definitions(
+                aws_sdk_dynamodb::types::AttributeDefinition::builder()
+                    .attribute_name("directory")
+                    .attribute_type(aws_sdk_dynamodb::types::ScalarAttributeType::S)
+                    .build()
+                    .unwrap(),
+            )
+            .attribute_definitions(
+                aws_sdk_dynamodb::types::AttributeDefinition::builder()
+                    .attribute_name("id")
+                    .attribute_type(aws_sdk_dynamodb::types::ScalarAttributeType::S)
+                    .build()
+                    .unwrap(),
+            )
+            .global_secondary_index_updates(change)
+            .send()
+    };
+    // The index as the version before expiry was projected made it.
+    update(
+        GlobalSecondaryIndexUpdate::builder()
+            .delete(
+                DeleteGlobalSecondaryIndexAction::builder()
+                    .index_name("directory")
+                    .build()
+                    .unwrap(),
+            )
+            .build(),
+    )
+    .await
+    .unwrap();
+    let key = |name: &str, key_type| {
+        KeySchemaElement::builder()
+            .attribute_name(name)
+            .key_type(key_type)
+            .build()
+            .unwrap()
+    };
+    update(
+        GlobalSecondaryIndexUpdate::builder()
+            .create(
+                CreateGlobalSecondaryIndexAction::builder()
+                    .index_name("directory")
+                    .key_schema(key("directory", KeyType::Hash))
+                    .key_schema(key("id", KeyType::Range))
+                    .projection(
+                        Projection::builder()
+                            .projection_type(ProjectionType::Include)
+                            .set_non_key_attributes(Some(
+                                shared::store::USER_DIRECTORY_PROJECTION[..7]
+                                    .iter()
+                                    .map(|a| (*a).to_owned())
+                                    .collect(),
+                            ))
+                            .build(),
+                    )
+                    .build()
+                    .unwrap(),
+            )
+            .build(),
+    )
+    .await
+    .unwrap();
+    let mut unverified = new_user("stale@example.com");
+    unverified.status = UserStatus::Unverified;
+    store
+        .create_user_expiring(unverified, Some(now() - 1))
+        .await
+        .unwrap();
+    // That index cannot tell the account expired.
+    let before = store.query_user_directory(None, 100, true).await.unwrap();
+    assert_eq!(before.users.len(), 1);
+
+    ensure_tables(store.client(), store.tables()).await.unwrap();
+    let after = store.query_user_directory(None, 100, true).await.unwrap();
+    assert!(after.users.is_empty(), "{:?}", after.users);
+    assert_eq!(after.expired, 1);
+}

@@ -775,10 +775,7 @@ impl ItemsScope {
         state: Arc<AppState>,
         accountability: Arc<Accountability>,
     ) -> impl FnOnce(async_graphql::Request) -> async_graphql::Request {
-        let budget = ScanBound {
-            items: usize::try_from(state.config.items_scan_limit).unwrap_or(usize::MAX),
-            bytes: state.config.items_scan_bytes,
-        };
+        let budget = ScanBound::of_request(&state);
         let env = Arc::new(Env {
             state,
             accountability,

@@ -288,6 +288,10 @@ pub(crate) fn user_access_pk(user_id: &str) -> String {
 
 pub(crate) const PUBLIC_PK: &str = "public";
 
+/// Concurrent Queries of [`Store::users_policies`]: a page of users' policies in a few round
+/// trips, without one request holding many connections.
+pub const POLICY_LOOKUPS_AT_ONCE: usize = 16;
+
 /// The partition listing every collection.
 const CATALOG_PK: &str = "collections";
 
@@ -386,6 +390,23 @@ impl Store {
 
     pub async fn user_access(&self, user_id: &str) -> Result<AccessRows, StoreError> {
         self.access_rows(&user_access_pk(user_id)).await
+    }
+
+    /// The own policies of each of `user_ids`, in their order: one Query per user (a user's
+    /// links are one partition, which BatchGetItem cannot read without knowing them), at most
+    /// [`POLICY_LOOKUPS_AT_ONCE`] in flight.
+    pub async fn users_policies(
+        &self,
+        user_ids: &[String],
+    ) -> Result<Vec<Vec<String>>, StoreError> {
+        use futures_util::{StreamExt, TryStreamExt};
+        // Owned ids: futures borrowing the slice's items are not `Send` for every lifetime,
+        // which a handler's future must be.
+        futures_util::stream::iter(user_ids.to_vec())
+            .map(|id| async move { Ok(self.user_access(&id).await?.policies) })
+            .buffered(POLICY_LOOKUPS_AT_ONCE)
+            .try_collect()
+            .await
     }
 
     pub async fn public_access(&self) -> Result<AccessRows, StoreError> {

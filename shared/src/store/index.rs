@@ -242,6 +242,7 @@ impl Store {
             .collect::<Result<Vec<_>, StoreError>>()?;
         Ok(ItemPage {
             items,
+            skipped: 0,
             next: output.last_evaluated_key.filter(|key| !key.is_empty()),
         })
     }

@@ -47,6 +47,9 @@ fn malformed(error: aws_sdk_dynamodb::error::BuildError) -> StoreError {
 #[derive(Debug, Default)]
 pub struct ItemPage {
     pub items: Vec<Map<String, Value>>,
+    /// Items read but not returned (accounts past their expiry in the user directory): the
+    /// read examined them all the same.
+    pub skipped: usize,
     pub next: Option<HashMap<String, AttributeValue>>,
 }
 
@@ -259,6 +262,7 @@ impl Store {
             .collect::<Result<Vec<_>, StoreError>>()?;
         Ok(ItemPage {
             items,
+            skipped: 0,
             next: output.last_evaluated_key.filter(|key| !key.is_empty()),
         })
     }
@@ -386,6 +390,7 @@ impl Store {
             .collect::<Result<Vec<_>, StoreError>>()?;
         Ok(ItemPage {
             items,
+            skipped: 0,
             next: output.last_evaluated_key.filter(|key| !key.is_empty()),
         })
     }

@@ -28,7 +28,7 @@ pub use index::{
     index_entry_key, index_partition,
 };
 pub use items::{COUNT_KEY, ItemPage, item_sort_key};
-pub use schema::{USER_DIRECTORY_INDEX, ensure_tables};
+pub use schema::{USER_DIRECTORY_INDEX, USER_DIRECTORY_PROJECTION, ensure_tables};
 pub use sessions::Session;
 pub use throttle::{FORGET_AFTER_MS, LoginFailures, Reservation};
 pub use users::{

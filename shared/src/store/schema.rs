@@ -4,9 +4,10 @@
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, CreateGlobalSecondaryIndexAction, GlobalSecondaryIndex,
-    GlobalSecondaryIndexUpdate, KeySchemaElement, KeyType, Projection, ProjectionType,
-    ScalarAttributeType, TimeToLiveSpecification,
+    AttributeDefinition, BillingMode, CreateGlobalSecondaryIndexAction,
+    DeleteGlobalSecondaryIndexAction, GlobalSecondaryIndex, GlobalSecondaryIndexUpdate,
+    KeySchemaElement, KeyType, Projection, ProjectionType, ScalarAttributeType,
+    TimeToLiveSpecification,
 };
 
 use super::{StoreError, Tables};
@@ -18,8 +19,9 @@ pub const SESSION_TTL_ATTRIBUTE: &str = "expires_at";
 /// only: password hashes are not in it.
 pub const USER_DIRECTORY_INDEX: &str = "directory";
 pub const USER_DIRECTORY_ATTRIBUTE: &str = "directory";
-/// Attributes the directory index carries besides its keys (and the table's `pk`).
-pub const USER_DIRECTORY_PROJECTION: [&str; 7] = [
+/// Attributes the directory index carries besides its keys (and the table's `pk`): the
+/// directory's fields, and `expires_at` so that it leaves out expired unverified accounts.
+pub const USER_DIRECTORY_PROJECTION: [&str; 8] = [
     "email",
     "status",
     "role",
@@ -27,6 +29,7 @@ pub const USER_DIRECTORY_PROJECTION: [&str; 7] = [
     "last_name",
     "created_at",
     "updated_at",
+    "expires_at",
 ];
 
 struct IndexSpec<'a> {
@@ -99,6 +102,17 @@ impl IndexSpec<'_> {
         std::iter::once(self.hash).chain(self.range).collect()
     }
 
+    /// True when an index projecting `projected` (`["*"]`: every attribute) holds every
+    /// attribute this one names.
+    fn projected_by(&self, projected: &[String]) -> bool {
+        projected.iter().any(|a| a == "*")
+            || self
+                .include
+                .unwrap_or_default()
+                .iter()
+                .all(|wanted| projected.iter().any(|a| a == wanted))
+    }
+
     fn definition(&self) -> GlobalSecondaryIndex {
         let mut keys = vec![key(self.hash, KeyType::Hash)];
         if let Some(range) = self.range {
@@ -122,22 +136,87 @@ impl IndexSpec<'_> {
     }
 }
 
-/// Creates `index` on an existing table that lacks it (DynamoDB fills it in the background).
-async fn add_index_if_missing(
+/// Creates `index` on an existing table that lacks it (DynamoDB fills it in the background),
+/// or re-creates it when it projects fewer attributes than `index` names (made by an earlier
+/// version: DynamoDB cannot change an index's projection in place).
+async fn ensure_index(
     client: &Client,
     table: &str,
     index: &IndexSpec<'_>,
 ) -> Result<(), StoreError> {
+    match existing_projection(client, table, index.name).await? {
+        None => {}
+        Some(projected) if index.projected_by(&projected) => return Ok(()),
+        Some(_) => {
+            tracing::warn!(
+                table,
+                index = index.name,
+                "re-creating an index whose projection is out of date"
+            );
+            delete_index(client, table, index.name).await?;
+        }
+    }
+    add_index(client, table, index).await
+}
+
+/// The non-key attributes `name` projects (`None`: no such index; `ALL` as `["*"]`).
+async fn existing_projection(
+    client: &Client,
+    table: &str,
+    name: &str,
+) -> Result<Option<Vec<String>>, StoreError> {
     let described = client.describe_table().table_name(table).send().await?;
-    let present = described
+    let existing = described
         .table()
         .map(|t| t.global_secondary_indexes())
         .unwrap_or_default()
         .iter()
-        .any(|i| i.index_name() == Some(index.name));
-    if present {
-        return Ok(());
+        .find(|i| i.index_name() == Some(name))
+        .map(|i| {
+            let projection = i.projection();
+            if projection.and_then(|p| p.projection_type()) == Some(&ProjectionType::All) {
+                vec!["*".to_owned()]
+            } else {
+                projection
+                    .map(|p| p.non_key_attributes().to_vec())
+                    .unwrap_or_default()
+            }
+        });
+    Ok(existing)
+}
+
+/// Deletes index `name`, and waits until the table no longer lists it.
+async fn delete_index(client: &Client, table: &str, name: &str) -> Result<(), StoreError> {
+    client
+        .update_table()
+        .table_name(table)
+        .global_secondary_index_updates(
+            GlobalSecondaryIndexUpdate::builder()
+                .delete(
+                    DeleteGlobalSecondaryIndexAction::builder()
+                        .index_name(name)
+                        .build()
+                        .map_err(|e| StoreError::Malformed(e.to_string()))?,
+                )
+                .build(),
+        )
+        .send()
+        .await?;
+    for _ in 0..INDEX_DELETION_CHECKS {
+        if existing_projection(client, table, name).await?.is_none() {
+            return Ok(());
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
     }
+    Err(StoreError::Unavailable(
+        format!("index {name} of {table} is still being deleted: run again once it is gone").into(),
+    ))
+}
+
+/// How many seconds [`delete_index`] waits (a local DynamoDB deletes at once).
+const INDEX_DELETION_CHECKS: u32 = 600;
+
+async fn add_index(client: &Client, table: &str, index: &IndexSpec<'_>) -> Result<(), StoreError> {
     let definition = index.definition();
     let mut create = CreateGlobalSecondaryIndexAction::builder()
         .index_name(index.name)
@@ -212,9 +291,10 @@ async fn create_if_missing(client: &Client, spec: &TableSpec<'_>) -> Result<(), 
                 .as_service_error()
                 .is_some_and(|e| e.is_resource_in_use_exception()) =>
         {
-            // An existing table (made by an earlier version) gets an index it lacks.
+            // An existing table (made by an earlier version) gets an index it lacks, or one
+            // projecting what this version reads.
             return match &spec.index {
-                Some(index) => add_index_if_missing(client, spec.name, index).await,
+                Some(index) => ensure_index(client, spec.name, index).await,
                 None => Ok(()),
             };
         }
@@ -235,4 +315,57 @@ async fn create_if_missing(client: &Client, spec: &TableSpec<'_>) -> Result<(), 
             .await?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// template.yaml's `NonKeyAttributes` of the `directory` index.
+    fn template_directory_projection() -> Vec<String> {
+        let template = include_str!("../../../template.yaml");
+        let index = template
+            .find("- IndexName: directory")
+            .expect("template.yaml defines the directory index");
+        let line = template[index..]
+            .lines()
+            .find(|line| line.trim_start().starts_with("NonKeyAttributes:"))
+            .expect("the directory index names its projected attributes");
+        let list = line
+            .split_once('[')
+            .and_then(|(_, rest)| rest.split_once(']'));
+        list.expect("a flow sequence")
+            .0
+            .split(',')
+            .map(|a| a.trim().to_owned())
+            .collect()
+    }
+
+    #[test]
+    fn the_template_projects_the_directory_index_as_local_tables_do() {
+        assert_eq!(template_directory_projection(), USER_DIRECTORY_PROJECTION);
+    }
+
+    #[test]
+    fn a_directory_index_projecting_less_is_out_of_date() {
+        let index = IndexSpec {
+            name: USER_DIRECTORY_INDEX,
+            hash: USER_DIRECTORY_ATTRIBUTE,
+            range: Some("id"),
+            include: Some(&USER_DIRECTORY_PROJECTION),
+        };
+        let names = |list: &[&str]| list.iter().map(|a| (*a).to_owned()).collect::<Vec<_>>();
+        assert!(index.projected_by(&names(&USER_DIRECTORY_PROJECTION)));
+        assert!(index.projected_by(&names(&["*"])));
+        let before_expiry = &USER_DIRECTORY_PROJECTION[..7];
+        assert!(!before_expiry.contains(&"expires_at"));
+        assert!(!index.projected_by(&names(before_expiry)));
+        let keys_only = IndexSpec {
+            name: SESSIONS_BY_USER_INDEX,
+            hash: "user_id",
+            range: None,
+            include: None,
+        };
+        assert!(keys_only.projected_by(&[]));
+    }
 }

@@ -100,12 +100,16 @@ pub(super) struct UserItem {
     pub(super) user: User,
 }
 
+/// The one expiry rule of accounts: an account still `unverified` at its `expires_at` (epoch
+/// seconds, the table's TTL attribute) is gone, whether or not DynamoDB has deleted it yet.
+fn expired(status: UserStatus, expires_at: Option<i64>, now_secs: i64) -> bool {
+    status == UserStatus::Unverified && expires_at.is_some_and(|at| at <= now_secs)
+}
+
 impl UserItem {
     /// The user, unless it is an unverified account past its expiry.
     pub(super) fn live(self, now_secs: i64) -> Option<User> {
-        let expired = self.user.status == UserStatus::Unverified
-            && self.expires_at.is_some_and(|at| at <= now_secs);
-        (!expired).then_some(self.user)
+        (!expired(self.user.status, self.expires_at, now_secs)).then_some(self.user)
     }
 }
 
@@ -139,10 +143,28 @@ impl From<&User> for DirectoryUser {
     }
 }
 
+/// A user item as the directory index holds it: the user's directory fields and its expiry
+/// (projected so that the directory leaves out expired accounts as [`Store::get_user`] does).
+#[derive(Deserialize)]
+struct DirectoryItem {
+    #[serde(default)]
+    expires_at: Option<i64>,
+    #[serde(flatten)]
+    user: DirectoryUser,
+}
+
+impl DirectoryItem {
+    fn live(self, now_secs: i64) -> Option<DirectoryUser> {
+        (!expired(self.user.status, self.expires_at, now_secs)).then_some(self.user)
+    }
+}
+
 /// One page of the directory and where the next one starts.
 #[derive(Debug, Default)]
 pub struct DirectoryPage {
     pub users: Vec<DirectoryUser>,
+    /// Items the page read but left out (accounts past their expiry): a read's cost counts them.
+    pub expired: usize,
     pub next: Option<std::collections::HashMap<String, AttributeValue>>,
 }
 
@@ -436,7 +458,8 @@ impl Store {
     }
 
     /// Up to `limit` users in `id` order (reversed unless `forward`) after `start`, from the
-    /// directory index: one Query, no Scan, no password hashes.
+    /// directory index: one Query, no Scan, no password hashes. Accounts past their expiry are
+    /// left out (counted in `expired`), as everywhere.
     pub async fn query_user_directory(
         &self,
         start: Option<std::collections::HashMap<String, AttributeValue>>,
@@ -456,13 +479,17 @@ impl Store {
             .scan_index_forward(forward)
             .send()
             .await?;
-        let users = output
-            .items
-            .unwrap_or_default()
-            .into_iter()
-            .map(|item| Ok(serde_dynamo::from_item::<_, DirectoryUser>(item)?))
-            .collect::<Result<Vec<_>, StoreError>>()?;
+        let now_secs = now_millis() / 1000;
+        let items = output.items.unwrap_or_default();
+        let read = items.len();
+        let mut users = Vec::with_capacity(read);
+        for item in items {
+            if let Some(user) = serde_dynamo::from_item::<_, DirectoryItem>(item)?.live(now_secs) {
+                users.push(user);
+            }
+        }
         Ok(DirectoryPage {
+            expired: read - users.len(),
             users,
             next: output.last_evaluated_key.filter(|key| !key.is_empty()),
         })
@@ -716,6 +743,36 @@ mod tests {
     fn email_keys_ignore_case_and_surrounding_space() {
         assert_eq!(email_key("  Hello@Example.COM "), "hello@example.com");
         assert_eq!(email_pk("A@B.co"), "email#a@b.co");
+    }
+
+    #[test]
+    fn directory_items_of_unverified_accounts_past_their_expiry_are_gone() {
+        let item = |status: &str, expires_at: Option<i64>| {
+            let mut item: std::collections::HashMap<String, AttributeValue> = [
+                ("pk", AttributeValue::S("user#u1".into())),
+                ("directory", AttributeValue::S("user".into())),
+                ("id", AttributeValue::S("u1".into())),
+                ("email", AttributeValue::S("a@example.com".into())),
+                ("status", AttributeValue::S(status.into())),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v))
+            .collect();
+            if let Some(at) = expires_at {
+                item.insert("expires_at".into(), AttributeValue::N(at.to_string()));
+            }
+            serde_dynamo::from_item::<_, DirectoryItem>(item).unwrap()
+        };
+        let now = 1_000;
+        assert!(item("unverified", Some(now)).live(now).is_none());
+        assert!(item("unverified", Some(now - 1)).live(now).is_none());
+        assert!(item("unverified", Some(now + 1)).live(now).is_some());
+        assert!(item("unverified", None).live(now).is_some());
+        // Only an account still unverified expires (verification removes the attribute, but a
+        // stale one on an active account never hides it).
+        assert!(item("active", Some(now - 1)).live(now).is_some());
+        let user = item("active", None).live(now).unwrap();
+        assert_eq!(user.email, "a@example.com");
     }
 
     #[test]
