@@ -538,7 +538,11 @@ mod tests {
         let passwords = cheap();
         // The hash Directus makes with its defaults, and its passes and lanes at less memory.
         let directus = hash_with(65_536, 3, 4);
-        assert!(directus.expose().starts_with("$argon2id$v=19$m=65536,t=3,p=4$"));
+        assert!(
+            directus
+                .expose()
+                .starts_with("$argon2id$v=19$m=65536,t=3,p=4$")
+        );
         assert!(verifies(passwords.clone(), directus).await);
         assert!(verifies(passwords.clone(), hash_with(256, 3, 4)).await);
         // One pass or one lane more is refused, though the password is right.
