@@ -517,11 +517,38 @@ async fn the_transport_answers_as_directus() {
         }
     }
     // Syntax and validation errors: 400, wrapped, all listed.
-    let syntax = e2e::post("/graphql", r#"{"query":"{ public_notes { id "}"#).await;
-    assert_eq!(
-        inner_messages(&syntax),
-        vec!["Syntax Error: Unexpected <EOF>."]
-    );
+    // Syntax errors in graphql-js' words and places.
+    for (document, message, column) in [
+        (
+            "{ public_notes { id ",
+            "Syntax Error: Expected Name, found <EOF>.",
+            21,
+        ),
+        ("   ", "Syntax Error: Unexpected <EOF>.", 4),
+        (
+            "{ public_notes(limit 1) { id } }",
+            "Syntax Error: Expected \":\", found Int \"1\".",
+            22,
+        ),
+        (
+            "{ public_notes { id } } }",
+            "Syntax Error: Unexpected \"}\".",
+            25,
+        ),
+        (
+            "{ public_notes(filter: \"x) { id } }",
+            "Syntax Error: Unterminated string.",
+            36,
+        ),
+    ] {
+        let syntax = graphql(None, document, None).await;
+        assert_eq!(inner_messages(&syntax), vec![message], "{document:?}");
+        assert_eq!(
+            syntax.body["errors"][0]["extensions"]["errors"][0]["locations"],
+            json!([{"line": 1, "column": column}]),
+            "{document:?}"
+        );
+    }
     let unknown = graphql(None, "{ public_notes { nope1 } nope2 }", None).await;
     assert_eq!(
         inner_messages(&unknown),
