@@ -614,6 +614,20 @@ async fn limits_stop_hostile_documents() {
         inner_messages(&graphql(None, &format!("{{ {wide} }}"), None).await),
         vec!["Query is too complex."]
     );
+    // Fragments each spreading the next twice: 2^24 selections once expanded (minutes of
+    // validation), 1.5 KB of document. Refused before anything expands them.
+    let mut bomb = String::from("{ ...F0 } ");
+    for level in 0..24 {
+        let next = level + 1;
+        bomb.push_str(&format!(
+            "fragment F{level} on Query {{ ...F{next} ...F{next} }} "
+        ));
+    }
+    bomb.push_str("fragment F24 on Query { __typename }");
+    let started = std::time::Instant::now();
+    let refused = graphql(None, &bomb, None).await;
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    assert_eq!(inner_messages(&refused), vec!["Query is too complex."]);
     // Control characters, huge and empty values: errors, never a crash.
     for query in [
         "{ public_notes { id\u{0} } }".to_owned(),

@@ -744,6 +744,55 @@ async fn depth_and_complexity_are_limited() {
 }
 
 #[tokio::test]
+async fn fragments_spread_twice_at_every_level_are_refused_before_validation_expands_them() {
+    // async-graphql's validation expands every spread: 2^20 selections here, about ten seconds of
+    // a debug build (a second in release), doubling with each level. Refused at once instead,
+    // whatever the innermost fragment holds (`__typename` is not in async-graphql's complexity).
+    for leaf in ["posts { id }", "__typename", "...Missing"] {
+        let mut document = String::from("{ ...F0 } ");
+        for level in 0..20 {
+            let next = level + 1;
+            document.push_str(&format!(
+                "fragment F{level} on Query {{ ...F{next} ...F{next} }} "
+            ));
+        }
+        document.push_str(&format!("fragment F20 on Query {{ {leaf} }}"));
+        let started = std::time::Instant::now();
+        let answer = query(&document).await;
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(1),
+            "{leaf}: {:?}",
+            started.elapsed()
+        );
+        assert_eq!(
+            only_error(&answer),
+            json!({"message": "Query is too complex."}),
+            "{leaf}"
+        );
+    }
+    // So is a chain of 65 fragments each spreading the next (every walk recurses through it).
+    let mut chain = String::from("{ ...F0 } ");
+    for level in 0..65 {
+        chain.push_str(&format!(
+            "fragment F{level} on Query {{ ...F{} }} ",
+            level + 1
+        ));
+    }
+    chain.push_str("fragment F65 on Query { posts { id } }");
+    assert_eq!(
+        only_error(&query(&chain).await),
+        json!({"message": "Query is too complex."})
+    );
+    // Fragments spread more than once within the limit still answer.
+    let reused = query(
+        "{ ...A ...A } fragment A on Query { ...B ... on Query { ...B } } fragment B on Query { posts { id } }",
+    )
+    .await;
+    assert_eq!(reused.status, 200, "{}", reused.body);
+    assert_eq!(reused.body, json!({"data":{"posts":[{"id":"1"}]}}));
+}
+
+#[tokio::test]
 async fn introspection_can_be_disabled() {
     let on = query("{ __schema { queryType { name } } }").await;
     assert_eq!(

@@ -595,6 +595,104 @@ impl<'a> SensitiveCount<'a> {
     }
 }
 
+/// Selections an operation or fragment may expand to, per unit of `Limits::max_complexity`:
+/// fields, fragment spreads and inline fragments, a fragment counted each time it is spread.
+/// async-graphql's validation walks every one of them (its depth and complexity visitors expand
+/// each spread), so fragments that each spread the next twice (`fragment A { ...B ...B }
+/// fragment B { ...C ...C } …`) cost it 2^n: 20 such fragments, 1 KB, took about a second of a
+/// release build, and each one more doubles it. A document within the complexity limit expands
+/// to far fewer.
+const EXPANSION_PER_COMPLEXITY: usize = 10;
+
+/// Fragments spread within fragments, at most: every walk of the document recurses once per
+/// fragment of a chain.
+const MAX_FRAGMENT_CHAIN: usize = 64;
+
+/// Whether every operation and fragment of `doc` expands to at most `cap` selections, with no
+/// chain of fragments longer than `MAX_FRAGMENT_CHAIN`. Each fragment's expansion is counted
+/// once and kept, so this costs one walk of the document however often its fragments are spread.
+fn expands_within(doc: &ExecutableDocument, cap: usize) -> bool {
+    let mut expansion = Expansion {
+        doc,
+        cap,
+        fragments: std::collections::HashMap::new(),
+        expanding: Vec::new(),
+    };
+    doc.operations
+        .iter()
+        .all(|(_, operation)| expansion.size(&operation.node.selection_set.node).is_some())
+        && doc
+            .fragments
+            .values()
+            .all(|fragment| expansion.size(&fragment.node.selection_set.node).is_some())
+}
+
+/// What a selection set expands to: its selections, and the longest chain of fragment spreads
+/// within it.
+#[derive(Clone, Copy)]
+struct Expanded {
+    selections: usize,
+    chain: usize,
+}
+
+struct Expansion<'a> {
+    doc: &'a ExecutableDocument,
+    cap: usize,
+    fragments: std::collections::HashMap<&'a str, Expanded>,
+    expanding: Vec<&'a str>,
+}
+
+impl<'a> Expansion<'a> {
+    /// What `set` expands to; None past the cap or the chain limit. A spread of an unknown
+    /// fragment, or of one within its own expansion (a cycle), counts once: validation refuses
+    /// both.
+    fn size(&mut self, set: &'a SelectionSet) -> Option<Expanded> {
+        let mut total = Expanded {
+            selections: 0,
+            chain: 0,
+        };
+        for item in &set.items {
+            let inner = match &item.node {
+                Selection::Field(field) => self.size(&field.node.selection_set.node)?,
+                Selection::InlineFragment(fragment) => {
+                    self.size(&fragment.node.selection_set.node)?
+                }
+                Selection::FragmentSpread(spread) => {
+                    let name = spread.node.fragment_name.node.as_str();
+                    let known = match (self.fragments.get(name), self.doc.fragments.get(name)) {
+                        (Some(known), _) => *known,
+                        (None, Some(fragment)) if !self.expanding.contains(&name) => {
+                            if self.expanding.len() >= MAX_FRAGMENT_CHAIN {
+                                return None;
+                            }
+                            self.expanding.push(name);
+                            let inner = self.size(&fragment.node.selection_set.node);
+                            self.expanding.pop();
+                            let inner = inner?;
+                            self.fragments.insert(name, inner);
+                            inner
+                        }
+                        _ => Expanded {
+                            selections: 0,
+                            chain: 0,
+                        },
+                    };
+                    Expanded {
+                        selections: known.selections,
+                        chain: known.chain + 1,
+                    }
+                }
+            };
+            total.selections = total.selections.saturating_add(1 + inner.selections);
+            total.chain = total.chain.max(inner.chain);
+            if total.selections > self.cap || total.chain > MAX_FRAGMENT_CHAIN {
+                return None;
+            }
+        }
+        Some(total)
+    }
+}
+
 /// graphql-js' `NoSchemaIntrospectionCustomRule`.
 fn introspection_fields(doc: &ExecutableDocument) -> Vec<Invalid> {
     let mut errors = Vec::new();
@@ -745,6 +843,12 @@ pub async fn execute(
         && operation.is_none_or(|op| op.node.ty != OperationType::Query)
     {
         return Err(method_not_allowed(&["POST"], &Method::GET));
+    }
+    if !expands_within(&document, limits.max_complexity * EXPANSION_PER_COMPLEXITY) {
+        return Ok(validation_response(&[Invalid::new(
+            "Query is too complex.",
+            vec![],
+        )]));
     }
     if !limits.introspection {
         let errors = introspection_fields(&document);
