@@ -438,11 +438,10 @@ fn dom_sinks(script: &str) -> Vec<String> {
                 if is_punct(i + 1, "=")
                     && (name == "location"
                         || (member(i) && URL_PROPERTIES.contains(&name.as_str()))
-                        || (member(i) && i >= 2 && is_ident(i - 2, "location"))) =>
+                        || (member(i) && i >= 2 && is_ident(i - 2, "location")))
+                    && !only_literal_urls(&tokens, i + 2) =>
             {
-                if !only_literal_urls(&tokens, i + 2) {
-                    sink(&format!("{name} ="));
-                }
+                sink(&format!("{name} ="))
             }
             // `location.assign(…)`, `location.replace(…)`, `window.open(…)`.
             Js::Ident(name)
@@ -451,11 +450,10 @@ fn dom_sinks(script: &str) -> Vec<String> {
                     && ((i >= 2
                         && is_ident(i - 2, "location")
                         && (name == "assign" || name == "replace"))
-                        || (i >= 2 && is_ident(i - 2, "window") && name == "open")) =>
+                        || (i >= 2 && is_ident(i - 2, "window") && name == "open"))
+                    && !only_literal_urls(&tokens, i + 2) =>
             {
-                if !only_literal_urls(&tokens, i + 2) {
-                    sink(&format!("{name}(…)"));
-                }
+                sink(&format!("{name}(…)"))
             }
             // `setAttribute('href', …)` and event handler attributes (`onclick`).
             Js::Ident(name) if name == "setAttribute" && is_punct(i + 1, "(") => {
