@@ -393,7 +393,8 @@ fn token_past_limit(query: &str, limit: usize) -> Option<usize> {
 
 /// graphql-js' error for a document async-graphql could not parse. Syntax errors are named
 /// as graphql-js names them (`super::syntax`); documents it parses but async-graphql refuses
-/// get the validation rule's message graphql-js reports instead.
+/// get the validation rule's message graphql-js reports instead (at async-graphql's positions:
+/// the definitions, where graphql-js points at their names).
 fn parse_error(query: &str, error: &async_graphql::parser::Error) -> Invalid {
     use async_graphql::parser::Error;
     match error {
@@ -844,7 +845,10 @@ pub async fn execute(
     {
         return Err(method_not_allowed(&["POST"], &Method::GET));
     }
-    if !expands_within(&document, limits.max_complexity * EXPANSION_PER_COMPLEXITY) {
+    let expansion_cap = limits
+        .max_complexity
+        .saturating_mul(EXPANSION_PER_COMPLEXITY);
+    if !expands_within(&document, expansion_cap) {
         return Ok(validation_response(&[Invalid::new(
             "Query is too complex.",
             vec![],
