@@ -517,11 +517,38 @@ async fn the_transport_answers_as_directus() {
         }
     }
     // Syntax and validation errors: 400, wrapped, all listed.
-    let syntax = e2e::post("/graphql", r#"{"query":"{ public_notes { id "}"#).await;
-    assert_eq!(
-        inner_messages(&syntax),
-        vec!["Syntax Error: Unexpected <EOF>."]
-    );
+    // Syntax errors in graphql-js' words and places.
+    for (document, message, column) in [
+        (
+            "{ public_notes { id ",
+            "Syntax Error: Expected Name, found <EOF>.",
+            21,
+        ),
+        ("   ", "Syntax Error: Unexpected <EOF>.", 4),
+        (
+            "{ public_notes(limit 1) { id } }",
+            "Syntax Error: Expected \":\", found Int \"1\".",
+            22,
+        ),
+        (
+            "{ public_notes { id } } }",
+            "Syntax Error: Unexpected \"}\".",
+            25,
+        ),
+        (
+            "{ public_notes(filter: \"x) { id } }",
+            "Syntax Error: Unterminated string.",
+            36,
+        ),
+    ] {
+        let syntax = graphql(None, document, None).await;
+        assert_eq!(inner_messages(&syntax), vec![message], "{document:?}");
+        assert_eq!(
+            syntax.body["errors"][0]["extensions"]["errors"][0]["locations"],
+            json!([{"line": 1, "column": column}]),
+            "{document:?}"
+        );
+    }
     let unknown = graphql(None, "{ public_notes { nope1 } nope2 }", None).await;
     assert_eq!(
         inner_messages(&unknown),
@@ -587,6 +614,20 @@ async fn limits_stop_hostile_documents() {
         inner_messages(&graphql(None, &format!("{{ {wide} }}"), None).await),
         vec!["Query is too complex."]
     );
+    // Fragments each spreading the next twice: 2^24 selections once expanded (minutes of
+    // validation), 1.5 KB of document. Refused before anything expands them.
+    let mut bomb = String::from("{ ...F0 } ");
+    for level in 0..24 {
+        let next = level + 1;
+        bomb.push_str(&format!(
+            "fragment F{level} on Query {{ ...F{next} ...F{next} }} "
+        ));
+    }
+    bomb.push_str("fragment F24 on Query { __typename }");
+    let started = std::time::Instant::now();
+    let refused = graphql(None, &bomb, None).await;
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    assert_eq!(inner_messages(&refused), vec!["Query is too complex."]);
     // Control characters, huge and empty values: errors, never a crash.
     for query in [
         "{ public_notes { id\u{0} } }".to_owned(),

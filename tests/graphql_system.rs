@@ -579,10 +579,17 @@ async fn documents_and_variables_are_checked_before_anything_runs() {
             "{query}"
         );
     }
-    // Sensitive mutations at most once per operation, aliases included.
+    // Sensitive mutations at most once per operation, aliases included, through fragments
+    // (a fragment spread twice counts twice), inline fragments and fragments within them.
     for query in [
         "mutation { a: auth_login(email: \"a@example.com\", password: \"x\") { access_token } b: auth_login(email: \"b@example.com\", password: \"y\") { access_token } }",
         "mutation { a: users_register(email: \"a@example.com\", password: \"x\") b: users_register(email: \"b@example.com\", password: \"y\") }",
+        "mutation { a: auth_password_request(email: \"a@example.com\") b: auth_password_request(email: \"a@example.com\") }",
+        "mutation { a: auth_password_reset(token: \"t\", password: \"d1r3ctu5\") b: auth_password_reset(token: \"t\", password: \"d1r3ctu5\") }",
+        "mutation { ...L ...L } fragment L on Mutation { auth_login(email: \"a@example.com\", password: \"x\") { access_token } }",
+        "mutation { ... on Mutation { a: auth_password_request(email: \"a@example.com\") } ... on Mutation { b: auth_password_request(email: \"a@example.com\") } }",
+        "mutation { ...R } fragment R on Mutation { a: users_register(email: \"a@example.com\", password: \"x\") ... on Mutation { ...S } } fragment S on Mutation { b: users_register(email: \"b@example.com\", password: \"y\") }",
+        "mutation { auth_password_reset(token: \"t\", password: \"d1r3ctu5\") ...P } fragment P on Mutation { ... on Mutation { again: auth_password_reset(token: \"t\", password: \"d1r3ctu5\") } }",
     ] {
         let reply = system(query, None, &[]).await;
         assert_eq!(
@@ -598,6 +605,18 @@ async fn documents_and_variables_are_checked_before_anything_runs() {
             "{inner}"
         );
     }
+    // A fragment cycle does not hang the count: the document is refused.
+    let cycle = tokio::time::timeout(
+        std::time::Duration::from_secs(30),
+        system(
+            "mutation { ...A } fragment A on Mutation { auth_login(email: \"a@example.com\", password: \"x\") { access_token } ...B } fragment B on Mutation { ...A }",
+            None,
+            &[],
+        ),
+    )
+    .await
+    .expect("answered");
+    assert_eq!((cycle.status, cycle.code()), (400, "GRAPHQL_VALIDATION"));
     // Variables: not an object is GRAPHQL_EXECUTION; a missing required one is masked.
     let string_variables = e2e::post(
         PATH,

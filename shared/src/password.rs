@@ -93,6 +93,7 @@ struct Inner {
     params: HashParams,
     dummy_hash: String,
     memory: MemoryPool,
+    stored_limit: StoredCostLimit,
 }
 
 /// Argon2 memory of the configured size kept for the next hash. At most `SPARE_BUFFERS` are
@@ -105,10 +106,41 @@ struct MemoryPool {
 
 const SPARE_BUFFERS: usize = 2;
 
-/// The most argon2 memory a stored hash may ask for, in 1 KiB blocks, when it is more than the
-/// configured cost: Directus' default (`m=65536`), so its hashes verify. A stored hash asking for
-/// more (4 TiB at most) is treated as unusable rather than allocated.
-const MAX_STORED_BLOCKS: usize = 65_536;
+/// The cost of the hashes Directus makes (node-argon2's defaults: `m=65536,t=3,p=4`). A stored
+/// hash may ask for this much, or for the configured cost, whichever is more, in each parameter,
+/// so that Directus' hashes and ours verify; one asking for more is unusable rather than run
+/// (argon2 allows 4 TiB of memory and 2^32 - 1 passes, which would hold a thread for hours on
+/// every login attempt for that address).
+const DIRECTUS_COST: HashParams = HashParams {
+    memory_kib: 65_536,
+    iterations: 3,
+    parallelism: 4,
+};
+
+/// The most a stored hash may ask for, parameter by parameter (`DIRECTUS_COST`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct StoredCostLimit {
+    /// Argon2 memory, in 1 KiB blocks (as `Params::block_count` counts them).
+    blocks: usize,
+    iterations: u32,
+    lanes: u32,
+}
+
+impl StoredCostLimit {
+    fn new(configured_blocks: usize, configured: HashParams) -> Self {
+        Self {
+            blocks: configured_blocks.max(DIRECTUS_COST.memory_kib as usize),
+            iterations: configured.iterations.max(DIRECTUS_COST.iterations),
+            lanes: configured.parallelism.max(DIRECTUS_COST.parallelism),
+        }
+    }
+
+    fn allows(&self, params: &Params) -> bool {
+        params.block_count() <= self.blocks
+            && params.t_cost() <= self.iterations
+            && params.p_cost() <= self.lanes
+    }
+}
 
 impl MemoryPool {
     /// Kept memory, or new memory; none when it cannot be allocated.
@@ -169,6 +201,7 @@ impl Passwords {
                 argon2,
                 params: configured,
                 dummy_hash,
+                stored_limit: StoredCostLimit::new(blocks, configured),
                 memory: MemoryPool {
                     blocks,
                     spare: Mutex::new(Vec::new()),
@@ -258,7 +291,7 @@ impl Inner {
     /// Whether `password` hashes to `stored`'s output with `stored`'s algorithm, version and
     /// parameters (as `argon2::PasswordVerifier` decides, in pooled memory; the comparison is
     /// `Output`'s, in constant time). None when `stored` cannot be used: no salt or output,
-    /// parameters argon2 refuses, more memory than `MAX_STORED_BLOCKS` (or the configured cost).
+    /// parameters argon2 refuses, more memory, passes or lanes than `StoredCostLimit` allows.
     fn check(&self, password: &[u8], stored: &PasswordHash) -> Option<bool> {
         let (Some(salt), Some(expected)) = (&stored.salt, &stored.hash) else {
             return None;
@@ -269,7 +302,7 @@ impl Inner {
             None => Version::default(),
         };
         let params = Params::try_from(stored).ok()?;
-        if params.block_count() > MAX_STORED_BLOCKS.max(self.memory.blocks) {
+        if !self.stored_limit.allows(&params) {
             return None;
         }
         let argon2 = Argon2::new(algorithm, version, params);
@@ -476,10 +509,10 @@ mod tests {
             Sensitive::new(argon2.hash_password(b"d1r3ctu5").unwrap().to_string())
         };
         let password = Sensitive::new("d1r3ctu5");
-        // Directus' default cost verifies; one block more does not.
-        let directus = hash_with(MAX_STORED_BLOCKS as u32);
+        // Directus' default memory verifies; one block more does not.
+        let directus = hash_with(DIRECTUS_COST.memory_kib);
         assert!(passwords.verify(&password, Some(&directus)).await.unwrap());
-        let larger = hash_with(MAX_STORED_BLOCKS as u32 + 8);
+        let larger = hash_with(DIRECTUS_COST.memory_kib + 8);
         assert!(!passwords.verify(&password, Some(&larger)).await.unwrap());
         // Argon2's largest cost (4 TiB) is refused, not allocated (which would end the process).
         let (head, tail) = directus.expose().split_once("m=65536").unwrap();
@@ -489,9 +522,69 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_stored_hash_asking_for_more_passes_or_lanes_than_the_bound_is_refused() {
+        use argon2::password_hash::PasswordHasher as _;
+        let hash_with = |m_cost, t_cost, p_cost| {
+            let params = Params::new(m_cost, t_cost, p_cost, None).unwrap();
+            let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
+            Sensitive::new(argon2.hash_password(b"d1r3ctu5").unwrap().to_string())
+        };
+        let password = Sensitive::new("d1r3ctu5");
+        let verifies = |passwords: Passwords, stored: Sensitive| {
+            let password = password.clone();
+            async move { passwords.verify(&password, Some(&stored)).await.unwrap() }
+        };
+        // Below Directus' cost in every parameter (t=1, p=1 configured): the bound is Directus'.
+        let passwords = cheap();
+        // The hash Directus makes with its defaults, and its passes and lanes at less memory.
+        let directus = hash_with(65_536, 3, 4);
+        assert!(
+            directus
+                .expose()
+                .starts_with("$argon2id$v=19$m=65536,t=3,p=4$")
+        );
+        assert!(verifies(passwords.clone(), directus).await);
+        assert!(verifies(passwords.clone(), hash_with(256, 3, 4)).await);
+        // One pass or one lane more is refused, though the password is right.
+        assert!(!verifies(passwords.clone(), hash_with(256, 4, 1)).await);
+        assert!(!verifies(passwords.clone(), hash_with(256, 1, 5)).await);
+        // A configured cost above Directus' is the bound instead.
+        let configured = Passwords::new(HashParams {
+            memory_kib: 256,
+            iterations: 5,
+            parallelism: 6,
+        })
+        .unwrap();
+        assert!(verifies(configured.clone(), hash_with(256, 5, 6)).await);
+        assert!(!verifies(configured.clone(), hash_with(256, 6, 1)).await);
+        assert!(!verifies(configured.clone(), hash_with(256, 1, 7)).await);
+    }
+
+    #[test]
+    fn a_stored_hash_asking_for_argon2s_most_passes_is_refused_without_running_it() {
+        // 2^32 - 1 passes would hold the thread for hours: refused at once instead. (Checked on
+        // a thread of its own so that a regression fails here rather than hanging the run.)
+        let passwords = cheap();
+        let stored = "$argon2id$v=19$m=256,t=4294967295,p=1$c2FsdHNhbHQ\
+                      $AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+        let inner = Arc::clone(&passwords.inner);
+        let (sender, answer) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let parsed = PasswordHash::new(stored).unwrap();
+            sender.send(inner.check(b"d1r3ctu5", &parsed)).ok();
+        });
+        let checked = answer.recv_timeout(std::time::Duration::from_secs(30));
+        assert_eq!(checked, Ok(None));
+    }
+
+    #[tokio::test]
     async fn a_stored_hash_that_cannot_be_used_still_costs_a_verification() {
-        // The dummy verification's memory, back in the pool, shows it ran.
+        // The dummy verification's memory, back in the pool, shows it ran (a stored hash of
+        // 512 KiB would have had memory of its own, not kept).
         for stored in [
+            "$argon2id$v=19$m=512,t=4,p=1$c2FsdHNhbHQ$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+            "$argon2id$v=19$m=512,t=1,p=5$c2FsdHNhbHQ$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+            "$argon2id$v=19$m=65544,t=1,p=1$c2FsdHNhbHQ$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
             "not a phc string",
             "$argon2id$v=19$m=256,t=1,p=1$c2FsdHNhbHQ",
             "$argon2id$v=19$m=256,t=1,p=1$c2FsdHNhbHQ$AAAA",

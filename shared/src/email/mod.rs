@@ -510,8 +510,8 @@ mod tests {
             ("EMAIL_TRANSPORT", "smtp"),
             ("EMAIL_SMTP_HOST", "smtp.example.com"),
             ("EMAIL_SMTP_SECURE", "true"),
-            ("EMAIL_SMTP_USER", "u"),
-            ("EMAIL_SMTP_PASSWORD", "p"),
+            ("EMAIL_SMTP_USER", "mailer"),
+            ("EMAIL_SMTP_PASSWORD", "s3cret-smtp-pa55"),
         ])
         .unwrap();
         let TransportConfig::Smtp(smtp) = &config.transport else {
@@ -519,7 +519,20 @@ mod tests {
         };
         assert_eq!(smtp.port, 465);
         assert!(smtp.secure);
-        assert!(!format!("{smtp:?}").contains('p') || !format!("{smtp:?}").contains("\"p\""));
+        // The password is read, and no Debug output (a log line) shows it.
+        assert_eq!(smtp.user.as_deref(), Some("mailer"));
+        assert_eq!(
+            smtp.password.as_ref().map(Sensitive::expose),
+            Some("s3cret-smtp-pa55")
+        );
+        for shown in [
+            format!("{smtp:?}"),
+            format!("{config:?}"),
+            format!("{config:#?}"),
+        ] {
+            assert!(shown.contains("mailer"), "{shown}");
+            assert!(!shown.contains("s3cret-smtp-pa55"), "{shown}");
+        }
         let plain = self::config(&[("EMAIL_TRANSPORT", "smtp"), ("EMAIL_SMTP_HOST", "h")]).unwrap();
         let TransportConfig::Smtp(smtp) = &plain.transport else {
             panic!("smtp expected")

@@ -367,52 +367,80 @@ fn request_error(message: &str, at: Vec<Pos>, admin: bool) -> HttpResponse {
 }
 
 /// The document's tokens, as graphql-js counts them (punctuators, names, numbers, strings;
-/// not whitespace, commas or comments), counting at most `limit + 1`.
-fn too_many_tokens(query: &str, limit: usize) -> bool {
+/// not whitespace, commas or comments), counting at most `limit + 1`: where the first token
+/// past `limit` starts (a byte offset), if there is one.
+fn token_past_limit(query: &str, limit: usize) -> Option<usize> {
     use apollo_parser::TokenKind;
     let mut count = 0usize;
     for token in apollo_parser::Lexer::new(query) {
-        let kind = match &token {
-            Ok(token) => token.kind(),
+        let (kind, start) = match &token {
+            Ok(token) => (token.kind(), token.index()),
             // A lexing error is a token too; the parser reports it.
-            Err(_) => TokenKind::Name,
+            Err(error) => (TokenKind::Name, error.index()),
         };
         match kind {
             TokenKind::Whitespace | TokenKind::Comment | TokenKind::Comma | TokenKind::Eof => {}
             _ => {
                 count += 1;
                 if count > limit {
-                    return true;
+                    return Some(start);
                 }
             }
         }
     }
-    false
+    None
 }
 
-fn syntax_error(query: &str, error: &async_graphql::parser::Error) -> Invalid {
+/// graphql-js' error for a document async-graphql could not parse. Syntax errors are named
+/// as graphql-js names them (`super::syntax`); documents it parses but async-graphql refuses
+/// get the validation rule's message graphql-js reports instead (at async-graphql's positions:
+/// the definitions, where graphql-js points at their names).
+fn parse_error(query: &str, error: &async_graphql::parser::Error) -> Invalid {
+    use async_graphql::parser::Error;
     match error {
-        async_graphql::parser::Error::Syntax { start, .. } => {
-            let at_end = query
-                .lines()
-                .nth(start.line.saturating_sub(1))
-                .is_none_or(|line| line.chars().count() < start.column)
-                && query.lines().count() <= start.line;
-            let found = query
-                .lines()
-                .nth(start.line.saturating_sub(1))
-                .and_then(|line| line.chars().nth(start.column.saturating_sub(1)));
-            let message = match found {
-                Some(c) if !at_end => format!("Syntax Error: Unexpected \"{c}\"."),
-                _ => "Syntax Error: Unexpected <EOF>.".to_owned(),
-            };
-            Invalid::new(message, vec![*start])
-        }
+        Error::Syntax { start, .. } => match super::syntax::first_error(query, None) {
+            Some(found) => Invalid::new(found.message, vec![found.at]),
+            None => unnamed_syntax_error(query, *start),
+        },
+        Error::MultipleOperations { anonymous, .. } => Invalid::new(
+            "This anonymous operation must be the only defined operation.",
+            vec![*anonymous],
+        ),
+        Error::OperationDuplicated {
+            operation,
+            first,
+            second,
+        } => Invalid::new(
+            format!("There can be only one operation named \"{operation}\"."),
+            vec![*first, *second],
+        ),
+        Error::FragmentDuplicated {
+            fragment,
+            first,
+            second,
+        } => Invalid::new(
+            format!("There can be only one fragment named \"{fragment}\"."),
+            vec![*first, *second],
+        ),
         other => Invalid::new(
-            format!("Syntax Error: {other}."),
+            format!("Syntax Error: {}.", other.to_string().trim_end_matches('.')),
             other.positions().collect(),
         ),
     }
+}
+
+/// A syntax error `super::syntax` does not follow (type system definitions, very deep
+/// nesting): graphql-js' `Unexpected` wording, at async-graphql's position.
+fn unnamed_syntax_error(query: &str, start: Pos) -> Invalid {
+    let found = query
+        .lines()
+        .nth(start.line.saturating_sub(1))
+        .and_then(|line| line.chars().nth(start.column.saturating_sub(1)));
+    let message = match found {
+        Some(c) => format!("Syntax Error: Unexpected \"{c}\"."),
+        None => "Syntax Error: Unexpected <EOF>.".to_owned(),
+    };
+    Invalid::new(message, vec![start])
 }
 
 /// graphql-js' `getOperationAST`: the named operation, or the only one.
@@ -465,34 +493,205 @@ fn walk_fields(
     }
 }
 
-/// Directus' `limitSensitiveMutations`: each of `names` at most once among the operation's root
-/// fields, aliases included. One error per repeated name, at its repetitions.
+/// Directus' `limitSensitiveMutations`: each of `names` at most once in the operation, counted
+/// as Directus counts: every occurrence among its root fields, aliases included, through inline
+/// fragments and fragment spreads at any depth (a fragment spread twice counts twice). One error
+/// per name used more than once, at its first occurrence past the limit (the node Directus
+/// reports).
 pub fn limit_sensitive_mutations(
     doc: &ExecutableDocument,
     operation: &OperationDefinition,
     names: &[&str],
 ) -> Vec<Invalid> {
-    let mut found: Vec<(String, Vec<Pos>)> = Vec::new();
-    walk_fields(
+    let mut counting = SensitiveCount {
         doc,
-        &operation.selection_set.node,
-        &mut Vec::new(),
-        false,
-        &mut |field| {
-            let name = field.node.name.node.as_str();
-            if names.contains(&name) {
-                match found.iter_mut().find(|(n, _)| n == name) {
-                    Some((_, at)) => at.push(field.pos),
-                    None => found.push((name.to_owned(), vec![field.pos])),
+        names,
+        fragments: std::collections::HashMap::new(),
+        expanding: Vec::new(),
+    };
+    let tally = counting.tally(&operation.selection_set.node);
+    names
+        .iter()
+        .zip(tally.0)
+        .filter_map(|(name, seen)| {
+            let past_limit = *seen.get(1)?;
+            Some(Invalid::new(
+                format!("\"{name}\" can only be used once per request"),
+                vec![past_limit],
+            ))
+        })
+        .collect()
+}
+
+/// Where each sensitive name occurs in a selection set with its fragments expanded, in the
+/// order Directus walks them: the first two occurrences per name (one past the limit is all
+/// the rule needs), in `SensitiveCount::names` order.
+#[derive(Clone)]
+struct Tally(Vec<Vec<Pos>>);
+
+impl Tally {
+    fn add(&mut self, index: usize, at: Pos) {
+        if self.0[index].len() < 2 {
+            self.0[index].push(at);
+        }
+    }
+
+    fn extend(&mut self, other: &Tally) {
+        for (index, positions) in other.0.iter().enumerate() {
+            for at in positions {
+                self.add(index, *at);
+            }
+        }
+    }
+}
+
+/// The walk of `limit_sensitive_mutations`. Each fragment's tally is kept once computed, so a
+/// fragment spread many times (`fragment A { ...B ...B } fragment B { ...C ...C } …`) is walked
+/// once: the count stays linear in the document, where expanding every spread would double with
+/// each level. A fragment within its own expansion (a cycle, which validation refuses later)
+/// adds nothing, so the walk ends.
+struct SensitiveCount<'a> {
+    doc: &'a ExecutableDocument,
+    names: &'a [&'a str],
+    fragments: std::collections::HashMap<&'a str, Tally>,
+    expanding: Vec<&'a str>,
+}
+
+impl<'a> SensitiveCount<'a> {
+    fn tally(&mut self, set: &'a SelectionSet) -> Tally {
+        let mut tally = Tally(vec![Vec::new(); self.names.len()]);
+        for item in &set.items {
+            match &item.node {
+                Selection::Field(field) => {
+                    let name = field.node.name.node.as_str();
+                    if let Some(index) = self.names.iter().position(|n| *n == name) {
+                        tally.add(index, field.pos);
+                    }
+                }
+                Selection::InlineFragment(fragment) => {
+                    let inner = self.tally(&fragment.node.selection_set.node);
+                    tally.extend(&inner);
+                }
+                Selection::FragmentSpread(spread) => {
+                    let name = spread.node.fragment_name.node.as_str();
+                    if self.expanding.contains(&name) {
+                        continue;
+                    }
+                    if let Some(known) = self.fragments.get(name) {
+                        tally.extend(known);
+                        continue;
+                    }
+                    let Some(fragment) = self.doc.fragments.get(name) else {
+                        continue;
+                    };
+                    self.expanding.push(name);
+                    let inner = self.tally(&fragment.node.selection_set.node);
+                    self.expanding.pop();
+                    tally.extend(&inner);
+                    self.fragments.insert(name, inner);
                 }
             }
-        },
-    );
-    found
-        .into_iter()
-        .filter(|(_, at)| at.len() > 1)
-        .map(|(name, at)| Invalid::new(format!("\"{name}\" can only be used once per request"), at))
-        .collect()
+        }
+        tally
+    }
+}
+
+/// Selections an operation or fragment may expand to, per unit of `Limits::max_complexity`:
+/// fields, fragment spreads and inline fragments, a fragment counted each time it is spread.
+/// async-graphql's validation walks every one of them (its depth and complexity visitors expand
+/// each spread), so fragments that each spread the next twice (`fragment A { ...B ...B }
+/// fragment B { ...C ...C } …`) cost it 2^n: 20 such fragments, 1 KB, took about a second of a
+/// release build, and each one more doubles it. A document within the complexity limit expands
+/// to far fewer.
+const EXPANSION_PER_COMPLEXITY: usize = 10;
+
+/// Fragments spread within fragments, at most: every walk of the document recurses once per
+/// fragment of a chain.
+const MAX_FRAGMENT_CHAIN: usize = 64;
+
+/// Whether every operation and fragment of `doc` expands to at most `cap` selections, with no
+/// chain of fragments longer than `MAX_FRAGMENT_CHAIN`. Each fragment's expansion is counted
+/// once and kept, so this costs one walk of the document however often its fragments are spread.
+fn expands_within(doc: &ExecutableDocument, cap: usize) -> bool {
+    let mut expansion = Expansion {
+        doc,
+        cap,
+        fragments: std::collections::HashMap::new(),
+        expanding: Vec::new(),
+    };
+    doc.operations
+        .iter()
+        .all(|(_, operation)| expansion.size(&operation.node.selection_set.node).is_some())
+        && doc
+            .fragments
+            .values()
+            .all(|fragment| expansion.size(&fragment.node.selection_set.node).is_some())
+}
+
+/// What a selection set expands to: its selections, and the longest chain of fragment spreads
+/// within it.
+#[derive(Clone, Copy)]
+struct Expanded {
+    selections: usize,
+    chain: usize,
+}
+
+struct Expansion<'a> {
+    doc: &'a ExecutableDocument,
+    cap: usize,
+    fragments: std::collections::HashMap<&'a str, Expanded>,
+    expanding: Vec<&'a str>,
+}
+
+impl<'a> Expansion<'a> {
+    /// What `set` expands to; None past the cap or the chain limit. A spread of an unknown
+    /// fragment, or of one within its own expansion (a cycle), counts once: validation refuses
+    /// both.
+    fn size(&mut self, set: &'a SelectionSet) -> Option<Expanded> {
+        let mut total = Expanded {
+            selections: 0,
+            chain: 0,
+        };
+        for item in &set.items {
+            let inner = match &item.node {
+                Selection::Field(field) => self.size(&field.node.selection_set.node)?,
+                Selection::InlineFragment(fragment) => {
+                    self.size(&fragment.node.selection_set.node)?
+                }
+                Selection::FragmentSpread(spread) => {
+                    let name = spread.node.fragment_name.node.as_str();
+                    let known = match (self.fragments.get(name), self.doc.fragments.get(name)) {
+                        (Some(known), _) => *known,
+                        (None, Some(fragment)) if !self.expanding.contains(&name) => {
+                            if self.expanding.len() >= MAX_FRAGMENT_CHAIN {
+                                return None;
+                            }
+                            self.expanding.push(name);
+                            let inner = self.size(&fragment.node.selection_set.node);
+                            self.expanding.pop();
+                            let inner = inner?;
+                            self.fragments.insert(name, inner);
+                            inner
+                        }
+                        _ => Expanded {
+                            selections: 0,
+                            chain: 0,
+                        },
+                    };
+                    Expanded {
+                        selections: known.selections,
+                        chain: known.chain + 1,
+                    }
+                }
+            };
+            total.selections = total.selections.saturating_add(1 + inner.selections);
+            total.chain = total.chain.max(inner.chain);
+            if total.selections > self.cap || total.chain > MAX_FRAGMENT_CHAIN {
+                return None;
+            }
+        }
+        Some(total)
+    }
 }
 
 /// graphql-js' `NoSchemaIntrospectionCustomRule`.
@@ -620,18 +819,24 @@ pub async fn execute(
         return Err(ApiError::query("Variables are invalid JSON"));
     }
     let limits = options.limits;
-    if too_many_tokens(&query, limits.token_limit) {
-        return Ok(validation_response(&[Invalid::new(
-            format!(
-                "Syntax Error: Document contains more that {} tokens. Parsing aborted.",
-                limits.token_limit
+    if let Some(past) = token_past_limit(&query, limits.token_limit) {
+        // graphql-js counts tokens as it parses: a syntax error before the limit is the answer.
+        let error = match super::syntax::first_error(&query, Some(limits.token_limit)) {
+            Some(found) => Invalid::new(found.message, vec![found.at]),
+            // Not followed (nested too deep): the limit, where graphql-js puts it.
+            None => Invalid::new(
+                format!(
+                    "Syntax Error: Document contains more that {} tokens. Parsing aborted.",
+                    limits.token_limit
+                ),
+                vec![super::syntax::position(&query, past)],
             ),
-            vec![],
-        )]));
+        };
+        return Ok(validation_response(&[error]));
     }
     let document = match async_graphql::parser::parse_query(&query) {
         Ok(document) => document,
-        Err(error) => return Ok(validation_response(&[syntax_error(&query, &error)])),
+        Err(error) => return Ok(validation_response(&[parse_error(&query, &error)])),
     };
     let operation_name = incoming.operation_name;
     let operation = select(&document, operation_name.as_deref());
@@ -639,6 +844,15 @@ pub async fn execute(
         && operation.is_none_or(|op| op.node.ty != OperationType::Query)
     {
         return Err(method_not_allowed(&["POST"], &Method::GET));
+    }
+    let expansion_cap = limits
+        .max_complexity
+        .saturating_mul(EXPANSION_PER_COMPLEXITY);
+    if !expands_within(&document, expansion_cap) {
+        return Ok(validation_response(&[Invalid::new(
+            "Query is too complex.",
+            vec![],
+        )]));
     }
     if !limits.introspection {
         let errors = introspection_fields(&document);

@@ -338,7 +338,7 @@ fn the_script_calls_only_the_same_origin_api_and_never_stores_tokens() {
     assert!(SCRIPT.contains("mode: 'session'"));
     assert!(!SCRIPT.contains("localStorage"));
     assert!(!SCRIPT.contains("access_token"));
-    assert!(!SCRIPT.contains("innerHTML"));
+    assert_eq!(dom_sinks(SCRIPT), Vec::<String>::new());
     assert!(!SCRIPT.contains("http://") && !SCRIPT.contains("https://"));
     // Renewal: every timer is capped below setTimeout's 2^31 ms limit (over it, it fires at
     // once, in a loop), and only a non-transient failure ends the session.
@@ -346,4 +346,219 @@ fn the_script_calls_only_the_same_origin_api_and_never_stores_tokens() {
     assert!(SCRIPT.contains("Math.min(MAX_RENEW_DELAY, Math.max(1000, delay))"));
     assert!(SCRIPT.contains("const MAX_RENEW_DELAY = 3600000;"));
     assert!(SCRIPT.contains("if (transient(again)) {"));
+}
+
+/// A significant token of a script: comments are left out, so only code is looked at.
+#[derive(Debug, Clone, PartialEq)]
+enum Js {
+    Ident(String),
+    Keyword(String),
+    Punct(String),
+    /// A string literal's content, or a template without substitutions.
+    Text(String),
+    /// Any other literal, or a part of a template with substitutions.
+    Other,
+}
+
+/// Every place where `script`'s code hands a value to a DOM sink that can run it as markup or
+/// code (`innerHTML`, `outerHTML`, `insertAdjacentHTML`, `srcdoc`, `document.write`, `eval`,
+/// `Function`, a `setTimeout`/`setInterval` not given a function) or navigate to it (`location`
+/// or an `href`/`src`/`action` set to anything but string literals: a `javascript:` URL runs).
+/// The script is tokenised as JavaScript (ress), so a sink named in a comment or a string is
+/// not one, and one reached through a computed member (`el['innerHTML']`) is.
+fn dom_sinks(script: &str) -> Vec<String> {
+    use ress::tokens::Token;
+    let mut tokens: Vec<(Js, usize)> = Vec::new();
+    for item in ress::Scanner::new(script) {
+        let item = item.expect("the script tokenises");
+        let line = item.location.start.line;
+        let token = match &item.token {
+            Token::Comment(_) => continue,
+            Token::EoF => break,
+            Token::Ident(name) => Js::Ident(name.as_ref().to_owned()),
+            Token::Keyword(keyword) => Js::Keyword(keyword.as_str().to_owned()),
+            Token::Punct(punct) => Js::Punct(punct.to_string()),
+            Token::String(text) => Js::Text(match text {
+                ress::tokens::StringLit::Single(inner) | ress::tokens::StringLit::Double(inner) => {
+                    inner.content.to_owned()
+                }
+            }),
+            Token::Template(ress::tokens::Template::NoSub(text)) => {
+                Js::Text(text.content.to_owned())
+            }
+            _ => Js::Other,
+        };
+        tokens.push((token, line));
+    }
+    const MARKUP: &[&str] = &[
+        "innerHTML",
+        "outerHTML",
+        "insertAdjacentHTML",
+        "srcdoc",
+        "createContextualFragment",
+        "setHTMLUnsafe",
+        "parseHTMLUnsafe",
+    ];
+    const URL_PROPERTIES: &[&str] = &["href", "src", "action", "formAction"];
+    let is_ident =
+        |i: usize, name: &str| matches!(tokens.get(i), Some((Js::Ident(n), _)) if n == name);
+    let is_punct = |i: usize, p: &str| matches!(tokens.get(i), Some((Js::Punct(q), _)) if q == p);
+    let member = |i: usize| i > 0 && is_punct(i - 1, ".");
+    let mut found = Vec::new();
+    for (i, (token, line)) in tokens.iter().enumerate() {
+        let mut sink = |what: &str| found.push(format!("line {line}: {what}"));
+        match token {
+            Js::Ident(name) if MARKUP.contains(&name.as_str()) => sink(name),
+            // `el['innerHTML']`, `setAttribute('srcdoc', …)`, `document['write']`.
+            Js::Text(text) if MARKUP.contains(&text.as_str()) => sink(text),
+            Js::Text(text)
+                if (text == "write" || text == "writeln") && i > 0 && is_punct(i - 1, "[") =>
+            {
+                sink(text)
+            }
+            Js::Ident(name) if (name == "write" || name == "writeln") && member(i) => sink(name),
+            Js::Ident(name) if name == "eval" || name == "Function" => sink(name),
+            Js::Ident(name) if (name == "setTimeout" || name == "setInterval") => {
+                // Given a function: `function`, `async function`, an arrow's `(`, or a name
+                // passed as it is. Anything else may be a string of code.
+                let given_function = match tokens.get(i + 2) {
+                    Some((Js::Keyword(k), _)) => k == "function",
+                    Some((Js::Ident(n), _)) if n == "async" => true,
+                    Some((Js::Punct(p), _)) => p == "(",
+                    Some((Js::Ident(_), _)) => is_punct(i + 3, ",") || is_punct(i + 3, ")"),
+                    _ => false,
+                };
+                if is_punct(i + 1, "(") && !given_function {
+                    sink(name);
+                }
+            }
+            // `location = …`, `location.href = …`, `a.href = …`, `img.src = …`.
+            Js::Ident(name)
+                if is_punct(i + 1, "=")
+                    && (name == "location"
+                        || (member(i) && URL_PROPERTIES.contains(&name.as_str()))
+                        || (member(i) && i >= 2 && is_ident(i - 2, "location")))
+                    && !only_literal_urls(&tokens, i + 2) =>
+            {
+                sink(&format!("{name} ="))
+            }
+            // `location.assign(…)`, `location.replace(…)`, `window.open(…)`.
+            Js::Ident(name)
+                if member(i)
+                    && is_punct(i + 1, "(")
+                    && ((i >= 2
+                        && is_ident(i - 2, "location")
+                        && (name == "assign" || name == "replace"))
+                        || (i >= 2 && is_ident(i - 2, "window") && name == "open"))
+                    && !only_literal_urls(&tokens, i + 2) =>
+            {
+                sink(&format!("{name}(…)"))
+            }
+            // `setAttribute('href', …)` and event handler attributes (`onclick`).
+            Js::Ident(name) if name == "setAttribute" && is_punct(i + 1, "(") => {
+                if let Some((Js::Text(attribute), _)) = tokens.get(i + 2) {
+                    let attribute = attribute.to_ascii_lowercase();
+                    let url = ["href", "src", "action", "formaction", "xlink:href"]
+                        .contains(&attribute.as_str());
+                    if attribute.starts_with("on") || (url && !only_literal_urls(&tokens, i + 4)) {
+                        sink(&format!("setAttribute('{attribute}', …)"));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    found
+}
+
+/// Whether the expression starting at token `start` (up to a `,`, `;`, `)`, `]` or `}` at its
+/// own depth) can only be one of its string literals: a literal, or conditionals whose every
+/// branch is one (`a ? 'x' : 'y'`). A value read from anywhere else could be `javascript:…`.
+fn only_literal_urls(tokens: &[(Js, usize)], start: usize) -> bool {
+    let mut depth = 0usize;
+    // The tokens of the current branch, and whether it is a condition (followed by `?`).
+    let mut branch: Vec<&Js> = Vec::new();
+    let mut branches: Vec<(Vec<&Js>, bool)> = Vec::new();
+    for (token, _) in &tokens[start..] {
+        if let Js::Punct(p) = token {
+            match p.as_str() {
+                "(" | "[" | "{" => depth += 1,
+                ")" | "]" | "}" if depth == 0 => break,
+                ")" | "]" | "}" => depth -= 1,
+                "," | ";" if depth == 0 => break,
+                "?" | ":" if depth == 0 => {
+                    branches.push((std::mem::take(&mut branch), p == "?"));
+                    continue;
+                }
+                _ => {}
+            }
+        }
+        branch.push(token);
+    }
+    branches.push((branch, false));
+    branches
+        .iter()
+        .filter(|(_, condition)| !condition)
+        .all(|(values, _)| matches!(values.as_slice(), [Js::Text(_)]))
+}
+
+#[test]
+fn the_sink_finder_looks_at_code_not_at_comments_or_strings() {
+    // Each of these hands data to a sink, and is found.
+    for code in [
+        "el.innerHTML = data;",
+        "el.outerHTML = data;",
+        "el.insertAdjacentHTML('beforeend', data);",
+        "el['innerHTML'] = data;",
+        "frame.srcdoc = data;",
+        "frame.setAttribute('srcdoc', data);",
+        "document.write(data);",
+        "document.writeln(data);",
+        "const d = document; d.write(data);",
+        "document['write'](data);",
+        "eval(data);",
+        "window.eval(data);",
+        "new Function('return ' + data)();",
+        "Function(data)();",
+        "setTimeout('run()', 10);",
+        "setTimeout(`run(${data})`, 10);",
+        "setInterval(code + data, 10);",
+        "location = data.next;",
+        "window.location = next;",
+        "location.href = '/x?' + data;",
+        "location.assign(data);",
+        "window.location.replace(next);",
+        "location.replace(ok ? next : 'sign-in');",
+        "link.href = data.url;",
+        "script.src = data;",
+        "form.action = target;",
+        "window.open(data);",
+        "link.setAttribute('href', data);",
+        "button.setAttribute('onclick', 'go()');",
+        "range.createContextualFragment(data);",
+        "const html = `<p>${data}</p>`; el.innerHTML = html;",
+    ] {
+        assert_ne!(dom_sinks(code), Vec::<String>::new(), "{code}");
+    }
+    // None of these does: sinks named in comments and strings, reads, and literal URLs.
+    for code in [
+        "// never use el.innerHTML = data, or document.write(data)\nel.textContent = data;",
+        "/* eval(data); location = data; */ el.textContent = data;",
+        "showError('Do not set innerHTML or call eval(x) here');",
+        "const help = \"document.write(x) and el.outerHTML = y are banned\";",
+        "const t = `setTimeout('x') and location = y`;",
+        "const re = /innerHTML|eval\\(/;",
+        "const here = location.pathname; const h = link.href;",
+        "location.assign('posts');",
+        "location.replace(hadSession ? 'sign-in?session=expired' : 'sign-in');",
+        "location.href = 'sign-in';",
+        "setTimeout(async function () { await renew(); }, 1000);",
+        "setTimeout(() => renew(), 1000);",
+        "setTimeout(renew, 1000);",
+        "clearTimeout(renewTimer);",
+        "el.setAttribute('aria-busy', on ? 'true' : 'false');",
+        "if (a == location) { go(); }",
+    ] {
+        assert_eq!(dom_sinks(code), Vec::<String>::new(), "{code}");
+    }
 }
