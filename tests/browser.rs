@@ -1,12 +1,14 @@
 //! The hosted pages in a real browser: `node --test` in tests/browser drives Debian's chromium
-//! with playwright-core against the shared stack (sign-up, sign-in, reload, sign-out, errors)
-//! and the pages stack (registration closed, too many attempts), checks each page with
+//! with playwright-core against the shared stack (sign-up, sign-in, reload, sign-out, errors),
+//! the pages stack (registration closed, too many attempts) and the mail stack (a mailed
+//! verification link opened in the browser), checks each page with
 //! axe-core and the keyboard, and saves the screenshots of docs/screenshots/.
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_hosted_pages_work_in_a_real_browser() {
     let stack = e2e::stack();
     let pages_stack = e2e::pages_stack();
+    let mail_stack = e2e::mail_stack();
     let directory = concat!(env!("CARGO_MANIFEST_DIR"), "/browser");
     assert!(
         std::path::Path::new(directory)
@@ -24,6 +26,8 @@ async fn the_hosted_pages_work_in_a_real_browser() {
         &[
             ("API_URL", &stack.api),
             ("CLOSED_API_URL", &pages_stack.api),
+            ("MAIL_API_URL", &mail_stack.api),
+            ("INBOX_URL", &stack.inbox),
             // Not docs/screenshots/ itself: `cargo lambda watch` restarts the functions when a
             // file of the workspace changes (target/ is ignored), which would cut requests of
             // this and every other running test. `make screenshots` copies them there.
@@ -33,5 +37,5 @@ async fn the_hosted_pages_work_in_a_real_browser() {
             ),
         ],
     );
-    assert!(tests >= 3, "the browser tests were found");
+    assert!(tests >= 4, "the browser tests were found");
 }

@@ -72,7 +72,8 @@ pub fn stack() -> &'static Stack {
 }
 
 /// A second stack, seeded with `tests/fixtures/email.json` (public.json's roles and policies,
-/// registration with email verification on, the mail limits), mailing to the first stack's
+/// registration with email verification on, an email filter refusing `@filtered.example.com`,
+/// the mail limits), mailing to the first stack's
 /// inbox. Its functions reuse no cached permissions (`PERMISSIONS_CACHE_TTL=0`), so a reset's
 /// revocation is seen by the next request; they allow [`RESET_URL`] and [`VERIFY_URL`].
 pub fn mail_stack() -> &'static Stack {
@@ -105,7 +106,8 @@ static PAGES_STACK: OnceLock<Stack> = OnceLock::new();
 pub const PAGES_PREFIX: &str = "e2e-pages-";
 
 /// A third stack for the hosted pages' browser test, seeded with `tests/fixtures/pages.json`:
-/// public registration off, a login budget of 3 per minute per address, and branding. What it
+/// public registration off (though the Public policy may create users), a login budget of 3 per
+/// minute per address, and branding. What it
 /// shows (registration closed, too many attempts) would break the other tests on a shared
 /// stack, and the browser cannot pick its own loopback address as the HTTP clients do. It
 /// mails to the first stack's inbox, and its allow-lists name its own pages (as a deployment

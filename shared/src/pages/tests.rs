@@ -348,3 +348,32 @@ fn the_script_calls_only_the_same_origin_api_and_never_stores_tokens() {
     assert!(SCRIPT.contains("const MAX_RENEW_DELAY = 3600000;"));
     assert!(SCRIPT.contains("if (transient(again)) {"));
 }
+
+#[test]
+fn the_verification_page_verifies_only_when_its_button_is_pressed() {
+    let html = render::page(
+        Page::VerifyEmail,
+        &Branding::from(&open()),
+        &open(),
+        &config(),
+    );
+    assert!(
+        html.contains("<form id=\"verify-form\" method=\"post\" action=\"verify-email\">"),
+        "{html}"
+    );
+    assert!(html.contains("Verify my email address</button>"), "{html}");
+    // The script posts the token from the button's submit handler, never on load.
+    let handler = SCRIPT
+        .split("function verifyEmailPage()")
+        .nth(1)
+        .and_then(|rest| rest.split("\n  }\n").next())
+        .expect("the page's handler");
+    let submit = handler
+        .find("onSubmit(form")
+        .expect("the token is sent on submit");
+    let post = handler
+        .find("call('POST', '/users/register/verify-email'")
+        .expect("the token is posted");
+    assert!(submit < post, "{handler}");
+    assert!(!SCRIPT.contains("call('GET', '/users/register/verify-email"));
+}
