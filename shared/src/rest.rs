@@ -282,14 +282,23 @@ pub async fn password_reset(
 /// `POST`. Errors are the API's; a browser gets them as a page with the same status. Every page
 /// carries the hosted pages' security headers.
 pub async fn verify_email(state: &AppState, request: &Request) -> HttpResponse {
+    use crate::pages::verification::Refused;
     let navigation = http::is_navigation(request);
-    let result = verify_email_answer(state, request, navigation).await;
+    // A token presented with the link (a browser's session cookie) is checked as on every
+    // route; its refusal is about the session, not the link.
+    let (result, refused) = match auth::caller(state, request).await {
+        Err(error) => (Err(error), Refused::Session),
+        Ok(_) => (
+            verify_email_answer(state, request, navigation).await,
+            Refused::Link,
+        ),
+    };
     let failure = result.as_ref().err().map(|e| (e.status(), e.code()));
     let response = http::respond_authenticated(request, &state.config, result);
     match failure {
         Some((status, code)) if navigation => {
             // The same status and headers (Retry-After, Allow, a cleared cookie) as a page.
-            let mut page = crate::pages::verification::refused(status, code);
+            let mut page = crate::pages::verification::refused(status, code, refused);
             for name in [header::SET_COOKIE, header::RETRY_AFTER, header::ALLOW] {
                 for value in response.headers().get_all(&name) {
                     page.headers_mut().append(name.clone(), value.clone());
@@ -306,7 +315,6 @@ async fn verify_email_answer(
     request: &Request,
     navigation: bool,
 ) -> Result<HttpResponse, ApiError> {
-    auth::caller(state, request).await?;
     let method = request.method();
     if method == Method::GET {
         let token = verification_token_of_query(request)?;

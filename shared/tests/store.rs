@@ -2775,3 +2775,85 @@ async fn public_user_creation_follows_the_registration_settings() {
         200
     );
 }
+
+#[tokio::test]
+async fn a_verification_cancelled_by_a_conflict_is_retried_to_the_normal_answer() {
+    use shared::store::Activation;
+    let store = fresh_store().await;
+    let mut unverified = new_user("contended-link@example.com");
+    unverified.status = UserStatus::Unverified;
+    let user = store
+        .create_user_expiring(unverified, Some(now() + 600))
+        .await
+        .unwrap();
+    let password_hash = user.password.clone().unwrap();
+    let own = Activation::Account {
+        password_hash: &password_hash,
+    };
+    // Contention that never ends is a 503's Conflict, and writes nothing.
+    let endless = with_conflicts(&store, 100)
+        .activate_unverified(&user.id, &user.email, &own)
+        .await;
+    assert!(matches!(endless, Err(StoreError::Conflict)), "{endless:?}");
+    let still = store.get_user(&user.id).await.unwrap().unwrap();
+    assert_eq!(still.status, UserStatus::Unverified);
+    // Two conflicts, then the write goes through.
+    with_conflicts(&store, 2)
+        .activate_unverified(&user.id, &user.email, &own)
+        .await
+        .unwrap();
+    let active = store.get_user(&user.id).await.unwrap().unwrap();
+    assert_eq!(active.status, UserStatus::Active);
+    // A retried loser finds the account active: the used link's answer.
+    let again = with_conflicts(&store, 1)
+        .activate_unverified(&user.id, &user.email, &own)
+        .await;
+    assert!(matches!(again, Err(StoreError::Stale)), "{again:?}");
+}
+
+#[tokio::test]
+async fn an_administrator_setting_an_unverified_accounts_password_voids_its_later_registrations() {
+    let store = fresh_store().await;
+    let mut unverified = new_user("admin-set@example.com");
+    unverified.status = UserStatus::Unverified;
+    let user = store
+        .create_user_expiring(unverified, Some(now() + 600))
+        .await
+        .unwrap();
+    let later = shared::store::PendingRegistration {
+        id: "later".into(),
+        password: Sensitive::new("$argon2id$later"),
+        first_name: None,
+        last_name: None,
+    };
+    store
+        .add_pending_registration(&user.id, &later)
+        .await
+        .unwrap();
+    store
+        .update_user(
+            &user,
+            &shared::store::UserChanges {
+                password_hash: Some(Sensitive::new("$argon2id$chosen-by-an-administrator")),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let (still, left) = store
+        .get_user_with_registrations(&user.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(still.status, UserStatus::Unverified);
+    assert!(left.is_empty());
+    // The later registration's link can no longer activate its password.
+    let activation = shared::store::Activation::Pending {
+        index: 0,
+        registration: &later,
+    };
+    let refused = store
+        .activate_unverified(&user.id, &user.email, &activation)
+        .await;
+    assert!(matches!(refused, Err(StoreError::Stale)), "{refused:?}");
+}

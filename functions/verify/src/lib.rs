@@ -200,6 +200,22 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_browsers_stale_session_is_named_as_such_and_cleared() {
+        let mut headers = BROWSER.to_vec();
+        headers.push(("cookie", "directus_session_token=not-a-jwt"));
+        let page = call(get(&[("token", &signed_token())], &headers)).await;
+        assert_eq!(page.status(), 401);
+        assert_secured_html(&page);
+        assert!(
+            text(&page).contains("sign-in that has expired"),
+            "{}",
+            text(&page)
+        );
+        let cleared = page.headers()["set-cookie"].to_str().unwrap();
+        assert!(cleared.starts_with("directus_session_token=;"), "{cleared}");
+    }
+
+    #[tokio::test]
     async fn posts_carry_the_token_in_a_form_or_json_body() {
         for (content_type, body) in [
             ("application/json", r#"{"token":"garbage"}"#),

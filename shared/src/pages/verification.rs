@@ -66,8 +66,26 @@ pub fn verified() -> HttpResponse {
     )
 }
 
+/// What a refusal was about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refused {
+    /// The link's token, or the request carrying it.
+    Link,
+    /// The session (cookie) the browser sent with it.
+    Session,
+}
+
 /// Why the link did not verify, in plain words, from the API error `code` it got.
-pub fn refused(status: StatusCode, code: &str) -> HttpResponse {
+pub fn refused(status: StatusCode, code: &str, about: Refused) -> HttpResponse {
+    if about == Refused::Session {
+        return html(
+            status,
+            "Your session is no longer valid",
+            "<p class=\"message error\" id=\"refused\" role=\"alert\">This browser sent a \
+             sign-in that has expired or is no longer valid. Sign in again, or open the link in \
+             a private window, then open the link from the email again.</p>\n",
+        );
+    }
     let reason = match code {
         "INVALID_PAYLOAD" => {
             "This link was already used, or the address was verified through another link. \
@@ -105,7 +123,8 @@ mod tests {
         for response in [
             confirmation("t", "a@example.com"),
             verified(),
-            refused(StatusCode::BAD_REQUEST, "INVALID_PAYLOAD"),
+            refused(StatusCode::BAD_REQUEST, "INVALID_PAYLOAD", Refused::Link),
+            refused(StatusCode::UNAUTHORIZED, "TOKEN_EXPIRED", Refused::Session),
         ] {
             let headers = response.headers();
             assert_eq!(
@@ -127,7 +146,7 @@ mod tests {
             assert!(!body(&response).contains("style="));
         }
         assert_eq!(
-            refused(StatusCode::UNAUTHORIZED, "TOKEN_EXPIRED").status(),
+            refused(StatusCode::UNAUTHORIZED, "TOKEN_EXPIRED", Refused::Link).status(),
             StatusCode::UNAUTHORIZED
         );
     }

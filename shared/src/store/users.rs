@@ -572,7 +572,11 @@ impl Store {
             .is_some_and(|status| status != UserStatus::Unverified);
         if permanent {
             set("expires_at", None);
-            // The later registrations of its address can no longer be verified.
+        }
+        // Later registrations of an unverified account's address are void once it leaves
+        // `unverified` or an administrator sets its password: no link may then activate
+        // another password.
+        if permanent || changes.password_hash.is_some() {
             set(PENDING_ATTRIBUTE, None);
         }
         let leaves_unverified = permanent && user.status == UserStatus::Unverified;
