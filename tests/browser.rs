@@ -2,13 +2,15 @@
 //! with playwright-core against the shared stack (sign-up, sign-in, reload, sign-out, errors)
 //! and the pages stack (registration closed, the forgot-password journey through the mail's
 //! link with `make dev`'s mail defaults, a return to an allowed address after sign-in, too
-//! many attempts), checks each page with
+//! many attempts) and the mail stack (a mailed verification link opened in the browser),
+//! checks each page with
 //! axe-core and the keyboard, and saves the screenshots of docs/screenshots/.
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_hosted_pages_work_in_a_real_browser() {
     let stack = e2e::stack();
     let pages_stack = e2e::pages_stack();
+    let mail_stack = e2e::mail_stack();
     let directory = concat!(env!("CARGO_MANIFEST_DIR"), "/browser");
     assert!(
         std::path::Path::new(directory)
@@ -30,6 +32,7 @@ async fn the_hosted_pages_work_in_a_real_browser() {
         &[
             ("API_URL", &stack.api),
             ("CLOSED_API_URL", &pages_stack.api),
+            ("MAIL_API_URL", &mail_stack.api),
             ("INBOX_URL", &stack.inbox),
             ("FORGOT_EMAIL", &forgot_email),
             ("RETURN_URL", &return_url),
@@ -42,5 +45,5 @@ async fn the_hosted_pages_work_in_a_real_browser() {
             ),
         ],
     );
-    assert!(tests >= 3, "the browser tests were found");
+    assert!(tests >= 5, "the browser tests were found");
 }

@@ -154,36 +154,471 @@ async fn registration_mails_a_link_that_activates_the_account_once() {
     assert_eq!(login(&client, &email, PASSWORD).await.status, 200);
 }
 
-#[tokio::test]
-async fn registering_an_unverified_address_again_voids_the_old_link_and_activates_the_new_password()
-{
-    let client = own_client();
-    let email = unique_email("resend");
-    // Whoever registers the address first (say, not its owner) chooses the first password.
-    assert_eq!(register(&client, &email, PASSWORD).await.status, 204);
+/// What a browser sends when it opens a link (Chromium's navigation headers), and what link
+/// scanners imitate.
+const BROWSER: [(&str, &str); 3] = [
+    (
+        "accept",
+        "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
+    ),
+    ("sec-fetch-mode", "navigate"),
+    ("sec-fetch-dest", "document"),
+];
+
+/// The security headers of the hosted pages, on every HTML answer of the verification route.
+fn assert_page_headers(headers: &reqwest::header::HeaderMap) {
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_else(|| panic!("{name} in {headers:?}"))
+    };
+    assert!(header("content-type").starts_with("text/html"));
     assert_eq!(
-        register(&client, &email, "second-password").await.status,
-        204
+        header("content-security-policy"),
+        shared::pages::CONTENT_SECURITY_POLICY
     );
+    assert!(header("content-security-policy").contains("frame-ancestors 'none'"));
+    assert_eq!(header("x-content-type-options"), "nosniff");
+    assert_eq!(header("x-frame-options"), "DENY");
+    assert_eq!(header("referrer-policy"), "no-referrer");
+    assert_eq!(header("cache-control"), "no-store");
+}
+
+/// Opens `link` (the mail's) as a browser would, or as a scanner posing as one.
+async fn open_in_browser(client: &reqwest::Client, link: &str) -> Reply {
+    let mut request = client.get(link);
+    for (name, value) in BROWSER {
+        request = request.header(name, value);
+    }
+    let response = request.send().await.expect("request sent");
+    assert_page_headers(response.headers());
+    Reply::from(response)
+        .await
+        .documented("GET", "/users/register/verify-email")
+}
+
+/// Presses the confirmation page's button: its form posts the token, as a browser navigates.
+async fn press_the_button(client: &reqwest::Client, token: &str) -> Reply {
+    let mut request = client
+        .post(format!("{}/users/register/verify-email", mail_stack().api))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("origin", &mail_stack().api)
+        .header("sec-fetch-site", "same-origin");
+    for (name, value) in BROWSER {
+        request = request.header(name, value);
+    }
+    let body: String = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("token", token)
+        .finish();
+    let response = request.body(body).send().await.expect("request sent");
+    assert_page_headers(response.headers());
+    Reply::from(response)
+        .await
+        .documented("POST", "/users/register/verify-email")
+}
+
+/// The token posted as JSON, as the hosted page's script and API clients send it.
+async fn post_token(client: &reqwest::Client, token: &str) -> Reply {
+    post(
+        client,
+        "/users/register/verify-email",
+        &json!({ "token": token }),
+    )
+    .await
+}
+
+/// The confirmation page a browser gets: a form posting exactly `token`, and nothing verified.
+fn assert_confirmation_page(page: &Reply, token: &str) {
+    assert_eq!(page.status, 200, "{page:?}");
+    assert!(
+        page.raw
+            .contains("<form id=\"verify-form\" method=\"post\" action=\"verify-email\">"),
+        "{}",
+        page.raw
+    );
+    assert!(
+        page.raw
+            .contains(&format!("name=\"token\" value=\"{token}\"")),
+        "{}",
+        page.raw
+    );
+}
+
+/// Registers `email` first with `first` (its owner, say) and then with `second` (anyone), and
+/// returns the two mailed links in that order.
+async fn registered_twice(
+    client: &reqwest::Client,
+    email: &str,
+    first: &str,
+    second: &str,
+) -> (String, String) {
+    let one = register(client, email, first).await;
+    let two = register(client, email, second).await;
+    // The same answer to both: nothing tells the second registrant the address was taken.
+    assert_eq!((one.status, &one.raw), (204, &String::new()));
+    assert_eq!((two.status, &two.raw), (204, &String::new()));
+    let mails = wait_for(email, 2).await;
+    let (l1, l2) = (link_of(&mails[0]), link_of(&mails[1]));
+    assert_ne!(l1, l2);
+    let (c1, c2) = (
+        e2e::claims_of(&token_of(&l1)),
+        e2e::claims_of(&token_of(&l2)),
+    );
+    assert_eq!(c1["id"], c2["id"], "the same account");
+    assert!(c1.get("jti").is_none(), "the account's own registration");
+    assert!(c2["jti"].as_str().is_some_and(|j| !j.is_empty()), "{c2}");
+    assert_ne!(c1["hash"], c2["hash"], "each bound to its own password");
+    (l1, l2)
+}
+
+#[tokio::test]
+async fn registering_an_unverified_address_again_cannot_take_the_account_over() {
+    let client = own_client();
+    let email = unique_email("takeover");
+    // The owner registers; someone else registers the same address with their own password.
+    let (owners, intruders) =
+        registered_twice(&client, &email, PASSWORD, "intruder-password-1").await;
+
+    // A mail scanner opening both links as a browser: confirmation pages, nothing verified.
+    for link in [&intruders, &owners] {
+        let page = open_in_browser(&client, link).await;
+        assert_confirmation_page(&page, &token_of(link));
+        assert!(page.raw.contains(&email), "{}", page.raw);
+    }
+    for password in [PASSWORD, "intruder-password-1"] {
+        assert_error(
+            &login(&client, &email, password).await,
+            401,
+            "INVALID_CREDENTIALS",
+        );
+    }
+
+    // The owner opens their link and presses the button: their password is the account's.
+    let page = open_in_browser(&client, &owners).await;
+    assert_confirmation_page(&page, &token_of(&owners));
+    let verified = press_the_button(&client, &token_of(&owners)).await;
+    assert_eq!(verified.status, 200, "{verified:?}");
+    assert!(verified.raw.contains("Email verified"), "{}", verified.raw);
+    assert_eq!(login(&client, &email, PASSWORD).await.status, 200);
+    assert_error(
+        &login(&client, &email, "intruder-password-1").await,
+        401,
+        "INVALID_CREDENTIALS",
+    );
+
+    // The other link is spent, whichever way it comes: a page for a browser, the API's 400
+    // for an API client's GET, a script's POST, GraphQL.
+    let late = press_the_button(&client, &token_of(&intruders)).await;
+    assert_eq!(late.status, 400, "{late:?}");
+    assert!(late.raw.contains("already used"), "{}", late.raw);
+    assert_error(
+        &get(&client, &local_path(&intruders), None).await,
+        400,
+        "INVALID_PAYLOAD",
+    );
+    assert_error(
+        &post_token(&client, &token_of(&intruders)).await,
+        400,
+        "INVALID_PAYLOAD",
+    );
+    let graphql = system_graphql(
+        &client,
+        "mutation V($token: String!) { users_register_verify(token: $token) }",
+        json!({"token": token_of(&intruders)}),
+    )
+    .await;
+    assert_eq!(graphql_code(&graphql), "INVALID_PAYLOAD");
+    assert_eq!(login(&client, &email, PASSWORD).await.status, 200);
+    assert_error(
+        &login(&client, &email, "intruder-password-1").await,
+        401,
+        "INVALID_CREDENTIALS",
+    );
+}
+
+#[tokio::test]
+async fn the_link_used_first_activates_its_own_registration_and_spends_the_others() {
+    let client = own_client();
+    let email = unique_email("later-first");
+    let (first, second) = registered_twice(&client, &email, PASSWORD, "second-password-1").await;
+    // An API client's GET (the SDK's registerUserVerify) of the second link verifies at once,
+    // with the second registration's password.
+    let verified = get(&client, &local_path(&second), None).await;
+    assert_eq!(verified.status, 200, "{verified:?}");
+    assert_eq!(
+        login(&client, &email, "second-password-1").await.status,
+        200
+    );
+    assert_error(
+        &login(&client, &email, PASSWORD).await,
+        401,
+        "INVALID_CREDENTIALS",
+    );
+    // The first link now answers as a used one.
+    assert_error(
+        &get(&client, &local_path(&first), None).await,
+        400,
+        "INVALID_PAYLOAD",
+    );
+    assert_error(
+        &post_token(&client, &token_of(&first)).await,
+        400,
+        "INVALID_PAYLOAD",
+    );
+    assert_eq!(
+        login(&client, &email, "second-password-1").await.status,
+        200
+    );
+}
+
+#[tokio::test]
+async fn over_graphql_each_link_activates_its_own_registration() {
+    let client = own_client();
+    let email = unique_email("gql-takeover");
+    let register = "mutation R($email: String!, $password: String!) { users_register(email: $email, password: $password) }";
+    for password in [PASSWORD, "gql-intruder-password"] {
+        let registered = system_graphql(
+            &client,
+            register,
+            json!({"email": email, "password": password}),
+        )
+        .await;
+        assert_eq!(registered.body, json!({"data": {"users_register": true}}));
+    }
     let mails = wait_for(&email, 2).await;
-    let first = local_path(&link_of(&mails[0]));
-    let second = local_path(&link_of(&mails[1]));
-    assert_ne!(first, second);
-    // The first link was mailed for a password the account no longer has: a used link's answer.
-    assert_error(&get(&client, &first, None).await, 400, "INVALID_PAYLOAD");
+    let (owners, intruders) = (token_of(&link_of(&mails[0])), token_of(&link_of(&mails[1])));
+    let verify = "mutation V($token: String!) { users_register_verify(token: $token) }";
+    let verified = system_graphql(&client, verify, json!({"token": owners})).await;
+    assert_eq!(
+        verified.body,
+        json!({"data": {"users_register_verify": true}})
+    );
+    assert_eq!(login(&client, &email, PASSWORD).await.status, 200);
+    let late = system_graphql(&client, verify, json!({"token": intruders})).await;
+    assert_eq!(graphql_code(&late), "INVALID_PAYLOAD");
+    assert_error(
+        &login(&client, &email, "gql-intruder-password").await,
+        401,
+        "INVALID_CREDENTIALS",
+    );
+}
+
+#[tokio::test]
+async fn concurrent_verifications_of_two_links_of_one_address_activate_exactly_one() {
+    let client = own_client();
+    let email = unique_email("race");
+    let (first, second) = registered_twice(&client, &email, PASSWORD, "second-password-1").await;
+    let (first, second) = (token_of(&first), token_of(&second));
+    let (a, b) = tokio::join!(post_token(&client, &first), post_token(&client, &second));
+    let statuses = [a.status, b.status];
+    assert!(
+        statuses == [204, 400] || statuses == [400, 204],
+        "{a:?} {b:?}"
+    );
+    let loser = if a.status == 400 { &a } else { &b };
+    assert_error(loser, 400, "INVALID_PAYLOAD");
+    let (winner, other) = if a.status == 204 {
+        (PASSWORD, "second-password-1")
+    } else {
+        ("second-password-1", PASSWORD)
+    };
+    assert_eq!(login(&client, &email, winner).await.status, 200);
+    assert_error(
+        &login(&client, &email, other).await,
+        401,
+        "INVALID_CREDENTIALS",
+    );
+}
+
+#[tokio::test]
+async fn registration_answers_alike_for_new_unverified_and_active_addresses() {
+    let client = own_client();
+    let active = unique_email("alike-active");
+    verified_user(&client, &active).await;
+    let unverified = unique_email("alike-unverified");
+    assert_eq!(register(&client, &unverified, PASSWORD).await.status, 204);
+    let fresh = unique_email("alike-new");
+    let mut answers = Vec::new();
+    for email in [&fresh, &unverified, &active] {
+        let started = std::time::Instant::now();
+        let reply = register(&client, email, "another-password-1").await;
+        // Answered at the fixed moment: EMAIL_SEND_TIMEOUT (3 s on the mail stack) after it began.
+        assert!(
+            started.elapsed() >= std::time::Duration::from_secs(3),
+            "{email}: {:?}",
+            started.elapsed()
+        );
+        answers.push((reply.status, reply.raw, reply.content_type));
+    }
+    assert!(
+        answers.iter().all(|a| *a == (204, String::new(), None)),
+        "{answers:?}"
+    );
+    // The new and the unverified address got a link; the active one nothing more.
+    assert_eq!(wait_for(&fresh, 1).await.len(), 1);
+    assert_eq!(wait_for(&unverified, 2).await.len(), 2);
+    assert_eq!(messages_to(&active).await.len(), 1);
+    assert_eq!(login(&client, &active, PASSWORD).await.status, 200);
+}
+
+#[tokio::test]
+async fn the_verification_pages_carry_the_hosted_pages_security_headers() {
+    let client = own_client();
+    let email = unique_email("headers");
+    assert_eq!(register(&client, &email, PASSWORD).await.status, 204);
+    let link = link_of(&wait_for(&email, 1).await[0]);
+    // A browser's refusals are pages too, with the API's status.
+    let forged = format!(
+        "{}/users/register/verify-email?token=garbage",
+        mail_stack().api
+    );
+    let refused = open_in_browser(&client, &forged).await;
+    assert_eq!(refused.status, 403);
+    assert!(!refused.raw.contains("garbage"));
+    // An API client's GET: the success page, with the same headers.
+    let response = client.get(&link).send().await.unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    assert_page_headers(response.headers());
+    assert_eq!(login(&client, &email, PASSWORD).await.status, 200);
+}
+
+#[tokio::test]
+async fn a_public_create_of_a_user_registers_as_users_register_does() {
+    let client = own_client();
+    let email = unique_email("public-create");
+    // Seed 001's curl, on a stack that verifies addresses.
+    let create = |password: &'static str| {
+        let (client, email) = (client.clone(), email.clone());
+        async move {
+            post(
+                &client,
+                "/users",
+                &json!({"email": email, "password": password}),
+            )
+            .await
+        }
+    };
+    let created = create(PASSWORD).await;
+    assert_eq!(
+        (created.status, created.raw.as_str()),
+        (204, ""),
+        "{created:?}"
+    );
+    let user = mail_store()
+        .find_user_by_email(&email)
+        .await
+        .unwrap()
+        .expect("the account");
+    assert_eq!(user.status, shared::store::UserStatus::Unverified);
     assert_error(
         &login(&client, &email, PASSWORD).await,
         401,
         "INVALID_CREDENTIALS",
     );
-    assert_eq!(get(&client, &second, None).await.status, 200);
-    assert_error(&get(&client, &first, None).await, 400, "INVALID_PAYLOAD");
-    assert_eq!(login(&client, &email, "second-password").await.status, 200);
+    // Created again by someone else: the same answer, and the account keeps its password.
+    let again = create("intruder-password-1").await;
+    assert_eq!((again.status, again.raw.as_str()), (204, ""));
+    let mails = wait_for(&email, 2).await;
+    assert_eq!(mails[0].subject, "Verify your email address");
+    let owners = link_of(&mails[0]);
+    assert!(
+        owners.starts_with(&format!(
+            "{}/users/register/verify-email?token=",
+            mail_stack().api
+        )),
+        "{owners}"
+    );
+    let intruders = link_of(&mails[1]);
+    // A scanner opens both; the owner presses the button of theirs.
+    for link in [&intruders, &owners] {
+        assert_confirmation_page(&open_in_browser(&client, link).await, &token_of(link));
+    }
+    assert_eq!(
+        press_the_button(&client, &token_of(&owners)).await.status,
+        200
+    );
+    assert_eq!(login(&client, &email, PASSWORD).await.status, 200);
     assert_error(
-        &login(&client, &email, PASSWORD).await,
+        &login(&client, &email, "intruder-password-1").await,
         401,
         "INVALID_CREDENTIALS",
     );
+    assert_error(
+        &post_token(&client, &token_of(&intruders)).await,
+        400,
+        "INVALID_PAYLOAD",
+    );
+    // The account was created with the preset policy: the user reads the posts.
+    let token = login(&client, &email, PASSWORD).await.body["data"]["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(get(&client, "/items/posts", Some(&token)).await.status, 200);
+}
+
+#[tokio::test]
+async fn public_creates_over_graphql_follow_the_registration_settings() {
+    let client = own_client();
+    let email = unique_email("gql-public-create");
+    let one =
+        "mutation($e: String, $p: Hash) { create_users_item(data: {email: $e, password: $p}) }";
+    let created = system_graphql(&client, one, json!({"e": email, "p": PASSWORD})).await;
+    assert_eq!(created.body, json!({"data": {"create_users_item": true}}));
+    let user = mail_store()
+        .find_user_by_email(&email)
+        .await
+        .unwrap()
+        .expect("the account");
+    assert_eq!(user.status, shared::store::UserStatus::Unverified);
+    let link = link_of(&wait_for(&email, 1).await[0]);
+    assert_eq!(post_token(&client, &token_of(&link)).await.status, 204);
+    assert_eq!(login(&client, &email, PASSWORD).await.status, 200);
+    // Several at once while addresses are verified: refused before anything is written.
+    let (a, b) = (unique_email("gql-many-a"), unique_email("gql-many-b"));
+    let many = system_graphql(
+        &client,
+        "mutation($d: [create_directus_users_input!]) { create_users_items(data: $d) }",
+        json!({"d": [{"email": a, "password": PASSWORD}, {"email": b, "password": PASSWORD}]}),
+    )
+    .await;
+    assert_eq!(graphql_code(&many), "INVALID_PAYLOAD");
+    for email in [a, b] {
+        assert!(
+            mail_store()
+                .find_user_by_email(&email)
+                .await
+                .unwrap()
+                .is_none()
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_registration_email_filter_holds_on_every_public_door() {
+    // tests/fixtures/email.json refuses @filtered.example.com.
+    let client = own_client();
+    let email = format!("{}@filtered.example.com", uuid::Uuid::new_v4().simple());
+    let body = json!({"email": email, "password": PASSWORD});
+    let registered = post(&client, "/users/register", &body).await;
+    assert_error(&registered, 403, "FORBIDDEN");
+    let created = post(&client, "/users", &body).await;
+    assert_eq!((created.status, &created.raw), (403, &registered.raw));
+    let over_graphql = system_graphql(
+        &client,
+        "mutation($e: String, $p: Hash) { create_users_item(data: {email: $e, password: $p}) }",
+        json!({"e": email, "p": PASSWORD}),
+    )
+    .await;
+    assert_eq!(graphql_code(&over_graphql), "FORBIDDEN");
+    assert!(
+        mail_store()
+            .find_user_by_email(&email)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(messages_to(&email).await.is_empty());
 }
 
 #[tokio::test]
@@ -822,7 +1257,7 @@ async fn hostile_reset_tokens_and_bodies_change_nothing() {
         ("GET", "/auth/password/request"),
         ("PUT", "/auth/password/reset"),
         ("DELETE", "/auth/password/reset"),
-        ("POST", "/users/register/verify-email"),
+        ("PUT", "/users/register/verify-email"),
         ("PATCH", "/users/register/verify-email"),
     ] {
         let reply = Reply::from(

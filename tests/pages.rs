@@ -74,7 +74,7 @@ async fn every_page_and_file_answers_with_its_type_and_the_security_headers() {
         (
             "/auth/ui/verify-email",
             "text/html; charset=utf-8",
-            "id=\"verify-progress\"",
+            "id=\"verify-form\"",
         ),
         (
             "/auth/ui/assets/app.js",
@@ -406,4 +406,41 @@ async fn sign_in_and_sign_up_accept_only_allow_listed_return_addresses() {
         .unwrap();
     assert_eq!(forgot.status().as_u16(), 200);
     assert!(!forgot.text().await.unwrap().contains("evil.example"));
+}
+
+/// The pages stack has registration off, though its Public policy may create users (seed 001's
+/// permission): a public `POST /users` is refused as `POST /users/register` is, and writes
+/// nothing.
+#[tokio::test]
+async fn with_registration_closed_a_public_create_is_refused_as_registration_is() {
+    let api = &e2e::pages_stack().api;
+    // Its own loopback address: the pages stack allows 5 registrations a minute per address.
+    let client = e2e::mail::own_client();
+    let email = e2e::unique_email("pages-closed");
+    let body = serde_json::json!({"email": email, "password": "d1r3ctu5-closed"});
+    let answer = |path: &'static str| {
+        let (client, body) = (client.clone(), body.clone());
+        async move {
+            e2e::Reply::from(
+                client
+                    .post(format!("{api}{path}"))
+                    .json(&body)
+                    .send()
+                    .await
+                    .unwrap(),
+            )
+            .await
+            .documented("POST", path)
+        }
+    };
+    let registered = answer("/users/register").await;
+    assert_eq!(registered.status, 403, "{registered:?}");
+    assert_eq!(registered.code(), "FORBIDDEN");
+    let created = answer("/users").await;
+    assert_eq!((created.status, &created.raw), (403, &registered.raw));
+    let store = shared::store::Store::local(
+        &e2e::pages_stack().dynamo,
+        shared::store::Tables::with_prefix(e2e::PAGES_PREFIX),
+    );
+    assert!(store.find_user_by_email(&email).await.unwrap().is_none());
 }

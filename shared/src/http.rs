@@ -337,6 +337,62 @@ pub fn site(request: &Request) -> Site {
     }
 }
 
+/// True when a browser navigates to the request's URL (a link opened, a form posted) rather
+/// than a script or an API client fetching it: `Sec-Fetch-Mode: navigate` or
+/// `Sec-Fetch-Dest: document` (Fetch Metadata, set by the browser alone), or an `Accept` that
+/// names `text/html`, which browsers send on navigation and link scanners imitate. Fetch (the
+/// SDKs, a page's script) sends neither unless asked to.
+pub fn is_navigation(request: &Request) -> bool {
+    let headers = request.headers();
+    let is = |name: &str, value: &str| {
+        headers.get_all(name).iter().any(|v| {
+            v.to_str()
+                .is_ok_and(|v| v.trim().eq_ignore_ascii_case(value))
+        })
+    };
+    if is("sec-fetch-mode", "navigate") || is("sec-fetch-dest", "document") {
+        return true;
+    }
+    headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .filter_map(|range| range.split(';').next())
+        .any(|media| {
+            media
+                .trim()
+                .eq_ignore_ascii_case(mime::TEXT_HTML.essence_str())
+        })
+}
+
+/// True when the request announces an HTML form's body (`application/x-www-form-urlencoded`).
+pub fn is_form_content(request: &Request) -> bool {
+    request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse::<mime::Mime>().ok())
+        .is_some_and(|media| {
+            media.essence_str() == mime::APPLICATION_WWW_FORM_URLENCODED.essence_str()
+        })
+}
+
+/// The values of `field` in a form body (any other body: none), bounded as a JSON body is.
+pub fn form_values(request: &Request, field: &str) -> Result<Vec<String>, ApiError> {
+    let bytes = body_bytes(request);
+    if bytes.len() > MAX_BODY_BYTES {
+        return Err(ApiError::ContentTooLarge);
+    }
+    if !is_form_content(request) {
+        return Ok(Vec::new());
+    }
+    Ok(url::form_urlencoded::parse(bytes)
+        .filter(|(name, _)| name == field)
+        .map(|(_, value)| value.into_owned())
+        .collect())
+}
+
 /// CSRF defence for requests a cookie authenticates ([`Site::check`]).
 pub fn check_origin(request: &Request, allowed: &[String]) -> Result<(), ApiError> {
     site(request).check(allowed)
@@ -411,6 +467,93 @@ pub fn respond_authenticated(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn with_headers(headers: &[(&str, &str)]) -> Request {
+        let mut builder = lambda_http::http::Request::builder().uri("/users/register/verify-email");
+        for (name, value) in headers {
+            builder = builder.header(*name, *value);
+        }
+        builder.body(Body::Empty).unwrap()
+    }
+
+    #[test]
+    fn navigations_are_told_from_fetches() {
+        for navigation in [
+            // Chromium opening a link.
+            vec![
+                (
+                    "accept",
+                    "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
+                ),
+                ("sec-fetch-mode", "navigate"),
+                ("sec-fetch-dest", "document"),
+            ],
+            // A scanner imitating a browser without Fetch Metadata.
+            vec![("accept", "application/xml, TEXT/HTML ;q=0.9")],
+            vec![("sec-fetch-mode", "Navigate")],
+            vec![("sec-fetch-dest", "document"), ("accept", "*/*")],
+        ] {
+            assert!(is_navigation(&with_headers(&navigation)), "{navigation:?}");
+        }
+        for fetch in [
+            // Node's fetch (@directus/sdk), a browser's fetch, curl, nothing at all.
+            vec![("accept", "*/*"), ("sec-fetch-mode", "cors")],
+            vec![
+                ("accept", "application/json"),
+                ("sec-fetch-mode", "same-origin"),
+                ("sec-fetch-dest", "empty"),
+            ],
+            vec![("accept", "*/*")],
+            vec![("accept", "text/plain, application/xhtml+xml")],
+            vec![("accept", "text/htmlx")],
+            vec![],
+        ] {
+            assert!(!is_navigation(&with_headers(&fetch)), "{fetch:?}");
+        }
+    }
+
+    #[test]
+    fn form_values_come_from_form_bodies_only() {
+        let form = |content_type: &str, body: &str| {
+            lambda_http::http::Request::builder()
+                .method("POST")
+                .header("content-type", content_type)
+                .body(Body::Text(body.to_owned()))
+                .unwrap()
+        };
+        assert_eq!(
+            form_values(
+                &form(
+                    "application/x-www-form-urlencoded",
+                    "token=a%2Bb&other=1&token=c"
+                ),
+                "token"
+            )
+            .unwrap(),
+            vec!["a+b".to_owned(), "c".to_owned()]
+        );
+        assert_eq!(
+            form_values(
+                &form(
+                    "application/x-www-form-urlencoded; charset=UTF-8",
+                    "token=x+y"
+                ),
+                "token"
+            )
+            .unwrap(),
+            vec!["x y".to_owned()]
+        );
+        assert!(
+            form_values(&form("text/plain", "token=a"), "token")
+                .unwrap()
+                .is_empty()
+        );
+        let huge = format!("token={}", "a".repeat(MAX_BODY_BYTES));
+        assert!(matches!(
+            form_values(&form("application/x-www-form-urlencoded", &huge), "token"),
+            Err(ApiError::ContentTooLarge)
+        ));
+    }
 
     #[tokio::test]
     async fn a_handler_past_its_budget_answers_503_with_retry_after() {

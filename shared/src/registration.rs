@@ -1,5 +1,6 @@
-//! `POST /users/register` (and its alias `POST /register`): public self-registration.
-//! New and existing emails get the same 204 after the same work (one argon2 hash), so the
+//! `POST /users/register` (and its alias `POST /register`): public self-registration, and the
+//! rule every public door shares ([`admit`]: anonymous creates of `directus_users` follow it
+//! too). New and existing emails get the same 204 after the same work (one argon2 hash), so the
 //! endpoint never reveals whether an address is registered.
 
 use serde_json::{Map, Value};
@@ -7,11 +8,14 @@ use serde_json::{Map, Value};
 use crate::access::filter;
 use crate::client::Client;
 use crate::error::ApiError;
+use crate::flows::AnswerAt;
 use crate::http;
 use crate::password::MAX_PASSWORD_CHARS;
 use crate::password::Passwords;
 use crate::sensitive::Sensitive;
-use crate::store::{NewUser, StoreError, User, UserStatus, now_millis};
+use crate::store::{
+    NewUser, PendingRegistration, Settings, StoreError, User, UserStatus, now_millis,
+};
 use crate::users::MAX_NAME_CHARS;
 
 use crate::state::AppState;
@@ -128,12 +132,37 @@ pub async fn register(
         .access
         .settings(&state.store, &state.config.default_settings)
         .await?;
+    let admitted = admit(state, &settings, &email)?;
+    crate::password::enforce_policy(&password, &settings)?;
+    let password_hash = passwords
+        .hash(&password)
+        .await
+        .map_err(|e| ApiError::Internal(Box::new(e)))?;
+    let new_user = NewUser {
+        email,
+        password_hash,
+        status: UserStatus::Active,
+        role: settings.public_registration_role.clone(),
+        first_name,
+        last_name,
+        policies: Vec::new(),
+    };
+    admitted
+        .open(state, new_user, verification_url.as_deref())
+        .await
+}
+
+/// The one rule of public registration, whichever door it comes through (`users/register`,
+/// GraphQL's `users_register`, and a create of `directus_users` by a caller with no user):
+/// registration must be open (`public_registration`, else the 403 Directus gives) and the
+/// address must pass `public_registration_email_filter` (an unusable filter refuses). Pure.
+pub fn check_admission(settings: &Settings, email: &str) -> Result<(), ApiError> {
     if !settings.public_registration {
         return Err(ApiError::forbidden());
     }
     if let Some(email_filter) = &settings.public_registration_email_filter {
         let mut candidate = Map::new();
-        candidate.insert("email".into(), Value::String(email.clone()));
+        candidate.insert("email".into(), Value::String(email.to_owned()));
         let context = filter::FilterContext {
             now_millis: now_millis(),
             ..Default::default()
@@ -146,95 +175,139 @@ pub async fn register(
             return Err(ApiError::forbidden());
         }
     }
+    Ok(())
+}
 
-    // With verification on, a mail may go out: the answer comes at one fixed moment for new,
-    // unverified and active addresses alike.
-    let verify = settings.public_registration_verify_email;
-    let answer = verify.then(|| crate::flows::AnswerAt::after(state.mailer.timeout()));
-    crate::password::enforce_policy(&password, &settings)?;
-    let password_hash = passwords
-        .hash(&password)
-        .await
-        .map_err(|e| ApiError::Internal(Box::new(e)))?;
-    let new_user_hash = password_hash.clone();
-    let new_user = NewUser {
-        email: email.clone(),
-        password_hash,
-        status: if settings.public_registration_verify_email {
-            UserStatus::Unverified
-        } else {
-            UserStatus::Active
-        },
-        role: settings.public_registration_role.clone(),
-        first_name,
-        last_name,
-        policies: Vec::new(),
-    };
-    let expires_at = verify.then(|| crate::flows::verification::unverified_expiry(state));
-    let registered = match state.store.create_user_expiring(new_user, expires_at).await {
-        Ok(user) => {
-            tracing::info!(user = %user.id, "registered");
-            Some(user)
+/// A public registration [`check_admission`] let in: how its account is opened.
+#[derive(Debug, Clone, Copy)]
+pub struct Admitted {
+    /// With `public_registration_verify_email`: when the registration answers (a mail may go
+    /// out, so new, unverified and active addresses all answer at this one moment).
+    answer: Option<AnswerAt>,
+}
+
+/// [`check_admission`], and with verification on, the moment the answer is due (from now: call
+/// it before hashing, so the hash is inside the fixed time too).
+pub fn admit(state: &AppState, settings: &Settings, email: &str) -> Result<Admitted, ApiError> {
+    check_admission(settings, email)?;
+    Ok(Admitted {
+        answer: settings
+            .public_registration_verify_email
+            .then(|| AnswerAt::after(state.mailer.timeout())),
+    })
+}
+
+impl Admitted {
+    /// True when the account must verify its address before it is active.
+    pub fn verifies(&self) -> bool {
+        self.answer.is_some()
+    }
+
+    /// Opens the account of `new_user` (its password hashed already). Without verification, as
+    /// asked (a taken address: nothing, and the same answer). With it: a new address gets an
+    /// unverified account that expires unless verified, and a mail with its link; an address
+    /// whose account is still unverified keeps its account as it is and gets this registration
+    /// recorded beside it and a link of its own (see `flows::verification`); an active address
+    /// gets nothing. Every case answers at the same moment.
+    pub async fn open(
+        self,
+        state: &AppState,
+        mut new_user: NewUser,
+        verification_url: Option<&str>,
+    ) -> Result<(), ApiError> {
+        let Some(answer) = self.answer else {
+            return match state.store.create_user(new_user).await {
+                Ok(user) => {
+                    tracing::info!(user = %user.id, "registered");
+                    Ok(())
+                }
+                // Same answer as for a new address: no enumeration.
+                Err(StoreError::AlreadyExists) => {
+                    tracing::info!("registration for a taken email");
+                    Ok(())
+                }
+                Err(other) => Err(other.into()),
+            };
+        };
+        // No link could be mailed (verification turned on by the settings item while the
+        // deployment has no PUBLIC_URL): refuse every address alike rather than open accounts
+        // nobody can activate. Cold start refuses the same combination from the environment.
+        if verification_url.is_none() && state.config.email.default_verification_base().is_none() {
+            tracing::error!("registration refused: verification is on but PUBLIC_URL is not set");
+            return Err(ApiError::ServiceUnavailable {
+                service: "email",
+                reason: "Verification links cannot be made: PUBLIC_URL is not set",
+                cause: None,
+            });
         }
-        // Same answer as for a new address: no enumeration.
-        Err(StoreError::AlreadyExists) => {
-            tracing::info!("registration for a taken email");
-            // An address still unverified gets a new link, for this registration's password:
-            // it replaces the earlier one, so the link the owner of the address clicks never
-            // activates a password someone else chose by registering the address first.
-            match answer {
-                Some(_) => match state.store.find_user_by_email(&email).await {
-                    Ok(Some(user)) if user.status == UserStatus::Unverified => {
-                        replace_unverified_password(state, user, &new_user_hash).await
-                    }
-                    Ok(_) => None,
-                    Err(error) => {
-                        tracing::error!(%error, "registration: the taken address could not be read");
-                        None
-                    }
-                },
-                None => None,
+        new_user.status = UserStatus::Unverified;
+        let later = PendingRegistration {
+            id: uuid::Uuid::new_v4().simple().to_string(),
+            password: new_user.password_hash.clone(),
+            first_name: new_user.first_name.clone(),
+            last_name: new_user.last_name.clone(),
+        };
+        let expires_at = crate::flows::verification::unverified_expiry(state);
+        let email = new_user.email.clone();
+        let mail = match state
+            .store
+            .create_user_expiring(new_user, Some(expires_at))
+            .await
+        {
+            Ok(user) => {
+                tracing::info!(user = %user.id, "registered");
+                Some((user, None))
             }
-        }
-        Err(other) => return Err(other.into()),
-    };
-    if let Some(answer) = answer {
-        if let Some(user) = &registered {
+            Err(StoreError::AlreadyExists) => {
+                tracing::info!("registration for a taken email");
+                record_later_registration(state, &email, later)
+                    .await
+                    .map(|(user, later)| (user, Some(later)))
+            }
+            Err(other) => return Err(other.into()),
+        };
+        if let Some((user, later)) = &mail {
             crate::flows::verification::send_verification(
                 state,
                 user,
-                verification_url.as_deref(),
+                later.as_ref(),
+                verification_url,
                 answer,
             )
             .await;
         }
         answer.wait().await;
+        Ok(())
     }
-    Ok(())
 }
 
-/// The unverified `user` with `password_hash` in place of its own, or `None` (logged) when it
-/// could not be replaced (verified or expired meanwhile: no mail then).
-async fn replace_unverified_password(
+/// Records `later` beside the account of `email` when that account is still unverified, and
+/// returns both, or `None` (logged) when there is nothing to mail: the account is active (or
+/// gone, or verified meanwhile), or already records as many later registrations as it may.
+async fn record_later_registration(
     state: &AppState,
-    mut user: User,
-    password_hash: &Sensitive,
-) -> Option<User> {
-    match state
-        .store
-        .replace_unverified_password(&user.id, password_hash)
-        .await
-    {
+    email: &str,
+    later: PendingRegistration,
+) -> Option<(User, PendingRegistration)> {
+    let user = match state.store.find_user_by_email(email).await {
+        Ok(Some(user)) if user.status == UserStatus::Unverified => user,
+        Ok(_) => return None,
+        Err(error) => {
+            tracing::error!(%error, "registration: the taken address could not be read");
+            return None;
+        }
+    };
+    match state.store.add_pending_registration(&user.id, &later).await {
         Ok(()) => {
-            user.password = Some(password_hash.clone());
-            Some(user)
+            tracing::info!(user = %user.id, "registration of an unverified address recorded");
+            Some((user, later))
         }
         Err(StoreError::Stale) => {
-            tracing::info!(user = %user.id, "registration: the unverified account changed meanwhile");
+            tracing::info!(user = %user.id, "registration of an unverified address not recorded: verified, expired, or too many");
             None
         }
         Err(error) => {
-            tracing::error!(%error, "registration: the unverified account's password could not be replaced");
+            tracing::error!(%error, "registration: a later registration could not be recorded");
             None
         }
     }
@@ -252,6 +325,92 @@ mod tests {
             first_name: None,
             last_name: None,
         }
+    }
+
+    fn settings(open: bool, email_filter: Option<Value>) -> Settings {
+        let mut settings = crate::config::Config::from_lookup(|name| {
+            (name == "SECRET").then(|| "unit-test-secret-of-at-least-32-bytes".to_owned())
+        })
+        .unwrap()
+        .default_settings;
+        settings.public_registration = open;
+        settings.public_registration_email_filter = email_filter;
+        settings
+    }
+
+    #[tokio::test]
+    async fn verification_without_a_public_url_is_refused_before_anything_is_written() {
+        // No PUBLIC_URL and an unreachable store: a write would fail as "database".
+        let state = crate::state::unreachable_state();
+        assert!(state.config.email.public_url.is_none());
+        let mut verifying = settings(true, None);
+        verifying.public_registration_verify_email = true;
+        let new_user = || NewUser {
+            email: "a@example.com".into(),
+            password_hash: Sensitive::new("$argon2id$unused"),
+            status: UserStatus::Active,
+            role: None,
+            first_name: None,
+            last_name: None,
+            policies: Vec::new(),
+        };
+        let admitted = admit(&state, &verifying, "a@example.com").unwrap();
+        let refused = admitted.open(&state, new_user(), None).await.unwrap_err();
+        assert!(
+            matches!(
+                refused,
+                ApiError::ServiceUnavailable {
+                    service: "email",
+                    ..
+                }
+            ),
+            "{refused:?}"
+        );
+        // With a verification_url the link can be made: it gets as far as the store.
+        let admitted = admit(&state, &verifying, "a@example.com").unwrap();
+        let reached = admitted
+            .open(&state, new_user(), Some("https://app.example.com/verify"))
+            .await
+            .unwrap_err();
+        assert!(
+            !matches!(
+                reached,
+                ApiError::ServiceUnavailable {
+                    service: "email",
+                    ..
+                }
+            ),
+            "{reached:?}"
+        );
+    }
+
+    #[test]
+    fn admission_needs_open_registration_and_a_passing_address() {
+        assert!(check_admission(&settings(true, None), "a@example.com").is_ok());
+        let closed = check_admission(&settings(false, None), "a@example.com").unwrap_err();
+        assert_eq!(
+            (closed.status().as_u16(), closed.code()),
+            (403, "FORBIDDEN")
+        );
+        let acme = settings(
+            true,
+            Some(serde_json::json!({"email": {"_ends_with": "@acme.com"}})),
+        );
+        assert!(check_admission(&acme, "x@acme.com").is_ok());
+        assert_eq!(
+            check_admission(&acme, "x@example.com").unwrap_err().code(),
+            "FORBIDDEN"
+        );
+        // A filter that cannot be applied refuses everyone.
+        let broken = settings(true, Some(serde_json::json!({"email": {"_nope": 1}})));
+        assert_eq!(
+            check_admission(&broken, "x@acme.com").unwrap_err().code(),
+            "FORBIDDEN"
+        );
+        // Closed wins over a passing filter.
+        let mut closed_acme = acme.clone();
+        closed_acme.public_registration = false;
+        assert!(check_admission(&closed_acme, "x@acme.com").is_err());
     }
 
     #[test]

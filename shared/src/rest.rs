@@ -3,7 +3,7 @@
 //! output as Directus' REST responses (Set-Cookie included).
 
 use lambda_http::Request;
-use lambda_http::http::StatusCode;
+use lambda_http::http::{Method, StatusCode, header};
 use serde_json::{Map, Value, json};
 
 use crate::auth::{self, Credentials, Issued, Mode, Presentation};
@@ -270,37 +270,109 @@ pub async fn password_reset(
     Ok(http::no_content())
 }
 
-/// Links to the hosted sign-in page (`shared::pages`), served by this deployment too.
-const VERIFIED_PAGE: &str = "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>Email verified</title></head>\n<body><h1>Email verified</h1><p>Your email address is verified. You can now <a href=\"/auth/ui/sign-in\">sign in</a>.</p></body></html>\n";
+/// `/users/register/verify-email`. The token comes in the query of a `GET` (the mailed link,
+/// `@directus/sdk`'s `registerUserVerify`) or in the body of a `POST` (a form's `token` field or
+/// a JSON `{"token"}`).
+///
+/// A browser navigating to the link (see [`http::is_navigation`]) — a person opening the mail,
+/// or a mail scanner imitating one — gets a confirmation page whose button posts the token, and
+/// nothing is verified until it is pressed. Any other `GET` verifies at once, as Directus does,
+/// so API clients keep working. Verified: a small page saying so for a `GET` or a browser's
+/// `POST` (there is no admin app to redirect to, as Directus does), `204` for a script's
+/// `POST`. Errors are the API's; a browser gets them as a page with the same status. Every page
+/// carries the hosted pages' security headers.
+pub async fn verify_email(state: &AppState, request: &Request) -> HttpResponse {
+    use crate::pages::verification::Refused;
+    let navigation = http::is_navigation(request);
+    // A token presented with the link (a browser's session cookie) is checked as on every
+    // route; its refusal is about the session, not the link.
+    let (result, refused) = match auth::caller(state, request).await {
+        Err(error) => (Err(error), Refused::Session),
+        Ok(_) => (
+            verify_email_answer(state, request, navigation).await,
+            Refused::Link,
+        ),
+    };
+    let failure = result.as_ref().err().map(|e| (e.status(), e.code()));
+    let response = http::respond_authenticated(request, &state.config, result);
+    match failure {
+        Some((status, code)) if navigation => {
+            // The same status and headers (Retry-After, Allow, a cleared cookie) as a page.
+            let mut page = crate::pages::verification::refused(status, code, refused);
+            for name in [header::SET_COOKIE, header::RETRY_AFTER, header::ALLOW] {
+                for value in response.headers().get_all(&name) {
+                    page.headers_mut().append(name.clone(), value.clone());
+                }
+            }
+            page
+        }
+        _ => response,
+    }
+}
 
-/// `GET /users/register/verify-email?token=`. Success is a small page saying so (the link is
-/// opened in a browser; there is no admin app to redirect to, as Directus does).
-pub async fn verify_email(state: &AppState, request: &Request) -> Result<HttpResponse, ApiError> {
+async fn verify_email_answer(
+    state: &AppState,
+    request: &Request,
+    navigation: bool,
+) -> Result<HttpResponse, ApiError> {
+    let method = request.method();
+    if method == Method::GET {
+        let token = verification_token_of_query(request)?;
+        if navigation {
+            // Only a token of ours is written into the page; nothing is read or written.
+            let claims = verification::check_link(state, &token)?;
+            return Ok(crate::pages::verification::confirmation(
+                &token,
+                &claims.email,
+            ));
+        }
+        verification::verify_registration(state, &token).await?;
+        return Ok(crate::pages::verification::verified());
+    }
+    if method != Method::POST {
+        return Err(ApiError::MethodNotAllowed {
+            allowed: &["GET", "POST"],
+            current: method.as_str().chars().take(32).collect(),
+        });
+    }
+    let token = verification_token_of_body(request)?;
+    verification::verify_registration(state, &token).await?;
+    Ok(if navigation {
+        crate::pages::verification::verified()
+    } else {
+        http::no_content()
+    })
+}
+
+/// The one non-empty token: none (or an empty one) is Directus' verifyJWT of nothing, two are
+/// refused with `several`.
+fn one_token(tokens: Vec<String>, several: impl FnOnce() -> ApiError) -> Result<String, ApiError> {
+    let mut tokens = tokens.into_iter();
+    match (tokens.next(), tokens.next()) {
+        (None, _) => Err(ApiError::InvalidToken),
+        (Some(_), Some(_)) => Err(several()),
+        (Some(one), None) if one.is_empty() => Err(ApiError::InvalidToken),
+        (Some(one), None) => Ok(one),
+    }
+}
+
+fn verification_token_of_query(request: &Request) -> Result<String, ApiError> {
     use lambda_http::RequestExt;
-    use lambda_http::http::{HeaderValue, header};
-    auth::caller(state, request).await?;
     let tokens: Vec<String> = request
         .query_string_parameters_ref()
         .and_then(|q| q.all("token"))
         .map(|all| all.into_iter().map(str::to_owned).collect())
         .unwrap_or_default();
-    let token = match tokens.as_slice() {
-        // Absent or empty: Directus' verifyJWT of nothing.
-        [] => return Err(ApiError::InvalidToken),
-        [one] if one.is_empty() => return Err(ApiError::InvalidToken),
-        [one] => one,
-        _ => return Err(ApiError::query("\"token\" must be given once")),
+    one_token(tokens, || ApiError::query("\"token\" must be given once"))
+}
+
+fn verification_token_of_body(request: &Request) -> Result<String, ApiError> {
+    let tokens = if http::is_form_content(request) {
+        http::form_values(request, "token")?
+    } else {
+        http::optional_string(&http::json_object(request)?, "token")?
+            .into_iter()
+            .collect()
     };
-    verification::verify_registration(state, token).await?;
-    let mut response =
-        lambda_http::Response::new(lambda_http::Body::Text(VERIFIED_PAGE.to_owned()));
-    *response.status_mut() = StatusCode::OK;
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/html; charset=utf-8"),
-    );
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    Ok(response)
+    one_token(tokens, || ApiError::payload("\"token\" must be given once"))
 }

@@ -4,7 +4,10 @@
 //!
 //! Differences from Directus, on purpose: a duplicate email is answered like a new one for
 //! everyone but administrators (Directus says 400 RECORD_NOT_UNIQUE, revealing the account),
-//! after the same hashing work; nothing is written in that case.
+//! after the same hashing work; nothing is written in that case. A create by a caller with no
+//! user follows the settings of public registration (open, email filter, verification by
+//! email), as `users/register` does: Directus applies them to `users/register` only, which
+//! would let anyone open an active account for an address they do not own.
 
 use lambda_http::Request;
 use lambda_http::http::StatusCode;
@@ -626,7 +629,10 @@ pub enum Created {
 
 /// `POST /users` and GraphQL's `create_users_item`: the caller's create permissions decide
 /// (fields, presets, validation); anyone but an administrator draws on the registration budget
-/// of their address before any hashing, and a taken email answers as a new one.
+/// of their address before any hashing, and a taken email answers as a new one. A caller with
+/// no user is registering by another door: the rule of public registration applies as well
+/// (`registration::admit`: registration open, the email filter, and with verification on an
+/// unverified account and a mail, exactly as `users/register` does).
 pub async fn create(
     state: &AppState,
     passwords: &Passwords,
@@ -641,8 +647,8 @@ pub async fn create(
     if !accountability.admin {
         crate::limits::enforce(state, client, crate::limits::Limited::Register).await?;
     }
-    let payload = check_create(state, &accountability, body).await?;
-    write_create(state, passwords, claims, &accountability, payload).await
+    let checked = check_create(state, &accountability, claims.is_none(), body).await?;
+    write_create(state, passwords, claims, &accountability, checked).await
 }
 
 /// The most users one `create_users_items` creates (each costs a password hash).
@@ -680,20 +686,36 @@ pub async fn create_many(
         .accountability(&state.store, user)
         .await
         .map_err(|error| refused(error.into()))?;
-    let mut payloads = Vec::with_capacity(bodies.len());
+    let anonymous = claims.is_none();
+    if anonymous && bodies.len() > 1 {
+        // Each registration verified by email answers at its own fixed moment (so that its
+        // timing cannot tell whether a mail went out): several would add up past the request's
+        // time budget. One at a time, as `users/register` takes them.
+        let settings = state
+            .access
+            .settings(&state.store, &state.config.default_settings)
+            .await
+            .map_err(|error| refused(error.into()))?;
+        if settings.public_registration_verify_email {
+            return Err(refused(ApiError::payload(
+                "\"data\" must contain at most 1 item while registrations are verified by email",
+            )));
+        }
+    }
+    let mut payloads: Vec<Checked> = Vec::with_capacity(bodies.len());
     for body in bodies {
-        let payload = check_create(state, &accountability, body)
+        let checked = check_create(state, &accountability, anonymous, body)
             .await
             .map_err(refused)?;
         if payloads
             .iter()
-            .any(|p: &UserPayload| email_key(&p.email) == email_key(&payload.email))
+            .any(|p| email_key(&p.payload.email) == email_key(&checked.payload.email))
         {
             return Err(refused(ApiError::payload(
                 "\"data\" contains the same email more than once",
             )));
         }
-        payloads.push(payload);
+        payloads.push(checked);
     }
     let mut created = 0;
     for payload in payloads {
@@ -715,13 +737,22 @@ pub async fn create_many(
     Ok(created)
 }
 
+/// A payload [`check_create`] accepted, and for a caller with no user, how public registration
+/// opens its account.
+struct Checked {
+    payload: UserPayload,
+    registration: Option<crate::registration::Admitted>,
+}
+
 /// Everything [`create`] checks before hashing: the caller's permissions and presets, the
-/// payload, that the role and policies exist, the password policy. Writes nothing.
+/// payload, that the role and policies exist, for a caller with no user (`anonymous`) the rule
+/// of public registration, and the password policy. Writes nothing.
 async fn check_create(
     state: &AppState,
     accountability: &Accountability,
+    anonymous: bool,
     body: Map<String, Value>,
-) -> Result<UserPayload, ApiError> {
+) -> Result<Checked, ApiError> {
     let payload = parse_payload(&authorize(accountability, body)?)?;
 
     // References must exist; checked before any write.
@@ -749,19 +780,30 @@ async fn check_create(
         .access
         .settings(&state.store, &state.config.default_settings)
         .await?;
+    let registration = anonymous
+        .then(|| crate::registration::admit(state, &settings, &payload.email))
+        .transpose()?;
     crate::password::enforce_policy(&payload.password, &settings)?;
-    Ok(payload)
+    Ok(Checked {
+        payload,
+        registration,
+    })
 }
 
 /// Hashes and writes a checked payload: a taken email is `RECORD_NOT_UNIQUE` for
-/// administrators and answers as a new one to everyone else.
+/// administrators and answers as a new one to everyone else. A public registration's account is
+/// opened as `users/register` opens one, and answers as a new one whatever happened.
 async fn write_create(
     state: &AppState,
     passwords: &Passwords,
     claims: Option<&AccessClaims>,
     accountability: &Accountability,
-    payload: UserPayload,
+    checked: Checked,
 ) -> Result<Created, ApiError> {
+    let Checked {
+        payload,
+        registration,
+    } = checked;
     // Hash before knowing whether the email is taken: both answers cost the same.
     let password_hash = passwords
         .hash(&payload.password)
@@ -776,6 +818,11 @@ async fn write_create(
         last_name: payload.last_name.clone(),
         policies: payload.policies.clone(),
     };
+    if let Some(registration) = registration {
+        // No `verification_url` here (not a field of users): the link is PUBLIC_URL's.
+        registration.open(state, new_user, None).await?;
+        return Ok(Created::Hidden);
+    }
     match state.store.create_user(new_user).await {
         Ok(user) => {
             tracing::info!(user = %user.id, by = ?claims.map(|c| &c.id), "user created");

@@ -2659,3 +2659,508 @@ async fn a_directory_index_without_expiry_is_made_again_by_ensure_tables() {
     assert!(after.users.is_empty(), "{:?}", after.users);
     assert_eq!(after.expired, 1);
 }
+
+/// A store seeded with infra/seed.json (its public create permission on users) whose settings
+/// are changed by `change`, and a state over it.
+async fn registration_state(change: impl FnOnce(&mut shared::store::Settings)) -> AppState {
+    let store = seeded_store().await;
+    let mut settings = store.settings().await.unwrap().unwrap();
+    change(&mut settings);
+    store.put_settings(&settings).await.unwrap();
+    state_for(store)
+}
+
+/// The verification token of the registration `pending` of `user` (its own when `None`), as
+/// the mail would carry it.
+fn verification_token(
+    state: &AppState,
+    user: &shared::store::User,
+    pending: Option<&shared::store::PendingRegistration>,
+) -> String {
+    use shared::flows::link_token::{Scope, password_fingerprint};
+    let password = pending.map_or(user.password.as_ref(), |p| Some(&p.password));
+    let now = u64::try_from(now()).unwrap();
+    let (token, _) = state
+        .links
+        .issue(
+            Scope::PendingRegistration,
+            &user.id,
+            &user.email,
+            pending.map(|p| p.id.clone()),
+            Some(password_fingerprint(password)),
+            now,
+            std::time::Duration::from_secs(600),
+            None,
+        )
+        .unwrap();
+    token.expose().to_owned()
+}
+
+async fn login_status(state: &AppState, email: &str, password: &str) -> u16 {
+    let body = json!({"email": email, "password": password});
+    match shared::rest::login(state, &cheap_passwords(), &post(body)).await {
+        Ok(response) => response.status().as_u16(),
+        Err(error) => error.status().as_u16(),
+    }
+}
+
+/// Registers `email` with `password` (and `first_name`) through `users/register`.
+async fn register_as(state: &AppState, email: &str, password: &str, first_name: &str) {
+    let body = json!({"email": email, "password": password, "first_name": first_name});
+    let response = shared::rest::register(state, &cheap_passwords(), &post(body))
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 204);
+}
+
+#[tokio::test]
+async fn registering_an_unverified_address_again_records_a_registration_beside_the_account() {
+    let state = registration_state(|s| s.public_registration_verify_email = true).await;
+    let email = "owner@example.com";
+    register_as(&state, email, "owner-password-1", "Owner").await;
+    let (account, none) = {
+        let user = state
+            .store
+            .find_user_by_email(email)
+            .await
+            .unwrap()
+            .unwrap();
+        state
+            .store
+            .get_user_with_registrations(&user.id)
+            .await
+            .unwrap()
+            .unwrap()
+    };
+    assert!(none.is_empty());
+    register_as(&state, email, "intruder-password-1", "Intruder").await;
+    let (same, later) = state
+        .store
+        .get_user_with_registrations(&account.id)
+        .await
+        .unwrap()
+        .unwrap();
+    // The account is untouched: its password and names are the first registration's.
+    assert_eq!(same.password, account.password);
+    assert_eq!(same.first_name.as_deref(), Some("Owner"));
+    assert_eq!(same.status, UserStatus::Unverified);
+    assert_eq!(later.len(), 1);
+    assert_ne!(Some(&later[0].password), account.password.as_ref());
+    assert_eq!(later[0].first_name.as_deref(), Some("Intruder"));
+
+    let own = verification_token(&state, &account, None);
+    let theirs = verification_token(&state, &account, Some(&later[0]));
+    // A link naming a registration the account does not record, or with another password.
+    let mut forged = later[0].clone();
+    forged.id = "f".repeat(32);
+    let unknown = verification_token(&state, &account, Some(&forged));
+    let mut wrong_password = later[0].clone();
+    wrong_password.password = account.password.clone().unwrap();
+    let mismatched = verification_token(&state, &account, Some(&wrong_password));
+    for token in [unknown, mismatched] {
+        let refused = shared::flows::verification::verify_registration(&state, &token).await;
+        assert_eq!(refused.unwrap_err().code(), "INVALID_PAYLOAD");
+    }
+
+    // The owner's link: the owner's password.
+    shared::flows::verification::verify_registration(&state, &own)
+        .await
+        .unwrap();
+    assert_eq!(login_status(&state, email, "owner-password-1").await, 200);
+    assert_eq!(
+        login_status(&state, email, "intruder-password-1").await,
+        401
+    );
+    // The first link used wins: the later registration's link is a used one now.
+    let late = shared::flows::verification::verify_registration(&state, &theirs).await;
+    assert_eq!(late.unwrap_err().code(), "INVALID_PAYLOAD");
+    let (active, left) = state
+        .store
+        .get_user_with_registrations(&account.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(active.status, UserStatus::Active);
+    assert!(left.is_empty(), "the later registrations are forgotten");
+    assert_eq!(login_status(&state, email, "owner-password-1").await, 200);
+    // Registering the active address again records nothing.
+    register_as(&state, email, "third-password-11", "Third").await;
+    let (_, none) = state
+        .store
+        .get_user_with_registrations(&account.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(none.is_empty());
+}
+
+#[tokio::test]
+async fn a_later_registrations_link_activates_it_with_its_password_and_names() {
+    let state = registration_state(|s| s.public_registration_verify_email = true).await;
+    let email = "second@example.com";
+    register_as(&state, email, "first-password-1", "First").await;
+    register_as(&state, email, "second-password-1", "Second").await;
+    let user = state
+        .store
+        .find_user_by_email(email)
+        .await
+        .unwrap()
+        .unwrap();
+    let (account, later) = state
+        .store
+        .get_user_with_registrations(&user.id)
+        .await
+        .unwrap()
+        .unwrap();
+    let theirs = verification_token(&state, &account, Some(&later[0]));
+    shared::flows::verification::verify_registration(&state, &theirs)
+        .await
+        .unwrap();
+    assert_eq!(login_status(&state, email, "second-password-1").await, 200);
+    assert_eq!(login_status(&state, email, "first-password-1").await, 401);
+    let active = state.store.get_user(&user.id).await.unwrap().unwrap();
+    assert_eq!(active.first_name.as_deref(), Some("Second"));
+    let own = verification_token(&state, &account, None);
+    let late = shared::flows::verification::verify_registration(&state, &own).await;
+    assert_eq!(late.unwrap_err().code(), "INVALID_PAYLOAD");
+    assert_eq!(login_status(&state, email, "second-password-1").await, 200);
+}
+
+#[tokio::test]
+async fn concurrent_verifications_of_two_registrations_activate_exactly_one() {
+    let state = registration_state(|s| s.public_registration_verify_email = true).await;
+    let email = "race@example.com";
+    register_as(&state, email, "first-password-1", "First").await;
+    register_as(&state, email, "second-password-1", "Second").await;
+    let user = state
+        .store
+        .find_user_by_email(email)
+        .await
+        .unwrap()
+        .unwrap();
+    let (account, later) = state
+        .store
+        .get_user_with_registrations(&user.id)
+        .await
+        .unwrap()
+        .unwrap();
+    let own = verification_token(&state, &account, None);
+    let theirs = verification_token(&state, &account, Some(&later[0]));
+    let (a, b) = tokio::join!(
+        shared::flows::verification::verify_registration(&state, &own),
+        shared::flows::verification::verify_registration(&state, &theirs),
+    );
+    assert_eq!(u8::from(a.is_ok()) + u8::from(b.is_ok()), 1, "{a:?} {b:?}");
+    let loser = if a.is_ok() { b } else { a };
+    assert_eq!(loser.unwrap_err().code(), "INVALID_PAYLOAD");
+    let winner = if login_status(&state, email, "first-password-1").await == 200 {
+        "first"
+    } else {
+        "second"
+    };
+    let other = if winner == "first" { "second" } else { "first" };
+    assert_eq!(
+        login_status(&state, email, &format!("{winner}-password-1")).await,
+        200
+    );
+    assert_eq!(
+        login_status(&state, email, &format!("{other}-password-1")).await,
+        401
+    );
+}
+
+#[tokio::test]
+async fn an_unverified_account_records_a_bounded_number_of_later_registrations() {
+    let store = fresh_store().await;
+    let mut unverified = new_user("bounded@example.com");
+    unverified.status = UserStatus::Unverified;
+    let user = store
+        .create_user_expiring(unverified, Some(now() + 600))
+        .await
+        .unwrap();
+    let later = |i: usize| shared::store::PendingRegistration {
+        id: format!("registration-{i}"),
+        password: Sensitive::new(format!("$argon2id$hash-{i}")),
+        first_name: None,
+        last_name: None,
+    };
+    for i in 0..shared::store::MAX_PENDING_REGISTRATIONS {
+        store
+            .add_pending_registration(&user.id, &later(i))
+            .await
+            .unwrap();
+    }
+    let over = store.add_pending_registration(&user.id, &later(99)).await;
+    assert!(matches!(over, Err(StoreError::Stale)), "{over:?}");
+    let (_, recorded) = store
+        .get_user_with_registrations(&user.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        recorded.iter().map(|r| r.id.clone()).collect::<Vec<_>>(),
+        (0..shared::store::MAX_PENDING_REGISTRATIONS)
+            .map(|i| format!("registration-{i}"))
+            .collect::<Vec<_>>()
+    );
+    // An active account, or an expired one, records none.
+    let active = store
+        .create_user(new_user("active@example.com"))
+        .await
+        .unwrap();
+    assert!(matches!(
+        store.add_pending_registration(&active.id, &later(0)).await,
+        Err(StoreError::Stale)
+    ));
+    let mut expired = new_user("expired@example.com");
+    expired.status = UserStatus::Unverified;
+    let expired = store
+        .create_user_expiring(expired, Some(now() - 1))
+        .await
+        .unwrap();
+    assert!(matches!(
+        store.add_pending_registration(&expired.id, &later(0)).await,
+        Err(StoreError::Stale)
+    ));
+    // An administrator activating the account forgets them.
+    store
+        .update_user(
+            &store.get_user(&user.id).await.unwrap().unwrap(),
+            &shared::store::UserChanges {
+                status: Some(UserStatus::Active),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let (_, left) = store
+        .get_user_with_registrations(&user.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(left.is_empty());
+}
+
+/// `POST /users` without a caller (seed 001's public create).
+async fn public_create(state: &AppState, email: &str) -> Result<u16, shared::error::ApiError> {
+    let body = json!({"email": email, "password": "d1r3ctu5"});
+    shared::rest::create_user(state, &cheap_passwords(), &post(body))
+        .await
+        .map(|response| response.status().as_u16())
+}
+
+#[tokio::test]
+async fn public_user_creation_follows_the_registration_settings() {
+    // Closed: the answer users/register gives, and nothing written.
+    let closed = registration_state(|s| s.public_registration = false).await;
+    let refused = public_create(&closed, "closed@example.com")
+        .await
+        .unwrap_err();
+    let register_refused = shared::rest::register(
+        &closed,
+        &cheap_passwords(),
+        &post(json!({"email": "closed@example.com", "password": "d1r3ctu5"})),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(
+        shared::http::respond(Err(refused)).into_body(),
+        shared::http::respond(Err(register_refused)).into_body()
+    );
+    assert!(
+        closed
+            .store
+            .find_user_by_email("closed@example.com")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // An administrator still creates users.
+    let admin_role = "7c1e2d3f-4a5b-4c6d-8e9f-0a1b2c3d4e5f";
+    shared::provision::create_user(
+        &closed.store,
+        &cheap_passwords(),
+        "admin@example.com",
+        &Sensitive::new("a long operator password"),
+        Some(admin_role),
+    )
+    .await
+    .unwrap();
+    let login = shared::rest::login(
+        &closed,
+        &cheap_passwords(),
+        &post(json!({"email": "admin@example.com", "password": "a long operator password"})),
+    )
+    .await
+    .unwrap();
+    let token = data_of(&login)["access_token"].as_str().unwrap().to_owned();
+    let by_admin = http::Request::builder()
+        .header("content-type", "application/json")
+        .header("authorization", format!("Bearer {token}"))
+        .method("POST")
+        .body(Body::Text(
+            json!({"email": "made@example.com", "password": "d1r3ctu5"}).to_string(),
+        ))
+        .unwrap();
+    let made = shared::rest::create_user(&closed, &cheap_passwords(), &by_admin)
+        .await
+        .unwrap();
+    assert_eq!(made.status().as_u16(), 200);
+
+    // The email filter.
+    let filtered = registration_state(|s| {
+        s.public_registration_email_filter = Some(json!({"email": {"_ends_with": "@acme.com"}}));
+    })
+    .await;
+    let outsider = public_create(&filtered, "x@example.com").await.unwrap_err();
+    assert_eq!(outsider.code(), "FORBIDDEN");
+    assert!(
+        filtered
+            .store
+            .find_user_by_email("x@example.com")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(public_create(&filtered, "x@acme.com").await.unwrap(), 204);
+
+    // Verification on: an unverified account that expires, as users/register makes one.
+    let verified = registration_state(|s| s.public_registration_verify_email = true).await;
+    assert_eq!(
+        public_create(&verified, "v@example.com").await.unwrap(),
+        204
+    );
+    let user = verified
+        .store
+        .find_user_by_email("v@example.com")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(user.status, UserStatus::Unverified);
+    assert_eq!(
+        login_status(&verified, "v@example.com", "d1r3ctu5").await,
+        401
+    );
+    let item = verified
+        .store
+        .client()
+        .get_item()
+        .table_name(&verified.store.tables().users)
+        .key(
+            "pk",
+            aws_sdk_dynamodb::types::AttributeValue::S(format!("user#{}", user.id)),
+        )
+        .consistent_read(true)
+        .send()
+        .await
+        .unwrap()
+        .item
+        .unwrap();
+    assert!(item.contains_key("expires_at"), "the account expires");
+    // Created again (by anyone): the account keeps its password; the registration is recorded.
+    assert_eq!(
+        public_create(&verified, "v@example.com").await.unwrap(),
+        204
+    );
+    let (same, later) = verified
+        .store
+        .get_user_with_registrations(&user.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(same.password, user.password);
+    assert_eq!(later.len(), 1);
+    // Verified with its own link, the account has the first password.
+    shared::flows::verification::verify_registration(
+        &verified,
+        &verification_token(&verified, &user, None),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        login_status(&verified, "v@example.com", "d1r3ctu5").await,
+        200
+    );
+}
+
+#[tokio::test]
+async fn a_verification_cancelled_by_a_conflict_is_retried_to_the_normal_answer() {
+    use shared::store::Activation;
+    let store = fresh_store().await;
+    let mut unverified = new_user("contended-link@example.com");
+    unverified.status = UserStatus::Unverified;
+    let user = store
+        .create_user_expiring(unverified, Some(now() + 600))
+        .await
+        .unwrap();
+    let password_hash = user.password.clone().unwrap();
+    let own = Activation::Account {
+        password_hash: &password_hash,
+    };
+    // Contention that never ends is a 503's Conflict, and writes nothing.
+    let endless = with_conflicts(&store, 100)
+        .activate_unverified(&user.id, &user.email, &own)
+        .await;
+    assert!(matches!(endless, Err(StoreError::Conflict)), "{endless:?}");
+    let still = store.get_user(&user.id).await.unwrap().unwrap();
+    assert_eq!(still.status, UserStatus::Unverified);
+    // Two conflicts, then the write goes through.
+    with_conflicts(&store, 2)
+        .activate_unverified(&user.id, &user.email, &own)
+        .await
+        .unwrap();
+    let active = store.get_user(&user.id).await.unwrap().unwrap();
+    assert_eq!(active.status, UserStatus::Active);
+    // A retried loser finds the account active: the used link's answer.
+    let again = with_conflicts(&store, 1)
+        .activate_unverified(&user.id, &user.email, &own)
+        .await;
+    assert!(matches!(again, Err(StoreError::Stale)), "{again:?}");
+}
+
+#[tokio::test]
+async fn an_administrator_setting_an_unverified_accounts_password_voids_its_later_registrations() {
+    let store = fresh_store().await;
+    let mut unverified = new_user("admin-set@example.com");
+    unverified.status = UserStatus::Unverified;
+    let user = store
+        .create_user_expiring(unverified, Some(now() + 600))
+        .await
+        .unwrap();
+    let later = shared::store::PendingRegistration {
+        id: "later".into(),
+        password: Sensitive::new("$argon2id$later"),
+        first_name: None,
+        last_name: None,
+    };
+    store
+        .add_pending_registration(&user.id, &later)
+        .await
+        .unwrap();
+    store
+        .update_user(
+            &user,
+            &shared::store::UserChanges {
+                password_hash: Some(Sensitive::new("$argon2id$chosen-by-an-administrator")),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let (still, left) = store
+        .get_user_with_registrations(&user.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(still.status, UserStatus::Unverified);
+    assert!(left.is_empty());
+    // The later registration's link can no longer activate its password.
+    let activation = shared::store::Activation::Pending {
+        index: 0,
+        registration: &later,
+    };
+    let refused = store
+        .activate_unverified(&user.id, &user.email, &activation)
+        .await;
+    assert!(matches!(refused, Err(StoreError::Stale)), "{refused:?}");
+}

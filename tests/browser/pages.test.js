@@ -1,6 +1,7 @@
 // The hosted pages (/auth/ui/) in a real browser: Debian's chromium driven by playwright-core.
 // API_URL is the shared test stack (registration open, the seeded post); CLOSED_API_URL is the
-// pages stack (tests/fixtures/pages.json: registration closed, 3 logins a minute, branding).
+// pages stack (tests/fixtures/pages.json: registration closed, 3 logins a minute, branding);
+// MAIL_API_URL the mail stack (email verification on), mailing to INBOX_URL.
 // Each page is also checked with axe-core (no serious or critical violation), walked with the
 // keyboard only, and photographed at desktop and phone width into docs/screenshots/.
 import { test, before, after } from 'node:test';
@@ -15,6 +16,9 @@ const require = createRequire(import.meta.url);
 const here = dirname(fileURLToPath(import.meta.url));
 const API = process.env.API_URL;
 const CLOSED = process.env.CLOSED_API_URL;
+// The mail stack (email verification on) and the inbox it mails to.
+const MAIL_API = process.env.MAIL_API_URL;
+const INBOX = process.env.INBOX_URL;
 const SHOTS = process.env.SCREENSHOT_DIR || join(here, '..', '..', 'docs', 'screenshots');
 // axe-core from node_modules, a local file: nothing is fetched from outside.
 const AXE_SOURCE = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
@@ -26,7 +30,7 @@ const SEEDED_POST = 'Hello from the quickstart';
 let browser;
 
 before(async () => {
-  assert.ok(API && CLOSED, 'API_URL and CLOSED_API_URL are set');
+  assert.ok(API && CLOSED && MAIL_API && INBOX, 'API_URL, CLOSED_API_URL, MAIL_API_URL and INBOX_URL are set');
   mkdirSync(SHOTS, { recursive: true });
   // playwright-core starts chromium with a fresh temporary --user-data-dir of its own.
   browser = await chromium.launch({
@@ -254,11 +258,85 @@ test('the sign-in, forgot-password, reset and verification pages', async () => {
   assert.match(await messageOf(page, 'error'), /link is incomplete/);
   await checkPage(page, 'reset-password', ['sign-in']);
 
-  // A token that is not ours: the API refuses it, the page says the link is no good.
+  // Opening the verification page verifies nothing: it shows a button. With a token that is
+  // not ours, pressing it gets the API's refusal, in plain words.
   await page.goto(`${API}/auth/ui/verify-email?token=not-a-token`);
-  assert.match(await messageOf(page, 'error'), /expired or was already used/);
   assert.equal(new URL(page.url()).search, '', 'the token is taken out of the address bar');
-  await checkPage(page, 'verify-email', ['sign-in']);
+  await checkPage(page, 'verify-email', ['Verify my email address', 'sign-in']);
+  await page.focus('#verify-form button');
+  await page.keyboard.press('Enter');
+  assert.match(await messageOf(page, 'error'), /expired or was already used/);
+  await close(session);
+});
+
+// The mail stack verifies addresses: a registration's mail, its link opened in the browser.
+async function registeredLink(tag, password) {
+  const email = uniqueEmail(tag);
+  const registered = await fetch(`${MAIL_API}/users/register`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ email, password }),
+  });
+  assert.equal(registered.status, 204);
+  const deadline = Date.now() + 20000;
+  for (;;) {
+    const url = new URL('/api/email', INBOX);
+    url.searchParams.set('to.address', email);
+    const list = await (await fetch(url)).json();
+    if (list.length > 0 || Date.now() > deadline) {
+      assert.equal(list.length, 1, `the mail to ${email}`);
+      const link = list[0].text.split(/\s+/).find((w) => /^https?:\/\//.test(w));
+      return { email, link };
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+async function loginStatus(email, password) {
+  const response = await fetch(`${MAIL_API}/auth/login`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ email, password }),
+  });
+  return response.status;
+}
+
+test('a mailed verification link verifies only when its page\'s button is pressed', async () => {
+  const session = await openPage();
+  const { page } = session;
+
+  // The API's own link: a confirmation page, then the form post.
+  const first = await registeredLink('link', PASSWORD);
+  assert.ok(first.link.startsWith(`${MAIL_API}/users/register/verify-email?token=`), first.link);
+  const opened = await page.goto(first.link);
+  assert.equal(opened.status(), 200);
+  assert.match(opened.headers()['content-security-policy'], /frame-ancestors 'none'/);
+  assert.equal(opened.headers()['x-content-type-options'], 'nosniff');
+  await page.locator('#verify-form button').waitFor();
+  await checkAccessibility(page, 'verify-email-link');
+  assert.equal(await loginStatus(first.email, PASSWORD), 401, 'opening the link verified nothing');
+  await page.focus('#verify-form button');
+  await Promise.all([page.waitForNavigation(), page.keyboard.press('Enter')]);
+  assert.match(await page.locator('#verified').textContent(), /verified/);
+  assert.equal(await loginStatus(first.email, PASSWORD), 200);
+  // Back and pressed again: the link is spent, and the page says so.
+  await page.goto(first.link);
+  await page.focus('#verify-form button');
+  await Promise.all([page.waitForNavigation(), page.keyboard.press('Enter')]);
+  assert.match(await page.locator('#refused').textContent(), /already used/);
+
+  // The hosted page with the same kind of token: nothing on load, verified by the button.
+  const second = await registeredLink('hosted', PASSWORD);
+  const token = new URL(second.link).searchParams.get('token');
+  await page.goto(`${MAIL_API}/auth/ui/verify-email?token=${encodeURIComponent(token)}`);
+  await page.locator('#verify-form button').waitFor();
+  // Give a script that would verify on load the time to do it.
+  await page.waitForLoadState('networkidle');
+  assert.equal(await loginStatus(second.email, PASSWORD), 401, 'opening the page verified nothing');
+  await page.focus('#verify-form button');
+  await page.keyboard.press('Enter');
+  assert.match(await messageOf(page, 'notice'), /is verified/);
+  assert.equal(await loginStatus(second.email, PASSWORD), 200);
   await close(session);
 });
 

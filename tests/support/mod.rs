@@ -72,9 +72,11 @@ pub fn stack() -> &'static Stack {
 }
 
 /// A second stack, seeded with `tests/fixtures/email.json` (public.json's roles and policies,
-/// registration with email verification on, the mail limits), mailing to the first stack's
+/// registration with email verification on, an email filter refusing `@filtered.example.com`,
+/// the mail limits), mailing to the first stack's
 /// inbox. Its functions reuse no cached permissions (`PERMISSIONS_CACHE_TTL=0`), so a reset's
-/// revocation is seen by the next request; they allow [`RESET_URL`] and [`VERIFY_URL`].
+/// revocation is seen by the next request; they allow [`RESET_URL`] and [`VERIFY_URL`], and
+/// mail Directus' default links (`HOSTED_PAGES=false`: the API's own verification route).
 pub fn mail_stack() -> &'static Stack {
     MAIL_STACK.get_or_init(|| {
         let first = stack();
@@ -85,6 +87,9 @@ pub fn mail_stack() -> &'static Stack {
             &["--smtp", &smtp],
             &[
                 ("PERMISSIONS_CACHE_TTL", "0"),
+                // Directus' default links (the API's own verification route), which these
+                // tests follow; the pages stack has the hosted pages' defaults.
+                ("HOSTED_PAGES", "false"),
                 ("PASSWORD_RESET_URL_ALLOW_LIST", RESET_URL),
                 ("USER_REGISTER_URL_ALLOW_LIST", VERIFY_URL),
                 // Generous: the machine running the tests may be busy, and a send still
@@ -109,7 +114,8 @@ pub const PAGES_RETURN_PATH: &str = "/server/ping";
 pub const PAGES_RETURN_URL: &str = "https://app.example.com/callback";
 
 /// A third stack for the hosted pages' browser test, seeded with `tests/fixtures/pages.json`:
-/// public registration off, a login budget of 3 per minute per address, and branding. What it
+/// public registration off (though the Public policy may create users), a login budget of 3 per
+/// minute per address, and branding. What it
 /// shows (registration closed, too many attempts) would break the other tests on a shared
 /// stack, and the browser cannot pick its own loopback address as the HTTP clients do. It
 /// mails to the first stack's inbox. Its mail settings are `make dev`'s defaults (no

@@ -9,7 +9,7 @@ fn main() -> Result<(), Error> {
         "users",
         "POST /users, PATCH /users/{id} and DELETE /users/{id}",
     )?.block_on(async {
-        let state = Arc::new(AppState::from_env().await?);
+        let state = Arc::new(AppState::from_env_with_mail().await?);
         let passwords = Passwords::new(state.config.hashing)?;
         shared::runtime::serve(move |request| {
             let (state, passwords) = (Arc::clone(&state), passwords.clone());

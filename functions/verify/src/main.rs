@@ -4,7 +4,7 @@ use lambda_http::Error;
 use shared::AppState;
 
 fn main() -> Result<(), Error> {
-    shared::runtime::start("verify", "GET /users/register/verify-email")?.block_on(async {
+    shared::runtime::start("verify", "GET and POST /users/register/verify-email")?.block_on(async {
         let state = Arc::new(AppState::from_env().await?);
         shared::runtime::serve(move |request| {
             let state = Arc::clone(&state);

@@ -1,6 +1,8 @@
 //! The tokens mailed links carry: HS256 JWTs shaped like Directus' (`email`, `scope`, `iat`,
 //! `exp`, `iss: "directus"`, plus the user `id`; a reset token also has a `jti`, recorded in the
-//! store and spent on use, and `hash`, a fingerprint of the password hash it may replace).
+//! store and spent on use, and `hash`, a fingerprint of the password hash it may replace; a
+//! verification token has `hash`, the fingerprint of the password its registration chose, and
+//! the `jti` of that registration when it is a later one of the address).
 //! They are signed with a key derived from the secret for links only, so a link token can never
 //! verify as an access token nor the other way round; the previous secret still verifies during
 //! a rotation. Every claim is checked: signature and `alg` (HS256 only), `iss`, `exp`, `iat` and
@@ -177,13 +179,13 @@ impl LinkTokens {
         }
         let id_ok = !claims.id.is_empty() && claims.id.len() <= 64;
         let email_ok = !claims.email.is_empty() && claims.email.len() <= 254;
-        let reset_ok = scope != Scope::PasswordReset
-            || (claims
-                .jti
-                .as_deref()
-                .is_some_and(|j| !j.is_empty() && j.len() <= 64)
-                && claims.hash.is_some());
-        if !(id_ok && email_ok && reset_ok) {
+        let jti_ok = claims
+            .jti
+            .as_deref()
+            .is_none_or(|j| !j.is_empty() && j.len() <= 64);
+        let reset_ok =
+            scope != Scope::PasswordReset || (claims.jti.is_some() && claims.hash.is_some());
+        if !(id_ok && email_ok && jti_ok && reset_ok) {
             return Err(LinkError::Invalid);
         }
         Ok(claims)
@@ -346,6 +348,42 @@ mod tests {
             t.verify("", Scope::PasswordReset, now()),
             Err(LinkError::Invalid)
         );
+    }
+
+    #[test]
+    fn a_verification_token_may_name_a_registration_but_only_a_bounded_one() {
+        let t = tokens();
+        let key = derive(SECRET);
+        let mut claims = good("pending-registration");
+        assert!(
+            t.verify(
+                &sign_with(&claims, &key, Algorithm::HS256),
+                Scope::PendingRegistration,
+                now()
+            )
+            .is_ok()
+        );
+        claims.as_object_mut().unwrap().remove("jti");
+        assert!(
+            t.verify(
+                &sign_with(&claims, &key, Algorithm::HS256),
+                Scope::PendingRegistration,
+                now()
+            )
+            .is_ok()
+        );
+        for jti in [json!(""), json!("j".repeat(65)), json!(7)] {
+            claims["jti"] = jti.clone();
+            assert_eq!(
+                t.verify(
+                    &sign_with(&claims, &key, Algorithm::HS256),
+                    Scope::PendingRegistration,
+                    now()
+                ),
+                Err(LinkError::Invalid),
+                "{jti}"
+            );
+        }
     }
 
     #[test]

@@ -516,7 +516,8 @@ fn users_register(_: &Shape) -> Option<Field> {
 }
 
 /// `users_register_verify(token: String!): Boolean`: the link of the verification mail, as
-/// `GET /users/register/verify-email` follows it (a malformed token is in-band `INVALID_TOKEN`).
+/// `POST /users/register/verify-email` takes it: it activates the registration the link was
+/// mailed for (a malformed token is in-band `INVALID_TOKEN`).
 fn users_register_verify(_: &Shape) -> Option<Field> {
     Some(
         Field::new(

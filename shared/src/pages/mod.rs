@@ -19,6 +19,7 @@
 //!   from outside the deployment, no framing.
 
 mod render;
+pub mod verification;
 
 use lambda_http::http::{HeaderValue, Method, StatusCode, header};
 use lambda_http::{Body, Request, Response};

@@ -309,12 +309,22 @@ fn content(
                 )
             ),
         },
+        // Opening the link verifies nothing (a mail scanner opens it too): the button does.
         Page::VerifyEmail => Content {
             title: "Verify your email",
-            body: "<p id=\"verify-progress\">Checking your link…</p>\n\
-                   <nav class=\"links\" aria-label=\"Account\">\n  \
-                   <a href=\"sign-in\">Sign in</a>\n</nav>\n"
-                .into(),
+            body: format!(
+                "<p id=\"verify-intro\">Press the button to verify your email address and \
+                 finish creating your account. If you did not register, close this page: \
+                 nothing happens until the button is pressed.</p>\n{}\
+                 <nav class=\"links\" aria-label=\"Account\">\n  \
+                 <a href=\"sign-in\">Sign in</a>\n</nav>\n",
+                form(
+                    "verify-form",
+                    "verify-email",
+                    &[],
+                    "Verify my email address"
+                )
+            ),
         },
     }
 }

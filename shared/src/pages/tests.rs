@@ -562,3 +562,33 @@ fn the_sink_finder_looks_at_code_not_at_comments_or_strings() {
         assert_eq!(dom_sinks(code), Vec::<String>::new(), "{code}");
     }
 }
+
+#[test]
+fn the_verification_page_verifies_only_when_its_button_is_pressed() {
+    let html = render::page(
+        Page::VerifyEmail,
+        &Branding::from(&open()),
+        &open(),
+        &config(),
+        None,
+    );
+    assert!(
+        html.contains("<form id=\"verify-form\" method=\"post\" action=\"verify-email\">"),
+        "{html}"
+    );
+    assert!(html.contains("Verify my email address</button>"), "{html}");
+    // The script posts the token from the button's submit handler, never on load.
+    let handler = SCRIPT
+        .split("function verifyEmailPage()")
+        .nth(1)
+        .and_then(|rest| rest.split("\n  }\n").next())
+        .expect("the page's handler");
+    let submit = handler
+        .find("onSubmit(form")
+        .expect("the token is sent on submit");
+    let post = handler
+        .find("call('POST', '/users/register/verify-email'")
+        .expect("the token is posted");
+    assert!(submit < post, "{handler}");
+    assert!(!SCRIPT.contains("call('GET', '/users/register/verify-email"));
+}

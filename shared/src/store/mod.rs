@@ -23,6 +23,7 @@ pub use access::{
     AccessRows, Collection, FieldDef, FieldSchema, Permission, Policy, RateLimit, RateLimits, Role,
     Settings,
 };
+pub use email_tokens::Activation;
 pub use index::{
     IndexRange, MAX_ENTRY_KEY_BYTES, RangeEnd, ValueKind, encode_value, index_entry_item,
     index_entry_key, index_partition,
@@ -32,8 +33,8 @@ pub use schema::{USER_DIRECTORY_INDEX, USER_DIRECTORY_PROJECTION, ensure_tables}
 pub use sessions::Session;
 pub use throttle::{FORGET_AFTER_MS, LoginFailures, Reservation};
 pub use users::{
-    DirectoryPage, DirectoryUser, MAX_USER_POLICIES, NewUser, Revocation, User, UserChanges,
-    UserStatus, email_key,
+    DirectoryPage, DirectoryUser, MAX_PENDING_REGISTRATIONS, MAX_USER_POLICIES, NewUser,
+    PendingRegistration, Revocation, User, UserChanges, UserStatus, email_key,
 };
 
 /// Connect, per-attempt and whole-operation limits, so no request waits on DynamoDB longer than

@@ -80,8 +80,26 @@ pub struct Revocation {
     pub keep: Option<String>,
 }
 
+/// A later registration of an address whose account is still unverified: recorded on the
+/// account (it expires with it) instead of replacing its password, so each mailed link
+/// activates the registration it was mailed for, with that registration's password and names.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PendingRegistration {
+    /// Random; the `jti` of the link mailed for it.
+    pub id: String,
+    pub password: Sensitive,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_name: Option<String>,
+}
+
+/// The most later registrations an unverified account records; more are not recorded (and not
+/// mailed), whatever their answer says.
+pub const MAX_PENDING_REGISTRATIONS: usize = 5;
+
 /// Tries of a registration cancelled by a transaction conflict, after the first.
-const CONFLICT_RETRIES: u32 = 3;
+pub(super) const CONFLICT_RETRIES: u32 = 3;
 
 /// DynamoDB transactions hold at most 100 items; two are the user and the email claim.
 pub const MAX_USER_POLICIES: usize = 20;
@@ -96,6 +114,14 @@ pub(super) struct UserItem {
     /// Reads treat it as gone at once; DynamoDB deletes it within days (a local DynamoDB never).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(super) expires_at: Option<i64>,
+    /// Later registrations of the unverified account's address, oldest first (appended only;
+    /// removed all at once when the account leaves `unverified`).
+    #[serde(
+        default,
+        rename = "pending_registrations",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub(super) pending: Vec<PendingRegistration>,
     #[serde(flatten)]
     pub(super) user: User,
 }
@@ -106,10 +132,14 @@ fn expired(status: UserStatus, expires_at: Option<i64>, now_secs: i64) -> bool {
     status == UserStatus::Unverified && expires_at.is_some_and(|at| at <= now_secs)
 }
 
+/// The attribute of [`UserItem::pending`].
+pub(super) const PENDING_ATTRIBUTE: &str = "pending_registrations";
+
 impl UserItem {
-    /// The user, unless it is an unverified account past its expiry.
-    pub(super) fn live(self, now_secs: i64) -> Option<User> {
-        (!expired(self.user.status, self.expires_at, now_secs)).then_some(self.user)
+    /// The user and the later registrations it records, unless it is an unverified account
+    /// past its expiry.
+    pub(super) fn live(self, now_secs: i64) -> Option<(User, Vec<PendingRegistration>)> {
+        (!expired(self.user.status, self.expires_at, now_secs)).then_some((self.user, self.pending))
     }
 }
 
@@ -277,6 +307,7 @@ impl Store {
             pk: user_pk(&user.id),
             directory: Some(DIRECTORY_PARTITION.to_owned()),
             expires_at,
+            pending: Vec::new(),
             user: user.clone(),
         })?;
         let claim_item = serde_dynamo::to_item(EmailClaimItem {
@@ -325,6 +356,18 @@ impl Store {
     }
 
     pub async fn get_user(&self, id: &str) -> Result<Option<User>, StoreError> {
+        Ok(self
+            .get_user_with_registrations(id)
+            .await?
+            .map(|(user, _)| user))
+    }
+
+    /// The user and the later registrations of its address it records (unverified accounts
+    /// only have any), in one strongly consistent read.
+    pub async fn get_user_with_registrations(
+        &self,
+        id: &str,
+    ) -> Result<Option<(User, Vec<PendingRegistration>)>, StoreError> {
         let output = self
             .client
             .get_item()
@@ -556,6 +599,12 @@ impl Store {
             .is_some_and(|status| status != UserStatus::Unverified);
         if permanent {
             set("expires_at", None);
+        }
+        // Later registrations of an unverified account's address are void once it leaves
+        // `unverified` or an administrator sets its password: no link may then activate
+        // another password.
+        if permanent || changes.password_hash.is_some() {
+            set(PENDING_ATTRIBUTE, None);
         }
         let leaves_unverified = permanent && user.status == UserStatus::Unverified;
         if let Some(role) = &changes.role {
@@ -798,6 +847,7 @@ mod tests {
                 pk: user_pk(&user.id),
                 directory: Some(DIRECTORY_PARTITION.to_owned()),
                 expires_at: None,
+                pending: Vec::new(),
                 user: user.clone(),
             })
             .unwrap();

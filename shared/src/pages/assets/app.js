@@ -136,6 +136,10 @@
       case 'FAILED_VALIDATION':
         return validationMessage(result.error);
       case 'INVALID_PAYLOAD':
+        if (context === 'link') {
+          return 'This link was already used, or the address was verified through another ' +
+            'link. If your account is active, sign in.';
+        }
         return 'Please check the form. ' + ((result.error && result.error.message) || '');
       case 'FORBIDDEN':
         if (context === 'register') {
@@ -421,22 +425,28 @@
     });
   }
 
-  async function verifyEmailPage() {
-    const progress = document.getElementById('verify-progress');
+  // Opening the link verifies nothing (mail scanners open links too): the button posts the
+  // token, and only that verifies.
+  function verifyEmailPage() {
+    const form = document.getElementById('verify-form');
+    const intro = document.getElementById('verify-intro');
     const token = linkToken();
     if (!token) {
-      progress.textContent = '';
+      form.hidden = true;
+      intro.hidden = true;
       showError('This link is incomplete. Open the link from the email again.');
       return;
     }
-    const result = await call('GET', '/users/register/verify-email?token=' +
-      encodeURIComponent(token));
-    progress.textContent = '';
-    if (result.ok) {
-      showNotice('Your email address is verified. You can sign in now.');
-    } else {
-      showError(describe(result, 'link'));
-    }
+    onSubmit(form, async function () {
+      const result = await call('POST', '/users/register/verify-email', { token: token });
+      if (result.ok) {
+        form.hidden = true;
+        intro.hidden = true;
+        showNotice('Your email address is verified. You can sign in now.');
+      } else {
+        showError(describe(result, 'link'));
+      }
+    });
   }
 
   const pages = {
