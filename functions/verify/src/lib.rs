@@ -3,11 +3,13 @@
 
 use lambda_http::{Body, Error, Request, Response};
 use shared::AppState;
-use shared::http::respond_authenticated;
+use shared::http::respond;
 
 pub async fn handle(state: &AppState, request: Request) -> Result<Response<Body>, Error> {
     let result = shared::rest::verify_email(state, &request).await;
-    Ok(respond_authenticated(&request, &state.config, result))
+    // A public route: its session cookie is judged (and cleared when stale) by the route
+    // itself; an error of the route never clears a cookie that still works.
+    Ok(respond(result))
 }
 
 #[cfg(test)]

@@ -32,8 +32,8 @@ pub use schema::{USER_DIRECTORY_INDEX, ensure_tables};
 pub use sessions::Session;
 pub use throttle::{FORGET_AFTER_MS, LoginFailures, Reservation};
 pub use users::{
-    DirectoryPage, DirectoryUser, MAX_USER_POLICIES, NewUser, Revocation, User, UserChanges,
-    UserStatus, email_key,
+    CutOff, DirectoryPage, DirectoryUser, MAX_USER_POLICIES, NewUser, PolicyLinks, Revocation,
+    User, UserChanges, UserStatus, email_key,
 };
 
 /// Connect, per-attempt and whole-operation limits, so no request waits on DynamoDB longer than
