@@ -911,12 +911,6 @@ async fn a_reset_ends_every_session_and_earlier_token_and_its_link_works_once() 
     let cookie = session_cookie(&client, &email, PASSWORD).await;
     assert_eq!(get(&client, "/users/me", Some(&access)).await.status, 200);
     assert_eq!(me_with_cookie(&client, &cookie).await.status, 200);
-    // Revocation cut-offs are whole seconds: the tokens above must be from an earlier second
-    // than the reset.
-    let issued = e2e::claims_of(&access)["iat"].as_u64().unwrap();
-    while now_secs() <= issued {
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
 
     // The session cookie authenticates the request itself (its own session is checked).
     let requested = Reply::from(
@@ -988,6 +982,100 @@ async fn a_reset_ends_every_session_and_earlier_token_and_its_link_works_once() 
         "FORBIDDEN",
     );
     assert_eq!(login(&client, &email, new_password).await.status, 200);
+}
+
+#[tokio::test]
+async fn a_reset_ends_the_tokens_of_its_second_from_before_it_and_not_a_login_just_after() {
+    // The cut-off is compared in milliseconds: a token issued just before the reset, in its
+    // second, is over; a login with the new password just after it, in that second, works.
+    let (mut saw_before, mut saw_after) = (false, false);
+    for attempt in 0.. {
+        assert!(
+            attempt < 8,
+            "the logins and the reset never shared a second"
+        );
+        // A new address and client each time: the per-recipient and per-client mail limits.
+        let client = own_client();
+        let email = unique_email("reset-second");
+        verified_user(&client, &email).await;
+        assert_eq!(request_reset(&client, &email).await.status, 204);
+        let mails = wait_for(&email, 2).await;
+        let reset_mail = mails
+            .iter()
+            .find(|m| link_of(m).starts_with(RESET_URL))
+            .expect("a reset mail");
+        let token = token_of(&link_of(reset_mail));
+
+        e2e::early_in_a_second().await;
+        let before = login(&client, &email, PASSWORD).await;
+        assert_eq!(before.status, 200, "{before:?}");
+        let before = before.body["data"]["access_token"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let before_cookie = session_cookie(&client, &email, PASSWORD).await;
+        let new_password = "reset-in-the-same-second";
+        let done = reset(&client, &token, new_password).await;
+        assert_eq!(done.status, 204, "{done:?}");
+        let after = login(&client, &email, new_password).await;
+        assert_eq!(after.status, 200, "{after:?}");
+        let after = after.body["data"]["access_token"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let after_cookie = session_cookie(&client, &email, new_password).await;
+
+        assert_error(
+            &get(&client, "/users/me", Some(&before)).await,
+            401,
+            "INVALID_CREDENTIALS",
+        );
+        assert_error(
+            &me_with_cookie(&client, &before_cookie).await,
+            401,
+            "INVALID_CREDENTIALS",
+        );
+        assert_eq!(get(&client, "/users/me", Some(&after)).await.status, 200);
+        assert_eq!(me_with_cookie(&client, &after_cookie).await.status, 200);
+        // The browser still holding the cookie the reset ended signs in again, and the answer
+        // clears that cookie.
+        let again = Reply::from(
+            client
+                .post(format!("{}/auth/login", mail_stack().api))
+                .header("content-type", "application/json")
+                .header("cookie", format!("directus_session_token={before_cookie}"))
+                .body(json!({"email": email, "password": new_password}).to_string())
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await
+        .documented("POST", "/auth/login");
+        assert_eq!(again.status, 200, "{again:?}");
+        assert!(
+            again
+                .set_cookies
+                .iter()
+                .any(|c| c.starts_with("directus_session_token=;") && c.contains("Max-Age=0")),
+            "{again:?}"
+        );
+
+        let cut_off = mail_store()
+            .find_user_by_email(&email)
+            .await
+            .unwrap()
+            .unwrap()
+            .cut_off()
+            .at_ms
+            .unwrap();
+        let second = u64::try_from(cut_off / 1000).unwrap();
+        let iat = |token: &str| e2e::claims_of(token)["iat"].as_u64().unwrap();
+        saw_before |= iat(&before) == second && iat(&before_cookie) == second;
+        saw_after |= iat(&after) == second && iat(&after_cookie) == second;
+        if saw_before && saw_after {
+            break;
+        }
+    }
 }
 
 #[tokio::test]

@@ -16,8 +16,8 @@ use crate::password::Passwords;
 use crate::refresh_token::new_session_id;
 use crate::sensitive::Sensitive;
 use crate::state::{AppState, now_secs};
-use crate::store::{Reservation, Session, StoreError, User, UserStatus};
-use crate::token::{AccessClaims, Binding, TokenError};
+use crate::store::{CutOff, Reservation, Session, StoreError, User, UserStatus};
+use crate::token::{AccessClaims, Binding, SessionRef, TokenError};
 
 /// How tokens travel: `json` puts the refresh token in the body, `cookie` in an httpOnly cookie;
 /// `session` puts the access token itself in the httpOnly session cookie and no refresh token
@@ -54,16 +54,61 @@ impl Mode {
     }
 }
 
+/// How a route treats the caller's token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route {
+    /// A route that acts for its caller: a present but failing token fails the request, as in
+    /// Directus.
+    Authenticated,
+    /// Login, registration, password request and reset, email verification: routes that act
+    /// for nobody. A session cookie that fails there (its session ended on the server by a
+    /// reset, reuse detection or an administrator; expired; forged) is no token, and the answer
+    /// clears it: a stale cookie must not keep its owner from signing in again. A failing
+    /// `Authorization: Bearer` or `?access_token=` token still fails the request, as in
+    /// Directus: the client chose to send it.
+    Public,
+}
+
+/// The caller of a request as its route sees it.
+#[derive(Debug, Clone, Default)]
+pub struct Caller {
+    pub claims: Option<AccessClaims>,
+    /// A public route ignored a failing session cookie: its answer must clear it.
+    pub stale_session_cookie: bool,
+}
+
+impl Caller {
+    /// The cookie changes the route's answer carries, whatever that answer is.
+    pub fn cookies(&self) -> Vec<CookieChange> {
+        if self.stale_session_cookie {
+            vec![CookieChange::clear(AuthCookie::Session)]
+        } else {
+            Vec::new()
+        }
+    }
+}
+
 /// The caller's verified access token, refused (401 `INVALID_CREDENTIALS`) when its user is gone,
 /// no longer active, or had their tokens revoked after it was issued, and, for a session-mode
 /// token (one with a `session` claim), when its session is over. Like Directus, a present but
-/// bad token fails every route; no token means a public request. A token taken from the session
-/// cookie on a state-changing request must come from an allowed `Origin` (CSRF), checked before
-/// anything is read.
+/// bad token fails every route that acts for its caller; no token means a public request. A
+/// token taken from the session cookie on a state-changing request must come from an allowed
+/// `Origin` (CSRF), checked before anything is read.
 pub async fn caller(state: &AppState, request: &Request) -> Result<Option<AccessClaims>, ApiError> {
+    Ok(caller_on(state, request, Route::Authenticated)
+        .await?
+        .claims)
+}
+
+/// [`caller`] for a route of either kind ([`Route`]).
+pub async fn caller_on(
+    state: &AppState,
+    request: &Request,
+    route: Route,
+) -> Result<Caller, ApiError> {
     let presented = http::access_token(request, &state.config.session_cookie.name)?
         .map(|(token, source)| Presented { token, source });
-    verify_caller(state, presented.as_ref(), &http::site(request)).await
+    verify_caller_on(state, presented.as_ref(), &http::site(request), route).await
 }
 
 /// [`caller`] for any transport: the token as presented and where the request came from.
@@ -72,9 +117,59 @@ pub async fn verify_caller(
     presented: Option<&Presented>,
     site: &Site,
 ) -> Result<Option<AccessClaims>, ApiError> {
+    Ok(
+        verify_caller_on(state, presented, site, Route::Authenticated)
+            .await?
+            .claims,
+    )
+}
+
+/// [`caller_on`] for any transport.
+pub async fn verify_caller_on(
+    state: &AppState,
+    presented: Option<&Presented>,
+    site: &Site,
+    route: Route,
+) -> Result<Caller, ApiError> {
     let Some(presented) = presented else {
-        return Ok(None);
+        return Ok(Caller::default());
     };
+    match verify_presented(state, presented, site).await {
+        Ok(claims) => Ok(Caller {
+            claims: Some(claims),
+            stale_session_cookie: false,
+        }),
+        Err(error) if ignored_on(route, presented.source, &error) => {
+            tracing::info!(
+                code = error.code(),
+                "a failing session cookie on a public route: ignored and cleared"
+            );
+            Ok(Caller {
+                claims: None,
+                stale_session_cookie: true,
+            })
+        }
+        Err(error) => Err(error),
+    }
+}
+
+/// The rule of [`Route::Public`]: a token that fails its own check there counts as none when it
+/// came from the session cookie. Anything else (a CSRF refusal, an unavailable store, a bearer
+/// or query token) still fails the request.
+fn ignored_on(route: Route, source: TokenSource, error: &ApiError) -> bool {
+    route == Route::Public
+        && source == TokenSource::Cookie
+        && matches!(
+            error,
+            ApiError::InvalidCredentials | ApiError::InvalidToken | ApiError::TokenExpired
+        )
+}
+
+async fn verify_presented(
+    state: &AppState,
+    presented: &Presented,
+    site: &Site,
+) -> Result<AccessClaims, ApiError> {
     let claims = state
         .tokens
         .verify(&presented.token)
@@ -86,38 +181,38 @@ pub async fn verify_caller(
     if presented.source == TokenSource::Cookie {
         site.check(&state.config.cors_allow_origins)?;
     }
-    match state.access.standing(&state.store, &claims.id).await? {
-        Some(standing)
-            if token_stands(
-                &claims,
-                standing.status,
-                standing.tokens_valid_after,
-                standing.kept_session.as_deref(),
-            ) => {}
-        _ => return Err(ApiError::InvalidCredentials),
-    }
+    let standing = state
+        .access
+        .standing(&state.store, &claims.id)
+        .await?
+        .filter(|standing| token_stands(&claims, standing.status, &standing.cut_off))
+        .ok_or(ApiError::InvalidCredentials)?;
     if claims.session.is_some() {
         let (session_id, generation) = claims
             .session_generation()
             .ok_or(ApiError::InvalidCredentials)?;
-        live_session(state, &claims.id, session_id, generation).await?;
+        live_session(state, &claims.id, session_id, generation, &standing.cut_off).await?;
     }
-    Ok(Some(claims))
+    Ok(claims)
 }
 
-/// The one rule a token's user must meet: active, and the token issued after the user's last
-/// revocation (or belonging to the session that revocation kept).
-fn token_stands(
-    claims: &AccessClaims,
-    status: UserStatus,
-    tokens_valid_after: Option<i64>,
-    kept_session: Option<&str>,
-) -> bool {
-    let issued = i64::try_from(claims.iat).unwrap_or(i64::MAX);
+/// The one rule a token's user must meet: active, and the token issued at or after the user's
+/// last revocation cut-off (milliseconds), or belonging to the session that revocation kept.
+/// A session-bound token was issued no earlier than its session was created
+/// (`session_created_ms`), so that instant is compared with the cut-off: in the same second, a
+/// token of a login just after the revocation stands and one of a session begun just before it
+/// does not. A token without it (issued by an earlier version) counts from the start of its
+/// whole-second `iat`, so one issued in the cut-off's own second is refused (fail closed).
+fn token_stands(claims: &AccessClaims, status: UserStatus, cut_off: &CutOff) -> bool {
+    let issued_no_earlier_than = match (claims.session_id(), claims.session_created_ms) {
+        (Some(_), Some(created_ms)) => created_ms,
+        _ => i64::try_from(claims.iat)
+            .unwrap_or(i64::MAX)
+            .saturating_mul(1000),
+    };
     status == UserStatus::Active
-        && tokens_valid_after.is_none_or(|after| {
-            issued >= after || (kept_session.is_some() && claims.session_id() == kept_session)
-        })
+        && (cut_off.at_ms.is_none_or(|at| issued_no_earlier_than >= at)
+            || cut_off.keeps(claims.session_id()))
 }
 
 /// `caller` checks a token against a cached view of its user (up to `PERMISSIONS_CACHE_TTL`
@@ -125,12 +220,7 @@ fn token_stands(
 /// users — the token is checked again against `user` as just read with a strongly consistent
 /// read, so a revocation that already happened cannot be outrun by a warm cache.
 pub fn still_valid(claims: &AccessClaims, user: &User) -> Result<(), ApiError> {
-    if token_stands(
-        claims,
-        user.status,
-        user.tokens_valid_after,
-        user.kept_session.as_deref(),
-    ) {
+    if token_stands(claims, user.status, &user.cut_off()) {
         Ok(())
     } else {
         Err(ApiError::InvalidCredentials)
@@ -138,21 +228,24 @@ pub fn still_valid(claims: &AccessClaims, user: &User) -> Result<(), ApiError> {
 }
 
 /// A session-mode token lives as long as its session: the item must exist, be unexpired, belong
-/// to the token's user and be at the token's generation, or one past it within the grace window
+/// to the token's user, not have begun before the user's revocation `cut_off` (a session the
+/// lagging by-user index did not list when sessions were ended is over all the same, as a
+/// refresh finds), and be at the token's generation, or one past it within the grace window
 /// (a refresh in another tab). One strongly consistent GetItem, never cached. A spent token is
-/// only refused here; presented to `POST /auth/refresh` it is reuse, and ends the session.
+/// only refused here; presented to `POST /auth/refresh` it is reuse, and ends the whole session.
 async fn live_session(
     state: &AppState,
     user_id: &str,
     session_id: &str,
     generation: u32,
+    cut_off: &CutOff,
 ) -> Result<Session, ApiError> {
     let now = secs_i64(now_secs());
     let session = state
         .store
         .get_live_session(session_id, now)
         .await?
-        .filter(|s| s.user_id == user_id)
+        .filter(|s| s.user_id == user_id && !cut_off.ends_session(&s.id, s.created_at))
         .ok_or(ApiError::InvalidCredentials)?;
     if session.generation == generation
         || (generation + 1 == session.generation && within_grace(state, &session, now))
@@ -295,7 +388,7 @@ pub async fn login(
     };
     state.store.create_session(&session).await?;
     tracing::info!(user = %user.id, session = %session.id, "login");
-    issue(state, &user, &session.id, 0, now, mode).await
+    issue(state, &user, &session, 0, now, mode).await
 }
 
 /// The token a refresh or logout presents: in json mode `refresh_token` (from the body or the
@@ -382,15 +475,7 @@ pub async fn refresh(
             });
         }
     };
-    issue(
-        state,
-        &user,
-        &session_id,
-        issued_generation,
-        issued_at,
-        mode,
-    )
-    .await
+    issue(state, &user, &session, issued_generation, issued_at, mode).await
 }
 
 /// Failures before the first lock, and the longest lock.
@@ -430,10 +515,7 @@ async fn suspend_if_configured(
             .await?;
         // As the operator tool does: stamp first, so sessions the lagging index misses stay
         // over even if the account is reactivated later.
-        state
-            .store
-            .invalidate_tokens(&user.id, secs_i64(now_secs()))
-            .await?;
+        state.store.invalidate_tokens(&user.id).await?;
         state.store.revoke_user_sessions(&user.id).await?;
         tracing::warn!(user = %user.id, failures, "account suspended after repeated failures");
     }
@@ -529,11 +611,12 @@ fn expiry(state: &AppState, now: u64) -> i64 {
 async fn issue(
     state: &AppState,
     user: &User,
-    session_id: &str,
+    session: &Session,
     generation: u32,
     issued_at: u64,
     mode: Mode,
 ) -> Result<Issued, ApiError> {
+    let session_id = session.id.as_str();
     let accountability = state
         .access
         .accountability(&state.store, Some((&user.id, user.role.as_deref())))
@@ -541,7 +624,7 @@ async fn issue(
     let flags = (accountability.app, accountability.admin);
     let role = user.role.as_deref();
     if mode == Mode::Session {
-        let session = format!("{session_id}.{generation}");
+        let claim = format!("{session_id}.{generation}");
         let ttl = state.config.session_cookie_ttl;
         let access = state
             .tokens
@@ -550,7 +633,10 @@ async fn issue(
                 role,
                 flags,
                 issued_at,
-                Binding::Session(&session),
+                Binding::Session(SessionRef {
+                    claim: &claim,
+                    created_ms: session.created_at,
+                }),
                 ttl,
             )
             .map_err(internal)?;
@@ -573,7 +659,10 @@ async fn issue(
             role,
             flags,
             issued_at,
-            Binding::Sid(session_id),
+            Binding::Sid(SessionRef {
+                claim: session_id,
+                created_ms: session.created_at,
+            }),
             state.tokens.ttl(),
         )
         .map_err(internal)?;
@@ -600,6 +689,149 @@ async fn issue(
 mod tests {
     use super::*;
     use serde_json::json;
+
+    /// A json-mode token of session `sid` created at `created_ms`, issued in second `iat`.
+    fn token(iat: u64, sid: Option<&str>, created_ms: Option<i64>) -> AccessClaims {
+        AccessClaims {
+            id: "u1".into(),
+            role: None,
+            app_access: false,
+            admin_access: false,
+            iat,
+            exp: iat.saturating_add(900),
+            iss: "directus".into(),
+            session: None,
+            sid: sid.map(str::to_owned),
+            session_created_ms: created_ms,
+        }
+    }
+
+    fn cut_off(at_ms: i64, kept: Option<&str>) -> CutOff {
+        CutOff {
+            at_ms: Some(at_ms),
+            kept_session: kept.map(str::to_owned),
+        }
+    }
+
+    const SECOND: u64 = 1_700_000_000;
+    const CUT_OFF_MS: i64 = 1_700_000_000_500;
+
+    #[test]
+    fn a_revocation_ends_tokens_from_before_it_in_the_same_second_and_not_after() {
+        let active = UserStatus::Active;
+        // Both logins in the cut-off's second: the one before it is over, the one after stands.
+        let before = token(SECOND, Some("s1"), Some(CUT_OFF_MS - 100));
+        let after = token(SECOND, Some("s2"), Some(CUT_OFF_MS + 100));
+        assert!(!token_stands(&before, active, &cut_off(CUT_OFF_MS, None)));
+        assert!(token_stands(&after, active, &cut_off(CUT_OFF_MS, None)));
+        // A refresh in a later second of a session begun before: over all the same.
+        let refreshed = token(SECOND + 5, Some("s1"), Some(CUT_OFF_MS - 100));
+        assert!(!token_stands(
+            &refreshed,
+            active,
+            &cut_off(CUT_OFF_MS, None)
+        ));
+        // One created in the cut-off's very millisecond stands (as its session does).
+        let same_ms = token(SECOND, Some("s3"), Some(CUT_OFF_MS));
+        assert!(token_stands(&same_ms, active, &cut_off(CUT_OFF_MS, None)));
+        // The kept session's tokens stand whenever they began; no other session's do.
+        assert!(token_stands(
+            &before,
+            active,
+            &cut_off(CUT_OFF_MS, Some("s1"))
+        ));
+        assert!(!token_stands(
+            &before,
+            active,
+            &cut_off(CUT_OFF_MS, Some("s2"))
+        ));
+        // No revocation: everything stands, while the user is active.
+        let never = CutOff::default();
+        assert!(token_stands(&before, active, &never));
+        for status in [
+            UserStatus::Suspended,
+            UserStatus::Archived,
+            UserStatus::Draft,
+        ] {
+            assert!(!token_stands(&after, status, &never), "{status:?}");
+        }
+    }
+
+    #[test]
+    fn tokens_without_their_sessions_creation_time_count_from_the_start_of_their_second() {
+        let active = UserStatus::Active;
+        // Issued by an earlier version: in the cut-off's second it cannot tell before from
+        // after, so it is refused; from the next second on it stands.
+        for claims in [token(SECOND, Some("s1"), None), token(SECOND, None, None)] {
+            assert!(!token_stands(&claims, active, &cut_off(CUT_OFF_MS, None)));
+            let next = AccessClaims {
+                iat: SECOND + 1,
+                ..claims.clone()
+            };
+            assert!(token_stands(&next, active, &cut_off(CUT_OFF_MS, None)));
+        }
+        assert!(!token_stands(
+            &token(SECOND - 1, None, None),
+            active,
+            &cut_off(CUT_OFF_MS, None)
+        ));
+        // A cut-off on a whole second: a token of that second is no older than it.
+        assert!(token_stands(
+            &token(SECOND, None, None),
+            active,
+            &cut_off(1_700_000_000_000, None)
+        ));
+        // The kept session by its `sid` alone.
+        assert!(token_stands(
+            &token(SECOND, Some("kept"), None),
+            active,
+            &cut_off(CUT_OFF_MS, Some("kept"))
+        ));
+        // Nothing overflows on absurd values.
+        assert!(token_stands(
+            &token(u64::MAX, None, None),
+            active,
+            &cut_off(CUT_OFF_MS, None)
+        ));
+    }
+
+    #[test]
+    fn only_a_failing_session_cookie_on_a_public_route_counts_as_no_token() {
+        use TokenSource::{Cookie, Header, Query};
+        let failures = [
+            ApiError::InvalidCredentials,
+            ApiError::InvalidToken,
+            ApiError::TokenExpired,
+        ];
+        for error in &failures {
+            assert!(ignored_on(Route::Public, Cookie, error), "{error:?}");
+            // The client chose to send a bearer or query token: it still fails.
+            assert!(!ignored_on(Route::Public, Header, error));
+            assert!(!ignored_on(Route::Public, Query, error));
+            // Routes that act for their caller fail on any bad token, as in Directus.
+            assert!(!ignored_on(Route::Authenticated, Cookie, error));
+        }
+        // A cross-site request or an unavailable store is no stale cookie.
+        assert!(!ignored_on(Route::Public, Cookie, &ApiError::forbidden()));
+        assert!(!ignored_on(
+            Route::Public,
+            Cookie,
+            &ApiError::ServiceUnavailable {
+                service: "database",
+                reason: "away",
+                cause: None,
+            }
+        ));
+        let stale = Caller {
+            claims: None,
+            stale_session_cookie: true,
+        };
+        assert_eq!(
+            stale.cookies(),
+            vec![CookieChange::clear(AuthCookie::Session)]
+        );
+        assert!(Caller::default().cookies().is_empty());
+    }
 
     #[test]
     fn locks_double_from_the_fifth_failure_up_to_fifteen_minutes() {

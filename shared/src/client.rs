@@ -133,15 +133,23 @@ impl CookieChange {
 
     /// The `Set-Cookie` header value, with the configured name and attributes.
     pub fn header(&self, config: &Config) -> String {
-        let options: &CookieConfig = match self.cookie {
-            AuthCookie::Refresh => &config.refresh_cookie,
-            AuthCookie::Session => &config.session_cookie,
-        };
         crate::http::set_cookie(
-            options,
+            self.options(config),
             self.value.as_ref().map_or("", |v| v.expose()),
             self.max_age,
         )
+    }
+
+    /// The cookie's configured name.
+    pub fn name<'a>(&self, config: &'a Config) -> &'a str {
+        &self.options(config).name
+    }
+
+    fn options<'a>(&self, config: &'a Config) -> &'a CookieConfig {
+        match self.cookie {
+            AuthCookie::Refresh => &config.refresh_cookie,
+            AuthCookie::Session => &config.session_cookie,
+        }
     }
 }
 

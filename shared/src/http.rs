@@ -421,6 +421,36 @@ pub fn apply_cookies(
     }
 }
 
+/// `result` carrying `cookies`, whatever it is: an error is rendered here, as [`respond`] renders
+/// it, so the cookies go with it too. A cookie the answer sets already (the new session cookie
+/// of a session-mode login) is left as the answer sets it: one `Set-Cookie` per name. Without
+/// cookies, `result` as it is.
+pub fn with_cookies(
+    result: Result<HttpResponse, ApiError>,
+    config: &crate::config::Config,
+    cookies: &[CookieChange],
+) -> Result<HttpResponse, ApiError> {
+    if cookies.is_empty() {
+        return result;
+    }
+    let mut response = respond(result);
+    let already_set = |name: &str| {
+        response
+            .headers()
+            .get_all(header::SET_COOKIE)
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .any(|value| value.split_once('=').is_some_and(|(key, _)| key == name))
+    };
+    let missing: Vec<CookieChange> = cookies
+        .iter()
+        .filter(|change| !already_set(change.name(config)))
+        .cloned()
+        .collect();
+    apply_cookies(&mut response, config, &missing);
+    Ok(response)
+}
+
 /// A `Set-Cookie` value for `options`; an empty `value` with `max_age` 0 deletes the cookie.
 pub fn set_cookie(options: &crate::config::CookieConfig, value: &str, max_age: u64) -> String {
     let mut cookie = format!(
@@ -553,6 +583,48 @@ mod tests {
             form_values(&form("application/x-www-form-urlencoded", &huge), "token"),
             Err(ApiError::ContentTooLarge)
         ));
+    }
+
+    #[test]
+    fn cookies_go_with_every_answer_but_never_twice_under_one_name() {
+        use crate::client::AuthCookie;
+        let config = crate::state::unreachable_state().config;
+        let clear = [CookieChange::clear(AuthCookie::Session)];
+        let set_cookies = |response: &HttpResponse| -> Vec<String> {
+            response
+                .headers()
+                .get_all(header::SET_COOKIE)
+                .iter()
+                .map(|v| v.to_str().unwrap().to_owned())
+                .collect()
+        };
+        // An error is rendered with its status and the clearing cookie.
+        let refused = with_cookies(Err(ApiError::InvalidCredentials), &config, &clear).unwrap();
+        assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            set_cookies(&refused),
+            vec![set_cookie(&config.session_cookie, "", 0)]
+        );
+        // A success that sets no session cookie gets the clearing one.
+        let done = with_cookies(Ok(no_content()), &config, &clear).unwrap();
+        assert_eq!(done.status(), StatusCode::NO_CONTENT);
+        assert_eq!(set_cookies(&done).len(), 1);
+        // A session-mode login sets the new cookie: it stays the only one of that name.
+        let mut login = json(StatusCode::OK, &serde_json::json!({"data": {}}));
+        append_cookie(
+            &mut login,
+            &CookieChange::set(AuthCookie::Session, "new-token", 60).header(&config),
+        );
+        append_cookie(
+            &mut login,
+            &CookieChange::set(AuthCookie::Refresh, "other", 60).header(&config),
+        );
+        let login = with_cookies(Ok(login), &config, &clear).unwrap();
+        let cookies = set_cookies(&login);
+        assert_eq!(cookies.len(), 2, "{cookies:?}");
+        assert!(cookies[0].starts_with("directus_session_token=new-token;"));
+        // Nothing to carry: the result as it was, an error still an error.
+        assert!(with_cookies(Err(ApiError::InvalidCredentials), &config, &[]).is_err());
     }
 
     #[tokio::test]

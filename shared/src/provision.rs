@@ -8,8 +8,8 @@ use serde_json::{Map, Value};
 use crate::password::Passwords;
 use crate::sensitive::Sensitive;
 use crate::store::{
-    Collection, DirectoryUser, FieldDef, NewUser, Permission, Policy, Role, Settings, Store,
-    StoreError, User, UserStatus, ValueKind, item_sort_key,
+    Collection, DirectoryUser, FieldDef, NewUser, Permission, Policy, Revocation, Role, Settings,
+    Store, StoreError, User, UserChanges, UserStatus, ValueKind, item_sort_key,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -466,13 +466,6 @@ pub enum AccountAction {
     Delete,
 }
 
-/// Tokens are stamped in whole seconds, so revocation covers the whole current second: a token
-/// issued in it, even just after, is refused too (fail closed; logging in again a second later
-/// works).
-fn revocation_time() -> i64 {
-    crate::store::now_millis() / 1000 + 1
-}
-
 async fn existing_user(store: &Store, email: &str) -> Result<User, ProvisionError> {
     store
         .find_user_by_email(email)
@@ -492,7 +485,8 @@ pub async fn account_action(
 }
 
 /// [`account_action`] on a user already read: the one code path of the operator tool and of
-/// `PATCH`/`DELETE /users/{id}`.
+/// `DELETE /users/{id}`. The revocation is the store's millisecond cut-off (`User::cut_off`),
+/// the rule every revocation follows: a login just after it, in the same second, stands.
 pub async fn apply_account_action(
     store: &Store,
     user: &User,
@@ -508,7 +502,7 @@ pub async fn apply_account_action(
         AccountAction::Delete => store.delete_user(user).await?,
     }
     if action != AccountAction::Delete {
-        store.invalidate_tokens(&user.id, revocation_time()).await?;
+        store.invalidate_tokens(&user.id).await?;
     }
     store.revoke_user_sessions(&user.id).await
 }
@@ -528,19 +522,24 @@ pub async fn set_password(
         .hash(password)
         .await
         .map_err(|e| ProvisionError::Refused(e.to_string()))?;
-    Ok(replace_password(store, &user.id, &hash).await?)
+    Ok(replace_password(store, &user, &hash).await?)
 }
 
-/// Stores a new password hash, refuses earlier access tokens and ends every session: the one
-/// code path of [`set_password`] and of `PATCH /users/{id}`.
+/// Stores a new password hash and the revocation cut-off in one write (earlier access tokens
+/// and sessions end with it), then deletes every session. `Stale` when the user changed email
+/// or vanished since it was read.
 pub async fn replace_password(
     store: &Store,
-    user_id: &str,
+    user: &User,
     hash: &Sensitive,
 ) -> Result<usize, StoreError> {
-    store.set_password_hash(user_id, hash).await?;
-    store.invalidate_tokens(user_id, revocation_time()).await?;
-    store.revoke_user_sessions(user_id).await
+    let changes = UserChanges {
+        password_hash: Some(hash.clone()),
+        revocation: Some(Revocation { keep: None }),
+        ..UserChanges::default()
+    };
+    store.update_user(user, &changes).await?;
+    store.revoke_user_sessions(&user.id).await
 }
 
 /// Every user whose email contains `email_filter` (case-insensitively; every user without

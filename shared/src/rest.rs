@@ -36,13 +36,32 @@ pub fn issued_response(state: &AppState, issued: &Issued) -> HttpResponse {
     response
 }
 
+/// A public route ([`auth::Route::Public`]): the caller is resolved first, as on every route (a
+/// bad bearer or query token fails the request), then `handler` runs; a failing session cookie
+/// counts as no token, and the answer, whatever it is, clears it.
+async fn public_route(
+    state: &AppState,
+    request: &Request,
+    handler: impl std::future::Future<Output = Result<HttpResponse, ApiError>>,
+) -> Result<HttpResponse, ApiError> {
+    let caller = auth::caller_on(state, request, auth::Route::Public).await?;
+    http::with_cookies(handler.await, &state.config, &caller.cookies())
+}
+
 /// `POST /auth/login`.
 pub async fn login(
     state: &AppState,
     passwords: &Passwords,
     request: &Request,
 ) -> Result<HttpResponse, ApiError> {
-    auth::caller(state, request).await?;
+    public_route(state, request, login_route(state, passwords, request)).await
+}
+
+async fn login_route(
+    state: &AppState,
+    passwords: &Passwords,
+    request: &Request,
+) -> Result<HttpResponse, ApiError> {
     // The payload first: a malformed one is a 400 that touches nothing.
     let body = http::json_object(request)?;
     let email = http::required_email(&body)?;
@@ -118,7 +137,14 @@ pub async fn register(
     passwords: &Passwords,
     request: &Request,
 ) -> Result<HttpResponse, ApiError> {
-    auth::caller(state, request).await?;
+    public_route(state, request, register_route(state, passwords, request)).await
+}
+
+async fn register_route(
+    state: &AppState,
+    passwords: &Passwords,
+    request: &Request,
+) -> Result<HttpResponse, ApiError> {
     // The payload first: a malformed one is a 400 that touches nothing.
     let body = http::json_object(request)?;
     if let Some(unknown) = body.keys().find(|k| !ALLOWED_FIELDS.contains(&k.as_str())) {
@@ -236,7 +262,13 @@ pub async fn password_request(
     state: &AppState,
     request: &Request,
 ) -> Result<HttpResponse, ApiError> {
-    auth::caller(state, request).await?;
+    public_route(state, request, password_request_route(state, request)).await
+}
+
+async fn password_request_route(
+    state: &AppState,
+    request: &Request,
+) -> Result<HttpResponse, ApiError> {
     let body = http::json_object(request)?;
     let Some(Value::String(email)) = body.get("email") else {
         return Err(ApiError::payload("\"email\" field is required"));
@@ -256,7 +288,19 @@ pub async fn password_reset(
     passwords: &Passwords,
     request: &Request,
 ) -> Result<HttpResponse, ApiError> {
-    auth::caller(state, request).await?;
+    public_route(
+        state,
+        request,
+        password_reset_route(state, passwords, request),
+    )
+    .await
+}
+
+async fn password_reset_route(
+    state: &AppState,
+    passwords: &Passwords,
+    request: &Request,
+) -> Result<HttpResponse, ApiError> {
     let body = http::json_object(request)?;
     let field = |name: &str| match body.get(name) {
         Some(Value::String(value)) => Ok(Sensitive::new(value.clone())),
@@ -284,17 +328,20 @@ pub async fn password_reset(
 pub async fn verify_email(state: &AppState, request: &Request) -> HttpResponse {
     use crate::pages::verification::Refused;
     let navigation = http::is_navigation(request);
-    // A token presented with the link (a browser's session cookie) is checked as on every
-    // route; its refusal is about the session, not the link.
-    let (result, refused) = match auth::caller(state, request).await {
-        Err(error) => (Err(error), Refused::Session),
-        Ok(_) => (
-            verify_email_answer(state, request, navigation).await,
-            Refused::Link,
-        ),
-    };
+    // A public route: a failing session cookie counts as no token and the answer clears it; a
+    // token that still fails (a bad bearer, a cross-site cookie) is about the session, not the
+    // link, and the page says so.
+    let (result, refused, cookies) =
+        match auth::caller_on(state, request, auth::Route::Public).await {
+            Err(error) => (Err(error), Refused::Session, Vec::new()),
+            Ok(caller) => (
+                verify_email_answer(state, request, navigation).await,
+                Refused::Link,
+                caller.cookies(),
+            ),
+        };
     let failure = result.as_ref().err().map(|e| (e.status(), e.code()));
-    let response = http::respond_authenticated(request, &state.config, result);
+    let response = http::respond(http::with_cookies(result, &state.config, &cookies));
     match failure {
         Some((status, code)) if navigation => {
             // The same status and headers (Retry-After, Allow, a cleared cookie) as a page.

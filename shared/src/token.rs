@@ -35,6 +35,12 @@ pub struct AccessClaims {
     /// only to tell which session made a password change, never looked up per request).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sid: Option<String>,
+    /// Both session bindings (not Directus'): when the token's session was created, epoch
+    /// milliseconds. The token was issued no earlier, so a revocation cut-off (milliseconds)
+    /// can tell a token of a login just after it from one just before it in the same second,
+    /// which the whole-second `iat` cannot.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_created_ms: Option<i64>,
 }
 
 /// What ties an access token to its session.
@@ -42,9 +48,16 @@ pub struct AccessClaims {
 pub enum Binding<'a> {
     None,
     /// `sid`: names the session, not checked per request.
-    Sid(&'a str),
-    /// `session`: checked against the session item on every request.
-    Session(&'a str),
+    Sid(SessionRef<'a>),
+    /// `session` (`<id>.<generation>`): checked against the session item on every request.
+    Session(SessionRef<'a>),
+}
+
+/// The session a token is bound to: its claim value and its creation time (epoch ms).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionRef<'a> {
+    pub claim: &'a str,
+    pub created_ms: i64,
 }
 
 impl AccessClaims {
@@ -213,12 +226,16 @@ impl Tokens {
             exp: now_secs + ttl.as_secs(),
             iss: ISSUER.to_owned(),
             session: match binding {
-                Binding::Session(session) => Some(session.to_owned()),
+                Binding::Session(session) => Some(session.claim.to_owned()),
                 _ => None,
             },
             sid: match binding {
-                Binding::Sid(sid) => Some(sid.to_owned()),
+                Binding::Sid(sid) => Some(sid.claim.to_owned()),
                 _ => None,
+            },
+            session_created_ms: match binding {
+                Binding::Sid(session) | Binding::Session(session) => Some(session.created_ms),
+                Binding::None => None,
             },
         };
         let token = jsonwebtoken::encode(&self.header, &claims, &self.encoding)?;
@@ -348,7 +365,10 @@ mod tests {
                 None,
                 (false, false),
                 now(),
-                Binding::Session("abc.3"),
+                Binding::Session(SessionRef {
+                    claim: "abc.3",
+                    created_ms: 1_700_000_000_123,
+                }),
                 Duration::from_secs(86_400),
             )
             .unwrap();
@@ -358,13 +378,17 @@ mod tests {
         assert_eq!(claims.session_generation(), Some(("abc", 3)));
         assert_eq!(claims.session_id(), Some("abc"));
         assert_eq!(claims.sid, None);
+        assert_eq!(claims.session_created_ms, Some(1_700_000_000_123));
         let json_mode = tokens()
             .issue_bound(
                 "u1",
                 None,
                 (false, false),
                 now(),
-                Binding::Sid("abc"),
+                Binding::Sid(SessionRef {
+                    claim: "abc",
+                    created_ms: 1_700_000_000_456,
+                }),
                 tokens().ttl(),
             )
             .unwrap();
@@ -372,12 +396,20 @@ mod tests {
         assert_eq!(claims.session, None);
         assert_eq!(claims.session_id(), Some("abc"));
         assert_eq!(claims.session_generation(), None);
-        // Plain tokens carry neither claim.
+        assert_eq!(claims.session_created_ms, Some(1_700_000_000_456));
+        // Plain tokens carry none of these claims; tokens without it (issued by earlier
+        // versions) still verify.
         let plain = tokens().issue("u1", None, false, false, now()).unwrap();
         let raw: Value = jsonwebtoken::dangerous::insecure_decode_claims(&plain.token).unwrap();
         assert!(
-            raw.get("session").is_none() && raw.get("sid").is_none(),
+            raw.get("session").is_none()
+                && raw.get("sid").is_none()
+                && raw.get("session_created_ms").is_none(),
             "{raw}"
+        );
+        assert_eq!(
+            tokens().verify(&plain.token).unwrap().session_created_ms,
+            None
         );
     }
 

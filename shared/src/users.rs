@@ -22,8 +22,8 @@ use crate::password::Passwords;
 use crate::sensitive::Sensitive;
 use crate::state::AppState;
 use crate::store::{
-    Collection, FieldDef, MAX_USER_POLICIES, NewUser, Permission, Revocation, StoreError, User,
-    UserChanges, UserStatus, email_key, now_millis,
+    Collection, FieldDef, MAX_USER_POLICIES, NewUser, Permission, PolicyLinks, Revocation,
+    StoreError, User, UserChanges, UserStatus, email_key, now_millis,
 };
 use crate::token::AccessClaims;
 use lambda_http::RequestExt;
@@ -375,11 +375,9 @@ async fn write_changes(
 ) -> Result<(), ApiError> {
     match state.store.update_user(user, changes).await {
         Ok(()) => Ok(()),
-        Err(StoreError::AlreadyExists) => Err(ApiError::RecordNotUnique {
-            collection: COLLECTION,
-            field: "email",
-            value: changes.email.clone().unwrap_or_default().to_lowercase(),
-        }),
+        Err(StoreError::AlreadyExists) => {
+            Err(email_taken(changes.email.as_deref().unwrap_or_default()))
+        }
         Err(StoreError::Stale) => Err(ApiError::ServiceUnavailable {
             service: "database",
             reason: "The user changed while it was being updated, try again",
@@ -581,10 +579,8 @@ pub async fn update_me(
     } else {
         claims.session_id().map(str::to_owned)
     };
-    let revocation = (password_hash.is_some() || changes_access).then(|| Revocation {
-        now_secs: i64::try_from(crate::state::now_secs()).unwrap_or(i64::MAX),
-        keep: keep.clone(),
-    });
+    let revocation =
+        (password_hash.is_some() || changes_access).then(|| Revocation { keep: keep.clone() });
     changes.password_hash = password_hash;
     changes.revocation = revocation.clone();
     // Only onto the row the token was just checked against.
@@ -881,10 +877,14 @@ async fn target(state: &AppState, request: &Request) -> Result<Option<User>, Api
     Ok(state.store.get_user(&id).await?)
 }
 
-/// `PATCH /users/{id}` (administrators): names, email, role, status, password, policies. A new
-/// password, a suspension, or a change of role or status ends the user's sessions and refuses
-/// their earlier access tokens, through the operator tool's own functions
-/// ([`crate::provision`]). An unknown id is 204, as in Directus.
+/// `PATCH /users/{id}` (administrators): names, email, role, status, password, policies. Every
+/// check comes before any write: the role and policies exist, the password meets the policy,
+/// the new email is no other user's (400 RECORD_NOT_UNIQUE, the user untouched). Then one
+/// transaction writes everything ([`admin_changes`]): the profile, the email claim, the policy
+/// links, the new hash and, for a new password or a change of role or status, the revocation
+/// cut-off that ends the user's sessions and earlier access tokens; a failure writes nothing.
+/// Only then are the ended sessions' items deleted: the cut-off already ended them, so a
+/// failure there is logged, not answered. An unknown id is 204, as in Directus.
 pub async fn update(
     state: &AppState,
     passwords: &Passwords,
@@ -898,60 +898,84 @@ pub async fn update(
     let Some(user) = target(state, request).await? else {
         return Ok(http::no_content());
     };
+    ensure_email_free(state, &user, update.changes.email.as_deref()).await?;
     let password_hash = checked_update(state, passwords, &update).await?;
-
-    // A suspension goes through the operator tool's action; the rest is one update.
-    let mut changes = update.changes.clone();
-    let suspend =
-        changes.status == Some(UserStatus::Suspended) && user.status != UserStatus::Suspended;
-    if suspend {
-        changes.status = None;
-    }
-    let revoke = changes.role.as_ref().is_some_and(|role| *role != user.role)
-        || changes.status.is_some_and(|status| status != user.status);
-    if revoke || suspend || password_hash.is_some() {
-        // Stamp first: should a later step fail, the user's earlier tokens (which carry the old
-        // role) are already refused. Fails closed.
-        state
-            .store
-            .invalidate_tokens(
-                &user.id,
-                i64::try_from(crate::state::now_secs()).unwrap_or(i64::MAX),
-            )
-            .await?;
-    }
+    let current_policies = match &update.policies {
+        Some(_) => state.store.user_policies(&user.id).await?,
+        None => Vec::new(),
+    };
+    let changes = admin_changes(&user, update, password_hash, &current_policies);
     if !changes.is_empty() {
         write_changes(state, &user, &changes).await?;
     }
-    if let Some(policies) = &update.policies {
-        let current = state.store.user_access(&user.id).await?.policies;
-        state
-            .store
-            .replace_user_policies(&user.id, &current, policies)
-            .await?;
-    }
     let mut ended = 0;
-    if let Some(hash) = &password_hash {
-        ended += crate::provision::replace_password(&state.store, &user.id, hash).await?;
-    }
-    if suspend {
-        ended += crate::provision::apply_account_action(
-            &state.store,
-            &user,
-            crate::provision::AccountAction::Suspend,
-        )
-        .await?;
-    } else if revoke && password_hash.is_none() {
-        ended += crate::provision::apply_account_action(
-            &state.store,
-            &user,
-            crate::provision::AccountAction::EndSessions,
-        )
-        .await?;
+    if changes.revocation.is_some() {
+        match state.store.revoke_user_sessions(&user.id).await {
+            Ok(count) => ended = count,
+            Err(error) => tracing::error!(
+                user = %user.id,
+                %error,
+                "user updated; its sessions (already ended by the cut-off) could not be deleted"
+            ),
+        }
     }
     tracing::info!(user = %user.id, by = ?accountability.user, ended, "user updated");
     let body = crate::directory::serve(state, &accountability, &query, Some(&user.id)).await?;
     Ok(http::json(StatusCode::OK, &body))
+}
+
+/// What an administrator's update of `user` (as read) writes, in one transaction: the parsed
+/// changes, the new hash, the policy links that turn `current_policies` into the requested ones
+/// and, for a new password or a changed role or status, a revocation that keeps no session
+/// (the user's earlier tokens carry the old role). Conditional on the user being unchanged
+/// since it was read, so two concurrent updates cannot interleave their policy links. Empty
+/// when nothing changes. Pure.
+pub fn admin_changes(
+    user: &User,
+    update: UserUpdate,
+    password_hash: Option<Sensitive>,
+    current_policies: &[String],
+) -> UserChanges {
+    let mut changes = update.changes;
+    let revokes = password_hash.is_some()
+        || changes.role.as_ref().is_some_and(|role| *role != user.role)
+        || changes.status.is_some_and(|status| status != user.status);
+    changes.password_hash = password_hash;
+    changes.revocation = revokes.then_some(Revocation { keep: None });
+    changes.policies = update
+        .policies
+        .map(|wanted| PolicyLinks::between(current_policies, &wanted))
+        .filter(|links| !links.is_empty());
+    if !changes.is_empty() {
+        changes.unchanged_since = Some(user.updated_at);
+    }
+    changes
+}
+
+/// A new address for `user` must be no other user's: 400 RECORD_NOT_UNIQUE before anything is
+/// hashed or written. (The write's own condition still refuses an address taken in between,
+/// writing nothing.) Administrators only: everyone else's email change draws on the
+/// registration budget first.
+async fn ensure_email_free(
+    state: &AppState,
+    user: &User,
+    email: Option<&str>,
+) -> Result<(), ApiError> {
+    let Some(email) = email.filter(|email| email_key(email) != email_key(&user.email)) else {
+        return Ok(());
+    };
+    match state.store.email_holder(email).await? {
+        Some(holder) if holder != user.id => Err(email_taken(email)),
+        _ => Ok(()),
+    }
+}
+
+fn email_taken(email: &str) -> ApiError {
+    ApiError::RecordNotUnique {
+        collection: COLLECTION,
+        field: "email",
+        value: email.to_lowercase(),
+    }
 }
 
 /// `DELETE /users/{id}` (administrators): the operator tool's delete (the user, its email
@@ -1237,6 +1261,68 @@ mod tests {
         )
         .unwrap();
         assert_eq!(linked.policies, Some(vec!["p".into(), "q".into()]));
+    }
+
+    #[test]
+    fn an_administrators_update_is_one_write_that_revokes_only_when_access_changes() {
+        let user = User {
+            role: Some("r1".into()),
+            updated_at: 42,
+            ..stored_user("u1")
+        };
+        let parsed = |payload: Value| parse_update(&body(payload), true).unwrap();
+        let hash = || Some(Sensitive::new("$argon2id$new"));
+
+        // Nothing asked: nothing written.
+        let nothing = admin_changes(&user, parsed(json!({})), None, &[]);
+        assert!(nothing.is_empty(), "{nothing:?}");
+        // The same role, status and policies: no revocation, no links.
+        let same = admin_changes(
+            &user,
+            parsed(json!({"role": "r1", "status": "active", "policies": ["p"]})),
+            None,
+            &["p".to_owned()],
+        );
+        assert_eq!(same.revocation, None);
+        assert_eq!(same.policies, None);
+        // A name: written on the row as read, nothing revoked.
+        let named = admin_changes(&user, parsed(json!({"first_name": "Bea"})), None, &[]);
+        assert_eq!(named.first_name, Some(Some("Bea".into())));
+        assert_eq!(named.revocation, None);
+        assert_eq!(named.unchanged_since, Some(42));
+        // A new role, status or password ends every session, none kept.
+        for (payload, password) in [
+            (json!({"role": "r2"}), None),
+            (json!({"role": null}), None),
+            (json!({"status": "suspended"}), None),
+            (json!({"first_name": "Bea"}), hash()),
+        ] {
+            let changes = admin_changes(&user, parsed(payload.clone()), password, &[]);
+            assert_eq!(
+                changes.revocation,
+                Some(Revocation { keep: None }),
+                "{payload}"
+            );
+            assert_eq!(changes.unchanged_since, Some(42));
+        }
+        // Everything at once, in the one change: profile, hash, links and the cut-off.
+        let all = admin_changes(
+            &user,
+            parsed(json!({"email": "new@example.com", "role": "r2", "policies": ["q"]})),
+            hash(),
+            &["p".to_owned()],
+        );
+        assert_eq!(all.email.as_deref(), Some("new@example.com"));
+        assert_eq!(all.role, Some(Some("r2".into())));
+        assert!(all.password_hash.is_some());
+        assert_eq!(
+            all.policies,
+            Some(PolicyLinks {
+                unlink: vec!["p".into()],
+                link: vec!["q".into()],
+            })
+        );
+        assert!(all.revocation.is_some());
     }
 
     #[test]

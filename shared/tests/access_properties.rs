@@ -601,12 +601,10 @@ proptest! {
                         .filter(|new| blind("email") && *new != user.email),
                     first_name: blind("first_name").then(|| Some(first_name.clone())),
                     last_name: blind("last_name").then(|| Some(last_name.clone())),
+                    password_hash: Some(hash(&format!("second{index}"))),
                     ..UserChanges::default()
                 };
-                if !changes.is_empty() {
-                    state.store.update_user(&user, &changes).await.unwrap();
-                }
-                state.store.set_password_hash(id, &hash(&format!("second{index}"))).await.unwrap();
+                state.store.update_user(&user, &changes).await.unwrap();
             }
             // Users the caller cannot see at all exist only in the second dataset.
             if permissions.iter().all(|p| p.permissions.is_some()) {

@@ -1731,7 +1731,7 @@ async fn an_update_decided_on_a_stale_read_is_refused() {
     // A revocation lands between the read and the write (a millisecond later at least:
     // `updated_at` is the version the write is conditioned on).
     tokio::time::sleep(std::time::Duration::from_millis(3)).await;
-    store.invalidate_tokens(&user.id, 1).await.unwrap();
+    store.invalidate_tokens(&user.id).await.unwrap();
     let outcome = store
         .update_user(
             &user,
@@ -3163,4 +3163,574 @@ async fn an_administrator_setting_an_unverified_accounts_password_voids_its_late
         .activate_unverified(&user.id, &user.email, &activation)
         .await;
     assert!(matches!(refused, Err(StoreError::Stale)), "{refused:?}");
+}
+
+// ------------------------------------------------------------------------------------------
+// Revocation cut-offs in milliseconds, stale session cookies on public routes, and an
+// administrator's update as one write.
+
+/// A role that may read posts and change its own password (a self-service password change).
+async fn with_own_password_role(store: &Store) {
+    Document::from_json(
+        &json!({
+            "policies": [{
+                "id": "own-password",
+                "name": "Own password",
+                "permissions": [
+                    {"collection": "posts", "action": "read", "fields": ["*"]},
+                    {"collection": "directus_users", "action": "read", "fields": ["id"],
+                     "permissions": {"id": {"_eq": "$CURRENT_USER"}}},
+                    {"collection": "directus_users", "action": "update", "fields": ["password"],
+                     "permissions": {"id": {"_eq": "$CURRENT_USER"}}}
+                ]
+            }],
+            "roles": [{"id": "changer", "name": "Changer", "policies": ["own-password"]}]
+        })
+        .to_string(),
+    )
+    .unwrap()
+    .apply(store)
+    .await
+    .unwrap();
+}
+
+/// Logs in from its own client address (the login budget is per address) and returns the
+/// access token.
+async fn access_token_from(state: &AppState, address: &str, email: &str, password: &str) -> String {
+    let login = shared::rest::login(
+        state,
+        &cheap_passwords(),
+        &post_from(address, json!({"email": email, "password": password})),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{email} logs in: {e}"));
+    data_of(&login)["access_token"].as_str().unwrap().to_owned()
+}
+
+/// Waits until at least 600 ms of the current second are left, so what follows fits in it.
+async fn early_in_a_second() {
+    while shared::store::now_millis() % 1000 > 400 {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_revocation_ends_the_tokens_of_its_second_issued_before_it_and_not_those_after() {
+    use shared::flows::link_token::{Scope, password_fingerprint};
+    use shared::provision::{AccountAction, account_action, set_password};
+    let store = seeded_store().await;
+    with_own_password_role(&store).await;
+    let state = state_with(store.clone(), &[("PERMISSIONS_CACHE_TTL", "0")]);
+    let passwords = cheap_passwords();
+    for kind in ["reset", "own-change", "end-sessions", "set-password"] {
+        let email = format!("same-second-{kind}@example.com");
+        let mut new = new_user(&email);
+        new.role = Some("changer".into());
+        new.password_hash = passwords
+            .hash(&Sensitive::new("first-password"))
+            .await
+            .unwrap();
+        store.create_user(new).await.unwrap();
+        let mut password = "first-password".to_owned();
+        for attempt in 0.. {
+            assert!(
+                attempt < 20,
+                "{kind}: the logins and the revocation never fit one second"
+            );
+            let address = format!("198.51.100.{attempt}");
+            let login = |password: String| {
+                let (state, address, email) = (&state, address.clone(), email.clone());
+                async move { access_token_from(state, &address, &email, &password).await }
+            };
+            let changer = login(password.clone()).await;
+            early_in_a_second().await;
+            let before = login(password.clone()).await;
+            let next = format!("{kind}-passphrase-{attempt}");
+            let user = store.find_user_by_email(&email).await.unwrap().unwrap();
+            match kind {
+                "reset" => {
+                    let token_id = format!("same-second-{attempt}");
+                    store
+                        .put_reset_token(&token_id, &user.id, now() + 600)
+                        .await
+                        .unwrap();
+                    let (token, _) = state
+                        .links
+                        .issue(
+                            Scope::PasswordReset,
+                            &user.id,
+                            &user.email,
+                            Some(token_id),
+                            Some(password_fingerprint(user.password.as_ref())),
+                            u64::try_from(now()).unwrap(),
+                            std::time::Duration::from_secs(600),
+                            None,
+                        )
+                        .unwrap();
+                    shared::flows::password_reset::reset_password(
+                        &state,
+                        &passwords,
+                        shared::flows::password_reset::PasswordReset {
+                            token,
+                            password: Sensitive::new(next.clone()),
+                        },
+                        &shared::client::Client::default(),
+                    )
+                    .await
+                    .unwrap();
+                    password = next;
+                }
+                "own-change" => {
+                    let claims = state.tokens.verify(&changer).unwrap();
+                    shared::users::update_me(
+                        &state,
+                        &passwords,
+                        &claims,
+                        json!({"password": next}).as_object().unwrap().clone(),
+                        None,
+                        &shared::client::Client {
+                            ip: Some(address.clone()),
+                            ..Default::default()
+                        },
+                    )
+                    .await
+                    .unwrap();
+                    password = next;
+                }
+                "end-sessions" => {
+                    account_action(&store, &email, AccountAction::EndSessions)
+                        .await
+                        .unwrap();
+                }
+                _ => {
+                    set_password(&store, &passwords, &email, &Sensitive::new(next.clone()))
+                        .await
+                        .unwrap();
+                    password = next;
+                }
+            }
+            let after = login(password.clone()).await;
+            let cut_off = store
+                .find_user_by_email(&email)
+                .await
+                .unwrap()
+                .unwrap()
+                .cut_off()
+                .at_ms
+                .expect("the revocation stamped its cut-off");
+            let second = u64::try_from(cut_off / 1000).unwrap();
+            let iat = |token: &str| state.tokens.verify(token).unwrap().iat;
+            if iat(&before) != second || iat(&after) != second {
+                continue;
+            }
+            assert_eq!(
+                get_posts(&state, &before).await,
+                Err("INVALID_CREDENTIALS".into()),
+                "{kind}: a token issued just before the revocation, in its second"
+            );
+            assert_eq!(
+                get_posts(&state, &after).await,
+                Ok(200),
+                "{kind}: a login just after the revocation, in its second"
+            );
+            if kind == "own-change" {
+                // The session that made the change lives on.
+                assert_eq!(get_posts(&state, &changer).await, Ok(200));
+            }
+            break;
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_session_mode_token_is_over_once_its_session_began_before_the_cut_off() {
+    // A session the lagging by-user index did not list when the user's sessions were ended:
+    // its item survives, and its cookie must not.
+    let store = seeded_store().await;
+    let state = state_with(store.clone(), &[("PERMISSIONS_CACHE_TTL", "0")]);
+    let email = "lagging-session@example.com";
+    logged_in(&state, email).await;
+    let login = shared::rest::login(
+        &state,
+        &cheap_passwords(),
+        &post(json!({"email": email, "password": "d1r3ctu5", "mode": "session"})),
+    )
+    .await
+    .unwrap();
+    let cookie = login
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .find_map(|c| {
+            c.to_str()
+                .unwrap()
+                .strip_prefix("directus_session_token=")
+                .map(|rest| rest.split(';').next().unwrap().to_owned())
+        })
+        .expect("the session cookie");
+    let mut claims: Value = jsonwebtoken::dangerous::insecure_decode_claims(&cookie).unwrap();
+    assert!(claims["session_created_ms"].is_i64(), "{claims}");
+    let user = store.find_user_by_email(email).await.unwrap().unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    store.invalidate_tokens(&user.id).await.unwrap();
+
+    let check = |token: String| {
+        let state = &state;
+        async move {
+            shared::auth::verify_caller(
+                state,
+                Some(&shared::client::Presented {
+                    token,
+                    source: shared::http::TokenSource::Cookie,
+                }),
+                &shared::client::Site::default(),
+            )
+            .await
+            .map(|claims| claims.map(|c| c.id))
+            .map_err(|e| e.code().to_owned())
+        }
+    };
+    assert_eq!(check(cookie).await, Err("INVALID_CREDENTIALS".into()));
+    // The same cookie as an earlier version issued it (no session_created_ms) and stamped a
+    // second after the cut-off: its `iat` alone would pass; its session's start does not.
+    let object = claims.as_object_mut().unwrap();
+    object.remove("session_created_ms");
+    let later = user_cut_off_second(&store, &user.id).await + 1;
+    claims["iat"] = json!(later);
+    claims["exp"] = json!(later + 3600);
+    let legacy = jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        &claims,
+        &jsonwebtoken::EncodingKey::from_secret(b"integration-secret-of-at-least-32-bytes"),
+    )
+    .unwrap();
+    assert_eq!(check(legacy).await, Err("INVALID_CREDENTIALS".into()));
+}
+
+async fn user_cut_off_second(store: &Store, id: &str) -> i64 {
+    store
+        .get_user(id)
+        .await
+        .unwrap()
+        .unwrap()
+        .cut_off()
+        .at_ms
+        .unwrap()
+        / 1000
+}
+
+fn request(method: &str, uri: &str, headers: &[(&str, &str)], body: Value) -> lambda_http::Request {
+    let mut builder = http::Request::builder()
+        .method(method)
+        .uri(uri)
+        .header("content-type", "application/json");
+    for (name, value) in headers {
+        builder = builder.header(*name, *value);
+    }
+    builder.body(Body::Text(body.to_string())).unwrap()
+}
+
+fn set_cookies(response: &lambda_http::Response<Body>) -> Vec<String> {
+    response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_stale_session_cookie_does_not_keep_its_owner_from_signing_in() {
+    let store = seeded_store().await;
+    let state = state_with(store.clone(), &[("PERMISSIONS_CACHE_TTL", "0")]);
+    let passwords = cheap_passwords();
+    let email = "stale-cookie@example.com";
+    logged_in(&state, email).await;
+    let credentials = |mode: &str| json!({"email": email, "password": "d1r3ctu5", "mode": mode});
+    let session = shared::rest::login(&state, &passwords, &post(credentials("session")))
+        .await
+        .unwrap();
+    let cookie = set_cookies(&session)[0]
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    // The server ends the session (a reset, reuse detection, an administrator).
+    shared::provision::account_action(&store, email, shared::provision::AccountAction::EndSessions)
+        .await
+        .unwrap();
+    let clear = shared::http::set_cookie(&state.config.session_cookie, "", 0);
+
+    for mode in ["json", "cookie"] {
+        let login = shared::rest::login(
+            &state,
+            &passwords,
+            &request(
+                "POST",
+                "/auth/login",
+                &[("cookie", &cookie)],
+                credentials(mode),
+            ),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{mode}: {e}"));
+        assert_eq!(login.status(), 200, "{mode}");
+        assert!(
+            set_cookies(&login).contains(&clear),
+            "{mode}: {:?}",
+            set_cookies(&login)
+        );
+    }
+    // Session mode sets the new cookie, and only that one.
+    let login = shared::rest::login(
+        &state,
+        &passwords,
+        &request(
+            "POST",
+            "/auth/login",
+            &[("cookie", &cookie)],
+            credentials("session"),
+        ),
+    )
+    .await
+    .unwrap();
+    let session_cookies: Vec<String> = set_cookies(&login)
+        .into_iter()
+        .filter(|c| c.starts_with("directus_session_token="))
+        .collect();
+    assert_eq!(session_cookies.len(), 1, "{session_cookies:?}");
+    assert_ne!(session_cookies[0], clear);
+    // A failed login with the stale cookie is answered as a failed login, the cookie cleared.
+    let wrong = shared::rest::login(
+        &state,
+        &passwords,
+        &request(
+            "POST",
+            "/auth/login",
+            &[("cookie", &cookie)],
+            json!({"email": email, "password": "not-the-password"}),
+        ),
+    )
+    .await
+    .unwrap();
+    assert_eq!(wrong.status(), 401);
+    assert!(set_cookies(&wrong).contains(&clear));
+    // Registration too.
+    let register = shared::rest::register(
+        &state,
+        &passwords,
+        &request(
+            "POST",
+            "/users/register",
+            &[("cookie", &cookie)],
+            json!({"email": "someone-else@example.com", "password": "d1r3ctu5"}),
+        ),
+    )
+    .await
+    .unwrap();
+    assert_eq!(register.status(), 204);
+    assert!(set_cookies(&register).contains(&clear));
+    // The same token as a bearer token still fails: the client chose to send it.
+    let stale = cookie.split_once('=').unwrap().1;
+    let bearer = shared::rest::login(
+        &state,
+        &passwords,
+        &request(
+            "POST",
+            "/auth/login",
+            &[("authorization", &format!("Bearer {stale}"))],
+            credentials("json"),
+        ),
+    )
+    .await;
+    assert_eq!(bearer.unwrap_err().code(), "INVALID_CREDENTIALS");
+    // And a route that acts for its caller still refuses the cookie.
+    let me = shared::rest::read_me(
+        &state,
+        &request("GET", "/users/me", &[("cookie", &cookie)], Value::Null),
+    )
+    .await;
+    assert_eq!(me.unwrap_err().code(), "INVALID_CREDENTIALS");
+}
+
+#[tokio::test]
+async fn an_administrators_update_is_checked_first_and_written_at_once() {
+    let store = seeded_store().await;
+    let state = state_with(store.clone(), &[("PERMISSIONS_CACHE_TTL", "0")]);
+    let passwords = cheap_passwords();
+    let admin_role = "7c1e2d3f-4a5b-4c6d-8e9f-0a1b2c3d4e5f";
+    let user_role = "0b6f1f0e-7c1d-4c8e-9f55-6a2b9d7e3c10";
+    let read_posts = "5e4a4c51-2d0a-4a43-9b8e-3c1f0f6f7a01";
+    shared::provision::create_user(
+        &store,
+        &passwords,
+        "patch-admin@example.com",
+        &Sensitive::new("an administrator's passphrase"),
+        Some(admin_role),
+    )
+    .await
+    .unwrap();
+    let admin = full_login(
+        &state,
+        "patch-admin@example.com",
+        "an administrator's passphrase",
+    )
+    .await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    logged_in(&state, "taken@example.com").await;
+    let refresh = logged_in(&state, "patched@example.com").await;
+    let access = full_login(&state, "patched@example.com", "d1r3ctu5").await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let before = store
+        .find_user_by_email("patched@example.com")
+        .await
+        .unwrap()
+        .unwrap();
+    let patch = |body: Value| {
+        let (state, passwords, admin, id) = (&state, &passwords, &admin, before.id.clone());
+        async move {
+            shared::users::update(
+                state,
+                passwords,
+                &request(
+                    "PATCH",
+                    &format!("/users/{id}"),
+                    &[("authorization", &format!("Bearer {admin}"))],
+                    body,
+                ),
+            )
+            .await
+        }
+    };
+
+    // A taken email, with a role, a password and policies: refused, and nothing changed.
+    let refused = patch(json!({
+        "role": admin_role,
+        "email": "Taken@example.com",
+        "password": "a new passphrase",
+        "policies": [read_posts],
+        "first_name": "Changed",
+    }))
+    .await;
+    assert_eq!(refused.unwrap_err().code(), "RECORD_NOT_UNIQUE");
+    let after = store.get_user(&before.id).await.unwrap().unwrap();
+    assert_eq!(after, before, "the user is as it was");
+    assert!(store.user_policies(&before.id).await.unwrap().is_empty());
+    assert_eq!(get_posts(&state, &access).await, Ok(200), "still logged in");
+    let refresh = refresh_with(&state, &refresh)
+        .await
+        .expect("the session lives on");
+
+    // Everything at once.
+    let done = patch(json!({
+        "role": user_role,
+        "email": "Moved@example.com",
+        "password": "a new passphrase",
+        "policies": [read_posts],
+        "first_name": "Changed",
+        "status": "active",
+    }))
+    .await
+    .unwrap();
+    assert_eq!(done.status(), 200);
+    let after = store.get_user(&before.id).await.unwrap().unwrap();
+    assert_eq!(after.email, "Moved@example.com");
+    assert_eq!(after.first_name.as_deref(), Some("Changed"));
+    assert_eq!(after.role.as_deref(), Some(user_role));
+    assert!(
+        passwords
+            .verify(&Sensitive::new("a new passphrase"), after.password.as_ref())
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store.user_policies(&before.id).await.unwrap(),
+        vec![read_posts]
+    );
+    assert!(
+        after.cut_off().at_ms.is_some(),
+        "a new password ends the sessions"
+    );
+    assert_eq!(
+        get_posts(&state, &access).await,
+        Err("INVALID_CREDENTIALS".into())
+    );
+    assert_eq!(
+        refresh_with(&state, refresh["refresh_token"].as_str().unwrap())
+            .await
+            .unwrap_err(),
+        "INVALID_CREDENTIALS"
+    );
+    assert!(
+        store
+            .find_user_by_email("patched@example.com")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        login_code(&state, "moved@example.com", "a new passphrase")
+            .await
+            .is_ok()
+    );
+    // A name alone changes the name and ends nothing.
+    let fresh = full_login(&state, "moved@example.com", "a new passphrase").await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    patch(json!({"last_name": "Renamed", "policies": []}))
+        .await
+        .unwrap();
+    let renamed = store.get_user(&before.id).await.unwrap().unwrap();
+    assert_eq!(renamed.last_name.as_deref(), Some("Renamed"));
+    assert_eq!(renamed.cut_off(), after.cut_off());
+    assert!(store.user_policies(&before.id).await.unwrap().is_empty());
+    assert_eq!(get_posts(&state, &fresh).await, Ok(200));
+}
+
+#[tokio::test]
+async fn an_update_whose_email_is_taken_writes_none_of_its_parts() {
+    let store = fresh_store().await;
+    let user = store
+        .create_user(new_user("parts@example.com"))
+        .await
+        .unwrap();
+    store
+        .create_user(new_user("occupied@example.com"))
+        .await
+        .unwrap();
+    let outcome = store
+        .update_user(
+            &user,
+            &shared::store::UserChanges {
+                email: Some("occupied@example.com".into()),
+                password_hash: Some(Sensitive::new("$argon2id$other")),
+                revocation: Some(shared::store::Revocation { keep: None }),
+                policies: Some(shared::store::PolicyLinks {
+                    unlink: Vec::new(),
+                    link: vec!["p1".into()],
+                }),
+                unchanged_since: Some(user.updated_at),
+                ..Default::default()
+            },
+        )
+        .await;
+    assert!(
+        matches!(outcome, Err(StoreError::AlreadyExists)),
+        "{outcome:?}"
+    );
+    assert_eq!(store.get_user(&user.id).await.unwrap().unwrap(), user);
+    assert!(store.user_policies(&user.id).await.unwrap().is_empty());
+    assert_eq!(
+        store.email_holder("PARTS@example.com").await.unwrap(),
+        Some(user.id.clone())
+    );
+    assert_eq!(
+        store.email_holder("nobody@example.com").await.unwrap(),
+        None
+    );
 }

@@ -281,6 +281,20 @@ pub fn now_secs() -> u64 {
         .as_secs()
 }
 
+/// Waits until at least 600 ms of the current second are left, so that what follows (a few
+/// requests) most likely happens within one second: what a test of whole-second `iat` against a
+/// millisecond revocation cut-off needs.
+pub async fn early_in_a_second() {
+    while SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock after 1970")
+        .subsec_millis()
+        > 400
+    {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+}
+
 /// A response reduced to what tests assert on.
 #[derive(Debug)]
 pub struct Reply {

@@ -27,17 +27,22 @@ pub async fn handle(app: &App, request: Request) -> Result<Response<Body>, Error
 }
 
 /// Directus' order: the body parser's errors, then the token's (the REST envelope, before
-/// GraphQL parses anything), then the document against the caller's schema.
+/// GraphQL runs anything), then the document against the caller's schema. A request of public
+/// mutations alone (login, registration, password reset) treats a failing session cookie as no
+/// token and clears it, as the REST routes do.
 async fn serve(app: &App, request: &Request) -> Result<HttpResponse, ApiError> {
     let incoming = Incoming::read(request, app.schemas.limits())?;
-    let claims = shared::auth::caller(&app.state, request).await?;
+    let route = shared::graphql::system::route_of(&incoming, app.schemas.limits());
+    let caller = shared::auth::caller_on(&app.state, request, route).await?;
+    let cookies = caller.cookies();
     let system = System {
         state: app.state.clone(),
         passwords: app.passwords.clone(),
-        claims,
+        claims: caller.claims,
         client: shared::http::client(request, &app.state.config),
     };
-    shared::graphql::system::serve(&app.schemas, incoming, system).await
+    let result = shared::graphql::system::serve(&app.schemas, incoming, system).await;
+    shared::http::with_cookies(result, &app.state.config, &cookies)
 }
 
 #[cfg(test)]

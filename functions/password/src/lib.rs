@@ -4,7 +4,7 @@
 use lambda_http::{Body, Error, Request, Response};
 use shared::ApiError;
 use shared::AppState;
-use shared::http::respond_authenticated;
+use shared::http::respond;
 use shared::password::Passwords;
 
 pub async fn handle(
@@ -20,7 +20,9 @@ pub async fn handle(
     } else {
         Err(ApiError::RouteNotFound(path.to_owned()))
     };
-    Ok(respond_authenticated(&request, &state.config, result))
+    // A public route: its session cookie is judged (and cleared when stale) by the route
+    // itself; an error of the route never clears a cookie that still works.
+    Ok(respond(result))
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 
 use lambda_http::{Body, Error, Request, Response};
 use shared::AppState;
-use shared::http::respond_authenticated;
+use shared::http::respond;
 use shared::password::Passwords;
 
 pub async fn handle(
@@ -11,7 +11,9 @@ pub async fn handle(
     request: Request,
 ) -> Result<Response<Body>, Error> {
     let result = shared::rest::register(state, passwords, &request).await;
-    Ok(respond_authenticated(&request, &state.config, result))
+    // A public route: its session cookie is judged (and cleared when stale) by the route
+    // itself; an error of the route never clears a cookie that still works.
+    Ok(respond(result))
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use lru::LruCache;
 
 use super::Accountability;
-use crate::store::{Collection, Settings, Store, StoreError, UserStatus};
+use crate::store::{Collection, CutOff, Settings, Store, StoreError, UserStatus};
 
 const MAX_ENTRIES: usize = 10_000;
 
@@ -61,9 +61,8 @@ type CallerKey = (Option<String>, Option<String>);
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokenStanding {
     pub status: UserStatus,
-    pub tokens_valid_after: Option<i64>,
-    /// The session a self-service password change kept valid across the cut-off.
-    pub kept_session: Option<String>,
+    /// The user's last revocation (and the session it kept).
+    pub cut_off: CutOff,
 }
 
 #[derive(Debug)]
@@ -103,7 +102,7 @@ impl AccessCache {
         Ok(resolved)
     }
 
-    /// The user's status and revocation time (`None`: the user is gone), cached like policies,
+    /// The user's status and revocation cut-off (`None`: the user is gone), cached like policies,
     /// so a revocation reaches every warm function within the cache's lifetime.
     pub async fn standing(
         &self,
@@ -115,8 +114,7 @@ impl AccessCache {
         }
         let standing = store.get_user(user_id).await?.map(|user| TokenStanding {
             status: user.status,
-            tokens_valid_after: user.tokens_valid_after,
-            kept_session: user.kept_session,
+            cut_off: user.cut_off(),
         });
         self.standings
             .put(user_id.to_owned(), standing.clone(), Instant::now());

@@ -207,22 +207,17 @@ pub async fn reset_password(
         .hash(&input.password)
         .await
         .map_err(|e| ApiError::Internal(Box::new(e)))?;
-    let now = i64::try_from(now_secs()).unwrap_or(i64::MAX);
-    match state
-        .store
-        .reset_password(token_id, &user.id, &hash, now)
-        .await
-    {
+    match state.store.reset_password(token_id, &user.id, &hash).await {
         Ok(()) => {}
         // Spent, expired, or the user changed meanwhile.
         Err(StoreError::Stale) => return Err(ApiError::forbidden()),
         Err(other) => return Err(other.into()),
     }
     // The password is written and the token spent: the reset has happened, whatever follows.
-    // The cut-offs written with it already end every earlier session (a refresh checks
-    // `sessions_valid_after`, `User::ended_session`) and access token (`tokens_valid_after`,
-    // session-mode ones included); this only removes the session items, so a failure here is
-    // logged, not answered (a retry would find the token spent and answer 403).
+    // The cut-off written with it already ends every earlier session and access token
+    // (`User::cut_off`: a refresh, the caller check and a session-mode token's session check
+    // all apply it); this only removes the session items, so a failure here is logged, not
+    // answered (a retry would find the token spent and answer 403).
     match state.store.revoke_user_sessions(&user.id).await {
         Ok(ended) => tracing::info!(user = %user.id, sessions = ended, "password reset"),
         Err(error) => tracing::error!(

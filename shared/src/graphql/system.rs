@@ -27,7 +27,7 @@ use serde_json::{Map, Value};
 use super::limits::Limits;
 use super::transport::{self, Incoming, Options};
 use crate::access::Accountability;
-use crate::auth::{self, Credentials, Issued, Mode, Presentation};
+use crate::auth::{self, Credentials, Issued, Mode, Presentation, Route};
 use crate::client::Client;
 use crate::error::ApiError;
 use crate::flows::password_reset::{self, PasswordRequest, PasswordReset};
@@ -49,6 +49,34 @@ pub const SENSITIVE: &[&str] = &[
     "auth_password_reset",
     "users_register",
 ];
+
+/// The mutations that act for nobody: a request of these alone is a public route
+/// ([`crate::auth::Route::Public`]), where a failing session cookie counts as no token and is
+/// cleared. Refresh and logout judge the session cookie themselves, as over REST.
+pub const PUBLIC_MUTATIONS: &[&str] = &[
+    "auth_login",
+    "users_register",
+    "users_register_verify",
+    "auth_password_request",
+    "auth_password_reset",
+];
+
+/// How a `/graphql/system` request treats its caller's token: a public route when the
+/// operation it runs is a mutation of [`PUBLIC_MUTATIONS`] alone, an authenticated one for
+/// anything else (a query, a document that does not parse, any other root field).
+pub fn route_of(incoming: &Incoming, limits: &Limits) -> Route {
+    match incoming.mutation_root_fields(limits) {
+        Some(fields)
+            if !fields.is_empty()
+                && fields
+                    .iter()
+                    .all(|field| PUBLIC_MUTATIONS.contains(&field.as_str())) =>
+        {
+            Route::Public
+        }
+        _ => Route::Authenticated,
+    }
+}
 
 /// The mutations of the system scope, each present when its builder says so for the caller.
 pub const MUTATIONS: &[fn(&Shape) -> Option<Field>] = &[
@@ -720,6 +748,66 @@ mod tests {
 
     fn sdl(shape: &Shape) -> String {
         build(shape, &Limits::default()).unwrap().sdl()
+    }
+
+    fn incoming(body: Value) -> Incoming {
+        let request = lambda_http::http::Request::builder()
+            .method("POST")
+            .uri("/graphql/system")
+            .header("content-type", "application/json")
+            .body(lambda_http::Body::Text(body.to_string()))
+            .unwrap();
+        Incoming::read(&request, &Limits::default()).unwrap()
+    }
+
+    #[test]
+    fn only_a_request_of_public_mutations_alone_is_a_public_route() {
+        let route = |body: Value| route_of(&incoming(body), &Limits::default());
+        for public in [
+            serde_json::json!({"query": "mutation { auth_login(email: \"a@b.co\", password: \"x\") { expires } }"}),
+            serde_json::json!({"query": "mutation R($e: String!) { a: users_register(email: $e, password: \"x\") b: auth_password_request(email: $e) }"}),
+            serde_json::json!({"query": "mutation { ...F } fragment F on Mutation { users_register_verify(token: \"t\") }"}),
+            serde_json::json!({"query": "mutation P { auth_password_reset(token: \"t\", password: \"p\") } query Q { server_ping }", "operationName": "P"}),
+        ] {
+            assert_eq!(route(public.clone()), Route::Public, "{public}");
+        }
+        for authenticated in [
+            // Anything that acts for the caller, alone or next to a public mutation.
+            serde_json::json!({"query": "mutation { auth_login(email: \"a@b.co\", password: \"x\") { expires } create_users_item(data: {}) { id } }"}),
+            serde_json::json!({"query": "mutation { auth_refresh(mode: session) { expires } }"}),
+            serde_json::json!({"query": "mutation { auth_logout(mode: session) }"}),
+            serde_json::json!({"query": "mutation { ... on Mutation { create_users_items(data: []) } }"}),
+            serde_json::json!({"query": "{ users_me { id } }"}),
+            serde_json::json!({"query": "query { server_ping }"}),
+            // Not a public mutation by name: aliases do not count.
+            serde_json::json!({"query": "mutation { auth_login: create_users_item(data: {}) { id } }"}),
+            // The other operation of the document is the one that runs.
+            serde_json::json!({"query": "mutation P { auth_login(email: \"a@b.co\", password: \"x\") { expires } } query Q { users_me { id } }", "operationName": "Q"}),
+            serde_json::json!({"query": "mutation P { auth_login(email: \"a@b.co\", password: \"x\") { expires } } mutation Q { auth_logout }"}),
+            // Nothing that parses, or nothing at all.
+            serde_json::json!({"query": "mutation { auth_login("}),
+            serde_json::json!({"query": "mutation { }"}),
+            serde_json::json!({"query": 5}),
+            serde_json::json!({}),
+        ] {
+            assert_eq!(
+                route(authenticated.clone()),
+                Route::Authenticated,
+                "{authenticated}"
+            );
+        }
+        // Past the token limit the document is not even parsed.
+        let long = format!(
+            "mutation {{ {} }}",
+            (0..2000)
+                .map(|i| format!("a{i}: auth_password_request(email: \"a@b.co\")"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        );
+        assert_eq!(
+            route(serde_json::json!({ "query": long })),
+            Route::Authenticated
+        );
     }
 
     #[test]

@@ -171,6 +171,36 @@ impl Incoming {
     }
 }
 
+impl Incoming {
+    /// The root fields (names, not aliases; fragments followed) of the operation this request
+    /// would run, when that operation is a mutation of a document that parses within the token
+    /// limit; `None` for anything else. Read before the caller is resolved, to tell a request
+    /// of public mutations alone (`system::route_of`); [`execute`] still checks and runs the
+    /// document as always.
+    pub fn mutation_root_fields(&self, limits: &Limits) -> Option<Vec<String>> {
+        let QueryIn::Text(query) = &self.query else {
+            return None;
+        };
+        if token_past_limit(query, limits.token_limit).is_some() {
+            return None;
+        }
+        let document = async_graphql::parser::parse_query(query).ok()?;
+        let operation = select(&document, self.operation_name.as_deref())?;
+        if operation.node.ty != OperationType::Mutation {
+            return None;
+        }
+        let mut names = Vec::new();
+        walk_fields(
+            &document,
+            &operation.node.selection_set.node,
+            &mut Vec::new(),
+            false,
+            &mut |field| names.push(field.node.name.node.to_string()),
+        );
+        Some(names)
+    }
+}
+
 fn variables_in(value: Option<&Value>) -> VariablesIn {
     match value {
         None | Some(Value::Null) => VariablesIn::None,

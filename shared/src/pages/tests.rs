@@ -338,7 +338,14 @@ fn the_script_calls_only_the_same_origin_api_and_never_stores_tokens() {
     assert!(SCRIPT.contains("mode: 'session'"));
     assert!(!SCRIPT.contains("localStorage"));
     assert!(!SCRIPT.contains("access_token"));
-    assert_eq!(dom_sinks(SCRIPT), Vec::<String>::new());
+    // One reviewed navigation: back to the app after sign-in. `data-redirect` is rendered only
+    // for an address the server checked against PAGES_REDIRECT_ALLOW_LIST (an http(s) URL whose
+    // origin and path an operator listed), so no `javascript:` URL can reach it. Any other sink,
+    // or this one with another argument, fails.
+    const RETURN: &str = "location.assign(body.dataset.redirect || 'posts');";
+    assert_eq!(SCRIPT.matches(RETURN).count(), 1, "the return navigation");
+    let line = SCRIPT[..SCRIPT.find(RETURN).unwrap()].lines().count();
+    assert_eq!(dom_sinks(SCRIPT), vec![format!("line {line}: assign(…)")]);
     assert!(!SCRIPT.contains("http://") && !SCRIPT.contains("https://"));
     // Renewal: every timer is capped below setTimeout's 2^31 ms limit (over it, it fires at
     // once, in a loop), and only a non-transient failure ends the session.

@@ -309,6 +309,14 @@ impl Store {
         &self,
         pk: &str,
     ) -> Result<Vec<HashMap<String, AttributeValue>>, StoreError> {
+        self.query_partition_read(pk, false).await
+    }
+
+    async fn query_partition_read(
+        &self,
+        pk: &str,
+        consistent: bool,
+    ) -> Result<Vec<HashMap<String, AttributeValue>>, StoreError> {
         let mut items = Vec::new();
         let mut start = None;
         loop {
@@ -318,6 +326,7 @@ impl Store {
                 .table_name(&self.tables.config)
                 .key_condition_expression("pk = :pk")
                 .expression_attribute_values(":pk", AttributeValue::S(pk.to_owned()))
+                .consistent_read(consistent)
                 .set_exclusive_start_key(start)
                 .send()
                 .await?;
@@ -407,6 +416,25 @@ impl Store {
             .buffered(POLICY_LOOKUPS_AT_ONCE)
             .try_collect()
             .await
+    }
+
+    /// The user's own policy links, read strongly consistent: a change decided on them must
+    /// see every change committed before it.
+    pub async fn user_policies(&self, user_id: &str) -> Result<Vec<String>, StoreError> {
+        self.query_partition_read(&user_access_pk(user_id), true)
+            .await?
+            .into_iter()
+            .filter(|item| {
+                item.get("sk")
+                    .and_then(|v| v.as_s().ok())
+                    .is_some_and(|sk| sk.starts_with("access#"))
+            })
+            .map(|item| {
+                Ok(serde_dynamo::from_item::<_, Keyed<AccessLink>>(item)?
+                    .record
+                    .policy)
+            })
+            .collect()
     }
 
     pub async fn public_access(&self) -> Result<AccessRows, StoreError> {
@@ -511,40 +539,5 @@ impl Store {
                     .collection)
             })
             .collect()
-    }
-
-    /// Detaches a policy from a holder; detaching one that is not attached is not an error.
-    pub async fn delete_access(
-        &self,
-        holder_pk: String,
-        policy_id: &str,
-    ) -> Result<(), StoreError> {
-        self.client
-            .delete_item()
-            .table_name(&self.tables.config)
-            .key("pk", AttributeValue::S(holder_pk))
-            .key("sk", AttributeValue::S(format!("access#{policy_id}")))
-            .send()
-            .await?;
-        Ok(())
-    }
-
-    /// Makes `wanted` the user's own policies: links `wanted` has and `current` lacks are
-    /// written, links `current` has and `wanted` lacks are deleted (nothing else is touched).
-    pub async fn replace_user_policies(
-        &self,
-        user_id: &str,
-        current: &[String],
-        wanted: &[String],
-    ) -> Result<(), StoreError> {
-        // Removals first: a failure part-way leaves the user with fewer policies, never with
-        // both the old and the new set.
-        for policy in current.iter().filter(|p| !wanted.contains(p)) {
-            self.delete_access(user_access_pk(user_id), policy).await?;
-        }
-        for policy in wanted.iter().filter(|p| !current.contains(p)) {
-            self.put_access(user_access_pk(user_id), policy).await?;
-        }
-        Ok(())
     }
 }

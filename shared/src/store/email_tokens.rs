@@ -218,15 +218,14 @@ impl Store {
 
     /// Spends reset token `token_id` (it must exist, be `user_id`'s and be unexpired) and, in
     /// the same transaction, stores the new password hash of the active user `user_id` and
-    /// stamps the revocation cut-offs: every access token issued before `now_secs` and every
-    /// session created before now ends. `Stale` when the token is spent, expired or another
+    /// stamps the revocation cut-off (`User::cut_off`): every session created and every access
+    /// token issued before this moment ends. `Stale` when the token is spent, expired or another
     /// user's, or the user is gone or not active; nothing is written then.
     pub async fn reset_password(
         &self,
         token_id: &str,
         user_id: &str,
         password_hash: &Sensitive,
-        now_secs: i64,
     ) -> Result<(), StoreError> {
         let now = now_millis();
         let spend = Delete::builder()
@@ -234,20 +233,19 @@ impl Store {
             .key("pk", AttributeValue::S(reset_pk(token_id)))
             .condition_expression("user_id = :id AND expires_at > :now")
             .expression_attribute_values(":id", AttributeValue::S(user_id.to_owned()))
-            .expression_attribute_values(":now", AttributeValue::N(now_secs.to_string()))
+            .expression_attribute_values(":now", AttributeValue::N((now / 1000).to_string()))
             .build()
             .map_err(malformed)?;
         let user = Update::builder()
             .table_name(&self.tables.users)
             .key("pk", AttributeValue::S(user_pk(user_id)))
             .update_expression(
-                "SET password = :hash, tokens_valid_after = :secs, sessions_valid_after = :ms, updated_at = :ms REMOVE kept_session",
+                "SET password = :hash, sessions_valid_after = :ms, updated_at = :ms REMOVE kept_session",
             )
             .condition_expression("#status = :active")
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":active", AttributeValue::S("active".into()))
             .expression_attribute_values(":hash", AttributeValue::S(password_hash.expose().to_owned()))
-            .expression_attribute_values(":secs", AttributeValue::N(now_secs.to_string()))
             .expression_attribute_values(":ms", AttributeValue::N(now.to_string()))
             .build()
             .map_err(malformed)?;

@@ -33,8 +33,8 @@ pub use schema::{USER_DIRECTORY_INDEX, USER_DIRECTORY_PROJECTION, ensure_tables}
 pub use sessions::Session;
 pub use throttle::{FORGET_AFTER_MS, LoginFailures, Reservation};
 pub use users::{
-    DirectoryPage, DirectoryUser, MAX_PENDING_REGISTRATIONS, MAX_USER_POLICIES, NewUser,
-    PendingRegistration, Revocation, User, UserChanges, UserStatus, email_key,
+    CutOff, DirectoryPage, DirectoryUser, MAX_PENDING_REGISTRATIONS, MAX_USER_POLICIES, NewUser,
+    PendingRegistration, PolicyLinks, Revocation, User, UserChanges, UserStatus, email_key,
 };
 
 /// Connect, per-attempt and whole-operation limits, so no request waits on DynamoDB longer than

@@ -33,12 +33,14 @@ pub struct User {
     pub last_name: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
-    /// Epoch seconds: access tokens issued before it are refused (set by a password change, a
-    /// suspension, or an administrator ending the user's sessions).
+    /// Epoch seconds: the revocation cut-off as earlier versions wrote it (a whole second, next
+    /// to `sessions_valid_after`). Read only, through [`User::cut_off`]; never written now.
     #[serde(default)]
     pub tokens_valid_after: Option<i64>,
-    /// Epoch milliseconds of the same cut-off, for sessions: a session created before it is
-    /// over, whether or not the by-user index listed it when sessions were ended.
+    /// Epoch milliseconds: the revocation cut-off (set by a password change or reset, a
+    /// suspension, an administrator or the operator tool ending the user's sessions). Sessions
+    /// created before it are over, whether or not the by-user index listed them when sessions
+    /// were ended, and so are access tokens issued before it ([`CutOff`]).
     #[serde(default)]
     pub sessions_valid_after: Option<i64>,
     /// The one session a self-service password change kept (the one that made it): its tokens
@@ -48,14 +50,47 @@ pub struct User {
 }
 
 impl User {
+    /// Where the user's last revocation drew the line.
+    pub fn cut_off(&self) -> CutOff {
+        // Items written by earlier versions may hold a whole-second stamp only, or one a second
+        // later than the millisecond one (the operator tool rounded up): the later one holds.
+        let legacy = self
+            .tokens_valid_after
+            .map(|secs| secs.saturating_mul(1000));
+        CutOff {
+            at_ms: self.sessions_valid_after.max(legacy),
+            kept_session: self.kept_session.clone(),
+        }
+    }
+
     /// True when `session` began before the user's sessions were last ended.
     pub fn ended_session(&self, session: &super::Session) -> bool {
-        let cut_off = self.sessions_valid_after.or_else(|| {
-            self.tokens_valid_after
-                .map(|secs| secs.saturating_mul(1000))
-        });
-        cut_off.is_some_and(|after| session.created_at < after)
-            && self.kept_session.as_deref() != Some(session.id.as_str())
+        self.cut_off().ends_session(&session.id, session.created_at)
+    }
+}
+
+/// Where a user's last revocation drew the line: sessions created before `at_ms` are over, and
+/// so is every access token issued before it (`crate::auth` applies that to tokens), except
+/// those of `kept_session`. Compared in milliseconds, so a login just after a revocation, in the
+/// same second, is not taken for one before it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CutOff {
+    /// Epoch milliseconds; `None` while the user's sessions were never ended.
+    pub at_ms: Option<i64>,
+    /// The session a self-service password change kept.
+    pub kept_session: Option<String>,
+}
+
+impl CutOff {
+    /// True when `session_id` names the session the revocation kept.
+    pub fn keeps(&self, session_id: Option<&str>) -> bool {
+        session_id.is_some() && session_id == self.kept_session.as_deref()
+    }
+
+    /// True when the session `session_id`, created at `created_at_ms`, began before the cut-off
+    /// and is not the kept one. One created in the cut-off's very millisecond stands.
+    pub fn ends_session(&self, session_id: &str, created_at_ms: i64) -> bool {
+        self.at_ms.is_some_and(|at| created_at_ms < at) && !self.keeps(Some(session_id))
     }
 }
 
@@ -73,10 +108,10 @@ pub struct NewUser {
     pub policies: Vec<String>,
 }
 
-/// Ends the user's tokens and sessions from `now_secs` on, except the session `keep`.
+/// Ends the user's tokens and sessions from the moment of the write on (the cut-off,
+/// [`CutOff`]), except the session `keep`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Revocation {
-    pub now_secs: i64,
     pub keep: Option<String>,
 }
 
@@ -98,11 +133,44 @@ pub struct PendingRegistration {
 /// mailed), whatever their answer says.
 pub const MAX_PENDING_REGISTRATIONS: usize = 5;
 
+/// A change of a user's own policy links, written in the transaction of the user's update.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PolicyLinks {
+    pub unlink: Vec<String>,
+    pub link: Vec<String>,
+}
+
+impl PolicyLinks {
+    /// What turns the links `current` into `wanted`: each policy once, nothing left unchanged
+    /// touched (DynamoDB refuses a transaction that names one item twice).
+    pub fn between(current: &[String], wanted: &[String]) -> Self {
+        let mut links = Self::default();
+        for policy in current {
+            if !wanted.contains(policy) && !links.unlink.contains(policy) {
+                links.unlink.push(policy.clone());
+            }
+        }
+        for policy in wanted {
+            if !current.contains(policy) && !links.link.contains(policy) {
+                links.link.push(policy.clone());
+            }
+        }
+        links
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.unlink.is_empty() && self.link.is_empty()
+    }
+}
+
 /// Tries of a registration cancelled by a transaction conflict, after the first.
 pub(super) const CONFLICT_RETRIES: u32 = 3;
 
 /// DynamoDB transactions hold at most 100 items; two are the user and the email claim.
 pub const MAX_USER_POLICIES: usize = 20;
+
+/// The most items one DynamoDB transaction may hold.
+const MAX_TRANSACTION_ITEMS: usize = 100;
 
 #[derive(Serialize, Deserialize)]
 pub(super) struct UserItem {
@@ -209,8 +277,10 @@ pub struct UserChanges {
     pub role: Option<Option<String>>,
     pub first_name: Option<Option<String>>,
     pub last_name: Option<Option<String>>,
-    /// Stamps the revocation cut-offs (and the kept session) in the same update.
+    /// Stamps the revocation cut-off (and the kept session) in the same update.
     pub revocation: Option<Revocation>,
+    /// The user's own policy links to change, in the same transaction.
+    pub policies: Option<PolicyLinks>,
     /// Write only if the user item is exactly as read (its `updated_at`): a revocation or any
     /// other change landing between the read and this write makes it `Stale`, so a write
     /// decided on the strength of a token cannot undo a revocation that ended that token.
@@ -384,23 +454,44 @@ impl Store {
         }
     }
 
-    /// Refuses access tokens issued before `now_secs`, and refreshes of sessions created before
-    /// this moment, from now on.
-    pub async fn invalidate_tokens(&self, user_id: &str, now_secs: i64) -> Result<(), StoreError> {
+    /// Ends the user's sessions and access tokens from this moment on ([`CutOff`]): every
+    /// session created and every access token issued before it is refused from now on.
+    pub async fn invalidate_tokens(&self, user_id: &str) -> Result<(), StoreError> {
         let ms = now_millis();
         self.client
             .update_item()
             .table_name(&self.tables.users)
             .key("pk", AttributeValue::S(user_pk(user_id)))
             .update_expression(
-                "SET tokens_valid_after = :now, sessions_valid_after = :ms, updated_at = :ms REMOVE kept_session",
+                "SET sessions_valid_after = :ms, updated_at = :ms REMOVE kept_session",
             )
             .condition_expression("attribute_exists(pk)")
-            .expression_attribute_values(":now", AttributeValue::N(now_secs.to_string()))
             .expression_attribute_values(":ms", AttributeValue::N(ms.to_string()))
             .send()
             .await?;
         Ok(())
+    }
+
+    /// The id of the user whose claim holds `email` now (an unverified account's claim past its
+    /// expiry holds nothing), if any. One strongly consistent read.
+    pub async fn email_holder(&self, email: &str) -> Result<Option<String>, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.tables.users)
+            .key("pk", AttributeValue::S(email_pk(email)))
+            .consistent_read(true)
+            .send()
+            .await?;
+        let Some(item) = output.item else {
+            return Ok(None);
+        };
+        let claim: EmailClaimItem = serde_dynamo::from_item(item)?;
+        let now_secs = now_millis() / 1000;
+        Ok(claim
+            .expires_at
+            .is_none_or(|at| at > now_secs)
+            .then_some(claim.user_id))
     }
 
     /// Deletes the user and its email claim together, only while the user still has the email
@@ -454,24 +545,6 @@ impl Store {
             .condition_expression("attribute_exists(pk)")
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":status", status)
-            .expression_attribute_values(":now", AttributeValue::N(now_millis().to_string()))
-            .send()
-            .await?;
-        Ok(())
-    }
-
-    pub async fn set_password_hash(
-        &self,
-        user_id: &str,
-        new: &Sensitive,
-    ) -> Result<(), StoreError> {
-        self.client
-            .update_item()
-            .table_name(&self.tables.users)
-            .key("pk", AttributeValue::S(user_pk(user_id)))
-            .update_expression("SET password = :new, updated_at = :now")
-            .condition_expression("attribute_exists(pk)")
-            .expression_attribute_values(":new", AttributeValue::S(new.expose().to_owned()))
             .expression_attribute_values(":now", AttributeValue::N(now_millis().to_string()))
             .send()
             .await?;
@@ -542,9 +615,10 @@ impl Store {
     /// conditional on its email being still `user`'s (so two changes cannot both move the
     /// claim), and, when the address changes, the new email claim (`AlreadyExists` if taken;
     /// nothing written then) and the old claim's deletion. `Stale` if the user vanished or
-    /// changed email meanwhile. A revocation in the changes stamps the cut-offs and records the
-    /// kept session in the same write. Also marks the item for the directory index (users
-    /// written by earlier versions lack it).
+    /// changed email meanwhile. A revocation in the changes stamps the cut-off and records the
+    /// kept session in the same write; policy links to change are deleted and written in the
+    /// same transaction. Also marks the item for the directory index (users written by earlier
+    /// versions lack it).
     pub async fn update_user(&self, user: &User, changes: &UserChanges) -> Result<(), StoreError> {
         use aws_sdk_dynamodb::types::{Delete, Update};
         let now = now_millis();
@@ -624,10 +698,6 @@ impl Store {
         }
         if let Some(revocation) = &changes.revocation {
             set(
-                "tokens_valid_after",
-                Some(AttributeValue::N(revocation.now_secs.to_string())),
-            );
-            set(
                 "sessions_valid_after",
                 Some(AttributeValue::N(now.to_string())),
             );
@@ -702,9 +772,38 @@ impl Store {
                 .map_err(|e| StoreError::Malformed(e.to_string()))?;
             request = request.transact_items(TransactWriteItem::builder().update(claim).build());
         }
+        // The policy links last: they carry no condition, so they never name the failure.
+        let links = changes.policies.clone().unwrap_or_default();
+        if 3 + links.unlink.len() + links.link.len() > MAX_TRANSACTION_ITEMS {
+            return Err(StoreError::Malformed(
+                "too many policy links to change in one transaction".into(),
+            ));
+        }
+        for policy in &links.unlink {
+            let delete = Delete::builder()
+                .table_name(&self.tables.config)
+                .key(
+                    "pk",
+                    AttributeValue::S(super::access::user_access_pk(&user.id)),
+                )
+                .key("sk", AttributeValue::S(format!("access#{policy}")))
+                .build()
+                .map_err(|e| StoreError::Malformed(e.to_string()))?;
+            request = request.transact_items(TransactWriteItem::builder().delete(delete).build());
+        }
+        for policy in &links.link {
+            let link =
+                super::access::access_link_item(super::access::user_access_pk(&user.id), policy)?;
+            let put = Put::builder()
+                .table_name(&self.tables.config)
+                .set_item(Some(link))
+                .build()
+                .map_err(|e| StoreError::Malformed(e.to_string()))?;
+            request = request.transact_items(TransactWriteItem::builder().put(put).build());
+        }
         // Members: 0 the user (changed or gone: Stale), then either 1 the new claim (taken)
         // and 2 the old claim (no longer this user's: Stale), or 1 the kept claim made
-        // permanent (no longer this user's: Stale).
+        // permanent (no longer this user's: Stale); then the policy links.
         transaction_outcome(request.send().await, |failed| match failed {
             1 if moves_claim => Some(StoreError::AlreadyExists),
             _ => Some(StoreError::Stale),
@@ -787,6 +886,91 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn session_at(id: &str, created_at: i64) -> super::super::Session {
+        super::super::Session {
+            id: id.into(),
+            user_id: "u1".into(),
+            generation: 0,
+            rotated_at: None,
+            expires_at: i64::MAX,
+            absolute_expires_at: i64::MAX,
+            created_at,
+            ip: None,
+            user_agent: None,
+        }
+    }
+
+    fn user_with(tokens: Option<i64>, sessions: Option<i64>, kept: Option<&str>) -> User {
+        User {
+            id: "u1".into(),
+            email: "a@example.com".into(),
+            password: None,
+            status: UserStatus::Active,
+            role: None,
+            first_name: None,
+            last_name: None,
+            created_at: 0,
+            updated_at: 0,
+            tokens_valid_after: tokens,
+            sessions_valid_after: sessions,
+            kept_session: kept.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn the_cut_off_ends_sessions_begun_before_it_in_milliseconds() {
+        let user = user_with(None, Some(1_700_000_000_500), None);
+        assert!(user.ended_session(&session_at("a", 1_700_000_000_499)));
+        assert!(!user.ended_session(&session_at("b", 1_700_000_000_500)));
+        assert!(!user.ended_session(&session_at("c", 1_700_000_000_501)));
+        let kept = user_with(None, Some(1_700_000_000_500), Some("a"));
+        assert!(!kept.ended_session(&session_at("a", 1)));
+        assert!(kept.ended_session(&session_at("b", 1)));
+        assert!(!user_with(None, None, None).ended_session(&session_at("a", 0)));
+        assert!(!CutOff::default().keeps(None));
+        assert!(
+            !user.cut_off().keeps(None),
+            "no session is not the kept one"
+        );
+    }
+
+    #[test]
+    fn stamps_of_earlier_versions_still_count_and_the_later_one_holds() {
+        // Only the whole-second stamp: from the start of its second.
+        assert_eq!(
+            user_with(Some(1_700_000_000), None, None).cut_off().at_ms,
+            Some(1_700_000_000_000)
+        );
+        // The operator tool rounded up a second: that later stamp holds.
+        assert_eq!(
+            user_with(Some(1_700_000_001), Some(1_700_000_000_400), None)
+                .cut_off()
+                .at_ms,
+            Some(1_700_000_001_000)
+        );
+        // A later revocation writes milliseconds only: they hold over an old stamp.
+        assert_eq!(
+            user_with(Some(1_700_000_000), Some(1_700_000_009_400), Some("k")).cut_off(),
+            CutOff {
+                at_ms: Some(1_700_000_009_400),
+                kept_session: Some("k".into()),
+            }
+        );
+        assert_eq!(user_with(None, None, None).cut_off(), CutOff::default());
+    }
+
+    #[test]
+    fn policy_links_change_only_what_differs_each_once() {
+        let ids = |list: &[&str]| list.iter().map(|p| (*p).to_owned()).collect::<Vec<_>>();
+        let links = PolicyLinks::between(&ids(&["a", "b", "b"]), &ids(&["b", "c", "c"]));
+        assert_eq!(links.unlink, ids(&["a"]));
+        assert_eq!(links.link, ids(&["c"]));
+        assert!(PolicyLinks::between(&ids(&["a"]), &ids(&["a"])).is_empty());
+        let cleared = PolicyLinks::between(&ids(&["a", "b"]), &[]);
+        assert_eq!(cleared.unlink, ids(&["a", "b"]));
+        assert!(cleared.link.is_empty());
+    }
 
     #[test]
     fn email_keys_ignore_case_and_surrounding_space() {
