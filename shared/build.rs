@@ -28,6 +28,9 @@ fn main() {
     if let Some(git_dir) = git(&["rev-parse", "--absolute-git-dir"]) {
         let git_dir = Path::new(&git_dir);
         watch(&git_dir.join("HEAD"));
+        // Every commit and checkout appends here, even when the branch's loose ref did not
+        // exist before (only in packed-refs, after `git gc`) and so was not watched.
+        watch(&git_dir.join("logs").join("HEAD"));
         // A worktree's HEAD is in its own git dir; its branches are in the common one.
         let common = git(&["rev-parse", "--git-common-dir"]);
         for dir in std::iter::once(git_dir.to_path_buf()).chain(common.map(Into::into)) {

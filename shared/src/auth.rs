@@ -339,6 +339,10 @@ pub async fn login(
             lock_seconds(attempt).map(|secs| secs * 1000)
         })
         .await?;
+    // The session counts from before the user is read: a revocation (a reset, a new password,
+    // a role change) committed while this login verified the old hash then ends this session
+    // too, instead of a session stamped after the cut-off outliving it.
+    let read_at = crate::store::now_millis();
     let user = state.store.find_user_by_email(&email).await?;
     // Always one argon2 verification: against the user's hash, or the dummy when there is none,
     // and also while the account is locked, so no path is faster than another.
@@ -381,8 +385,9 @@ pub async fn login(
         expires_at: expiry(state, now).min(absolute),
         absolute_expires_at: absolute,
         // Milliseconds, like `sessions_valid_after`: a login in the same second as a revocation
-        // but after it must not look older than the cut-off.
-        created_at: crate::store::now_millis(),
+        // but after it must not look older than the cut-off; taken before the user was read
+        // (above), so a login that read the user before a revocation is older than it.
+        created_at: read_at,
         ip: client.ip.clone(),
         user_agent: client.user_agent.clone(),
     };

@@ -299,7 +299,6 @@ impl Config {
             email_templates: None,
         };
         let email = crate::email::EmailConfig::from_lookup(&get)?;
-        refuse_unsendable_verification(&default_settings, &email)?;
         let defaults = HashParams::default();
         Ok(Self {
             tables: Tables::from_lookup(&get),
@@ -342,12 +341,20 @@ impl Config {
     }
 }
 
-/// Open registration with verification needs somewhere to send the user: without `PUBLIC_URL`
-/// every verification mail would be dropped (no link can be built), while each registration
-/// still answered 204 — accounts nobody can activate. Refused at cold start, as the template's
-/// `RegistrationVerificationNeedsPublicUrl` rule refuses it at deploy time. (A settings item
-/// that opens registration later is answered per request instead: the registration flows
-/// refuse while no link can be built.)
+impl Config {
+    /// For the functions that send mail (`AppState::from_env_with_mail`), at cold start: open
+    /// registration with verification needs somewhere to send the user. Without `PUBLIC_URL`
+    /// every verification mail would be dropped (no link can be built), while each registration
+    /// still answered 204 — accounts nobody can activate. The template's
+    /// `RegistrationVerificationNeedsPublicUrl` rule refuses it at deploy time. (A settings item
+    /// that opens registration later is answered per request instead: the registration flows
+    /// refuse while no link can be built.) Functions that send no mail do not need
+    /// `PUBLIC_URL` and are not stopped by it.
+    pub fn check_mail_links(&self) -> Result<(), ConfigError> {
+        refuse_unsendable_verification(&self.default_settings, &self.email)
+    }
+}
+
 fn refuse_unsendable_verification(
     settings: &Settings,
     email: &crate::email::EmailConfig,
@@ -416,21 +423,22 @@ mod tests {
             ("PUBLIC_REGISTRATION", "true"),
             ("PUBLIC_REGISTRATION_VERIFY_EMAIL", "true"),
         ];
-        let error = config_from(&open).unwrap_err().to_string();
+        // Functions that send no mail start without it (the template gives them none).
+        let config = config_from(&open).unwrap();
+        let error = config.check_mail_links().unwrap_err().to_string();
         assert!(error.contains("PUBLIC_URL"), "{error}");
         let mut with_url = open.to_vec();
         with_url.push(("PUBLIC_URL", "https://api.example.com"));
-        assert!(config_from(&with_url).is_ok());
+        assert!(config_from(&with_url).unwrap().check_mail_links().is_ok());
         // Closed registration, or open without verification, sends no verification mail.
-        assert!(config_from(&[("SECRET", SECRET), ("PUBLIC_REGISTRATION", "false")]).is_ok());
-        assert!(
-            config_from(&[
-                ("SECRET", SECRET),
-                ("PUBLIC_REGISTRATION", "true"),
-                ("PUBLIC_REGISTRATION_VERIFY_EMAIL", "false"),
-            ])
-            .is_ok()
-        );
+        let closed = config_from(&[("SECRET", SECRET), ("PUBLIC_REGISTRATION", "false")]);
+        assert!(closed.unwrap().check_mail_links().is_ok());
+        let unverified = config_from(&[
+            ("SECRET", SECRET),
+            ("PUBLIC_REGISTRATION", "true"),
+            ("PUBLIC_REGISTRATION_VERIFY_EMAIL", "false"),
+        ]);
+        assert!(unverified.unwrap().check_mail_links().is_ok());
     }
 
     #[test]

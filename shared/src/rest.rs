@@ -333,7 +333,20 @@ pub async fn verify_email(state: &AppState, request: &Request) -> HttpResponse {
     // link, and the page says so.
     let (result, refused, cookies) =
         match auth::caller_on(state, request, auth::Route::Public).await {
-            Err(error) => (Err(error), Refused::Session, Vec::new()),
+            // Only a token's own failure is about the session; a store outage or a cross-site
+            // refusal is not, and the page must not send the user to sign in again for it.
+            Err(error) => {
+                let about_session = matches!(
+                    error,
+                    ApiError::InvalidCredentials | ApiError::InvalidToken | ApiError::TokenExpired
+                );
+                let refused = if about_session {
+                    Refused::Session
+                } else {
+                    Refused::Link
+                };
+                (Err(error), refused, Vec::new())
+            }
             Ok(caller) => (
                 verify_email_answer(state, request, navigation).await,
                 Refused::Link,

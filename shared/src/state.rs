@@ -79,6 +79,7 @@ impl AppState {
     /// into their binaries.
     pub async fn from_env_with_mail() -> Result<Self, ConfigError> {
         let mut state = Self::from_env().await?;
+        state.config.check_mail_links()?;
         state.mailer = crate::email::Mailer::from_config(&state.config.email).await?;
         Ok(state)
     }

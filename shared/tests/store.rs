@@ -2870,7 +2870,7 @@ async fn concurrent_verifications_of_two_registrations_activate_exactly_one() {
 }
 
 #[tokio::test]
-async fn an_unverified_account_records_a_bounded_number_of_later_registrations() {
+async fn an_unverified_account_records_the_latest_later_registrations() {
     let store = fresh_store().await;
     let mut unverified = new_user("bounded@example.com");
     unverified.status = UserStatus::Unverified;
@@ -2890,8 +2890,12 @@ async fn an_unverified_account_records_a_bounded_number_of_later_registrations()
             .await
             .unwrap();
     }
-    let over = store.add_pending_registration(&user.id, &later(99)).await;
-    assert!(matches!(over, Err(StoreError::Stale)), "{over:?}");
+    // Full: the newest registration pushes out the oldest, so whoever registers last always
+    // gets a link (five registrations by someone else cannot lock the owner out).
+    store
+        .add_pending_registration(&user.id, &later(99))
+        .await
+        .unwrap();
     let (_, recorded) = store
         .get_user_with_registrations(&user.id)
         .await
@@ -2899,8 +2903,9 @@ async fn an_unverified_account_records_a_bounded_number_of_later_registrations()
         .unwrap();
     assert_eq!(
         recorded.iter().map(|r| r.id.clone()).collect::<Vec<_>>(),
-        (0..shared::store::MAX_PENDING_REGISTRATIONS)
+        (1..shared::store::MAX_PENDING_REGISTRATIONS)
             .map(|i| format!("registration-{i}"))
+            .chain(["registration-99".to_owned()])
             .collect::<Vec<_>>()
     );
     // An active account, or an expired one, records none.
@@ -2920,6 +2925,15 @@ async fn an_unverified_account_records_a_bounded_number_of_later_registrations()
         .unwrap();
     assert!(matches!(
         store.add_pending_registration(&expired.id, &later(0)).await,
+        Err(StoreError::Stale)
+    ));
+    // Nor an unverified account without an expiry (an administrator's, not a registration's):
+    // nobody may attach a password to it.
+    let mut permanent = new_user("permanent-unverified@example.com");
+    permanent.status = UserStatus::Unverified;
+    let permanent = store.create_user(permanent).await.unwrap();
+    assert!(matches!(
+        store.add_pending_registration(&permanent.id, &later(0)).await,
         Err(StoreError::Stale)
     ));
     // An administrator activating the account forgets them.

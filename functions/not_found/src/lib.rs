@@ -30,6 +30,7 @@ mod tests {
             ),
             ("HEAD", "/prod/auth/ui/", Some("/prod/auth/ui/sign-in")),
             ("POST", "/auth/ui/", None),
+            ("GET", "//evil.example/auth/ui/", None),
             ("GET", "/x/auth/ui/y/", None),
         ] {
             let request = http::Request::builder()

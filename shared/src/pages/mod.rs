@@ -226,8 +226,13 @@ const STYLESHEET: &str = include_str!("assets/style.css");
 impl Resource {
     /// The resource a request path names (a stage prefix before `/auth/ui/` is allowed).
     pub fn of(path: &str) -> Option<Self> {
-        if path.ends_with(ROOT) || path.ends_with(PREFIX) {
-            return Some(Self::Root);
+        if let Some(stage) = path
+            .strip_suffix(PREFIX)
+            .or_else(|| path.strip_suffix(ROOT))
+        {
+            // The root leads to `<stage>/auth/ui/sign-in`: only a stage-like prefix is one, so
+            // `//evil.example/auth/ui/` can never become a `Location` naming another host.
+            return stage_like(stage).then_some(Self::Root);
         }
         let (_, name) = path.split_once(PREFIX)?;
         match name {
@@ -397,6 +402,20 @@ fn single_query_value(request: &Request, name: &str) -> Result<Option<String>, A
     }
 }
 
+/// Empty, or `/name` segments of letters, digits, `-` and `_` (API Gateway's stage names):
+/// never `//`, a backslash, a dot segment or anything a browser reads as another host.
+fn stage_like(prefix: &str) -> bool {
+    prefix.is_empty()
+        || prefix.len() <= 128
+            && prefix.starts_with('/')
+            && prefix[1..].split('/').all(|segment| {
+                !segment.is_empty()
+                    && segment
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            })
+}
+
 /// `/auth/ui` or `/auth/ui/` (after any stage prefix) to the sign-in page, query kept (a
 /// `redirect` is checked there). The `Location` is a path on this deployment, never a URL
 /// built from the request's `Host`.
@@ -563,5 +582,18 @@ mod redirect_tests {
         assert_eq!(response.headers()[header::LOCATION], "/auth/ui/sign-in");
         assert_eq!(Resource::of("/auth/uix"), None);
         assert_eq!(Resource::of("/auth/ui/nope"), None);
+        // Nothing before the root that a browser could read as another host.
+        for path in [
+            "//evil.example/auth/ui/",
+            "//evil.example/auth/ui",
+            "/\\evil.example/auth/ui/",
+            "/./auth/ui/",
+            "/../auth/ui/",
+            "/a//b/auth/ui/",
+            "/a%2F%2Fevil/auth/ui/",
+            "/x.example/auth/ui/",
+        ] {
+            assert_eq!(Resource::of(path), None, "{path}");
+        }
     }
 }

@@ -1,8 +1,9 @@
 //! What the mailed links change: a verification makes an `unverified` account `active` (once:
 //! the write is conditional on the status) with the password of the registration its link was
 //! mailed for, and a password reset spends its token. Later registrations of an unverified
-//! account's address are recorded on the account (`pending_registrations`, at most
-//! [`MAX_PENDING_REGISTRATIONS`]), never written over its password. Reset
+//! account's address are recorded on the account (`pending_registrations`, the latest
+//! [`MAX_PENDING_REGISTRATIONS`]: a new one pushes out the oldest), never written over its
+//! password. Reset
 //! tokens are recorded under `pk = reset#<token id>` in the users table (with the TTL attribute)
 //! when mailed, and deleted in the same transaction that writes the new password, so a link
 //! works once whatever its `exp` says.
@@ -59,8 +60,10 @@ impl Store {
     }
 
     /// Records `registration`, a later registration of the address of the unverified account
-    /// `user_id`. `Stale` when the account is not (or no longer) `unverified`, has expired, or
-    /// already records [`MAX_PENDING_REGISTRATIONS`]; nothing is written then.
+    /// `user_id` (a full list gives up its oldest entry). `Stale` when the account is not (or no
+    /// longer) `unverified`, has expired, or never expires (an account an administrator made
+    /// `unverified` is not one a registration opened: nobody may add a password to it); nothing
+    /// is written then.
     pub async fn add_pending_registration(
         &self,
         user_id: &str,
@@ -75,7 +78,7 @@ impl Store {
             .key("pk", AttributeValue::S(user_pk(user_id)))
             .update_expression("SET #pending = list_append(if_not_exists(#pending, :none), :entry)")
             .condition_expression(
-                "#status = :unverified AND (attribute_not_exists(expires_at) OR expires_at > :now) \
+                "#status = :unverified AND expires_at > :now \
                  AND (attribute_not_exists(#pending) OR size(#pending) < :max)",
             )
             .expression_attribute_names("#status", "status")
@@ -88,6 +91,58 @@ impl Store {
                 ":max",
                 AttributeValue::N(MAX_PENDING_REGISTRATIONS.to_string()),
             )
+            .send()
+            .await;
+        match super::conditional_write(result, StoreError::Stale) {
+            Err(StoreError::Stale) => self.replace_oldest_pending(user_id, registration).await,
+            other => other,
+        }
+    }
+
+    /// The list is full: the oldest later registration gives way to this one, so whoever
+    /// registers the address last always gets a link (five registrations by someone else must
+    /// not lock the owner out until the account expires). The account's own registration is
+    /// not in the list and keeps its link. Conditional on the list being the one read; `Stale`
+    /// when the account is no longer an unverified, unexpired one (or changed meanwhile).
+    async fn replace_oldest_pending(
+        &self,
+        user_id: &str,
+        registration: &PendingRegistration,
+    ) -> Result<(), StoreError> {
+        let Some((user, pending)) = self.get_user_with_registrations(user_id).await? else {
+            return Err(StoreError::Stale);
+        };
+        if user.status != crate::store::UserStatus::Unverified
+            || pending.len() < MAX_PENDING_REGISTRATIONS
+        {
+            return Err(StoreError::Stale);
+        }
+        let oldest = pending[0].id.clone();
+        let mut kept: Vec<PendingRegistration> =
+            pending[pending.len() + 1 - MAX_PENDING_REGISTRATIONS..].to_vec();
+        kept.push(registration.clone());
+        let list = kept
+            .iter()
+            .map(serde_dynamo::to_attribute_value)
+            .collect::<Result<Vec<AttributeValue>, _>>()?;
+        let now_secs = now_millis() / 1000;
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.tables.users)
+            .key("pk", AttributeValue::S(user_pk(user_id)))
+            .update_expression("SET #pending = :list")
+            .condition_expression(
+                "#status = :unverified AND expires_at > :now \
+                 AND size(#pending) = :len AND #pending[0].id = :oldest",
+            )
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_names("#pending", PENDING_ATTRIBUTE)
+            .expression_attribute_values(":list", AttributeValue::L(list))
+            .expression_attribute_values(":unverified", AttributeValue::S("unverified".into()))
+            .expression_attribute_values(":now", AttributeValue::N(now_secs.to_string()))
+            .expression_attribute_values(":len", AttributeValue::N(pending.len().to_string()))
+            .expression_attribute_values(":oldest", AttributeValue::S(oldest))
             .send()
             .await;
         super::conditional_write(result, StoreError::Stale)
