@@ -385,6 +385,11 @@ fn state_with(store: Store, settings: &[(&str, &str)]) -> AppState {
         .collect();
     let config = Config::from_lookup(|name| match name {
         "SECRET" => Some("integration-secret-of-at-least-32-bytes".into()),
+        // Where a deployment that verifies registrations is served (its links are built on
+        // it; without it registration with verification on is refused).
+        "PUBLIC_URL" if !settings.iter().any(|(k, _)| k == "PUBLIC_URL") => {
+            Some("https://api.example.com".into())
+        }
         other => settings
             .iter()
             .find(|(k, _)| k == other)
