@@ -2938,7 +2938,9 @@ async fn an_unverified_account_records_the_latest_later_registrations() {
     permanent.status = UserStatus::Unverified;
     let permanent = store.create_user(permanent).await.unwrap();
     assert!(matches!(
-        store.add_pending_registration(&permanent.id, &later(0)).await,
+        store
+            .add_pending_registration(&permanent.id, &later(0))
+            .await,
         Err(StoreError::Stale)
     ));
     // An administrator activating the account forgets them.
