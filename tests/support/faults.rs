@@ -57,14 +57,23 @@ fn read_lines(child: &mut Child, wanted: &[&str]) -> Vec<String> {
     found
 }
 
-fn start_emulator(db: &std::path::Path, port: u16) -> (Child, String) {
+/// The emulator on `db`: seeded when it starts the stack (`seed`), not when it comes back on
+/// the same data — seeding again would pass through `infra/seed.json`'s settings (5
+/// registrations a minute) before `public.json`'s, and a function reading them in between
+/// keeps them for `PERMISSIONS_CACHE_TTL` (seen: a restarted run's registrations refused 429).
+fn start_emulator(db: &std::path::Path, port: u16, seed: bool) -> (Child, String) {
     let binary = target_dir().join("debug/devstack");
-    let mut child = Command::new(&binary)
+    let mut command = Command::new(&binary);
+    command
         .args(["--no-api", "--exit-on-eof", "--prefix", PREFIX])
         .args(["--db", &db.to_string_lossy()])
-        .args(["--port", &port.to_string()])
-        .args(["--seed", &format!("{WORKSPACE}/infra/seed.json")])
-        .args(["--seed", &format!("{WORKSPACE}/tests/fixtures/public.json")])
+        .args(["--port", &port.to_string()]);
+    if seed {
+        command
+            .args(["--seed", &format!("{WORKSPACE}/infra/seed.json")])
+            .args(["--seed", &format!("{WORKSPACE}/tests/fixtures/public.json")]);
+    }
+    let mut child = command
         .current_dir(WORKSPACE)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -91,7 +100,7 @@ pub fn fault_stack() -> &'static FaultStack {
             .and_then(|l| l.local_addr())
             .expect("a free port")
             .port();
-        let (emulator, dynamo) = start_emulator(&db, port);
+        let (emulator, dynamo) = start_emulator(&db, port, true);
         let api_port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .expect("a free port")
@@ -152,7 +161,7 @@ impl FaultStack {
                 }
                 std::thread::sleep(Duration::from_millis(100));
             }
-            let (child, url) = start_emulator(&self.db, self.port);
+            let (child, url) = start_emulator(&self.db, self.port, false);
             assert_eq!(url, self.dynamo, "the emulator came back on its port");
             *emulator = Some(child);
         }
