@@ -171,7 +171,7 @@ pub async fn register(
         policies: Vec::new(),
     };
     let expires_at = verify.then(|| crate::flows::verification::unverified_expiry(state));
-    let registered = match state.store.create_user_expiring(new_user, expires_at).await {
+    let created = match state.store.create_user_expiring(new_user, expires_at).await {
         Ok(user) => {
             tracing::info!(user = %user.id, "registered");
             Some(user)
@@ -179,38 +179,51 @@ pub async fn register(
         // Same answer as for a new address: no enumeration.
         Err(StoreError::AlreadyExists) => {
             tracing::info!("registration for a taken email");
-            // An address still unverified gets a new link, for this registration's password:
-            // it replaces the earlier one, so the link the owner of the address clicks never
-            // activates a password someone else chose by registering the address first.
-            match answer {
-                Some(_) => match state.store.find_user_by_email(&email).await {
-                    Ok(Some(user)) if user.status == UserStatus::Unverified => {
-                        replace_unverified_password(state, user, &new_user_hash).await
-                    }
-                    Ok(_) => None,
-                    Err(error) => {
-                        tracing::error!(%error, "registration: the taken address could not be read");
-                        None
-                    }
-                },
-                None => None,
-            }
+            None
         }
         Err(other) => return Err(other.into()),
     };
     if let Some(answer) = answer {
-        if let Some(user) = &registered {
-            crate::flows::verification::send_verification(
-                state,
-                user,
-                verification_url.as_deref(),
-                answer,
-            )
+        answer
+            .after_work("registration", async {
+                let unverified = match created {
+                    Some(user) => Some(user),
+                    None => taken_unverified(state, &email, &new_user_hash).await,
+                };
+                if let Some(user) = &unverified {
+                    crate::flows::verification::send_verification(
+                        state,
+                        user,
+                        verification_url.as_deref(),
+                        answer,
+                    )
+                    .await;
+                }
+            })
             .await;
-        }
-        answer.wait().await;
     }
     Ok(())
+}
+
+/// A taken address still unverified gets a new link, for this registration's password: it
+/// replaces the earlier one, so the link the owner of the address clicks never activates a
+/// password someone else chose by registering the address first. The account to mail, or
+/// `None` (an active account, or a problem, logged).
+async fn taken_unverified(
+    state: &AppState,
+    email: &str,
+    password_hash: &Sensitive,
+) -> Option<User> {
+    match state.store.find_user_by_email(email).await {
+        Ok(Some(user)) if user.status == UserStatus::Unverified => {
+            replace_unverified_password(state, user, password_hash).await
+        }
+        Ok(_) => None,
+        Err(error) => {
+            tracing::error!(%error, "registration: the taken address could not be read");
+            None
+        }
+    }
 }
 
 /// The unverified `user` with `password_hash` in place of its own, or `None` (logged) when it
