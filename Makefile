@@ -10,13 +10,14 @@ SAM       := $(VENV)/bin/sam
 FUNCTIONS := $(notdir $(wildcard functions/*))
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help dev test soak tools template-tools check-template template-lmi build bench bench-peers bench-directus clean-data chromium screenshots
+.PHONY: help dev test soak tools template-tools check-template template-lmi build bench bench-timing bench-peers bench-directus clean-data chromium screenshots
 
 help:
 	@echo "make dev    start DynamoDB (dynoxide), seed it, serve every function at http://127.0.0.1:9000, mail to the inbox at http://127.0.0.1:1080"
 	@echo "           options through ARGS, e.g. make dev ARGS='--cors-origins http://localhost:5173' (all of them: cargo run -p devstack -- --help)"
 	@echo "make test   run every test: unit, integration (real local DynamoDB), end-to-end (cargo lambda watch)"
-	@echo "make bench  measure cold start, warm latency per endpoint and binary sizes"
+	@echo "make bench  measure cold start, warm latency per endpoint, binary sizes and response time by outcome"
+	@echo "make bench-timing  only the response time by outcome (login, registration, password request; BENCH_TIMING_RUNS x BENCH_TIMING_ROUNDS, default 5 x 200)"
 	@echo "make bench-peers  (alias bench-directus) the quickstart journey against ours, Directus and PocketBase: latency, throughput, memory, targets"
 	@echo "make soak   the reliability tests with a longer load (RELIABILITY_SOAK_SECS, default 60; RELIABILITY_SOAK_CLIENTS, default 12)"
 	@echo "make build  release zips for AWS Lambda (arm64) with cargo lambda, and their sizes"
@@ -137,6 +138,12 @@ bench: tools infra/maildev/node_modules
 	cargo build --release $(foreach f,$(FUNCTIONS),-p $(f))
 	cargo build --release -p devstack
 	target/release/bench | tee target/bench.md
+
+# Only the timing sections of `make bench` (bench.rs: `bench timing [SECTION]...`).
+bench-timing: tools infra/maildev/node_modules
+	cargo build --release $(foreach f,$(FUNCTIONS),-p $(f))
+	cargo build --release -p devstack
+	target/release/bench timing | tee target/bench-timing.md
 
 # The peers of `make bench-peers`, from the registries only (infra/peers/README.md):
 # Directus from npm, exactly as locked, with no install script run (sqlite3's and

@@ -6,6 +6,7 @@ use e2e::faults::{DynamoError, Fault, Rule, Scenario, exclusive, unique_address}
 use e2e::invariants::{Expect, Expectations, assert_hold};
 use serde_json::json;
 use shared::flows::link_token::Scope;
+use std::time::Duration;
 
 use crate::api::{Answer, Api, FUNCTION_TIMEOUT, PASSWORD, admin, link_token, member};
 
@@ -236,6 +237,45 @@ async fn a_slow_dynamodb_never_outlasts_the_function_timeout() {
         "a login's calls take more than the request budget at 1.5 s each: {login:?}"
     );
     assert_hold(&stack.store(), &Expectations::new()).await;
+}
+
+/// The fault stack's `EMAIL_SEND_TIMEOUT`: the default (it sets none).
+const EMAIL_SEND_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// A password request for a registered address writes a reset token, which an unknown address
+/// does not: with that write hanging, the answer still comes when an unknown address's does
+/// (`EMAIL_SEND_TIMEOUT` after the request began), as what a request does for its address is
+/// given up when the answer is due. The store's attempt timeout (2 s) would otherwise hold it
+/// back by a second or more, telling the registered address apart.
+#[tokio::test]
+async fn a_hanging_write_for_a_registered_address_does_not_delay_the_password_request() {
+    let (_guard, stack) = exclusive().await;
+    let api = Api::from(unique_address());
+    let (email, _, _) = member(&api).await;
+    stack
+        .set(&Scenario::with(vec![Rule {
+            body_contains: Some("reset#".into()),
+            ..Rule::every(Some("PutItem"), Fault::Hang)
+        }]))
+        .await;
+    let registered = api.password_request(&email).await;
+    let unknown = api.password_request(&e2e::unique_email("rel-nobody")).await;
+    let stats = stack.stats().await;
+    stack.clear().await;
+    assert!(
+        stats.injected.get("hang").is_some_and(|hung| *hung > 0),
+        "the registered address's token write hung: {stats:?}"
+    );
+    for answer in [&registered, &unknown] {
+        assert_eq!(answer.status, 204, "{answer:?}");
+        assert!(answer.elapsed >= EMAIL_SEND_TIMEOUT, "{answer:?}");
+    }
+    assert!(
+        registered.elapsed < unknown.elapsed + Duration::from_millis(700),
+        "the registered address answered after {:?}, an unknown one after {:?}",
+        registered.elapsed,
+        unknown.elapsed
+    );
 }
 
 /// Transactions cancelled for a conflict: registration retries its transaction (three times,

@@ -7,7 +7,8 @@ pub mod password_reset;
 pub mod verification;
 
 /// The moment a flow that may send mail answers: `EMAIL_SEND_TIMEOUT` after it began, whatever
-/// it found, so its timing does not tell whether a message went out (or to whom).
+/// it found, so its timing does not tell whether a message went out (or to whom). Everything
+/// the flow does because of the address it was given runs inside [`AnswerAt::after_work`].
 #[derive(Debug, Clone, Copy)]
 pub struct AnswerAt(tokio::time::Instant);
 
@@ -23,6 +24,17 @@ impl AnswerAt {
     /// Waits until the answer is due.
     pub async fn wait(self) {
         tokio::time::sleep_until(self.0).await;
+    }
+
+    /// Does `work` (what the flow does for the address it was given: look-ups, writes, the
+    /// mail) and waits until the answer is due. Work still running then is given up and logged
+    /// as `what`'s: however long the store or the mail server takes for one address, the answer
+    /// comes at its moment, as for every other address.
+    pub async fn after_work(self, what: &'static str, work: impl std::future::Future<Output = ()>) {
+        if tokio::time::timeout_at(self.0, work).await.is_err() {
+            tracing::error!(flow = what, "unfinished when the answer was due: given up");
+        }
+        self.wait().await;
     }
 }
 
@@ -73,4 +85,39 @@ pub(crate) async fn send_link_mail(
         .mailer
         .send_within(message, project_name(settings), answer.deadline(), what)
         .await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    /// Real time (the paused clock needs a tokio feature the functions do not build with):
+    /// bounds generous enough for a loaded machine, far apart enough to tell the cases apart.
+    #[tokio::test]
+    async fn the_answer_comes_at_its_moment_however_long_the_work() {
+        let timeout = Duration::from_millis(300);
+        for (work, finishes) in [
+            (Duration::ZERO, true),
+            (Duration::from_millis(50), true),
+            (Duration::from_secs(30), false),
+        ] {
+            let began = tokio::time::Instant::now();
+            let answer = AnswerAt::after(timeout);
+            let mut finished = false;
+            answer
+                .after_work("test", async {
+                    tokio::time::sleep(work).await;
+                    finished = true;
+                })
+                .await;
+            let elapsed = began.elapsed();
+            assert!(elapsed >= timeout, "{work:?}: answered after {elapsed:?}");
+            assert!(
+                elapsed < timeout + Duration::from_secs(5),
+                "{work:?}: answered after {elapsed:?}"
+            );
+            assert_eq!(finished, finishes, "{work:?}");
+        }
+    }
 }

@@ -2,7 +2,8 @@
 //! `auth_password_request` and `auth_password_reset`).
 //!
 //! A request answers `204` for every address after the same steps and at the same moment
-//! (`EMAIL_SEND_TIMEOUT` after it began); only an active user with a password gets a mail.
+//! (`EMAIL_SEND_TIMEOUT` after it began; what it does for the address is given up if still
+//! running then); only an active user with a password gets a mail.
 //! The link's token is short-lived (`PASSWORD_RESET_TOKEN_TTL`), recorded in the store and spent
 //! by the reset in the same transaction that writes the new password, and names the password
 //! hash it replaces, so it works once. A reset ends every session and every access token of the
@@ -70,32 +71,50 @@ pub async fn request_password_reset(
     }
     enforce(state, client, Limited::PasswordRequest).await?;
     let answer = AnswerAt::after(state.mailer.timeout());
-    let email = input.email.trim();
-    // Not an address: nothing to look up (the syntax is no secret); the same answer, at the
-    // same moment.
-    if email.chars().count() <= MAX_EMAIL_CHARS && valid_email(email) {
-        match state.store.find_user_by_email(email).await {
-            Ok(user) => {
-                // Counted for every address, known or not: the same writes either way.
-                match crate::limits::mail_allowed(state, email).await {
-                    Ok(true) => {
-                        if let Some(user) =
-                            user.filter(|u| u.status == UserStatus::Active && u.password.is_some())
-                        {
-                            send_reset(state, &user, input.reset_url.as_deref(), answer).await;
-                        }
-                    }
-                    Ok(false) => tracing::warn!(
-                        "password reset mail not sent: the recipient's mail limit is reached"
-                    ),
-                    Err(error) => tracing::error!(%error, "password reset mail not sent"),
-                }
-            }
-            Err(error) => tracing::error!(%error, "password reset request: the lookup failed"),
+    answer
+        .after_work(
+            "password reset request",
+            for_address(
+                state,
+                input.email.trim(),
+                input.reset_url.as_deref(),
+                answer,
+            ),
+        )
+        .await;
+    Ok(())
+}
+
+/// What a request does for the address it names: a mail with a link when it is an active
+/// user's with a password (and the recipient's mail budget allows one), nothing otherwise.
+/// Every problem is logged, none answered.
+async fn for_address(state: &AppState, email: &str, reset_url: Option<&str>, answer: AnswerAt) {
+    // Not an address: nothing to look up (the syntax is no secret).
+    if email.chars().count() > MAX_EMAIL_CHARS || !valid_email(email) {
+        return;
+    }
+    let user = match state.store.find_user_by_email(email).await {
+        Ok(user) => user,
+        Err(error) => {
+            tracing::error!(%error, "password reset request: the lookup failed");
+            return;
+        }
+    };
+    // Counted for every address, known or not: the same writes either way.
+    match crate::limits::mail_allowed(state, email).await {
+        Ok(true) => {}
+        Ok(false) => {
+            tracing::warn!("password reset mail not sent: the recipient's mail limit is reached");
+            return;
+        }
+        Err(error) => {
+            tracing::error!(%error, "password reset mail not sent");
+            return;
         }
     }
-    answer.wait().await;
-    Ok(())
+    if let Some(user) = user.filter(|u| u.status == UserStatus::Active && u.password.is_some()) {
+        send_reset(state, &user, reset_url, answer).await;
+    }
 }
 
 async fn send_reset(state: &AppState, user: &User, reset_url: Option<&str>, answer: AnswerAt) {

@@ -13,9 +13,18 @@
 //! 4. Warm latency of each endpoint over HTTP through the local stack (its API Gateway front and
 //!    `cargo lambda watch --release`), 50 sequential requests each after one warm-up request;
 //!    every response must have the endpoint's success status.
-//! 5. Login timing by outcome (unknown email, wrong password, right password), 200 interleaved
-//!    rounds compared with Welch's t-test, to show whether a response's time tells them apart;
-//!    over REST (`POST /auth/login`) and over GraphQL (`auth_login` on `/graphql/system`).
+//! 5. Response time by outcome where the bodies are the same (`timing`): login (unknown email,
+//!    wrong password, right password; REST and GraphQL), registration (new, registered and
+//!    unverified addresses; verification off and on) and password request (registered and
+//!    unknown addresses), interleaved rounds compared with Welch's t-test per run and Fisher's
+//!    method across runs. `bench timing [SECTION]...` runs only these.
+//!
+//! The binaries are the ones next to this one, of its own profile: `make bench` builds and runs
+//! the release ones; a debug `bench` (`cargo run -p devstack --bin bench -- timing`) runs the
+//! debug functions (`cargo lambda watch` without `--release`) and says so in its output.
+
+#[path = "bench/timing.rs"]
+mod timing;
 
 use std::path::Path;
 use std::process::Stdio;
@@ -45,48 +54,105 @@ const FUNCTIONS: [&str; 16] = [
     "not_found",
 ];
 const USAGE: &str =
-    "Usage: bench (no arguments; `make bench` builds the release binaries and runs it)
+    "Usage: bench [items | timing [login | register | register-verify | password]...]
+(`make bench` builds the release binaries and runs `bench` with no arguments)
 
-Measures, with the release binaries next to it, and prints as Markdown (docs/benchmarks.md):
-binary sizes; cold starts against a minimal Lambda Runtime API; DynamoDB requests, time and
-resident memory over 1,000 invocations per function; the in-process cost of an item page; item
-reads in large collections; warm latency through the local stack (API Gateway front and
-`cargo lambda watch --release`); login and password-request timing by outcome.
-`bench items` measures only the item reads in large collections.";
+Measures, with the binaries next to it (of its own build profile), and prints as Markdown
+(docs/benchmarks.md): binary sizes; cold starts against a minimal Lambda Runtime API; DynamoDB
+requests, time and resident memory over 1,000 invocations per function; the in-process cost of
+an item page; item reads in large collections; warm latency through the local stack (API Gateway
+front and `cargo lambda watch`); response time by outcome where the bodies are the same.
+
+`bench items` measures only the item reads in large collections.
+`bench timing` measures only the response times by outcome (every section, or those named):
+  login            unknown email, wrong password, right password (REST and GraphQL)
+  register         new vs registered address, verification off
+  register-verify  new vs registered vs unverified address, verification on
+  password         password request, registered vs unknown address
+Environment: BENCH_TIMING_RUNS (5) runs of BENCH_TIMING_ROUNDS (200) rounds per section;
+BENCH_EMAIL_SEND_TIMEOUT (200ms), the EMAIL_SEND_TIMEOUT of the stack the register-verify and
+password sections run on; BENCH_SCALE_MILLION=1 adds a collection of 1,000,000 items.";
 const SECRET: &str = "benchmark-secret-that-is-longer-than-32-bytes";
+/// The table prefix of every stack the benchmark starts.
+const PREFIX: &str = "bench-";
 const COLD_RUNS: usize = 7;
 const WARM_RUNS: usize = 50;
+/// Whether the functions are release builds: this binary's own profile, as `make bench`
+/// builds both (a debug `bench` finds debug functions next to it).
+const RELEASE: bool = !cfg!(debug_assertions);
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
+/// What the command line asks for.
+enum Selection {
+    Everything,
+    Items,
+    Timing(Vec<timing::Section>),
+}
+
+fn selection() -> Selection {
+    let mut args = std::env::args().skip(1);
+    let fail = |message: String| -> ! {
+        eprintln!("{message}\n\n{USAGE}");
+        std::process::exit(2)
+    };
+    match args.next().as_deref() {
+        None => Selection::Everything,
+        Some("items") => match args.next() {
+            None => Selection::Items,
+            Some(other) => fail(format!("unexpected argument `{other}`")),
+        },
+        Some("timing") => {
+            let mut sections: Vec<timing::Section> = args
+                .map(|name| {
+                    timing::Section::parse(&name)
+                        .unwrap_or_else(|| fail(format!("no timing section `{name}`")))
+                })
+                .collect();
+            if sections.is_empty() {
+                sections = timing::Section::ALL.to_vec();
+            }
+            Selection::Timing(sections)
+        }
+        Some("-h" | "--help") => {
+            println!("{USAGE}");
+            std::process::exit(0);
+        }
+        Some(other) => fail(format!("unexpected argument `{other}`")),
+    }
+}
+
 #[tokio::main]
 async fn main() -> Result<(), BoxError> {
-    let release = std::env::current_exe()?
+    let binaries = std::env::current_exe()?
         .parent()
         .ok_or("no target directory")?
         .to_path_buf();
-    let only_items = match std::env::args().nth(1).as_deref() {
-        None => false,
-        Some("items") => true,
-        Some("-h" | "--help") => {
-            println!("{USAGE}");
+    let selection = selection();
+    // Checked before anything is measured, not after half an hour.
+    let plan = timing::Plan::from_env()?;
+    let mail_timeout = timing::mail_send_timeout()?;
+    println!(
+        "Build: {} (the functions, devstack and this benchmark from {}).\n",
+        if RELEASE { "release" } else { "DEBUG" },
+        binaries.display()
+    );
+    let sections = match selection {
+        Selection::Timing(sections) => {
+            timing_sections(&binaries, None, &sections, plan, &mail_timeout).await?;
             return Ok(());
         }
-        Some(other) => {
-            eprintln!("unexpected argument `{other}`\n\n{USAGE}");
-            std::process::exit(2);
+        Selection::Items => {
+            let stack = start_devstack(&binaries, &["--no-api"], &[]).await?;
+            items_cost(&stack.dynamo).await?;
+            stack.stop().await;
+            return Ok(());
         }
+        Selection::Everything => timing::Section::ALL.to_vec(),
     };
-    if !only_items {
-        binary_sizes(&release)?;
-    }
-    let (mut dynamo_stack, dynamo) = start_devstack(&release, &["--no-api"]).await?;
-    if only_items {
-        items_cost(&dynamo).await?;
-        drop(dynamo_stack.stdin.take());
-        let _ = dynamo_stack.wait().await;
-        return Ok(());
-    }
+    binary_sizes(&binaries)?;
+    let dynamo_stack = start_devstack(&binaries, &["--no-api"], &[]).await?;
+    let dynamo = dynamo_stack.dynamo.clone();
     println!(
         "\n## Cold start (median of {COLD_RUNS} process starts against a minimal Runtime API)\n"
     );
@@ -106,7 +172,7 @@ async fn main() -> Result<(), BoxError> {
             let (label, expected, event) = cold_event(function, &fixtures).await?;
             described = (label, expected);
             let (to_ready, to_response, peak_mib) =
-                cold_start(&release.join(function), &dynamo, &event, expected).await?;
+                cold_start(&binaries.join(function), &dynamo, &event, expected).await?;
             ready.push(to_ready);
             first.push(to_response);
             peak.push(peak_mib);
@@ -119,50 +185,115 @@ async fn main() -> Result<(), BoxError> {
             "| {function} | {label} | {expected} | {ready:.1} | {median:.1} | {min:.1} | {max:.1} | {peak:.1} |"
         );
     }
-    warm_invocations(&release, &dynamo, &fixtures).await?;
+    warm_invocations(&binaries, &dynamo, &fixtures).await?;
     in_process_cost(&fixtures).await?;
     items_cost(&dynamo).await?;
-    drop(dynamo_stack.stdin.take());
-    let _ = dynamo_stack.wait().await;
+    dynamo_stack.stop().await;
 
-    let api_port = free_port()?;
-    let (mut api_stack, api) = start_devstack(
-        &release,
-        // Mail to a local inbox on free ports, so a reset request for a known address really
-        // sends (over SMTP) inside its time.
-        &[
-            "--api-port",
-            &api_port.to_string(),
-            "--release",
-            "--inbox",
-            "0:0",
-        ],
-    )
-    .await?;
+    let api_stack = start_devstack(&binaries, &api_stack_arguments()?, &[]).await?;
     println!(
-        "\n## Warm latency through the local stack (API Gateway front, `cargo lambda watch --release`; {WARM_RUNS} sequential requests)\n"
+        "\n## Warm latency through the local stack (API Gateway front, `cargo lambda watch{}`; {WARM_RUNS} sequential requests)\n",
+        if RELEASE { " --release" } else { "" }
     );
     println!("| endpoint | status | p50 ms | p95 ms | mean ms |\n|---|---:|---:|---:|---:|");
-    warm_latency(&api).await?;
-    login_timing(&api, false).await?;
-    login_timing(&api, true).await?;
-    password_request_timing(&api).await?;
-    drop(api_stack.stdin.take());
-    let _ = api_stack.wait().await;
+    warm_latency(&api_stack.ready).await?;
+    timing_sections(&binaries, Some(api_stack), &sections, plan, &mail_timeout).await?;
+    Ok(())
+}
+
+/// The arguments of a stack with its API (and `--release` for release functions) and a local
+/// inbox on free ports, so that a request that mails really sends (over SMTP) inside its time.
+fn api_stack_arguments() -> Result<Vec<String>, BoxError> {
+    let mut arguments = vec![
+        "--api-port".to_owned(),
+        free_port()?.to_string(),
+        "--inbox".to_owned(),
+        "0:0".to_owned(),
+    ];
+    if RELEASE {
+        arguments.push("--release".to_owned());
+    }
+    Ok(arguments)
+}
+
+/// The timing sections: those without mail on `plain` (verification off, as the benchmark's
+/// settings; started if not given), then those that mail on a stack of their own with
+/// verification on and `EMAIL_SEND_TIMEOUT` set to `mail_timeout`. Stops both stacks.
+async fn timing_sections(
+    binaries: &Path,
+    plain: Option<Stack>,
+    sections: &[timing::Section],
+    plan: timing::Plan,
+    mail_timeout: &str,
+) -> Result<(), BoxError> {
+    let mut leaks = Vec::new();
+    let plain_sections: Vec<_> = sections.iter().filter(|s| !s.mails()).collect();
+    let plain = match plain {
+        Some(stack) if plain_sections.is_empty() => {
+            stack.stop().await;
+            None
+        }
+        None if !plain_sections.is_empty() => {
+            Some(start_devstack(binaries, &api_stack_arguments()?, &[]).await?)
+        }
+        other => other,
+    };
+    if let Some(plain) = plain {
+        let accounts = timing::Accounts::new(&plain.dynamo).await?;
+        for section in plain_sections {
+            if timing::run(*section, &plain.ready, None, &accounts, plan).await? {
+                leaks.push(section.name());
+            }
+        }
+        plain.stop().await;
+    }
+    if sections.iter().any(|s| s.mails()) {
+        let settings = timing::mail_settings(binaries)?;
+        let mut arguments = api_stack_arguments()?;
+        arguments.extend(["--seed".to_owned(), settings.to_string_lossy().into_owned()]);
+        let stack = start_devstack(
+            binaries,
+            &arguments,
+            &[("EMAIL_SEND_TIMEOUT", mail_timeout)],
+        )
+        .await?;
+        let inbox = stack.inbox.clone().ok_or("the mail stack has no inbox")?;
+        let accounts = timing::Accounts::new(&stack.dynamo).await?;
+        for section in sections.iter().filter(|s| s.mails()) {
+            let mail = Some((inbox.as_str(), mail_timeout));
+            if timing::run(*section, &stack.ready, mail, &accounts, plan).await? {
+                leaks.push(section.name());
+            }
+        }
+        stack.stop().await;
+    }
+    println!(
+        "\nTiming sections whose response time tells whether an address is registered: {}.",
+        if leaks.is_empty() {
+            "none".to_owned()
+        } else {
+            leaks.join(", ")
+        }
+    );
     Ok(())
 }
 
 /// Stripped size of each function, and deflated as in a deployment zip.
-fn binary_sizes(release: &Path) -> Result<(), BoxError> {
+fn binary_sizes(binaries: &Path) -> Result<(), BoxError> {
     println!(
-        "## Binary sizes (stripped, release, {})\n",
+        "## Binary sizes ({}, {})\n",
+        if RELEASE {
+            "stripped, release"
+        } else {
+            "DEBUG, not stripped"
+        },
         std::env::consts::ARCH
     );
     println!(
         "| function | bytes | MiB | deflated MiB (gzip's default level, as a zip deflates) |\n|---|---:|---:|---:|"
     );
     for function in FUNCTIONS {
-        let binary = release.join(function);
+        let binary = binaries.join(function);
         let size = std::fs::metadata(&binary)
             .map_err(|e| format!("{function}: {e} (run `make bench`, which builds it)"))?
             .len();
@@ -203,17 +334,39 @@ fn percentile(samples: &mut [f64], p: f64) -> f64 {
     samples[index]
 }
 
-/// Starts `devstack --memory` and returns it with the URL of its last READY line.
-async fn start_devstack(release: &Path, extra: &[&str]) -> Result<(Child, String), BoxError> {
-    let log = release.join("bench-functions.log");
-    let mut child = Command::new(release.join("devstack"))
+/// A running `devstack --memory` and what it printed.
+struct Stack {
+    child: Child,
+    /// The URL of its READY line: the API, or DynamoDB with `--no-api`.
+    ready: String,
+    dynamo: String,
+    inbox: Option<String>,
+}
+
+impl Stack {
+    /// Closes its stdin (`--exit-on-eof`) and waits for it to stop.
+    async fn stop(mut self) {
+        drop(self.child.stdin.take());
+        let _ = self.child.wait().await;
+    }
+}
+
+/// Starts `devstack --memory` with `extra` arguments and `environment` (which it passes on to
+/// the functions) and returns it once it is READY.
+async fn start_devstack(
+    binaries: &Path,
+    extra: &[impl AsRef<std::ffi::OsStr>],
+    environment: &[(&str, &str)],
+) -> Result<Stack, BoxError> {
+    let log = binaries.join("bench-functions.log");
+    let mut child = Command::new(binaries.join("devstack"))
         .args([
             "--memory",
             "--port",
             "0",
             "--exit-on-eof",
             "--prefix",
-            "bench-",
+            PREFIX,
         ])
         .args(["--api-log", &log.to_string_lossy()])
         // The quickstart, with rate limits a benchmark from one address does not trip.
@@ -226,24 +379,28 @@ async fn start_devstack(release: &Path, extra: &[&str]) -> Result<(Child, String
             concat!(env!("CARGO_MANIFEST_DIR"), "/../bench-settings.json"),
         ])
         .args(extra)
+        .envs(environment.iter().copied())
         .env("SECRET", SECRET)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .kill_on_drop(true)
         .spawn()?;
     let mut lines = BufReader::new(child.stdout.take().ok_or("stdout")?).lines();
-    let mut dynamo = None;
+    let (mut dynamo, mut inbox) = (None, None);
     while let Some(line) = lines.next_line().await? {
         if let Some(url) = line.strip_prefix("DYNAMODB ") {
             dynamo = Some(url.to_owned());
         }
+        if let Some(url) = line.strip_prefix("INBOX ") {
+            inbox = Some(url.to_owned());
+        }
         if let Some(url) = line.strip_prefix("READY ") {
-            let url = if extra.contains(&"--no-api") {
-                dynamo.clone().ok_or("no DynamoDB line")?
-            } else {
-                url.to_owned()
-            };
-            return Ok((child, url));
+            return Ok(Stack {
+                child,
+                ready: url.to_owned(),
+                dynamo: dynamo.ok_or("no DynamoDB line")?,
+                inbox,
+            });
         }
     }
     Err("devstack exited before READY".into())
@@ -282,8 +439,7 @@ const READER_ACCESS: &str = r#"{
 impl ColdFixtures {
     async fn new(dynamo: &str) -> Result<Self, BoxError> {
         use shared::config::{HashParams, SigningKeys};
-        let store =
-            shared::store::Store::local(dynamo, shared::store::Tables::with_prefix("bench-"));
+        let store = shared::store::Store::local(dynamo, shared::store::Tables::with_prefix(PREFIX));
         let passwords = shared::password::Passwords::new(HashParams::default())?;
         let admin = shared::provision::create_user(
             &store,
@@ -499,7 +655,7 @@ fn function_environment<'a>(
         ("AWS_ACCESS_KEY_ID", "local"),
         ("AWS_SECRET_ACCESS_KEY", "local"),
         ("AWS_REGION", "us-east-1"),
-        ("TABLE_PREFIX", "bench-"),
+        ("TABLE_PREFIX", PREFIX),
         ("SECRET", SECRET),
     ];
     environment.extend_from_slice(extra);
@@ -632,7 +788,7 @@ const COUNTED: usize = 100;
 /// `DYNAMODB_REQUEST_LOG` interceptor in the function, not estimated), the invocation's time
 /// through the Runtime API, and resident memory after the first and after the last.
 async fn warm_invocations(
-    release: &Path,
+    binaries: &Path,
     dynamo: &str,
     fixtures: &ColdFixtures,
 ) -> Result<(), BoxError> {
@@ -657,7 +813,7 @@ async fn warm_invocations(
         let _ = std::fs::remove_file(&log);
         let log_path = log.to_string_lossy().into_owned();
         let environment = function_environment(dynamo, &[("DYNAMODB_REQUEST_LOG", &log_path)]);
-        let mut process = FunctionProcess::spawn(&release.join(function), &environment).await?;
+        let mut process = FunctionProcess::spawn(&binaries.join(function), &environment).await?;
         let requests_logged = || {
             std::fs::read_to_string(&log)
                 .map(|text| text.lines().count())
@@ -1008,7 +1164,7 @@ async fn items_cost(dynamo: &str) -> Result<(), BoxError> {
     use shared::query::ItemsQuery;
     use shared::store::{Store, Tables};
 
-    let store = Store::local(dynamo, Tables::with_prefix("bench-"));
+    let store = Store::local(dynamo, Tables::with_prefix(PREFIX));
     let mut sizes = vec![BIG_COLLECTION];
     // Loading a million items took 17 minutes on the 2-core development machine
     // under other builds (100,000 took 6 s): opt-in.
@@ -1117,209 +1273,3 @@ async fn items_cost(dynamo: &str) -> Result<(), BoxError> {
 
 /// Runs of each item read.
 const ITEM_RUNS: usize = 7;
-
-const TIMING_ROUNDS: usize = 200;
-
-/// Mean, sample standard deviation and count.
-fn moments(samples: &[f64]) -> (f64, f64, usize) {
-    let n = samples.len();
-    let mean = samples.iter().sum::<f64>() / n as f64;
-    let variance = samples.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n as f64 - 1.0);
-    (mean, variance.sqrt(), n)
-}
-
-/// Welch's t-test of two samples: (t, degrees of freedom, two-sided p-value).
-fn welch(a: &[f64], b: &[f64]) -> Result<(f64, f64, f64), BoxError> {
-    use statrs::distribution::{ContinuousCDF, StudentsT};
-    let (mean_a, sd_a, n_a) = moments(a);
-    let (mean_b, sd_b, n_b) = moments(b);
-    let (va, vb) = (sd_a.powi(2) / n_a as f64, sd_b.powi(2) / n_b as f64);
-    let t = (mean_a - mean_b) / (va + vb).sqrt();
-    let df =
-        (va + vb).powi(2) / (va.powi(2) / (n_a as f64 - 1.0) + vb.powi(2) / (n_b as f64 - 1.0));
-    let p = 2.0 * (1.0 - StudentsT::new(0.0, 1.0, df)?.cdf(t.abs()));
-    Ok((t, df, p))
-}
-
-fn transport(graphql: bool) -> &'static str {
-    if graphql { "gql" } else { "rest" }
-}
-
-/// Login time for an unknown email, a wrong password and the right password, measured
-/// round-robin so that machine noise falls on all three alike, then compared pairwise with
-/// Welch's t-test. Each wrong password goes to its own account and each unknown email is new,
-/// so every failed attempt takes the same path (a first reservation, no lock).
-async fn login_timing(api: &str, graphql: bool) -> Result<(), BoxError> {
-    let client = reqwest::Client::new();
-    let tag = std::process::id();
-    let post = |path: &str, body: Value| {
-        client
-            .post(format!("{api}{path}"))
-            .header("content-type", "application/json")
-            .body(body.to_string())
-    };
-    for i in 0..=TIMING_ROUNDS {
-        let body = json!({"email": format!("timing-{}-{i}-{tag}@example.com", transport(graphql)), "password": "d1r3ctu5"});
-        let status = post("/register", body).send().await?.status();
-        if status != 204 {
-            return Err(format!("registration for the timing run answered {status}").into());
-        }
-    }
-    let mut unknown = Vec::new();
-    let mut wrong = Vec::new();
-    let mut right = Vec::new();
-    for i in 0..TIMING_ROUNDS {
-        for (samples, email, password, expected) in [
-            (
-                &mut unknown,
-                format!("nobody-{i}-{tag}@example.com"),
-                "d1r3ctu5",
-                false,
-            ),
-            (
-                &mut wrong,
-                format!("timing-{}-{i}-{tag}@example.com", transport(graphql)),
-                "wrong-password",
-                false,
-            ),
-            (
-                &mut right,
-                format!(
-                    "timing-{}-{TIMING_ROUNDS}-{tag}@example.com",
-                    transport(graphql)
-                ),
-                "d1r3ctu5",
-                true,
-            ),
-        ] {
-            let credentials = json!({"email": email, "password": password});
-            let request = if graphql {
-                post(
-                    "/graphql/system",
-                    json!({"query": GRAPHQL_LOGIN, "variables": credentials}),
-                )
-            } else {
-                post("/auth/login", credentials)
-            };
-            let started = Instant::now();
-            let response = request.send().await?;
-            let status = response.status().as_u16();
-            let body = response.bytes().await?;
-            samples.push(started.elapsed().as_secs_f64() * 1000.0);
-            let logged_in = serde_json::from_slice::<Value>(&body)
-                .map(|b| b["errors"].is_null() && status == 200)
-                .unwrap_or(false);
-            if logged_in != expected {
-                return Err(format!("login for {email} answered {status}").into());
-            }
-        }
-    }
-    let (heading, failed, succeeded) = if graphql {
-        ("GraphQL `auth_login`", 200, 200)
-    } else {
-        ("REST `POST /auth/login`", 401, 200)
-    };
-    println!(
-        "\n## Login time by outcome, {heading} ({TIMING_ROUNDS} rounds, interleaved, Welch's t-test)\n"
-    );
-    println!("| outcome | status | mean ms | sd ms | median ms |\n|---|---:|---:|---:|---:|");
-    for (name, status, samples) in [
-        ("unknown email", failed, &mut unknown),
-        ("wrong password", failed, &mut wrong),
-        ("right password", succeeded, &mut right),
-    ] {
-        let (mean, sd, _) = moments(samples);
-        let median = percentile(samples, 0.5);
-        println!("| {name} | {status} | {mean:.2} | {sd:.2} | {median:.2} |");
-    }
-    println!("\n| pair | mean difference ms | t | df | p (two-sided) |\n|---|---:|---:|---:|---:|");
-    for (name, a, b) in [
-        ("unknown email vs wrong password", &unknown, &wrong),
-        ("wrong password vs right password", &wrong, &right),
-        ("unknown email vs right password", &unknown, &right),
-    ] {
-        let (t, df, p) = welch(a, b)?;
-        let difference = moments(a).0 - moments(b).0;
-        println!("| {name} | {difference:+.2} | {t:.2} | {df:.0} | {p:.3} |");
-    }
-    let (_, _, p) = welch(&unknown, &wrong)?;
-    println!(
-        "\nThe two refusals (unknown email, wrong password) {} at the 5% level (p = {p:.3}).",
-        if p >= 0.05 {
-            "are not distinguishable"
-        } else {
-            "ARE distinguishable"
-        }
-    );
-    Ok(())
-}
-
-/// Rounds of the password-request timing (each request takes `EMAIL_SEND_TIMEOUT`, 1 s).
-const RESET_TIMING_ROUNDS: usize = 40;
-
-/// `POST /auth/password/request` for a registered address (a token written, a mail sent over
-/// SMTP to the local inbox) and for unknown ones, interleaved, compared with Welch's t-test: the
-/// answer is due `EMAIL_SEND_TIMEOUT` after the request began whatever the address.
-async fn password_request_timing(api: &str) -> Result<(), BoxError> {
-    let client = reqwest::Client::new();
-    let tag = std::process::id();
-    let known = format!("reset-timing-{tag}@example.com");
-    let post = |path: &str, body: Value| {
-        client
-            .post(format!("{api}{path}"))
-            .header("content-type", "application/json")
-            .body(body.to_string())
-    };
-    let status = post("/register", json!({"email": known, "password": "d1r3ctu5"}))
-        .send()
-        .await?
-        .status();
-    if status != 204 {
-        return Err(format!("registration for the reset timing answered {status}").into());
-    }
-    let mut known_samples = Vec::new();
-    let mut unknown_samples = Vec::new();
-    for i in 0..RESET_TIMING_ROUNDS {
-        for (samples, email) in [
-            (&mut known_samples, known.clone()),
-            (
-                &mut unknown_samples,
-                format!("reset-nobody-{i}-{tag}@example.com"),
-            ),
-        ] {
-            let started = Instant::now();
-            let response = post("/auth/password/request", json!({"email": email}))
-                .send()
-                .await?;
-            let status = response.status().as_u16();
-            response.bytes().await?;
-            samples.push(started.elapsed().as_secs_f64() * 1000.0);
-            if status != 204 {
-                return Err(format!("password request for {email} answered {status}").into());
-            }
-        }
-    }
-    println!(
-        "\n## Password request time by address ({RESET_TIMING_ROUNDS} rounds, interleaved, Welch's t-test)\n"
-    );
-    println!("| address | status | mean ms | sd ms | median ms |\n|---|---:|---:|---:|---:|");
-    for (name, samples) in [
-        ("registered (token written, mail sent)", &mut known_samples),
-        ("unknown", &mut unknown_samples),
-    ] {
-        let (mean, sd, _) = moments(samples);
-        let median = percentile(samples, 0.5);
-        println!("| {name} | 204 | {mean:.2} | {sd:.2} | {median:.2} |");
-    }
-    let (t, df, p) = welch(&known_samples, &unknown_samples)?;
-    let difference = moments(&known_samples).0 - moments(&unknown_samples).0;
-    println!(
-        "\nregistered vs unknown: mean difference {difference:+.2} ms, t = {t:.2}, df = {df:.0}, p = {p:.3}: {}.",
-        if p >= 0.05 {
-            "not distinguishable at the 5% level"
-        } else {
-            "DISTINGUISHABLE at the 5% level"
-        }
-    );
-    Ok(())
-}
