@@ -109,7 +109,12 @@ chromium:
 	  [ "$$(id -u)" = 0 ] || { echo "not root: run 'sudo apt-get install -y chromium' (Debian's package, /usr/bin/chromium) first" >&2; exit 1; }; \
 	  apt-get update -qq && apt-get install -y -qq chromium; }
 
+# Incremental compilation off: a fresh machine builds once, and its incremental state was
+# another 1.5 GB on a disk that a CI run once filled (Cargo.toml's [profile.dev] says how big a
+# build is). The free space is printed first, so a run that fills the disk says what it had.
+test: export CARGO_INCREMENTAL := 0
 test: tools check-template tests/sdk/node_modules tests/browser/node_modules chromium infra/maildev/node_modules $(SCHEMATHESIS)
+	@df -h . | awk 'NR == 2 { print "make test: " $$4 " free on " $$6 " (a fresh build takes about 5 GB)" }'
 	python3 infra/check_links.py
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
