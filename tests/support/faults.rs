@@ -109,8 +109,13 @@ pub fn fault_stack() -> &'static FaultStack {
             .args(["run", "--quiet", "-p", "devstack", "--"])
             .args(["--dynamo-endpoint", &dynamo, "--faults", "--exit-on-eof"])
             .args(["--api-port", &api_port.to_string(), "--prefix", PREFIX])
-            .args(["--seed", &format!("{WORKSPACE}/infra/seed.json")])
+            // The emulator was seeded with infra/seed.json then public.json. Applying seed.json
+            // again would put its 5-registrations-a-minute settings back until public.json
+            // follows; public.json alone (idempotent) leaves no such moment.
             .args(["--seed", &format!("{WORKSPACE}/tests/fixtures/public.json")])
+            // Its own free ports for the inbox: the default 1025/1080 may still be held by
+            // another stack's maildev on its way out.
+            .args(["--inbox", "0:0"])
             .args([
                 "--api-log",
                 &target_dir()
