@@ -16,8 +16,8 @@ use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 
-use crate::config::{ConfigError, parse_duration};
-use crate::sensitive::Sensitive;
+use crate::domain::sensitive::Sensitive;
+use crate::platform::config::{ConfigError, parse_duration};
 
 /// Which transport sends mail (`EMAIL_TRANSPORT`).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -2,8 +2,15 @@
 //! handlers (and GraphQL resolvers) parse their transport's input into these types and render
 //! the result; the rules live here.
 
-pub mod link_token;
+pub mod auth;
+pub mod directory;
+pub mod items;
+pub mod limits;
 pub mod password_reset;
+pub mod provision;
+pub mod registration;
+pub mod server;
+pub mod users;
 pub mod verification;
 
 /// The moment a flow that may send mail answers: `EMAIL_SEND_TIMEOUT` after it began, whatever
@@ -50,7 +57,7 @@ pub(crate) fn project_name(settings: &crate::store::Settings) -> &str {
 /// Renders `kind` for `user` with the link `url` and sends it, giving up at `answer`'s deadline.
 /// Never fails: a problem is logged with the mail's purpose (never the message or the link).
 pub(crate) async fn send_link_mail(
-    state: &crate::state::AppState,
+    state: &crate::platform::state::AppState,
     settings: &crate::store::Settings,
     kind: crate::email::templates::Kind,
     user: &crate::store::User,

@@ -9,11 +9,11 @@
 //! registers an address first (or last) cannot take over the account its owner verifies with
 //! the link of their own registration.
 
+use crate::credential::link_token::{LinkClaims, LinkError, Scope, password_fingerprint};
+use crate::domain::error::ApiError;
 use crate::email::{links, templates};
-use crate::error::ApiError;
-use crate::flows::link_token::{LinkClaims, LinkError, Scope, password_fingerprint};
 use crate::flows::{AnswerAt, send_link_mail};
-use crate::state::{AppState, now_secs};
+use crate::platform::state::{AppState, now_secs};
 use crate::store::{Activation, PendingRegistration, StoreError, User, UserStatus, email_key};
 
 /// Refuses a `verification_url` outside `USER_REGISTER_URL_ALLOW_LIST` (Directus' first check of
@@ -52,7 +52,7 @@ pub async fn send_verification(
     if user.status != UserStatus::Unverified {
         return;
     }
-    match crate::limits::mail_allowed(state, &user.email).await {
+    match crate::flows::limits::mail_allowed(state, &user.email).await {
         Ok(true) => {}
         Ok(false) => {
             tracing::warn!(user = %user.id, "verification mail not sent: the recipient's mail limit is reached");

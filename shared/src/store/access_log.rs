@@ -442,7 +442,7 @@ mod tests {
             store
                 .create_user(super::super::NewUser {
                     email: "a@b.co".into(),
-                    password_hash: crate::sensitive::Sensitive::new("x"),
+                    password_hash: crate::domain::sensitive::Sensitive::new("x"),
                     status: super::super::UserStatus::Active,
                     role: None,
                     first_name: None,

@@ -15,7 +15,7 @@ use super::{
     MAX_PENDING_REGISTRATIONS, PendingRegistration, Store, StoreError, now_millis,
     transaction_outcome,
 };
-use crate::sensitive::Sensitive;
+use crate::domain::sensitive::Sensitive;
 
 /// What a verification makes of an unverified account.
 #[derive(Debug, Clone, Copy)]

@@ -6,7 +6,7 @@
 //! or filtered on the field is one strongly consistent Query with no read per row. Entries are
 //! written in the same transaction as their item (`Store::put_item`).
 //!
-//! The encoding orders values as [`crate::items`]' in-memory sort does: nulls first, then
+//! The encoding orders values as [`crate::flows::items`]' in-memory sort does: nulls first, then
 //! booleans, numbers (as `f64`, negatives and fractions included) and strings (byte order),
 //! then arrays and objects (unordered among themselves, as in memory). Every encoding is
 //! prefix-free, so the item key after it only breaks ties, in key order.
@@ -339,14 +339,14 @@ mod tests {
 
         #[test]
         fn dates_encode_in_time_order(a in 0i64..253_402_300_799_000, b in 0i64..253_402_300_799_000) {
-            let iso = |ms| json!(crate::access::filter::iso8601(ms));
+            let iso = |ms| json!(crate::domain::access::filter::iso8601(ms));
             let (ea, eb) = (encode_value(&iso(a)), encode_value(&iso(b)));
             prop_assert_eq!(ea.cmp(&eb), a.cmp(&b));
         }
 
         #[test]
         fn values_encode_in_the_in_memory_order(a in value(), b in value()) {
-            let expected = crate::items::compare_values(&a, &b);
+            let expected = crate::flows::items::compare_values(&a, &b);
             let (ea, eb) = (encode_value(&a), encode_value(&b));
             if expected == std::cmp::Ordering::Equal {
                 // Only equal numbers of another representation, or arrays and objects, tie.

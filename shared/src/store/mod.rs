@@ -4,6 +4,7 @@
 
 mod access;
 pub mod access_log;
+pub mod cache;
 mod email_tokens;
 mod index;
 mod items;

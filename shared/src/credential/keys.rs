@@ -1,0 +1,173 @@
+//! Asymmetric access-token keys (EdDSA with Ed25519, or ES256 with P-256), so other services can
+//! verify tokens from the public keys served at `/.well-known/jwks.json` without the secret.
+//! Configured as `jwt` in the signing secret's JSON (or `JWT_KEYS` locally):
+//! `{"algorithm": "EdDSA", "current": {"kid", "private_key", "public_key"}, "previous": {"kid", "public_key"}}`
+//! with PEM keys (PKCS#8 private, SPKI public).
+
+use base64::Engine as _;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use jsonwebtoken::{Algorithm, DecodingKey};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::platform::config::ConfigError;
+
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+pub struct JwtKey {
+    pub kid: String,
+    #[serde(default)]
+    pub private_key: Option<String>,
+    pub public_key: String,
+}
+
+impl std::fmt::Debug for JwtKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JwtKey")
+            .field("kid", &self.kid)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct JwtKeys {
+    pub algorithm: String,
+    pub current: JwtKey,
+    #[serde(default)]
+    pub previous: Option<JwtKey>,
+}
+
+/// SPKI DER prefixes of the two key types: what precedes the raw public key.
+const ED25519_SPKI: [u8; 12] = [
+    0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00,
+];
+const P256_SPKI: [u8; 27] = [
+    0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x08, 0x2a,
+    0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00, 0x04,
+];
+
+fn invalid(reason: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        name: "jwt keys",
+        reason: reason.into(),
+    }
+}
+
+fn pem_der(pem: &str) -> Result<Vec<u8>, ConfigError> {
+    let body: String = pem
+        .lines()
+        .filter(|line| !line.starts_with("-----"))
+        .map(str::trim)
+        .collect();
+    STANDARD
+        .decode(body)
+        .map_err(|_| invalid("a key is not PEM"))
+}
+
+/// One public key: how to verify with it and how to publish it.
+#[derive(Clone)]
+pub struct PublicKey {
+    pub kid: String,
+    pub algorithm: Algorithm,
+    pub decoding: DecodingKey,
+    pub jwk: Value,
+}
+
+pub fn algorithm(name: &str) -> Result<Algorithm, ConfigError> {
+    match name {
+        "EdDSA" => Ok(Algorithm::EdDSA),
+        "ES256" => Ok(Algorithm::ES256),
+        other => Err(invalid(format!(
+            "algorithm {other:?} is not EdDSA or ES256"
+        ))),
+    }
+}
+
+pub fn public_key(key: &JwtKey, algorithm: Algorithm) -> Result<PublicKey, ConfigError> {
+    let der = pem_der(&key.public_key)?;
+    let (decoding, mut jwk) = match algorithm {
+        Algorithm::EdDSA => {
+            let raw = der
+                .strip_prefix(&ED25519_SPKI[..])
+                .filter(|raw| raw.len() == 32)
+                .ok_or_else(|| invalid(format!("key {} is not an Ed25519 public key", key.kid)))?;
+            let x = URL_SAFE_NO_PAD.encode(raw);
+            let decoding =
+                DecodingKey::from_ed_components(&x).map_err(|e| invalid(e.to_string()))?;
+            (decoding, json!({"kty": "OKP", "crv": "Ed25519", "x": x}))
+        }
+        Algorithm::ES256 => {
+            let point = der
+                .strip_prefix(&P256_SPKI[..])
+                .filter(|point| point.len() == 64)
+                .ok_or_else(|| invalid(format!("key {} is not a P-256 public key", key.kid)))?;
+            let x = URL_SAFE_NO_PAD.encode(&point[..32]);
+            let y = URL_SAFE_NO_PAD.encode(&point[32..]);
+            let decoding =
+                DecodingKey::from_ec_components(&x, &y).map_err(|e| invalid(e.to_string()))?;
+            (
+                decoding,
+                json!({"kty": "EC", "crv": "P-256", "x": x, "y": y}),
+            )
+        }
+        _ => return Err(invalid("only EdDSA and ES256 keys are published")),
+    };
+    let extra = json!({"kid": key.kid, "alg": format!("{algorithm:?}"), "use": "sig"});
+    if let (Value::Object(jwk), Value::Object(extra)) = (&mut jwk, extra) {
+        jwk.extend(extra);
+    }
+    Ok(PublicKey {
+        kid: key.kid.clone(),
+        algorithm,
+        decoding,
+        jwk,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ED_PUBLIC: &str = include_str!("../../tests/fixtures/test-ed25519.pub");
+    const EC_PUBLIC: &str = include_str!("../../tests/fixtures/test-p256.pub");
+
+    fn key(public: &str) -> JwtKey {
+        JwtKey {
+            kid: "k1".into(),
+            private_key: None,
+            public_key: public.into(),
+        }
+    }
+
+    #[test]
+    fn ed25519_keys_become_okp_jwks() {
+        let public = public_key(&key(ED_PUBLIC), Algorithm::EdDSA).unwrap();
+        assert_eq!(public.jwk["kty"], "OKP");
+        assert_eq!(public.jwk["crv"], "Ed25519");
+        assert_eq!(public.jwk["alg"], "EdDSA");
+        assert_eq!(public.jwk["kid"], "k1");
+        assert_eq!(
+            URL_SAFE_NO_PAD
+                .decode(public.jwk["x"].as_str().unwrap())
+                .unwrap()
+                .len(),
+            32
+        );
+    }
+
+    #[test]
+    fn p256_keys_become_ec_jwks() {
+        let public = public_key(&key(EC_PUBLIC), Algorithm::ES256).unwrap();
+        assert_eq!(public.jwk["kty"], "EC");
+        assert_eq!(public.jwk["crv"], "P-256");
+        assert_eq!(public.jwk["alg"], "ES256");
+        assert!(public.jwk["y"].is_string());
+    }
+
+    #[test]
+    fn a_key_of_the_wrong_type_is_refused() {
+        assert!(public_key(&key(EC_PUBLIC), Algorithm::EdDSA).is_err());
+        assert!(public_key(&key(ED_PUBLIC), Algorithm::ES256).is_err());
+        assert!(public_key(&key("not a key"), Algorithm::EdDSA).is_err());
+        assert!(algorithm("HS256").is_err());
+    }
+}

@@ -1,0 +1,292 @@
+//! `GET /users` and `GET /users/{id}`: the user directory, read through the same plan, query
+//! parameters and bounds as `/items` ([`crate::flows::items::serve`]). Administrators see every user;
+//! others what their `read` permissions on `directus_users` allow, row by row and field by
+//! field.
+//!
+//! Rows come from the users table's `directory` index (one Query per page, `id` order, no
+//! Scan), which does not even hold password hashes: `password` is always `"**********"`, as
+//! Directus conceals it, and is never searched. Unverified accounts past their expiry are not
+//! in it ([`Store::query_user_directory`]), as nowhere else. `policies` (the user's own policy
+//! links) is read for the returned rows that show it only, so it cannot be filtered, sorted or
+//! searched on.
+
+use lambda_http::http::StatusCode;
+use lambda_http::{Request, RequestExt};
+use serde_json::{Map, Value, json};
+
+use crate::adapters::http::{self, HttpResponse};
+use crate::domain::error::ApiError;
+use crate::domain::query::ItemsQuery;
+use crate::flows::items::{self, ReadStats, ScanBound, Source};
+use crate::platform::state::AppState;
+use crate::store::{Collection, DirectoryUser, FieldDef, Store};
+
+pub const COLLECTION: &str = "directus_users";
+/// How Directus shows a password that is set.
+pub const CONCEALED: &str = "**********";
+/// Read for the returned rows only.
+const POLICIES: &str = "policies";
+
+/// The fields of `directus_users` this API keeps, in Directus' order, with Directus' types.
+pub fn users_collection() -> Collection {
+    let fields = [
+        ("id", "uuid"),
+        ("first_name", "string"),
+        ("last_name", "string"),
+        ("email", "string"),
+        ("password", "hash"),
+        ("status", "string"),
+        ("role", "uuid"),
+        (POLICIES, "alias"),
+    ];
+    Collection {
+        collection: COLLECTION.into(),
+        primary_key: "id".into(),
+        fields: fields
+            .iter()
+            .map(|(field, field_type)| FieldDef {
+                field: (*field).into(),
+                field_type: (*field_type).into(),
+                schema: None,
+            })
+            .collect(),
+    }
+}
+
+/// A user as a row of `directus_users`. The hash is never part of it. `policies` holds the
+/// user's id, standing for their policies: the read plan hides it (`null`) on rows where the
+/// caller may not read `policies`, as any other field, and [`fill_policies`] replaces each one
+/// left with that user's policies.
+pub fn user_row(user: &DirectoryUser) -> Map<String, Value> {
+    let mut row = Map::new();
+    row.insert("id".into(), json!(user.id));
+    row.insert("first_name".into(), json!(user.first_name));
+    row.insert("last_name".into(), json!(user.last_name));
+    row.insert("email".into(), json!(user.email));
+    row.insert("password".into(), json!(CONCEALED));
+    row.insert("status".into(), json!(user.status));
+    row.insert("role".into(), json!(user.role));
+    row.insert(POLICIES.into(), json!(user.id));
+    row
+}
+
+/// `policies` is not a stored column: refuse it where every row would be needed.
+fn refuse_policies(query: &ItemsQuery) -> Result<(), ApiError> {
+    let in_filter = query.filter.as_ref().is_some_and(|f| {
+        crate::domain::access::filter::referenced_fields(f)
+            .iter()
+            .any(|field| field == POLICIES)
+    });
+    let in_sort = query.sort.iter().any(|k| k.field == POLICIES);
+    let in_aggregate = query.aggregated_fields().iter().any(|f| f == POLICIES);
+    if in_filter || in_sort || in_aggregate {
+        return Err(ApiError::query(
+            "\"policies\" cannot be filtered, sorted, grouped or aggregated on",
+        ));
+    }
+    Ok(())
+}
+
+/// The returned rows that show `policies`: those still holding a user id there (rows where
+/// the caller may not read it hold `null`), with that id.
+fn rows_showing_policies(data: &mut Value) -> Vec<(&mut Map<String, Value>, String)> {
+    let rows: Vec<&mut Map<String, Value>> = match data {
+        Value::Array(items) => items.iter_mut().filter_map(Value::as_object_mut).collect(),
+        Value::Object(item) => vec![item],
+        _ => Vec::new(),
+    };
+    rows.into_iter()
+        .filter_map(|row| {
+            let id = row.get(POLICIES)?.as_str()?.to_owned();
+            Some((row, id))
+        })
+        .collect()
+}
+
+/// Fills `policies` on every returned row that shows it, within the request's `bound` together
+/// with what the read itself examined (`read`): each user's lookup counts as its links
+/// examined (one, without any), so a page whose lookups would pass the bound is refused before
+/// any is made, as an over-long read is. Returns what the lookups cost.
+async fn fill_policies(
+    store: &Store,
+    data: &mut Value,
+    bound: ScanBound,
+    read: &ReadStats,
+) -> Result<ReadStats, ApiError> {
+    let mut rows = rows_showing_policies(data);
+    let mut spent = ReadStats::default();
+    if rows.is_empty() {
+        return Ok(spent);
+    }
+    let left = bound.after(read);
+    if rows.len() > left.items {
+        return Err(items::too_many_in(&users_collection(), bound));
+    }
+    let ids: Vec<String> = rows.iter().map(|(_, id)| id.clone()).collect();
+    let found = store.users_policies(&ids).await?;
+    for ((row, _), policies) in rows.iter_mut().zip(found) {
+        spent.requests += 1;
+        spent.examined += policies.len().max(1);
+        let value = json!(policies);
+        spent.examined_bytes = spent
+            .examined_bytes
+            .saturating_add(items::approximate_size(&value));
+        row.insert(POLICIES.into(), value);
+    }
+    if left.exceeded(&spent) {
+        return Err(items::too_many_in(&users_collection(), bound));
+    }
+    Ok(spent)
+}
+
+/// The `{id}` of `/users/{id}`, from the route or the path.
+pub fn path_id(request: &Request) -> Option<String> {
+    if let Some(id) = request.path_parameters().first("id") {
+        return Some(id.to_owned());
+    }
+    let path = request.uri().path().trim_end_matches('/').to_owned();
+    let (head, id) = path.rsplit_once('/')?;
+    (head.ends_with("/users") && !id.is_empty()).then(|| id.to_owned())
+}
+
+/// Reads users for `accountability` (admin or not) through the one items read path, with
+/// `policies` filled in where the caller may read it, all within the request's scan bound. For
+/// one id, missing (or expired) users are 403.
+pub async fn serve(
+    state: &AppState,
+    accountability: &crate::domain::access::Accountability,
+    query: &ItemsQuery,
+    id: Option<&str>,
+) -> Result<Value, ApiError> {
+    if !accountability.admin && !accountability.may_read(COLLECTION) {
+        return Err(ApiError::forbidden_collection(COLLECTION));
+    }
+    refuse_policies(query)?;
+    let bound = ScanBound::of_request(state);
+    let (mut body, read) = items::serve_within(
+        state,
+        accountability,
+        users_collection(),
+        Source::Users,
+        query,
+        id,
+        bound,
+    )
+    .await?;
+    if let Some(data) = body.get_mut("data") {
+        let filled = fill_policies(&state.store, data, bound, &read).await?;
+        tracing::debug!(
+            lookups = filled.requests,
+            examined = filled.examined,
+            "policies read"
+        );
+    }
+    Ok(body)
+}
+
+pub async fn read(state: &AppState, request: &Request) -> Result<HttpResponse, ApiError> {
+    let claims = crate::flows::auth::caller(state, request).await?;
+    let query = items::parse_query(state, request)?;
+    let user = claims.as_ref().map(|c| (c.id.as_str(), c.role.as_deref()));
+    let accountability = state.access.accountability(&state.store, user).await?;
+    let id = path_id(request);
+    let body = serve(state, &accountability, &query, id.as_deref()).await?;
+    Ok(http::json(StatusCode::OK, &body))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::UserStatus;
+
+    #[test]
+    fn rows_conceal_the_password_and_follow_the_schema() {
+        let row = user_row(&DirectoryUser {
+            id: "u".into(),
+            email: "a@example.com".into(),
+            status: UserStatus::Active,
+            role: None,
+            first_name: Some("Ada".into()),
+            last_name: None,
+        });
+        assert_eq!(row["password"], json!(CONCEALED));
+        assert_eq!(row["status"], json!("active"));
+        let collection = users_collection();
+        let fields: Vec<&String> = collection.fields.iter().map(|f| &f.field).collect();
+        assert_eq!(row.keys().collect::<Vec<_>>(), fields);
+    }
+
+    fn user(id: &str) -> DirectoryUser {
+        DirectoryUser {
+            id: id.into(),
+            email: format!("{id}@example.com"),
+            status: UserStatus::Active,
+            role: None,
+            first_name: None,
+            last_name: None,
+        }
+    }
+
+    fn users_read(fields: &[&str], filter: Option<Value>) -> crate::store::Permission {
+        crate::store::Permission {
+            id: fields.join(","),
+            policy: "p".into(),
+            collection: COLLECTION.into(),
+            action: "read".into(),
+            fields: fields.iter().map(|f| (*f).to_owned()).collect(),
+            permissions: filter,
+            presets: None,
+            validation: None,
+        }
+    }
+
+    #[test]
+    fn policies_are_looked_up_only_on_rows_whose_permission_grants_them() {
+        // Every field of one's own row; `id` and `first_name` of every row.
+        let caller = crate::domain::access::Accountability {
+            user: Some("me".into()),
+            permissions: vec![
+                users_read(&["*"], Some(json!({"id": {"_eq": "$CURRENT_USER"}}))),
+                users_read(&["id", "first_name"], None),
+            ],
+            ..Default::default()
+        };
+        for fields in [vec!["id", "policies"], vec!["policies"]] {
+            let fields: Vec<String> = fields.into_iter().map(str::to_owned).collect();
+            let plan =
+                crate::domain::access::ReadPlan::new(&caller, users_collection(), Some(&fields), 0)
+                    .unwrap();
+            let mut data = Value::Array(
+                ["me", "other"]
+                    .iter()
+                    .map(|id| {
+                        let visible = plan.visible_row(&user_row(&user(id))).unwrap();
+                        Value::Object(plan.project(&visible))
+                    })
+                    .collect(),
+            );
+            let showing: Vec<String> = rows_showing_policies(&mut data)
+                .into_iter()
+                .map(|(_, id)| id)
+                .collect();
+            assert_eq!(showing, ["me"], "{fields:?}");
+            // The other row keeps the field, hidden, as any field hidden on one row.
+            assert_eq!(data[1][POLICIES], Value::Null, "{fields:?}");
+        }
+    }
+
+    #[test]
+    fn policies_cannot_be_filtered_or_sorted() {
+        for pairs in [
+            vec![("filter[policies][_null]", "true")],
+            vec![("sort", "policies")],
+        ] {
+            let pairs: Vec<(String, String)> = pairs
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect();
+            let query = ItemsQuery::parse(&pairs, 100, 1000).unwrap();
+            assert_eq!(refuse_policies(&query).unwrap_err().code(), "INVALID_QUERY");
+        }
+    }
+}
