@@ -1,10 +1,6 @@
-//! The one error enum every handler returns, and the one place it becomes an HTTP status and a
-//! Directus error code. Codes and messages are a contract with clients: never rename them.
-
-use lambda_http::http::StatusCode;
-use serde_json::{Map, Value, json};
-
-use crate::store::StoreError;
+//! The one error enum every flow returns, and the one place it becomes a Directus error code.
+//! Codes and messages are a contract with clients: never rename them. The transport chooses
+//! the HTTP status and renders the envelope (`adapters::http`).
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -133,26 +129,6 @@ impl ApiError {
         Self::InvalidQuery(reason.into())
     }
 
-    pub fn status(&self) -> StatusCode {
-        match self {
-            Self::InvalidCredentials | Self::TokenExpired | Self::UserSuspended => {
-                StatusCode::UNAUTHORIZED
-            }
-            Self::InvalidToken | Self::Forbidden(_) => StatusCode::FORBIDDEN,
-            Self::InvalidPayload(_)
-            | Self::InvalidQuery(_)
-            | Self::FailedValidation { .. }
-            | Self::RecordNotUnique { .. }
-            | Self::InvalidForeignKey { .. } => StatusCode::BAD_REQUEST,
-            Self::ContentTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::RequestsExceeded { .. } => StatusCode::TOO_MANY_REQUESTS,
-            Self::RouteNotFound(_) => StatusCode::NOT_FOUND,
-            Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
-            Self::ServiceUnavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
-            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        }
-    }
-
     pub fn code(&self) -> &'static str {
         match self {
             Self::InvalidCredentials => "INVALID_CREDENTIALS",
@@ -173,77 +149,6 @@ impl ApiError {
             Self::Internal(_) => "INTERNAL_SERVER_ERROR",
         }
     }
-
-    /// The Directus envelope: `{"errors":[{"message","extensions":{...,"code"}}]}`, `code` last.
-    pub fn body(&self) -> Value {
-        let mut extensions = Map::new();
-        match self {
-            Self::Forbidden(Some(reason))
-            | Self::InvalidPayload(reason)
-            | Self::InvalidQuery(reason) => {
-                extensions.insert("reason".into(), json!(reason));
-            }
-            Self::RouteNotFound(path) => {
-                extensions.insert("path".into(), json!(path));
-            }
-            Self::MethodNotAllowed { allowed, current } => {
-                extensions.insert("allowed".into(), json!(allowed));
-                extensions.insert("current".into(), json!(current));
-            }
-            Self::RequestsExceeded { limit, reset, .. } => {
-                extensions.insert("limit".into(), json!(limit));
-                extensions.insert("reset".into(), json!(reset));
-            }
-            Self::FailedValidation { field, kind, .. } => {
-                extensions.insert("field".into(), json!(field));
-                extensions.insert("path".into(), json!([]));
-                extensions.insert("type".into(), json!(kind));
-            }
-            Self::RecordNotUnique {
-                collection,
-                field,
-                value,
-            }
-            | Self::InvalidForeignKey {
-                collection,
-                field,
-                value,
-            } => {
-                extensions.insert("collection".into(), json!(collection));
-                extensions.insert("field".into(), json!(field));
-                extensions.insert("value".into(), json!(value));
-            }
-            Self::ServiceUnavailable {
-                service, reason, ..
-            } => {
-                extensions.insert("service".into(), json!(service));
-                extensions.insert("reason".into(), json!(reason));
-            }
-            _ => {}
-        }
-        extensions.insert("code".into(), json!(self.code()));
-        json!({ "errors": [{ "message": self.to_string(), "extensions": extensions }] })
-    }
-}
-
-impl From<StoreError> for ApiError {
-    fn from(error: StoreError) -> Self {
-        match error {
-            StoreError::Unavailable(cause) => Self::ServiceUnavailable {
-                service: "database",
-                reason: "Database unreachable",
-                cause: Some(cause),
-            },
-            // Contention that outlived its retries: the client may try again.
-            StoreError::Conflict => Self::ServiceUnavailable {
-                service: "database",
-                reason: "Database busy",
-                cause: Some(Box::new(StoreError::Conflict)),
-            },
-            // Other conflicts are domain outcomes; a caller that lets one escape has a bug.
-            other => Self::Internal(Box::new(other)),
-        }
-    }
 }
 
 #[cfg(test)]
@@ -251,59 +156,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn invalid_token_is_403_and_expired_token_is_401() {
-        assert_eq!(ApiError::InvalidToken.status(), StatusCode::FORBIDDEN);
-        assert_eq!(ApiError::TokenExpired.status(), StatusCode::UNAUTHORIZED);
-        assert_eq!(
-            ApiError::InvalidCredentials.status(),
-            StatusCode::UNAUTHORIZED
-        );
-    }
-
-    #[test]
-    fn envelope_puts_reason_before_code() {
-        let body = ApiError::payload("\"email\" is required").body();
-        assert_eq!(
-            body.to_string(),
-            r#"{"errors":[{"message":"Invalid payload. \"email\" is required.","extensions":{"reason":"\"email\" is required","code":"INVALID_PAYLOAD"}}]}"#
-        );
-    }
-
-    #[test]
-    fn method_not_allowed_lists_the_allowed_methods() {
-        let error = ApiError::MethodNotAllowed {
-            allowed: &["GET", "POST"],
-            current: "PUT".into(),
-        };
-        assert_eq!(error.status(), StatusCode::METHOD_NOT_ALLOWED);
-        assert_eq!(
-            error.body().to_string(),
-            r#"{"errors":[{"message":"Invalid method \"PUT\" used. Should be one of \"GET\", \"POST\".","extensions":{"allowed":["GET","POST"],"current":"PUT","code":"METHOD_NOT_ALLOWED"}}]}"#
-        );
-    }
-
-    #[test]
-    fn errors_without_extensions_carry_only_the_code() {
-        let body = ApiError::InvalidCredentials.body();
-        assert_eq!(
-            body,
-            json!({"errors":[{"message":"Invalid user credentials.","extensions":{"code":"INVALID_CREDENTIALS"}}]})
-        );
-    }
-
-    #[test]
     fn forbidden_field_messages_use_singular_and_plural_forms() {
         let one = ApiError::forbidden_fields("posts", &["secret".into()]).to_string();
         assert!(one.contains("field \"secret\" in collection \"posts\" or it does not exist"));
         let two = ApiError::forbidden_fields("posts", &["a".into(), "b".into()]).to_string();
         assert!(two.contains("fields \"a\", \"b\" in collection \"posts\" or they do not exist"));
-    }
-
-    #[test]
-    fn store_outage_becomes_503_without_details_in_the_body() {
-        let error: ApiError =
-            StoreError::Unavailable("connection refused at 10.0.0.1".into()).into();
-        assert_eq!(error.status(), StatusCode::SERVICE_UNAVAILABLE);
-        assert!(!error.body().to_string().contains("10.0.0.1"));
     }
 }

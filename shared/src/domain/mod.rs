@@ -6,5 +6,7 @@ pub mod aggregate;
 pub mod client;
 pub mod error;
 pub mod index_plan;
+pub mod model;
 pub mod query;
 pub mod sensitive;
+pub mod value_order;
