@@ -7,8 +7,8 @@ use std::collections::BTreeSet;
 
 use serde_json::{Map, Value};
 
-use crate::domain::error::ApiError;
-use crate::domain::model::{Collection, Permission};
+use crate::error::ApiError;
+use crate::model::{Collection, Permission};
 pub use filter::FilterContext;
 
 /// The caller's identity and everything their policies grant.
@@ -249,7 +249,7 @@ impl ReadPlan {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::model::FieldDef;
+    use crate::model::FieldDef;
     use serde_json::json;
 
     fn posts() -> Collection {

@@ -4,8 +4,8 @@
 //! build a [`Client`] from their request and render each [`CookieChange`] with the configured
 //! cookie attributes; flows never see the request itself.
 
-use crate::domain::error::ApiError;
-use crate::domain::sensitive::Sensitive;
+use crate::error::ApiError;
+use crate::sensitive::Sensitive;
 
 /// The client of one request, as the transport saw it.
 #[derive(Debug, Clone, Default)]

@@ -160,7 +160,7 @@ mod tests {
 
         #[test]
         fn dates_encode_in_time_order(a in 0i64..253_402_300_799_000, b in 0i64..253_402_300_799_000) {
-            let iso = |ms| json!(crate::domain::access::filter::iso8601(ms));
+            let iso = |ms| json!(crate::access::filter::iso8601(ms));
             let (ea, eb) = (encode_value(&iso(a)), encode_value(&iso(b)));
             prop_assert_eq!(ea.cmp(&eb), a.cmp(&b));
         }

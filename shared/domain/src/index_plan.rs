@@ -14,10 +14,10 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use crate::domain::access::ReadPlan;
-use crate::domain::access::filter::{self, FilterContext};
-use crate::domain::query::{ItemsQuery, SortKey};
-use crate::domain::value_order::{MAX_ENTRY_KEY_BYTES, ValueKind, compare_values, encode_value};
+use crate::access::ReadPlan;
+use crate::access::filter::{self, FilterContext};
+use crate::query::{ItemsQuery, SortKey};
+use crate::value_order::{MAX_ENTRY_KEY_BYTES, ValueKind, compare_values, encode_value};
 
 /// One end of an index range: a value, and whether entries equal to it are inside.
 #[derive(Debug, Clone, PartialEq)]
@@ -332,8 +332,8 @@ fn intersect(a: IndexRange, b: IndexRange) -> IndexRange {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::access::Accountability;
-    use crate::domain::model::{Collection, FieldDef, FieldSchema, Permission};
+    use crate::access::Accountability;
+    use crate::model::{Collection, FieldDef, FieldSchema, Permission};
     use serde_json::json;
 
     fn field(name: &str, field_type: &str, indexed: bool) -> FieldDef {

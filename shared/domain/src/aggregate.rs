@@ -12,9 +12,9 @@ use std::collections::HashMap;
 
 use serde_json::{Map, Value};
 
-use crate::domain::error::ApiError;
-use crate::domain::query::SortKey;
-use crate::domain::value_order::compare_values;
+use crate::error::ApiError;
+use crate::query::SortKey;
+use crate::value_order::compare_values;
 
 /// Directus' aggregate functions.
 pub const FUNCTIONS: [&str; 9] = [
