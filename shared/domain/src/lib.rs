@@ -17,3 +17,30 @@ pub mod model;
 pub mod query;
 pub mod sensitive;
 pub mod value_order;
+
+#[cfg(test)]
+mod purity {
+    /// The crates this one may depend on. Adding one is a review decision: nothing that brings
+    /// transport (lambda_http, http, hyper), AWS (aws-*), a runtime (tokio) or the clock.
+    const ALLOWED: [&str; 4] = ["serde", "serde_json", "thiserror", "tracing"];
+
+    #[test]
+    fn dependencies_stay_pure() {
+        let manifest: toml::Table = include_str!("../Cargo.toml").parse().unwrap();
+        for section in ["dependencies", "build-dependencies"] {
+            let Some(dependencies) = manifest.get(section).and_then(|d| d.as_table()) else {
+                continue;
+            };
+            for name in dependencies.keys() {
+                assert!(
+                    ALLOWED.contains(&name.as_str()),
+                    "the domain crate must stay pure, and `{name}` ({section}) is not allowed"
+                );
+            }
+        }
+        assert!(
+            !manifest.contains_key("target"),
+            "no platform-specific dependencies either"
+        );
+    }
+}

@@ -1,9 +1,10 @@
-//! Warm-function cache of resolved policies and collection schemas. Each entry lives for a
-//! bounded, configured time (`PERMISSIONS_CACHE_TTL`, default 30 s), so a change to roles,
-//! policies or permissions applies everywhere within that time, and each map holds at most
-//! `MAX_ENTRIES`, evicting the least recently used: a flood of new keys pushes out old ones one
-//! at a time instead of emptying the cache for everyone. Collections are looked up only after
-//! the caller's permissions name them (`items::read`), so random names never get here.
+//! The caller's policies resolved from the access configuration ([`resolve`]; evaluating them
+//! is the domain's), and the warm-function cache of them and of collection schemas. Each entry
+//! lives for a bounded, configured time (`PERMISSIONS_CACHE_TTL`, default 30 s), so a change to
+//! roles, policies or permissions applies everywhere within that time, and each map holds at
+//! most `MAX_ENTRIES`, evicting the least recently used: a flood of new keys pushes out old ones
+//! one at a time instead of emptying the cache for everyone. Collections are looked up only
+//! after the caller's permissions name them (`items::read`), so random names never get here.
 
 use std::collections::BTreeSet;
 use std::hash::Hash;
