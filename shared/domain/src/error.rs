@@ -12,7 +12,7 @@ pub enum ApiError {
     InvalidToken,
     #[error("User suspended.")]
     UserSuspended,
-    /// 403 with Directus' generic text, or with a reason (collection / field messages).
+    /// Directus' generic text, or a reason (collection / field messages).
     #[error("{}", .0.as_deref().unwrap_or("You don't have permission to access this."))]
     Forbidden(Option<String>),
     #[error("Invalid payload. {0}.")]
@@ -51,7 +51,8 @@ pub enum ApiError {
     },
     #[error("Uploaded content is too large.")]
     ContentTooLarge,
-    /// 405 with an `Allow` header (GraphQL: other methods, a mutation over GET).
+    /// A method the route does not take, and the ones it does (GraphQL: other methods, a
+    /// mutation over GET).
     #[error(
         "Invalid method \"{current}\" used. Should be one of {}.",
         quoted(allowed)

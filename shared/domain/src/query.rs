@@ -1,6 +1,6 @@
 //! Directus query parameters for item reads, parsed the way Directus parses them:
 //! `fields`, `filter` (JSON or `filter[field][_op]=` brackets), `sort`, `limit`, `offset`, `page`,
-//! `search`, `meta`. Pure; every bad value is a 400 `INVALID_QUERY` with Directus' wording.
+//! `search`, `meta`. Pure; every bad value is `INVALID_QUERY` with Directus' wording.
 
 use serde_json::{Map, Value};
 

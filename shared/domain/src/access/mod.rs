@@ -71,7 +71,7 @@ pub struct ReadPlan {
 
 impl ReadPlan {
     /// `requested` is the `fields` query (`None` = `*`). Fields the caller may not read, or that
-    /// do not exist, are 403 with Directus' message, so existence never leaks.
+    /// do not exist, are `Forbidden` with Directus' message, so existence never leaks.
     pub fn new(
         accountability: &Accountability,
         collection: Collection,
