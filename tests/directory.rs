@@ -6,8 +6,9 @@ use e2e::{
     stack, store, unique_email, user_with,
 };
 use serde_json::{Value, json};
+use shared::domain::model::UserStatus;
 use shared::domain::sensitive::Sensitive;
-use shared::store::{NewUser, UserStatus};
+use shared::store::NewUser;
 
 async fn send(method: &str, path: &str, bearer: Option<&str>, body: Option<Value>) -> Reply {
     let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();

@@ -510,7 +510,7 @@ async fn a_public_create_of_a_user_registers_as_users_register_does() {
         .await
         .unwrap()
         .expect("the account");
-    assert_eq!(user.status, shared::store::UserStatus::Unverified);
+    assert_eq!(user.status, shared::domain::model::UserStatus::Unverified);
     assert_error(
         &login(&client, &email, PASSWORD).await,
         401,
@@ -570,7 +570,7 @@ async fn public_creates_over_graphql_follow_the_registration_settings() {
         .await
         .unwrap()
         .expect("the account");
-    assert_eq!(user.status, shared::store::UserStatus::Unverified);
+    assert_eq!(user.status, shared::domain::model::UserStatus::Unverified);
     let link = link_of(&wait_for(&email, 1).await[0]);
     assert_eq!(post_token(&client, &token_of(&link)).await.status, 204);
     assert_eq!(login(&client, &email, PASSWORD).await.status, 200);
@@ -819,7 +819,7 @@ async fn an_expired_unverified_account_does_not_hold_its_address() {
             shared::store::NewUser {
                 email: email.clone(),
                 password_hash: hash,
-                status: shared::store::UserStatus::Unverified,
+                status: shared::domain::model::UserStatus::Unverified,
                 role: Some(e2e::USER_ROLE.into()),
                 first_name: None,
                 last_name: None,
@@ -1546,7 +1546,7 @@ async fn an_administrator_activating_an_unverified_account_makes_it_permanent() 
     assert_eq!(register(&client, &email, PASSWORD).await.status, 204);
     let store = mail_store();
     let user = store.find_user_by_email(&email).await.unwrap().unwrap();
-    assert_eq!(user.status, shared::store::UserStatus::Unverified);
+    assert_eq!(user.status, shared::domain::model::UserStatus::Unverified);
     let admin_email = unique_email("mail-admin");
     let admin_password = shared::domain::sensitive::Sensitive::new("mail-admin-password-1");
     let passwords =

@@ -3,7 +3,7 @@
 use e2e::{get, post, registered_login, store, unique_email};
 use serde_json::json;
 
-async fn user_named(email: &str) -> shared::store::User {
+async fn user_named(email: &str) -> shared::domain::model::User {
     store()
         .find_user_by_email(email)
         .await
@@ -188,7 +188,7 @@ async fn imported_hashes_are_upgraded_at_login() {
         .create_user(shared::store::NewUser {
             email: email.clone(),
             password_hash: directus_hash.clone(),
-            status: shared::store::UserStatus::Active,
+            status: shared::domain::model::UserStatus::Active,
             role: Some(e2e::USER_ROLE.into()),
             first_name: None,
             last_name: None,

@@ -7,11 +7,13 @@
 
 pub mod adapters;
 pub mod credential;
-pub mod domain;
 pub mod email;
 pub mod flows;
 pub mod platform;
 pub mod store;
+
+/// The pure core, a crate of its own so that the compiler keeps transport and AWS out of it.
+pub use domain;
 
 pub use domain::error::ApiError;
 pub use platform::state::AppState;

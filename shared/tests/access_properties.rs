@@ -8,14 +8,12 @@ use proptest::prelude::*;
 use serde_json::{Map, Value, json};
 use shared::domain::access::filter::{FilterContext, matches};
 use shared::domain::access::{Accountability, ReadPlan};
+use shared::domain::model::{Collection, FieldDef, Permission, UserStatus};
 use shared::domain::query::ItemsQuery;
 use shared::domain::sensitive::Sensitive;
 use shared::flows::items::{self, Source};
 use shared::platform::config::Config;
-use shared::store::{
-    Collection, FieldDef, NewUser, Permission, Store, Tables, UserChanges, UserStatus,
-    ensure_tables,
-};
+use shared::store::{NewUser, Store, Tables, UserChanges, ensure_tables};
 use shared::{AppState, flows::directory};
 
 const FIELDS: [&str; 4] = ["id", "title", "author", "secret"];

@@ -6,10 +6,11 @@ use std::sync::OnceLock;
 use lambda_http::{Body, http};
 use serde_json::{Value, json};
 use shared::credential::password::Passwords;
+use shared::domain::model::{Session, UserStatus};
 use shared::domain::sensitive::Sensitive;
 use shared::flows::provision::Document;
 use shared::platform::config::{Config, HashParams};
-use shared::store::{NewUser, Session, Store, StoreError, Tables, UserStatus, ensure_tables};
+use shared::store::{NewUser, Store, StoreError, Tables, cache, ensure_tables};
 use shared::{AppState, domain::access};
 
 /// Starts dynoxide on its own thread and runtime (so it outlives each test's runtime).
@@ -269,7 +270,7 @@ async fn the_seed_applies_twice_and_grants_users_read_on_posts() {
         .await
         .unwrap();
     let user_role = "0b6f1f0e-7c1d-4c8e-9f55-6a2b9d7e3c10";
-    let accountability = access::resolve(&store, Some(("u1", Some(user_role))))
+    let accountability = cache::resolve(&store, Some(("u1", Some(user_role))))
         .await
         .unwrap();
     assert_eq!(accountability.roles, vec![user_role.to_owned()]);
@@ -280,7 +281,7 @@ async fn the_seed_applies_twice_and_grants_users_read_on_posts() {
             .iter()
             .any(|p| p.collection == "posts" && p.action == "read")
     );
-    let public = access::resolve(&store, None).await.unwrap();
+    let public = cache::resolve(&store, None).await.unwrap();
     assert_eq!(
         public.policies,
         vec!["abf8a154-5b1c-4a46-ac9c-7300570f4f17".to_owned()]
@@ -318,7 +319,7 @@ async fn nested_roles_inherit_parent_policies_and_cycles_terminate() {
     )
     .unwrap();
     document.apply(&store).await.unwrap();
-    let accountability = access::resolve(&store, Some(("u1", Some("child"))))
+    let accountability = cache::resolve(&store, Some(("u1", Some("child"))))
         .await
         .unwrap();
     assert_eq!(
@@ -333,14 +334,14 @@ async fn nested_roles_inherit_parent_policies_and_cycles_terminate() {
 
     // A cycle (parent -> child -> parent) written behind the validator's back still ends.
     store
-        .put_role(&shared::store::Role {
+        .put_role(&shared::domain::model::Role {
             id: "parent".into(),
             name: "Parent".into(),
             parent: Some("child".into()),
         })
         .await
         .unwrap();
-    let cyclic = access::resolve(&store, Some(("u1", Some("child"))))
+    let cyclic = cache::resolve(&store, Some(("u1", Some("child"))))
         .await
         .unwrap();
     assert_eq!(cyclic.roles.len(), 2);
@@ -431,7 +432,7 @@ async fn registration_is_403_when_disabled_and_writes_nothing() {
     .await;
     let error = result.unwrap_err();
     assert_eq!(error.code(), "FORBIDDEN");
-    assert_eq!(error.status().as_u16(), 403);
+    assert_eq!(shared::adapters::http::status_of(&error).as_u16(), 403);
     assert!(
         store
             .find_user_by_email("off@example.com")
@@ -566,7 +567,7 @@ async fn operators_create_administrators_without_default_credentials() {
     .await
     .unwrap();
     assert_eq!(user.status, UserStatus::Active);
-    let accountability = access::resolve(&store, Some((&user.id, Some(admin_role))))
+    let accountability = cache::resolve(&store, Some((&user.id, Some(admin_role))))
         .await
         .unwrap();
     assert!(accountability.admin);
@@ -601,12 +602,12 @@ async fn operators_create_administrators_without_default_credentials() {
 }
 
 fn big_collection_plan(accountability: &access::Accountability) -> access::ReadPlan {
-    let collection = shared::store::Collection {
+    let collection = shared::domain::model::Collection {
         collection: "big".into(),
         primary_key: "id".into(),
         fields: [("id", "integer"), ("title", "string"), ("rank", "integer")]
             .iter()
-            .map(|(f, t)| shared::store::FieldDef {
+            .map(|(f, t)| shared::domain::model::FieldDef {
                 field: (*f).into(),
                 field_type: (*t).into(),
                 schema: None,
@@ -747,7 +748,7 @@ async fn whole_collection_counts_come_from_the_kept_count_at_any_size() {
     };
     let permitted = |filter: Option<Value>| access::Accountability {
         user: Some("u1".into()),
-        permissions: vec![shared::store::Permission {
+        permissions: vec![shared::domain::model::Permission {
             id: "p".into(),
             policy: "pol".into(),
             collection: "big".into(),
@@ -948,7 +949,7 @@ async fn users_created_with_policies_get_them_in_the_same_write() {
     let mut user = new_user("linked@example.com");
     user.policies = vec!["5e4a4c51-2d0a-4a43-9b8e-3c1f0f6f7a01".into()];
     let created = store.create_user(user).await.unwrap();
-    let accountability = access::resolve(&store, Some((&created.id, None)))
+    let accountability = cache::resolve(&store, Some((&created.id, None)))
         .await
         .unwrap();
     assert!(
@@ -1908,7 +1909,7 @@ async fn a_reset_whose_session_cleanup_fails_still_answers_success() {
         .await
         .unwrap();
     let user = store.create_user(new).await.unwrap();
-    let session = shared::store::Session {
+    let session = shared::domain::model::Session {
         user_id: user.id.clone(),
         ..session("s-before-reset", now() + 3600)
     };
@@ -2012,7 +2013,7 @@ fn indexed_document(items: usize, with_index: bool) -> Document {
 
 fn owner_a_reader() -> access::Accountability {
     access::Accountability {
-        permissions: vec![shared::store::Permission {
+        permissions: vec![shared::domain::model::Permission {
             id: "0".into(),
             policy: "p".into(),
             collection: "events".into(),
@@ -2261,7 +2262,7 @@ async fn index_entries_follow_writes_and_a_new_index_covers_stored_items() {
         .query_index(
             "events",
             "date_created",
-            &shared::store::IndexRange::Everything,
+            &shared::domain::index_plan::IndexRange::Everything,
             None,
             1000,
             true,
@@ -2293,7 +2294,7 @@ async fn index_entries_follow_writes_and_a_new_index_covers_stored_items() {
             .query_index(
                 "events",
                 field,
-                &shared::store::IndexRange::Everything,
+                &shared::domain::index_plan::IndexRange::Everything,
                 None,
                 1000,
                 true,
@@ -2378,8 +2379,8 @@ fn index_declarations_are_checked() {
 }
 
 /// A `read` permission on `directus_users` granting `fields` on the rows `filter` matches.
-fn users_read(fields: &[&str], filter: Option<Value>) -> shared::store::Permission {
-    shared::store::Permission {
+fn users_read(fields: &[&str], filter: Option<Value>) -> shared::domain::model::Permission {
+    shared::domain::model::Permission {
         id: format!("read-{}", fields.join("-")),
         policy: "directory-policy".into(),
         collection: "directus_users".into(),
@@ -2689,7 +2690,7 @@ async fn a_directory_index_without_expiry_is_made_again_by_ensure_tables() {
 
 /// A store seeded with infra/seed.json (its public create permission on users) whose settings
 /// are changed by `change`, and a state over it.
-async fn registration_state(change: impl FnOnce(&mut shared::store::Settings)) -> AppState {
+async fn registration_state(change: impl FnOnce(&mut shared::domain::model::Settings)) -> AppState {
     let store = seeded_store().await;
     let mut settings = store.settings().await.unwrap().unwrap();
     change(&mut settings);
@@ -2701,7 +2702,7 @@ async fn registration_state(change: impl FnOnce(&mut shared::store::Settings)) -
 /// the mail would carry it.
 fn verification_token(
     state: &AppState,
-    user: &shared::store::User,
+    user: &shared::domain::model::User,
     pending: Option<&shared::store::PendingRegistration>,
 ) -> String {
     use shared::credential::link_token::{Scope, password_fingerprint};
@@ -2727,7 +2728,7 @@ async fn login_status(state: &AppState, email: &str, password: &str) -> u16 {
     let body = json!({"email": email, "password": password});
     match shared::adapters::rest::login(state, &cheap_passwords(), &post(body)).await {
         Ok(response) => response.status().as_u16(),
-        Err(error) => error.status().as_u16(),
+        Err(error) => shared::adapters::http::status_of(&error).as_u16(),
     }
 }
 

@@ -4,9 +4,9 @@
 use lambda_http::http::{HeaderValue, StatusCode, header};
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
-use serde_json::{Map, Value};
+use serde_json::{Map, Value, json};
 
-use crate::domain::client::{Client, CookieChange, Site};
+use crate::domain::client::{AuthCookie, Client, CookieChange, Site};
 use crate::domain::error::ApiError;
 
 /// Largest accepted request body. Auth payloads are tiny; this bounds parsing work and memory.
@@ -22,17 +22,17 @@ pub fn respond(result: Result<HttpResponse, ApiError>) -> HttpResponse {
     match result {
         Ok(response) => response,
         Err(error) => {
-            if error.status().is_server_error() {
+            if status_of(&error).is_server_error() {
                 let cause = std::error::Error::source(&error).map(ToString::to_string);
                 tracing::error!(code = error.code(), cause, "request failed");
             } else {
                 tracing::info!(
                     code = error.code(),
-                    status = error.status().as_u16(),
+                    status = status_of(&error).as_u16(),
                     "request refused"
                 );
             }
-            let mut response = json(error.status(), &error.body());
+            let mut response = json(status_of(&error), &error_body(&error));
             let retry_after = match &error {
                 ApiError::RequestsExceeded { retry_after, .. } => Some(*retry_after),
                 ApiError::ServiceUnavailable { .. } => Some(SERVICE_UNAVAILABLE_RETRY_AFTER),
@@ -51,6 +51,78 @@ pub fn respond(result: Result<HttpResponse, ApiError>) -> HttpResponse {
             response
         }
     }
+}
+
+/// The HTTP status of an error: chosen here, at the transport, and nowhere else.
+pub fn status_of(error: &ApiError) -> StatusCode {
+    match error {
+        ApiError::InvalidCredentials | ApiError::TokenExpired | ApiError::UserSuspended => {
+            StatusCode::UNAUTHORIZED
+        }
+        ApiError::InvalidToken | ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+        ApiError::InvalidPayload(_)
+        | ApiError::InvalidQuery(_)
+        | ApiError::FailedValidation { .. }
+        | ApiError::RecordNotUnique { .. }
+        | ApiError::InvalidForeignKey { .. } => StatusCode::BAD_REQUEST,
+        ApiError::ContentTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+        ApiError::RequestsExceeded { .. } => StatusCode::TOO_MANY_REQUESTS,
+        ApiError::RouteNotFound(_) => StatusCode::NOT_FOUND,
+        ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+        ApiError::ServiceUnavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+        ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+/// The Directus envelope: `{"errors":[{"message","extensions":{...,"code"}}]}`, `code` last.
+pub fn error_body(error: &ApiError) -> Value {
+    let mut extensions = Map::new();
+    match error {
+        ApiError::Forbidden(Some(reason))
+        | ApiError::InvalidPayload(reason)
+        | ApiError::InvalidQuery(reason) => {
+            extensions.insert("reason".into(), json!(reason));
+        }
+        ApiError::RouteNotFound(path) => {
+            extensions.insert("path".into(), json!(path));
+        }
+        ApiError::MethodNotAllowed { allowed, current } => {
+            extensions.insert("allowed".into(), json!(allowed));
+            extensions.insert("current".into(), json!(current));
+        }
+        ApiError::RequestsExceeded { limit, reset, .. } => {
+            extensions.insert("limit".into(), json!(limit));
+            extensions.insert("reset".into(), json!(reset));
+        }
+        ApiError::FailedValidation { field, kind, .. } => {
+            extensions.insert("field".into(), json!(field));
+            extensions.insert("path".into(), json!([]));
+            extensions.insert("type".into(), json!(kind));
+        }
+        ApiError::RecordNotUnique {
+            collection,
+            field,
+            value,
+        }
+        | ApiError::InvalidForeignKey {
+            collection,
+            field,
+            value,
+        } => {
+            extensions.insert("collection".into(), json!(collection));
+            extensions.insert("field".into(), json!(field));
+            extensions.insert("value".into(), json!(value));
+        }
+        ApiError::ServiceUnavailable {
+            service, reason, ..
+        } => {
+            extensions.insert("service".into(), json!(service));
+            extensions.insert("reason".into(), json!(reason));
+        }
+        _ => {}
+    }
+    extensions.insert("code".into(), json!(error.code()));
+    json!({ "errors": [{ "message": error.to_string(), "extensions": extensions }] })
 }
 
 /// `Retry-After` (seconds) of a 503: DynamoDB throttling and brief outages pass in seconds, and
@@ -417,7 +489,7 @@ pub fn apply_cookies(
     cookies: &[CookieChange],
 ) {
     for change in cookies {
-        append_cookie(response, &change.header(config));
+        append_cookie(response, &cookie_header(change, config));
     }
 }
 
@@ -444,11 +516,39 @@ pub fn with_cookies(
     };
     let missing: Vec<CookieChange> = cookies
         .iter()
-        .filter(|change| !already_set(change.name(config)))
+        .filter(|change| !already_set(cookie_name(change, config)))
         .cloned()
         .collect();
     apply_cookies(&mut response, config, &missing);
     Ok(response)
+}
+
+/// The `Set-Cookie` header value of a flow's cookie change, with the configured name and
+/// attributes.
+pub fn cookie_header(change: &CookieChange, config: &crate::platform::config::Config) -> String {
+    set_cookie(
+        cookie_options(change, config),
+        change.value.as_ref().map_or("", |v| v.expose()),
+        change.max_age,
+    )
+}
+
+/// The configured name of a flow's cookie.
+pub fn cookie_name<'a>(
+    change: &CookieChange,
+    config: &'a crate::platform::config::Config,
+) -> &'a str {
+    &cookie_options(change, config).name
+}
+
+fn cookie_options<'a>(
+    change: &CookieChange,
+    config: &'a crate::platform::config::Config,
+) -> &'a crate::platform::config::CookieConfig {
+    match change.cookie {
+        AuthCookie::Refresh => &config.refresh_cookie,
+        AuthCookie::Session => &config.session_cookie,
+    }
 }
 
 /// A `Set-Cookie` value for `options`; an empty `value` with `max_age` 0 deletes the cookie.
@@ -501,6 +601,92 @@ pub fn respond_authenticated(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn the_429_carries_directus_extensions() {
+        let error = ApiError::RequestsExceeded {
+            limit: 5,
+            retry_after: 42,
+            reset: "2026-01-01T00:01:00.000Z".into(),
+        };
+        assert_eq!(status_of(&error).as_u16(), 429);
+        assert_eq!(error.to_string(), "Too many requests, retry after 42s.");
+        let body = error_body(&error);
+        assert_eq!(body["errors"][0]["extensions"]["limit"], 5);
+        assert_eq!(body["errors"][0]["extensions"]["code"], "REQUESTS_EXCEEDED");
+    }
+
+    #[test]
+    fn cookie_changes_render_with_the_configured_attributes() {
+        let config = crate::platform::state::unreachable_state().config;
+        let set = cookie_header(&CookieChange::set(AuthCookie::Refresh, "abc", 60), &config);
+        assert!(
+            set.starts_with("directus_refresh_token=abc; Max-Age=60; Path=/; HttpOnly"),
+            "{set}"
+        );
+        let clear = cookie_header(&CookieChange::clear(AuthCookie::Session), &config);
+        assert!(
+            clear.starts_with("directus_session_token=; Max-Age=0;"),
+            "{clear}"
+        );
+        assert!(
+            !format!("{:?}", CookieChange::set(AuthCookie::Session, "secret", 1))
+                .contains("secret")
+        );
+    }
+
+    #[test]
+    fn invalid_token_is_403_and_expired_token_is_401() {
+        assert_eq!(status_of(&ApiError::InvalidToken), StatusCode::FORBIDDEN);
+        assert_eq!(status_of(&ApiError::TokenExpired), StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            status_of(&ApiError::InvalidCredentials),
+            StatusCode::UNAUTHORIZED
+        );
+    }
+
+    #[test]
+    fn envelope_puts_reason_before_code() {
+        let body = error_body(&ApiError::payload("\"email\" is required"));
+        assert_eq!(
+            body.to_string(),
+            r#"{"errors":[{"message":"Invalid payload. \"email\" is required.","extensions":{"reason":"\"email\" is required","code":"INVALID_PAYLOAD"}}]}"#
+        );
+    }
+
+    #[test]
+    fn method_not_allowed_lists_the_allowed_methods() {
+        let error = ApiError::MethodNotAllowed {
+            allowed: &["GET", "POST"],
+            current: "PUT".into(),
+        };
+        assert_eq!(status_of(&error), StatusCode::METHOD_NOT_ALLOWED);
+        assert_eq!(
+            error_body(&error).to_string(),
+            r#"{"errors":[{"message":"Invalid method \"PUT\" used. Should be one of \"GET\", \"POST\".","extensions":{"allowed":["GET","POST"],"current":"PUT","code":"METHOD_NOT_ALLOWED"}}]}"#
+        );
+    }
+
+    #[test]
+    fn errors_without_extensions_carry_only_the_code() {
+        let body = error_body(&ApiError::InvalidCredentials);
+        assert_eq!(
+            body,
+            json!({"errors":[{"message":"Invalid user credentials.","extensions":{"code":"INVALID_CREDENTIALS"}}]})
+        );
+    }
+
+    #[test]
+    fn an_outage_is_503_without_its_cause_in_the_body() {
+        let error = ApiError::ServiceUnavailable {
+            service: "database",
+            reason: "Database unreachable",
+            cause: Some("connection refused at 10.0.0.1".into()),
+        };
+        assert_eq!(status_of(&error), StatusCode::SERVICE_UNAVAILABLE);
+        assert!(!error_body(&error).to_string().contains("10.0.0.1"));
+    }
 
     fn with_headers(headers: &[(&str, &str)]) -> Request {
         let mut builder = lambda_http::http::Request::builder().uri("/users/register/verify-email");
@@ -617,11 +803,17 @@ mod tests {
         let mut login = json(StatusCode::OK, &serde_json::json!({"data": {}}));
         append_cookie(
             &mut login,
-            &CookieChange::set(AuthCookie::Session, "new-token", 60).header(&config),
+            &cookie_header(
+                &CookieChange::set(AuthCookie::Session, "new-token", 60),
+                &config,
+            ),
         );
         append_cookie(
             &mut login,
-            &CookieChange::set(AuthCookie::Refresh, "other", 60).header(&config),
+            &cookie_header(
+                &CookieChange::set(AuthCookie::Refresh, "other", 60),
+                &config,
+            ),
         );
         let login = with_cookies(Ok(login), &config, &clear).unwrap();
         let cookies = set_cookies(&login);

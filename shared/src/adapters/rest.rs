@@ -353,7 +353,10 @@ pub async fn verify_email(state: &AppState, request: &Request) -> HttpResponse {
                 caller.cookies(),
             ),
         };
-    let failure = result.as_ref().err().map(|e| (e.status(), e.code()));
+    let failure = result
+        .as_ref()
+        .err()
+        .map(|e| (http::status_of(e), e.code()));
     let response = http::respond(http::with_cookies(result, &state.config, &cookies));
     match failure {
         Some((status, code)) if navigation => {

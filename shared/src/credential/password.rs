@@ -331,7 +331,7 @@ impl Inner {
 /// `FAILED_VALIDATION` on `password`.
 pub fn enforce_policy(
     password: &Sensitive,
-    settings: &crate::store::Settings,
+    settings: &crate::domain::model::Settings,
 ) -> Result<(), crate::domain::error::ApiError> {
     let pattern = match settings.auth_password_policy.as_deref() {
         None | Some("") => None,

@@ -15,9 +15,10 @@ use crate::credential::refresh_token::new_session_id;
 use crate::credential::token::{AccessClaims, Binding, SessionRef, TokenError};
 use crate::domain::client::{AuthCookie, Client, CookieChange, Presented, Site};
 use crate::domain::error::ApiError;
+use crate::domain::model::{CutOff, Session, User, UserStatus};
 use crate::domain::sensitive::Sensitive;
 use crate::platform::state::{AppState, now_secs};
-use crate::store::{CutOff, Reservation, Session, StoreError, User, UserStatus};
+use crate::store::{Reservation, StoreError};
 
 /// How tokens travel: `json` puts the refresh token in the body, `cookie` in an httpOnly cookie;
 /// `session` puts the access token itself in the httpOnly session cookie and no refresh token

@@ -16,10 +16,11 @@ use serde_json::{Map, Value, json};
 
 use crate::adapters::http::{self, HttpResponse};
 use crate::domain::error::ApiError;
+use crate::domain::model::{Collection, FieldDef};
 use crate::domain::query::ItemsQuery;
 use crate::flows::items::{self, ReadStats, ScanBound, Source};
 use crate::platform::state::AppState;
-use crate::store::{Collection, DirectoryUser, FieldDef, Store};
+use crate::store::{DirectoryUser, Store};
 
 pub const COLLECTION: &str = "directus_users";
 /// How Directus shows a password that is set.
@@ -197,7 +198,7 @@ pub async fn read(state: &AppState, request: &Request) -> Result<HttpResponse, A
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::UserStatus;
+    use crate::domain::model::UserStatus;
 
     #[test]
     fn rows_conceal_the_password_and_follow_the_schema() {
@@ -227,8 +228,8 @@ mod tests {
         }
     }
 
-    fn users_read(fields: &[&str], filter: Option<Value>) -> crate::store::Permission {
-        crate::store::Permission {
+    fn users_read(fields: &[&str], filter: Option<Value>) -> crate::domain::model::Permission {
+        crate::domain::model::Permission {
             id: fields.join(","),
             policy: "p".into(),
             collection: COLLECTION.into(),

@@ -25,12 +25,12 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use crate::adapters::http::{self, HttpResponse};
 use crate::domain::access::{Accountability, ReadPlan, filter};
 use crate::domain::error::ApiError;
-use crate::domain::index_plan::IndexAccess;
+use crate::domain::index_plan::{IndexAccess, IndexRange};
+use crate::domain::model::Collection;
 use crate::domain::query::{ItemsQuery, SortKey};
+use crate::domain::value_order::compare_values;
 use crate::platform::state::AppState;
-use crate::store::{
-    Collection, DirectoryUser, IndexRange, ItemPage, Store, item_sort_key, now_millis,
-};
+use crate::store::{DirectoryUser, ItemPage, Store, item_sort_key, now_millis};
 
 /// DynamoDB pages are at most this many items.
 const MAX_PAGE: usize = 1000;
@@ -861,30 +861,6 @@ async fn read_all(
     Ok((total, matching, stats))
 }
 
-fn rank(value: &Value) -> u8 {
-    match value {
-        Value::Null => 0,
-        Value::Bool(_) => 1,
-        Value::Number(_) => 2,
-        Value::String(_) => 3,
-        Value::Array(_) => 4,
-        Value::Object(_) => 5,
-    }
-}
-
-/// Nulls first ascending (last descending), then booleans, numbers, strings.
-pub(crate) fn compare_values(a: &Value, b: &Value) -> Ordering {
-    match (a, b) {
-        (Value::Number(x), Value::Number(y)) => x
-            .as_f64()
-            .partial_cmp(&y.as_f64())
-            .unwrap_or(Ordering::Equal),
-        (Value::String(x), Value::String(y)) => x.cmp(y),
-        (Value::Bool(x), Value::Bool(y)) => x.cmp(y),
-        _ => rank(a).cmp(&rank(b)),
-    }
-}
-
 fn compare_rows(a: &Map<String, Value>, b: &Map<String, Value>, sort: &[SortKey]) -> Ordering {
     for key in sort {
         let left = a.get(&key.field).unwrap_or(&Value::Null);
@@ -906,7 +882,7 @@ fn compare_rows(a: &Map<String, Value>, b: &Map<String, Value>, sort: &[SortKey]
 mod tests {
     use super::*;
     use crate::domain::access::Accountability;
-    use crate::store::{Collection, FieldDef, Permission};
+    use crate::domain::model::{Collection, FieldDef, Permission};
 
     fn plan(fields: &[&str], filter: Option<Value>) -> ReadPlan {
         let collection = Collection {

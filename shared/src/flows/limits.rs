@@ -8,8 +8,8 @@ use std::net::{IpAddr, Ipv6Addr};
 use crate::domain::access::filter::iso8601;
 use crate::domain::client::Client;
 use crate::domain::error::ApiError;
+use crate::domain::model::RateLimit;
 use crate::platform::state::AppState;
-use crate::store::RateLimit;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Limited {
@@ -173,19 +173,5 @@ mod tests {
         assert_eq!(address_key(Some("::ffff:198.51.100.9"), 64), "198.51.100.9");
         assert_eq!(address_key(None, 64), "unknown");
         assert_eq!(address_key(Some("not an address"), 64), "unknown");
-    }
-
-    #[test]
-    fn the_429_carries_directus_extensions() {
-        let error = ApiError::RequestsExceeded {
-            limit: 5,
-            retry_after: 42,
-            reset: "2026-01-01T00:01:00.000Z".into(),
-        };
-        assert_eq!(error.status().as_u16(), 429);
-        assert_eq!(error.to_string(), "Too many requests, retry after 42s.");
-        let body = error.body();
-        assert_eq!(body["errors"][0]["extensions"]["limit"], 5);
-        assert_eq!(body["errors"][0]["extensions"]["code"], "REQUESTS_EXCEEDED");
     }
 }

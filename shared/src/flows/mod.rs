@@ -46,7 +46,7 @@ impl AnswerAt {
 }
 
 /// The project name mail is sent as (settings `project_name`, else Directus').
-pub(crate) fn project_name(settings: &crate::store::Settings) -> &str {
+pub(crate) fn project_name(settings: &crate::domain::model::Settings) -> &str {
     settings
         .project_name
         .as_deref()
@@ -58,9 +58,9 @@ pub(crate) fn project_name(settings: &crate::store::Settings) -> &str {
 /// Never fails: a problem is logged with the mail's purpose (never the message or the link).
 pub(crate) async fn send_link_mail(
     state: &crate::platform::state::AppState,
-    settings: &crate::store::Settings,
+    settings: &crate::domain::model::Settings,
     kind: crate::email::templates::Kind,
-    user: &crate::store::User,
+    user: &crate::domain::model::User,
     url: &str,
     expires_in: String,
     answer: AnswerAt,

@@ -14,12 +14,13 @@ use crate::credential::link_token::{LinkError, Scope, password_fingerprint};
 use crate::credential::password::Passwords;
 use crate::domain::client::Client;
 use crate::domain::error::ApiError;
+use crate::domain::model::{User, UserStatus};
 use crate::domain::sensitive::Sensitive;
 use crate::email::{links, templates};
 use crate::flows::limits::{Limited, enforce};
 use crate::flows::{AnswerAt, send_link_mail};
 use crate::platform::state::{AppState, now_secs};
-use crate::store::{StoreError, User, UserStatus, email_key};
+use crate::store::{StoreError, email_key};
 
 /// The longest `reset_url` accepted (REST and GraphQL alike).
 const MAX_RESET_URL_CHARS: usize = 2048;

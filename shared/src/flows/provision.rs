@@ -6,10 +6,13 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use crate::credential::password::Passwords;
+use crate::domain::model::{
+    Collection, FieldDef, Permission, Policy, Role, Settings, User, UserStatus,
+};
 use crate::domain::sensitive::Sensitive;
+use crate::domain::value_order::ValueKind;
 use crate::store::{
-    Collection, DirectoryUser, FieldDef, NewUser, Permission, Policy, Revocation, Role, Settings,
-    Store, StoreError, User, UserChanges, UserStatus, ValueKind, item_sort_key,
+    DirectoryUser, NewUser, Revocation, Store, StoreError, UserChanges, item_sort_key,
 };
 
 #[derive(Debug, thiserror::Error)]

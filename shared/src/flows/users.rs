@@ -20,11 +20,12 @@ use crate::credential::token::AccessClaims;
 use crate::domain::access::{Accountability, ReadPlan, filter};
 use crate::domain::client::Client;
 use crate::domain::error::ApiError;
+use crate::domain::model::{Collection, FieldDef, Permission, User, UserStatus};
 use crate::domain::sensitive::Sensitive;
 use crate::platform::state::AppState;
 use crate::store::{
-    Collection, FieldDef, MAX_USER_POLICIES, NewUser, Permission, PolicyLinks, Revocation,
-    StoreError, User, UserChanges, UserStatus, email_key, now_millis,
+    MAX_USER_POLICIES, NewUser, PolicyLinks, Revocation, StoreError, UserChanges, email_key,
+    now_millis,
 };
 use lambda_http::RequestExt;
 
@@ -1006,7 +1007,7 @@ pub async fn delete(state: &AppState, request: &Request) -> Result<HttpResponse,
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::Permission;
+    use crate::domain::model::Permission;
 
     fn public_with(
         fields: &[&str],

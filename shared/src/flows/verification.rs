@@ -11,10 +11,11 @@
 
 use crate::credential::link_token::{LinkClaims, LinkError, Scope, password_fingerprint};
 use crate::domain::error::ApiError;
+use crate::domain::model::{User, UserStatus};
 use crate::email::{links, templates};
 use crate::flows::{AnswerAt, send_link_mail};
 use crate::platform::state::{AppState, now_secs};
-use crate::store::{Activation, PendingRegistration, StoreError, User, UserStatus, email_key};
+use crate::store::{Activation, PendingRegistration, StoreError, email_key};
 
 /// Refuses a `verification_url` outside `USER_REGISTER_URL_ALLOW_LIST` (Directus' first check of
 /// a registration, before anything is read).

@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::store::{Settings, Tables};
+use crate::domain::model::Settings;
+use crate::store::Tables;
 
 /// HS256 keys shorter than the hash output weaken the MAC (RFC 7518 §3.2).
 pub const MIN_SECRET_BYTES: usize = 32;

@@ -443,7 +443,7 @@ mod tests {
                 .create_user(super::super::NewUser {
                     email: "a@b.co".into(),
                     password_hash: crate::domain::sensitive::Sensitive::new("x"),
-                    status: super::super::UserStatus::Active,
+                    status: crate::domain::model::UserStatus::Active,
                     role: None,
                     first_name: None,
                     last_name: None,

@@ -1,10 +1,12 @@
-//! Warm-function cache of resolved policies and collection schemas. Each entry lives for a
-//! bounded, configured time (`PERMISSIONS_CACHE_TTL`, default 30 s), so a change to roles,
-//! policies or permissions applies everywhere within that time, and each map holds at most
-//! `MAX_ENTRIES`, evicting the least recently used: a flood of new keys pushes out old ones one
-//! at a time instead of emptying the cache for everyone. Collections are looked up only after
-//! the caller's permissions name them (`items::read`), so random names never get here.
+//! The caller's policies resolved from the access configuration ([`resolve`]; evaluating them
+//! is the domain's), and the warm-function cache of them and of collection schemas. Each entry
+//! lives for a bounded, configured time (`PERMISSIONS_CACHE_TTL`, default 30 s), so a change to
+//! roles, policies or permissions applies everywhere within that time, and each map holds at
+//! most `MAX_ENTRIES`, evicting the least recently used: a flood of new keys pushes out old ones
+//! one at a time instead of emptying the cache for everyone. Collections are looked up only
+//! after the caller's permissions name them (`items::read`), so random names never get here.
 
+use std::collections::BTreeSet;
 use std::hash::Hash;
 use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex};
@@ -13,9 +15,61 @@ use std::time::{Duration, Instant};
 use lru::LruCache;
 
 use crate::domain::access::Accountability;
-use crate::store::{Collection, CutOff, Settings, Store, StoreError, UserStatus};
+use crate::domain::model::{Collection, CutOff, Settings, UserStatus};
+use crate::store::{Store, StoreError};
 
 const MAX_ENTRIES: usize = 10_000;
+
+/// Roles nest at most this deep; deeper (or cyclic) chains stop here.
+const MAX_ROLE_DEPTH: usize = 10;
+
+/// Collects the policies of a user (or, with `None`, of an unauthenticated request): the role and
+/// its ancestors' policies, the user's own, and the Public policies when there is no role.
+/// Flags are recomputed from the policies, never taken from a token.
+pub async fn resolve(
+    store: &Store,
+    user: Option<(&str, Option<&str>)>,
+) -> Result<Accountability, StoreError> {
+    let mut accountability = Accountability::default();
+    let mut policy_ids: Vec<String> = Vec::new();
+    if let Some((user_id, role)) = user {
+        accountability.user = Some(user_id.to_owned());
+        accountability.role = role.map(str::to_owned);
+        let mut next = role.map(str::to_owned);
+        let mut chain = Vec::new();
+        while let Some(role_id) = next.take() {
+            if chain.len() >= MAX_ROLE_DEPTH || accountability.roles.contains(&role_id) {
+                break;
+            }
+            let rows = store.role_access(&role_id).await?;
+            if rows.role.is_none() {
+                break;
+            }
+            accountability.roles.push(role_id);
+            next = rows.role.as_ref().and_then(|r| r.parent.clone());
+            chain.push(rows.policies);
+        }
+        // Directus orders parent-role policies first, then child roles, then the user's own.
+        policy_ids.extend(chain.into_iter().rev().flatten());
+        policy_ids.extend(store.user_access(user_id).await?.policies);
+    }
+    if accountability.roles.is_empty() {
+        policy_ids.extend(store.public_access().await?.policies);
+    }
+    let mut seen = BTreeSet::new();
+    for policy_id in policy_ids {
+        if !seen.insert(policy_id.clone()) {
+            continue;
+        }
+        if let Some((policy, permissions)) = store.policy_with_permissions(&policy_id).await? {
+            accountability.admin |= policy.admin_access;
+            accountability.app |= policy.app_access;
+            accountability.policies.push(policy.id);
+            accountability.permissions.extend(permissions);
+        }
+    }
+    Ok(accountability)
+}
 
 /// A map whose entries expire after a fixed time, holding at most a bounded number (LRU).
 #[derive(Debug)]
@@ -96,7 +150,7 @@ impl AccessCache {
         if let Some(hit) = self.accountabilities.get(&key, Instant::now()) {
             return Ok(hit);
         }
-        let resolved = Arc::new(crate::domain::access::resolve(store, user).await?);
+        let resolved = Arc::new(resolve(store, user).await?);
         self.accountabilities
             .put(key, Arc::clone(&resolved), Instant::now());
         Ok(resolved)

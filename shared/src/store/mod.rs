@@ -20,22 +20,17 @@ use aws_config::{BehaviorVersion, retry::RetryConfig, timeout::TimeoutConfig};
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 
-pub use access::{
-    AccessRows, Collection, FieldDef, FieldSchema, Permission, Policy, RateLimit, RateLimits, Role,
-    Settings,
-};
+use crate::domain::error::ApiError;
+
+pub use access::AccessRows;
 pub use email_tokens::Activation;
-pub use index::{
-    IndexRange, MAX_ENTRY_KEY_BYTES, RangeEnd, ValueKind, encode_value, index_entry_item,
-    index_entry_key, index_partition,
-};
+pub use index::{index_entry_item, index_entry_key, index_partition};
 pub use items::{COUNT_KEY, ItemPage, item_sort_key};
 pub use schema::{USER_DIRECTORY_INDEX, USER_DIRECTORY_PROJECTION, ensure_tables};
-pub use sessions::Session;
 pub use throttle::{FORGET_AFTER_MS, LoginFailures, Reservation};
 pub use users::{
-    CutOff, DirectoryPage, DirectoryUser, MAX_PENDING_REGISTRATIONS, MAX_USER_POLICIES, NewUser,
-    PendingRegistration, PolicyLinks, Revocation, User, UserChanges, UserStatus, email_key,
+    DirectoryPage, DirectoryUser, MAX_PENDING_REGISTRATIONS, MAX_USER_POLICIES, NewUser,
+    PendingRegistration, PolicyLinks, Revocation, UserChanges, email_key,
 };
 
 /// Connect, per-attempt and whole-operation limits, so no request waits on DynamoDB longer than
@@ -77,6 +72,28 @@ where
 impl From<serde_dynamo::Error> for StoreError {
     fn from(error: serde_dynamo::Error) -> Self {
         Self::Malformed(error.to_string())
+    }
+}
+
+/// A store failure as the flows answer it: an outage or lasting contention is a 503 (its cause
+/// logged, never sent); any other failure escaping a flow is a bug.
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::Unavailable(cause) => Self::ServiceUnavailable {
+                service: "database",
+                reason: "Database unreachable",
+                cause: Some(cause),
+            },
+            // Contention that outlived its retries: the client may try again.
+            StoreError::Conflict => Self::ServiceUnavailable {
+                service: "database",
+                reason: "Database busy",
+                cause: Some(Box::new(StoreError::Conflict)),
+            },
+            // Other conflicts are domain outcomes; a caller that lets one escape has a bug.
+            other => Self::Internal(Box::new(other)),
+        }
     }
 }
 
@@ -321,5 +338,25 @@ pub mod access_holder {
 
     pub fn public() -> String {
         super::access::PUBLIC_PK.to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_outage_becomes_service_unavailable_without_its_cause_in_the_message() {
+        let error: ApiError =
+            StoreError::Unavailable("connection refused at 10.0.0.1".into()).into();
+        assert!(matches!(
+            error,
+            ApiError::ServiceUnavailable {
+                service: "database",
+                ..
+            }
+        ));
+        assert!(!error.to_string().contains("10.0.0.1"));
+        assert_eq!(error.code(), "SERVICE_UNAVAILABLE");
     }
 }

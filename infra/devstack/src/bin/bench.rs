@@ -492,7 +492,7 @@ impl ColdFixtures {
                 .duration_since(std::time::UNIX_EPOCH)?
                 .as_secs(),
         )?;
-        let session = shared::store::Session {
+        let session = shared::domain::model::Session {
             id: uuid::Uuid::new_v4().to_string(),
             user_id: self.admin_id.clone(),
             generation: 0,
@@ -1057,8 +1057,8 @@ const BIG_FIELDS: [(&str, &str, bool); 4] = [
     ("score", "integer", true),
 ];
 
-fn big_collection(name: &str) -> shared::store::Collection {
-    use shared::store::{Collection, FieldDef, FieldSchema};
+fn big_collection(name: &str) -> shared::domain::model::Collection {
+    use shared::domain::model::{Collection, FieldDef, FieldSchema};
     Collection {
         collection: name.into(),
         primary_key: "id".into(),
@@ -1262,7 +1262,7 @@ async fn items_cost(dynamo: &str) -> Result<(), BoxError> {
                 ),
                 Err(error) => println!(
                     "| {label} | {} {} (bound reached) | - | > 10,000 | {p50:.1} |",
-                    error.status().as_u16(),
+                    shared::adapters::http::status_of(&error).as_u16(),
                     error.code()
                 ),
             }

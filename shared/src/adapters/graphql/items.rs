@@ -22,10 +22,10 @@ use super::transport::error;
 use crate::domain::access::Accountability;
 use crate::domain::aggregate::GroupKey;
 use crate::domain::error::ApiError;
+use crate::domain::model::Collection;
 use crate::domain::query::ItemsQuery;
 use crate::flows::items::{ScanBound, Source};
 use crate::platform::state::AppState;
-use crate::store::Collection;
 use crate::store::cache::TimedMap;
 
 /// Names graphql-js cannot take, or that clash with the schema's own types (Directus'
@@ -810,7 +810,7 @@ pub async fn serve(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::FieldDef;
+    use crate::domain::model::FieldDef;
 
     fn posts(fields: &[(&str, &str)]) -> Shown {
         let collection = Arc::new(Collection {

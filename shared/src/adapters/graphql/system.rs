@@ -305,7 +305,10 @@ fn apply_cookies(
     cookies: &[crate::domain::client::CookieChange],
 ) {
     for change in cookies {
-        transport::set_cookie(ctx.ctx, &change.header(&system.state.config));
+        transport::set_cookie(
+            ctx.ctx,
+            &crate::adapters::http::cookie_header(change, &system.state.config),
+        );
     }
 }
 
@@ -731,7 +734,7 @@ fn create_users_items(shape: &Shape) -> Option<Field> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::Permission;
+    use crate::domain::model::Permission;
 
     fn permission(action: &str, fields: &[&str]) -> Permission {
         Permission {

@@ -1065,13 +1065,15 @@ fn path(segments: &[PathSegment]) -> Value {
 fn in_band(error: &ServerError, admin: bool) -> Value {
     let mut out = Map::new();
     if let Some(api) = error.source::<ApiError>() {
-        if api.status().is_server_error() {
+        if crate::adapters::http::status_of(api).is_server_error() {
             let cause = std::error::Error::source(api).map(ToString::to_string);
             tracing::error!(code = api.code(), cause, "graphql resolver failed");
         }
         let mut extensions = Map::new();
         extensions.insert("code".into(), json!(api.code()));
-        if let Some(Value::Object(rest)) = api.body()["errors"][0].get("extensions") {
+        if let Some(Value::Object(rest)) =
+            crate::adapters::http::error_body(api)["errors"][0].get("extensions")
+        {
             for (key, value) in rest {
                 if key != "code" {
                     extensions.insert(key.clone(), value.clone());

@@ -26,8 +26,8 @@ use lambda_http::{Body, Request, Response};
 
 use crate::adapters::http::{self, HttpResponse};
 use crate::domain::error::ApiError;
+use crate::domain::model::Settings;
 use crate::platform::state::AppState;
-use crate::store::Settings;
 
 pub use render::{Branding, escape_html};
 

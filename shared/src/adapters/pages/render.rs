@@ -5,7 +5,7 @@
 use std::fmt::Write;
 
 use super::{Page, PagesConfig, SCRIPT_PATH, STYLESHEET_PATH, THEME_PATH};
-use crate::store::Settings;
+use crate::domain::model::Settings;
 
 /// Directus' defaults for a project without branding.
 const DEFAULT_NAME: &str = "Directus";

@@ -10,8 +10,9 @@ use std::time::{Duration, Instant};
 
 use rand::seq::SliceRandom;
 use serde_json::{Value, json};
+use shared::domain::model::UserStatus;
 use shared::domain::sensitive::Sensitive;
-use shared::store::{NewUser, Store, Tables, UserStatus};
+use shared::store::{NewUser, Store, Tables};
 
 use super::{BoxError, GRAPHQL_LOGIN, percentile};
 

@@ -1,10 +1,10 @@
 //! Directus query parameters for item reads, parsed the way Directus parses them:
 //! `fields`, `filter` (JSON or `filter[field][_op]=` brackets), `sort`, `limit`, `offset`, `page`,
-//! `search`, `meta`. Pure; every bad value is a 400 `INVALID_QUERY` with Directus' wording.
+//! `search`, `meta`. Pure; every bad value is `INVALID_QUERY` with Directus' wording.
 
 use serde_json::{Map, Value};
 
-use crate::domain::error::ApiError;
+use crate::error::ApiError;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SortKey {
@@ -35,8 +35,8 @@ pub struct ItemsQuery {
     pub search: Option<String>,
     pub meta: Meta,
     /// `aggregate`, in request order; `aggregating` is set even when it names nothing.
-    pub aggregate: Vec<crate::domain::aggregate::Aggregate>,
-    pub group_by: Vec<crate::domain::aggregate::GroupKey>,
+    pub aggregate: Vec<crate::aggregate::Aggregate>,
+    pub group_by: Vec<crate::aggregate::GroupKey>,
     aggregate_present: bool,
 }
 
@@ -380,15 +380,15 @@ impl ItemsQuery {
                 "aggregate" => {
                     aggregate_present = true;
                     match path.first() {
-                        None => crate::domain::aggregate::add_json(&mut aggregate, value)?,
+                        None => crate::aggregate::add_json(&mut aggregate, value)?,
                         Some(function) => {
-                            crate::domain::aggregate::add_bracket(&mut aggregate, function, value)
+                            crate::aggregate::add_bracket(&mut aggregate, function, value)
                         }
                     }
                 }
                 "groupBy" => {
                     for key in csv(&[value]) {
-                        group_by.push(crate::domain::aggregate::GroupKey::parse(&key)?);
+                        group_by.push(crate::aggregate::GroupKey::parse(&key)?);
                     }
                 }
                 "limit" | "offset" | "page" | "search" => {

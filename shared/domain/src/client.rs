@@ -1,12 +1,11 @@
 //! What a transport knows of the client, typed: the facts the flows need from a request
 //! (address for rate limits, user agent for sessions, the auth cookies presented, and what a
-//! CSRF check reads), and what a flow asks the transport to do with cookies. REST
-//! ([`crate::adapters::http::client`]) and GraphQL build a [`Client`] from their request; flows never see
-//! the request itself.
+//! CSRF check reads), and what a flow asks the transport to do with cookies. The transports
+//! build a [`Client`] from their request and render each [`CookieChange`] with the configured
+//! cookie attributes; flows never see the request itself.
 
-use crate::domain::error::ApiError;
-use crate::domain::sensitive::Sensitive;
-use crate::platform::config::{Config, CookieConfig};
+use crate::error::ApiError;
+use crate::sensitive::Sensitive;
 
 /// The client of one request, as the transport saw it.
 #[derive(Debug, Clone, Default)]
@@ -130,27 +129,6 @@ impl CookieChange {
             max_age: 0,
         }
     }
-
-    /// The `Set-Cookie` header value, with the configured name and attributes.
-    pub fn header(&self, config: &Config) -> String {
-        crate::adapters::http::set_cookie(
-            self.options(config),
-            self.value.as_ref().map_or("", |v| v.expose()),
-            self.max_age,
-        )
-    }
-
-    /// The cookie's configured name.
-    pub fn name<'a>(&self, config: &'a Config) -> &'a str {
-        &self.options(config).name
-    }
-
-    fn options<'a>(&self, config: &'a Config) -> &'a CookieConfig {
-        match self.cookie {
-            AuthCookie::Refresh => &config.refresh_cookie,
-            AuthCookie::Session => &config.session_cookie,
-        }
-    }
 }
 
 #[cfg(test)]
@@ -203,25 +181,6 @@ mod tests {
             site(true, Some("https://evil.example"), Some("same-site"))
                 .check(&allowed)
                 .is_err()
-        );
-    }
-
-    #[test]
-    fn cookie_changes_render_with_the_configured_attributes() {
-        let config = crate::platform::state::unreachable_state().config;
-        let set = CookieChange::set(AuthCookie::Refresh, "abc", 60).header(&config);
-        assert!(
-            set.starts_with("directus_refresh_token=abc; Max-Age=60; Path=/; HttpOnly"),
-            "{set}"
-        );
-        let clear = CookieChange::clear(AuthCookie::Session).header(&config);
-        assert!(
-            clear.starts_with("directus_session_token=; Max-Age=0;"),
-            "{clear}"
-        );
-        assert!(
-            !format!("{:?}", CookieChange::set(AuthCookie::Session, "secret", 1))
-                .contains("secret")
         );
     }
 }

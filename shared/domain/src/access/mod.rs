@@ -1,5 +1,5 @@
-//! Who the caller is (their policies) and what they may read. Resolution reads the access
-//! configuration; the read plan itself is pure.
+//! Who the caller is (their policies) and what they may read, over access configuration already
+//! loaded (`store::cache` resolves it).
 
 pub mod filter;
 
@@ -7,12 +7,9 @@ use std::collections::BTreeSet;
 
 use serde_json::{Map, Value};
 
-use crate::domain::error::ApiError;
-use crate::store::{Collection, Permission, Store, StoreError};
+use crate::error::ApiError;
+use crate::model::{Collection, Permission};
 pub use filter::FilterContext;
-
-/// Roles nest at most this deep; deeper (or cyclic) chains stop here.
-const MAX_ROLE_DEPTH: usize = 10;
 
 /// The caller's identity and everything their policies grant.
 #[derive(Debug, Clone, Default)]
@@ -46,54 +43,6 @@ impl Accountability {
     }
 }
 
-/// Collects the policies of a user (or, with `None`, of an unauthenticated request): the role and
-/// its ancestors' policies, the user's own, and the Public policies when there is no role.
-/// Flags are recomputed from the policies, never taken from a token.
-pub async fn resolve(
-    store: &Store,
-    user: Option<(&str, Option<&str>)>,
-) -> Result<Accountability, StoreError> {
-    let mut accountability = Accountability::default();
-    let mut policy_ids: Vec<String> = Vec::new();
-    if let Some((user_id, role)) = user {
-        accountability.user = Some(user_id.to_owned());
-        accountability.role = role.map(str::to_owned);
-        let mut next = role.map(str::to_owned);
-        let mut chain = Vec::new();
-        while let Some(role_id) = next.take() {
-            if chain.len() >= MAX_ROLE_DEPTH || accountability.roles.contains(&role_id) {
-                break;
-            }
-            let rows = store.role_access(&role_id).await?;
-            if rows.role.is_none() {
-                break;
-            }
-            accountability.roles.push(role_id);
-            next = rows.role.as_ref().and_then(|r| r.parent.clone());
-            chain.push(rows.policies);
-        }
-        // Directus orders parent-role policies first, then child roles, then the user's own.
-        policy_ids.extend(chain.into_iter().rev().flatten());
-        policy_ids.extend(store.user_access(user_id).await?.policies);
-    }
-    if accountability.roles.is_empty() {
-        policy_ids.extend(store.public_access().await?.policies);
-    }
-    let mut seen = BTreeSet::new();
-    for policy_id in policy_ids {
-        if !seen.insert(policy_id.clone()) {
-            continue;
-        }
-        if let Some((policy, permissions)) = store.policy_with_permissions(&policy_id).await? {
-            accountability.admin |= policy.admin_access;
-            accountability.app |= policy.app_access;
-            accountability.policies.push(policy.id);
-            accountability.permissions.extend(permissions);
-        }
-    }
-    Ok(accountability)
-}
-
 /// One distinct row filter and the fields it grants on rows that match it.
 #[derive(Debug, Clone)]
 struct Case {
@@ -122,7 +71,7 @@ pub struct ReadPlan {
 
 impl ReadPlan {
     /// `requested` is the `fields` query (`None` = `*`). Fields the caller may not read, or that
-    /// do not exist, are 403 with Directus' message, so existence never leaks.
+    /// do not exist, are `Forbidden` with Directus' message, so existence never leaks.
     pub fn new(
         accountability: &Accountability,
         collection: Collection,
@@ -300,7 +249,7 @@ impl ReadPlan {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::FieldDef;
+    use crate::model::FieldDef;
     use serde_json::json;
 
     fn posts() -> Collection {

@@ -14,11 +14,34 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use crate::domain::access::ReadPlan;
-use crate::domain::access::filter::{self, FilterContext};
-use crate::domain::query::{ItemsQuery, SortKey};
-use crate::flows::items::compare_values;
-use crate::store::{IndexRange, RangeEnd, ValueKind};
+use crate::access::ReadPlan;
+use crate::access::filter::{self, FilterContext};
+use crate::query::{ItemsQuery, SortKey};
+use crate::value_order::{MAX_ENTRY_KEY_BYTES, ValueKind, compare_values, encode_value};
+
+/// One end of an index range: a value, and whether entries equal to it are inside.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RangeEnd {
+    pub value: Value,
+    pub inclusive: bool,
+}
+
+/// The entries of an index a read needs, by value.
+#[derive(Debug, Clone, PartialEq)]
+pub enum IndexRange {
+    /// Every entry: a read in the field's order.
+    Everything,
+    /// No entry: a condition nothing can match.
+    Nothing,
+    /// Entries of one kind of value (never null) between optional ends.
+    Values {
+        kind: ValueKind,
+        low: Option<RangeEnd>,
+        high: Option<RangeEnd>,
+    },
+    /// Entries whose value is exactly this (null included): they come in item-key order.
+    Exactly(Value),
+}
 
 /// How a read uses an index.
 #[derive(Debug, Clone, PartialEq)]
@@ -164,7 +187,7 @@ fn finite(n: f64) -> Option<Value> {
 /// Query is refused (ValidationException, a 503 and an alarm), and no stored entry can hold
 /// such a value (writes refuse it).
 fn fits_a_key(value: &Value) -> bool {
-    crate::store::encode_value(value).len() < crate::store::MAX_ENTRY_KEY_BYTES
+    encode_value(value).len() < MAX_ENTRY_KEY_BYTES
 }
 
 fn equal_to(expected: &Value, kind: ValueKind) -> Option<IndexRange> {
@@ -309,8 +332,8 @@ fn intersect(a: IndexRange, b: IndexRange) -> IndexRange {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::access::Accountability;
-    use crate::store::{Collection, FieldDef, FieldSchema, Permission};
+    use crate::access::Accountability;
+    use crate::model::{Collection, FieldDef, FieldSchema, Permission};
     use serde_json::json;
 
     fn field(name: &str, field_type: &str, indexed: bool) -> FieldDef {
@@ -434,7 +457,7 @@ mod tests {
 
     #[test]
     fn a_bound_too_long_for_a_sort_key_uses_no_index() {
-        let long = json!("x".repeat(crate::store::MAX_ENTRY_KEY_BYTES));
+        let long = json!("x".repeat(MAX_ENTRY_KEY_BYTES));
         // No stored entry can hold it: an equality matches nothing, without a Query.
         assert_eq!(
             equal_to(&long, ValueKind::String),
