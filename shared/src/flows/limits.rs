@@ -4,10 +4,13 @@
 //! configuration (`rate_limits` in `infra/seed.json`).
 
 use std::net::{IpAddr, Ipv6Addr};
+use std::time::SystemTime;
 
 use crate::domain::access::filter::iso8601;
 use crate::domain::client::Client;
 use crate::domain::error::ApiError;
+use crate::flows::ports::RateCounter;
+use crate::flows::time::Now;
 use crate::platform::state::AppState;
 use crate::store::RateLimit;
 
@@ -67,9 +70,19 @@ pub fn address_key(address: Option<&str>, v6_prefix: u8) -> String {
     }
 }
 
-/// Counts this request against its address; 429 `REQUESTS_EXCEEDED` with `Retry-After` past the
-/// limit. A limit of 0 points switches it off.
+/// [`enforce_at`] at the present. For the flows that do not take `now` yet.
 pub async fn enforce(state: &AppState, client: &Client, action: Limited) -> Result<(), ApiError> {
+    enforce_at(state, client, action, Now::from_system(SystemTime::now())).await
+}
+
+/// Counts this request against its address at `now`; 429 `REQUESTS_EXCEEDED` with
+/// `Retry-After` past the limit. A limit of 0 points switches it off.
+pub async fn enforce_at(
+    state: &AppState,
+    client: &Client,
+    action: Limited,
+    now: Now,
+) -> Result<(), ApiError> {
     let source = client.ip.clone();
     if source.is_none() {
         tracing::warn!(
@@ -88,14 +101,25 @@ pub async fn enforce(state: &AppState, client: &Client, action: Limited) -> Resu
         Limited::Refresh => settings.rate_limits.refresh,
         Limited::PasswordRequest | Limited::PasswordReset => settings.rate_limits.password_request,
     };
+    charge(&state.store, action, &address, limit, now).await
+}
+
+/// The limit's rule: one count under `address` in the window `now` falls in; past `limit`'s
+/// points, 429 with the seconds to the window's end (at least one).
+async fn charge(
+    counter: &impl RateCounter,
+    action: Limited,
+    address: &str,
+    limit: RateLimit,
+    now: Now,
+) -> Result<(), ApiError> {
     if limit.points == 0 {
         return Ok(());
     }
-    let now = crate::store::now_millis() / 1000;
+    let now = now.secs();
     let (start, length) = window(now, limit);
-    let hits = state
-        .store
-        .count_request(action.name(), &address, start, length)
+    let hits = counter
+        .count_request(action.name(), address, start, length)
         .await?;
     if hits > u64::from(limit.points) {
         let reset = start + length;
@@ -110,20 +134,34 @@ pub async fn enforce(state: &AppState, client: &Client, action: Limited) -> Resu
 
 /// Counts one mail to `email` (case-insensitively) and says whether it may be sent: false past
 /// the `email_recipient` limit. The caller answers the same either way, so the limit tells a
-/// client nothing about the address; it only keeps an address from being flooded.
+/// client nothing about the address; it only keeps an address from being flooded. At the
+/// present, for the flows that do not take `now` yet.
 pub async fn mail_allowed(state: &AppState, email: &str) -> Result<bool, ApiError> {
     let settings = state
         .access
         .settings(&state.store, &state.config.default_settings)
         .await?;
-    let limit = settings.rate_limits.email_recipient;
+    mail_allowed_at(
+        &state.store,
+        email,
+        settings.rate_limits.email_recipient,
+        Now::from_system(SystemTime::now()),
+    )
+    .await
+}
+
+/// [`mail_allowed`]'s rule at `now` under `limit` (0 points: no limit).
+async fn mail_allowed_at(
+    counter: &impl RateCounter,
+    email: &str,
+    limit: RateLimit,
+    now: Now,
+) -> Result<bool, ApiError> {
     if limit.points == 0 {
         return Ok(true);
     }
-    let now = crate::store::now_millis() / 1000;
-    let (start, length) = window(now, limit);
-    let hits = state
-        .store
+    let (start, length) = window(now.secs(), limit);
+    let hits = counter
         .count_request("mail", &crate::store::email_key(email), start, length)
         .await?;
     Ok(hits <= u64::from(limit.points))

@@ -70,7 +70,7 @@ impl User {
 }
 
 /// Where a user's last revocation drew the line: sessions created before `at_ms` are over, and
-/// so is every access token issued before it (`crate::flows::auth` applies that to tokens), except
+/// so is every access token issued before it (the caller check applies that to tokens), except
 /// those of `kept_session`. Compared in milliseconds, so a login just after a revocation, in the
 /// same second, is not taken for one before it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
