@@ -8,10 +8,10 @@ use serde_json::{Map, Value};
 
 use crate::credential::token::AccessClaims;
 use crate::domain::client::{Client, CookieChange, Presented, Site};
+use crate::domain::error::ApiError;
 use crate::flows::caller::{self, Caller, Route};
 use crate::flows::time::Now;
 use crate::platform::state::AppState;
-use crate::domain::error::ApiError;
 
 /// Largest accepted request body. Auth payloads are tiny; this bounds parsing work and memory.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -332,11 +332,17 @@ pub fn now() -> Now {
 /// The caller of a route that acts for its caller ([`crate::flows::caller::verify`]): the token
 /// read from the request, checked now.
 pub async fn caller(state: &AppState, request: &Request) -> Result<Option<AccessClaims>, ApiError> {
-    Ok(caller_on(state, request, Route::Authenticated).await?.claims)
+    Ok(caller_on(state, request, Route::Authenticated)
+        .await?
+        .claims)
 }
 
 /// [`caller`] for a route of either kind ([`Route`]).
-pub async fn caller_on(state: &AppState, request: &Request, route: Route) -> Result<Caller, ApiError> {
+pub async fn caller_on(
+    state: &AppState,
+    request: &Request,
+    route: Route,
+) -> Result<Caller, ApiError> {
     let presented = presented_token(request, &state.config.session_cookie.name)?;
     caller::verify_on(state, presented.as_ref(), &site(request), route, now()).await
 }

@@ -12,8 +12,8 @@ use crate::domain::client::Client;
 use crate::domain::error::ApiError;
 use crate::domain::sensitive::Sensitive;
 use crate::flows::caller::{self, Route};
-use crate::flows::session::{self, Credentials, Issued, Mode, Presentation};
 use crate::flows::registration::{self, ALLOWED_FIELDS, MAX_URL_CHARS, Registration};
+use crate::flows::session::{self, Credentials, Issued, Mode, Presentation};
 use crate::flows::users::{self, Created, MAX_NAME_CHARS};
 use crate::flows::{password_reset, verification};
 use crate::platform::state::AppState;
@@ -94,9 +94,7 @@ fn credentials(request: &Request) -> Result<Credentials, ApiError> {
 fn mode(value: Option<&Value>) -> Result<Option<Mode>, ApiError> {
     match value {
         None | Some(Value::Null) => Ok(None),
-        Some(Value::String(name)) if Mode::from_name(name).is_some() => {
-            Ok(Mode::from_name(name))
-        }
+        Some(Value::String(name)) if Mode::from_name(name).is_some() => Ok(Mode::from_name(name)),
         Some(_) => Err(ApiError::payload(
             "\"mode\" must be one of [cookie, json, session]",
         )),
@@ -366,28 +364,27 @@ pub async fn verify_email(state: &AppState, request: &Request) -> HttpResponse {
     // A public route: a failing session cookie counts as no token and the answer clears it; a
     // token that still fails (a bad bearer, a cross-site cookie) is about the session, not the
     // link, and the page says so.
-    let (result, refused, cookies) =
-        match http::caller_on(state, request, Route::Public).await {
-            // Only a token's own failure is about the session; a store outage or a cross-site
-            // refusal is not, and the page must not send the user to sign in again for it.
-            Err(error) => {
-                let about_session = matches!(
-                    error,
-                    ApiError::InvalidCredentials | ApiError::InvalidToken | ApiError::TokenExpired
-                );
-                let refused = if about_session {
-                    Refused::Session
-                } else {
-                    Refused::Link
-                };
-                (Err(error), refused, Vec::new())
-            }
-            Ok(caller) => (
-                verify_email_answer(state, request, navigation).await,
-                Refused::Link,
-                caller.cookies(),
-            ),
-        };
+    let (result, refused, cookies) = match http::caller_on(state, request, Route::Public).await {
+        // Only a token's own failure is about the session; a store outage or a cross-site
+        // refusal is not, and the page must not send the user to sign in again for it.
+        Err(error) => {
+            let about_session = matches!(
+                error,
+                ApiError::InvalidCredentials | ApiError::InvalidToken | ApiError::TokenExpired
+            );
+            let refused = if about_session {
+                Refused::Session
+            } else {
+                Refused::Link
+            };
+            (Err(error), refused, Vec::new())
+        }
+        Ok(caller) => (
+            verify_email_answer(state, request, navigation).await,
+            Refused::Link,
+            caller.cookies(),
+        ),
+    };
     let failure = result.as_ref().err().map(|e| (e.status(), e.code()));
     let response = http::respond(http::with_cookies(result, &state.config, &cookies));
     match failure {
@@ -470,4 +467,21 @@ fn verification_token_of_body(request: &Request) -> Result<String, ApiError> {
             .collect()
     };
     one_token(tokens, || ApiError::payload("\"token\" must be given once"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn modes_parse_and_reject_unknown_values() {
+        assert_eq!(mode(None).unwrap(), None);
+        assert_eq!(mode(Some(&json!("json"))).unwrap(), Some(Mode::Json));
+        assert_eq!(mode(Some(&json!("cookie"))).unwrap(), Some(Mode::Cookie));
+        assert_eq!(mode(Some(&json!("session"))).unwrap(), Some(Mode::Session));
+        let error = mode(Some(&json!("carrier-pigeon"))).unwrap_err();
+        assert!(error.to_string().contains("[cookie, json, session]"));
+        assert!(mode(Some(&json!(1))).is_err());
+        assert!(mode(Some(&json!("JSON"))).is_err());
+    }
 }

@@ -211,8 +211,7 @@ async fn live_session(
         .filter(|s| s.user_id == claim.user_id && !cut_off.ends_session(&s.id, s.created_at))
         .ok_or(ApiError::InvalidCredentials)?;
     if session.generation == claim.generation
-        || (claim.generation + 1 == session.generation
-            && within_grace(&session, grace_secs, now))
+        || (claim.generation + 1 == session.generation && within_grace(&session, grace_secs, now))
     {
         return Ok(session);
     }
@@ -425,7 +424,10 @@ mod tests {
             ("at", CUT_OFF_MS),
             ("after", CUT_OFF_MS + 1),
         ] {
-            store.create_session(&session(id, 0, created, None)).await.unwrap();
+            store
+                .create_session(&session(id, 0, created, None))
+                .await
+                .unwrap();
         }
         let now = at_secs(SECOND as i64 + 1);
         let revoked = cut_off(CUT_OFF_MS, None);
@@ -437,7 +439,15 @@ mod tests {
         assert_eq!(check(&store, "after", 0, &revoked, GRACE, now).await, Ok(0));
         // The kept session stands though it began before.
         assert_eq!(
-            check(&store, "before", 0, &cut_off(CUT_OFF_MS, Some("before")), GRACE, now).await,
+            check(
+                &store,
+                "before",
+                0,
+                &cut_off(CUT_OFF_MS, Some("before")),
+                GRACE,
+                now
+            )
+            .await,
             Ok(0)
         );
         // Without a revocation, every live session stands.

@@ -8,9 +8,7 @@ use std::sync::Mutex;
 
 use crate::domain::sensitive::Sensitive;
 use crate::flows::ports::{RateCounter, SessionStore, UserCredentials};
-use crate::store::{
-    LoginFailures, Reservation, Session, StoreError, User, UserStatus, email_key,
-};
+use crate::store::{LoginFailures, Reservation, Session, StoreError, User, UserStatus, email_key};
 
 #[derive(Debug, Default)]
 struct Tables {

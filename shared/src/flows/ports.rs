@@ -10,8 +10,10 @@ use crate::store::{Reservation, Session, Store, StoreError, User, UserStatus};
 /// Refresh sessions (one item per login, rotated by a conditional update).
 pub trait SessionStore: Sync {
     /// `AlreadyExists` when another session has the id.
-    fn create_session(&self, session: &Session)
-    -> impl Future<Output = Result<(), StoreError>> + Send;
+    fn create_session(
+        &self,
+        session: &Session,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
     /// The session, if it exists and is live at `now_secs`.
     fn get_live_session(
         &self,
@@ -48,8 +50,10 @@ pub trait UserCredentials: Sync {
         status: UserStatus,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
     /// Stamps the user's revocation cut-off (milliseconds) at the store's present.
-    fn invalidate_tokens(&self, user_id: &str)
-    -> impl Future<Output = Result<(), StoreError>> + Send;
+    fn invalidate_tokens(
+        &self,
+        user_id: &str,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
     /// `Stale` unless the hash is still `old`.
     fn update_password_hash(
         &self,
@@ -64,8 +68,10 @@ pub trait UserCredentials: Sync {
         now_ms: i64,
         lock_after: impl Fn(u32) -> Option<i64> + Send + Sync,
     ) -> impl Future<Output = Result<Reservation, StoreError>> + Send;
-    fn clear_login_failures(&self, email: &str)
-    -> impl Future<Output = Result<(), StoreError>> + Send;
+    fn clear_login_failures(
+        &self,
+        email: &str,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
 /// Request counters in fixed windows, shared by every instance.

@@ -529,3 +529,351 @@ async fn issue(
     })
 }
 
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::adapters::http;
+    use crate::flows::fake::FakeStore;
+    use crate::store::FORGET_AFTER_MS;
+
+    #[test]
+    fn locks_double_from_the_fifth_failure_up_to_fifteen_minutes() {
+        assert_eq!(lock_seconds(4), None);
+        assert_eq!(lock_seconds(5), Some(1));
+        assert_eq!(lock_seconds(6), Some(2));
+        assert_eq!(lock_seconds(10), Some(32));
+        assert_eq!(lock_seconds(15), Some(900));
+        assert_eq!(lock_seconds(u32::MAX), Some(900));
+    }
+    #[test]
+    fn implausible_logins_are_refused_before_any_work() {
+        let ok = Sensitive::new("d1r3ctu5");
+        assert!(plausible("hello@example.com", &ok));
+        // Format is the transport's business: GraphQL looks such an email up like any other.
+        assert!(plausible("not-an-email", &ok));
+        for email in [
+            "",
+            "a\u{0}b@example.com",
+            "a b@example.com",
+            "adm\u{200b}in@x.io",
+        ] {
+            assert!(!plausible(email, &ok), "{email:?}");
+        }
+        assert!(!plausible(&"a".repeat(255), &ok));
+        assert!(!plausible("hello@example.com", &Sensitive::new("")));
+        let huge = Sensitive::new("x".repeat(http::MAX_BODY_BYTES + 1));
+        assert!(!plausible("hello@example.com", &huge));
+        assert_eq!(Mode::from_name("session"), Some(Mode::Session));
+        assert_eq!(Mode::from_name("Session"), None);
+    }
+
+    /// An instant in the middle of a second, so second and millisecond arithmetic differ.
+    const T: i64 = 1_700_000_000_500;
+    const S: i64 = 1_700_000_000;
+
+    fn at(ms: i64) -> Now {
+        Now::from_millis(ms)
+    }
+
+    fn user(id: &str, status: UserStatus) -> User {
+        User {
+            id: id.into(),
+            email: format!("{id}@example.com"),
+            password: None,
+            status,
+            role: None,
+            first_name: None,
+            last_name: None,
+            created_at: 0,
+            updated_at: 0,
+            tokens_valid_after: None,
+            sessions_valid_after: None,
+            kept_session: None,
+        }
+    }
+
+    fn session(id: &str, user_id: &str, created_ms: i64) -> Session {
+        Session {
+            id: id.into(),
+            user_id: user_id.into(),
+            generation: 0,
+            rotated_at: None,
+            expires_at: S + 100,
+            absolute_expires_at: S + 1000,
+            created_at: created_ms,
+            ip: None,
+            user_agent: None,
+        }
+    }
+
+    fn granted(attempt: u32) -> Reservation {
+        Reservation::Granted { attempt }
+    }
+
+    #[tokio::test]
+    async fn the_fifth_failure_locks_for_one_second_to_the_millisecond_and_each_next_doubles() {
+        let store = FakeStore::at(T);
+        let email = "locked@example.com";
+        for attempt in 1..=4 {
+            assert_eq!(
+                reserve_attempt(&store, email, at(T)).await.unwrap(),
+                granted(attempt)
+            );
+            assert_eq!(store.failures(email).unwrap().locked_until, 0);
+        }
+        assert_eq!(
+            reserve_attempt(&store, email, at(T)).await.unwrap(),
+            granted(5)
+        );
+        assert_eq!(store.failures(email).unwrap().locked_until, T + 1000);
+        // Locked to its last millisecond, whatever the case of the address.
+        assert_eq!(
+            reserve_attempt(&store, email, at(T + 999)).await.unwrap(),
+            Reservation::Refused
+        );
+        assert_eq!(
+            reserve_attempt(&store, " LOCKED@example.com", at(T + 500))
+                .await
+                .unwrap(),
+            Reservation::Refused
+        );
+        // A refused attempt takes no count.
+        assert_eq!(store.failures(email).unwrap().failures, 5);
+        // Unlocked at its end: the sixth counts and locks for two seconds, the seventh four.
+        assert_eq!(
+            reserve_attempt(&store, email, at(T + 1000)).await.unwrap(),
+            granted(6)
+        );
+        assert_eq!(store.failures(email).unwrap().locked_until, T + 3000);
+        assert_eq!(
+            reserve_attempt(&store, email, at(T + 2999)).await.unwrap(),
+            Reservation::Refused
+        );
+        assert_eq!(
+            reserve_attempt(&store, email, at(T + 3000)).await.unwrap(),
+            granted(7)
+        );
+        assert_eq!(store.failures(email).unwrap().locked_until, T + 7000);
+        // Another address is its own count.
+        assert_eq!(
+            reserve_attempt(&store, "other@example.com", at(T + 3000))
+                .await
+                .unwrap(),
+            granted(1)
+        );
+        // A successful login clears the count.
+        store.clear_login_failures(email).await.unwrap();
+        assert_eq!(
+            reserve_attempt(&store, email, at(T + 3000)).await.unwrap(),
+            granted(1)
+        );
+    }
+
+    #[tokio::test]
+    async fn failures_are_forgotten_thirty_minutes_after_the_last_and_not_a_millisecond_sooner() {
+        let store = FakeStore::at(T);
+        let email = "slow@example.com";
+        for attempt in 1..=3 {
+            assert_eq!(
+                reserve_attempt(&store, email, at(T)).await.unwrap(),
+                granted(attempt)
+            );
+        }
+        let last = T + FORGET_AFTER_MS - 1;
+        assert_eq!(
+            reserve_attempt(&store, email, at(last)).await.unwrap(),
+            granted(4)
+        );
+        assert_eq!(
+            reserve_attempt(&store, email, at(last + FORGET_AFTER_MS))
+                .await
+                .unwrap(),
+            granted(1)
+        );
+    }
+
+    #[tokio::test]
+    async fn the_configured_attempts_suspend_an_active_account_and_end_its_sessions() {
+        let store = FakeStore::at(T);
+        let owner = user("u1", UserStatus::Active);
+        store.put_user(owner.clone());
+        store.put_user(user("u2", UserStatus::Active));
+        for (id, user_id) in [("s1", "u1"), ("s2", "u1"), ("s3", "u2")] {
+            store
+                .create_session(&session(id, user_id, T))
+                .await
+                .unwrap();
+        }
+        // Below the limit, or no limit configured: nothing changes.
+        suspend_if_configured(&store, Some(3), 2, Some(&owner))
+            .await
+            .unwrap();
+        suspend_if_configured(&store, None, u32::MAX, Some(&owner))
+            .await
+            .unwrap();
+        assert_eq!(store.user("u1").unwrap(), owner);
+        assert!(store.session("s1").is_some());
+
+        store.set_now(T + 5);
+        suspend_if_configured(&store, Some(3), 3, Some(&owner))
+            .await
+            .unwrap();
+        let suspended = store.user("u1").unwrap();
+        assert_eq!(suspended.status, UserStatus::Suspended);
+        assert_eq!(suspended.sessions_valid_after, Some(T + 5));
+        assert!(store.session("s1").is_none());
+        assert!(store.session("s2").is_none());
+        // Nobody else's.
+        assert!(store.session("s3").is_some());
+        assert_eq!(store.user("u2").unwrap().status, UserStatus::Active);
+        // An unknown address: nothing to suspend, and no error.
+        suspend_if_configured(&store, Some(3), 9, None)
+            .await
+            .unwrap();
+        // An account that is not active is left as it is.
+        let archived = user("u3", UserStatus::Archived);
+        store.put_user(archived.clone());
+        suspend_if_configured(&store, Some(3), 9, Some(&archived))
+            .await
+            .unwrap();
+        assert_eq!(store.user("u3").unwrap(), archived);
+    }
+
+    const WINDOW: Window = Window {
+        slide_secs: 100,
+        grace_secs: 10,
+    };
+
+    #[tokio::test]
+    async fn the_token_rotated_out_gets_the_same_pair_inside_the_window_and_ends_the_session_after()
+    {
+        let store = FakeStore::at(T);
+        store.create_session(&session("s1", "u1", T)).await.unwrap();
+        let first = rotate(&store, "s1", 0, WINDOW, at((S + 5) * 1000 + 999))
+            .await
+            .unwrap();
+        assert_eq!((first.generation, first.issued_at), (1, (S + 5) as u64));
+        let stored = store.session("s1").unwrap();
+        assert_eq!(
+            (stored.generation, stored.rotated_at, stored.expires_at),
+            (1, Some(S + 5), S + 105)
+        );
+        // The old token again in the window's last second: the very same pair, nothing moved.
+        let again = rotate(&store, "s1", 0, WINDOW, at((S + 14) * 1000 + 999))
+            .await
+            .unwrap();
+        assert_eq!((again.generation, again.issued_at), (1, (S + 5) as u64));
+        assert_eq!(store.session("s1").unwrap(), stored);
+        // One second later it is reuse: the session ends.
+        let reuse = rotate(&store, "s1", 0, WINDOW, at((S + 15) * 1000)).await;
+        assert_eq!(reuse.unwrap_err().code(), "INVALID_CREDENTIALS");
+        assert!(store.session("s1").is_none());
+    }
+
+    #[tokio::test]
+    async fn the_current_token_rotates_on_and_older_ones_are_reuse_at_once() {
+        let store = FakeStore::at(T);
+        store.create_session(&session("s1", "u1", T)).await.unwrap();
+        rotate(&store, "s1", 0, WINDOW, at(S * 1000)).await.unwrap();
+        // The new token rotates at once, inside the old one's window too.
+        let second = rotate(&store, "s1", 1, WINDOW, at((S + 1) * 1000))
+            .await
+            .unwrap();
+        assert_eq!((second.generation, second.issued_at), (2, (S + 1) as u64));
+        // Generation 0 is two behind now: reuse even inside a window.
+        let reuse = rotate(&store, "s1", 0, WINDOW, at((S + 1) * 1000)).await;
+        assert_eq!(reuse.unwrap_err().code(), "INVALID_CREDENTIALS");
+        assert!(store.session("s1").is_none());
+        // A token of a generation the session never had is reuse too.
+        store.create_session(&session("s2", "u1", T)).await.unwrap();
+        let ahead = rotate(&store, "s2", 1, WINDOW, at(S * 1000)).await;
+        assert_eq!(ahead.unwrap_err().code(), "INVALID_CREDENTIALS");
+        assert!(store.session("s2").is_none());
+    }
+
+    #[tokio::test]
+    async fn rotation_never_slides_past_the_absolute_end() {
+        let store = FakeStore::at(T);
+        store.create_session(&session("s1", "u1", T)).await.unwrap();
+        rotate(&store, "s1", 0, WINDOW, at((S + 50) * 1000))
+            .await
+            .unwrap();
+        rotate(&store, "s1", 1, WINDOW, at((S + 140) * 1000))
+            .await
+            .unwrap();
+        rotate(&store, "s1", 2, WINDOW, at((S + 230) * 1000))
+            .await
+            .unwrap();
+        assert_eq!(store.session("s1").unwrap().expires_at, S + 330);
+        let mut generation = 3;
+        for secs in [320, 410, 500, 590, 680, 770, 860, 950] {
+            rotate(&store, "s1", generation, WINDOW, at((S + secs) * 1000))
+                .await
+                .unwrap();
+            generation += 1;
+        }
+        assert_eq!(store.session("s1").unwrap().expires_at, S + 1000);
+        // At the absolute end the session is gone for every token, and no slide revives it.
+        let over = rotate(&store, "s1", generation, WINDOW, at((S + 1000) * 1000)).await;
+        assert_eq!(over.unwrap_err().code(), "INVALID_CREDENTIALS");
+        // Past its sliding end too (no refresh for 100 seconds).
+        store.create_session(&session("s2", "u1", T)).await.unwrap();
+        let idle = rotate(&store, "s2", 0, WINDOW, at((S + 100) * 1000)).await;
+        assert_eq!(idle.unwrap_err().code(), "INVALID_CREDENTIALS");
+        assert_eq!(store.session("s2").unwrap().generation, 0);
+    }
+
+    #[tokio::test]
+    async fn a_refresh_of_a_session_begun_before_the_cut_off_ends_it_even_in_the_same_second() {
+        let store = FakeStore::at(T);
+        let revoked = User {
+            sessions_valid_after: Some(T),
+            ..user("u1", UserStatus::Active)
+        };
+        store.put_user(revoked.clone());
+        for (id, created) in [("before", T - 1), ("at", T), ("after", T + 1)] {
+            store
+                .create_session(&session(id, "u1", created))
+                .await
+                .unwrap();
+        }
+        let before = store.session("before").unwrap();
+        assert_eq!(
+            session_owner(&store, &before).await.unwrap_err().code(),
+            "INVALID_CREDENTIALS"
+        );
+        assert!(store.session("before").is_none());
+        for id in ["at", "after"] {
+            let stands = store.session(id).unwrap();
+            assert_eq!(session_owner(&store, &stands).await.unwrap(), revoked);
+        }
+        // The kept session stands though it began before.
+        store.put_user(User {
+            kept_session: Some("kept".into()),
+            ..revoked.clone()
+        });
+        store
+            .create_session(&session("kept", "u1", T - 1))
+            .await
+            .unwrap();
+        let kept = store.session("kept").unwrap();
+        assert!(session_owner(&store, &kept).await.is_ok());
+        // A suspended user's session ends with USER_SUSPENDED; a missing user's as any other.
+        store.put_user(user("u1", UserStatus::Suspended));
+        assert_eq!(
+            session_owner(&store, &kept).await.unwrap_err().code(),
+            "USER_SUSPENDED"
+        );
+        assert!(store.session("kept").is_none());
+        store
+            .create_session(&session("orphan", "nobody", T))
+            .await
+            .unwrap();
+        let orphan = store.session("orphan").unwrap();
+        assert_eq!(
+            session_owner(&store, &orphan).await.unwrap_err().code(),
+            "INVALID_CREDENTIALS"
+        );
+        assert!(store.session("orphan").is_none());
+    }
+}

@@ -26,6 +26,7 @@ use serde_json::{Map, Value};
 
 use super::limits::Limits;
 use super::transport::{self, Incoming, Options};
+use crate::adapters::http;
 use crate::adapters::http::HttpResponse;
 use crate::credential::password::Passwords;
 use crate::credential::token::AccessClaims;
@@ -33,11 +34,10 @@ use crate::domain::access::Accountability;
 use crate::domain::client::Client;
 use crate::domain::error::ApiError;
 use crate::domain::sensitive::Sensitive;
-use crate::adapters::http;
 use crate::flows::caller::Route;
-use crate::flows::session::{self, Credentials, Issued, Mode, Presentation};
 use crate::flows::password_reset::{self, PasswordRequest, PasswordReset};
 use crate::flows::registration::{self, Registration};
+use crate::flows::session::{self, Credentials, Issued, Mode, Presentation};
 use crate::flows::users::{self, Created};
 use crate::flows::verification;
 use crate::platform::state::AppState;
@@ -471,7 +471,7 @@ fn auth_refresh(_: &Shape) -> Option<Field> {
                     http::now(),
                 )
                 .await
-                    .map_err(transport::error)?;
+                .map_err(transport::error)?;
                 apply_cookies(&ctx, system, &issued.cookies);
                 Ok(Some(FieldValue::owned_any(issued)))
             })
