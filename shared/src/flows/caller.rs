@@ -1,7 +1,7 @@
 //! Who is calling: the access token the transport extracted (and where it came from), checked
 //! at `now` against its signature, its user's standing (active, not revoked since it was
 //! issued) and, for a session-mode token, its session. Transport-independent: reading the token
-//! out of a request is the adapter's ([`crate::adapters::http::caller`]).
+//! out of a request, and reading the clock, is the transport adapter's.
 
 use crate::credential::token::{AccessClaims, TokenError};
 use crate::domain::client::{AuthCookie, CookieChange, Presented, Site, TokenSource};

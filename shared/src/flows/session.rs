@@ -3,8 +3,8 @@
 //! input, the [`Client`] facts and the instant `now` in, [`Issued`] tokens (or cookies to clear)
 //! or an [`ApiError`] out. Rate limits, lockout, the equal work of every login outcome, the grace
 //! window and reuse detection live here, so every transport has them; the store operations they
-//! need are the [`crate::flows::ports`] traits. The REST adapters are in
-//! [`crate::adapters::rest`].
+//! need are the [`crate::flows::ports`] traits. Reading the request and rendering the answer
+//! (body, cookies) are the transport adapters'.
 
 use crate::credential::password::Passwords;
 use crate::credential::refresh_token::new_session_id;
