@@ -876,4 +876,96 @@ mod tests {
         );
         assert!(store.session("orphan").is_none());
     }
+
+    /// A store where another refresh advances the session just before this one's update lands
+    /// (the race the conditional update settles), as two tabs refreshing at once do.
+    struct LosesTheRace(FakeStore);
+
+    impl SessionStore for LosesTheRace {
+        async fn create_session(&self, session: &Session) -> Result<(), StoreError> {
+            self.0.create_session(session).await
+        }
+
+        async fn get_live_session(
+            &self,
+            id: &str,
+            now_secs: i64,
+        ) -> Result<Option<Session>, StoreError> {
+            self.0.get_live_session(id, now_secs).await
+        }
+
+        async fn advance_session(
+            &self,
+            id: &str,
+            generation: u32,
+            new_expires_at: i64,
+            now_secs: i64,
+        ) -> Result<(), StoreError> {
+            // The winner's update, a second earlier; then this one's, with the same condition.
+            self.0
+                .advance_session(id, generation, new_expires_at, now_secs - 1)
+                .await?;
+            self.0
+                .advance_session(id, generation, new_expires_at, now_secs)
+                .await
+        }
+
+        async fn revoke_session(&self, id: &str) -> Result<(), StoreError> {
+            self.0.revoke_session(id).await
+        }
+
+        async fn revoke_user_sessions(&self, user_id: &str) -> Result<usize, StoreError> {
+            self.0.revoke_user_sessions(user_id).await
+        }
+    }
+
+    #[tokio::test]
+    async fn a_refresh_that_loses_the_race_is_answered_as_the_winner_was() {
+        let store = LosesTheRace(FakeStore::at(T));
+        store.create_session(&session("s1", "u1", T)).await.unwrap();
+        let lost = rotate(&store, "s1", 0, WINDOW, at((S + 5) * 1000))
+            .await
+            .unwrap();
+        // The winner's pair: its generation, stamped at its rotation.
+        assert_eq!((lost.generation, lost.issued_at), (1, (S + 4) as u64));
+        assert_eq!(store.0.session("s1").unwrap().generation, 1);
+        // Without a grace window the loser is refused, and the session is left to the winner.
+        let store = LosesTheRace(FakeStore::at(T));
+        store.create_session(&session("s1", "u1", T)).await.unwrap();
+        let no_grace = Window {
+            grace_secs: 0,
+            ..WINDOW
+        };
+        let refused = rotate(&store, "s1", 0, no_grace, at((S + 5) * 1000)).await;
+        assert_eq!(refused.unwrap_err().code(), "INVALID_CREDENTIALS");
+        assert_eq!(store.0.session("s1").unwrap().generation, 1);
+    }
+
+    #[test]
+    fn a_login_session_counts_from_now_in_milliseconds_and_ends_by_the_absolute_lifetime() {
+        let mut state = crate::platform::state::unreachable_state();
+        state.config.refresh_token_ttl = std::time::Duration::from_secs(600);
+        state.config.refresh_token_absolute_ttl = std::time::Duration::from_secs(3600);
+        let client = Client {
+            ip: Some("203.0.113.7".into()),
+            user_agent: Some("agent".into()),
+            ..Client::default()
+        };
+        let owner = user("u1", UserStatus::Active);
+        let fresh = new_session(&state, &owner, &client, at(T));
+        assert_eq!(fresh.created_at, T);
+        assert_eq!(fresh.generation, 0);
+        assert_eq!(fresh.rotated_at, None);
+        assert_eq!(fresh.expires_at, S + 600);
+        assert_eq!(fresh.absolute_expires_at, S + 3600);
+        assert_eq!(fresh.user_id, "u1");
+        assert_eq!(fresh.ip.as_deref(), Some("203.0.113.7"));
+        assert_eq!(fresh.user_agent.as_deref(), Some("agent"));
+        // A refresh lifetime longer than the absolute one is cut to it.
+        state.config.refresh_token_ttl = std::time::Duration::from_secs(7200);
+        assert_eq!(
+            new_session(&state, &owner, &client, at(T)).expires_at,
+            S + 3600
+        );
+    }
 }
