@@ -1672,7 +1672,7 @@ async fn concurrent_reservations_take_each_count_once_and_stop_at_the_lock() {
             tokio::spawn(async move {
                 store
                     .reserve_login_attempt("racer@example.com", now, |attempt| {
-                        shared::flows::auth::lock_seconds(attempt).map(|secs| secs * 1000)
+                        shared::flows::session::lock_seconds(attempt).map(|secs| secs * 1000)
                     })
                     .await
                     .unwrap()
@@ -1697,7 +1697,7 @@ async fn concurrent_reservations_take_each_count_once_and_stop_at_the_lock() {
         async move {
             store
                 .reserve_login_attempt("racer@example.com", at, |attempt| {
-                    shared::flows::auth::lock_seconds(attempt).map(|secs| secs * 1000)
+                    shared::flows::session::lock_seconds(attempt).map(|secs| secs * 1000)
                 })
                 .await
                 .unwrap()
@@ -3424,13 +3424,14 @@ async fn a_session_mode_token_is_over_once_its_session_began_before_the_cut_off(
     let check = |token: String| {
         let state = &state;
         async move {
-            shared::flows::auth::verify_caller(
+            shared::flows::caller::verify(
                 state,
                 Some(&shared::domain::client::Presented {
                     token,
                     source: shared::adapters::http::TokenSource::Cookie,
                 }),
                 &shared::domain::client::Site::default(),
+                shared::adapters::http::now(),
             )
             .await
             .map(|claims| claims.map(|c| c.id))

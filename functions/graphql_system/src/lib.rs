@@ -33,7 +33,7 @@ pub async fn handle(app: &App, request: Request) -> Result<Response<Body>, Error
 async fn serve(app: &App, request: &Request) -> Result<HttpResponse, ApiError> {
     let incoming = Incoming::read(request, app.schemas.limits())?;
     let route = shared::adapters::graphql::system::route_of(&incoming, app.schemas.limits());
-    let caller = shared::flows::auth::caller_on(&app.state, request, route).await?;
+    let caller = shared::adapters::http::caller_on(&app.state, request, route).await?;
     let cookies = caller.cookies();
     let system = System {
         state: app.state.clone(),

@@ -4,7 +4,7 @@ use lambda_http::{Body, Error, Request, Response};
 use shared::AppState;
 
 pub async fn handle(state: &AppState, _request: Request) -> Result<Response<Body>, Error> {
-    Ok(shared::flows::auth::jwks(state))
+    Ok(shared::adapters::rest::jwks(state))
 }
 
 #[cfg(test)]

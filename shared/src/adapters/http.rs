@@ -6,8 +6,12 @@ use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde_json::{Map, Value, json};
 
-use crate::domain::client::{AuthCookie, Client, CookieChange, Site};
+use crate::credential::token::AccessClaims;
+use crate::domain::client::{AuthCookie, Client, CookieChange, Presented, Site};
 use crate::domain::error::ApiError;
+use crate::flows::caller::{self, Caller, Route};
+use crate::flows::time::Now;
+use crate::platform::state::AppState;
 
 /// Largest accepted request body. Auth payloads are tiny; this bounds parsing work and memory.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -382,6 +386,37 @@ pub fn access_token(
             .filter(|t| !t.is_empty())
             .map(|t| (t, TokenSource::Cookie))),
     }
+}
+
+/// The token [`access_token`] finds, as the caller flow takes it.
+pub fn presented_token(
+    request: &Request,
+    session_cookie: &str,
+) -> Result<Option<Presented>, ApiError> {
+    Ok(access_token(request, session_cookie)?.map(|(token, source)| Presented { token, source }))
+}
+
+/// The instant a request is handled: the one clock read of a request, passed to the flows.
+pub fn now() -> Now {
+    Now::from_system(std::time::SystemTime::now())
+}
+
+/// The caller of a route that acts for its caller ([`crate::flows::caller::verify`]): the token
+/// read from the request, checked now.
+pub async fn caller(state: &AppState, request: &Request) -> Result<Option<AccessClaims>, ApiError> {
+    Ok(caller_on(state, request, Route::Authenticated)
+        .await?
+        .claims)
+}
+
+/// [`caller`] for a route of either kind ([`Route`]).
+pub async fn caller_on(
+    state: &AppState,
+    request: &Request,
+    route: Route,
+) -> Result<Caller, ApiError> {
+    let presented = presented_token(request, &state.config.session_cookie.name)?;
+    caller::verify_on(state, presented.as_ref(), &site(request), route, now()).await
 }
 
 /// True for methods that change state (everything but GET, HEAD, OPTIONS).

@@ -3,7 +3,7 @@
 //! output as Directus' REST responses (Set-Cookie included).
 
 use lambda_http::Request;
-use lambda_http::http::{Method, StatusCode, header};
+use lambda_http::http::{HeaderValue, Method, StatusCode, header};
 use serde_json::{Map, Value, json};
 
 use crate::adapters::http::{self, HttpResponse, TokenSource};
@@ -11,8 +11,9 @@ use crate::credential::password::{MAX_PASSWORD_CHARS, Passwords};
 use crate::domain::client::Client;
 use crate::domain::error::ApiError;
 use crate::domain::sensitive::Sensitive;
-use crate::flows::auth::{self, Credentials, Issued, Mode, Presentation};
+use crate::flows::caller::{self, Route};
 use crate::flows::registration::{self, ALLOWED_FIELDS, MAX_URL_CHARS, Registration};
+use crate::flows::session::{self, Credentials, Issued, Mode, Presentation};
 use crate::flows::users::{self, Created, MAX_NAME_CHARS};
 use crate::flows::{password_reset, verification};
 use crate::platform::state::AppState;
@@ -36,7 +37,7 @@ pub fn issued_response(state: &AppState, issued: &Issued) -> HttpResponse {
     response
 }
 
-/// A public route ([`auth::Route::Public`]): the caller is resolved first, as on every route (a
+/// A public route ([`Route::Public`]): the caller is resolved first, as on every route (a
 /// bad bearer or query token fails the request), then `handler` runs; a failing session cookie
 /// counts as no token, and the answer, whatever it is, clears it.
 async fn public_route(
@@ -44,25 +45,32 @@ async fn public_route(
     request: &Request,
     handler: impl std::future::Future<Output = Result<HttpResponse, ApiError>>,
 ) -> Result<HttpResponse, ApiError> {
-    let caller = auth::caller_on(state, request, auth::Route::Public).await?;
+    let caller = http::caller_on(state, request, Route::Public).await?;
     http::with_cookies(handler.await, &state.config, &caller.cookies())
 }
 
-/// `POST /auth/login`.
+/// `POST /auth/login`: a public route ([`Route::Public`]), the request read once into the
+/// caller's token, the [`Client`] facts and the credentials, at one instant.
 pub async fn login(
     state: &AppState,
     passwords: &Passwords,
     request: &Request,
 ) -> Result<HttpResponse, ApiError> {
-    public_route(state, request, login_route(state, passwords, request)).await
+    let now = http::now();
+    let presented = http::presented_token(request, &state.config.session_cookie.name)?;
+    let client = client(state, request);
+    let caller =
+        caller::verify_on(state, presented.as_ref(), &client.site, Route::Public, now).await?;
+    let issued = match credentials(request) {
+        Ok(credentials) => session::login(state, passwords, credentials, &client, now).await,
+        Err(error) => Err(error),
+    };
+    let answer = issued.map(|issued| issued_response(state, &issued));
+    http::with_cookies(answer, &state.config, &caller.cookies())
 }
 
-async fn login_route(
-    state: &AppState,
-    passwords: &Passwords,
-    request: &Request,
-) -> Result<HttpResponse, ApiError> {
-    // The payload first: a malformed one is a 400 that touches nothing.
+/// The login payload: a malformed one is a 400 that touches nothing.
+fn credentials(request: &Request) -> Result<Credentials, ApiError> {
     let body = http::json_object(request)?;
     let email = http::required_email(&body)?;
     // No password rule applies at login (only the body limit): a login never describes the
@@ -73,22 +81,31 @@ async fn login_route(
         http::MAX_BODY_BYTES,
     )?);
     let otp = http::optional_string(&body, "otp")?;
-    let mode = Mode::parse(body.get("mode"))?.unwrap_or(Mode::Json);
-    let credentials = Credentials {
+    let mode = mode(body.get("mode"))?.unwrap_or(Mode::Json);
+    Ok(Credentials {
         email,
         password,
         otp,
         mode,
-    };
-    let issued = auth::login(state, passwords, credentials, &client(state, request)).await?;
-    Ok(issued_response(state, &issued))
+    })
+}
+
+/// The `mode` of a REST body (Joi's message for anything else).
+fn mode(value: Option<&Value>) -> Result<Option<Mode>, ApiError> {
+    match value {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(name)) if Mode::from_name(name).is_some() => Ok(Mode::from_name(name)),
+        Some(_) => Err(ApiError::payload(
+            "\"mode\" must be one of [cookie, json, session]",
+        )),
+    }
 }
 
 /// Directus' REST mode resolution: `mode` if given; else `json` when the body has a refresh
 /// token; else `cookie`.
 fn presentation(body: &Map<String, Value>) -> Result<Presentation, ApiError> {
     let in_body = http::optional_string(body, "refresh_token")?.filter(|t| !t.is_empty());
-    let mode = Mode::parse(body.get("mode"))?.unwrap_or(if in_body.is_some() {
+    let mode = mode(body.get("mode"))?.unwrap_or(if in_body.is_some() {
         Mode::Json
     } else {
         Mode::Cookie
@@ -101,34 +118,50 @@ fn presentation(body: &Map<String, Value>) -> Result<Presentation, ApiError> {
 
 /// `POST /auth/refresh`.
 pub async fn refresh(state: &AppState, request: &Request) -> Result<HttpResponse, ApiError> {
+    let now = http::now();
+    let presented = http::presented_token(request, &state.config.session_cookie.name)?;
+    let client = client(state, request);
     // In session mode the cookie is both the caller's token and the one presented for rotation:
     // the flow judges it (a spent one ends the session there, where the generic check would
     // only refuse it). Any other token is checked first, as on every route.
-    let cookie_is_caller = matches!(
-        http::access_token(request, &state.config.session_cookie.name),
-        Ok(Some((_, TokenSource::Cookie)))
-    );
+    let cookie_is_caller = presented
+        .as_ref()
+        .is_some_and(|p| p.source == TokenSource::Cookie);
     if !cookie_is_caller {
-        auth::caller(state, request).await?;
+        caller::verify(state, presented.as_ref(), &client.site, now).await?;
     }
     let body = http::json_object(request)?;
-    if cookie_is_caller && Mode::parse(body.get("mode"))? != Some(Mode::Session) {
-        auth::caller(state, request).await?;
+    if cookie_is_caller && mode(body.get("mode"))? != Some(Mode::Session) {
+        caller::verify(state, presented.as_ref(), &client.site, now).await?;
     }
     let presentation = presentation(&body)?;
-    let issued = auth::refresh(state, presentation, &client(state, request)).await?;
+    let issued = session::refresh(state, presentation, &client, now).await?;
     Ok(issued_response(state, &issued))
 }
 
 /// `POST /auth/logout`: 204, with the cookies the flow clears.
 pub async fn logout(state: &AppState, request: &Request) -> Result<HttpResponse, ApiError> {
-    auth::caller(state, request).await?;
+    let presented = http::presented_token(request, &state.config.session_cookie.name)?;
+    let client = client(state, request);
+    caller::verify(state, presented.as_ref(), &client.site, http::now()).await?;
     let body = http::json_object(request)?;
     let presentation = presentation(&body)?;
-    let cookies = auth::logout(state, presentation, &client(state, request)).await?;
+    let cookies = session::logout(state, presentation, &client).await?;
     let mut response = http::no_content();
     http::apply_cookies(&mut response, &state.config, &cookies);
     Ok(response)
+}
+
+/// `GET /.well-known/jwks.json`: the JWK Set of the access-token keys, for services that verify
+/// tokens without the secret. Cacheable for five minutes: a rotation publishes the new key as
+/// `previous` first.
+pub fn jwks(state: &AppState) -> HttpResponse {
+    let mut response = http::json(StatusCode::OK, &state.tokens.jwks());
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=300"),
+    );
+    response
 }
 
 /// `POST /users/register` and `POST /register`: 204 for new and existing emails alike.
@@ -203,7 +236,7 @@ fn bounded(
 
 /// `GET /users/me`.
 pub async fn read_me(state: &AppState, request: &Request) -> Result<HttpResponse, ApiError> {
-    let claims = auth::caller(state, request)
+    let claims = http::caller(state, request)
         .await?
         .ok_or(ApiError::InvalidCredentials)?;
     let fields = users::requested_fields(request);
@@ -217,7 +250,7 @@ pub async fn update_me(
     passwords: &Passwords,
     request: &Request,
 ) -> Result<HttpResponse, ApiError> {
-    let claims = auth::caller(state, request)
+    let claims = http::caller(state, request)
         .await?
         .ok_or(ApiError::InvalidCredentials)?;
     let body = http::json_object(request)?;
@@ -240,7 +273,7 @@ pub async fn create_user(
     passwords: &Passwords,
     request: &Request,
 ) -> Result<HttpResponse, ApiError> {
-    let claims = auth::caller(state, request).await?;
+    let claims = http::caller(state, request).await?;
     let body = http::json_object(request)?;
     let created = users::create(
         state,
@@ -331,28 +364,27 @@ pub async fn verify_email(state: &AppState, request: &Request) -> HttpResponse {
     // A public route: a failing session cookie counts as no token and the answer clears it; a
     // token that still fails (a bad bearer, a cross-site cookie) is about the session, not the
     // link, and the page says so.
-    let (result, refused, cookies) =
-        match auth::caller_on(state, request, auth::Route::Public).await {
-            // Only a token's own failure is about the session; a store outage or a cross-site
-            // refusal is not, and the page must not send the user to sign in again for it.
-            Err(error) => {
-                let about_session = matches!(
-                    error,
-                    ApiError::InvalidCredentials | ApiError::InvalidToken | ApiError::TokenExpired
-                );
-                let refused = if about_session {
-                    Refused::Session
-                } else {
-                    Refused::Link
-                };
-                (Err(error), refused, Vec::new())
-            }
-            Ok(caller) => (
-                verify_email_answer(state, request, navigation).await,
-                Refused::Link,
-                caller.cookies(),
-            ),
-        };
+    let (result, refused, cookies) = match http::caller_on(state, request, Route::Public).await {
+        // Only a token's own failure is about the session; a store outage or a cross-site
+        // refusal is not, and the page must not send the user to sign in again for it.
+        Err(error) => {
+            let about_session = matches!(
+                error,
+                ApiError::InvalidCredentials | ApiError::InvalidToken | ApiError::TokenExpired
+            );
+            let refused = if about_session {
+                Refused::Session
+            } else {
+                Refused::Link
+            };
+            (Err(error), refused, Vec::new())
+        }
+        Ok(caller) => (
+            verify_email_answer(state, request, navigation).await,
+            Refused::Link,
+            caller.cookies(),
+        ),
+    };
     let failure = result
         .as_ref()
         .err()
@@ -438,4 +470,21 @@ fn verification_token_of_body(request: &Request) -> Result<String, ApiError> {
             .collect()
     };
     one_token(tokens, || ApiError::payload("\"token\" must be given once"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn modes_parse_and_reject_unknown_values() {
+        assert_eq!(mode(None).unwrap(), None);
+        assert_eq!(mode(Some(&json!("json"))).unwrap(), Some(Mode::Json));
+        assert_eq!(mode(Some(&json!("cookie"))).unwrap(), Some(Mode::Cookie));
+        assert_eq!(mode(Some(&json!("session"))).unwrap(), Some(Mode::Session));
+        let error = mode(Some(&json!("carrier-pigeon"))).unwrap_err();
+        assert!(error.to_string().contains("[cookie, json, session]"));
+        assert!(mode(Some(&json!(1))).is_err());
+        assert!(mode(Some(&json!("JSON"))).is_err());
+    }
 }

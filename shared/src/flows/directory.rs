@@ -186,7 +186,7 @@ pub async fn serve(
 }
 
 pub async fn read(state: &AppState, request: &Request) -> Result<HttpResponse, ApiError> {
-    let claims = crate::flows::auth::caller(state, request).await?;
+    let claims = crate::adapters::http::caller(state, request).await?;
     let query = items::parse_query(state, request)?;
     let user = claims.as_ref().map(|c| (c.id.as_str(), c.role.as_deref()));
     let accountability = state.access.accountability(&state.store, user).await?;

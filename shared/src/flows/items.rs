@@ -150,7 +150,7 @@ pub enum Source {
 }
 
 pub async fn read(state: &AppState, request: &Request) -> Result<HttpResponse, ApiError> {
-    let claims = crate::flows::auth::caller(state, request).await?;
+    let claims = crate::adapters::http::caller(state, request).await?;
     let (collection, id) = path_parts(request)?;
     let query = parse_query(state, request)?;
     if collection.starts_with("directus_") {

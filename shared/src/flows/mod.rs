@@ -2,14 +2,19 @@
 //! handlers (and GraphQL resolvers) parse their transport's input into these types and render
 //! the result; the rules live here.
 
-pub mod auth;
+pub mod caller;
 pub mod directory;
+#[cfg(test)]
+mod fake;
 pub mod items;
 pub mod limits;
 pub mod password_reset;
+pub mod ports;
 pub mod provision;
 pub mod registration;
 pub mod server;
+pub mod session;
+pub mod time;
 pub mod users;
 pub mod verification;
 

@@ -102,7 +102,7 @@ fn project(public_registration: bool, verify_email: bool) -> Value {
 }
 
 pub async fn info(state: &AppState, request: &Request) -> Result<HttpResponse, ApiError> {
-    let claims = crate::flows::auth::caller(state, request).await?;
+    let claims = crate::adapters::http::caller(state, request).await?;
     let settings = state
         .access
         .settings(&state.store, &state.config.default_settings)
@@ -253,7 +253,7 @@ fn service_id(request: &Request) -> String {
 pub async fn health(state: &AppState, request: &Request) -> Result<HttpResponse, ApiError> {
     // A bad token fails here as on every route. When DynamoDB is down the caller cannot be
     // told apart, so the answer is the health document everyone gets, saying so.
-    let admin = match crate::flows::auth::caller(state, request).await {
+    let admin = match crate::adapters::http::caller(state, request).await {
         Ok(None) => false,
         Ok(Some(claims)) => {
             match state

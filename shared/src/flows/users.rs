@@ -553,7 +553,7 @@ pub async fn update_me(
         .get_user(&claims.id)
         .await?
         .ok_or(ApiError::InvalidCredentials)?;
-    crate::flows::auth::still_valid(claims, &user)?;
+    crate::flows::caller::still_valid(claims, &user)?;
     let payload = authorize_write(&accountability, "update", body, Some(&row(&user)))?;
     let update = parse_update(&payload, false)?;
     if update.password.is_some() {
@@ -857,7 +857,7 @@ async fn administrator(
     state: &AppState,
     request: &Request,
 ) -> Result<std::sync::Arc<Accountability>, ApiError> {
-    let claims = crate::flows::auth::caller(state, request).await?;
+    let claims = crate::adapters::http::caller(state, request).await?;
     let user = claims.as_ref().map(|c| (c.id.as_str(), c.role.as_deref()));
     let accountability = state.access.accountability(&state.store, user).await?;
     if !accountability.admin {
@@ -870,7 +870,7 @@ async fn administrator(
             .get_user(&claims.id)
             .await?
             .ok_or(ApiError::InvalidCredentials)?;
-        crate::flows::auth::still_valid(claims, &me)?;
+        crate::flows::caller::still_valid(claims, &me)?;
     }
     Ok(accountability)
 }

@@ -698,7 +698,7 @@ const IN_PROCESS_RUNS: usize = 10_000;
 /// The in-process work of a warm authenticated page read, DynamoDB excluded: verifying the
 /// token, the caller's standing, policies and collection from the warm caches, parsing the
 /// query, the read plan, the permission filter over 25 rows and the JSON body. Each step is the
-/// code `GET /items/{collection}` runs (shared::flows::auth, shared::domain::access, shared::domain::query,
+/// code `GET /items/{collection}` runs (shared::flows::caller, shared::domain::access, shared::domain::query,
 /// shared::flows::items); the rows stand for what the one DynamoDB Query returns.
 async fn in_process_cost(fixtures: &ColdFixtures) -> Result<(), BoxError> {
     use shared::domain::access::ReadPlan;

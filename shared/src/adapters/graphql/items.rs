@@ -794,7 +794,7 @@ pub async fn serve(
     request: &lambda_http::Request,
 ) -> Result<crate::adapters::http::HttpResponse, ApiError> {
     let incoming = super::Incoming::read(request, &scope.limits)?;
-    let claims = crate::flows::auth::caller(state, request).await?;
+    let claims = crate::adapters::http::caller(state, request).await?;
     let user = claims.as_ref().map(|c| (c.id.as_str(), c.role.as_deref()));
     let accountability = state.access.accountability(&state.store, user).await?;
     let schema = scope.schema(state, &accountability).await?;

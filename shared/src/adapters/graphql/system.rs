@@ -1,7 +1,7 @@
 //! `/graphql/system`: Directus' system scope for the journey of the seeds — `auth_login`,
 //! `auth_refresh`, `auth_logout`, `users_register`, `users_register_verify`,
 //! `auth_password_request`, `auth_password_reset`, `users_me`, `create_users_item(s)` and
-//! `server_ping` — over the same flows as REST ([`crate::flows::auth`], [`crate::flows::registration`],
+//! `server_ping` — over the same flows as REST ([`crate::flows::session`], [`crate::flows::registration`],
 //! [`crate::flows`], [`crate::flows::users`]): rate limits, lockout, equal work per login outcome, grace window, reuse
 //! detection and permission checks hold here because they live there.
 //!
@@ -26,6 +26,7 @@ use serde_json::{Map, Value};
 
 use super::limits::Limits;
 use super::transport::{self, Incoming, Options};
+use crate::adapters::http;
 use crate::adapters::http::HttpResponse;
 use crate::credential::password::Passwords;
 use crate::credential::token::AccessClaims;
@@ -33,9 +34,10 @@ use crate::domain::access::Accountability;
 use crate::domain::client::Client;
 use crate::domain::error::ApiError;
 use crate::domain::sensitive::Sensitive;
-use crate::flows::auth::{self, Credentials, Issued, Mode, Presentation, Route};
+use crate::flows::caller::Route;
 use crate::flows::password_reset::{self, PasswordRequest, PasswordReset};
 use crate::flows::registration::{self, Registration};
+use crate::flows::session::{self, Credentials, Issued, Mode, Presentation};
 use crate::flows::users::{self, Created};
 use crate::flows::verification;
 use crate::platform::state::AppState;
@@ -51,7 +53,7 @@ pub const SENSITIVE: &[&str] = &[
 ];
 
 /// The mutations that act for nobody: a request of these alone is a public route
-/// ([`crate::flows::auth::Route::Public`]), where a failing session cookie counts as no token and is
+/// ([`crate::flows::caller::Route::Public`]), where a failing session cookie counts as no token and is
 /// cleared. Refresh and logout judge the session cookie themselves, as over REST.
 pub const PUBLIC_MUTATIONS: &[&str] = &[
     "auth_login",
@@ -427,11 +429,12 @@ fn auth_login(_: &Shape) -> Option<Field> {
                     otp: string_arg(&ctx, "otp")?,
                     mode: mode_arg(&ctx)?,
                 };
-                let issued = auth::login(
+                let issued = session::login(
                     &system.state,
                     &system.passwords,
                     credentials,
                     &system.client,
+                    http::now(),
                 )
                 .await
                 .map_err(transport::error)?;
@@ -464,9 +467,14 @@ fn auth_refresh(_: &Shape) -> Option<Field> {
         Field::new("auth_refresh", TypeRef::named("auth_tokens"), |ctx| {
             FieldFuture::new(async move {
                 let system = system(&ctx)?;
-                let issued = auth::refresh(&system.state, presentation(&ctx)?, &system.client)
-                    .await
-                    .map_err(transport::error)?;
+                let issued = session::refresh(
+                    &system.state,
+                    presentation(&ctx)?,
+                    &system.client,
+                    http::now(),
+                )
+                .await
+                .map_err(transport::error)?;
                 apply_cookies(&ctx, system, &issued.cookies);
                 Ok(Some(FieldValue::owned_any(issued)))
             })
@@ -485,7 +493,7 @@ fn auth_logout(_: &Shape) -> Option<Field> {
         Field::new("auth_logout", TypeRef::named(TypeRef::BOOLEAN), |ctx| {
             FieldFuture::new(async move {
                 let system = system(&ctx)?;
-                let cookies = auth::logout(&system.state, presentation(&ctx)?, &system.client)
+                let cookies = session::logout(&system.state, presentation(&ctx)?, &system.client)
                     .await
                     .map_err(transport::error)?;
                 apply_cookies(&ctx, system, &cookies);

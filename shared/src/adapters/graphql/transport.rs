@@ -6,7 +6,7 @@
 //!
 //! A function uses it in three steps (see `functions/graphql`):
 //! 1. [`Incoming::read`] the HTTP request (body errors first, as Directus' body parser);
-//! 2. resolve the caller exactly as REST does (`crate::flows::auth::caller`); token errors answer with
+//! 2. resolve the caller exactly as REST does (`crate::adapters::http::caller`); token errors answer with
 //!    the REST envelope;
 //! 3. [`execute`] the document against the caller's schema, adding the caller's data to the
 //!    async-graphql request, and render the result with [`respond`].
