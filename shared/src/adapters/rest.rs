@@ -2,6 +2,10 @@
 //! typed input (with Joi's 400s, which GraphQL does not give), call the flow, and render its
 //! output as Directus' REST responses (Set-Cookie included).
 
+pub mod directory;
+pub mod items;
+pub mod server;
+
 use lambda_http::Request;
 use lambda_http::http::{Method, StatusCode, header};
 use serde_json::{Map, Value, json};
@@ -206,7 +210,7 @@ pub async fn read_me(state: &AppState, request: &Request) -> Result<HttpResponse
     let claims = auth::caller(state, request)
         .await?
         .ok_or(ApiError::InvalidCredentials)?;
-    let fields = users::requested_fields(request);
+    let fields = items::requested_fields(request);
     let data = users::read_me(state, &claims, fields.as_deref()).await?;
     Ok(http::json(StatusCode::OK, &json!({ "data": data })))
 }
@@ -221,7 +225,7 @@ pub async fn update_me(
         .await?
         .ok_or(ApiError::InvalidCredentials)?;
     let body = http::json_object(request)?;
-    let fields = users::requested_fields(request);
+    let fields = items::requested_fields(request);
     let data = users::update_me(
         state,
         passwords,

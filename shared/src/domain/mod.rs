@@ -8,3 +8,4 @@ pub mod error;
 pub mod index_plan;
 pub mod query;
 pub mod sensitive;
+pub mod text;

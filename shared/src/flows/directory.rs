@@ -10,11 +10,9 @@
 //! links) is read for the returned rows that show it only, so it cannot be filtered, sorted or
 //! searched on.
 
-use lambda_http::http::StatusCode;
-use lambda_http::{Request, RequestExt};
 use serde_json::{Map, Value, json};
 
-use crate::adapters::http::{self, HttpResponse};
+use crate::credential::token::AccessClaims;
 use crate::domain::error::ApiError;
 use crate::domain::query::ItemsQuery;
 use crate::flows::items::{self, ReadStats, ScanBound, Source};
@@ -139,16 +137,6 @@ async fn fill_policies(
     Ok(spent)
 }
 
-/// The `{id}` of `/users/{id}`, from the route or the path.
-pub fn path_id(request: &Request) -> Option<String> {
-    if let Some(id) = request.path_parameters().first("id") {
-        return Some(id.to_owned());
-    }
-    let path = request.uri().path().trim_end_matches('/').to_owned();
-    let (head, id) = path.rsplit_once('/')?;
-    (head.ends_with("/users") && !id.is_empty()).then(|| id.to_owned())
-}
-
 /// Reads users for `accountability` (admin or not) through the one items read path, with
 /// `policies` filled in where the caller may read it, all within the request's scan bound. For
 /// one id, missing (or expired) users are 403.
@@ -184,14 +172,16 @@ pub async fn serve(
     Ok(body)
 }
 
-pub async fn read(state: &AppState, request: &Request) -> Result<HttpResponse, ApiError> {
-    let claims = crate::flows::auth::caller(state, request).await?;
-    let query = items::parse_query(state, request)?;
-    let user = claims.as_ref().map(|c| (c.id.as_str(), c.role.as_deref()));
+/// `GET /users[/{id}]` for `claims` (none: the public): the response body.
+pub async fn read(
+    state: &AppState,
+    claims: Option<&AccessClaims>,
+    query: &ItemsQuery,
+    id: Option<&str>,
+) -> Result<Value, ApiError> {
+    let user = claims.map(|c| (c.id.as_str(), c.role.as_deref()));
     let accountability = state.access.accountability(&state.store, user).await?;
-    let id = path_id(request);
-    let body = serve(state, &accountability, &query, id.as_deref()).await?;
-    Ok(http::json(StatusCode::OK, &body))
+    serve(state, &accountability, query, id).await
 }
 
 #[cfg(test)]
