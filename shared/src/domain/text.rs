@@ -1,6 +1,9 @@
 //! Rules for text people type: the shape of an email address and the characters that never
 //! belong in an address or a name. Every transport and flow checks input with these.
 
+/// Longest first or last name.
+pub const MAX_NAME_CHARS: usize = 255;
+
 /// The longest email accepted (RFC 5321's path limit).
 pub const MAX_EMAIL_CHARS: usize = 254;
 

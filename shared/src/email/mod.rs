@@ -16,8 +16,8 @@ use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 
+use crate::credential::config::{ConfigError, parse_duration};
 use crate::domain::sensitive::Sensitive;
-use crate::platform::config::{ConfigError, parse_duration};
 
 /// Which transport sends mail (`EMAIL_TRANSPORT`).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -11,9 +11,8 @@ use crate::domain::access::filter;
 use crate::domain::client::Client;
 use crate::domain::error::ApiError;
 use crate::domain::sensitive::Sensitive;
-use crate::domain::text;
+use crate::domain::text::{self, MAX_NAME_CHARS};
 use crate::flows::AnswerAt;
-use crate::flows::users::MAX_NAME_CHARS;
 use crate::store::{
     NewUser, PendingRegistration, Settings, StoreError, User, UserStatus, now_millis,
 };

@@ -27,8 +27,7 @@ use crate::store::{
 };
 
 const COLLECTION: &str = "directus_users";
-/// Longest first or last name.
-pub const MAX_NAME_CHARS: usize = 255;
+pub use crate::domain::text::MAX_NAME_CHARS;
 
 /// The payload after permission checks and presets: what will be written.
 #[derive(Debug, Clone, PartialEq)]
