@@ -179,8 +179,7 @@ pub async fn read(
     query: &ItemsQuery,
     id: Option<&str>,
 ) -> Result<Value, ApiError> {
-    let user = claims.map(|c| (c.id.as_str(), c.role.as_deref()));
-    let accountability = state.access.accountability(&state.store, user).await?;
+    let accountability = crate::flows::access::accountability(state, claims).await?;
     serve(state, &accountability, query, id).await
 }
 

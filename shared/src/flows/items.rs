@@ -126,8 +126,7 @@ pub async fn read(
     if collection.starts_with("directus_") {
         return Err(ApiError::forbidden());
     }
-    let user = claims.map(|c| (c.id.as_str(), c.role.as_deref()));
-    let accountability = state.access.accountability(&state.store, user).await?;
+    let accountability = crate::flows::access::accountability(state, claims).await?;
     // Access first: a name no permission mentions costs no read and never enters the cache, so
     // random names cannot flush it for everyone.
     if !accountability.admin && !accountability.may_read(collection) {

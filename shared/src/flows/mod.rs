@@ -2,6 +2,7 @@
 //! handlers (and GraphQL resolvers) parse their transport's input into these types and render
 //! the result; the rules live here.
 
+pub mod access;
 pub mod auth;
 pub mod directory;
 pub mod items;

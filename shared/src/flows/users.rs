@@ -618,8 +618,7 @@ pub async fn create(
     body: Map<String, Value>,
     client: &Client,
 ) -> Result<Created, ApiError> {
-    let user = claims.as_ref().map(|c| (c.id.as_str(), c.role.as_deref()));
-    let accountability = state.access.accountability(&state.store, user).await?;
+    let accountability = crate::flows::access::accountability(state, claims).await?;
     // Creation by anyone but an administrator is self-registration by another door: it shares
     // the registration budget per client address, checked before any hashing.
     if !accountability.admin {
@@ -837,8 +836,7 @@ pub async fn administrator(
     state: &AppState,
     claims: Option<&AccessClaims>,
 ) -> Result<std::sync::Arc<Accountability>, ApiError> {
-    let user = claims.as_ref().map(|c| (c.id.as_str(), c.role.as_deref()));
-    let accountability = state.access.accountability(&state.store, user).await?;
+    let accountability = crate::flows::access::accountability(state, claims).await?;
     if !accountability.admin {
         return Err(ApiError::forbidden_collection(COLLECTION));
     }

@@ -365,10 +365,7 @@ async fn answer(
     if !resource.needs_settings() {
         return Ok(render(resource, &state.config.default_settings, config));
     }
-    let settings = state
-        .access
-        .settings(&state.store, &state.config.default_settings)
-        .await?;
+    let settings = crate::flows::access::settings(state).await?;
     Ok(render_returning(
         resource,
         &settings,
