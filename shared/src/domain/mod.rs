@@ -6,6 +6,7 @@ pub mod aggregate;
 pub mod client;
 pub mod error;
 pub mod index_plan;
+pub mod links;
 pub mod query;
 pub mod sensitive;
 pub mod text;

@@ -6,7 +6,7 @@
 //! A send is bounded in time and never changes an answer: flows call [`Mailer::send_within`],
 //! which logs a failure (never the message, its link or its token) and returns.
 
-pub mod links;
+pub use crate::domain::links;
 pub mod templates;
 
 use std::time::Duration;

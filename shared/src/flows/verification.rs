@@ -11,7 +11,8 @@
 
 use crate::credential::link_token::{LinkClaims, LinkError, Scope, password_fingerprint};
 use crate::domain::error::ApiError;
-use crate::email::{links, templates};
+use crate::domain::links;
+use crate::email::templates;
 use crate::flows::{AnswerAt, send_link_mail};
 use crate::platform::state::{AppState, now_secs};
 use crate::store::{Activation, PendingRegistration, StoreError, User, UserStatus, email_key};

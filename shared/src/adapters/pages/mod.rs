@@ -132,7 +132,7 @@ impl PagesConfig {
             .map(str::trim)
             .filter(|entry| !entry.is_empty())
         {
-            if crate::email::links::parse_http_url(entry).is_none() {
+            if crate::domain::links::parse_http_url(entry).is_none() {
                 return Err(crate::platform::config::ConfigError::Invalid {
                     name: "PAGES_REDIRECT_ALLOW_LIST",
                     reason: format!("{entry:?} is not an http(s) URL"),
@@ -159,7 +159,7 @@ impl PagesConfig {
         };
         if redirect.chars().count() <= MAX_REDIRECT_CHARS
             && !redirect.chars().any(crate::adapters::http::is_control)
-            && crate::email::links::is_allowed(redirect, &self.redirect_allow_list)
+            && crate::domain::links::is_allowed(redirect, &self.redirect_allow_list)
         {
             return Ok(Some(redirect.to_owned()));
         }
