@@ -17,56 +17,10 @@ use crate::domain::error::ApiError;
 use crate::domain::query::ItemsQuery;
 use crate::flows::items::{self, ReadStats, ScanBound, Source};
 use crate::platform::state::AppState;
-use crate::store::{Collection, DirectoryUser, FieldDef, Store};
+use crate::store::Store;
 
-pub const COLLECTION: &str = "directus_users";
-/// How Directus shows a password that is set.
-pub const CONCEALED: &str = "**********";
-/// Read for the returned rows only.
-const POLICIES: &str = "policies";
-
-/// The fields of `directus_users` this API keeps, in Directus' order, with Directus' types.
-pub fn users_collection() -> Collection {
-    let fields = [
-        ("id", "uuid"),
-        ("first_name", "string"),
-        ("last_name", "string"),
-        ("email", "string"),
-        ("password", "hash"),
-        ("status", "string"),
-        ("role", "uuid"),
-        (POLICIES, "alias"),
-    ];
-    Collection {
-        collection: COLLECTION.into(),
-        primary_key: "id".into(),
-        fields: fields
-            .iter()
-            .map(|(field, field_type)| FieldDef {
-                field: (*field).into(),
-                field_type: (*field_type).into(),
-                schema: None,
-            })
-            .collect(),
-    }
-}
-
-/// A user as a row of `directus_users`. The hash is never part of it. `policies` holds the
-/// user's id, standing for their policies: the read plan hides it (`null`) on rows where the
-/// caller may not read `policies`, as any other field, and [`fill_policies`] replaces each one
-/// left with that user's policies.
-pub fn user_row(user: &DirectoryUser) -> Map<String, Value> {
-    let mut row = Map::new();
-    row.insert("id".into(), json!(user.id));
-    row.insert("first_name".into(), json!(user.first_name));
-    row.insert("last_name".into(), json!(user.last_name));
-    row.insert("email".into(), json!(user.email));
-    row.insert("password".into(), json!(CONCEALED));
-    row.insert("status".into(), json!(user.status));
-    row.insert("role".into(), json!(user.role));
-    row.insert(POLICIES.into(), json!(user.id));
-    row
-}
+use crate::flows::user_rows::POLICIES;
+pub use crate::flows::user_rows::{COLLECTION, CONCEALED, user_row, users_collection};
 
 /// `policies` is not a stored column: refuse it where every row would be needed.
 fn refuse_policies(query: &ItemsQuery) -> Result<(), ApiError> {
@@ -186,7 +140,7 @@ pub async fn read(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::UserStatus;
+    use crate::store::{DirectoryUser, UserStatus};
 
     #[test]
     fn rows_conceal_the_password_and_follow_the_schema() {

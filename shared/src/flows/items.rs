@@ -414,7 +414,7 @@ async fn read_one(
                 .get_user(&id.hyphenated().to_string())
                 .await?
                 .ok_or_else(ApiError::forbidden)?;
-            crate::flows::directory::user_row(&DirectoryUser::from(&user))
+            crate::flows::user_rows::user_row(&DirectoryUser::from(&user))
         }
     };
     match visible_match(plan, query, &row)? {
@@ -469,7 +469,7 @@ async fn fetch_page(
                 items: page
                     .users
                     .iter()
-                    .map(crate::flows::directory::user_row)
+                    .map(crate::flows::user_rows::user_row)
                     .collect(),
                 skipped: page.expired,
                 next: page.next,

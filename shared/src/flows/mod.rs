@@ -11,6 +11,7 @@ pub mod password_reset;
 pub mod provision;
 pub mod registration;
 pub mod server;
+pub mod user_rows;
 pub mod users;
 pub mod verification;
 
