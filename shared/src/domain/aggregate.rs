@@ -255,12 +255,12 @@ fn apply(function: &str, field: &str, rows: &[&Map<String, Value>]) -> Value {
         "avgDistinct" => avg(&distinct(values)),
         "min" => values
             .into_iter()
-            .min_by(|a, b| crate::flows::items::compare_values(a, b))
+            .min_by(|a, b| crate::domain::ordering::compare_values(a, b))
             .cloned()
             .unwrap_or(Value::Null),
         "max" => values
             .into_iter()
-            .max_by(|a, b| crate::flows::items::compare_values(a, b))
+            .max_by(|a, b| crate::domain::ordering::compare_values(a, b))
             .cloned()
             .unwrap_or(Value::Null),
         _ => Value::Null,
@@ -407,8 +407,10 @@ fn lookup<'a>(row: &'a Map<String, Value>, key: &str) -> &'a Value {
 pub fn sort_rows(rows: &mut [Map<String, Value>], keys: &[SortKey]) {
     rows.sort_by(|a, b| {
         for key in keys {
-            let order =
-                crate::flows::items::compare_values(lookup(a, &key.field), lookup(b, &key.field));
+            let order = crate::domain::ordering::compare_values(
+                lookup(a, &key.field),
+                lookup(b, &key.field),
+            );
             let order = if key.descending {
                 order.reverse()
             } else {

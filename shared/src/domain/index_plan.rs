@@ -16,8 +16,8 @@ use serde_json::Value;
 
 use crate::domain::access::ReadPlan;
 use crate::domain::access::filter::{self, FilterContext};
+use crate::domain::ordering::compare_values;
 use crate::domain::query::{ItemsQuery, SortKey};
-use crate::flows::items::compare_values;
 use crate::store::{IndexRange, RangeEnd, ValueKind};
 
 /// How a read uses an index.

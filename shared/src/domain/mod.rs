@@ -7,6 +7,7 @@ pub mod client;
 pub mod error;
 pub mod index_plan;
 pub mod links;
+pub mod ordering;
 pub mod query;
 pub mod sensitive;
 pub mod text;

@@ -14,8 +14,6 @@
 //! on one in key order, streams that field's index and stops as soon as it is full; a range
 //! filter on one narrows any other read to the rows of the range (within the same bound).
 
-use std::cmp::Ordering;
-
 use serde_json::{Map, Value, json};
 
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -24,6 +22,7 @@ use crate::credential::token::AccessClaims;
 use crate::domain::access::{Accountability, ReadPlan, filter};
 use crate::domain::error::ApiError;
 use crate::domain::index_plan::IndexAccess;
+use crate::domain::ordering::compare_rows;
 use crate::domain::query::{ItemsQuery, SortKey};
 use crate::platform::state::AppState;
 use crate::store::{
@@ -818,47 +817,6 @@ async fn read_all(
     }
     let (total, matching) = visible_matching(plan, query, &rows)?;
     Ok((total, matching, stats))
-}
-
-fn rank(value: &Value) -> u8 {
-    match value {
-        Value::Null => 0,
-        Value::Bool(_) => 1,
-        Value::Number(_) => 2,
-        Value::String(_) => 3,
-        Value::Array(_) => 4,
-        Value::Object(_) => 5,
-    }
-}
-
-/// Nulls first ascending (last descending), then booleans, numbers, strings.
-pub(crate) fn compare_values(a: &Value, b: &Value) -> Ordering {
-    match (a, b) {
-        (Value::Number(x), Value::Number(y)) => x
-            .as_f64()
-            .partial_cmp(&y.as_f64())
-            .unwrap_or(Ordering::Equal),
-        (Value::String(x), Value::String(y)) => x.cmp(y),
-        (Value::Bool(x), Value::Bool(y)) => x.cmp(y),
-        _ => rank(a).cmp(&rank(b)),
-    }
-}
-
-fn compare_rows(a: &Map<String, Value>, b: &Map<String, Value>, sort: &[SortKey]) -> Ordering {
-    for key in sort {
-        let left = a.get(&key.field).unwrap_or(&Value::Null);
-        let right = b.get(&key.field).unwrap_or(&Value::Null);
-        let order = compare_values(left, right);
-        let order = if key.descending {
-            order.reverse()
-        } else {
-            order
-        };
-        if order != Ordering::Equal {
-            return order;
-        }
-    }
-    Ordering::Equal
 }
 
 #[cfg(test)]

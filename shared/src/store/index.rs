@@ -6,7 +6,7 @@
 //! or filtered on the field is one strongly consistent Query with no read per row. Entries are
 //! written in the same transaction as their item (`Store::put_item`).
 //!
-//! The encoding orders values as [`crate::flows::items`]' in-memory sort does: nulls first, then
+//! The encoding orders values as [`crate::domain::ordering`] does: nulls first, then
 //! booleans, numbers (as `f64`, negatives and fractions included) and strings (byte order),
 //! then arrays and objects (unordered among themselves, as in memory). Every encoding is
 //! prefix-free, so the item key after it only breaks ties, in key order.
@@ -346,7 +346,7 @@ mod tests {
 
         #[test]
         fn values_encode_in_the_in_memory_order(a in value(), b in value()) {
-            let expected = crate::flows::items::compare_values(&a, &b);
+            let expected = crate::domain::ordering::compare_values(&a, &b);
             let (ea, eb) = (encode_value(&a), encode_value(&b));
             if expected == std::cmp::Ordering::Equal {
                 // Only equal numbers of another representation, or arrays and objects, tie.
