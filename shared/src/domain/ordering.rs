@@ -3,9 +3,7 @@
 
 use std::cmp::Ordering;
 
-use serde_json::{Map, Value};
-
-use crate::domain::query::SortKey;
+use serde_json::Value;
 
 fn rank(value: &Value) -> u8 {
     match value {
@@ -29,23 +27,4 @@ pub fn compare_values(a: &Value, b: &Value) -> Ordering {
         (Value::Bool(x), Value::Bool(y)) => x.cmp(y),
         _ => rank(a).cmp(&rank(b)),
     }
-}
-
-/// Rows in the order of `sort`: each key in turn, [`compare_values`] on its field (missing:
-/// null), reversed for a descending key.
-pub fn compare_rows(a: &Map<String, Value>, b: &Map<String, Value>, sort: &[SortKey]) -> Ordering {
-    for key in sort {
-        let left = a.get(&key.field).unwrap_or(&Value::Null);
-        let right = b.get(&key.field).unwrap_or(&Value::Null);
-        let order = compare_values(left, right);
-        let order = if key.descending {
-            order.reverse()
-        } else {
-            order
-        };
-        if order != Ordering::Equal {
-            return order;
-        }
-    }
-    Ordering::Equal
 }

@@ -14,6 +14,8 @@
 //! on one in key order, streams that field's index and stops as soon as it is full; a range
 //! filter on one narrows any other read to the rows of the range (within the same bound).
 
+use std::cmp::Ordering;
+
 use serde_json::{Map, Value, json};
 
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -22,7 +24,7 @@ use crate::credential::token::AccessClaims;
 use crate::domain::access::{Accountability, ReadPlan, filter};
 use crate::domain::error::ApiError;
 use crate::domain::index_plan::IndexAccess;
-use crate::domain::ordering::compare_rows;
+use crate::domain::ordering::compare_values;
 use crate::domain::query::{ItemsQuery, SortKey};
 use crate::platform::state::AppState;
 use crate::store::{
@@ -817,6 +819,23 @@ async fn read_all(
     }
     let (total, matching) = visible_matching(plan, query, &rows)?;
     Ok((total, matching, stats))
+}
+
+fn compare_rows(a: &Map<String, Value>, b: &Map<String, Value>, sort: &[SortKey]) -> Ordering {
+    for key in sort {
+        let left = a.get(&key.field).unwrap_or(&Value::Null);
+        let right = b.get(&key.field).unwrap_or(&Value::Null);
+        let order = compare_values(left, right);
+        let order = if key.descending {
+            order.reverse()
+        } else {
+            order
+        };
+        if order != Ordering::Equal {
+            return order;
+        }
+    }
+    Ordering::Equal
 }
 
 #[cfg(test)]
