@@ -28,3 +28,37 @@ pub fn compare_values(a: &Value, b: &Value) -> Ordering {
         _ => rank(a).cmp(&rank(b)),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn nulls_then_booleans_numbers_strings() {
+        let ascending = [
+            json!(null),
+            json!(false),
+            json!(true),
+            json!(-1.5),
+            json!(2),
+            json!(10),
+            json!("10"),
+            json!("9"),
+            json!("a"),
+        ];
+        for pair in ascending.windows(2) {
+            assert_eq!(
+                compare_values(&pair[0], &pair[1]),
+                Ordering::Less,
+                "{pair:?}"
+            );
+            assert_eq!(
+                compare_values(&pair[1], &pair[0]),
+                Ordering::Greater,
+                "{pair:?}"
+            );
+        }
+        assert_eq!(compare_values(&json!(1), &json!(1.0)), Ordering::Equal);
+    }
+}
