@@ -1306,7 +1306,7 @@ async fn get_posts(state: &AppState, token: &str) -> Result<u16, String> {
         .header("authorization", format!("Bearer {token}"))
         .body(Body::Empty)
         .unwrap();
-    shared::flows::items::read(state, &request)
+    shared::adapters::rest::items::read(state, &request)
         .await
         .map(|r| r.status().as_u16())
         .map_err(|e| e.code().to_owned())
@@ -3645,7 +3645,7 @@ async fn an_administrators_update_is_checked_first_and_written_at_once() {
     let patch = |body: Value| {
         let (state, passwords, admin, id) = (&state, &passwords, &admin, before.id.clone());
         async move {
-            shared::flows::users::update(
+            shared::adapters::rest::directory::update(
                 state,
                 passwords,
                 &request(

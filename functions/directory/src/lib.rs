@@ -5,7 +5,7 @@ use shared::AppState;
 use shared::adapters::http::respond_authenticated;
 
 pub async fn handle(state: &AppState, request: Request) -> Result<Response<Body>, Error> {
-    let result = shared::flows::directory::read(state, &request).await;
+    let result = shared::adapters::rest::directory::read(state, &request).await;
     Ok(respond_authenticated(&request, &state.config, result))
 }
 

@@ -3,12 +3,12 @@
 use std::sync::Arc;
 
 use lambda_http::{Body, Error, Request, Response};
+use shared::ApiError;
 use shared::AppState;
 use shared::adapters::graphql::Incoming;
 use shared::adapters::graphql::system::{System, SystemSchemas};
 use shared::adapters::http::HttpResponse;
-use shared::credential::password::Passwords;
-use shared::domain::error::ApiError;
+use shared::platform::state::Passwords;
 
 /// What the function builds once per cold start.
 pub struct App {

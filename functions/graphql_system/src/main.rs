@@ -4,7 +4,7 @@ use lambda_http::Error;
 use shared::AppState;
 use shared::adapters::graphql::Limits;
 use shared::adapters::graphql::system::SystemSchemas;
-use shared::credential::password::Passwords;
+use shared::platform::state::Passwords;
 
 fn main() -> Result<(), Error> {
     shared::platform::runtime::start(

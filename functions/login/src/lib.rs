@@ -3,7 +3,7 @@
 use lambda_http::{Body, Error, Request, Response};
 use shared::AppState;
 use shared::adapters::http::respond;
-use shared::credential::password::Passwords;
+use shared::platform::state::Passwords;
 
 pub async fn handle(
     state: &AppState,

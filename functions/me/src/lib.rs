@@ -2,10 +2,10 @@
 
 use lambda_http::http::Method;
 use lambda_http::{Body, Error, Request, Response};
+use shared::ApiError;
 use shared::AppState;
 use shared::adapters::http::respond_authenticated;
-use shared::credential::password::Passwords;
-use shared::domain::error::ApiError;
+use shared::platform::state::Passwords;
 
 pub async fn handle(
     state: &AppState,

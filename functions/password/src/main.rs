@@ -2,7 +2,7 @@ use std::sync::Arc;
 
 use lambda_http::Error;
 use shared::AppState;
-use shared::credential::password::Passwords;
+use shared::platform::state::Passwords;
 
 fn main() -> Result<(), Error> {
     shared::platform::runtime::start(

@@ -4,7 +4,7 @@ use lambda_http::{Body, Error, Request, Response};
 use shared::AppState;
 
 pub async fn handle(state: &AppState, request: Request) -> Result<Response<Body>, Error> {
-    Ok(shared::flows::server::handle(state, &request).await)
+    Ok(shared::adapters::rest::server::handle(state, &request).await)
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@ use lambda_http::http::Method;
 use lambda_http::{Body, Error, Request, Response};
 use shared::AppState;
 use shared::adapters::http::respond_authenticated;
-use shared::credential::password::Passwords;
+use shared::platform::state::Passwords;
 
 pub async fn handle(
     state: &AppState,
@@ -12,8 +12,10 @@ pub async fn handle(
     request: Request,
 ) -> Result<Response<Body>, Error> {
     let result = match *request.method() {
-        Method::PATCH => shared::flows::users::update(state, passwords, &request).await,
-        Method::DELETE => shared::flows::users::delete(state, &request).await,
+        Method::PATCH => {
+            shared::adapters::rest::directory::update(state, passwords, &request).await
+        }
+        Method::DELETE => shared::adapters::rest::directory::delete(state, &request).await,
         _ => shared::adapters::rest::create_user(state, passwords, &request).await,
     };
     Ok(respond_authenticated(&request, &state.config, result))

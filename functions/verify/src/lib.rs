@@ -1,4 +1,4 @@
-//! `GET` and `POST /users/register/verify-email` (`shared::adapters::rest::verify_email` adapts them to
+//! `GET` and `POST /users/register/verify-email` (`shared::adapters::pages::verify_email` adapts them to
 //! `shared::flows::verification`: a browser opening the link gets a confirmation page, and only
 //! a `POST` or an API client's `GET` verifies).
 
@@ -6,7 +6,7 @@ use lambda_http::{Body, Error, Request, Response};
 use shared::AppState;
 
 pub async fn handle(state: &AppState, request: Request) -> Result<Response<Body>, Error> {
-    Ok(shared::adapters::rest::verify_email(state, &request).await)
+    Ok(shared::adapters::pages::verify_email(state, &request).await)
 }
 
 #[cfg(test)]

@@ -13,8 +13,7 @@ use std::collections::HashMap;
 use serde_json::{Map, Value};
 
 use crate::error::ApiError;
-use crate::query::SortKey;
-use crate::value_order::compare_values;
+use crate::value_order::{SortKey, compare_values};
 
 /// Directus' aggregate functions.
 pub const FUNCTIONS: [&str; 9] = [

@@ -16,7 +16,8 @@ use serde_json::Value;
 
 use crate::access::ReadPlan;
 use crate::access::filter::{self, FilterContext};
-use crate::query::{ItemsQuery, SortKey};
+use crate::query::ItemsQuery;
+use crate::value_order::SortKey;
 use crate::value_order::{MAX_ENTRY_KEY_BYTES, ValueKind, compare_values, encode_value};
 
 /// One end of an index range: a value, and whether entries equal to it are inside.

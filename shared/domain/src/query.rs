@@ -5,12 +5,7 @@
 use serde_json::{Map, Value};
 
 use crate::error::ApiError;
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SortKey {
-    pub field: String,
-    pub descending: bool,
-}
+use crate::value_order::SortKey;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Meta {

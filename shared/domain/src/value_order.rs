@@ -13,6 +13,13 @@ use serde_json::Value;
 /// indexed, and its item is refused.
 pub const MAX_ENTRY_KEY_BYTES: usize = 1024;
 
+/// One key of a sort: a field, ascending unless `descending`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SortKey {
+    pub field: String,
+    pub descending: bool,
+}
+
 fn rank(value: &Value) -> u8 {
     match value {
         Value::Null => 0,
@@ -209,5 +216,33 @@ mod tests {
             assert!(encode_value(&pair[0]) < encode_value(&pair[1]), "{pair:?}");
         }
         assert_eq!(encode_value(&json!(-0.0)), encode_value(&json!(0)));
+    }
+
+    #[test]
+    fn nulls_then_booleans_numbers_strings() {
+        let ascending = [
+            json!(null),
+            json!(false),
+            json!(true),
+            json!(-1.5),
+            json!(2),
+            json!(10),
+            json!("10"),
+            json!("9"),
+            json!("a"),
+        ];
+        for pair in ascending.windows(2) {
+            assert_eq!(
+                compare_values(&pair[0], &pair[1]),
+                Ordering::Less,
+                "{pair:?}"
+            );
+            assert_eq!(
+                compare_values(&pair[1], &pair[0]),
+                Ordering::Greater,
+                "{pair:?}"
+            );
+        }
+        assert_eq!(compare_values(&json!(1), &json!(1.0)), Ordering::Equal);
     }
 }

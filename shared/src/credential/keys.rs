@@ -10,7 +10,7 @@ use jsonwebtoken::{Algorithm, DecodingKey};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::platform::config::ConfigError;
+use crate::credential::config::ConfigError;
 
 #[derive(Clone, PartialEq, Eq, Deserialize)]
 pub struct JwtKey {
@@ -123,6 +123,71 @@ pub fn public_key(key: &JwtKey, algorithm: Algorithm) -> Result<PublicKey, Confi
     })
 }
 
+/// HS256 keys shorter than the hash output weaken the MAC (RFC 7518 §3.2).
+pub const MIN_SECRET_BYTES: usize = 32;
+
+/// HS256 keys: tokens are signed with `current`; `previous` still verifies, so the secret can
+/// be rotated without logging everyone out.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SigningKeys {
+    pub current: Vec<u8>,
+    pub previous: Option<Vec<u8>>,
+    /// Asymmetric access-token keys; when set, access tokens use them instead of HS256 (the
+    /// secret above still keys refresh tokens).
+    pub jwt: Option<JwtKeys>,
+}
+
+impl std::fmt::Debug for SigningKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SigningKeys(<redacted>)")
+    }
+}
+
+impl SigningKeys {
+    /// A plain secret, or the JSON `{"current": "...", "previous": "..."}` that the stack's
+    /// Secrets Manager secret holds. Each key must be at least 32 bytes.
+    pub fn parse(raw: &str, name: &'static str) -> Result<Self, ConfigError> {
+        #[derive(Deserialize)]
+        struct Pair {
+            current: String,
+            #[serde(default)]
+            previous: Option<String>,
+            #[serde(default)]
+            jwt: Option<JwtKeys>,
+        }
+        let trimmed = raw.trim();
+        let (current, previous, jwt) = if trimmed.starts_with('{') {
+            let pair: Pair = serde_json::from_str(trimmed).map_err(|_| ConfigError::Invalid {
+                name,
+                reason: "is JSON but not {\"current\": \"...\", \"previous\": \"...\"}".into(),
+            })?;
+            (
+                pair.current,
+                pair.previous.filter(|p| !p.is_empty()),
+                pair.jwt,
+            )
+        } else {
+            (trimmed.to_owned(), None, None)
+        };
+        for key in std::iter::once(&current).chain(previous.as_ref()) {
+            if key.len() < MIN_SECRET_BYTES {
+                return Err(ConfigError::Invalid {
+                    name,
+                    reason: format!(
+                        "keys must be at least {MIN_SECRET_BYTES} bytes, got {}",
+                        key.len()
+                    ),
+                });
+            }
+        }
+        Ok(Self {
+            current: current.into_bytes(),
+            previous: previous.map(String::into_bytes),
+            jwt,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -169,5 +234,29 @@ mod tests {
         assert!(public_key(&key(ED_PUBLIC), Algorithm::ES256).is_err());
         assert!(public_key(&key("not a key"), Algorithm::EdDSA).is_err());
         assert!(algorithm("HS256").is_err());
+    }
+
+    const SECRET: &str = "0123456789abcdef0123456789abcdef";
+
+    #[test]
+    fn signing_keys_parse_plain_and_rotation_pairs() {
+        let plain = SigningKeys::parse(SECRET, "SECRET").unwrap();
+        assert_eq!(plain.current, SECRET.as_bytes());
+        assert_eq!(plain.previous, None);
+        let pair = format!(
+            r#"{{"current":"{SECRET}","previous":"{}"}}"#,
+            SECRET.to_uppercase()
+        );
+        let keys = SigningKeys::parse(&pair, "SECRET").unwrap();
+        assert_eq!(keys.previous.unwrap(), SECRET.to_uppercase().as_bytes());
+        let empty_previous = format!(r#"{{"current":"{SECRET}","previous":""}}"#);
+        assert_eq!(
+            SigningKeys::parse(&empty_previous, "SECRET")
+                .unwrap()
+                .previous,
+            None
+        );
+        assert!(SigningKeys::parse(r#"{"current":"short"}"#, "SECRET").is_err());
+        assert!(SigningKeys::parse(r#"{"other":1}"#, "SECRET").is_err());
     }
 }

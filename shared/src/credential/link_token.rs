@@ -17,9 +17,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
+use crate::credential::keys::SigningKeys;
 use crate::credential::token::{ISSUER, TokenError, check_times};
 use crate::domain::sensitive::Sensitive;
-use crate::platform::config::SigningKeys;
 
 /// What a link token may be used for (Directus' `scope` values).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -13,7 +13,6 @@ use argon2::password_hash::try_generate_salt;
 use argon2::{Algorithm, Argon2, Block, Params, Version};
 
 use crate::domain::sensitive::Sensitive;
-use crate::platform::config::HashParams;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PasswordError {
@@ -67,6 +66,24 @@ pub fn check_policy(password: &str, pattern: Option<&regex::Regex>) -> Result<()
         return Err(PolicyError::Format);
     }
     Ok(())
+}
+
+/// Argon2id cost. Defaults are OWASP's minimum (m=19 MiB, t=2, p=1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HashParams {
+    pub memory_kib: u32,
+    pub iterations: u32,
+    pub parallelism: u32,
+}
+
+impl Default for HashParams {
+    fn default() -> Self {
+        Self {
+            memory_kib: 19_456,
+            iterations: 2,
+            parallelism: 1,
+        }
+    }
 }
 
 /// A PHC string with the configured parameters, a fixed salt and an all-zero output. Verifying a

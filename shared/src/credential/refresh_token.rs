@@ -11,8 +11,8 @@ use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 use uuid::Uuid;
 
+use crate::credential::keys::SigningKeys;
 use crate::domain::sensitive::Sensitive;
-use crate::platform::config::SigningKeys;
 
 const TAG_BYTES: usize = 28;
 const TOKEN_BYTES: usize = 16 + 4 + TAG_BYTES;

@@ -9,7 +9,8 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::platform::config::{ConfigError, SigningKeys};
+use crate::credential::config::ConfigError;
+use crate::credential::keys::SigningKeys;
 
 pub const ISSUER: &str = "directus";
 

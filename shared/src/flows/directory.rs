@@ -10,66 +10,17 @@
 //! links) is read for the returned rows that show it only, so it cannot be filtered, sorted or
 //! searched on.
 
-use lambda_http::http::StatusCode;
-use lambda_http::{Request, RequestExt};
 use serde_json::{Map, Value, json};
 
-use crate::adapters::http::{self, HttpResponse};
+use crate::credential::token::AccessClaims;
 use crate::domain::error::ApiError;
-use crate::domain::model::{Collection, FieldDef};
 use crate::domain::query::ItemsQuery;
 use crate::flows::items::{self, ReadStats, ScanBound, Source};
 use crate::platform::state::AppState;
-use crate::store::{DirectoryUser, Store};
+use crate::store::Store;
 
-pub const COLLECTION: &str = "directus_users";
-/// How Directus shows a password that is set.
-pub const CONCEALED: &str = "**********";
-/// Read for the returned rows only.
-const POLICIES: &str = "policies";
-
-/// The fields of `directus_users` this API keeps, in Directus' order, with Directus' types.
-pub fn users_collection() -> Collection {
-    let fields = [
-        ("id", "uuid"),
-        ("first_name", "string"),
-        ("last_name", "string"),
-        ("email", "string"),
-        ("password", "hash"),
-        ("status", "string"),
-        ("role", "uuid"),
-        (POLICIES, "alias"),
-    ];
-    Collection {
-        collection: COLLECTION.into(),
-        primary_key: "id".into(),
-        fields: fields
-            .iter()
-            .map(|(field, field_type)| FieldDef {
-                field: (*field).into(),
-                field_type: (*field_type).into(),
-                schema: None,
-            })
-            .collect(),
-    }
-}
-
-/// A user as a row of `directus_users`. The hash is never part of it. `policies` holds the
-/// user's id, standing for their policies: the read plan hides it (`null`) on rows where the
-/// caller may not read `policies`, as any other field, and [`fill_policies`] replaces each one
-/// left with that user's policies.
-pub fn user_row(user: &DirectoryUser) -> Map<String, Value> {
-    let mut row = Map::new();
-    row.insert("id".into(), json!(user.id));
-    row.insert("first_name".into(), json!(user.first_name));
-    row.insert("last_name".into(), json!(user.last_name));
-    row.insert("email".into(), json!(user.email));
-    row.insert("password".into(), json!(CONCEALED));
-    row.insert("status".into(), json!(user.status));
-    row.insert("role".into(), json!(user.role));
-    row.insert(POLICIES.into(), json!(user.id));
-    row
-}
+use crate::flows::user_rows::POLICIES;
+pub use crate::flows::user_rows::{COLLECTION, CONCEALED, user_row, users_collection};
 
 /// `policies` is not a stored column: refuse it where every row would be needed.
 fn refuse_policies(query: &ItemsQuery) -> Result<(), ApiError> {
@@ -140,16 +91,6 @@ async fn fill_policies(
     Ok(spent)
 }
 
-/// The `{id}` of `/users/{id}`, from the route or the path.
-pub fn path_id(request: &Request) -> Option<String> {
-    if let Some(id) = request.path_parameters().first("id") {
-        return Some(id.to_owned());
-    }
-    let path = request.uri().path().trim_end_matches('/').to_owned();
-    let (head, id) = path.rsplit_once('/')?;
-    (head.ends_with("/users") && !id.is_empty()).then(|| id.to_owned())
-}
-
 /// Reads users for `accountability` (admin or not) through the one items read path, with
 /// `policies` filled in where the caller may read it, all within the request's scan bound. For
 /// one id, missing (or expired) users are 403.
@@ -185,20 +126,22 @@ pub async fn serve(
     Ok(body)
 }
 
-pub async fn read(state: &AppState, request: &Request) -> Result<HttpResponse, ApiError> {
-    let claims = crate::adapters::http::caller(state, request).await?;
-    let query = items::parse_query(state, request)?;
-    let user = claims.as_ref().map(|c| (c.id.as_str(), c.role.as_deref()));
-    let accountability = state.access.accountability(&state.store, user).await?;
-    let id = path_id(request);
-    let body = serve(state, &accountability, &query, id.as_deref()).await?;
-    Ok(http::json(StatusCode::OK, &body))
+/// `GET /users[/{id}]` for `claims` (none: the public): the response body.
+pub async fn read(
+    state: &AppState,
+    claims: Option<&AccessClaims>,
+    query: &ItemsQuery,
+    id: Option<&str>,
+) -> Result<Value, ApiError> {
+    let accountability = crate::flows::access::accountability(state, claims).await?;
+    serve(state, &accountability, query, id).await
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::domain::model::UserStatus;
+    use crate::store::DirectoryUser;
 
     #[test]
     fn rows_conceal_the_password_and_follow_the_schema() {

@@ -16,18 +16,17 @@
 
 use std::cmp::Ordering;
 
-use lambda_http::http::StatusCode;
-use lambda_http::{Request, RequestExt};
 use serde_json::{Map, Value, json};
 
 use aws_sdk_dynamodb::types::AttributeValue;
 
-use crate::adapters::http::{self, HttpResponse};
+use crate::credential::token::AccessClaims;
 use crate::domain::access::{Accountability, ReadPlan, filter};
 use crate::domain::error::ApiError;
 use crate::domain::index_plan::{IndexAccess, IndexRange};
 use crate::domain::model::Collection;
-use crate::domain::query::{ItemsQuery, SortKey};
+use crate::domain::query::ItemsQuery;
+use crate::domain::value_order::SortKey;
 use crate::domain::value_order::compare_values;
 use crate::platform::state::AppState;
 use crate::store::{DirectoryUser, ItemPage, Store, item_sort_key, now_millis};
@@ -109,39 +108,6 @@ pub struct ReadOutcome {
     pub stats: ReadStats,
 }
 
-fn path_parts(request: &Request) -> Result<(String, Option<String>), ApiError> {
-    let params = request.path_parameters();
-    if let Some(collection) = params.first("collection") {
-        return Ok((collection.to_owned(), params.first("id").map(str::to_owned)));
-    }
-    // Without route parameters (a catch-all route), read them from the path itself.
-    let path = request.uri().path().to_owned();
-    let mut segments = path.trim_matches('/').split('/');
-    match (
-        segments.next(),
-        segments.next(),
-        segments.next(),
-        segments.next(),
-    ) {
-        (Some("items"), Some(collection), id, None) if !collection.is_empty() => Ok((
-            collection.to_owned(),
-            id.filter(|id| !id.is_empty()).map(str::to_owned),
-        )),
-        _ => Err(ApiError::RouteNotFound(path)),
-    }
-}
-
-fn query_pairs(request: &Request) -> Vec<(String, String)> {
-    request
-        .query_string_parameters_ref()
-        .map(|q| {
-            q.iter()
-                .map(|(k, v)| (k.to_owned(), v.to_owned()))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 /// Where a read's rows come from: a collection of the items table, or the user directory.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Source {
@@ -149,44 +115,38 @@ pub enum Source {
     Users,
 }
 
-pub async fn read(state: &AppState, request: &Request) -> Result<HttpResponse, ApiError> {
-    let claims = crate::adapters::http::caller(state, request).await?;
-    let (collection, id) = path_parts(request)?;
-    let query = parse_query(state, request)?;
+/// `GET /items/{collection}[/{id}]` for `claims` (none: the public): the response body
+/// (`{"data": …}`, with `meta` when asked).
+pub async fn read(
+    state: &AppState,
+    claims: Option<&AccessClaims>,
+    collection: &str,
+    id: Option<&str>,
+    query: &ItemsQuery,
+) -> Result<Value, ApiError> {
     if collection.starts_with("directus_") {
         return Err(ApiError::forbidden());
     }
-    let user = claims.as_ref().map(|c| (c.id.as_str(), c.role.as_deref()));
-    let accountability = state.access.accountability(&state.store, user).await?;
+    let accountability = crate::flows::access::accountability(state, claims).await?;
     // Access first: a name no permission mentions costs no read and never enters the cache, so
     // random names cannot flush it for everyone.
-    if !accountability.admin && !accountability.may_read(&collection) {
-        return Err(ApiError::forbidden_collection(&collection));
+    if !accountability.admin && !accountability.may_read(collection) {
+        return Err(ApiError::forbidden_collection(collection));
     }
     let schema = state
         .access
-        .collection(&state.store, &collection)
+        .collection(&state.store, collection)
         .await?
-        .ok_or_else(|| ApiError::forbidden_collection(&collection))?;
-    let body = serve(
+        .ok_or_else(|| ApiError::forbidden_collection(collection))?;
+    serve(
         state,
         &accountability,
         (*schema).clone(),
         Source::Items,
-        &query,
-        id.as_deref(),
+        query,
+        id,
     )
-    .await?;
-    Ok(http::json(StatusCode::OK, &body))
-}
-
-/// The request's query parameters, with the configured limits.
-pub fn parse_query(state: &AppState, request: &Request) -> Result<ItemsQuery, ApiError> {
-    ItemsQuery::parse(
-        &query_pairs(request),
-        state.config.query_limit_default,
-        state.config.query_limit_max,
-    )
+    .await
 }
 
 /// The one read path of `/items` and `/users`: the caller's plan for `collection`, the query's
@@ -455,7 +415,7 @@ async fn read_one(
                 .get_user(&id.hyphenated().to_string())
                 .await?
                 .ok_or_else(ApiError::forbidden)?;
-            crate::flows::directory::user_row(&DirectoryUser::from(&user))
+            crate::flows::user_rows::user_row(&DirectoryUser::from(&user))
         }
     };
     match visible_match(plan, query, &row)? {
@@ -510,7 +470,7 @@ async fn fetch_page(
                 items: page
                     .users
                     .iter()
-                    .map(crate::flows::directory::user_row)
+                    .map(crate::flows::user_rows::user_row)
                     .collect(),
                 skipped: page.expired,
                 next: page.next,

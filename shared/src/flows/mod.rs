@@ -2,6 +2,7 @@
 //! handlers (and GraphQL resolvers) parse their transport's input into these types and render
 //! the result; the rules live here.
 
+pub mod access;
 pub mod caller;
 pub mod directory;
 #[cfg(test)]
@@ -15,6 +16,7 @@ pub mod registration;
 pub mod server;
 pub mod session;
 pub mod time;
+pub mod user_rows;
 pub mod users;
 pub mod verification;
 

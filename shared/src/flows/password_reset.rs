@@ -9,14 +9,15 @@
 //! hash it replaces, so it works once. A reset ends every session and every access token of the
 //! user issued before it.
 
-use crate::adapters::http::{MAX_EMAIL_CHARS, valid_email};
 use crate::credential::link_token::{LinkError, Scope, password_fingerprint};
 use crate::credential::password::Passwords;
 use crate::domain::client::Client;
 use crate::domain::error::ApiError;
+use crate::domain::links;
 use crate::domain::model::{User, UserStatus};
 use crate::domain::sensitive::Sensitive;
-use crate::email::{links, templates};
+use crate::domain::text::{MAX_EMAIL_CHARS, valid_email};
+use crate::email::templates;
 use crate::flows::limits::{Limited, enforce};
 use crate::flows::{AnswerAt, send_link_mail};
 use crate::platform::state::{AppState, now_secs};

@@ -427,7 +427,7 @@ pub async fn create_user(
     role: Option<&str>,
 ) -> Result<User, ProvisionError> {
     let email = email.trim();
-    if !crate::adapters::http::valid_email(email) {
+    if !crate::domain::text::valid_email(email) {
         return Err(ProvisionError::Refused(format!(
             "{email:?} is not a valid email"
         )));

@@ -5,7 +5,6 @@
 
 use serde_json::{Map, Value};
 
-use crate::adapters::http;
 use crate::credential::password::MAX_PASSWORD_CHARS;
 use crate::credential::password::Passwords;
 use crate::domain::access::filter;
@@ -13,8 +12,8 @@ use crate::domain::client::Client;
 use crate::domain::error::ApiError;
 use crate::domain::model::{Settings, User, UserStatus};
 use crate::domain::sensitive::Sensitive;
+use crate::domain::text::{self, MAX_NAME_CHARS};
 use crate::flows::AnswerAt;
-use crate::flows::users::MAX_NAME_CHARS;
 use crate::store::{NewUser, PendingRegistration, StoreError, now_millis};
 
 use crate::platform::state::AppState;
@@ -52,7 +51,7 @@ fn invalid(field: &str, kind: &'static str, detail: &str) -> ApiError {
 /// characters, a bounded URL. `FAILED_VALIDATION`, as Directus' create step answers.
 fn validate(registration: &Registration) -> Result<String, ApiError> {
     let email = registration.email.trim_matches(' ');
-    if email.chars().count() > http::MAX_EMAIL_CHARS || !http::valid_email(email) {
+    if email.chars().count() > text::MAX_EMAIL_CHARS || !text::valid_email(email) {
         return Err(invalid(
             "email",
             "email",
@@ -82,7 +81,7 @@ fn validate(registration: &Registration) -> Result<String, ApiError> {
                 &format!("Value can't be longer than {MAX_NAME_CHARS} characters."),
             ));
         }
-        if value.chars().any(http::is_control) {
+        if value.chars().any(text::is_control) {
             return Err(invalid(
                 field,
                 "regex",

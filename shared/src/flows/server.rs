@@ -10,11 +10,9 @@
 
 use std::time::{Duration, Instant};
 
-use lambda_http::http::{HeaderValue, StatusCode, header};
-use lambda_http::{Body, Request, Response};
 use serde_json::{Value, json};
 
-use crate::adapters::http::{self, HttpResponse};
+use crate::credential::token::AccessClaims;
 use crate::domain::error::ApiError;
 use crate::platform::state::AppState;
 
@@ -28,54 +26,6 @@ pub const HEALTH_TIMEOUT: Duration = Duration::from_secs(2);
 /// Directus' threshold for a datastore's response time, in milliseconds.
 const DATASTORE_THRESHOLD_MS: f64 = 150.0;
 const CHECK_NAME: &str = "dynamodb:responseTime";
-
-/// Which of the three routes a request is for, from the end of its path (a stage prefix, if
-/// any, is ignored).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Route {
-    Ping,
-    Info,
-    Health,
-}
-
-impl Route {
-    pub fn of(path: &str) -> Option<Self> {
-        let path = path.trim_end_matches('/');
-        if path.ends_with("/server/ping") {
-            Some(Self::Ping)
-        } else if path.ends_with("/server/info") {
-            Some(Self::Info)
-        } else if path.ends_with("/server/health") {
-            Some(Self::Health)
-        } else {
-            None
-        }
-    }
-}
-
-pub async fn handle(state: &AppState, request: &Request) -> HttpResponse {
-    match Route::of(request.uri().path()) {
-        Some(Route::Ping) => ping(),
-        Some(Route::Info) => {
-            http::respond_authenticated(request, &state.config, info(state, request).await)
-        }
-        Some(Route::Health) => {
-            http::respond_authenticated(request, &state.config, health(state, request).await)
-        }
-        None => http::route_not_found(request),
-    }
-}
-
-/// Exactly Express' `res.send('pong')`.
-pub fn ping() -> HttpResponse {
-    let mut response = Response::new(Body::Text("pong".into()));
-    *response.status_mut() = StatusCode::OK;
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/html; charset=utf-8"),
-    );
-    response
-}
 
 /// The project block Directus shows everyone. This API keeps no project settings of its own,
 /// so these are Directus' defaults, with the registration settings in force.
@@ -101,8 +51,8 @@ fn project(public_registration: bool, verify_email: bool) -> Value {
     })
 }
 
-pub async fn info(state: &AppState, request: &Request) -> Result<HttpResponse, ApiError> {
-    let claims = crate::adapters::http::caller(state, request).await?;
+/// `GET /server/info` for `claims` (none: the public): the response body.
+pub async fn info(state: &AppState, claims: Option<&AccessClaims>) -> Result<Value, ApiError> {
     let settings = state
         .access
         .settings(&state.store, &state.config.default_settings)
@@ -132,7 +82,7 @@ pub async fn info(state: &AppState, request: &Request) -> Result<HttpResponse, A
         }
         // Not a Directus field: which build of this API answers, for an operator checking a
         // deployment. `version` above stays the Directus release clients compare against.
-        if claims.as_ref().is_some_and(|claims| claims.admin_access)
+        if claims.is_some_and(|claims| claims.admin_access)
             && let Some(target) = data.as_object_mut()
         {
             target.insert(
@@ -141,7 +91,7 @@ pub async fn info(state: &AppState, request: &Request) -> Result<HttpResponse, A
             );
         }
     }
-    Ok(http::json(StatusCode::OK, &json!({ "data": data })))
+    Ok(json!({ "data": data }))
 }
 
 /// One timed, bounded round trip to DynamoDB.
@@ -168,19 +118,37 @@ pub async fn probe(state: &AppState) -> Probe {
     }
 }
 
+/// The overall health, as the document's `status` says it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HealthStatus {
+    Ok,
+    Warn,
+    Error,
+}
+
+impl HealthStatus {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Ok => "ok",
+            Self::Warn => "warn",
+            Self::Error => "error",
+        }
+    }
+}
+
 /// The health document (Directus' shape) for a probe; `checks` only for administrators.
-pub fn health_body(probe: Probe, admin: bool, service_id: &str) -> (StatusCode, Value) {
+pub fn health_body(probe: Probe, admin: bool, service_id: &str) -> (HealthStatus, Value) {
     let (status, check) = match probe {
         Probe::Answered { millis } => {
             let status = if millis > DATASTORE_THRESHOLD_MS {
-                "warn"
+                HealthStatus::Warn
             } else {
-                "ok"
+                HealthStatus::Ok
             };
             (
                 status,
                 json!({
-                    "status": status,
+                    "status": status.as_str(),
                     "componentType": "datastore",
                     "observedUnit": "ms",
                     "observedValue": millis,
@@ -189,7 +157,7 @@ pub fn health_body(probe: Probe, admin: bool, service_id: &str) -> (StatusCode, 
             )
         }
         Probe::Failed => (
-            "error",
+            HealthStatus::Error,
             json!({
                 "status": "error",
                 "componentType": "datastore",
@@ -200,60 +168,29 @@ pub fn health_body(probe: Probe, admin: bool, service_id: &str) -> (StatusCode, 
             }),
         ),
     };
-    let code = if status == "error" {
-        StatusCode::SERVICE_UNAVAILABLE
-    } else {
-        StatusCode::OK
-    };
     let body = if admin {
         json!({
-            "status": status,
+            "status": status.as_str(),
             "releaseId": DIRECTUS_VERSION,
             "serviceId": service_id,
             "checks": { CHECK_NAME: [check] },
         })
     } else {
-        json!({ "status": status })
+        json!({ "status": status.as_str() })
     };
-    (code, body)
+    (status, body)
 }
 
-fn health_response(status: StatusCode, body: &Value) -> HttpResponse {
-    let mut response = http::json(status, body);
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/health+json; charset=utf-8"),
-    );
-    response
-}
-
-/// Directus reports its `PUBLIC_URL`; here, the address the request was made to.
-fn service_id(request: &Request) -> String {
-    let host = request
-        .headers()
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .filter(|h| {
-            !h.is_empty()
-                && h.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'))
-        });
-    let scheme = request
-        .headers()
-        .get("x-forwarded-proto")
-        .and_then(|h| h.to_str().ok())
-        .filter(|p| matches!(*p, "http" | "https"))
-        .unwrap_or("https");
-    match host {
-        Some(host) => format!("{scheme}://{host}"),
-        None => "directus-auth-api".into(),
-    }
-}
-
-pub async fn health(state: &AppState, request: &Request) -> Result<HttpResponse, ApiError> {
-    // A bad token fails here as on every route. When DynamoDB is down the caller cannot be
-    // told apart, so the answer is the health document everyone gets, saying so.
-    let admin = match crate::adapters::http::caller(state, request).await {
+/// `GET /server/health`: the document and its status, for the caller as the transport found
+/// them (`caller`: a bad token fails here as on every route) and the address the request was
+/// made to (`service_id`, Directus' `PUBLIC_URL`). When DynamoDB is down the caller cannot be
+/// told apart, so the answer is the health document everyone gets, saying so.
+pub async fn health(
+    state: &AppState,
+    caller: Result<Option<AccessClaims>, ApiError>,
+    service_id: &str,
+) -> Result<(HealthStatus, Value), ApiError> {
+    let admin = match caller {
         Ok(None) => false,
         Ok(Some(claims)) => {
             match state
@@ -267,19 +204,16 @@ pub async fn health(state: &AppState, request: &Request) -> Result<HttpResponse,
                 Ok(accountability) => accountability.admin,
                 Err(error) => {
                     tracing::error!(%error, "health: the caller's policies could not be read");
-                    let (status, body) = health_body(Probe::Failed, false, "");
-                    return Ok(health_response(status, &body));
+                    return Ok(health_body(Probe::Failed, false, ""));
                 }
             }
         }
         Err(ApiError::ServiceUnavailable { .. }) => {
-            let (status, body) = health_body(Probe::Failed, false, "");
-            return Ok(health_response(status, &body));
+            return Ok(health_body(Probe::Failed, false, ""));
         }
         Err(other) => return Err(other),
     };
-    let (status, body) = health_body(probe(state).await, admin, &service_id(request));
-    Ok(health_response(status, &body))
+    Ok(health_body(probe(state).await, admin, service_id))
 }
 
 #[cfg(test)]
@@ -287,36 +221,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn routes_are_read_from_the_end_of_the_path() {
-        assert_eq!(Route::of("/server/ping"), Some(Route::Ping));
-        assert_eq!(Route::of("/prod/server/info/"), Some(Route::Info));
-        assert_eq!(Route::of("/server/health"), Some(Route::Health));
-        assert_eq!(Route::of("/server/specs/oas"), None);
-    }
-
-    #[test]
     fn health_shapes_follow_directus() {
         let (status, body) = health_body(Probe::Answered { millis: 3.5 }, false, "x");
-        assert_eq!(status, StatusCode::OK);
+        assert_eq!(status, HealthStatus::Ok);
         assert_eq!(body, json!({"status": "ok"}));
         let (status, body) = health_body(Probe::Answered { millis: 300.0 }, true, "x");
-        assert_eq!(status, StatusCode::OK);
+        assert_eq!(status, HealthStatus::Warn);
         assert_eq!(body["status"], "warn");
         assert_eq!(body["checks"][CHECK_NAME][0]["threshold"], json!(150.0));
         let (status, body) = health_body(Probe::Failed, true, "x");
-        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(status, HealthStatus::Error);
         assert_eq!(body["status"], "error");
         assert_eq!(body["releaseId"], DIRECTUS_VERSION);
-    }
-
-    #[test]
-    fn ping_is_plain_pong() {
-        let response = ping();
-        assert_eq!(response.status(), StatusCode::OK);
-        assert_eq!(
-            response.headers()[header::CONTENT_TYPE],
-            "text/html; charset=utf-8"
-        );
-        assert!(matches!(response.body(), Body::Text(t) if t == "pong"));
     }
 }

@@ -75,7 +75,7 @@ pub struct Issued {
 /// bounds and control characters protect the service whatever the transport checked.
 fn plausible(email: &str, password: &Sensitive) -> bool {
     // The bounds and the character rule the REST adapter applies, so no transport escapes them.
-    use crate::adapters::http::{MAX_BODY_BYTES, MAX_EMAIL_CHARS, is_control};
+    use crate::domain::text::{MAX_BODY_BYTES, MAX_EMAIL_CHARS, is_control};
     !email.is_empty()
         && email.chars().count() <= MAX_EMAIL_CHARS
         && !email.chars().any(|c| is_control(c) || c.is_whitespace())

@@ -9,11 +9,8 @@
 //! email), as `users/register` does: Directus applies them to `users/register` only, which
 //! would let anyone open an active account for an address they do not own.
 
-use lambda_http::Request;
-use lambda_http::http::StatusCode;
 use serde_json::{Map, Value, json};
 
-use crate::adapters::http::{self, HttpResponse};
 use crate::credential::password::MAX_PASSWORD_CHARS;
 use crate::credential::password::Passwords;
 use crate::credential::token::AccessClaims;
@@ -21,17 +18,17 @@ use crate::domain::access::{Accountability, ReadPlan, filter};
 use crate::domain::client::Client;
 use crate::domain::error::ApiError;
 use crate::domain::model::{Collection, FieldDef, Permission, User, UserStatus};
+use crate::domain::query::ItemsQuery;
 use crate::domain::sensitive::Sensitive;
+use crate::domain::text;
 use crate::platform::state::AppState;
 use crate::store::{
     MAX_USER_POLICIES, NewUser, PolicyLinks, Revocation, StoreError, UserChanges, email_key,
     now_millis,
 };
-use lambda_http::RequestExt;
 
 const COLLECTION: &str = "directus_users";
-/// Longest first or last name.
-pub const MAX_NAME_CHARS: usize = 255;
+pub use crate::domain::text::MAX_NAME_CHARS;
 
 /// The payload after permission checks and presets: what will be written.
 #[derive(Debug, Clone, PartialEq)]
@@ -166,7 +163,7 @@ fn name_field(payload: &Map<String, Value>, field: &str) -> Result<Option<String
     let value = string_field(payload, field, MAX_NAME_CHARS)?;
     if value
         .as_deref()
-        .is_some_and(|v| v.chars().any(http::is_control))
+        .is_some_and(|v| v.chars().any(text::is_control))
     {
         return Err(ApiError::FailedValidation {
             field: field.to_owned(),
@@ -214,10 +211,10 @@ fn policy_ids(value: Option<&Value>) -> Result<Vec<String>, ApiError> {
 }
 
 fn email_field(payload: &Map<String, Value>) -> Result<Option<String>, ApiError> {
-    let Some(email) = string_field(payload, "email", http::MAX_EMAIL_CHARS)? else {
+    let Some(email) = string_field(payload, "email", text::MAX_EMAIL_CHARS)? else {
         return Ok(None);
     };
-    if !http::valid_email(email.trim_matches(' ')) {
+    if !text::valid_email(email.trim_matches(' ')) {
         return Err(ApiError::FailedValidation {
             field: "email".into(),
             kind: "email",
@@ -488,23 +485,6 @@ pub fn own_view(
     Ok(Value::Object(plan.project(&visible)))
 }
 
-/// `fields` of the query string (`a,b`, repeated, or `fields[]=`), `None` when absent.
-pub fn requested_fields(request: &Request) -> Option<Vec<String>> {
-    let query = request.query_string_parameters_ref()?;
-    let mut fields: Option<Vec<String>> = None;
-    for (key, value) in query.iter() {
-        if key == "fields" || key.starts_with("fields[") {
-            fields.get_or_insert_with(Vec::new).extend(
-                value
-                    .split(',')
-                    .map(|f| f.trim().to_owned())
-                    .filter(|f| !f.is_empty()),
-            );
-        }
-    }
-    fields
-}
-
 /// The caller's own row (`GET /users/me`, GraphQL's `users_me`) with `fields` (`None`: `*`):
 /// never 403 for a user; without read permission on their row, `{"id"}`.
 pub async fn read_me(
@@ -639,8 +619,7 @@ pub async fn create(
     body: Map<String, Value>,
     client: &Client,
 ) -> Result<Created, ApiError> {
-    let user = claims.as_ref().map(|c| (c.id.as_str(), c.role.as_deref()));
-    let accountability = state.access.accountability(&state.store, user).await?;
+    let accountability = crate::flows::access::accountability(state, claims).await?;
     // Creation by anyone but an administrator is self-registration by another door: it shares
     // the registration budget per client address, checked before any hashing.
     if !accountability.admin {
@@ -852,19 +831,18 @@ async fn write_create(
 }
 
 /// Administrators only: anyone else is refused as Directus refuses a caller with no
-/// permission on the collection.
-async fn administrator(
+/// permission on the collection. The administrator's accountability, for [`update`] and
+/// [`delete`]: a transport checks this before it parses the rest of the request.
+pub async fn administrator(
     state: &AppState,
-    request: &Request,
+    claims: Option<&AccessClaims>,
 ) -> Result<std::sync::Arc<Accountability>, ApiError> {
-    let claims = crate::adapters::http::caller(state, request).await?;
-    let user = claims.as_ref().map(|c| (c.id.as_str(), c.role.as_deref()));
-    let accountability = state.access.accountability(&state.store, user).await?;
+    let accountability = crate::flows::access::accountability(state, claims).await?;
     if !accountability.admin {
         return Err(ApiError::forbidden_collection(COLLECTION));
     }
     // Writes to other users: the administrator's own standing read fresh, not from the cache.
-    if let Some(claims) = &claims {
+    if let Some(claims) = claims {
         let me = state
             .store
             .get_user(&claims.id)
@@ -876,9 +854,9 @@ async fn administrator(
 }
 
 /// The user `/users/{id}` names, if there is one. Not a UUID: no user, and no read.
-async fn target(state: &AppState, request: &Request) -> Result<Option<User>, ApiError> {
-    let Some(id) = crate::flows::directory::path_id(request)
-        .and_then(|id| uuid::Uuid::parse_str(&id).ok())
+async fn target(state: &AppState, id: Option<&str>) -> Result<Option<User>, ApiError> {
+    let Some(id) = id
+        .and_then(|id| uuid::Uuid::parse_str(id).ok())
         .map(|id| id.hyphenated().to_string())
     else {
         return Ok(None);
@@ -893,19 +871,21 @@ async fn target(state: &AppState, request: &Request) -> Result<Option<User>, Api
 /// links, the new hash and, for a new password or a change of role or status, the revocation
 /// cut-off that ends the user's sessions and earlier access tokens; a failure writes nothing.
 /// Only then are the ended sessions' items deleted: the cut-off already ended them, so a
-/// failure there is logged, not answered. An unknown id is 204, as in Directus.
+/// failure there is logged, not answered. An unknown id is `None` (204, as in Directus); else
+/// the user as read back with `query`.
 pub async fn update(
     state: &AppState,
     passwords: &Passwords,
-    request: &Request,
-) -> Result<HttpResponse, ApiError> {
-    let accountability = administrator(state, request).await?;
-    let query = crate::flows::items::parse_query(state, request)?;
+    accountability: &Accountability,
+    id: Option<&str>,
+    body: Map<String, Value>,
+    query: &ItemsQuery,
+) -> Result<Option<Value>, ApiError> {
     // The one write path of `directus_users` (an administrator's payload passes as sent).
-    let payload = authorize_write(&accountability, "update", http::json_object(request)?, None)?;
+    let payload = authorize_write(accountability, "update", body, None)?;
     let update = parse_update(&payload, true)?;
-    let Some(user) = target(state, request).await? else {
-        return Ok(http::no_content());
+    let Some(user) = target(state, id).await? else {
+        return Ok(None);
     };
     ensure_email_free(state, &user, update.changes.email.as_deref()).await?;
     let password_hash = checked_update(state, passwords, &update).await?;
@@ -929,9 +909,8 @@ pub async fn update(
         }
     }
     tracing::info!(user = %user.id, by = ?accountability.user, ended, "user updated");
-    let body =
-        crate::flows::directory::serve(state, &accountability, &query, Some(&user.id)).await?;
-    Ok(http::json(StatusCode::OK, &body))
+    let body = crate::flows::directory::serve(state, accountability, query, Some(&user.id)).await?;
+    Ok(Some(body))
 }
 
 /// What an administrator's update of `user` (as read) writes, in one transaction: the parsed
@@ -989,10 +968,13 @@ fn email_taken(email: &str) -> ApiError {
 }
 
 /// `DELETE /users/{id}` (administrators): the operator tool's delete (the user, its email
-/// claim, every session). An unknown id is 204, as in Directus.
-pub async fn delete(state: &AppState, request: &Request) -> Result<HttpResponse, ApiError> {
-    let accountability = administrator(state, request).await?;
-    if let Some(user) = target(state, request).await? {
+/// claim, every session). An unknown id is no error (204, as in Directus).
+pub async fn delete(
+    state: &AppState,
+    accountability: &Accountability,
+    id: Option<&str>,
+) -> Result<(), ApiError> {
+    if let Some(user) = target(state, id).await? {
         let ended = crate::flows::provision::apply_account_action(
             &state.store,
             &user,
@@ -1001,7 +983,7 @@ pub async fn delete(state: &AppState, request: &Request) -> Result<HttpResponse,
         .await?;
         tracing::info!(user = %user.id, by = ?accountability.user, ended, "user deleted");
     }
-    Ok(http::no_content())
+    Ok(())
 }
 
 #[cfg(test)]

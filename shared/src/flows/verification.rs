@@ -11,8 +11,9 @@
 
 use crate::credential::link_token::{LinkClaims, LinkError, Scope, password_fingerprint};
 use crate::domain::error::ApiError;
+use crate::domain::links;
 use crate::domain::model::{User, UserStatus};
-use crate::email::{links, templates};
+use crate::email::templates;
 use crate::flows::{AnswerAt, send_link_mail};
 use crate::platform::state::{AppState, now_secs};
 use crate::store::{Activation, PendingRegistration, StoreError, email_key};

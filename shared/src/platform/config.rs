@@ -3,92 +3,12 @@
 
 use std::time::Duration;
 
-use serde::Deserialize;
-
 use crate::domain::model::Settings;
 use crate::store::Tables;
 
-/// HS256 keys shorter than the hash output weaken the MAC (RFC 7518 §3.2).
-pub const MIN_SECRET_BYTES: usize = 32;
-
-#[derive(thiserror::Error)]
-pub enum ConfigError {
-    #[error("configuration variable {0} is required but not set")]
-    Missing(&'static str),
-    #[error("configuration variable {name} is invalid: {reason}")]
-    Invalid { name: &'static str, reason: String },
-}
-
-/// The sentence, not the variant: a function's `main` returns this error at cold start, and
-/// Rust prints a returned error with `Debug` (`Error: Invalid { name: … }` otherwise), which is
-/// what an operator reads in the function's log.
-impl std::fmt::Debug for ConfigError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        std::fmt::Display::fmt(self, f)
-    }
-}
-
-/// HS256 keys: tokens are signed with `current`; `previous` still verifies, so the secret can
-/// be rotated without logging everyone out.
-#[derive(Clone, PartialEq, Eq)]
-pub struct SigningKeys {
-    pub current: Vec<u8>,
-    pub previous: Option<Vec<u8>>,
-    /// Asymmetric access-token keys; when set, access tokens use them instead of HS256 (the
-    /// secret above still keys refresh tokens).
-    pub jwt: Option<crate::credential::keys::JwtKeys>,
-}
-
-impl std::fmt::Debug for SigningKeys {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("SigningKeys(<redacted>)")
-    }
-}
-
-impl SigningKeys {
-    /// A plain secret, or the JSON `{"current": "...", "previous": "..."}` that the stack's
-    /// Secrets Manager secret holds. Each key must be at least 32 bytes.
-    pub fn parse(raw: &str, name: &'static str) -> Result<Self, ConfigError> {
-        #[derive(Deserialize)]
-        struct Pair {
-            current: String,
-            #[serde(default)]
-            previous: Option<String>,
-            #[serde(default)]
-            jwt: Option<crate::credential::keys::JwtKeys>,
-        }
-        let trimmed = raw.trim();
-        let (current, previous, jwt) = if trimmed.starts_with('{') {
-            let pair: Pair = serde_json::from_str(trimmed).map_err(|_| ConfigError::Invalid {
-                name,
-                reason: "is JSON but not {\"current\": \"...\", \"previous\": \"...\"}".into(),
-            })?;
-            (
-                pair.current,
-                pair.previous.filter(|p| !p.is_empty()),
-                pair.jwt,
-            )
-        } else {
-            (trimmed.to_owned(), None, None)
-        };
-        for key in std::iter::once(&current).chain(previous.as_ref()) {
-            if key.len() < MIN_SECRET_BYTES {
-                return Err(ConfigError::Invalid {
-                    name,
-                    reason: format!(
-                        "keys must be at least {MIN_SECRET_BYTES} bytes, got {}",
-                        key.len()
-                    ),
-                });
-            }
-        }
-        Ok(Self {
-            current: current.into_bytes(),
-            previous: previous.map(String::into_bytes),
-            jwt,
-        })
-    }
-}
+pub use crate::credential::config::{ConfigError, parse_duration};
+pub use crate::credential::keys::{MIN_SECRET_BYTES, SigningKeys};
+pub use crate::credential::password::HashParams;
 
 /// Where the signing keys come from: the environment (local stacks, tests) or an AWS Secrets
 /// Manager secret read once at cold start (deployed stacks; never an environment value).
@@ -157,24 +77,6 @@ pub struct CookieConfig {
     pub secure: bool,
     pub same_site: String,
     pub domain: Option<String>,
-}
-
-/// Argon2id cost. Defaults are OWASP's minimum (m=19 MiB, t=2, p=1).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct HashParams {
-    pub memory_kib: u32,
-    pub iterations: u32,
-    pub parallelism: u32,
-}
-
-impl Default for HashParams {
-    fn default() -> Self {
-        Self {
-            memory_kib: 19_456,
-            iterations: 2,
-            parallelism: 1,
-        }
-    }
 }
 
 impl Config {
@@ -374,23 +276,6 @@ fn refuse_unsendable_verification(
     Ok(())
 }
 
-/// Durations as Directus writes them (the `ms` package): a bare number is milliseconds.
-pub fn parse_duration(raw: &str) -> Option<Duration> {
-    let raw = raw.trim();
-    let split = raw.find(|c: char| !c.is_ascii_digit()).unwrap_or(raw.len());
-    let (digits, unit) = raw.split_at(split);
-    let value: u64 = digits.parse().ok()?;
-    let millis = match unit.trim() {
-        "" | "ms" => value,
-        "s" => value.checked_mul(1_000)?,
-        "m" => value.checked_mul(60_000)?,
-        "h" => value.checked_mul(3_600_000)?,
-        "d" => value.checked_mul(86_400_000)?,
-        _ => return None,
-    };
-    (millis > 0).then(|| Duration::from_millis(millis))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -464,28 +349,6 @@ mod tests {
             config.secret,
             SecretSource::SecretsManager("arn:aws:secretsmanager:eu-west-1:1:secret:k".into())
         );
-    }
-
-    #[test]
-    fn signing_keys_parse_plain_and_rotation_pairs() {
-        let plain = SigningKeys::parse(SECRET, "SECRET").unwrap();
-        assert_eq!(plain.current, SECRET.as_bytes());
-        assert_eq!(plain.previous, None);
-        let pair = format!(
-            r#"{{"current":"{SECRET}","previous":"{}"}}"#,
-            SECRET.to_uppercase()
-        );
-        let keys = SigningKeys::parse(&pair, "SECRET").unwrap();
-        assert_eq!(keys.previous.unwrap(), SECRET.to_uppercase().as_bytes());
-        let empty_previous = format!(r#"{{"current":"{SECRET}","previous":""}}"#);
-        assert_eq!(
-            SigningKeys::parse(&empty_previous, "SECRET")
-                .unwrap()
-                .previous,
-            None
-        );
-        assert!(SigningKeys::parse(r#"{"current":"short"}"#, "SECRET").is_err());
-        assert!(SigningKeys::parse(r#"{"other":1}"#, "SECRET").is_err());
     }
 
     #[test]
@@ -564,17 +427,6 @@ mod tests {
     fn debug_output_hides_the_secret() {
         let config = config_from(&[("SECRET", SECRET)]).unwrap();
         assert!(!format!("{config:?}").contains(SECRET));
-    }
-
-    #[test]
-    fn durations_parse_like_the_ms_package() {
-        assert_eq!(parse_duration("900000"), Some(Duration::from_secs(900)));
-        assert_eq!(parse_duration("15m"), Some(Duration::from_secs(900)));
-        assert_eq!(parse_duration("7d"), Some(Duration::from_secs(604_800)));
-        assert_eq!(parse_duration("10s"), Some(Duration::from_secs(10)));
-        assert_eq!(parse_duration("soon"), None);
-        assert_eq!(parse_duration("0"), None);
-        assert_eq!(parse_duration("5 weeks"), None);
     }
 
     #[test]

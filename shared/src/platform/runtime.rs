@@ -6,9 +6,7 @@
 
 use std::future::Future;
 
-use lambda_http::{Error, Request, service_fn};
-
-use crate::adapters::http::HttpResponse;
+use lambda_http::{Body, Error, Request, Response, service_fn};
 
 /// The local stack's stand-in for `AWS_LAMBDA_MAX_CONCURRENCY`, which `cargo lambda watch` sets
 /// to 1 in every function it runs: `devstack` sets this one so that each local process serves
@@ -56,7 +54,7 @@ pub fn start(function: &str, serves: &str) -> std::io::Result<tokio::runtime::Ru
 pub async fn serve<H, F>(handler: H) -> Result<(), Error>
 where
     H: Fn(Request) -> F + Clone + Send + 'static,
-    F: Future<Output = Result<HttpResponse, Error>> + Send + 'static,
+    F: Future<Output = Result<Response<Body>, Error>> + Send + 'static,
 {
     lambda_http::run_concurrent(service_fn(handler)).await
 }

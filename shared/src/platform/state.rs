@@ -8,6 +8,9 @@ use crate::platform::config::{Config, ConfigError, SecretSource, SigningKeys};
 use crate::store::Store;
 use crate::store::cache::AccessCache;
 
+/// The password hasher the functions that hash build at cold start, next to the state.
+pub use crate::credential::password::Passwords;
+
 #[derive(Debug, Clone)]
 pub struct AppState {
     pub config: Config,
@@ -80,7 +83,9 @@ impl AppState {
     pub async fn from_env_with_mail() -> Result<Self, ConfigError> {
         let mut state = Self::from_env().await?;
         state.config.check_mail_links()?;
-        state.mailer = crate::email::Mailer::from_config(&state.config.email).await?;
+        state.mailer =
+            crate::email::Mailer::from_config(&state.config.email, crate::store::sdk_config())
+                .await?;
         Ok(state)
     }
 }

@@ -317,3 +317,18 @@ impl Store {
             .collect()
     }
 }
+
+/// Keys of the holders an access link can hang under: a role, a user, or everyone.
+pub mod access_holder {
+    pub fn role(id: &str) -> String {
+        super::role_pk(id)
+    }
+
+    pub fn user(id: &str) -> String {
+        super::user_access_pk(id)
+    }
+
+    pub fn public() -> String {
+        super::PUBLIC_PK.to_owned()
+    }
+}

@@ -27,7 +27,7 @@ use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_dynamodb::error::BoxError;
 use serde_json::Value;
 
-use super::Tables;
+use super::tables::Tables;
 
 /// The file observations are appended to; unset in production.
 pub const ACCESS_LOG_VARIABLE: &str = "DYNAMODB_ACCESS_LOG";

@@ -2,23 +2,18 @@
 //! is the domain's), and the warm-function cache of them and of collection schemas. Each entry
 //! lives for a bounded, configured time (`PERMISSIONS_CACHE_TTL`, default 30 s), so a change to
 //! roles, policies or permissions applies everywhere within that time, and each map holds at
-//! most `MAX_ENTRIES`, evicting the least recently used: a flood of new keys pushes out old ones
+//! most `domain::timed_map::MAX_ENTRIES`, evicting the least recently used: a flood of new keys pushes out old ones
 //! one at a time instead of emptying the cache for everyone. Collections are looked up only
 //! after the caller's permissions name them (`items::read`), so random names never get here.
 
 use std::collections::BTreeSet;
-use std::hash::Hash;
-use std::num::NonZeroUsize;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-use lru::LruCache;
 
 use crate::domain::access::Accountability;
 use crate::domain::model::{Collection, CutOff, Settings, UserStatus};
+use crate::domain::timed_map::TimedMap;
 use crate::store::{Store, StoreError};
-
-const MAX_ENTRIES: usize = 10_000;
 
 /// Roles nest at most this deep; deeper (or cyclic) chains stop here.
 const MAX_ROLE_DEPTH: usize = 10;
@@ -69,44 +64,6 @@ pub async fn resolve(
         }
     }
     Ok(accountability)
-}
-
-/// A map whose entries expire after a fixed time, holding at most a bounded number (LRU).
-#[derive(Debug)]
-pub(crate) struct TimedMap<K: Hash + Eq, V> {
-    ttl: Duration,
-    entries: Mutex<LruCache<K, (Instant, V)>>,
-}
-
-impl<K: Eq + Hash, V: Clone> TimedMap<K, V> {
-    pub(crate) fn new(ttl: Duration) -> Self {
-        Self::bounded(ttl, MAX_ENTRIES)
-    }
-
-    pub(crate) fn bounded(ttl: Duration, capacity: usize) -> Self {
-        Self {
-            ttl,
-            entries: Mutex::new(LruCache::new(
-                NonZeroUsize::new(capacity).unwrap_or(NonZeroUsize::MIN),
-            )),
-        }
-    }
-
-    pub(crate) fn get(&self, key: &K, now: Instant) -> Option<V> {
-        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        entries
-            .get(key)
-            .filter(|(stored, _)| now.duration_since(*stored) < self.ttl)
-            .map(|(_, value)| value.clone())
-    }
-
-    pub(crate) fn put(&self, key: K, value: V, now: Instant) {
-        if self.ttl.is_zero() {
-            return;
-        }
-        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        entries.put(key, (now, value));
-    }
 }
 
 type CallerKey = (Option<String>, Option<String>);
@@ -202,54 +159,5 @@ impl AccessCache {
         self.collections
             .put(name.to_owned(), loaded.clone(), Instant::now());
         Ok(loaded)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn entries_expire_after_the_ttl() {
-        let map = TimedMap::new(Duration::from_secs(30));
-        let start = Instant::now();
-        map.put("k", 1, start);
-        assert_eq!(map.get(&"k", start + Duration::from_secs(29)), Some(1));
-        assert_eq!(map.get(&"k", start + Duration::from_secs(30)), None);
-    }
-
-    #[test]
-    fn a_zero_ttl_disables_caching() {
-        let map = TimedMap::new(Duration::ZERO);
-        let now = Instant::now();
-        map.put("k", 1, now);
-        assert_eq!(map.get(&"k", now), None);
-    }
-
-    #[test]
-    fn the_map_never_grows_past_its_bound() {
-        let map = TimedMap::new(Duration::from_secs(30));
-        let now = Instant::now();
-        for i in 0..(MAX_ENTRIES + 5) {
-            map.put(i, i, now);
-        }
-        assert!(map.entries.lock().unwrap().len() <= MAX_ENTRIES);
-        assert_eq!(map.get(&(MAX_ENTRIES + 4), now), Some(MAX_ENTRIES + 4));
-    }
-
-    #[test]
-    fn a_flood_of_new_keys_evicts_the_least_recently_used_not_everything() {
-        let map = TimedMap::bounded(Duration::from_secs(30), 3);
-        let now = Instant::now();
-        map.put("hot", 1, now);
-        map.put("a", 2, now);
-        map.put("b", 3, now);
-        for flood in 0..100 {
-            // The hot entry stays in use while strangers flood the map.
-            assert_eq!(map.get(&"hot", now), Some(1));
-            map.put(if flood % 2 == 0 { "x" } else { "y" }, flood, now);
-        }
-        assert_eq!(map.get(&"hot", now), Some(1));
-        assert_eq!(map.get(&"a", now), None);
     }
 }

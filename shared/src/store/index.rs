@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::{Map, Value};
 
-use super::items::{ItemPage, ItemRecord};
+use super::records::{ItemPage, ItemRecord};
 use super::{Store, StoreError};
 use crate::domain::index_plan::IndexRange;
 use crate::domain::value_order::{MAX_ENTRY_KEY_BYTES, encode_value};

@@ -9,8 +9,10 @@ mod email_tokens;
 mod index;
 mod items;
 mod rate;
+mod records;
 mod schema;
 mod sessions;
+mod tables;
 mod throttle;
 mod users;
 
@@ -22,11 +24,13 @@ use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 
 use crate::domain::error::ApiError;
 
-pub use access::AccessRows;
+pub use access::{AccessRows, access_holder};
 pub use email_tokens::Activation;
 pub use index::{index_entry_item, index_entry_key, index_partition};
-pub use items::{COUNT_KEY, ItemPage, item_sort_key};
+pub use items::{COUNT_KEY, item_sort_key};
+pub use records::ItemPage;
 pub use schema::{USER_DIRECTORY_INDEX, USER_DIRECTORY_PROJECTION, ensure_tables};
+pub use tables::Tables;
 pub use throttle::{FORGET_AFTER_MS, LoginFailures, Reservation};
 pub use users::{
     DirectoryPage, DirectoryUser, MAX_PENDING_REGISTRATIONS, MAX_USER_POLICIES, NewUser,
@@ -93,37 +97,6 @@ impl From<StoreError> for ApiError {
             },
             // Other conflicts are domain outcomes; a caller that lets one escape has a bug.
             other => Self::Internal(Box::new(other)),
-        }
-    }
-}
-
-/// Names of the four tables. Defaults come from one prefix so a stack (or a test) can own a set.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Tables {
-    pub users: String,
-    pub sessions: String,
-    pub config: String,
-    pub items: String,
-}
-
-impl Tables {
-    pub fn with_prefix(prefix: &str) -> Self {
-        Self {
-            users: format!("{prefix}users"),
-            sessions: format!("{prefix}sessions"),
-            config: format!("{prefix}config"),
-            items: format!("{prefix}items"),
-        }
-    }
-
-    pub(crate) fn from_lookup(get: &impl Fn(&str) -> Option<String>) -> Self {
-        let prefix = get("TABLE_PREFIX").unwrap_or_else(|| "directus-".into());
-        let defaults = Self::with_prefix(&prefix);
-        Self {
-            users: get("USERS_TABLE").unwrap_or(defaults.users),
-            sessions: get("SESSIONS_TABLE").unwrap_or(defaults.sessions),
-            config: get("CONFIG_TABLE").unwrap_or(defaults.config),
-            items: get("ITEMS_TABLE").unwrap_or(defaults.items),
         }
     }
 }
@@ -324,21 +297,6 @@ pub fn now_millis() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
         .unwrap_or(0)
-}
-
-/// Keys of the holders an access link can hang under: a role, a user, or everyone.
-pub mod access_holder {
-    pub fn role(id: &str) -> String {
-        super::access::role_pk(id)
-    }
-
-    pub fn user(id: &str) -> String {
-        super::access::user_access_pk(id)
-    }
-
-    pub fn public() -> String {
-        super::access::PUBLIC_PK.to_owned()
-    }
 }
 
 #[cfg(test)]

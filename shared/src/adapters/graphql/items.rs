@@ -24,9 +24,9 @@ use crate::domain::aggregate::GroupKey;
 use crate::domain::error::ApiError;
 use crate::domain::model::Collection;
 use crate::domain::query::ItemsQuery;
+use crate::domain::timed_map::TimedMap;
 use crate::flows::items::{ScanBound, Source};
 use crate::platform::state::AppState;
-use crate::store::cache::TimedMap;
 
 /// Names graphql-js cannot take, or that clash with the schema's own types (Directus'
 /// `sanitize-gql-schema.ts`): such collections are left out.
@@ -636,20 +636,10 @@ async fn shown_collections(
     state: &AppState,
     accountability: &Accountability,
 ) -> Result<Vec<Shown>, ApiError> {
-    let mut names: BTreeSet<String> = accountability
-        .permissions
-        .iter()
-        .filter(|p| p.action == "read")
-        .map(|p| p.collection.clone())
-        .collect();
-    if accountability.admin {
-        names.extend(state.store.collection_names().await?);
-    }
     let mut shown = Vec::new();
-    for name in names.into_iter().filter(|n| servable(n)) {
-        let Some(collection) = state.access.collection(&state.store, &name).await? else {
-            continue;
-        };
+    for (name, collection) in
+        crate::flows::access::readable_collections(state, accountability, servable).await?
+    {
         let granted: Vec<&String> = accountability
             .permissions
             .iter()
@@ -795,8 +785,7 @@ pub async fn serve(
 ) -> Result<crate::adapters::http::HttpResponse, ApiError> {
     let incoming = super::Incoming::read(request, &scope.limits)?;
     let claims = crate::adapters::http::caller(state, request).await?;
-    let user = claims.as_ref().map(|c| (c.id.as_str(), c.role.as_deref()));
-    let accountability = state.access.accountability(&state.store, user).await?;
+    let accountability = crate::flows::access::accountability(state, claims.as_ref()).await?;
     let schema = scope.schema(state, &accountability).await?;
     let options = super::Options {
         limits: &scope.limits,

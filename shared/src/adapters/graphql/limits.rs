@@ -96,7 +96,7 @@ impl Limits {
             .limit_complexity(self.max_complexity)
             .limit_directives(self.max_directives)
             .limit_recursive_depth(self.recursive_depth)
-            .extension(super::transport::PhaseExtension);
+            .extension(super::phase::PhaseExtension);
         if self.introspection {
             builder
         } else {

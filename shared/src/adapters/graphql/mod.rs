@@ -4,6 +4,7 @@
 pub mod items;
 pub mod limits;
 mod messages;
+mod phase;
 mod syntax;
 pub mod system;
 pub mod transport;

@@ -201,11 +201,8 @@ pub async fn serve(
     system: System,
 ) -> Result<HttpResponse, ApiError> {
     let state = &system.state;
-    let caller = system
-        .claims
-        .as_ref()
-        .map(|c| (c.id.as_str(), c.role.as_deref()));
-    let accountability = state.access.accountability(&state.store, caller).await?;
+    let accountability =
+        crate::flows::access::accountability(state, system.claims.as_ref()).await?;
     let schema = schemas.schema(&Shape::of(&accountability))?;
     let options = Options {
         limits: schemas.limits(),

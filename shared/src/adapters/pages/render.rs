@@ -4,7 +4,7 @@
 
 use std::fmt::Write;
 
-use super::{Page, PagesConfig, SCRIPT_PATH, STYLESHEET_PATH, THEME_PATH};
+use super::site::{Page, PagesConfig, SCRIPT_PATH, STYLESHEET_PATH, THEME_PATH};
 use crate::domain::model::Settings;
 
 /// Directus' defaults for a project without branding.
