@@ -116,6 +116,8 @@ test: export CARGO_INCREMENTAL := 0
 test: tools check-template tests/sdk/node_modules tests/browser/node_modules chromium infra/maildev/node_modules $(SCHEMATHESIS)
 	@df -h . | awk 'NR == 2 { print "make test: " $$4 " free on " $$6 " (a fresh build takes about 5 GB)" }'
 	python3 infra/check_links.py
+	python3 infra/check_layers.py --self-test
+	python3 infra/check_layers.py
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
 	cargo build --workspace --all-targets

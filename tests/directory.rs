@@ -6,8 +6,9 @@ use e2e::{
     stack, store, unique_email, user_with,
 };
 use serde_json::{Value, json};
-use shared::sensitive::Sensitive;
-use shared::store::{NewUser, UserStatus};
+use shared::domain::model::UserStatus;
+use shared::domain::sensitive::Sensitive;
+use shared::store::NewUser;
 
 async fn send(method: &str, path: &str, bearer: Option<&str>, body: Option<Value>) -> Reply {
     let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
@@ -494,7 +495,7 @@ async fn expired_unverified_accounts_are_gone_from_the_directory() {
     )
     .await;
     assert_eq!(by_email.body["data"], json!([]));
-    let found = shared::provision::list_users(&store(), Some(&expired.email))
+    let found = shared::flows::provision::list_users(&store(), Some(&expired.email))
         .await
         .unwrap();
     assert!(found.is_empty(), "{found:?}");
@@ -731,12 +732,14 @@ async fn administrators_delete_users_and_their_sessions() {
 async fn the_operator_tool_lists_users_by_email() {
     let admin = admin_token().await;
     let (id, email, _) = member(&admin, json!({})).await;
-    let found = shared::provision::list_users(&store(), Some(&email.to_uppercase()))
+    let found = shared::flows::provision::list_users(&store(), Some(&email.to_uppercase()))
         .await
         .unwrap();
     assert_eq!(found.len(), 1);
     assert_eq!(found[0].id, id);
-    let all = shared::provision::list_users(&store(), None).await.unwrap();
+    let all = shared::flows::provision::list_users(&store(), None)
+        .await
+        .unwrap();
     assert!(all.len() >= 2);
     assert!(all.windows(2).all(|w| w[0].id < w[1].id));
 }
@@ -759,13 +762,13 @@ async fn users_written_before_the_index_are_reindexed() {
         .await
         .unwrap();
     assert!(
-        shared::provision::list_users(&store(), Some(&email))
+        shared::flows::provision::list_users(&store(), Some(&email))
             .await
             .unwrap()
             .is_empty()
     );
     assert!(store().backfill_user_directory().await.unwrap() >= 1);
-    let found = shared::provision::list_users(&store(), Some(&email))
+    let found = shared::flows::provision::list_users(&store(), Some(&email))
         .await
         .unwrap();
     assert_eq!(found.len(), 1);

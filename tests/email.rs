@@ -5,7 +5,7 @@
 use e2e::mail::{Mail, get, link_of, messages_to, own_client, post, token_of, wait_for};
 use e2e::{MAIL_PREFIX, RESET_URL, Reply, SECRET, VERIFY_URL, mail_stack, now_secs, unique_email};
 use serde_json::{Value, json};
-use shared::flows::link_token::{LinkTokens, Scope, derive};
+use shared::credential::link_token::{LinkTokens, Scope, derive};
 
 const PASSWORD: &str = "d1r3ctu5-mail";
 
@@ -17,7 +17,7 @@ fn mail_store() -> shared::store::Store {
 }
 
 fn link_tokens() -> LinkTokens {
-    LinkTokens::new(&shared::config::SigningKeys {
+    LinkTokens::new(&shared::platform::config::SigningKeys {
         current: SECRET.as_bytes().to_vec(),
         previous: None,
         jwt: None,
@@ -176,7 +176,7 @@ fn assert_page_headers(headers: &reqwest::header::HeaderMap) {
     assert!(header("content-type").starts_with("text/html"));
     assert_eq!(
         header("content-security-policy"),
-        shared::pages::CONTENT_SECURITY_POLICY
+        shared::adapters::pages::CONTENT_SECURITY_POLICY
     );
     assert!(header("content-security-policy").contains("frame-ancestors 'none'"));
     assert_eq!(header("x-content-type-options"), "nosniff");
@@ -510,7 +510,7 @@ async fn a_public_create_of_a_user_registers_as_users_register_does() {
         .await
         .unwrap()
         .expect("the account");
-    assert_eq!(user.status, shared::store::UserStatus::Unverified);
+    assert_eq!(user.status, shared::domain::model::UserStatus::Unverified);
     assert_error(
         &login(&client, &email, PASSWORD).await,
         401,
@@ -570,7 +570,7 @@ async fn public_creates_over_graphql_follow_the_registration_settings() {
         .await
         .unwrap()
         .expect("the account");
-    assert_eq!(user.status, shared::store::UserStatus::Unverified);
+    assert_eq!(user.status, shared::domain::model::UserStatus::Unverified);
     let link = link_of(&wait_for(&email, 1).await[0]);
     assert_eq!(post_token(&client, &token_of(&link)).await.status, 204);
     assert_eq!(login(&client, &email, PASSWORD).await.status, 200);
@@ -801,14 +801,17 @@ async fn expired_forged_and_foreign_verification_tokens_are_refused() {
 async fn an_expired_unverified_account_does_not_hold_its_address() {
     let client = own_client();
     let email = unique_email("squatted");
-    let passwords = shared::password::Passwords::new(shared::config::HashParams {
-        memory_kib: 256,
-        iterations: 1,
-        parallelism: 1,
-    })
-    .unwrap();
+    let passwords =
+        shared::credential::password::Passwords::new(shared::platform::config::HashParams {
+            memory_kib: 256,
+            iterations: 1,
+            parallelism: 1,
+        })
+        .unwrap();
     let hash = passwords
-        .hash(&shared::sensitive::Sensitive::new("squatter-password"))
+        .hash(&shared::domain::sensitive::Sensitive::new(
+            "squatter-password",
+        ))
         .await
         .unwrap();
     let squatter = mail_store()
@@ -816,7 +819,7 @@ async fn an_expired_unverified_account_does_not_hold_its_address() {
             shared::store::NewUser {
                 email: email.clone(),
                 password_hash: hash,
-                status: shared::store::UserStatus::Unverified,
+                status: shared::domain::model::UserStatus::Unverified,
                 role: Some(e2e::USER_ROLE.into()),
                 first_name: None,
                 last_name: None,
@@ -1226,7 +1229,7 @@ async fn hostile_reset_tokens_and_bodies_change_nothing() {
         .unwrap()
         .to_owned();
     let now = now_secs();
-    let hash = shared::flows::link_token::password_fingerprint(user.password.as_ref());
+    let hash = shared::credential::link_token::password_fingerprint(user.password.as_ref());
     let good = json!({"id": user.id, "email": email, "scope": "password-reset",
         "jti": "never-issued", "hash": hash, "iat": now, "exp": now + 600, "iss": "directus"});
     // Each reset from a client address of its own: the per-client limit is not under test.
@@ -1543,16 +1546,17 @@ async fn an_administrator_activating_an_unverified_account_makes_it_permanent() 
     assert_eq!(register(&client, &email, PASSWORD).await.status, 204);
     let store = mail_store();
     let user = store.find_user_by_email(&email).await.unwrap().unwrap();
-    assert_eq!(user.status, shared::store::UserStatus::Unverified);
+    assert_eq!(user.status, shared::domain::model::UserStatus::Unverified);
     let admin_email = unique_email("mail-admin");
-    let admin_password = shared::sensitive::Sensitive::new("mail-admin-password-1");
-    let passwords = shared::password::Passwords::new(shared::config::HashParams {
-        memory_kib: 256,
-        iterations: 1,
-        parallelism: 1,
-    })
-    .unwrap();
-    shared::provision::create_user(
+    let admin_password = shared::domain::sensitive::Sensitive::new("mail-admin-password-1");
+    let passwords =
+        shared::credential::password::Passwords::new(shared::platform::config::HashParams {
+            memory_kib: 256,
+            iterations: 1,
+            parallelism: 1,
+        })
+        .unwrap();
+    shared::flows::provision::create_user(
         &store,
         &passwords,
         &admin_email,

@@ -39,7 +39,7 @@ over_both_transports!(
     login_register_and_refresh_draw_on_the_per_address_budgets,
 );
 
-async fn user_named(email: &str) -> shared::store::User {
+async fn user_named(email: &str) -> shared::domain::model::User {
     store()
         .find_user_by_email(email)
         .await
@@ -81,7 +81,7 @@ async fn repeated_failures_lock_the_account_with_the_same_answer(transport: Tran
     );
     assert_eq!(
         user_named(&email).await.status,
-        shared::store::UserStatus::Active,
+        shared::domain::model::UserStatus::Active,
         "the lock refused it, not a suspension"
     );
     assert_eq!(store().login_failures(&email).await.unwrap().failures, 5);
@@ -119,9 +119,9 @@ async fn concurrent_wrong_passwords_cannot_outrun_the_lock(transport: Transport)
     assert_eq!(
         user_named(&email).await.status,
         if verified >= 7 {
-            shared::store::UserStatus::Suspended
+            shared::domain::model::UserStatus::Suspended
         } else {
-            shared::store::UserStatus::Active
+            shared::domain::model::UserStatus::Active
         }
     );
 }
@@ -139,7 +139,7 @@ async fn the_optional_hard_suspension_suspends_after_the_configured_failures(tra
     }
     assert_eq!(
         user_named(&email).await.status,
-        shared::store::UserStatus::Active
+        shared::domain::model::UserStatus::Active
     );
     tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
     assert_refused(
@@ -154,7 +154,7 @@ async fn the_optional_hard_suspension_suspends_after_the_configured_failures(tra
     assert_eq!(store().login_failures(&email).await.unwrap().failures, 7);
     assert_eq!(
         user_named(&email).await.status,
-        shared::store::UserStatus::Suspended
+        shared::domain::model::UserStatus::Suspended
     );
     // Suspension ended the sessions: the refresh token is dead.
     let refresh = transport

@@ -16,7 +16,7 @@ fn minute(id: i64) -> i64 {
 }
 
 fn date(minute: i64) -> String {
-    shared::access::filter::iso8601(BASE_MILLIS + minute * 60_000)
+    shared::domain::access::filter::iso8601(BASE_MILLIS + minute * 60_000)
 }
 
 /// Ids by date, oldest first.

@@ -1462,10 +1462,10 @@ async fn a_revoked_token_cannot_change_the_password_through_a_warm_cache() {
     )
     .await;
     assert_eq!(warm.status, 200, "{warm:?}");
-    shared::provision::account_action(
+    shared::flows::provision::account_action(
         &store(),
         &email,
-        shared::provision::AccountAction::EndSessions,
+        shared::flows::provision::AccountAction::EndSessions,
     )
     .await
     .unwrap();

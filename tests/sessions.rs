@@ -3,7 +3,7 @@
 use e2e::{get, post, registered_login, store, unique_email};
 use serde_json::json;
 
-async fn user_named(email: &str) -> shared::store::User {
+async fn user_named(email: &str) -> shared::domain::model::User {
     store()
         .find_user_by_email(email)
         .await
@@ -64,10 +64,10 @@ async fn ending_a_users_sessions_stops_their_tokens() {
     let email = unique_email("revoked");
     let data = registered_login(&email, "d1r3ctu5").await;
     let access = data["access_token"].as_str().unwrap();
-    let ended = shared::provision::account_action(
+    let ended = shared::flows::provision::account_action(
         &store(),
         &email,
-        shared::provision::AccountAction::EndSessions,
+        shared::flows::provision::AccountAction::EndSessions,
     )
     .await
     .unwrap();
@@ -174,20 +174,21 @@ async fn sessions_end_at_their_absolute_lifetime() {
 #[tokio::test]
 async fn imported_hashes_are_upgraded_at_login() {
     let email = unique_email("imported");
-    let directus_hash = shared::password::Passwords::new(shared::config::HashParams {
-        memory_kib: 1024,
-        iterations: 3,
-        parallelism: 4,
-    })
-    .unwrap()
-    .hash(&shared::sensitive::Sensitive::new("d1r3ctu5"))
-    .await
-    .unwrap();
+    let directus_hash =
+        shared::credential::password::Passwords::new(shared::platform::config::HashParams {
+            memory_kib: 1024,
+            iterations: 3,
+            parallelism: 4,
+        })
+        .unwrap()
+        .hash(&shared::domain::sensitive::Sensitive::new("d1r3ctu5"))
+        .await
+        .unwrap();
     store()
         .create_user(shared::store::NewUser {
             email: email.clone(),
             password_hash: directus_hash.clone(),
-            status: shared::store::UserStatus::Active,
+            status: shared::domain::model::UserStatus::Active,
             role: Some(e2e::USER_ROLE.into()),
             first_name: None,
             last_name: None,
@@ -247,10 +248,10 @@ async fn the_operator_tools_revocation_ends_earlier_tokens_and_not_a_login_just_
         registered_login(&email, "d1r3ctu5").await;
         e2e::early_in_a_second().await;
         let before = e2e::login_token(&email, "d1r3ctu5").await;
-        shared::provision::account_action(
+        shared::flows::provision::account_action(
             &store(),
             &email,
-            shared::provision::AccountAction::EndSessions,
+            shared::flows::provision::AccountAction::EndSessions,
         )
         .await
         .unwrap();

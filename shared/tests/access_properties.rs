@@ -6,17 +6,15 @@ use std::sync::atomic::{AtomicUsize, Ordering as AtomicOrdering};
 
 use proptest::prelude::*;
 use serde_json::{Map, Value, json};
-use shared::access::filter::{FilterContext, matches};
-use shared::access::{Accountability, ReadPlan};
-use shared::config::Config;
-use shared::items::{self, Source};
-use shared::query::ItemsQuery;
-use shared::sensitive::Sensitive;
-use shared::store::{
-    Collection, FieldDef, NewUser, Permission, Store, Tables, UserChanges, UserStatus,
-    ensure_tables,
-};
-use shared::{AppState, directory};
+use shared::domain::access::filter::{FilterContext, matches};
+use shared::domain::access::{Accountability, ReadPlan};
+use shared::domain::model::{Collection, FieldDef, Permission, UserStatus};
+use shared::domain::query::ItemsQuery;
+use shared::domain::sensitive::Sensitive;
+use shared::flows::items::{self, Source};
+use shared::platform::config::Config;
+use shared::store::{NewUser, Store, Tables, UserChanges, ensure_tables};
+use shared::{AppState, flows::directory};
 
 const FIELDS: [&str; 4] = ["id", "title", "author", "secret"];
 
@@ -236,7 +234,7 @@ async fn fresh_state() -> AppState {
         (name == "SECRET").then(|| "property-secret-of-at-least-32-bytes!!".to_owned())
     })
     .unwrap();
-    let shared::config::SecretSource::Inline(keys) = config.secret.clone() else {
+    let shared::platform::config::SecretSource::Inline(keys) = config.secret.clone() else {
         unreachable!("an inline secret was configured")
     };
     AppState::new(config, store, &keys).unwrap()
@@ -425,7 +423,9 @@ fn query_pairs(
 }
 
 /// An answer as the caller receives it: the body, or the error's code and message.
-fn answer(result: Result<Value, shared::error::ApiError>) -> Result<Value, (String, String)> {
+fn answer(
+    result: Result<Value, shared::domain::error::ApiError>,
+) -> Result<Value, (String, String)> {
     result.map_err(|e| (e.code().to_owned(), e.to_string()))
 }
 

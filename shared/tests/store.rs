@@ -5,12 +5,13 @@ use std::sync::OnceLock;
 
 use lambda_http::{Body, http};
 use serde_json::{Value, json};
-use shared::config::{Config, HashParams};
-use shared::password::Passwords;
-use shared::provision::Document;
-use shared::sensitive::Sensitive;
-use shared::store::{NewUser, Session, Store, StoreError, Tables, UserStatus, ensure_tables};
-use shared::{AppState, access};
+use shared::credential::password::Passwords;
+use shared::domain::model::{Session, UserStatus};
+use shared::domain::sensitive::Sensitive;
+use shared::flows::provision::Document;
+use shared::platform::config::{Config, HashParams};
+use shared::store::{NewUser, Store, StoreError, Tables, cache, ensure_tables};
+use shared::{AppState, domain::access};
 
 /// Starts dynoxide on its own thread and runtime (so it outlives each test's runtime).
 fn endpoint() -> &'static str {
@@ -269,7 +270,7 @@ async fn the_seed_applies_twice_and_grants_users_read_on_posts() {
         .await
         .unwrap();
     let user_role = "0b6f1f0e-7c1d-4c8e-9f55-6a2b9d7e3c10";
-    let accountability = access::resolve(&store, Some(("u1", Some(user_role))))
+    let accountability = cache::resolve(&store, Some(("u1", Some(user_role))))
         .await
         .unwrap();
     assert_eq!(accountability.roles, vec![user_role.to_owned()]);
@@ -280,7 +281,7 @@ async fn the_seed_applies_twice_and_grants_users_read_on_posts() {
             .iter()
             .any(|p| p.collection == "posts" && p.action == "read")
     );
-    let public = access::resolve(&store, None).await.unwrap();
+    let public = cache::resolve(&store, None).await.unwrap();
     assert_eq!(
         public.policies,
         vec!["abf8a154-5b1c-4a46-ac9c-7300570f4f17".to_owned()]
@@ -318,7 +319,7 @@ async fn nested_roles_inherit_parent_policies_and_cycles_terminate() {
     )
     .unwrap();
     document.apply(&store).await.unwrap();
-    let accountability = access::resolve(&store, Some(("u1", Some("child"))))
+    let accountability = cache::resolve(&store, Some(("u1", Some("child"))))
         .await
         .unwrap();
     assert_eq!(
@@ -333,14 +334,14 @@ async fn nested_roles_inherit_parent_policies_and_cycles_terminate() {
 
     // A cycle (parent -> child -> parent) written behind the validator's back still ends.
     store
-        .put_role(&shared::store::Role {
+        .put_role(&shared::domain::model::Role {
             id: "parent".into(),
             name: "Parent".into(),
             parent: Some("child".into()),
         })
         .await
         .unwrap();
-    let cyclic = access::resolve(&store, Some(("u1", Some("child"))))
+    let cyclic = cache::resolve(&store, Some(("u1", Some("child"))))
         .await
         .unwrap();
     assert_eq!(cyclic.roles.len(), 2);
@@ -396,7 +397,7 @@ fn state_with(store: Store, settings: &[(&str, &str)]) -> AppState {
             .map(|(_, v)| v.clone()),
     })
     .unwrap();
-    let shared::config::SecretSource::Inline(keys) = config.secret.clone() else {
+    let shared::platform::config::SecretSource::Inline(keys) = config.secret.clone() else {
         unreachable!("an inline secret was configured")
     };
     AppState::new(config, store, &keys).unwrap()
@@ -423,7 +424,7 @@ fn post(body: Value) -> lambda_http::Request {
 async fn registration_is_403_when_disabled_and_writes_nothing() {
     let store = fresh_store().await; // no settings: Directus' default, registration off
     let state = state_for(store.clone());
-    let result = shared::rest::register(
+    let result = shared::adapters::rest::register(
         &state,
         &cheap_passwords(),
         &post(json!({"email": "off@example.com", "password": "d1r3ctu5"})),
@@ -431,7 +432,7 @@ async fn registration_is_403_when_disabled_and_writes_nothing() {
     .await;
     let error = result.unwrap_err();
     assert_eq!(error.code(), "FORBIDDEN");
-    assert_eq!(error.status().as_u16(), 403);
+    assert_eq!(shared::adapters::http::status_of(&error).as_u16(), 403);
     assert!(
         store
             .find_user_by_email("off@example.com")
@@ -448,14 +449,14 @@ async fn the_registration_email_filter_is_enforced() {
     settings.public_registration_email_filter = Some(json!({"email": {"_ends_with": "@acme.com"}}));
     store.put_settings(&settings).await.unwrap();
     let state = state_for(store.clone());
-    let outsider = shared::rest::register(
+    let outsider = shared::adapters::rest::register(
         &state,
         &cheap_passwords(),
         &post(json!({"email": "x@example.com", "password": "d1r3ctu5"})),
     )
     .await;
     assert_eq!(outsider.unwrap_err().code(), "FORBIDDEN");
-    let insider = shared::rest::register(
+    let insider = shared::adapters::rest::register(
         &state,
         &cheap_passwords(),
         &post(json!({"email": "x@acme.com", "password": "d1r3ctu5"})),
@@ -481,7 +482,7 @@ async fn verify_email_registrations_create_unverified_users_who_cannot_log_in() 
     let state = state_for(store.clone());
     let passwords = cheap_passwords();
     let body = json!({"email": "pending@example.com", "password": "d1r3ctu5"});
-    shared::rest::register(&state, &passwords, &post(body.clone()))
+    shared::adapters::rest::register(&state, &passwords, &post(body.clone()))
         .await
         .unwrap();
     let user = store
@@ -490,7 +491,7 @@ async fn verify_email_registrations_create_unverified_users_who_cannot_log_in() 
         .unwrap()
         .unwrap();
     assert_eq!(user.status, UserStatus::Unverified);
-    let login = shared::rest::login(&state, &passwords, &post(body)).await;
+    let login = shared::adapters::rest::login(&state, &passwords, &post(body)).await;
     assert_eq!(login.unwrap_err().code(), "INVALID_CREDENTIALS");
 }
 
@@ -500,10 +501,10 @@ async fn refresh_of_a_suspended_user_is_user_suspended_and_ends_the_session() {
     let state = state_for(store.clone());
     let passwords = cheap_passwords();
     let body = json!({"email": "soon-suspended@example.com", "password": "d1r3ctu5"});
-    shared::rest::register(&state, &passwords, &post(body.clone()))
+    shared::adapters::rest::register(&state, &passwords, &post(body.clone()))
         .await
         .unwrap();
-    let login = shared::rest::login(&state, &passwords, &post(body))
+    let login = shared::adapters::rest::login(&state, &passwords, &post(body))
         .await
         .unwrap();
     let Body::Text(text) = login.body() else {
@@ -537,9 +538,12 @@ async fn refresh_of_a_suspended_user_is_user_suspended_and_ends_the_session() {
         .unwrap();
 
     let refresh =
-        shared::rest::refresh(&state, &post(json!({"refresh_token": refresh_token}))).await;
+        shared::adapters::rest::refresh(&state, &post(json!({"refresh_token": refresh_token})))
+            .await;
     assert_eq!(refresh.unwrap_err().code(), "USER_SUSPENDED");
-    let again = shared::rest::refresh(&state, &post(json!({"refresh_token": refresh_token}))).await;
+    let again =
+        shared::adapters::rest::refresh(&state, &post(json!({"refresh_token": refresh_token})))
+            .await;
     assert_eq!(
         again.unwrap_err().code(),
         "INVALID_CREDENTIALS",
@@ -553,7 +557,7 @@ async fn operators_create_administrators_without_default_credentials() {
     let passwords = cheap_passwords();
     let admin_role = "7c1e2d3f-4a5b-4c6d-8e9f-0a1b2c3d4e5f";
     let password = Sensitive::new("a long operator password");
-    let user = shared::provision::create_user(
+    let user = shared::flows::provision::create_user(
         &store,
         &passwords,
         "root@example.com",
@@ -563,16 +567,21 @@ async fn operators_create_administrators_without_default_credentials() {
     .await
     .unwrap();
     assert_eq!(user.status, UserStatus::Active);
-    let accountability = access::resolve(&store, Some((&user.id, Some(admin_role))))
+    let accountability = cache::resolve(&store, Some((&user.id, Some(admin_role))))
         .await
         .unwrap();
     assert!(accountability.admin);
 
-    let again =
-        shared::provision::create_user(&store, &passwords, "ROOT@example.com", &password, None)
-            .await;
+    let again = shared::flows::provision::create_user(
+        &store,
+        &passwords,
+        "ROOT@example.com",
+        &password,
+        None,
+    )
+    .await;
     assert!(again.unwrap_err().to_string().contains("already exists"));
-    let short = shared::provision::create_user(
+    let short = shared::flows::provision::create_user(
         &store,
         &passwords,
         "x@example.com",
@@ -581,7 +590,7 @@ async fn operators_create_administrators_without_default_credentials() {
     )
     .await;
     assert!(short.is_err());
-    let no_role = shared::provision::create_user(
+    let no_role = shared::flows::provision::create_user(
         &store,
         &passwords,
         "y@example.com",
@@ -593,12 +602,12 @@ async fn operators_create_administrators_without_default_credentials() {
 }
 
 fn big_collection_plan(accountability: &access::Accountability) -> access::ReadPlan {
-    let collection = shared::store::Collection {
+    let collection = shared::domain::model::Collection {
         collection: "big".into(),
         primary_key: "id".into(),
         fields: [("id", "integer"), ("title", "string"), ("rank", "integer")]
             .iter()
-            .map(|(f, t)| shared::store::FieldDef {
+            .map(|(f, t)| shared::domain::model::FieldDef {
                 field: (*f).into(),
                 field_type: (*t).into(),
                 schema: None,
@@ -608,12 +617,12 @@ fn big_collection_plan(accountability: &access::Accountability) -> access::ReadP
     access::ReadPlan::new(accountability, collection, None, 0).unwrap()
 }
 
-fn items_query(pairs: &[(&str, &str)]) -> shared::query::ItemsQuery {
+fn items_query(pairs: &[(&str, &str)]) -> shared::domain::query::ItemsQuery {
     let pairs: Vec<(String, String)> = pairs
         .iter()
         .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
         .collect();
-    shared::query::ItemsQuery::parse(&pairs, 100, 1000).unwrap()
+    shared::domain::query::ItemsQuery::parse(&pairs, 100, 1000).unwrap()
 }
 
 #[tokio::test]
@@ -640,14 +649,14 @@ async fn reads_in_key_order_stop_early_and_other_reads_are_bounded() {
         let store = store.clone();
         let plan = plan.clone();
         async move {
-            let bound = shared::items::ScanBound {
+            let bound = shared::flows::items::ScanBound {
                 items: limit,
                 bytes: u64::MAX,
             };
-            shared::items::read_collection(&store, &plan, &items_query(pairs), bound).await
+            shared::flows::items::read_collection(&store, &plan, &items_query(pairs), bound).await
         }
     };
-    let ids = |outcome: &shared::items::ReadOutcome| -> Vec<u64> {
+    let ids = |outcome: &shared::flows::items::ReadOutcome| -> Vec<u64> {
         outcome
             .items
             .iter()
@@ -729,7 +738,7 @@ async fn whole_collection_counts_come_from_the_kept_count_at_any_size() {
     }
     assert_eq!(store.item_count("big").await.unwrap(), Some(50));
 
-    let bound = shared::items::ScanBound {
+    let bound = shared::flows::items::ScanBound {
         items: 20,
         bytes: u64::MAX,
     };
@@ -739,7 +748,7 @@ async fn whole_collection_counts_come_from_the_kept_count_at_any_size() {
     };
     let permitted = |filter: Option<Value>| access::Accountability {
         user: Some("u1".into()),
-        permissions: vec![shared::store::Permission {
+        permissions: vec![shared::domain::model::Permission {
             id: "p".into(),
             policy: "pol".into(),
             collection: "big".into(),
@@ -756,9 +765,9 @@ async fn whole_collection_counts_come_from_the_kept_count_at_any_size() {
         let store = store.clone();
         async move {
             let plan = big_collection_plan(&accountability);
-            shared::items::aggregate(
+            shared::flows::items::aggregate(
                 &store,
-                shared::items::Source::Items,
+                shared::flows::items::Source::Items,
                 &plan,
                 &items_query(pairs),
                 bound,
@@ -802,7 +811,7 @@ async fn whole_collection_counts_come_from_the_kept_count_at_any_size() {
         let store = store.clone();
         async move {
             let plan = big_collection_plan(&accountability);
-            shared::items::read_collection(&store, &plan, &items_query(pairs), bound).await
+            shared::flows::items::read_collection(&store, &plan, &items_query(pairs), bound).await
         }
     };
     let counted = page(admin.clone(), &[("meta", "total_count"), ("limit", "5")])
@@ -904,7 +913,7 @@ async fn reads_are_bounded_in_bytes_as_well_as_items() {
         admin: true,
         ..Default::default()
     });
-    let bound = shared::items::ScanBound {
+    let bound = shared::flows::items::ScanBound {
         items: 10_000,
         bytes: 1_000_000,
     };
@@ -914,17 +923,22 @@ async fn reads_are_bounded_in_bytes_as_well_as_items() {
         &[("limit", "-1")][..],
         &[("filter", r#"{"rank":{"_gt":1000}}"#)][..],
     ] {
-        let error = shared::items::read_collection(&store, &plan, &items_query(pairs), bound)
-            .await
-            .unwrap_err();
+        let error =
+            shared::flows::items::read_collection(&store, &plan, &items_query(pairs), bound)
+                .await
+                .unwrap_err();
         assert_eq!(error.code(), "INVALID_QUERY", "{pairs:?}");
         assert!(error.to_string().contains("1000000 bytes"), "{error}");
     }
     // A page that fits is read as before.
-    let page =
-        shared::items::read_collection(&store, &plan, &items_query(&[("limit", "5")]), bound)
-            .await
-            .unwrap();
+    let page = shared::flows::items::read_collection(
+        &store,
+        &plan,
+        &items_query(&[("limit", "5")]),
+        bound,
+    )
+    .await
+    .unwrap();
     assert_eq!(page.items.len(), 5);
     assert!(page.stats.examined_bytes > 500_000, "{:?}", page.stats);
 }
@@ -935,7 +949,7 @@ async fn users_created_with_policies_get_them_in_the_same_write() {
     let mut user = new_user("linked@example.com");
     user.policies = vec!["5e4a4c51-2d0a-4a43-9b8e-3c1f0f6f7a01".into()];
     let created = store.create_user(user).await.unwrap();
-    let accountability = access::resolve(&store, Some((&created.id, None)))
+    let accountability = cache::resolve(&store, Some((&created.id, None)))
         .await
         .unwrap();
     assert!(
@@ -954,10 +968,10 @@ async fn users_created_with_policies_get_them_in_the_same_write() {
 async fn logged_in(state: &AppState, email: &str) -> String {
     let passwords = cheap_passwords();
     let body = json!({"email": email, "password": "d1r3ctu5"});
-    shared::rest::register(state, &passwords, &post(body.clone()))
+    shared::adapters::rest::register(state, &passwords, &post(body.clone()))
         .await
         .unwrap();
-    let login = shared::rest::login(state, &passwords, &post(body))
+    let login = shared::adapters::rest::login(state, &passwords, &post(body))
         .await
         .unwrap();
     data_of(&login)["refresh_token"]
@@ -974,7 +988,7 @@ fn data_of(response: &lambda_http::Response<Body>) -> Value {
 }
 
 async fn refresh_with(state: &AppState, token: &str) -> Result<Value, String> {
-    shared::rest::refresh(state, &post(json!({"refresh_token": token})))
+    shared::adapters::rest::refresh(state, &post(json!({"refresh_token": token})))
         .await
         .map(|r| data_of(&r))
         .map_err(|e| e.code().to_owned())
@@ -1100,7 +1114,7 @@ async fn concurrent_refreshes_with_one_token_converge_on_one_pair() {
 }
 
 async fn login_code(state: &AppState, email: &str, password: &str) -> Result<(), String> {
-    shared::rest::login(
+    shared::adapters::rest::login(
         state,
         &cheap_passwords(),
         &post(json!({"email": email, "password": password})),
@@ -1251,7 +1265,7 @@ async fn registration_refuses_short_common_and_off_pattern_passwords() {
     let register = |email: &'static str, password: &'static str| {
         let state = state.clone();
         async move {
-            shared::rest::register(
+            shared::adapters::rest::register(
                 &state,
                 &cheap_passwords(),
                 &post(json!({"email": email, "password": password})),
@@ -1292,14 +1306,14 @@ async fn get_posts(state: &AppState, token: &str) -> Result<u16, String> {
         .header("authorization", format!("Bearer {token}"))
         .body(Body::Empty)
         .unwrap();
-    shared::items::read(state, &request)
+    shared::adapters::rest::items::read(state, &request)
         .await
         .map(|r| r.status().as_u16())
         .map_err(|e| e.code().to_owned())
 }
 
 async fn full_login(state: &AppState, email: &str, password: &str) -> Value {
-    let login = shared::rest::login(
+    let login = shared::adapters::rest::login(
         state,
         &cheap_passwords(),
         &post(json!({"email": email, "password": password})),
@@ -1311,7 +1325,7 @@ async fn full_login(state: &AppState, email: &str, password: &str) -> Value {
 
 #[tokio::test]
 async fn revocation_ends_sessions_and_earlier_access_tokens() {
-    use shared::provision::{AccountAction, account_action, set_password};
+    use shared::flows::provision::{AccountAction, account_action, set_password};
     let store = seeded_store().await;
     let state = state_with(store.clone(), &[("PERMISSIONS_CACHE_TTL", "0")]);
     for (email, action) in [
@@ -1392,12 +1406,13 @@ async fn registration_is_limited_per_client_address_with_a_retry_after() {
     for i in 0..6 {
         let body = json!({"email": format!("limited-{i}@example.com"), "password": "d1r3ctu5"});
         let result =
-            shared::rest::register(&state, &passwords, &post_from("203.0.113.7", body)).await;
+            shared::adapters::rest::register(&state, &passwords, &post_from("203.0.113.7", body))
+                .await;
         outcomes.push(match result {
             Ok(response) => response.status().as_u16(),
             Err(error) => {
                 assert_eq!(error.code(), "REQUESTS_EXCEEDED");
-                let response = shared::http::respond(Err(error));
+                let response = shared::adapters::http::respond(Err(error));
                 let retry: u64 = response.headers()["retry-after"]
                     .to_str()
                     .unwrap()
@@ -1418,7 +1433,7 @@ async fn registration_is_limited_per_client_address_with_a_retry_after() {
             .is_none(),
         "the limited request did no work"
     );
-    let elsewhere = shared::rest::register(
+    let elsewhere = shared::adapters::rest::register(
         &state,
         &passwords,
         &post_from(
@@ -1439,15 +1454,20 @@ async fn public_user_creation_shares_the_registration_limit() {
     let mut outcomes = Vec::new();
     for i in 0..3 {
         let body = json!({"email": format!("door-a-{i}@example.com"), "password": "d1r3ctu5"});
-        let response = shared::rest::register(&state, &passwords, &post_from(address, body)).await;
+        let response =
+            shared::adapters::rest::register(&state, &passwords, &post_from(address, body)).await;
         outcomes.push(response.map(|r| r.status().as_u16()).unwrap_or(0));
     }
     for i in 0..3 {
         let body = json!({"email": format!("door-b-{i}@example.com"), "password": "d1r3ctu5"});
-        let result = shared::rest::create_user(&state, &passwords, &post_from(address, body)).await;
+        let result =
+            shared::adapters::rest::create_user(&state, &passwords, &post_from(address, body))
+                .await;
         outcomes.push(match result {
             Ok(response) => response.status().as_u16(),
-            Err(error) => shared::http::respond(Err(error)).status().as_u16(),
+            Err(error) => shared::adapters::http::respond(Err(error))
+                .status()
+                .as_u16(),
         });
     }
     assert_eq!(outcomes, vec![204, 204, 204, 204, 204, 429]);
@@ -1652,7 +1672,7 @@ async fn concurrent_reservations_take_each_count_once_and_stop_at_the_lock() {
             tokio::spawn(async move {
                 store
                     .reserve_login_attempt("racer@example.com", now, |attempt| {
-                        shared::auth::lock_seconds(attempt).map(|secs| secs * 1000)
+                        shared::flows::session::lock_seconds(attempt).map(|secs| secs * 1000)
                     })
                     .await
                     .unwrap()
@@ -1677,7 +1697,7 @@ async fn concurrent_reservations_take_each_count_once_and_stop_at_the_lock() {
         async move {
             store
                 .reserve_login_attempt("racer@example.com", at, |attempt| {
-                    shared::auth::lock_seconds(attempt).map(|secs| secs * 1000)
+                    shared::flows::session::lock_seconds(attempt).map(|secs| secs * 1000)
                 })
                 .await
                 .unwrap()
@@ -1821,14 +1841,14 @@ async fn a_lookup_by_id_is_refused_before_the_read_once_the_budget_is_spent() {
         let admin = admin.clone();
         let collection = collection.clone();
         async move {
-            shared::items::serve_within(
+            shared::flows::items::serve_within(
                 &state,
                 &admin,
                 collection,
-                shared::items::Source::Items,
+                shared::flows::items::Source::Items,
                 &items_query(&[]),
                 Some("1"),
-                shared::items::ScanBound {
+                shared::flows::items::ScanBound {
                     items,
                     bytes: u64::MAX,
                 },
@@ -1880,7 +1900,7 @@ impl aws_sdk_dynamodb::config::Intercept for FailingSessionQueries {
 
 #[tokio::test]
 async fn a_reset_whose_session_cleanup_fails_still_answers_success() {
-    use shared::flows::link_token::{Scope, password_fingerprint};
+    use shared::credential::link_token::{Scope, password_fingerprint};
     let store = seeded_store().await;
     let passwords = cheap_passwords();
     let mut new = new_user("reset-cleanup@example.com");
@@ -1889,7 +1909,7 @@ async fn a_reset_whose_session_cleanup_fails_still_answers_success() {
         .await
         .unwrap();
     let user = store.create_user(new).await.unwrap();
-    let session = shared::store::Session {
+    let session = shared::domain::model::Session {
         user_id: user.id.clone(),
         ..session("s-before-reset", now() + 3600)
     };
@@ -1930,7 +1950,7 @@ async fn a_reset_whose_session_cleanup_fails_still_answers_success() {
             token,
             password: Sensitive::new("new-password-1"),
         },
-        &shared::client::Client {
+        &shared::domain::client::Client {
             ip: Some("192.0.2.55".into()),
             ..Default::default()
         },
@@ -1959,7 +1979,7 @@ fn indexed_document(items: usize, with_index: bool) -> Document {
                 let minute = (id * 7919) % items as i64;
                 json!({
                     "id": id,
-                    "date_created": shared::access::filter::iso8601(base + minute * 60_000),
+                    "date_created": shared::domain::access::filter::iso8601(base + minute * 60_000),
                     "score": (id % 11) as f64 - 5.5,
                     "title": format!("t{id}"),
                     "owner": if id % 10 == 0 { "a" } else { "b" },
@@ -1993,7 +2013,7 @@ fn indexed_document(items: usize, with_index: bool) -> Document {
 
 fn owner_a_reader() -> access::Accountability {
     access::Accountability {
-        permissions: vec![shared::store::Permission {
+        permissions: vec![shared::domain::model::Permission {
             id: "0".into(),
             policy: "p".into(),
             collection: "events".into(),
@@ -2012,17 +2032,17 @@ async fn read_events(
     accountability: &access::Accountability,
     pairs: &[(&str, &str)],
     bound: usize,
-) -> Result<shared::items::ReadOutcome, shared::ApiError> {
+) -> Result<shared::flows::items::ReadOutcome, shared::ApiError> {
     let schema = store.collection("events").await.unwrap().unwrap();
     let plan = access::ReadPlan::new(accountability, schema, None, 0).unwrap();
-    let bound = shared::items::ScanBound {
+    let bound = shared::flows::items::ScanBound {
         items: bound,
         bytes: u64::MAX,
     };
-    shared::items::read_collection(store, &plan, &items_query(pairs), bound).await
+    shared::flows::items::read_collection(store, &plan, &items_query(pairs), bound).await
 }
 
-fn ids_of(outcome: &shared::items::ReadOutcome) -> Vec<i64> {
+fn ids_of(outcome: &shared::flows::items::ReadOutcome) -> Vec<i64> {
     outcome
         .items
         .iter()
@@ -2081,7 +2101,7 @@ async fn indexed_reads_cost_a_page_and_keep_permissions() {
     assert_eq!(ids_of(&page), expected);
 
     // A range on the sorted field, as a query string and with a variable-free date.
-    let since = shared::access::filter::iso8601(1_700_000_000_000 + 1490 * 60_000);
+    let since = shared::domain::access::filter::iso8601(1_700_000_000_000 + 1490 * 60_000);
     let recent = read_events(
         &store,
         &admin,
@@ -2242,7 +2262,7 @@ async fn index_entries_follow_writes_and_a_new_index_covers_stored_items() {
         .query_index(
             "events",
             "date_created",
-            &shared::store::IndexRange::Everything,
+            &shared::domain::index_plan::IndexRange::Everything,
             None,
             1000,
             true,
@@ -2274,7 +2294,7 @@ async fn index_entries_follow_writes_and_a_new_index_covers_stored_items() {
             .query_index(
                 "events",
                 field,
-                &shared::store::IndexRange::Everything,
+                &shared::domain::index_plan::IndexRange::Everything,
                 None,
                 1000,
                 true,
@@ -2359,8 +2379,8 @@ fn index_declarations_are_checked() {
 }
 
 /// A `read` permission on `directus_users` granting `fields` on the rows `filter` matches.
-fn users_read(fields: &[&str], filter: Option<Value>) -> shared::store::Permission {
-    shared::store::Permission {
+fn users_read(fields: &[&str], filter: Option<Value>) -> shared::domain::model::Permission {
+    shared::domain::model::Permission {
         id: format!("read-{}", fields.join("-")),
         policy: "directory-policy".into(),
         collection: "directus_users".into(),
@@ -2405,7 +2425,7 @@ async fn directory_policies_show_only_on_rows_whose_permission_grants_them() {
         let state = state.clone();
         let caller = caller.clone();
         async move {
-            shared::directory::serve(&state, &caller, &items_query(pairs), id.as_deref())
+            shared::flows::directory::serve(&state, &caller, &items_query(pairs), id.as_deref())
                 .await
                 .unwrap()["data"]
                 .clone()
@@ -2435,7 +2455,7 @@ async fn directory_policies_show_only_on_rows_whose_permission_grants_them() {
         admin: true,
         ..Default::default()
     };
-    let all = shared::directory::serve(
+    let all = shared::flows::directory::serve(
         &state,
         &admin,
         &items_query(&[("fields", "email,policies"), ("sort", "email")]),
@@ -2469,7 +2489,7 @@ async fn directory_policy_lookups_count_against_the_scan_bound() {
     let read = |pairs: &'static [(&'static str, &'static str)]| {
         let state = state.clone();
         let admin = admin.clone();
-        async move { shared::directory::serve(&state, &admin, &items_query(pairs), None).await }
+        async move { shared::flows::directory::serve(&state, &admin, &items_query(pairs), None).await }
     };
     // Three users examined, and no lookup.
     let ids = read(&[("fields", "id")]).await.unwrap();
@@ -2512,7 +2532,7 @@ async fn the_directory_leaves_out_expired_unverified_accounts() {
     live.sort_unstable();
     assert_eq!(listed, live);
     assert_eq!(page.expired, 1);
-    let tool = shared::provision::list_users(&store, Some("expired@"))
+    let tool = shared::flows::provision::list_users(&store, Some("expired@"))
         .await
         .unwrap();
     assert!(tool.is_empty(), "{tool:?}");
@@ -2525,7 +2545,10 @@ async fn the_directory_leaves_out_expired_unverified_accounts() {
     let read = |pairs: &'static [(&'static str, &'static str)], id: Option<String>| {
         let state = state.clone();
         let admin = admin.clone();
-        async move { shared::directory::serve(&state, &admin, &items_query(pairs), id.as_deref()).await }
+        async move {
+            shared::flows::directory::serve(&state, &admin, &items_query(pairs), id.as_deref())
+                .await
+        }
     };
     let counted = read(
         &[("meta", "*"), ("fields", "email"), ("sort", "email")],
@@ -2667,7 +2690,7 @@ async fn a_directory_index_without_expiry_is_made_again_by_ensure_tables() {
 
 /// A store seeded with infra/seed.json (its public create permission on users) whose settings
 /// are changed by `change`, and a state over it.
-async fn registration_state(change: impl FnOnce(&mut shared::store::Settings)) -> AppState {
+async fn registration_state(change: impl FnOnce(&mut shared::domain::model::Settings)) -> AppState {
     let store = seeded_store().await;
     let mut settings = store.settings().await.unwrap().unwrap();
     change(&mut settings);
@@ -2679,10 +2702,10 @@ async fn registration_state(change: impl FnOnce(&mut shared::store::Settings)) -
 /// the mail would carry it.
 fn verification_token(
     state: &AppState,
-    user: &shared::store::User,
+    user: &shared::domain::model::User,
     pending: Option<&shared::store::PendingRegistration>,
 ) -> String {
-    use shared::flows::link_token::{Scope, password_fingerprint};
+    use shared::credential::link_token::{Scope, password_fingerprint};
     let password = pending.map_or(user.password.as_ref(), |p| Some(&p.password));
     let now = u64::try_from(now()).unwrap();
     let (token, _) = state
@@ -2703,16 +2726,16 @@ fn verification_token(
 
 async fn login_status(state: &AppState, email: &str, password: &str) -> u16 {
     let body = json!({"email": email, "password": password});
-    match shared::rest::login(state, &cheap_passwords(), &post(body)).await {
+    match shared::adapters::rest::login(state, &cheap_passwords(), &post(body)).await {
         Ok(response) => response.status().as_u16(),
-        Err(error) => error.status().as_u16(),
+        Err(error) => shared::adapters::http::status_of(&error).as_u16(),
     }
 }
 
 /// Registers `email` with `password` (and `first_name`) through `users/register`.
 async fn register_as(state: &AppState, email: &str, password: &str, first_name: &str) {
     let body = json!({"email": email, "password": password, "first_name": first_name});
-    let response = shared::rest::register(state, &cheap_passwords(), &post(body))
+    let response = shared::adapters::rest::register(state, &cheap_passwords(), &post(body))
         .await
         .unwrap();
     assert_eq!(response.status().as_u16(), 204);
@@ -2963,9 +2986,12 @@ async fn an_unverified_account_records_the_latest_later_registrations() {
 }
 
 /// `POST /users` without a caller (seed 001's public create).
-async fn public_create(state: &AppState, email: &str) -> Result<u16, shared::error::ApiError> {
+async fn public_create(
+    state: &AppState,
+    email: &str,
+) -> Result<u16, shared::domain::error::ApiError> {
     let body = json!({"email": email, "password": "d1r3ctu5"});
-    shared::rest::create_user(state, &cheap_passwords(), &post(body))
+    shared::adapters::rest::create_user(state, &cheap_passwords(), &post(body))
         .await
         .map(|response| response.status().as_u16())
 }
@@ -2977,7 +3003,7 @@ async fn public_user_creation_follows_the_registration_settings() {
     let refused = public_create(&closed, "closed@example.com")
         .await
         .unwrap_err();
-    let register_refused = shared::rest::register(
+    let register_refused = shared::adapters::rest::register(
         &closed,
         &cheap_passwords(),
         &post(json!({"email": "closed@example.com", "password": "d1r3ctu5"})),
@@ -2985,8 +3011,8 @@ async fn public_user_creation_follows_the_registration_settings() {
     .await
     .unwrap_err();
     assert_eq!(
-        shared::http::respond(Err(refused)).into_body(),
-        shared::http::respond(Err(register_refused)).into_body()
+        shared::adapters::http::respond(Err(refused)).into_body(),
+        shared::adapters::http::respond(Err(register_refused)).into_body()
     );
     assert!(
         closed
@@ -2998,7 +3024,7 @@ async fn public_user_creation_follows_the_registration_settings() {
     );
     // An administrator still creates users.
     let admin_role = "7c1e2d3f-4a5b-4c6d-8e9f-0a1b2c3d4e5f";
-    shared::provision::create_user(
+    shared::flows::provision::create_user(
         &closed.store,
         &cheap_passwords(),
         "admin@example.com",
@@ -3007,7 +3033,7 @@ async fn public_user_creation_follows_the_registration_settings() {
     )
     .await
     .unwrap();
-    let login = shared::rest::login(
+    let login = shared::adapters::rest::login(
         &closed,
         &cheap_passwords(),
         &post(json!({"email": "admin@example.com", "password": "a long operator password"})),
@@ -3023,7 +3049,7 @@ async fn public_user_creation_follows_the_registration_settings() {
             json!({"email": "made@example.com", "password": "d1r3ctu5"}).to_string(),
         ))
         .unwrap();
-    let made = shared::rest::create_user(&closed, &cheap_passwords(), &by_admin)
+    let made = shared::adapters::rest::create_user(&closed, &cheap_passwords(), &by_admin)
         .await
         .unwrap();
     assert_eq!(made.status().as_u16(), 200);
@@ -3218,7 +3244,7 @@ async fn with_own_password_role(store: &Store) {
 /// Logs in from its own client address (the login budget is per address) and returns the
 /// access token.
 async fn access_token_from(state: &AppState, address: &str, email: &str, password: &str) -> String {
-    let login = shared::rest::login(
+    let login = shared::adapters::rest::login(
         state,
         &cheap_passwords(),
         &post_from(address, json!({"email": email, "password": password})),
@@ -3237,8 +3263,8 @@ async fn early_in_a_second() {
 
 #[tokio::test]
 async fn a_revocation_ends_the_tokens_of_its_second_issued_before_it_and_not_those_after() {
-    use shared::flows::link_token::{Scope, password_fingerprint};
-    use shared::provision::{AccountAction, account_action, set_password};
+    use shared::credential::link_token::{Scope, password_fingerprint};
+    use shared::flows::provision::{AccountAction, account_action, set_password};
     let store = seeded_store().await;
     with_own_password_role(&store).await;
     let state = state_with(store.clone(), &[("PERMISSIONS_CACHE_TTL", "0")]);
@@ -3295,7 +3321,7 @@ async fn a_revocation_ends_the_tokens_of_its_second_issued_before_it_and_not_tho
                             token,
                             password: Sensitive::new(next.clone()),
                         },
-                        &shared::client::Client::default(),
+                        &shared::domain::client::Client::default(),
                     )
                     .await
                     .unwrap();
@@ -3303,13 +3329,13 @@ async fn a_revocation_ends_the_tokens_of_its_second_issued_before_it_and_not_tho
                 }
                 "own-change" => {
                     let claims = state.tokens.verify(&changer).unwrap();
-                    shared::users::update_me(
+                    shared::flows::users::update_me(
                         &state,
                         &passwords,
                         &claims,
                         json!({"password": next}).as_object().unwrap().clone(),
                         None,
-                        &shared::client::Client {
+                        &shared::domain::client::Client {
                             ip: Some(address.clone()),
                             ..Default::default()
                         },
@@ -3371,7 +3397,7 @@ async fn a_session_mode_token_is_over_once_its_session_began_before_the_cut_off(
     let state = state_with(store.clone(), &[("PERMISSIONS_CACHE_TTL", "0")]);
     let email = "lagging-session@example.com";
     logged_in(&state, email).await;
-    let login = shared::rest::login(
+    let login = shared::adapters::rest::login(
         &state,
         &cheap_passwords(),
         &post(json!({"email": email, "password": "d1r3ctu5", "mode": "session"})),
@@ -3398,13 +3424,14 @@ async fn a_session_mode_token_is_over_once_its_session_began_before_the_cut_off(
     let check = |token: String| {
         let state = &state;
         async move {
-            shared::auth::verify_caller(
+            shared::flows::caller::verify(
                 state,
-                Some(&shared::client::Presented {
+                Some(&shared::domain::client::Presented {
                     token,
-                    source: shared::http::TokenSource::Cookie,
+                    source: shared::adapters::http::TokenSource::Cookie,
                 }),
-                &shared::client::Site::default(),
+                &shared::domain::client::Site::default(),
+                shared::adapters::http::now(),
             )
             .await
             .map(|claims| claims.map(|c| c.id))
@@ -3468,7 +3495,7 @@ async fn a_stale_session_cookie_does_not_keep_its_owner_from_signing_in() {
     let email = "stale-cookie@example.com";
     logged_in(&state, email).await;
     let credentials = |mode: &str| json!({"email": email, "password": "d1r3ctu5", "mode": mode});
-    let session = shared::rest::login(&state, &passwords, &post(credentials("session")))
+    let session = shared::adapters::rest::login(&state, &passwords, &post(credentials("session")))
         .await
         .unwrap();
     let cookie = set_cookies(&session)[0]
@@ -3477,13 +3504,17 @@ async fn a_stale_session_cookie_does_not_keep_its_owner_from_signing_in() {
         .unwrap()
         .to_owned();
     // The server ends the session (a reset, reuse detection, an administrator).
-    shared::provision::account_action(&store, email, shared::provision::AccountAction::EndSessions)
-        .await
-        .unwrap();
-    let clear = shared::http::set_cookie(&state.config.session_cookie, "", 0);
+    shared::flows::provision::account_action(
+        &store,
+        email,
+        shared::flows::provision::AccountAction::EndSessions,
+    )
+    .await
+    .unwrap();
+    let clear = shared::adapters::http::set_cookie(&state.config.session_cookie, "", 0);
 
     for mode in ["json", "cookie"] {
-        let login = shared::rest::login(
+        let login = shared::adapters::rest::login(
             &state,
             &passwords,
             &request(
@@ -3503,7 +3534,7 @@ async fn a_stale_session_cookie_does_not_keep_its_owner_from_signing_in() {
         );
     }
     // Session mode sets the new cookie, and only that one.
-    let login = shared::rest::login(
+    let login = shared::adapters::rest::login(
         &state,
         &passwords,
         &request(
@@ -3522,7 +3553,7 @@ async fn a_stale_session_cookie_does_not_keep_its_owner_from_signing_in() {
     assert_eq!(session_cookies.len(), 1, "{session_cookies:?}");
     assert_ne!(session_cookies[0], clear);
     // A failed login with the stale cookie is answered as a failed login, the cookie cleared.
-    let wrong = shared::rest::login(
+    let wrong = shared::adapters::rest::login(
         &state,
         &passwords,
         &request(
@@ -3537,7 +3568,7 @@ async fn a_stale_session_cookie_does_not_keep_its_owner_from_signing_in() {
     assert_eq!(wrong.status(), 401);
     assert!(set_cookies(&wrong).contains(&clear));
     // Registration too.
-    let register = shared::rest::register(
+    let register = shared::adapters::rest::register(
         &state,
         &passwords,
         &request(
@@ -3553,7 +3584,7 @@ async fn a_stale_session_cookie_does_not_keep_its_owner_from_signing_in() {
     assert!(set_cookies(&register).contains(&clear));
     // The same token as a bearer token still fails: the client chose to send it.
     let stale = cookie.split_once('=').unwrap().1;
-    let bearer = shared::rest::login(
+    let bearer = shared::adapters::rest::login(
         &state,
         &passwords,
         &request(
@@ -3566,7 +3597,7 @@ async fn a_stale_session_cookie_does_not_keep_its_owner_from_signing_in() {
     .await;
     assert_eq!(bearer.unwrap_err().code(), "INVALID_CREDENTIALS");
     // And a route that acts for its caller still refuses the cookie.
-    let me = shared::rest::read_me(
+    let me = shared::adapters::rest::read_me(
         &state,
         &request("GET", "/users/me", &[("cookie", &cookie)], Value::Null),
     )
@@ -3582,7 +3613,7 @@ async fn an_administrators_update_is_checked_first_and_written_at_once() {
     let admin_role = "7c1e2d3f-4a5b-4c6d-8e9f-0a1b2c3d4e5f";
     let user_role = "0b6f1f0e-7c1d-4c8e-9f55-6a2b9d7e3c10";
     let read_posts = "5e4a4c51-2d0a-4a43-9b8e-3c1f0f6f7a01";
-    shared::provision::create_user(
+    shared::flows::provision::create_user(
         &store,
         &passwords,
         "patch-admin@example.com",
@@ -3614,7 +3645,7 @@ async fn an_administrators_update_is_checked_first_and_written_at_once() {
     let patch = |body: Value| {
         let (state, passwords, admin, id) = (&state, &passwords, &admin, before.id.clone());
         async move {
-            shared::users::update(
+            shared::adapters::rest::directory::update(
                 state,
                 passwords,
                 &request(

@@ -230,14 +230,15 @@ pub const PASSWORD: &str = "d1r3ctu5-reliable";
 
 /// A correctly signed link token of `scope` for the user `id` (the stack's secret): the
 /// functions check it and then read the store, which is what a fault should meet.
-pub fn link_token(scope: shared::flows::link_token::Scope, id: &str, email: &str) -> String {
-    let links = shared::flows::link_token::LinkTokens::new(&shared::config::SigningKeys {
-        current: e2e::SECRET.as_bytes().to_vec(),
-        previous: None,
-        jwt: None,
-    });
+pub fn link_token(scope: shared::credential::link_token::Scope, id: &str, email: &str) -> String {
+    let links =
+        shared::credential::link_token::LinkTokens::new(&shared::platform::config::SigningKeys {
+            current: e2e::SECRET.as_bytes().to_vec(),
+            previous: None,
+            jwt: None,
+        });
     let now = u64::try_from(shared::store::now_millis() / 1000).expect("after 1970");
-    let fingerprint = shared::flows::link_token::password_fingerprint(None);
+    let fingerprint = shared::credential::link_token::password_fingerprint(None);
     links
         .issue(
             scope,
@@ -273,14 +274,16 @@ pub async fn member(api: &Api) -> (String, String, String) {
 /// logged in: the access token.
 pub async fn admin(api: &Api) -> String {
     let email = e2e::unique_email("rel-admin");
-    let password = shared::sensitive::Sensitive::new(format!("admin-{}", uuid::Uuid::new_v4()));
-    let passwords = shared::password::Passwords::new(shared::config::HashParams {
-        memory_kib: 256,
-        iterations: 1,
-        parallelism: 1,
-    })
-    .expect("hash parameters");
-    shared::provision::create_user(
+    let password =
+        shared::domain::sensitive::Sensitive::new(format!("admin-{}", uuid::Uuid::new_v4()));
+    let passwords =
+        shared::credential::password::Passwords::new(shared::platform::config::HashParams {
+            memory_kib: 256,
+            iterations: 1,
+            parallelism: 1,
+        })
+        .expect("hash parameters");
+    shared::flows::provision::create_user(
         &fault_stack().store(),
         &passwords,
         &email,

@@ -5,7 +5,7 @@
 use e2e::faults::{DynamoError, Fault, Rule, Scenario, exclusive, unique_address};
 use e2e::invariants::{Expect, Expectations, assert_hold};
 use serde_json::json;
-use shared::flows::link_token::Scope;
+use shared::credential::link_token::Scope;
 use std::time::Duration;
 
 use crate::api::{Answer, Api, FUNCTION_TIMEOUT, PASSWORD, admin, link_token, member};
@@ -21,15 +21,16 @@ fn the_request_budget_fits_the_function_timeout() {
         .expect("a global function timeout");
     assert_eq!(std::time::Duration::from_secs(global), FUNCTION_TIMEOUT);
     let margin = std::time::Duration::from_millis(1500);
-    assert!(shared::http::REQUEST_BUDGET + margin <= FUNCTION_TIMEOUT);
-    assert!(shared::store::OPERATION_TIMEOUT < shared::http::REQUEST_BUDGET);
+    assert!(shared::adapters::http::REQUEST_BUDGET + margin <= FUNCTION_TIMEOUT);
+    assert!(shared::store::OPERATION_TIMEOUT < shared::adapters::http::REQUEST_BUDGET);
     let resources = template["Resources"].as_mapping().expect("resources");
     for (name, resource) in resources {
         if resource["Type"].as_str() == Some("AWS::Serverless::Function")
             && let Some(own) = resource["Properties"]["Timeout"].as_u64()
         {
             assert!(
-                shared::http::REQUEST_BUDGET + margin <= std::time::Duration::from_secs(own),
+                shared::adapters::http::REQUEST_BUDGET + margin
+                    <= std::time::Duration::from_secs(own),
                 "{name:?} has a timeout of {own} s, under the request budget"
             );
         }

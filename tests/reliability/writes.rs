@@ -274,7 +274,7 @@ async fn item_counts_survive_lost_and_conflicting_transactions() {
     let items: Vec<serde_json::Value> = (1..=12)
         .map(|id| serde_json::json!({"id": id, "title": format!("item {id}")}))
         .collect();
-    let document = shared::provision::Document::from_json(
+    let document = shared::flows::provision::Document::from_json(
         &serde_json::json!({
             "collections": [{
                 "collection": collection,

@@ -156,14 +156,15 @@ pub async fn pages_user(email: &str, password: &str) {
         &pages_stack().dynamo,
         shared::store::Tables::with_prefix(PAGES_PREFIX),
     );
-    let passwords = shared::password::Passwords::new(shared::config::HashParams {
-        memory_kib: 256,
-        iterations: 1,
-        parallelism: 1,
-    })
-    .expect("hash parameters");
-    let password = shared::sensitive::Sensitive::new(password.to_owned());
-    shared::provision::create_user(&store, &passwords, email, &password, None)
+    let passwords =
+        shared::credential::password::Passwords::new(shared::platform::config::HashParams {
+            memory_kib: 256,
+            iterations: 1,
+            parallelism: 1,
+        })
+        .expect("hash parameters");
+    let password = shared::domain::sensitive::Sensitive::new(password.to_owned());
+    shared::flows::provision::create_user(&store, &passwords, email, &password, None)
         .await
         .expect("user created");
 }
@@ -428,23 +429,31 @@ pub async fn admin_token() -> String {
 /// A new administrator's (email, password), created as `admin_token` creates one.
 pub async fn admin_credentials() -> (String, String) {
     let email = unique_email("admin");
-    let password = shared::sensitive::Sensitive::new(format!("admin-{}", uuid::Uuid::new_v4()));
-    let passwords = shared::password::Passwords::new(shared::config::HashParams {
-        memory_kib: 256,
-        iterations: 1,
-        parallelism: 1,
-    })
-    .expect("hash parameters");
-    shared::provision::create_user(&store(), &passwords, &email, &password, Some(ADMIN_ROLE))
-        .await
-        .expect("administrator created");
+    let password =
+        shared::domain::sensitive::Sensitive::new(format!("admin-{}", uuid::Uuid::new_v4()));
+    let passwords =
+        shared::credential::password::Passwords::new(shared::platform::config::HashParams {
+            memory_kib: 256,
+            iterations: 1,
+            parallelism: 1,
+        })
+        .expect("hash parameters");
+    shared::flows::provision::create_user(
+        &store(),
+        &passwords,
+        &email,
+        &password,
+        Some(ADMIN_ROLE),
+    )
+    .await
+    .expect("administrator created");
     (email, password.expose().to_owned())
 }
 
 /// Applies a configuration document (collections, items, policies, roles) to the test stack.
 /// Tests use fresh ids and names, so no function has cached an older view of them.
 pub async fn apply(document: serde_json::Value) {
-    shared::provision::Document::from_json(&document.to_string())
+    shared::flows::provision::Document::from_json(&document.to_string())
         .expect("a valid document")
         .apply(&store())
         .await

@@ -2,10 +2,10 @@
 
 use lambda_http::{Body, Error, Request, Response};
 use shared::AppState;
-use shared::http::respond_authenticated;
+use shared::adapters::http::respond_authenticated;
 
 pub async fn handle(state: &AppState, request: Request) -> Result<Response<Body>, Error> {
-    let result = shared::directory::read(state, &request).await;
+    let result = shared::adapters::rest::directory::read(state, &request).await;
     Ok(respond_authenticated(&request, &state.config, result))
 }
 
@@ -13,7 +13,7 @@ pub async fn handle(state: &AppState, request: Request) -> Result<Response<Body>
 mod tests {
     use super::*;
     use lambda_http::http;
-    use shared::testing::{status_and_json, unreachable_state};
+    use shared::platform::testing::{status_and_json, unreachable_state};
 
     #[tokio::test]
     async fn garbage_bearer_is_401_before_any_read() {

@@ -4,15 +4,19 @@ use std::sync::Arc;
 
 use lambda_http::{Body, Error, Request, Response};
 use shared::AppState;
-use shared::graphql::ItemsScope;
+use shared::adapters::graphql::ItemsScope;
 
 pub async fn handle(
     state: &Arc<AppState>,
     scope: &ItemsScope,
     request: Request,
 ) -> Result<Response<Body>, Error> {
-    let result = shared::graphql::items::serve(state, scope, &request).await;
-    Ok(shared::graphql::respond(&request, &state.config, result))
+    let result = shared::adapters::graphql::items::serve(state, scope, &request).await;
+    Ok(shared::adapters::graphql::respond(
+        &request,
+        &state.config,
+        result,
+    ))
 }
 
 #[cfg(test)]
@@ -20,8 +24,8 @@ mod tests {
     use super::*;
     use lambda_http::http;
     use serde_json::Value;
-    use shared::graphql::Limits;
-    use shared::testing::{status_and_json, unreachable_state};
+    use shared::adapters::graphql::Limits;
+    use shared::platform::testing::{status_and_json, unreachable_state};
 
     async fn call(method: &str, headers: &[(&str, &str)], body: &str) -> (u16, Value) {
         let mut builder = http::Request::builder().method(method).uri("/graphql");

@@ -3,12 +3,12 @@
 use std::sync::Arc;
 
 use lambda_http::{Body, Error, Request, Response};
+use shared::ApiError;
 use shared::AppState;
-use shared::error::ApiError;
-use shared::graphql::Incoming;
-use shared::graphql::system::{System, SystemSchemas};
-use shared::http::HttpResponse;
-use shared::password::Passwords;
+use shared::adapters::graphql::Incoming;
+use shared::adapters::graphql::system::{System, SystemSchemas};
+use shared::adapters::http::HttpResponse;
+use shared::platform::state::Passwords;
 
 /// What the function builds once per cold start.
 pub struct App {
@@ -19,7 +19,7 @@ pub struct App {
 
 pub async fn handle(app: &App, request: Request) -> Result<Response<Body>, Error> {
     let result = serve(app, &request).await;
-    Ok(shared::graphql::respond(
+    Ok(shared::adapters::graphql::respond(
         &request,
         &app.state.config,
         result,
@@ -32,25 +32,25 @@ pub async fn handle(app: &App, request: Request) -> Result<Response<Body>, Error
 /// token and clears it, as the REST routes do.
 async fn serve(app: &App, request: &Request) -> Result<HttpResponse, ApiError> {
     let incoming = Incoming::read(request, app.schemas.limits())?;
-    let route = shared::graphql::system::route_of(&incoming, app.schemas.limits());
-    let caller = shared::auth::caller_on(&app.state, request, route).await?;
+    let route = shared::adapters::graphql::system::route_of(&incoming, app.schemas.limits());
+    let caller = shared::adapters::http::caller_on(&app.state, request, route).await?;
     let cookies = caller.cookies();
     let system = System {
         state: app.state.clone(),
         passwords: app.passwords.clone(),
         claims: caller.claims,
-        client: shared::http::client(request, &app.state.config),
+        client: shared::adapters::http::client(request, &app.state.config),
     };
-    let result = shared::graphql::system::serve(&app.schemas, incoming, system).await;
-    shared::http::with_cookies(result, &app.state.config, &cookies)
+    let result = shared::adapters::graphql::system::serve(&app.schemas, incoming, system).await;
+    shared::adapters::http::with_cookies(result, &app.state.config, &cookies)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use lambda_http::http;
-    use shared::graphql::Limits;
-    use shared::testing::{cheap_passwords, status_and_json, unreachable_state};
+    use shared::adapters::graphql::Limits;
+    use shared::platform::testing::{cheap_passwords, status_and_json, unreachable_state};
 
     fn app() -> App {
         App {

@@ -2,12 +2,12 @@ use std::sync::Arc;
 
 use lambda_http::Error;
 use shared::AppState;
-use shared::graphql::Limits;
-use shared::graphql::system::SystemSchemas;
-use shared::password::Passwords;
+use shared::adapters::graphql::Limits;
+use shared::adapters::graphql::system::SystemSchemas;
+use shared::platform::state::Passwords;
 
 fn main() -> Result<(), Error> {
-    shared::runtime::start(
+    shared::platform::runtime::start(
         "graphql_system",
         "/graphql/system (GraphQL: registration, login, refresh, logout, password reset, users_me)",
     )?
@@ -19,9 +19,11 @@ fn main() -> Result<(), Error> {
             passwords,
             schemas: SystemSchemas::new(Limits::from_env()?),
         });
-        shared::runtime::serve(move |request| {
+        shared::platform::runtime::serve(move |request| {
             let app = Arc::clone(&app);
-            async move { shared::http::within_budget(graphql_system::handle(&app, request)).await }
+            async move {
+                shared::adapters::http::within_budget(graphql_system::handle(&app, request)).await
+            }
         })
         .await
     })

@@ -2,10 +2,10 @@
 
 use lambda_http::{Body, Error, Request, Response};
 use shared::AppState;
-use shared::http::respond_authenticated;
+use shared::adapters::http::respond_authenticated;
 
 pub async fn handle(state: &AppState, request: Request) -> Result<Response<Body>, Error> {
-    let result = shared::items::read(state, &request).await;
+    let result = shared::adapters::rest::items::read(state, &request).await;
     Ok(respond_authenticated(&request, &state.config, result))
 }
 
@@ -14,7 +14,7 @@ mod tests {
     use super::*;
     use lambda_http::http;
     use serde_json::Value;
-    use shared::testing::{status_and_json, unreachable_state};
+    use shared::platform::testing::{status_and_json, unreachable_state};
 
     async fn get(uri: &str, authorization: Option<&str>) -> (u16, Value) {
         let mut builder = http::Request::builder().method("GET").uri(uri);

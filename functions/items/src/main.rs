@@ -4,15 +4,15 @@ use lambda_http::Error;
 use shared::AppState;
 
 fn main() -> Result<(), Error> {
-    shared::runtime::start(
+    shared::platform::runtime::start(
         "items",
         "GET /items/{collection} and GET /items/{collection}/{id}",
     )?
     .block_on(async {
         let state = Arc::new(AppState::from_env().await?);
-        shared::runtime::serve(move |request| {
+        shared::platform::runtime::serve(move |request| {
             let state = Arc::clone(&state);
-            async move { shared::http::within_budget(items::handle(&state, request)).await }
+            async move { shared::adapters::http::within_budget(items::handle(&state, request)).await }
         })
         .await
     })

@@ -4,14 +4,14 @@ use lambda_http::{Body, Error, Request, Response};
 use shared::AppState;
 
 pub async fn handle(state: &AppState, _request: Request) -> Result<Response<Body>, Error> {
-    Ok(shared::auth::jwks(state))
+    Ok(shared::adapters::rest::jwks(state))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use lambda_http::http;
-    use shared::testing::{status_and_json, unreachable_state};
+    use shared::platform::testing::{status_and_json, unreachable_state};
 
     #[tokio::test]
     async fn an_hs256_stack_publishes_an_empty_key_set() {

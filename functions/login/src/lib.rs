@@ -2,15 +2,15 @@
 
 use lambda_http::{Body, Error, Request, Response};
 use shared::AppState;
-use shared::http::respond;
-use shared::password::Passwords;
+use shared::adapters::http::respond;
+use shared::platform::state::Passwords;
 
 pub async fn handle(
     state: &AppState,
     passwords: &Passwords,
     request: Request,
 ) -> Result<Response<Body>, Error> {
-    let result = shared::rest::login(state, passwords, &request).await;
+    let result = shared::adapters::rest::login(state, passwords, &request).await;
     // A public route: its session cookie is judged (and cleared when stale) by the route
     // itself; an error of the route never clears a cookie that still works.
     Ok(respond(result))
@@ -21,7 +21,7 @@ mod tests {
     use super::*;
     use lambda_http::http;
     use serde_json::Value;
-    use shared::testing::{cheap_passwords, status_and_json, unreachable_state};
+    use shared::platform::testing::{cheap_passwords, status_and_json, unreachable_state};
 
     async fn call(body: &str) -> (u16, Value) {
         let request = http::Request::builder()

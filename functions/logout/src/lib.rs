@@ -2,10 +2,10 @@
 
 use lambda_http::{Body, Error, Request, Response};
 use shared::AppState;
-use shared::http::respond_authenticated;
+use shared::adapters::http::respond_authenticated;
 
 pub async fn handle(state: &AppState, request: Request) -> Result<Response<Body>, Error> {
-    let result = shared::rest::logout(state, &request).await;
+    let result = shared::adapters::rest::logout(state, &request).await;
     Ok(respond_authenticated(&request, &state.config, result))
 }
 
@@ -21,7 +21,7 @@ mod tests {
             .method("POST")
             .body(Body::Text(r#"{"refresh_token":"garbage"}"#.into()))
             .unwrap();
-        let response = handle(&shared::state::unreachable_state(), request)
+        let response = handle(&shared::platform::state::unreachable_state(), request)
             .await
             .unwrap();
         assert_eq!(response.status().as_u16(), 204);

@@ -2,10 +2,10 @@
 
 use lambda_http::http::Method;
 use lambda_http::{Body, Error, Request, Response};
+use shared::ApiError;
 use shared::AppState;
-use shared::error::ApiError;
-use shared::http::respond_authenticated;
-use shared::password::Passwords;
+use shared::adapters::http::respond_authenticated;
+use shared::platform::state::Passwords;
 
 pub async fn handle(
     state: &AppState,
@@ -13,8 +13,8 @@ pub async fn handle(
     request: Request,
 ) -> Result<Response<Body>, Error> {
     let result = match *request.method() {
-        Method::GET => shared::rest::read_me(state, &request).await,
-        Method::PATCH => shared::rest::update_me(state, passwords, &request).await,
+        Method::GET => shared::adapters::rest::read_me(state, &request).await,
+        Method::PATCH => shared::adapters::rest::update_me(state, passwords, &request).await,
         _ => Err(ApiError::RouteNotFound(request.uri().path().to_owned())),
     };
     Ok(respond_authenticated(&request, &state.config, result))
@@ -24,7 +24,7 @@ pub async fn handle(
 mod tests {
     use super::*;
     use lambda_http::http;
-    use shared::testing::{cheap_passwords, status_and_json, unreachable_state};
+    use shared::platform::testing::{cheap_passwords, status_and_json, unreachable_state};
 
     async fn call(method: &str, headers: &[(&str, &str)]) -> Response<Body> {
         let mut builder = http::Request::builder().method(method).uri("/users/me");

@@ -2,15 +2,17 @@ use std::sync::Arc;
 
 use lambda_http::Error;
 use shared::AppState;
-use shared::password::Passwords;
+use shared::platform::state::Passwords;
 
 fn main() -> Result<(), Error> {
-    shared::runtime::start("me", "GET and PATCH /users/me")?.block_on(async {
+    shared::platform::runtime::start("me", "GET and PATCH /users/me")?.block_on(async {
         let state = Arc::new(AppState::from_env().await?);
         let passwords = Passwords::new(state.config.hashing)?;
-        shared::runtime::serve(move |request| {
+        shared::platform::runtime::serve(move |request| {
             let (state, passwords) = (Arc::clone(&state), passwords.clone());
-            async move { shared::http::within_budget(me::handle(&state, &passwords, request)).await }
+            async move {
+                shared::adapters::http::within_budget(me::handle(&state, &passwords, request)).await
+            }
         })
         .await
     })

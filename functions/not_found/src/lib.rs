@@ -7,10 +7,10 @@ use lambda_http::{Body, Error, Request, Response};
 
 pub async fn handle(request: Request) -> Result<Response<Body>, Error> {
     // `/auth/ui/` is the hosted pages' root, which no `{proxy+}` route takes.
-    if let Some(sign_in) = shared::pages::root_redirect(&request) {
+    if let Some(sign_in) = shared::adapters::pages::root_redirect(&request) {
         return Ok(sign_in);
     }
-    Ok(shared::http::route_not_found(&request))
+    Ok(shared::adapters::http::route_not_found(&request))
 }
 
 #[cfg(test)]
@@ -18,7 +18,7 @@ mod tests {
     use super::*;
     use lambda_http::http;
     use serde_json::json;
-    use shared::testing::status_and_json;
+    use shared::platform::testing::status_and_json;
 
     #[tokio::test]
     async fn the_pages_root_with_its_slash_leads_to_sign_in() {

@@ -1,33 +1,33 @@
-//! `GET /auth/ui/*`: the hosted sign-up and sign-in pages (`shared::pages`).
+//! `GET /auth/ui/*`: the hosted sign-up and sign-in pages (`shared::adapters::pages`).
 
 use lambda_http::{Body, Error, Request, Response};
 use shared::AppState;
-use shared::pages::PagesConfig;
+use shared::adapters::pages::PagesConfig;
 
 pub async fn handle(
     state: &AppState,
     config: &PagesConfig,
     request: Request,
 ) -> Result<Response<Body>, Error> {
-    secured(async { Ok(shared::pages::handle(state, config, &request).await) }).await
+    secured(async { Ok(shared::adapters::pages::handle(state, config, &request).await) }).await
 }
 
 /// The answer within the request budget; the budget's own 503 gets the security headers too
-/// (`shared::pages::handle` adds them only to what it answers itself).
+/// (`shared::adapters::pages::handle` adds them only to what it answers itself).
 pub async fn secured<F>(answer: F) -> Result<Response<Body>, Error>
 where
     F: std::future::Future<Output = Result<Response<Body>, Error>>,
 {
-    shared::http::within_budget(answer)
+    shared::adapters::http::within_budget(answer)
         .await
-        .map(shared::pages::secure)
+        .map(shared::adapters::pages::secure)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use lambda_http::http;
-    use shared::testing::unreachable_state;
+    use shared::platform::testing::unreachable_state;
 
     fn config() -> PagesConfig {
         PagesConfig::from_lookup(&|_| None, &[], &[]).unwrap()
@@ -58,7 +58,7 @@ mod tests {
 
     #[tokio::test]
     async fn what_the_budget_wrapper_answers_gets_the_security_headers() {
-        // Stands for the budget's own 503, which shared::pages::handle never sees.
+        // Stands for the budget's own 503, which shared::adapters::pages::handle never sees.
         let bare = secured(async { Ok(Response::new(Body::Empty)) })
             .await
             .unwrap();

@@ -2,10 +2,10 @@ use std::sync::Arc;
 
 use lambda_http::Error;
 use shared::AppState;
-use shared::pages::PagesConfig;
+use shared::adapters::pages::PagesConfig;
 
 fn main() -> Result<(), Error> {
-    shared::runtime::start(
+    shared::platform::runtime::start(
         "pages",
         "the hosted sign-up and sign-in pages under /auth/ui/",
     )?
@@ -14,7 +14,7 @@ fn main() -> Result<(), Error> {
         let config = Arc::new(PagesConfig::from_state(&state)?);
         // pages::handle puts the request in the time budget and the security headers on every
         // answer, the budget's 503 included.
-        shared::runtime::serve(move |request| {
+        shared::platform::runtime::serve(move |request| {
             let (state, config) = (Arc::clone(&state), Arc::clone(&config));
             async move { pages::handle(&state, &config, request).await }
         })

@@ -1,11 +1,11 @@
-//! `POST /auth/password/request` and `POST /auth/password/reset` (`shared::rest` adapts them to
+//! `POST /auth/password/request` and `POST /auth/password/reset` (`shared::adapters::rest` adapts them to
 //! `shared::flows::password_reset`).
 
 use lambda_http::{Body, Error, Request, Response};
 use shared::ApiError;
 use shared::AppState;
-use shared::http::respond;
-use shared::password::Passwords;
+use shared::adapters::http::respond;
+use shared::platform::state::Passwords;
 
 pub async fn handle(
     state: &AppState,
@@ -14,9 +14,9 @@ pub async fn handle(
 ) -> Result<Response<Body>, Error> {
     let path = request.uri().path();
     let result = if path.ends_with("/auth/password/request") {
-        shared::rest::password_request(state, &request).await
+        shared::adapters::rest::password_request(state, &request).await
     } else if path.ends_with("/auth/password/reset") {
-        shared::rest::password_reset(state, passwords, &request).await
+        shared::adapters::rest::password_reset(state, passwords, &request).await
     } else {
         Err(ApiError::RouteNotFound(path.to_owned()))
     };
@@ -30,7 +30,7 @@ mod tests {
     use super::*;
     use lambda_http::http as h;
     use serde_json::{Value, json};
-    use shared::testing::{cheap_passwords, status_and_json, unreachable_state};
+    use shared::platform::testing::{cheap_passwords, status_and_json, unreachable_state};
 
     async fn call(path: &str, content_type: &str, body: &str) -> (u16, Value) {
         let request = h::Request::builder()

@@ -2,20 +2,21 @@ use std::sync::Arc;
 
 use lambda_http::Error;
 use shared::AppState;
-use shared::password::Passwords;
+use shared::platform::state::Passwords;
 
 fn main() -> Result<(), Error> {
-    shared::runtime::start(
+    shared::platform::runtime::start(
         "password",
         "POST /auth/password/request and POST /auth/password/reset",
     )?
     .block_on(async {
         let state = Arc::new(AppState::from_env_with_mail().await?);
         let passwords = Passwords::new(state.config.hashing)?;
-        shared::runtime::serve(move |request| {
+        shared::platform::runtime::serve(move |request| {
             let (state, passwords) = (Arc::clone(&state), passwords.clone());
             async move {
-                shared::http::within_budget(password::handle(&state, &passwords, request)).await
+                shared::adapters::http::within_budget(password::handle(&state, &passwords, request))
+                    .await
             }
         })
         .await

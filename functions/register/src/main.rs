@@ -2,18 +2,22 @@ use std::sync::Arc;
 
 use lambda_http::Error;
 use shared::AppState;
-use shared::password::Passwords;
+use shared::platform::state::Passwords;
 
 fn main() -> Result<(), Error> {
-    shared::runtime::start("register", "POST /register and POST /users/register")?.block_on(async {
-        let state = Arc::new(AppState::from_env_with_mail().await?);
-        let passwords = Passwords::new(state.config.hashing)?;
-        shared::runtime::serve(move |request| {
-            let (state, passwords) = (Arc::clone(&state), passwords.clone());
-            async move {
-                shared::http::within_budget(register::handle(&state, &passwords, request)).await
-            }
+    shared::platform::runtime::start("register", "POST /register and POST /users/register")?
+        .block_on(async {
+            let state = Arc::new(AppState::from_env_with_mail().await?);
+            let passwords = Passwords::new(state.config.hashing)?;
+            shared::platform::runtime::serve(move |request| {
+                let (state, passwords) = (Arc::clone(&state), passwords.clone());
+                async move {
+                    shared::adapters::http::within_budget(register::handle(
+                        &state, &passwords, request,
+                    ))
+                    .await
+                }
+            })
+            .await
         })
-        .await
-    })
 }

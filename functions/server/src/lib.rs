@@ -4,14 +4,14 @@ use lambda_http::{Body, Error, Request, Response};
 use shared::AppState;
 
 pub async fn handle(state: &AppState, request: Request) -> Result<Response<Body>, Error> {
-    Ok(shared::server::handle(state, &request).await)
+    Ok(shared::adapters::rest::server::handle(state, &request).await)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use lambda_http::http;
-    use shared::testing::{status_and_json, unreachable_state};
+    use shared::platform::testing::{status_and_json, unreachable_state};
 
     fn request(uri: &str, authorization: Option<&str>) -> Request {
         let mut builder = http::Request::builder().method("GET").uri(uri);

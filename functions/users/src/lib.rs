@@ -3,8 +3,8 @@
 use lambda_http::http::Method;
 use lambda_http::{Body, Error, Request, Response};
 use shared::AppState;
-use shared::http::respond_authenticated;
-use shared::password::Passwords;
+use shared::adapters::http::respond_authenticated;
+use shared::platform::state::Passwords;
 
 pub async fn handle(
     state: &AppState,
@@ -12,9 +12,11 @@ pub async fn handle(
     request: Request,
 ) -> Result<Response<Body>, Error> {
     let result = match *request.method() {
-        Method::PATCH => shared::users::update(state, passwords, &request).await,
-        Method::DELETE => shared::users::delete(state, &request).await,
-        _ => shared::rest::create_user(state, passwords, &request).await,
+        Method::PATCH => {
+            shared::adapters::rest::directory::update(state, passwords, &request).await
+        }
+        Method::DELETE => shared::adapters::rest::directory::delete(state, &request).await,
+        _ => shared::adapters::rest::create_user(state, passwords, &request).await,
     };
     Ok(respond_authenticated(&request, &state.config, result))
 }
@@ -23,7 +25,7 @@ pub async fn handle(
 mod tests {
     use super::*;
     use lambda_http::http;
-    use shared::testing::{cheap_passwords, status_and_json, unreachable_state};
+    use shared::platform::testing::{cheap_passwords, status_and_json, unreachable_state};
 
     #[tokio::test]
     async fn a_non_object_body_is_400_before_anything_is_read() {

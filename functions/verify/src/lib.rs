@@ -1,4 +1,4 @@
-//! `GET` and `POST /users/register/verify-email` (`shared::rest::verify_email` adapts them to
+//! `GET` and `POST /users/register/verify-email` (`shared::adapters::pages::verify_email` adapts them to
 //! `shared::flows::verification`: a browser opening the link gets a confirmation page, and only
 //! a `POST` or an API client's `GET` verifies).
 
@@ -6,7 +6,7 @@ use lambda_http::{Body, Error, Request, Response};
 use shared::AppState;
 
 pub async fn handle(state: &AppState, request: Request) -> Result<Response<Body>, Error> {
-    Ok(shared::rest::verify_email(state, &request).await)
+    Ok(shared::adapters::pages::verify_email(state, &request).await)
 }
 
 #[cfg(test)]
@@ -14,8 +14,8 @@ mod tests {
     use super::*;
     use lambda_http::RequestExt;
     use lambda_http::http as h;
-    use shared::flows::link_token::Scope;
-    use shared::testing::{status_and_json, unreachable_state};
+    use shared::credential::link_token::Scope;
+    use shared::platform::testing::{status_and_json, unreachable_state};
     use std::collections::HashMap;
 
     const BROWSER: [(&str, &str); 3] = [
@@ -81,7 +81,7 @@ mod tests {
         );
         assert_eq!(
             headers["content-security-policy"],
-            shared::pages::CONTENT_SECURITY_POLICY
+            shared::adapters::pages::CONTENT_SECURITY_POLICY
         );
         assert_eq!(headers["x-content-type-options"], "nosniff");
         assert_eq!(headers["x-frame-options"], "DENY");

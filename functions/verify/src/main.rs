@@ -4,12 +4,15 @@ use lambda_http::Error;
 use shared::AppState;
 
 fn main() -> Result<(), Error> {
-    shared::runtime::start("verify", "GET and POST /users/register/verify-email")?.block_on(async {
-        let state = Arc::new(AppState::from_env().await?);
-        shared::runtime::serve(move |request| {
-            let state = Arc::clone(&state);
-            async move { shared::http::within_budget(verify::handle(&state, request)).await }
+    shared::platform::runtime::start("verify", "GET and POST /users/register/verify-email")?
+        .block_on(async {
+            let state = Arc::new(AppState::from_env().await?);
+            shared::platform::runtime::serve(move |request| {
+                let state = Arc::clone(&state);
+                async move {
+                    shared::adapters::http::within_budget(verify::handle(&state, request)).await
+                }
+            })
+            .await
         })
-        .await
-    })
 }

@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use dynoxide::Database;
-use shared::provision::Document;
+use shared::flows::provision::Document;
 use shared::store::{Store, Tables, ensure_tables};
 use tokio::io::AsyncReadExt;
 use tokio::process::{Child, Command};
@@ -342,7 +342,7 @@ fn secret(options: &Options) -> Result<String, Box<dyn std::error::Error>> {
     };
     let path = db.with_file_name("secret");
     if let Ok(existing) = std::fs::read_to_string(&path)
-        && existing.trim().len() >= shared::config::MIN_SECRET_BYTES
+        && existing.trim().len() >= shared::platform::config::MIN_SECRET_BYTES
     {
         return Ok(existing.trim().to_owned());
     }
@@ -435,9 +435,9 @@ fn start_api(
         .args(options.release.then_some("--release"))
         .args(["--concurrency", &options.concurrency.to_string()])
         // cargo lambda sets AWS_LAMBDA_MAX_CONCURRENCY=1 in each function whatever it is told;
-        // shared::runtime reads this one instead.
+        // shared::platform::runtime reads this one instead.
         .env(
-            shared::runtime::LOCAL_MAX_CONCURRENCY,
+            shared::platform::runtime::LOCAL_MAX_CONCURRENCY,
             options.instance_concurrency.to_string(),
         )
         .current_dir(&options.workspace)

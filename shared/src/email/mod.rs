@@ -6,7 +6,7 @@
 //! A send is bounded in time and never changes an answer: flows call [`Mailer::send_within`],
 //! which logs a failure (never the message, its link or its token) and returns.
 
-pub mod links;
+pub use crate::domain::links;
 pub mod templates;
 
 use std::time::Duration;
@@ -16,8 +16,8 @@ use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 
-use crate::config::{ConfigError, parse_duration};
-use crate::sensitive::Sensitive;
+use crate::credential::config::{ConfigError, parse_duration};
+use crate::domain::sensitive::Sensitive;
 
 /// Which transport sends mail (`EMAIL_TRANSPORT`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -314,13 +314,17 @@ impl std::fmt::Debug for Mailer {
 }
 
 impl Mailer {
-    /// The one place the transport is chosen.
-    pub async fn from_config(config: &EmailConfig) -> Result<Self, ConfigError> {
+    /// The one place the transport is chosen. `sdk_config` (the AWS set-up the platform wires,
+    /// see [`crate::store::sdk_config`]) is awaited for SES only.
+    pub async fn from_config(
+        config: &EmailConfig,
+        sdk_config: impl std::future::Future<Output = aws_config::SdkConfig>,
+    ) -> Result<Self, ConfigError> {
         let transport = match &config.transport {
             TransportConfig::None => Transport::None,
             TransportConfig::Smtp(smtp) => Transport::Smtp(smtp_transport(smtp, config)?),
             TransportConfig::Ses { configuration_set } => {
-                let sdk = crate::store::sdk_config().await;
+                let sdk = sdk_config.await;
                 Transport::Ses {
                     client: aws_sdk_sesv2::Client::new(&sdk),
                     configuration_set: configuration_set.clone(),
@@ -575,7 +579,9 @@ mod tests {
     #[tokio::test]
     async fn a_send_without_transport_fails_quietly_and_in_time() {
         let config = config(&[]).unwrap();
-        let mailer = Mailer::from_config(&config).await.unwrap();
+        let mailer = Mailer::from_config(&config, crate::store::sdk_config())
+            .await
+            .unwrap();
         let message = Message {
             to: "a@example.com".into(),
             subject: "s".into(),
@@ -608,7 +614,9 @@ mod tests {
             ("EMAIL_SEND_TIMEOUT", "5s"),
         ])
         .unwrap();
-        let mailer = Mailer::from_config(&config).await.unwrap();
+        let mailer = Mailer::from_config(&config, crate::store::sdk_config())
+            .await
+            .unwrap();
         let started = std::time::Instant::now();
         let deadline = tokio::time::Instant::now() + Duration::from_millis(200);
         let message = Message {

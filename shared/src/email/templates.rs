@@ -3,10 +3,10 @@
 //! with the same `{{ url }}` placeholders. HTML is auto-escaped; the link is built by the flow
 //! from an allow-listed URL, never taken from a template.
 
-use std::collections::BTreeMap;
-
 use minijinja::{AutoEscape, Environment};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
+
+use crate::domain::model::TemplateOverrides;
 
 /// The mails this API sends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,20 +39,6 @@ impl Kind {
         }
     }
 }
-
-/// An override of some parts of one template (settings `email_templates.<name>`).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TemplateOverride {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub subject: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub text: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub html: Option<String>,
-}
-
-pub type TemplateOverrides = BTreeMap<String, TemplateOverride>;
 
 /// What a template may use. No `Debug`: the link carries a token, which must never be logged.
 #[derive(Clone, Serialize)]
@@ -162,6 +148,7 @@ pub fn in_words(duration: std::time::Duration) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::model::TemplateOverride;
 
     fn data<'a>(url: &'a str) -> Data<'a> {
         Data {

@@ -2,8 +2,22 @@
 //! handlers (and GraphQL resolvers) parse their transport's input into these types and render
 //! the result; the rules live here.
 
-pub mod link_token;
+pub mod access;
+pub mod caller;
+pub mod directory;
+#[cfg(test)]
+mod fake;
+pub mod items;
+pub mod limits;
 pub mod password_reset;
+pub mod ports;
+pub mod provision;
+pub mod registration;
+pub mod server;
+pub mod session;
+pub mod time;
+pub mod user_rows;
+pub mod users;
 pub mod verification;
 
 /// The moment a flow that may send mail answers: `EMAIL_SEND_TIMEOUT` after it began, whatever
@@ -39,7 +53,7 @@ impl AnswerAt {
 }
 
 /// The project name mail is sent as (settings `project_name`, else Directus').
-pub(crate) fn project_name(settings: &crate::store::Settings) -> &str {
+pub(crate) fn project_name(settings: &crate::domain::model::Settings) -> &str {
     settings
         .project_name
         .as_deref()
@@ -50,10 +64,10 @@ pub(crate) fn project_name(settings: &crate::store::Settings) -> &str {
 /// Renders `kind` for `user` with the link `url` and sends it, giving up at `answer`'s deadline.
 /// Never fails: a problem is logged with the mail's purpose (never the message or the link).
 pub(crate) async fn send_link_mail(
-    state: &crate::state::AppState,
-    settings: &crate::store::Settings,
+    state: &crate::platform::state::AppState,
+    settings: &crate::domain::model::Settings,
     kind: crate::email::templates::Kind,
-    user: &crate::store::User,
+    user: &crate::domain::model::User,
     url: &str,
     expires_in: String,
     answer: AnswerAt,

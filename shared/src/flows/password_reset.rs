@@ -9,17 +9,19 @@
 //! hash it replaces, so it works once. A reset ends every session and every access token of the
 //! user issued before it.
 
-use crate::client::Client;
-use crate::email::{links, templates};
-use crate::error::ApiError;
-use crate::flows::link_token::{LinkError, Scope, password_fingerprint};
+use crate::credential::link_token::{LinkError, Scope, password_fingerprint};
+use crate::credential::password::Passwords;
+use crate::domain::client::Client;
+use crate::domain::error::ApiError;
+use crate::domain::links;
+use crate::domain::model::{User, UserStatus};
+use crate::domain::sensitive::Sensitive;
+use crate::domain::text::{MAX_EMAIL_CHARS, valid_email};
+use crate::email::templates;
+use crate::flows::limits::{Limited, enforce};
 use crate::flows::{AnswerAt, send_link_mail};
-use crate::http::{MAX_EMAIL_CHARS, valid_email};
-use crate::limits::{Limited, enforce};
-use crate::password::Passwords;
-use crate::sensitive::Sensitive;
-use crate::state::{AppState, now_secs};
-use crate::store::{StoreError, User, UserStatus, email_key};
+use crate::platform::state::{AppState, now_secs};
+use crate::store::{StoreError, email_key};
 
 /// The longest `reset_url` accepted (REST and GraphQL alike).
 const MAX_RESET_URL_CHARS: usize = 2048;
@@ -101,7 +103,7 @@ async fn for_address(state: &AppState, email: &str, reset_url: Option<&str>, ans
         }
     };
     // Counted for every address, known or not: the same writes either way.
-    match crate::limits::mail_allowed(state, email).await {
+    match crate::flows::limits::mail_allowed(state, email).await {
         Ok(true) => {}
         Ok(false) => {
             tracing::warn!("password reset mail not sent: the recipient's mail limit is reached");
@@ -221,7 +223,7 @@ pub async fn reset_password(
         .access
         .settings(&state.store, &state.config.default_settings)
         .await?;
-    crate::password::enforce_policy(&input.password, &settings)?;
+    crate::credential::password::enforce_policy(&input.password, &settings)?;
     let hash = passwords
         .hash(&input.password)
         .await

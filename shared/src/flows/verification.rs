@@ -9,12 +9,14 @@
 //! registers an address first (or last) cannot take over the account its owner verifies with
 //! the link of their own registration.
 
-use crate::email::{links, templates};
-use crate::error::ApiError;
-use crate::flows::link_token::{LinkClaims, LinkError, Scope, password_fingerprint};
+use crate::credential::link_token::{LinkClaims, LinkError, Scope, password_fingerprint};
+use crate::domain::error::ApiError;
+use crate::domain::links;
+use crate::domain::model::{User, UserStatus};
+use crate::email::templates;
 use crate::flows::{AnswerAt, send_link_mail};
-use crate::state::{AppState, now_secs};
-use crate::store::{Activation, PendingRegistration, StoreError, User, UserStatus, email_key};
+use crate::platform::state::{AppState, now_secs};
+use crate::store::{Activation, PendingRegistration, StoreError, email_key};
 
 /// Refuses a `verification_url` outside `USER_REGISTER_URL_ALLOW_LIST` (Directus' first check of
 /// a registration, before anything is read).
@@ -52,7 +54,7 @@ pub async fn send_verification(
     if user.status != UserStatus::Unverified {
         return;
     }
-    match crate::limits::mail_allowed(state, &user.email).await {
+    match crate::flows::limits::mail_allowed(state, &user.email).await {
         Ok(true) => {}
         Ok(false) => {
             tracing::warn!(user = %user.id, "verification mail not sent: the recipient's mail limit is reached");

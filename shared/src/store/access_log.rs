@@ -27,7 +27,7 @@ use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_dynamodb::error::BoxError;
 use serde_json::Value;
 
-use super::Tables;
+use super::tables::Tables;
 
 /// The file observations are appended to; unset in production.
 pub const ACCESS_LOG_VARIABLE: &str = "DYNAMODB_ACCESS_LOG";
@@ -442,8 +442,8 @@ mod tests {
             store
                 .create_user(super::super::NewUser {
                     email: "a@b.co".into(),
-                    password_hash: crate::sensitive::Sensitive::new("x"),
-                    status: super::super::UserStatus::Active,
+                    password_hash: crate::domain::sensitive::Sensitive::new("x"),
+                    status: crate::domain::model::UserStatus::Active,
                     role: None,
                     first_name: None,
                     last_name: None,

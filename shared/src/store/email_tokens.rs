@@ -15,7 +15,7 @@ use super::{
     MAX_PENDING_REGISTRATIONS, PendingRegistration, Store, StoreError, now_millis,
     transaction_outcome,
 };
-use crate::sensitive::Sensitive;
+use crate::domain::sensitive::Sensitive;
 
 /// What a verification makes of an unverified account.
 #[derive(Debug, Clone, Copy)]
@@ -112,7 +112,7 @@ impl Store {
         let Some((user, pending)) = self.get_user_with_registrations(user_id).await? else {
             return Err(StoreError::Stale);
         };
-        if user.status != crate::store::UserStatus::Unverified
+        if user.status != crate::domain::model::UserStatus::Unverified
             || pending.len() < MAX_PENDING_REGISTRATIONS
         {
             return Err(StoreError::Stale);

@@ -6,115 +6,21 @@
 //! or filtered on the field is one strongly consistent Query with no read per row. Entries are
 //! written in the same transaction as their item (`Store::put_item`).
 //!
-//! The encoding orders values as [`crate::items`]' in-memory sort does: nulls first, then
-//! booleans, numbers (as `f64`, negatives and fractions included) and strings (byte order),
-//! then arrays and objects (unordered among themselves, as in memory). Every encoding is
-//! prefix-free, so the item key after it only breaks ties, in key order.
+//! The encoding ([`crate::domain::value_order`]) orders values as the in-memory sort does, and
+//! is prefix-free, so the item key after it only breaks ties, in key order.
 
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::{Map, Value};
 
-use super::items::{ItemPage, ItemRecord};
+use super::records::{ItemPage, ItemRecord};
 use super::{Store, StoreError};
+use crate::domain::index_plan::IndexRange;
+use crate::domain::value_order::{MAX_ENTRY_KEY_BYTES, encode_value};
 
-/// DynamoDB's limit on a sort key, in bytes: a value whose entry key would be longer cannot be
-/// indexed, and its item is refused.
-pub const MAX_ENTRY_KEY_BYTES: usize = 1024;
 /// Every item key starts with `n` or `s` (`n#…`, `s#…`): below this upper end, after any value.
 const ITEM_KEYS_END: &str = "t";
-
-/// Kinds of value, in their sort order; the tag starts every encoding.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ValueKind {
-    Null,
-    Bool,
-    Number,
-    String,
-    Array,
-    Object,
-}
-
-impl ValueKind {
-    pub fn of(value: &Value) -> Self {
-        match value {
-            Value::Null => Self::Null,
-            Value::Bool(_) => Self::Bool,
-            Value::Number(_) => Self::Number,
-            Value::String(_) => Self::String,
-            Value::Array(_) => Self::Array,
-            Value::Object(_) => Self::Object,
-        }
-    }
-
-    /// The kind an indexed field's values must have (or be null), by the field's type, so
-    /// that an index range of that kind holds every value a filter on it can match.
-    pub fn of_type(field_type: &str) -> Self {
-        match field_type {
-            "integer" | "bigInteger" | "float" | "decimal" => Self::Number,
-            "boolean" => Self::Bool,
-            _ => Self::String,
-        }
-    }
-
-    fn tag(self) -> char {
-        match self {
-            Self::Null => '0',
-            Self::Bool => '1',
-            Self::Number => '2',
-            Self::String => '3',
-            Self::Array => '4',
-            Self::Object => '5',
-        }
-    }
-
-    /// The tag of the next kind: above every encoding of this one.
-    fn end(self) -> char {
-        char::from(self.tag() as u8 + 1)
-    }
-}
-
-/// `f64` bits flipped so that their big-endian hex order is numeric order: negatives have every
-/// bit inverted, positives only the sign bit. `-0.0` is `0.0`, as they compare equal.
-fn encode_number(n: f64) -> String {
-    let n = if n == 0.0 { 0.0 } else { n };
-    let bits = n.to_bits();
-    let ordered = if bits >> 63 == 1 {
-        !bits
-    } else {
-        bits | (1 << 63)
-    };
-    format!("{ordered:016x}")
-}
-
-/// Characters 0x00 and 0x01 become `\x01\x02` and `\x01\x03`, and the end is `\x01\x01`: below
-/// any continuation, so a string sorts before its extensions and no NUL is stored.
-fn encode_string(s: &str, out: &mut String) {
-    for c in s.chars() {
-        match c {
-            '\u{0}' => out.push_str("\u{1}\u{2}"),
-            '\u{1}' => out.push_str("\u{1}\u{3}"),
-            other => out.push(other),
-        }
-    }
-    out.push_str("\u{1}\u{1}");
-}
-
-/// The order-preserving, prefix-free encoding of a value.
-pub fn encode_value(value: &Value) -> String {
-    let kind = ValueKind::of(value);
-    let mut out = String::new();
-    out.push(kind.tag());
-    match value {
-        Value::Bool(b) => out.push(if *b { '1' } else { '0' }),
-        Value::Number(n) => out.push_str(&encode_number(n.as_f64().unwrap_or(0.0))),
-        Value::String(s) => encode_string(s, &mut out),
-        // Nulls are all equal; arrays and objects are unordered among themselves in memory.
-        Value::Null | Value::Array(_) | Value::Object(_) => {}
-    }
-    out
-}
 
 /// The partition of `field`'s index in `collection`.
 pub fn index_partition(collection: &str, field: &str) -> String {
@@ -149,54 +55,28 @@ pub fn index_entry_item(
     })?)
 }
 
-/// One end of an index range: a value, and whether entries equal to it are inside.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RangeEnd {
-    pub value: Value,
-    pub inclusive: bool,
-}
-
-/// The entries of an index a read needs, by value.
-#[derive(Debug, Clone, PartialEq)]
-pub enum IndexRange {
-    /// Every entry: a read in the field's order.
-    Everything,
-    /// No entry: a condition nothing can match.
-    Nothing,
-    /// Entries of one kind of value (never null) between optional ends.
-    Values {
-        kind: ValueKind,
-        low: Option<RangeEnd>,
-        high: Option<RangeEnd>,
-    },
-    /// Entries whose value is exactly this (null included): they come in item-key order.
-    Exactly(Value),
-}
-
-impl IndexRange {
-    /// Inclusive sort-key bounds for `BETWEEN`, or `None` when nothing can be inside.
-    fn key_bounds(&self) -> Option<(String, String)> {
-        let above = |value: &Value| format!("{}{ITEM_KEYS_END}", encode_value(value));
-        let (low, high) = match self {
-            Self::Everything => ("0".to_owned(), "6".to_owned()),
-            Self::Nothing => return None,
-            Self::Exactly(value) => (encode_value(value), above(value)),
-            Self::Values { kind, low, high } => {
-                let low = match low {
-                    None => kind.tag().to_string(),
-                    Some(end) if end.inclusive => encode_value(&end.value),
-                    Some(end) => above(&end.value),
-                };
-                let high = match high {
-                    None => kind.end().to_string(),
-                    Some(end) if end.inclusive => above(&end.value),
-                    Some(end) => encode_value(&end.value),
-                };
-                (low, high)
-            }
-        };
-        (low < high).then_some((low, high))
-    }
+/// Inclusive sort-key bounds for `BETWEEN`, or `None` when nothing can be inside.
+fn key_bounds(range: &IndexRange) -> Option<(String, String)> {
+    let above = |value: &Value| format!("{}{ITEM_KEYS_END}", encode_value(value));
+    let (low, high) = match range {
+        IndexRange::Everything => ("0".to_owned(), "6".to_owned()),
+        IndexRange::Nothing => return None,
+        IndexRange::Exactly(value) => (encode_value(value), above(value)),
+        IndexRange::Values { kind, low, high } => {
+            let low = match low {
+                None => kind.tag().to_string(),
+                Some(end) if end.inclusive => encode_value(&end.value),
+                Some(end) => above(&end.value),
+            };
+            let high = match high {
+                None => kind.end().to_string(),
+                Some(end) if end.inclusive => above(&end.value),
+                Some(end) => encode_value(&end.value),
+            };
+            (low, high)
+        }
+    };
+    (low < high).then_some((low, high))
 }
 
 impl Store {
@@ -212,7 +92,7 @@ impl Store {
         limit: i32,
         forward: bool,
     ) -> Result<ItemPage, StoreError> {
-        let Some((low, high)) = range.key_bounds() else {
+        let Some((low, high)) = key_bounds(range) else {
             return Ok(ItemPage::default());
         };
         let output = self
@@ -299,6 +179,8 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::index_plan::RangeEnd;
+    use crate::domain::value_order::ValueKind;
     use proptest::prelude::*;
     use serde_json::json;
 
@@ -308,94 +190,17 @@ mod tests {
 
     proptest! {
         #[test]
-        fn numbers_encode_in_numeric_order(a in any::<f64>(), b in any::<f64>()) {
-            prop_assume!(a.is_finite() && b.is_finite());
-            let (ea, eb) = (encode_value(&json!(a)), encode_value(&json!(b)));
-            prop_assert_eq!(ea < eb, a < b);
-            prop_assert_eq!(ea == eb, a == b);
-        }
-
-        #[test]
-        fn integers_encode_in_numeric_order(a in any::<i64>(), b in any::<i64>()) {
-            // As in memory, integers compare as f64.
-            let (fa, fb) = (a as f64, b as f64);
-            let (ea, eb) = (encode_value(&json!(a)), encode_value(&json!(b)));
-            prop_assert_eq!(ea < eb, fa < fb);
-        }
-
-        #[test]
-        fn strings_encode_in_byte_order(a in "\\PC*|[\\x00-\\x02ab]{0,6}", b in "\\PC*|[\\x00-\\x02ab]{0,6}") {
-            let (ea, eb) = (encode_value(&json!(a)), encode_value(&json!(b)));
-            prop_assert_eq!(ea.cmp(&eb), a.as_bytes().cmp(b.as_bytes()));
-            prop_assert!(!ea.contains(char::from(0)), "no NUL is stored");
-        }
-
-        #[test]
         fn entries_order_by_value_then_key(a in "[a-c]{0,3}", b in "[a-c]{0,3}", x in 0u64..50, y in 0u64..50) {
             let (ea, eb) = (entry(json!(a), x), entry(json!(b), y));
             let expected = a.cmp(&b).then(x.cmp(&y));
             prop_assert_eq!(ea.cmp(&eb), expected);
         }
-
-        #[test]
-        fn dates_encode_in_time_order(a in 0i64..253_402_300_799_000, b in 0i64..253_402_300_799_000) {
-            let iso = |ms| json!(crate::access::filter::iso8601(ms));
-            let (ea, eb) = (encode_value(&iso(a)), encode_value(&iso(b)));
-            prop_assert_eq!(ea.cmp(&eb), a.cmp(&b));
-        }
-
-        #[test]
-        fn values_encode_in_the_in_memory_order(a in value(), b in value()) {
-            let expected = crate::items::compare_values(&a, &b);
-            let (ea, eb) = (encode_value(&a), encode_value(&b));
-            if expected == std::cmp::Ordering::Equal {
-                // Only equal numbers of another representation, or arrays and objects, tie.
-                prop_assert!(ea == eb);
-            } else {
-                prop_assert_eq!(ea.cmp(&eb), expected);
-            }
-        }
-    }
-
-    fn value() -> impl Strategy<Value = Value> {
-        prop_oneof![
-            Just(Value::Null),
-            any::<bool>().prop_map(Value::Bool),
-            any::<i32>().prop_map(|n| json!(n)),
-            (-1e6f64..1e6).prop_map(|n| json!(n)),
-            "[a-z\\x00]{0,4}".prop_map(Value::String),
-            Just(json!([1])),
-            Just(json!({"a": 1})),
-        ]
-    }
-
-    #[test]
-    fn kinds_sort_nulls_first_then_booleans_numbers_strings() {
-        let ordered = [
-            json!(null),
-            json!(false),
-            json!(true),
-            json!(-1e300),
-            json!(-1),
-            json!(-0.5),
-            json!(0),
-            json!(0.5),
-            json!(1e300),
-            json!(""),
-            json!("a"),
-        ];
-        for pair in ordered.windows(2) {
-            assert!(encode_value(&pair[0]) < encode_value(&pair[1]), "{pair:?}");
-        }
-        assert_eq!(encode_value(&json!(-0.0)), encode_value(&json!(0)));
     }
 
     #[test]
     fn ranges_bound_exactly_the_entries_of_their_values() {
         let inside = |range: &IndexRange, key: &str| {
-            range
-                .key_bounds()
-                .is_some_and(|(low, high)| low.as_str() <= key && key <= high.as_str())
+            key_bounds(range).is_some_and(|(low, high)| low.as_str() <= key && key <= high.as_str())
         };
         let five = entry(json!(5), 3);
         let six = entry(json!(6), 1);
@@ -423,12 +228,12 @@ mod tests {
             }),
         };
         assert!(!inside(&above_five, &five) && !inside(&above_five, &six));
-        assert!(IndexRange::Exactly(json!(5)).key_bounds().is_some());
+        assert!(key_bounds(&IndexRange::Exactly(json!(5))).is_some());
         assert!(inside(&IndexRange::Exactly(json!(5)), &five));
         assert!(!inside(&IndexRange::Exactly(json!(5)), &six));
         assert!(inside(&IndexRange::Exactly(json!(null)), &null));
         assert!(inside(&IndexRange::Everything, &null) && inside(&IndexRange::Everything, &string));
-        assert_eq!(IndexRange::Nothing.key_bounds(), None);
+        assert_eq!(key_bounds(&IndexRange::Nothing), None);
         let backwards = IndexRange::Values {
             kind: ValueKind::Number,
             low: Some(RangeEnd {
@@ -440,7 +245,7 @@ mod tests {
                 inclusive: true,
             }),
         };
-        assert_eq!(backwards.key_bounds(), None);
+        assert_eq!(key_bounds(&backwards), None);
     }
 
     #[test]

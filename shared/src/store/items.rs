@@ -12,25 +12,10 @@
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem, Update};
-use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use super::records::{ItemPage, ItemRecord};
 use super::{Store, StoreError};
-
-#[derive(Serialize, Deserialize)]
-pub(super) struct ItemRecord {
-    pub collection: String,
-    pub key: String,
-    pub data: Map<String, Value>,
-    /// Bumped by every write, so a replacement is conditional on the item it read (and so on
-    /// the index entries it removes). Items written before versions existed have none (0).
-    #[serde(default, skip_serializing_if = "is_zero")]
-    pub version: u64,
-}
-
-fn is_zero(n: &u64) -> bool {
-    *n == 0
-}
 
 /// Sort key of a collection's item count: below `n#` and `s#`, so never an item's.
 pub const COUNT_KEY: &str = "#count";
@@ -41,16 +26,6 @@ const WRITE_ATTEMPTS: u32 = 5;
 
 fn malformed(error: aws_sdk_dynamodb::error::BuildError) -> StoreError {
     StoreError::Malformed(error.to_string())
-}
-
-/// One page of a collection and where the next one starts.
-#[derive(Debug, Default)]
-pub struct ItemPage {
-    pub items: Vec<Map<String, Value>>,
-    /// Items read but not returned (accounts past their expiry in the user directory): the
-    /// read examined them all the same.
-    pub skipped: usize,
-    pub next: Option<HashMap<String, AttributeValue>>,
 }
 
 /// Sort-key form of a primary key: non-negative integers are zero-padded to 20 digits so that

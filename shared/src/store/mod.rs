@@ -4,12 +4,15 @@
 
 mod access;
 pub mod access_log;
+pub mod cache;
 mod email_tokens;
 mod index;
 mod items;
 mod rate;
+mod records;
 mod schema;
 mod sessions;
+mod tables;
 mod throttle;
 mod users;
 
@@ -19,22 +22,19 @@ use aws_config::{BehaviorVersion, retry::RetryConfig, timeout::TimeoutConfig};
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 
-pub use access::{
-    AccessRows, Collection, FieldDef, FieldSchema, Permission, Policy, RateLimit, RateLimits, Role,
-    Settings,
-};
+use crate::domain::error::ApiError;
+
+pub use access::{AccessRows, access_holder};
 pub use email_tokens::Activation;
-pub use index::{
-    IndexRange, MAX_ENTRY_KEY_BYTES, RangeEnd, ValueKind, encode_value, index_entry_item,
-    index_entry_key, index_partition,
-};
-pub use items::{COUNT_KEY, ItemPage, item_sort_key};
+pub use index::{index_entry_item, index_entry_key, index_partition};
+pub use items::{COUNT_KEY, item_sort_key};
+pub use records::ItemPage;
 pub use schema::{USER_DIRECTORY_INDEX, USER_DIRECTORY_PROJECTION, ensure_tables};
-pub use sessions::Session;
+pub use tables::Tables;
 pub use throttle::{FORGET_AFTER_MS, LoginFailures, Reservation};
 pub use users::{
-    CutOff, DirectoryPage, DirectoryUser, MAX_PENDING_REGISTRATIONS, MAX_USER_POLICIES, NewUser,
-    PendingRegistration, PolicyLinks, Revocation, User, UserChanges, UserStatus, email_key,
+    DirectoryPage, DirectoryUser, MAX_PENDING_REGISTRATIONS, MAX_USER_POLICIES, NewUser,
+    PendingRegistration, PolicyLinks, Revocation, UserChanges, email_key,
 };
 
 /// Connect, per-attempt and whole-operation limits, so no request waits on DynamoDB longer than
@@ -79,33 +79,24 @@ impl From<serde_dynamo::Error> for StoreError {
     }
 }
 
-/// Names of the four tables. Defaults come from one prefix so a stack (or a test) can own a set.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Tables {
-    pub users: String,
-    pub sessions: String,
-    pub config: String,
-    pub items: String,
-}
-
-impl Tables {
-    pub fn with_prefix(prefix: &str) -> Self {
-        Self {
-            users: format!("{prefix}users"),
-            sessions: format!("{prefix}sessions"),
-            config: format!("{prefix}config"),
-            items: format!("{prefix}items"),
-        }
-    }
-
-    pub(crate) fn from_lookup(get: &impl Fn(&str) -> Option<String>) -> Self {
-        let prefix = get("TABLE_PREFIX").unwrap_or_else(|| "directus-".into());
-        let defaults = Self::with_prefix(&prefix);
-        Self {
-            users: get("USERS_TABLE").unwrap_or(defaults.users),
-            sessions: get("SESSIONS_TABLE").unwrap_or(defaults.sessions),
-            config: get("CONFIG_TABLE").unwrap_or(defaults.config),
-            items: get("ITEMS_TABLE").unwrap_or(defaults.items),
+/// A store failure as the flows answer it: an outage or lasting contention is a 503 (its cause
+/// logged, never sent); any other failure escaping a flow is a bug.
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::Unavailable(cause) => Self::ServiceUnavailable {
+                service: "database",
+                reason: "Database unreachable",
+                cause: Some(cause),
+            },
+            // Contention that outlived its retries: the client may try again.
+            StoreError::Conflict => Self::ServiceUnavailable {
+                service: "database",
+                reason: "Database busy",
+                cause: Some(Box::new(StoreError::Conflict)),
+            },
+            // Other conflicts are domain outcomes; a caller that lets one escape has a bug.
+            other => Self::Internal(Box::new(other)),
         }
     }
 }
@@ -308,17 +299,22 @@ pub fn now_millis() -> i64 {
         .unwrap_or(0)
 }
 
-/// Keys of the holders an access link can hang under: a role, a user, or everyone.
-pub mod access_holder {
-    pub fn role(id: &str) -> String {
-        super::access::role_pk(id)
-    }
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-    pub fn user(id: &str) -> String {
-        super::access::user_access_pk(id)
-    }
-
-    pub fn public() -> String {
-        super::access::PUBLIC_PK.to_owned()
+    #[test]
+    fn an_outage_becomes_service_unavailable_without_its_cause_in_the_message() {
+        let error: ApiError =
+            StoreError::Unavailable("connection refused at 10.0.0.1".into()).into();
+        assert!(matches!(
+            error,
+            ApiError::ServiceUnavailable {
+                service: "database",
+                ..
+            }
+        ));
+        assert!(!error.to_string().contains("10.0.0.1"));
+        assert_eq!(error.code(), "SERVICE_UNAVAILABLE");
     }
 }

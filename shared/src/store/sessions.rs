@@ -6,39 +6,10 @@
 //! `expires_at` is also the table's TTL attribute, but DynamoDB deletes late (and the local
 //! emulator never does), so every read checks it.
 
-use aws_sdk_dynamodb::types::AttributeValue;
-use serde::{Deserialize, Serialize};
-
 use super::schema::SESSIONS_BY_USER_INDEX;
 use super::{Store, StoreError, conditional_write};
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Session {
-    pub id: String,
-    pub user_id: String,
-    /// Number of rotations so far; the current token is the one for this generation.
-    pub generation: u32,
-    /// Epoch seconds of the last rotation.
-    #[serde(default)]
-    pub rotated_at: Option<i64>,
-    /// Epoch seconds; sliding (moved on every refresh, never past `absolute_expires_at`); the
-    /// TTL attribute.
-    pub expires_at: i64,
-    /// Epoch seconds after which no refresh succeeds, however active the session.
-    pub absolute_expires_at: i64,
-    /// Epoch milliseconds.
-    pub created_at: i64,
-    #[serde(default)]
-    pub ip: Option<String>,
-    #[serde(default)]
-    pub user_agent: Option<String>,
-}
-
-impl Session {
-    pub fn is_live(&self, now_secs: i64) -> bool {
-        self.expires_at > now_secs && self.absolute_expires_at > now_secs
-    }
-}
+use crate::domain::model::Session;
+use aws_sdk_dynamodb::types::AttributeValue;
 
 impl Store {
     /// Writes a new session. When the SDK resends the put after DynamoDB applied it (the answer

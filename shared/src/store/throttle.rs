@@ -35,6 +35,34 @@ pub struct LoginFailures {
     pub locked_until: i64,
 }
 
+impl LoginFailures {
+    /// The counter after one more attempt at `now` (epoch milliseconds), or `None` while a lock
+    /// holds. Failures older than [`FORGET_AFTER_MS`] are forgotten: the attempt counts as the
+    /// first. `lock_after` gives the milliseconds the account stays locked after its n-th
+    /// attempt in a row, if any. The one rule of every store of these counters.
+    pub fn next_attempt(&self, now: i64, lock_after: impl Fn(u32) -> Option<i64>) -> Option<Self> {
+        if self.locked_until > now {
+            return None;
+        }
+        let forgotten = self.failures == 0 || now - self.last_failure >= FORGET_AFTER_MS;
+        let failures = if forgotten {
+            1
+        } else {
+            self.failures.saturating_add(1)
+        };
+        Some(Self {
+            failures,
+            last_failure: now,
+            locked_until: lock_after(failures).map_or(0, |ms| now + ms),
+        })
+    }
+
+    /// The TTL attribute (epoch seconds) of the counter: gone once it is forgotten.
+    pub fn expires_at(&self) -> i64 {
+        (self.last_failure.max(self.locked_until) + FORGET_AFTER_MS) / 1000 + 60
+    }
+}
+
 /// Whether an attempt may be checked against the password.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Reservation {
@@ -99,16 +127,10 @@ impl Store {
             }
             let stored = stored.map(|(failures, _)| failures);
             let seen = stored.clone().unwrap_or_default();
-            if seen.locked_until > now {
+            let Some(next) = seen.next_attempt(now, &lock_after) else {
                 return Ok(Reservation::Refused);
-            }
-            let forgotten = seen.failures == 0 || now - seen.last_failure >= FORGET_AFTER_MS;
-            let attempt = if forgotten {
-                1
-            } else {
-                seen.failures.saturating_add(1)
             };
-            let locked_until = lock_after(attempt).map_or(0, |ms| now + ms);
+            let (attempt, locked_until) = (next.failures, next.locked_until);
             let id = uuid::Uuid::new_v4().simple().to_string();
             let request = self
                 .client
@@ -126,9 +148,7 @@ impl Store {
                 .expression_attribute_values(
                     ":expires",
                     // The TTL attribute is epoch seconds.
-                    AttributeValue::N(
-                        ((now.max(locked_until) + FORGET_AFTER_MS) / 1000 + 60).to_string(),
-                    ),
+                    AttributeValue::N(next.expires_at().to_string()),
                 );
             // The counter must still be the one just read: exactly one concurrent attempt
             // takes each count.

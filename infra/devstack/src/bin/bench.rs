@@ -420,8 +420,8 @@ struct ColdFixtures {
     /// A user whose role reads posts through a policy with a row filter, so that reads take
     /// the permission evaluation an administrator skips.
     reader_token: String,
-    tokens: shared::token::Tokens,
-    refresh_keys: shared::refresh_token::RefreshKeys,
+    tokens: shared::credential::token::Tokens,
+    refresh_keys: shared::credential::refresh_token::RefreshKeys,
 }
 
 const READER_ROLE: &str = "3d9c1b7a-52e4-4f0e-9a61-8c2b4e6f1d03";
@@ -438,14 +438,14 @@ const READER_ACCESS: &str = r#"{
 
 impl ColdFixtures {
     async fn new(dynamo: &str) -> Result<Self, BoxError> {
-        use shared::config::{HashParams, SigningKeys};
+        use shared::platform::config::{HashParams, SigningKeys};
         let store = shared::store::Store::local(dynamo, shared::store::Tables::with_prefix(PREFIX));
-        let passwords = shared::password::Passwords::new(HashParams::default())?;
-        let admin = shared::provision::create_user(
+        let passwords = shared::credential::password::Passwords::new(HashParams::default())?;
+        let admin = shared::flows::provision::create_user(
             &store,
             &passwords,
             "cold-admin@example.com",
-            &shared::sensitive::Sensitive::new("cold-admin-password"),
+            &shared::domain::sensitive::Sensitive::new("cold-admin-password"),
             Some(ADMIN_ROLE),
         )
         .await?;
@@ -454,21 +454,21 @@ impl ColdFixtures {
             previous: None,
             jwt: None,
         };
-        let tokens = shared::token::Tokens::new(&keys, Duration::from_secs(3600))?;
+        let tokens = shared::credential::token::Tokens::new(&keys, Duration::from_secs(3600))?;
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)?
             .as_secs();
         let admin_token = tokens
             .issue(&admin.id, Some(ADMIN_ROLE), true, true, now)?
             .token;
-        shared::provision::Document::from_json(READER_ACCESS)?
+        shared::flows::provision::Document::from_json(READER_ACCESS)?
             .apply(&store)
             .await?;
-        let reader = shared::provision::create_user(
+        let reader = shared::flows::provision::create_user(
             &store,
             &passwords,
             "bench-reader@example.com",
-            &shared::sensitive::Sensitive::new("bench-reader-password"),
+            &shared::domain::sensitive::Sensitive::new("bench-reader-password"),
             Some(READER_ROLE),
         )
         .await?;
@@ -481,7 +481,7 @@ impl ColdFixtures {
             admin_token,
             reader_token,
             tokens,
-            refresh_keys: shared::refresh_token::RefreshKeys::new(&keys),
+            refresh_keys: shared::credential::refresh_token::RefreshKeys::new(&keys),
         })
     }
 
@@ -492,7 +492,7 @@ impl ColdFixtures {
                 .duration_since(std::time::UNIX_EPOCH)?
                 .as_secs(),
         )?;
-        let session = shared::store::Session {
+        let session = shared::domain::model::Session {
             id: uuid::Uuid::new_v4().to_string(),
             user_id: self.admin_id.clone(),
             generation: 0,
@@ -698,12 +698,12 @@ const IN_PROCESS_RUNS: usize = 10_000;
 /// The in-process work of a warm authenticated page read, DynamoDB excluded: verifying the
 /// token, the caller's standing, policies and collection from the warm caches, parsing the
 /// query, the read plan, the permission filter over 25 rows and the JSON body. Each step is the
-/// code `GET /items/{collection}` runs (shared::auth, shared::access, shared::query,
-/// shared::items); the rows stand for what the one DynamoDB Query returns.
+/// code `GET /items/{collection}` runs (shared::flows::caller, shared::domain::access, shared::domain::query,
+/// shared::flows::items); the rows stand for what the one DynamoDB Query returns.
 async fn in_process_cost(fixtures: &ColdFixtures) -> Result<(), BoxError> {
-    use shared::access::ReadPlan;
-    use shared::access::cache::AccessCache;
-    use shared::query::ItemsQuery;
+    use shared::domain::access::ReadPlan;
+    use shared::domain::query::ItemsQuery;
+    use shared::store::cache::AccessCache;
 
     let cache = AccessCache::new(Duration::from_secs(3600));
     let rows: Vec<serde_json::Map<String, Value>> = (1..=25)
@@ -1057,8 +1057,8 @@ const BIG_FIELDS: [(&str, &str, bool); 4] = [
     ("score", "integer", true),
 ];
 
-fn big_collection(name: &str) -> shared::store::Collection {
-    use shared::store::{Collection, FieldDef, FieldSchema};
+fn big_collection(name: &str) -> shared::domain::model::Collection {
+    use shared::domain::model::{Collection, FieldDef, FieldSchema};
     Collection {
         collection: name.into(),
         primary_key: "id".into(),
@@ -1160,8 +1160,8 @@ async fn load_big(store: &shared::store::Store, name: &str, size: usize) -> Resu
 /// an indexed field, then measures reads through the items module: DynamoDB requests as the read
 /// path counts them (every Query and GetItem it sends), items examined, and time.
 async fn items_cost(dynamo: &str) -> Result<(), BoxError> {
-    use shared::access::{Accountability, ReadPlan};
-    use shared::query::ItemsQuery;
+    use shared::domain::access::{Accountability, ReadPlan};
+    use shared::domain::query::ItemsQuery;
     use shared::store::{Store, Tables};
 
     let store = Store::local(dynamo, Tables::with_prefix(PREFIX));
@@ -1239,11 +1239,11 @@ async fn items_cost(dynamo: &str) -> Result<(), BoxError> {
             let mut last = None;
             for _ in 0..ITEM_RUNS {
                 let started = Instant::now();
-                let outcome = shared::items::read_collection(
+                let outcome = shared::flows::items::read_collection(
                     &store,
                     &plan,
                     &query,
-                    shared::items::ScanBound {
+                    shared::flows::items::ScanBound {
                         items: 10_000,
                         bytes: 8 * 1024 * 1024,
                     },
@@ -1262,7 +1262,7 @@ async fn items_cost(dynamo: &str) -> Result<(), BoxError> {
                 ),
                 Err(error) => println!(
                     "| {label} | {} {} (bound reached) | - | > 10,000 | {p50:.1} |",
-                    error.status().as_u16(),
+                    shared::adapters::http::status_of(&error).as_u16(),
                     error.code()
                 ),
             }

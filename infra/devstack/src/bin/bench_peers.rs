@@ -21,7 +21,7 @@
 //!   created with `pocketbase superuser upsert`, then its REST API.
 //!
 //! The login target compares our login p50 with a bare argon2id verification in this process,
-//! with the parameters the functions use (`HASH_*`, defaults of shared::config::HashParams).
+//! with the parameters the functions use (`HASH_*`, defaults of shared::platform::config::HashParams).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -433,11 +433,11 @@ async fn shell(script: &str, arg: impl AsRef<std::ffi::OsStr>) -> String {
 }
 
 /// A bare argon2id verification of the quickstart password, with the functions' parameters,
-/// through shared::password (the code login runs, on the blocking pool).
+/// through shared::credential::password (the code login runs, on the blocking pool).
 async fn argon2_verify(runs: usize) -> Result<Latency, BoxError> {
-    use shared::password::Passwords;
-    use shared::sensitive::Sensitive;
-    let config = shared::config::Config::from_lookup(|name| match name {
+    use shared::credential::password::Passwords;
+    use shared::domain::sensitive::Sensitive;
+    let config = shared::platform::config::Config::from_lookup(|name| match name {
         "SECRET" => Some(SECRET.to_owned()),
         _ => std::env::var(name).ok(),
     })?;

@@ -22,12 +22,12 @@
 
 use std::io::BufRead;
 
-use shared::config::HashParams;
-use shared::password::Passwords;
-use shared::provision::{
+use shared::credential::password::Passwords;
+use shared::domain::sensitive::Sensitive;
+use shared::flows::provision::{
     AccountAction, Document, account_action, create_user, list_users, set_password,
 };
-use shared::sensitive::Sensitive;
+use shared::platform::config::HashParams;
 use shared::store::{Store, Tables, ensure_tables};
 
 type BoxError = Box<dyn std::error::Error>;

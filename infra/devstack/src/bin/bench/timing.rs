@@ -10,8 +10,9 @@ use std::time::{Duration, Instant};
 
 use rand::seq::SliceRandom;
 use serde_json::{Value, json};
-use shared::sensitive::Sensitive;
-use shared::store::{NewUser, Store, Tables, UserStatus};
+use shared::domain::model::UserStatus;
+use shared::domain::sensitive::Sensitive;
+use shared::store::{NewUser, Store, Tables};
 
 use super::{BoxError, GRAPHQL_LOGIN, percentile};
 
@@ -131,7 +132,7 @@ pub async fn run(
 /// `BENCH_EMAIL_SEND_TIMEOUT` (200ms): the mail stack's `EMAIL_SEND_TIMEOUT`.
 pub fn mail_send_timeout() -> Result<String, BoxError> {
     let raw = std::env::var("BENCH_EMAIL_SEND_TIMEOUT").unwrap_or_else(|_| "200ms".to_owned());
-    shared::config::parse_duration(&raw)
+    shared::platform::config::parse_duration(&raw)
         .map(|_| raw.clone())
         .ok_or_else(|| format!("BENCH_EMAIL_SEND_TIMEOUT={raw:?} is not a duration").into())
 }
@@ -396,7 +397,9 @@ pub struct Accounts {
 
 impl Accounts {
     pub async fn new(dynamo: &str) -> Result<Self, BoxError> {
-        let passwords = shared::password::Passwords::new(shared::config::HashParams::default())?;
+        let passwords = shared::credential::password::Passwords::new(
+            shared::platform::config::HashParams::default(),
+        )?;
         Ok(Self {
             store: Store::local(dynamo, Tables::with_prefix(super::PREFIX)),
             hash: passwords.hash(&Sensitive::new(PASSWORD)).await?,
