@@ -5,18 +5,27 @@ Every .rs file of shared/src is a module (its path: `adapters/rest.rs` is `adapt
 `store/mod.rs` is `store`). The script reads the paths each file names through `crate::`,
 `shared::`, `super::`, `self::` and through the names its `use` statements bind (`use
 crate::store;` then `store::users::get(..)` names `store::users`), in `use` trees with nested
-`{}` groups and in code, leaving out comments, string and char literals and items under
-`#[cfg(test)]` (or `#[cfg(any(test, ...))]`), and checks:
+`{}` groups and in code (a `use` may start from a name an other `use` of the module bound, and a
+`use` binding a module is an import of it), leaving out comments, string and char literals and
+items under `#[cfg(test)]` or `#[cfg(any(test, feature = "test-support"))]` (files of a test-only
+`mod x;` included, with everything under their folder), and checks:
 
 1. each import is allowed between the two layers (`ALLOWED` below, with the reason of each rule);
 2. no import cycle between files of shared (printed as a path of files);
-3. `domain` files use no HTTP, AWS, runtime or clock (`DOMAIN_FORBIDDEN`);
+3. `domain` files use no HTTP, AWS, runtime or clock (`DOMAIN_FORBIDDEN`, the clock types under
+   any name they are imported as); `flows` files no HTTP transport or AWS SDK (`FLOWS_FORBIDDEN`);
 4. `functions/*/src` import only `shared::adapters`, `shared::platform` and the crate root's
-   re-exports `shared::AppState` and `shared::ApiError`.
+   re-exports `shared::AppState` and `shared::ApiError` (through any alias of `shared`), and
+   `functions/*/Cargo.toml` enable `test-support` only for their tests.
+
+It refuses (exit 1) a tree it cannot have read: a missing `shared/src/lib.rs` or
+`shared/domain/src/lib.rs`, or fewer than MIN_FILES files there (a wrong root or a moved folder
+would otherwise pass as "0 files, no cycle").
 
 Prints every violation as `file:line: message` and exits 1, else prints what it checked.
 
 Usage: python3 infra/check_layers.py [ROOT]     (default: the repository root)
+       python3 infra/check_layers.py --min-files N ROOT  (a smaller tree than the real one)
        python3 infra/check_layers.py --self-test (checks the parser and the rules on made-up code)
 """
 
@@ -79,7 +88,26 @@ DOMAIN_FORBIDDEN = [
     (re.compile(r"\bLocal\s*::\s*now\b"), "the clock (Local::now)"),
     (re.compile(r"\bOffsetDateTime\s*::\s*now_utc\b"), "the clock (OffsetDateTime::now_utc)"),
     (re.compile(r"\bchrono\b"), "a clock crate (chrono)"),
+    (re.compile(r"\.\s*elapsed\s*\("), "the clock (.elapsed() reads it)"),
 ]
+
+# What flows code must not name: a flow is transport independent (no HTTP types) and reaches
+# DynamoDB only through the store (AWS SDK types stay there).
+FLOWS_FORBIDDEN = [
+    (re.compile(r"\blambda_http\b"), "the HTTP transport (lambda_http)"),
+    (re.compile(r"\baws_\w+(?:\s*::\s*\w+)*"), "an AWS SDK crate"),
+]
+# Known exceptions to FLOWS_FORBIDDEN, each (module, exact path): the items flow passes the
+# store's DynamoDB page cursor (`HashMap<String, AttributeValue>`) back to it unread. It should
+# become a store type (then remove this entry); any other AWS name in flows is a violation.
+FLOWS_FORBIDDEN_KNOWN = {("flows::items", "aws_sdk_dynamodb::types::AttributeValue")}
+
+# The clock types of std: imported under another name, `Alias::now()` reads the clock too.
+CLOCK_TYPES = {"SystemTime", "Instant"}
+
+# Fewer files than this under shared/src and shared/domain/src means the script read the wrong
+# place (the real tree has over 80).
+MIN_FILES = 50
 
 # What a function (functions/*/src) may name of shared.
 FUNCTION_ALLOWED_PREFIXES = ("adapters", "platform", "AppState", "ApiError")
@@ -160,17 +188,24 @@ def matching_brace(text, open_at):
     return len(text) - 1
 
 
-TEST_CFG = re.compile(r"#\s*\[\s*cfg\s*\(\s*(?:test|any\s*\(\s*test\b[^\]]*)\)\s*\]")
+# Test-only: `cfg(test)`, and `cfg(any(test, feature = "test-support"))` (the crate's test helpers;
+# the functions enable that feature only in [dev-dependencies], which `check` verifies). Any other
+# condition, e.g. `any(test, unix)`, is compiled in production and is checked like any code.
+TEST_CFG = re.compile(
+    r'#\s*\[\s*cfg\s*\(\s*(?:test|any\s*\(\s*(?:test\s*,\s*feature\s*=\s*"test-support"'
+    r'|feature\s*=\s*"test-support"\s*,\s*test)\s*,?\s*\))\s*\)\s*\]')
 EXTERNAL_MOD = re.compile(rf"^\s*(?:#\s*\[[^\]]*\]\s*)*(?:pub(?:\s*\([^)]*\))?\s+)?mod\s+({IDENT})\s*;")
 
 
-def strip_test_items(code):
-    """Blanks every item under a test-only cfg; returns (code, names of test-only `mod x;`)."""
+def strip_test_items(code, original):
+    """Blanks every item under a test-only cfg; returns (code, names of test-only `mod x;`).
+
+    `code` is `original` through strip_code (same offsets): the cfg is read from the original,
+    whose feature name strip_code blanked, and counts only where it is code (not blanked)."""
     test_mods = set()
-    while True:
-        m = TEST_CFG.search(code)
-        if not m:
-            return code, test_mods
+    for m in TEST_CFG.finditer(original):
+        if code[m.start()] != "#":
+            continue  # in a comment or a string, or inside an item already blanked
         start, j = m.start(), m.end()
         ext = EXTERNAL_MOD.match(code[j:])
         if ext:
@@ -182,6 +217,7 @@ def strip_test_items(code):
         else:
             end = (semi + 1) if semi >= 0 else len(code)
         code = code[:start] + "".join(c if c == "\n" else " " for c in code[start:end]) + code[end:]
+    return code, test_mods
 
 
 def line_of(text, offset):
@@ -242,6 +278,10 @@ USE_STMT = re.compile(r"(?<![\w:])use\s+(::)?([^;]*);", re.S)
 INLINE_MOD = re.compile(rf"(?<![\w:])mod\s+({IDENT})\s*\{{")
 
 
+class LayoutError(Exception):
+    """The tree is not the one this script knows how to read."""
+
+
 class Module:
     def __init__(self, name, path, code, is_function=False):
         self.name = name  # ["adapters", "rest"], [] for lib.rs
@@ -251,8 +291,10 @@ class Module:
         # Where `crate::` points: [] in shared, ["domain"] in the domain crate (shared re-exports
         # it as `shared::domain`, so both name its modules alike).
         self.crate_prefix = []
-        self.uses = []  # (absolute path or None, binding, offset, raw root)
+        self.uses = []  # (absolute path or None, binding, offset, raw root, is pub)
+        self.raw_uses = []  # (path as written, binding, offset)
         self.pub_uses = {}  # name -> absolute path (re-exports)
+        self.bindings = {}  # name -> absolute path, for every name a `use` (or `mod x;`) binds
         # Inline `mod x { .. }` blocks: (start, end, name), for what `super::` means inside them.
         self.inline = [(m.start(), matching_brace(code, m.end() - 1), m.group(1))
                        for m in INLINE_MOD.finditer(code)]
@@ -279,6 +321,10 @@ def absolute(path, module, crate_root, offset=0):
         return list(module.crate_prefix) + rest
     if head == "shared":
         return rest
+    if head == "domain" and crate_root == "crate" and not module.crate_prefix:
+        return ["domain"] + rest  # the domain crate, which is `shared::domain`
+    if module.is_function:
+        return None  # `super::`, `self::` in a function are the function's own modules
     base = module.name_at(offset)
     if head in ("super", "self"):
         while path and path[0] in ("super", "self"):
@@ -289,24 +335,33 @@ def absolute(path, module, crate_root, offset=0):
     return None
 
 
-def read_tree(root):
+def read_tree(root, min_files=MIN_FILES):
     """The modules of shared/src and of functions/*/src; test-only files are left out."""
     modules = {}
     shared = root / "shared" / "src"
     # The domain crate (shared/domain) is `shared::domain`: its files are the domain layer.
     domain = root / "shared" / "domain" / "src"
+    for crate in (shared, domain):
+        if not (crate / "lib.rs").is_file():
+            raise LayoutError(f"{crate / 'lib.rs'} not found: is {root} the repository root?")
     files = sorted(shared.rglob("*.rs")) + sorted(domain.rglob("*.rs"))
+    if len(files) < min_files:
+        raise LayoutError(f"only {len(files)} files under {shared} and {domain}, expected at "
+                          f"least {min_files}: files moved out of the folders this script reads?")
     texts = {}
-    test_files = set()
+    # A test-only `mod x;` is the file x.rs or x/mod.rs and everything under the folder x/ (its
+    # own children, and theirs).
+    test_files, test_dirs = set(), set()
     for f in files:
-        code, test_mods = strip_test_items(strip_code(f.read_text()))
+        text = f.read_text()
+        code, test_mods = strip_test_items(strip_code(text), text)
         texts[f] = code
         directory = f.parent if f.name in ("mod.rs", "lib.rs") else f.parent / f.stem
         for name in test_mods:
             test_files.add(directory / f"{name}.rs")
-            test_files.add(directory / name / "mod.rs")
+            test_dirs.add(directory / name)
     for f in files:
-        if f in test_files or any(p in test_files for p in [f.parent / "mod.rs"] if False):
+        if f in test_files or any(d in f.parents for d in test_dirs):
             continue
         if f.is_relative_to(domain):
             name = ["domain"] + module_name(f.relative_to(domain))
@@ -318,24 +373,60 @@ def read_tree(root):
         modules["::".join(name)] = module
     functions = []
     for f in sorted((root / "functions").glob("*/src/**/*.rs")):
-        code, _ = strip_test_items(strip_code(f.read_text()))
+        text = f.read_text()
+        code, _ = strip_test_items(strip_code(text), text)
         functions.append(Module(["<function>"], f, code, is_function=True))
+    if not functions:
+        raise LayoutError(f"no file under {root / 'functions'}/*/src: is {root} the repository root?")
     return modules, functions
 
 
+EXTERN_CRATE = re.compile(rf"(?<![\w:])extern\s+crate\s+({IDENT})(?:\s+as\s+({IDENT}))?\s*;")
+
+
 def collect_uses(module, crate_root):
+    """Reads the module's `use` items, resolving each path's head: a root (crate, super, self,
+    shared), a child `mod x;`, or a name another `use` of the module binds (`use crate::adapters;
+    use adapters::http::json;`: Rust 2018 resolves `use` paths through the names in scope, in any
+    order). An `extern crate shared as s;` binds `s` to the crate root of shared."""
     code = module.code
+    bindings = {child: list(module.name) + [child] for child in module.children}
+    for m in EXTERN_CRATE.finditer(code):
+        if m.group(1) == "shared":
+            bindings[m.group(2) or "shared"] = []
+    if module.is_function:
+        bindings.setdefault("shared", [])
+    found = []  # (path, binding, offset, is pub, starts with `::`)
     for m in USE_STMT.finditer(code):
         stmt_start = m.start()
         items = parse_use_tree(m.group(2), [], m.start(2), [])
         is_pub = re.search(r"\bpub(\s*\([^)]*\))?\s*$", code[max(0, stmt_start - 20):stmt_start])
         for path, binding, offset in items:
-            abs_path = absolute(path, module, crate_root, offset)
-            if abs_path is None and path and path[0] in module.children:
-                abs_path = list(module.name) + path
-            module.uses.append((abs_path, binding, offset, path[0] if path else "", bool(is_pub)))
-            if is_pub and abs_path is not None and binding and binding != "*":
-                module.pub_uses[binding] = abs_path
+            found.append((path, binding, offset, bool(is_pub), bool(m.group(1))))
+            module.raw_uses.append((path, binding, offset))
+    resolved = [None] * len(found)
+    changed = True
+    while changed:  # until no head resolves any more (a binding may come from a later `use`)
+        changed = False
+        for k, (path, binding, offset, _pub, global_path) in enumerate(found):
+            if resolved[k] is not None or not path:
+                continue
+            if global_path:  # `use ::x::..`: an external crate (shared itself in a function)
+                abs_path = path[1:] if module.is_function and path[0] == "shared" else None
+            else:
+                abs_path = absolute(path, module, crate_root, offset)
+                if abs_path is None and path[0] in bindings and (len(path) > 1 or binding != path[0]):
+                    abs_path = bindings[path[0]] + path[1:]
+            if abs_path is not None:
+                resolved[k] = abs_path
+                changed = True
+                if binding and binding != "*":
+                    bindings.setdefault(binding, abs_path)
+    for (path, binding, offset, is_pub, _global), abs_path in zip(found, resolved):
+        module.uses.append((abs_path, binding, offset, path[0] if path else "", is_pub))
+        if is_pub and abs_path is not None and binding and binding != "*":
+            module.pub_uses[binding] = abs_path
+    module.bindings = bindings
 
 
 def resolve(path, modules, depth=0):
@@ -357,24 +448,19 @@ def references(module, modules, crate_root):
     refs = []
     code = module.code
     use_spans = [(m.start(), m.end()) for m in USE_STMT.finditer(code)]
-    bindings = {child: list(module.name) + [child] for child in module.children}
+    bindings = module.bindings
     for abs_path, binding, offset, _raw, is_pub in module.uses:
         if abs_path is None:
             continue
         # A parent re-exporting its own children (`pub use access::Thing;` in store/mod.rs) is the
         # module's facade, not a dependency: code naming `store::Thing` is resolved through it.
         if is_pub and abs_path[:len(module.name)] == module.name and len(abs_path) > len(module.name):
-            if binding and binding != "*":
-                bindings[binding] = abs_path
             continue
-        if binding and binding != "*":
-            bindings[binding] = abs_path
         target = resolve(abs_path, modules)
         if target is None:
             continue
-        # `use crate::store;` binds a module: the edge is to what the code then names through it.
-        if binding != "*" and "::".join(abs_path) == target and target in modules:
-            continue
+        # `use crate::store;` (or `pub use ..`) binding a module is an import of that module: an
+        # import of a forbidden module is the violation, whether or not code names through it.
         refs.append((target, line_of(code, offset), "::".join(abs_path)))
     for m in PATH_IN_CODE.finditer(code):
         if any(a <= m.start() < b for a, b in use_spans):
@@ -496,9 +582,44 @@ def find_cycles(edges):
     return cycles
 
 
-def check(root):
-    """Every violation under root, as (file, line, message), and the number of files checked."""
-    modules, functions = read_tree(root)
+def clock_aliases(module):
+    """`Alias::now` patterns for the clock types the module imports under another name."""
+    found = []
+    for path, binding, _offset in module.raw_uses:
+        if path and path[-1] in CLOCK_TYPES and binding not in (None, "*", path[-1]):
+            found.append((re.compile(rf"\b{re.escape(binding)}\s*::\s*now\b"),
+                          f"the clock ({path[-1]}::now, imported as {binding})"))
+    return found
+
+
+def test_support_outside_dev(root):
+    """(file, line) of each place a function's Cargo.toml enables shared's `test-support` other
+    than for its tests, or shared enables it by default: its test-only code would then ship."""
+    found = []
+    manifests = sorted((root / "functions").glob("*/Cargo.toml")) + [root / "shared" / "Cargo.toml"]
+    for manifest in manifests:
+        if not manifest.is_file():
+            continue
+        section = ""
+        for number, line in enumerate(manifest.read_text().splitlines(), 1):
+            code = line.split("#", 1)[0]
+            header = re.match(r"\s*\[+\s*([^\]]+?)\s*\]+", code)
+            if header:
+                section = header.group(1)
+            if "test-support" not in code:
+                continue
+            if manifest.parent.name == "shared" and manifest.parent.parent == root:
+                if section == "features" and re.match(r"\s*default\s*=", code):
+                    found.append((manifest, number))
+            elif "dev-dependencies" not in section:
+                found.append((manifest, number))
+    return found
+
+
+def check(root, min_files=MIN_FILES):
+    """Every violation under root, as (file, line, message), and the number of files checked.
+    Raises LayoutError when root is not a tree it can read."""
+    modules, functions = read_tree(root, min_files)
     for mod in modules.values():
         collect_uses(mod, "crate")
     for fn in functions:
@@ -525,10 +646,19 @@ def check(root):
             edges.setdefault(name, set()).add(target)
             edge_line.setdefault((name, target), line)
         if layer_of(name) == "domain":
-            for pattern, what in DOMAIN_FORBIDDEN:
+            for pattern, what in DOMAIN_FORBIDDEN + clock_aliases(mod):
                 for m in pattern.finditer(mod.code):
                     violations.append((rel(mod.path), line_of(mod.code, m.start()),
                                        f"domain uses {what}: a rule takes such values as arguments"))
+        if layer_of(name) == "flows":
+            for pattern, what in FLOWS_FORBIDDEN:
+                for m in pattern.finditer(mod.code):
+                    written = re.sub(r"\s+", "", m.group(0))
+                    if (name, written) in FLOWS_FORBIDDEN_KNOWN:
+                        continue
+                    violations.append((rel(mod.path), line_of(mod.code, m.start()),
+                                       f"flows use {what} ({written}): a flow is transport independent "
+                                       "and reaches DynamoDB through the store"))
     for (name, target), (message, places) in bad_imports.items():
         places.sort()
         line, text = places[0]
@@ -543,68 +673,126 @@ def check(root):
         first = modules[path[0]]
         violations.append((rel(first.path), edge_line[(path[0], path[1])],
                            "import cycle: " + " -> ".join(steps)))
+    allowed_in_functions = "allowed: shared::adapters, shared::platform, shared::AppState, shared::ApiError"
     for fn in functions:
         code = fn.code
-        seen = set()
-        for abs_path, _binding, offset, raw, _pub in fn.uses:
-            if raw == "shared":
-                seen.add(offset)
-                if not abs_path or abs_path[0] not in FUNCTION_ALLOWED_PREFIXES:
-                    violations.append((rel(fn.path), line_of(code, offset),
-                                       f"a function imports shared::{'::'.join(abs_path)} (allowed: shared::adapters, shared::platform, shared::AppState, shared::ApiError)"))
+        # Every `use` rooted in shared (`shared::`, `::shared::`, an alias of it, or a name an
+        # other `use` bound into it). Binding the crate root itself (`use shared as s;`) is no
+        # violation: what the code then names through `s` is checked below; a glob of the root
+        # (`use shared::*;`) brings every layer into scope and is one.
+        for abs_path, binding, offset, _raw, _pub in fn.uses:
+            if abs_path is None or (not abs_path and binding != "*"):
+                continue
+            if not abs_path or abs_path[0] not in FUNCTION_ALLOWED_PREFIXES:
+                violations.append((rel(fn.path), line_of(code, offset),
+                                   f"a function imports shared::{'::'.join(abs_path) or '*'} ({allowed_in_functions})"))
         use_spans = [(m.start(), m.end()) for m in USE_STMT.finditer(code)]
-        for m in re.finditer(rf"(?<![\w:])shared\s*::\s*({IDENT})", code):
+        roots = {name for name, path in fn.bindings.items() if path == []}  # shared and its aliases
+        for m in PATH_IN_CODE.finditer(code):
             if any(a <= m.start() < b for a, b in use_spans):
                 continue
-            if m.group(1) not in FUNCTION_ALLOWED_PREFIXES:
+            before = code[:m.start()].rstrip()
+            if before.endswith("::") and re.search(r"[\w>]\s*::$", before):
+                continue  # `a::shared::..`: not the crate (a bare `::shared::..` is)
+            path = [p.strip() for p in m.group(1).split("::")]
+            if path[0] in roots and path[1] not in FUNCTION_ALLOWED_PREFIXES:
                 violations.append((rel(fn.path), line_of(code, m.start()),
-                                   f"a function names shared::{m.group(1)} (allowed: shared::adapters, shared::platform, shared::AppState, shared::ApiError)"))
+                                   f"a function names shared::{path[1]} ({allowed_in_functions})"))
+    for manifest, line in test_support_outside_dev(root):
+        violations.append((rel(manifest), line,
+                           "enables shared's test-support feature outside [dev-dependencies]: "
+                           "its test-only code, which this check skips, would ship"))
     return sorted(set(violations), key=lambda v: (v[0], v[1], v[2])), len(modules) + len(functions)
 
 
 # --- self-test ------------------------------------------------------------------------------------
 
 
-def self_test():
+def self_test_cases():
+    """A made-up tree in the real layout (shared/src and the domain crate in shared/domain/src),
+    and the violations it must give: (file, line, fragment of the message)."""
     cases = {
-        "shared/src/lib.rs": "pub mod domain; pub mod store; pub mod flows; pub mod adapters; pub mod platform;\n"
-                             "pub use domain::error::ApiError;\n",
-        "shared/src/domain/mod.rs": "pub mod error; pub mod rules;\n",
-        "shared/src/domain/error.rs": "pub struct ApiError;\n",
-        # A forbidden import in a nested group, a clock read, and innocent look-alikes.
-        "shared/src/domain/rules.rs": (
-            "use crate::{domain::error::ApiError, store::{self, items::Row}};\n"
+        "shared/src/lib.rs": "pub mod store; pub mod flows; pub mod adapters; pub mod platform;\n"
+                             "pub use domain;\npub use domain::error::ApiError;\npub use platform::state::AppState;\n",
+        # The domain crate: `crate::x` is `domain::x` (allowed, its own), `shared::x` is the rest.
+        "shared/domain/src/lib.rs": "pub mod error; pub mod rules; pub mod parse; pub mod plan; pub mod clock;\n",
+        "shared/domain/src/error.rs": "pub struct ApiError;\n",
+        # Forbidden imports in a use and in code, a clock read, innocent look-alikes, test-only
+        # items, and an item under a cfg production compiles too (`any(test, unix)`).
+        "shared/domain/src/rules.rs": (
+            "use crate::error::ApiError;\n"
+            "use shared::store::items::Row;\n"
             "// crate::flows::x in a comment\n"
             "const S: &str = \"crate::flows::y\";\n"
             "const R: &str = r#\"crate::flows::z \"quoted\" \"#;\n"
             "fn f<'a>(c: char) -> bool { c == '\"' }\n"
             "pub fn now() -> u64 { std::time::SystemTime::now(); 0 }\n"
-            "pub fn g() { store::users::load(); }\n"
-            "#[cfg(test)]\nmod tests { use crate::flows::a; fn t() { tokio::spawn(); } }\n"
+            "pub fn g() { shared::store::users::load(); }\n"
+            "#[cfg(test)]\nmod tests { use shared::flows::a; fn t() { tokio::spawn(); } }\n"
             "#[cfg(test)]\nfn clock() { chrono::Utc::now(); }\n"
-            "pub fn h() { let _ = crate::domain::error::ApiError; }\n"
+            "pub fn h() -> ApiError { crate::error::ApiError }\n"
+            "#[cfg(any(test, unix))]\n"
+            "fn on_unix() { tokio::spawn(); }\n"
+        ),
+        # A cycle inside the domain crate, through `crate::`.
+        "shared/domain/src/parse.rs": "use crate::plan::Plan;\npub struct Query;\n",
+        "shared/domain/src/plan.rs": "pub struct Plan;\npub fn of(q: &crate::parse::Query) {}\n",
+        # The clock under another name, and `.elapsed()`; an Instant passed in is fine.
+        "shared/domain/src/clock.rs": (
+            "use std::time::{Duration, Instant as Moment};\n"
+            "use std::time::SystemTime as T;\n"
+            "pub fn age(t: Moment) -> Duration { t.elapsed() }\n"
+            "pub fn stamp() -> T { T::now() }\n"
+            "pub fn at(now: Moment) -> Moment { now }\n"
+            "pub fn fresh() -> Moment { Moment::now() }\n"
         ),
         # A cycle of three files: store::items -> store::users -> flows::a -> store::items.
         # A facade re-export of children is no edge (else store <-> store::items is a cycle).
+        # Test-only modules: `testing` (any(test, feature = "test-support")) and `fixtures`
+        # (cfg(test)) with every file under its folder.
         "shared/src/store/mod.rs": (
             "pub mod items; pub mod users;\npub use items::Row;\npub const VERSION: u8 = 1;\n"
             "#[cfg(any(test, feature = \"test-support\"))]\npub mod testing;\n"
+            "#[cfg(test)]\nmod fixtures;\n"
         ),
-        # Test-only code may use anything.
         "shared/src/store/testing.rs": "use crate::adapters::http::ok;\n",
+        "shared/src/store/fixtures/mod.rs": "mod seed; mod deep;\n",
+        "shared/src/store/fixtures/seed.rs": "use crate::flows::a::f;\n",
+        "shared/src/store/fixtures/deep/mod.rs": "mod rows;\n",
+        "shared/src/store/fixtures/deep/rows.rs": "pub fn r() { crate::adapters::http::ok(); }\n",
         "shared/src/store/items.rs": "use super::users::User;\npub struct Row;\npub fn g() { let _ = super::VERSION; }\n",
         "shared/src/store/users.rs": "pub struct User;\npub fn load() { crate::flows::a::f(); }\n",
-        "shared/src/flows/mod.rs": "pub mod a; pub mod b;\n",
+        "shared/src/flows/mod.rs": "pub mod a; pub mod b; pub mod c; pub mod d; pub mod e; pub mod items;\n",
+        "shared/src/flows/a.rs": "use crate::store::items;\npub fn f() { let _ = items::Row; }\n",
         # A flow may take the state (ALLOWED_MODULES), not the runtime.
         "shared/src/flows/b.rs": (
             "use crate::platform::state::AppState;\nuse crate::platform::runtime::start;\n"
         ),
+        # A use binding a module is an import of it; a use starting from a name a use bound.
+        "shared/src/flows/c.rs": (
+            "use crate::adapters;\nuse adapters::http;\npub fn f() { http::ok(); }\n"
+        ),
+        # The name a later `use` binds counts as well (use items are not ordered).
+        "shared/src/flows/e.rs": "use adapters::http::ok;\nuse crate::adapters as adapters;\n",
+        # A re-export of a module; the HTTP transport and AWS SDK types in a flow.
+        "shared/src/flows/d.rs": (
+            "pub use crate::adapters::http;\n"
+            "use lambda_http::Request;\n"
+            "pub fn put(c: &aws_sdk_dynamodb::Client) {}\n"
+            "type Key = aws_sdk_dynamodb::types::AttributeValue;\n"
+        ),
+        # The one known exception (FLOWS_FORBIDDEN_KNOWN): the items flow's page cursor.
+        "shared/src/flows/items.rs": "use aws_sdk_dynamodb::types::AttributeValue;\n",
         "shared/src/platform/mod.rs": "pub mod state; pub mod runtime;\n",
         "shared/src/platform/state.rs": "pub struct AppState;\n",
         "shared/src/platform/runtime.rs": "pub fn start() {}\n",
-        "shared/src/flows/a.rs": "use crate::store::items;\npub fn f() { let _ = items::Row; }\n",
-        # Adapters: rest may use http but not graphql; graphql must not use the store.
-        "shared/src/adapters/mod.rs": "pub mod http; pub mod rest; pub mod graphql;\n",
+        # Adapters: rest may use http but not graphql; graphql must not use the store. The cfg in
+        # the other order is test-only as well.
+        "shared/src/adapters/mod.rs": (
+            "pub mod http; pub mod rest; pub mod graphql;\n"
+            "#[cfg(any(feature = \"test-support\", test))]\npub mod testing;\n"
+        ),
+        "shared/src/adapters/testing.rs": "use crate::store::users::load;\n",
         "shared/src/adapters/http.rs": "pub fn ok() {}\n",
         "shared/src/adapters/rest.rs": "use super::http;\nuse super::graphql::run;\npub fn r() { http::ok(); }\n",
         "shared/src/adapters/graphql.rs": "pub fn run() { crate::store::users::load(); }\n",
@@ -612,26 +800,58 @@ def self_test():
             "use shared::{ApiError, adapters::rest};\n"
             "fn h() { shared::flows::a::f(); }\n"
             "use shared::store::items::Row;\n"
+            "use shared::*;\n"
+        ),
+        # Aliases of shared, and `::shared`.
+        "functions/items/src/main.rs": (
+            "extern crate shared as s;\n"
+            "use shared as t;\n"
+            "fn main() { s::store::users::load(); t::flows::a::f(); s::adapters::http::ok(); }\n"
+            "use t::flows::b;\n"
+            "fn x() { ::shared::flows::a::f(); }\n"
+        ),
+        "functions/items/Cargo.toml": (
+            "[package]\nname = \"items\"\n"
+            "[dependencies]\nshared = { workspace = true, features = [\"test-support\"] }\n"
+            "[dev-dependencies]\nshared = { workspace = true, features = [\"test-support\"] }\n"
         ),
     }
     expected = [
-        ("shared/src/domain/rules.rs", 1, "domain imports store::items"),
-        ("shared/src/domain/rules.rs", 6, "the clock (SystemTime::now)"),
-        ("shared/src/domain/rules.rs", 7, "domain imports store::users"),
+        ("shared/domain/src/rules.rs", 2, "domain imports store::items"),
+        ("shared/domain/src/rules.rs", 7, "the clock (SystemTime::now)"),
+        ("shared/domain/src/rules.rs", 8, "domain imports store::users"),
+        ("shared/domain/src/rules.rs", 15, "the async runtime (tokio)"),
+        ("shared/domain/src/parse.rs", 1, "import cycle: shared/domain/src/parse.rs:1 -> shared/domain/src/plan.rs:2 -> shared/domain/src/parse.rs"),
+        ("shared/domain/src/clock.rs", 3, "the clock (.elapsed() reads it)"),
+        ("shared/domain/src/clock.rs", 4, "the clock (SystemTime::now, imported as T)"),
+        ("shared/domain/src/clock.rs", 6, "the clock (Instant::now, imported as Moment)"),
         ("shared/src/store/users.rs", 2, "store imports flows::a"),
-        ("shared/src/flows/a.rs", 2, "import cycle: shared/src/flows/a.rs:2 -> shared/src/store/items.rs:1 -> shared/src/store/users.rs:2 -> shared/src/flows/a.rs"),
+        ("shared/src/flows/a.rs", 1, "import cycle: shared/src/flows/a.rs:1 -> shared/src/store/items.rs:1 -> shared/src/store/users.rs:2 -> shared/src/flows/a.rs"),
         ("shared/src/flows/b.rs", 2, "flows imports platform::runtime"),
+        ("shared/src/flows/c.rs", 1, "flows imports adapters (allowed"),
+        ("shared/src/flows/c.rs", 2, "flows imports adapters::http (allowed"),
+        ("shared/src/flows/d.rs", 1, "flows imports adapters::http (allowed"),
+        ("shared/src/flows/e.rs", 1, "flows imports adapters::http (allowed"),
+        ("shared/src/flows/e.rs", 2, "flows imports adapters (allowed"),
+        ("shared/src/flows/d.rs", 2, "flows use the HTTP transport (lambda_http)"),
+        ("shared/src/flows/d.rs", 3, "flows use an AWS SDK crate (aws_sdk_dynamodb::Client)"),
+        ("shared/src/flows/d.rs", 4, "flows use an AWS SDK crate (aws_sdk_dynamodb::types::AttributeValue)"),
         ("shared/src/adapters/rest.rs", 2, "adapters::rest imports adapters::graphql"),
         ("shared/src/adapters/graphql.rs", 1, "adapters imports store::users"),
         ("functions/items/src/lib.rs", 2, "a function names shared::flows"),
         ("functions/items/src/lib.rs", 3, "a function imports shared::store::items::Row"),
+        ("functions/items/src/lib.rs", 4, "a function imports shared::*"),
+        ("functions/items/src/main.rs", 3, "a function names shared::store"),
+        ("functions/items/src/main.rs", 3, "a function names shared::flows"),
+        ("functions/items/src/main.rs", 4, "a function imports shared::flows::b"),
+        ("functions/items/src/main.rs", 5, "a function names shared::flows"),
+        ("functions/items/Cargo.toml", 4, "test-support feature outside [dev-dependencies]"),
     ]
-    with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp)
-        for rel, text in cases.items():
-            (root / rel).parent.mkdir(parents=True, exist_ok=True)
-            (root / rel).write_text(text)
-        violations, _ = check(root)
+    return cases, expected
+
+
+def compare(violations, expected):
+    """What the violations miss of `expected`, and what they have beyond it."""
     failures = []
     for file, line, fragment in expected:
         if not any(v[0] == file and v[1] == line and fragment in v[2] for v in violations):
@@ -639,6 +859,34 @@ def self_test():
     for v in violations:
         if not any(v[0] == file and v[1] == line and fragment in v[2] for file, line, fragment in expected):
             failures.append(f"unexpected: {v[0]}:{v[1]}: {v[2]}")
+    return failures
+
+
+def self_test():
+    cases, expected = self_test_cases()
+    failures = []
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        for rel, text in cases.items():
+            (root / rel).parent.mkdir(parents=True, exist_ok=True)
+            (root / rel).write_text(text)
+        violations, _ = check(root, min_files=len([c for c in cases if c.endswith(".rs") and c.startswith("shared/")]))
+        failures += compare(violations, expected)
+        # A tree it cannot have read is refused, never "0 files, no cycle": too few files for
+        # the real tree's minimum, a missing domain crate, a missing shared/src, a wrong root.
+        refusals = [("the real minimum", root, MIN_FILES)]
+        (root / "shared/domain/src/lib.rs").rename(root / "shared/domain/src/main.rs")
+        refusals.append(("no shared/domain/src/lib.rs", root, 1))
+        (root / "shared/domain/src/main.rs").rename(root / "shared/domain/src/lib.rs")
+        (root / "shared/src").rename(root / "shared/source")
+        refusals.append(("no shared/src", root, 1))
+        refusals.append(("a wrong root", root / "functions", 1))
+        for what, where, minimum in refusals:
+            try:
+                check(where, min_files=minimum)
+                failures.append(f"not refused: {what}")
+            except LayoutError:
+                pass
     # The use-tree parser on its own.
     tree = parse_use_tree("crate::{a::{self, b as c}, d::*, e}", [], 0, [])
     got = [("::".join(p), b) for p, b, _ in tree]
@@ -648,15 +896,27 @@ def self_test():
     if failures:
         print("check_layers self-test FAILED:\n  " + "\n  ".join(failures))
         return 1
-    print(f"check_layers self-test: {len(expected)} planted violations found, none extra, use trees parsed")
+    print(f"check_layers self-test: {len(expected)} planted violations found, none extra, "
+          f"{len(refusals)} unreadable trees refused, use trees parsed")
     return 0
 
 
 def main(argv):
-    if argv[1:] == ["--self-test"]:
+    args = argv[1:]
+    if args == ["--self-test"]:
         return self_test()
-    root = Path(argv[1]) if len(argv) > 1 else Path(__file__).resolve().parent.parent
-    violations, count = check(root)
+    min_files = MIN_FILES
+    if args[:1] == ["--min-files"] and len(args) >= 2 and args[1].isdigit():
+        min_files, args = int(args[1]), args[2:]
+    if len(args) > 1 or any(a.startswith("-") for a in args):
+        print("usage: check_layers.py [--min-files N] [ROOT] | --self-test", file=sys.stderr)
+        return 2
+    root = Path(args[0]) if args else Path(__file__).resolve().parent.parent
+    try:
+        violations, count = check(root, min_files)
+    except LayoutError as e:
+        print(f"check_layers: cannot check: {e}")
+        return 1
     for file, line, message in violations:
         print(f"{file}:{line}: {message}")
     if violations:

@@ -3,8 +3,9 @@
 //!
 //! The rule of this crate: it is pure. No transport (no HTTP types, no statuses, no requests),
 //! no AWS or other I/O, no clock: everything it decides is decided over values it is given,
-//! the current time included. Its dependencies say so (serde, serde_json, thiserror and the
-//! `tracing` facade only); the transports, the store and the mailer build on it in `shared`.
+//! the current time included. Its dependencies say so (serde, serde_json, thiserror, the
+//! `tracing` facade, the `url` parser and the `lru` map only; the purity test below keeps the
+//! list); the transports, the store and the mailer build on it in `shared`.
 
 #![forbid(unsafe_code)]
 
