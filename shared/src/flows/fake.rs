@@ -151,8 +151,9 @@ impl UserCredentials for FakeStore {
     async fn set_user_status(&self, user_id: &str, status: UserStatus) -> Result<(), StoreError> {
         let now = self.now_ms();
         let mut tables = self.tables.lock().unwrap();
-        // `attribute_exists(pk)`: a missing user is a failed condition.
-        let user = tables.users.get_mut(user_id).ok_or(StoreError::Stale)?;
+        // `attribute_exists(pk)`: a missing user is a failed condition, which the DynamoDB code
+        // does not single out: it surfaces as an outage, as there.
+        let user = tables.users.get_mut(user_id).ok_or_else(missing_user)?;
         user.status = status;
         user.updated_at = now;
         Ok(())
@@ -161,7 +162,7 @@ impl UserCredentials for FakeStore {
     async fn invalidate_tokens(&self, user_id: &str) -> Result<(), StoreError> {
         let now = self.now_ms();
         let mut tables = self.tables.lock().unwrap();
-        let user = tables.users.get_mut(user_id).ok_or(StoreError::Stale)?;
+        let user = tables.users.get_mut(user_id).ok_or_else(missing_user)?;
         user.sessions_valid_after = Some(now);
         user.updated_at = now;
         user.kept_session = None;
@@ -241,4 +242,10 @@ impl RateCounter for FakeStore {
         counter.1 = expires_at;
         Ok(counter.0)
     }
+}
+
+/// What the DynamoDB code returns for a conditional update of a user that is not there: the
+/// SDK's ConditionalCheckFailed converted as every SDK error is.
+fn missing_user() -> StoreError {
+    StoreError::Unavailable("ConditionalCheckFailedException: the user does not exist".into())
 }

@@ -18,8 +18,6 @@ use std::cmp::Ordering;
 
 use serde_json::{Map, Value, json};
 
-use aws_sdk_dynamodb::types::AttributeValue;
-
 use crate::credential::token::AccessClaims;
 use crate::domain::access::{Accountability, ReadPlan, filter};
 use crate::domain::error::ApiError;
@@ -29,7 +27,7 @@ use crate::domain::query::ItemsQuery;
 use crate::domain::value_order::SortKey;
 use crate::domain::value_order::compare_values;
 use crate::platform::state::AppState;
-use crate::store::{DirectoryUser, ItemPage, Store, item_sort_key, now_millis};
+use crate::store::{DirectoryUser, ItemPage, PageCursor, Store, item_sort_key, now_millis};
 
 /// DynamoDB pages are at most this many items.
 const MAX_PAGE: usize = 1000;
@@ -444,7 +442,7 @@ async fn fetch_page(
     source: Source,
     collection: &str,
     cursor: Cursor<'_>,
-    start: Option<std::collections::HashMap<String, AttributeValue>>,
+    start: Option<PageCursor>,
     limit: usize,
 ) -> Result<ItemPage, ApiError> {
     let limit = i32::try_from(limit).unwrap_or(1000);

@@ -833,10 +833,22 @@ async fn write_create(
 /// Administrators only: anyone else is refused as Directus refuses a caller with no
 /// permission on the collection. The administrator's accountability, for [`update`] and
 /// [`delete`]: a transport checks this before it parses the rest of the request.
+/// Proof that the caller is an administrator whose token still stands: only [`administrator`]
+/// makes one, and the administrators' writes ([`update`], [`delete`]) take it, so no transport
+/// can reach them with a caller it did not check.
+#[derive(Debug, Clone)]
+pub struct Administrator(std::sync::Arc<Accountability>);
+
+impl Administrator {
+    pub fn accountability(&self) -> &Accountability {
+        &self.0
+    }
+}
+
 pub async fn administrator(
     state: &AppState,
     claims: Option<&AccessClaims>,
-) -> Result<std::sync::Arc<Accountability>, ApiError> {
+) -> Result<Administrator, ApiError> {
     let accountability = crate::flows::access::accountability(state, claims).await?;
     if !accountability.admin {
         return Err(ApiError::forbidden_collection(COLLECTION));
@@ -850,7 +862,7 @@ pub async fn administrator(
             .ok_or(ApiError::InvalidCredentials)?;
         crate::flows::caller::still_valid(claims, &me)?;
     }
-    Ok(accountability)
+    Ok(Administrator(accountability))
 }
 
 /// The user `/users/{id}` names, if there is one. Not a UUID: no user, and no read.
@@ -876,11 +888,12 @@ async fn target(state: &AppState, id: Option<&str>) -> Result<Option<User>, ApiE
 pub async fn update(
     state: &AppState,
     passwords: &Passwords,
-    accountability: &Accountability,
+    admin: &Administrator,
     id: Option<&str>,
     body: Map<String, Value>,
     query: &ItemsQuery,
 ) -> Result<Option<Value>, ApiError> {
+    let accountability = admin.accountability();
     // The one write path of `directus_users` (an administrator's payload passes as sent).
     let payload = authorize_write(accountability, "update", body, None)?;
     let update = parse_update(&payload, true)?;
@@ -971,9 +984,10 @@ fn email_taken(email: &str) -> ApiError {
 /// claim, every session). An unknown id is no error (204, as in Directus).
 pub async fn delete(
     state: &AppState,
-    accountability: &Accountability,
+    admin: &Administrator,
     id: Option<&str>,
 ) -> Result<(), ApiError> {
+    let accountability = admin.accountability();
     if let Some(user) = target(state, id).await? {
         let ended = crate::flows::provision::apply_account_action(
             &state.store,

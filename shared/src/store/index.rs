@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::{Map, Value};
 
-use super::records::{ItemPage, ItemRecord};
+use super::records::{ItemPage, ItemRecord, PageCursor};
 use super::{Store, StoreError};
 use crate::domain::index_plan::IndexRange;
 use crate::domain::value_order::{MAX_ENTRY_KEY_BYTES, encode_value};
@@ -88,7 +88,7 @@ impl Store {
         collection: &str,
         field: &str,
         range: &IndexRange,
-        start: Option<HashMap<String, AttributeValue>>,
+        start: Option<PageCursor>,
         limit: i32,
         forward: bool,
     ) -> Result<ItemPage, StoreError> {
@@ -109,7 +109,7 @@ impl Store {
             .expression_attribute_values(":low", AttributeValue::S(low))
             .expression_attribute_values(":high", AttributeValue::S(high))
             .consistent_read(true)
-            .set_exclusive_start_key(start)
+            .set_exclusive_start_key(PageCursor::start_key(start))
             .limit(limit)
             .scan_index_forward(forward)
             .send()
@@ -123,7 +123,7 @@ impl Store {
         Ok(ItemPage {
             items,
             skipped: 0,
-            next: output.last_evaluated_key.filter(|key| !key.is_empty()),
+            next: PageCursor::after(output.last_evaluated_key),
         })
     }
 

@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem, Update};
 use serde_json::{Map, Value};
 
-use super::records::{ItemPage, ItemRecord};
+use super::records::{ItemPage, ItemRecord, PageCursor};
 use super::{Store, StoreError};
 
 /// Sort key of a collection's item count: below `n#` and `s#`, so never an item's.
@@ -219,13 +219,13 @@ impl Store {
     pub async fn items_page_consistent(
         &self,
         collection: &str,
-        start: Option<HashMap<String, AttributeValue>>,
+        start: Option<PageCursor>,
         limit: i32,
     ) -> Result<ItemPage, StoreError> {
         let output = self
             .collection_query(collection)
             .consistent_read(true)
-            .set_exclusive_start_key(start)
+            .set_exclusive_start_key(PageCursor::start_key(start))
             .limit(limit)
             .send()
             .await?;
@@ -238,7 +238,7 @@ impl Store {
         Ok(ItemPage {
             items,
             skipped: 0,
-            next: output.last_evaluated_key.filter(|key| !key.is_empty()),
+            next: PageCursor::after(output.last_evaluated_key),
         })
     }
 
@@ -346,13 +346,13 @@ impl Store {
     pub async fn query_items(
         &self,
         collection: &str,
-        start: Option<HashMap<String, AttributeValue>>,
+        start: Option<PageCursor>,
         limit: i32,
         forward: bool,
     ) -> Result<ItemPage, StoreError> {
         let output = self
             .collection_query(collection)
-            .set_exclusive_start_key(start)
+            .set_exclusive_start_key(PageCursor::start_key(start))
             .limit(limit)
             .scan_index_forward(forward)
             .send()
@@ -366,7 +366,7 @@ impl Store {
         Ok(ItemPage {
             items,
             skipped: 0,
-            next: output.last_evaluated_key.filter(|key| !key.is_empty()),
+            next: PageCursor::after(output.last_evaluated_key),
         })
     }
 }

@@ -28,7 +28,7 @@ pub use access::{AccessRows, access_holder};
 pub use email_tokens::Activation;
 pub use index::{index_entry_item, index_entry_key, index_partition};
 pub use items::{COUNT_KEY, item_sort_key};
-pub use records::ItemPage;
+pub use records::{ItemPage, PageCursor};
 pub use schema::{USER_DIRECTORY_INDEX, USER_DIRECTORY_PROJECTION, ensure_tables};
 pub use tables::Tables;
 pub use throttle::{FORGET_AFTER_MS, LoginFailures, Reservation};

@@ -29,5 +29,24 @@ pub struct ItemPage {
     /// Items read but not returned (accounts past their expiry in the user directory): the
     /// read examined them all the same.
     pub skipped: usize,
-    pub next: Option<HashMap<String, AttributeValue>>,
+    pub next: Option<PageCursor>,
+}
+
+/// Where the next page of a read starts: DynamoDB's last evaluated key, opaque outside the
+/// store (a flow only hands it back for the next page).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PageCursor(HashMap<String, AttributeValue>);
+
+impl PageCursor {
+    /// The cursor a query's output leaves: none when the read is complete.
+    pub(super) fn after(
+        last_evaluated_key: Option<HashMap<String, AttributeValue>>,
+    ) -> Option<Self> {
+        last_evaluated_key.filter(|key| !key.is_empty()).map(Self)
+    }
+
+    /// The exclusive start key of the next query.
+    pub(super) fn start_key(cursor: Option<Self>) -> Option<HashMap<String, AttributeValue>> {
+        cursor.map(|c| c.0)
+    }
 }

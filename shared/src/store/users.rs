@@ -178,7 +178,7 @@ pub struct DirectoryPage {
     pub users: Vec<DirectoryUser>,
     /// Items the page read but left out (accounts past their expiry): a read's cost counts them.
     pub expired: usize,
-    pub next: Option<std::collections::HashMap<String, AttributeValue>>,
+    pub next: Option<super::PageCursor>,
 }
 
 /// A change to an existing user (`PATCH /users/{id}`, `PATCH /users/me`); `None` leaves a
@@ -493,7 +493,7 @@ impl Store {
     /// left out (counted in `expired`), as everywhere.
     pub async fn query_user_directory(
         &self,
-        start: Option<std::collections::HashMap<String, AttributeValue>>,
+        start: Option<super::PageCursor>,
         limit: i32,
         forward: bool,
     ) -> Result<DirectoryPage, StoreError> {
@@ -505,7 +505,7 @@ impl Store {
             .key_condition_expression("#d = :d")
             .expression_attribute_names("#d", super::schema::USER_DIRECTORY_ATTRIBUTE)
             .expression_attribute_values(":d", AttributeValue::S(DIRECTORY_PARTITION.to_owned()))
-            .set_exclusive_start_key(start)
+            .set_exclusive_start_key(super::PageCursor::start_key(start))
             .limit(limit)
             .scan_index_forward(forward)
             .send()
@@ -522,7 +522,7 @@ impl Store {
         Ok(DirectoryPage {
             expired: read - users.len(),
             users,
-            next: output.last_evaluated_key.filter(|key| !key.is_empty()),
+            next: super::PageCursor::after(output.last_evaluated_key),
         })
     }
 

@@ -29,19 +29,12 @@ pub async fn update(
     request: &Request,
 ) -> Result<HttpResponse, ApiError> {
     let claims = http::caller(state, request).await?;
-    let accountability = flows::users::administrator(state, claims.as_ref()).await?;
+    let admin = flows::users::administrator(state, claims.as_ref()).await?;
     let query = parse_query(state, request)?;
     let body = http::json_object(request)?;
     let id = path_id(request);
-    let updated = flows::users::update(
-        state,
-        passwords,
-        &accountability,
-        id.as_deref(),
-        body,
-        &query,
-    )
-    .await?;
+    let updated =
+        flows::users::update(state, passwords, &admin, id.as_deref(), body, &query).await?;
     Ok(match updated {
         Some(body) => http::json(StatusCode::OK, &body),
         None => http::no_content(),
@@ -51,8 +44,8 @@ pub async fn update(
 /// `DELETE /users/{id}`: 204, whether the id named a user or not.
 pub async fn delete(state: &AppState, request: &Request) -> Result<HttpResponse, ApiError> {
     let claims = http::caller(state, request).await?;
-    let accountability = flows::users::administrator(state, claims.as_ref()).await?;
-    flows::users::delete(state, &accountability, path_id(request).as_deref()).await?;
+    let admin = flows::users::administrator(state, claims.as_ref()).await?;
+    flows::users::delete(state, &admin, path_id(request).as_deref()).await?;
     Ok(http::no_content())
 }
 
