@@ -18,6 +18,11 @@ use shared::{AppState, flows::directory};
 
 const FIELDS: [&str; 4] = ["id", "title", "author", "secret"];
 
+/// The present as the flows take it (the reads compared here do not depend on it).
+fn present() -> shared::flows::time::Now {
+    shared::flows::time::Now::from_system(std::time::SystemTime::now())
+}
+
 fn scalar() -> impl Strategy<Value = Value> {
     prop_oneof![
         Just(Value::Null),
@@ -508,10 +513,10 @@ proptest! {
                 let mut answers = Vec::new();
                 for pairs in &queries {
                     let Ok(query) = ItemsQuery::parse(pairs, 100, 1000) else { continue };
-                    let result = items::serve(state, &accountability, ledger(&name), Source::Items, &query, None).await;
+                    let result = items::serve(state, &accountability, ledger(&name), Source::Items, &query, None, present()).await;
                     answers.push(answer(result));
                     for id in 1..=count {
-                        let result = items::serve(state, &accountability, ledger(&name), Source::Items, &query, Some(&id.to_string())).await;
+                        let result = items::serve(state, &accountability, ledger(&name), Source::Items, &query, Some(&id.to_string()), present()).await;
                         answers.push(answer(result));
                     }
                 }
@@ -583,9 +588,9 @@ proptest! {
                 let mut answers = Vec::new();
                 for pairs in queries {
                     let Ok(query) = ItemsQuery::parse(pairs, 100, 1000) else { continue };
-                    answers.push(answer(directory::serve(state, accountability, &query, None).await));
+                    answers.push(answer(directory::serve(state, accountability, &query, None, present()).await));
                     for id in ids {
-                        answers.push(answer(directory::serve(state, accountability, &query, Some(id)).await));
+                        answers.push(answer(directory::serve(state, accountability, &query, Some(id), present()).await));
                     }
                 }
                 answers

@@ -78,6 +78,11 @@ fn session(id: &str, expires_at: i64) -> Session {
     }
 }
 
+/// The present as the flows take it: these tests run against the store's own clock.
+fn present() -> shared::flows::time::Now {
+    shared::flows::time::Now::from_system(std::time::SystemTime::now())
+}
+
 fn now() -> i64 {
     i64::try_from(
         std::time::SystemTime::now()
@@ -1852,6 +1857,7 @@ async fn a_lookup_by_id_is_refused_before_the_read_once_the_budget_is_spent() {
                     items,
                     bytes: u64::MAX,
                 },
+                present(),
             )
             .await
         }
@@ -1954,6 +1960,7 @@ async fn a_reset_whose_session_cleanup_fails_still_answers_success() {
             ip: Some("192.0.2.55".into()),
             ..Default::default()
         },
+        present(),
     )
     .await
     .expect("the password was written and the token spent: the reset succeeded");
@@ -2425,9 +2432,15 @@ async fn directory_policies_show_only_on_rows_whose_permission_grants_them() {
         let state = state.clone();
         let caller = caller.clone();
         async move {
-            shared::flows::directory::serve(&state, &caller, &items_query(pairs), id.as_deref())
-                .await
-                .unwrap()["data"]
+            shared::flows::directory::serve(
+                &state,
+                &caller,
+                &items_query(pairs),
+                id.as_deref(),
+                present(),
+            )
+            .await
+            .unwrap()["data"]
                 .clone()
         }
     };
@@ -2460,6 +2473,7 @@ async fn directory_policies_show_only_on_rows_whose_permission_grants_them() {
         &admin,
         &items_query(&[("fields", "email,policies"), ("sort", "email")]),
         None,
+        present(),
     )
     .await
     .unwrap();
@@ -2489,7 +2503,10 @@ async fn directory_policy_lookups_count_against_the_scan_bound() {
     let read = |pairs: &'static [(&'static str, &'static str)]| {
         let state = state.clone();
         let admin = admin.clone();
-        async move { shared::flows::directory::serve(&state, &admin, &items_query(pairs), None).await }
+        async move {
+            shared::flows::directory::serve(&state, &admin, &items_query(pairs), None, present())
+                .await
+        }
     };
     // Three users examined, and no lookup.
     let ids = read(&[("fields", "id")]).await.unwrap();
@@ -2546,8 +2563,14 @@ async fn the_directory_leaves_out_expired_unverified_accounts() {
         let state = state.clone();
         let admin = admin.clone();
         async move {
-            shared::flows::directory::serve(&state, &admin, &items_query(pairs), id.as_deref())
-                .await
+            shared::flows::directory::serve(
+                &state,
+                &admin,
+                &items_query(pairs),
+                id.as_deref(),
+                present(),
+            )
+            .await
         }
     };
     let counted = read(
@@ -2786,12 +2809,13 @@ async fn registering_an_unverified_address_again_records_a_registration_beside_t
     wrong_password.password = account.password.clone().unwrap();
     let mismatched = verification_token(&state, &account, Some(&wrong_password));
     for token in [unknown, mismatched] {
-        let refused = shared::flows::verification::verify_registration(&state, &token).await;
+        let refused =
+            shared::flows::verification::verify_registration(&state, &token, present()).await;
         assert_eq!(refused.unwrap_err().code(), "INVALID_PAYLOAD");
     }
 
     // The owner's link: the owner's password.
-    shared::flows::verification::verify_registration(&state, &own)
+    shared::flows::verification::verify_registration(&state, &own, present())
         .await
         .unwrap();
     assert_eq!(login_status(&state, email, "owner-password-1").await, 200);
@@ -2800,7 +2824,7 @@ async fn registering_an_unverified_address_again_records_a_registration_beside_t
         401
     );
     // The first link used wins: the later registration's link is a used one now.
-    let late = shared::flows::verification::verify_registration(&state, &theirs).await;
+    let late = shared::flows::verification::verify_registration(&state, &theirs, present()).await;
     assert_eq!(late.unwrap_err().code(), "INVALID_PAYLOAD");
     let (active, left) = state
         .store
@@ -2841,7 +2865,7 @@ async fn a_later_registrations_link_activates_it_with_its_password_and_names() {
         .unwrap()
         .unwrap();
     let theirs = verification_token(&state, &account, Some(&later[0]));
-    shared::flows::verification::verify_registration(&state, &theirs)
+    shared::flows::verification::verify_registration(&state, &theirs, present())
         .await
         .unwrap();
     assert_eq!(login_status(&state, email, "second-password-1").await, 200);
@@ -2849,7 +2873,7 @@ async fn a_later_registrations_link_activates_it_with_its_password_and_names() {
     let active = state.store.get_user(&user.id).await.unwrap().unwrap();
     assert_eq!(active.first_name.as_deref(), Some("Second"));
     let own = verification_token(&state, &account, None);
-    let late = shared::flows::verification::verify_registration(&state, &own).await;
+    let late = shared::flows::verification::verify_registration(&state, &own, present()).await;
     assert_eq!(late.unwrap_err().code(), "INVALID_PAYLOAD");
     assert_eq!(login_status(&state, email, "second-password-1").await, 200);
 }
@@ -2875,8 +2899,8 @@ async fn concurrent_verifications_of_two_registrations_activate_exactly_one() {
     let own = verification_token(&state, &account, None);
     let theirs = verification_token(&state, &account, Some(&later[0]));
     let (a, b) = tokio::join!(
-        shared::flows::verification::verify_registration(&state, &own),
-        shared::flows::verification::verify_registration(&state, &theirs),
+        shared::flows::verification::verify_registration(&state, &own, present()),
+        shared::flows::verification::verify_registration(&state, &theirs, present()),
     );
     assert_eq!(u8::from(a.is_ok()) + u8::from(b.is_ok()), 1, "{a:?} {b:?}");
     let loser = if a.is_ok() { b } else { a };
@@ -3121,6 +3145,7 @@ async fn public_user_creation_follows_the_registration_settings() {
     shared::flows::verification::verify_registration(
         &verified,
         &verification_token(&verified, &user, None),
+        present(),
     )
     .await
     .unwrap();
@@ -3322,6 +3347,7 @@ async fn a_revocation_ends_the_tokens_of_its_second_issued_before_it_and_not_tho
                             password: Sensitive::new(next.clone()),
                         },
                         &shared::domain::client::Client::default(),
+                        present(),
                     )
                     .await
                     .unwrap();
@@ -3339,6 +3365,7 @@ async fn a_revocation_ends_the_tokens_of_its_second_issued_before_it_and_not_tho
                             ip: Some(address.clone()),
                             ..Default::default()
                         },
+                        present(),
                     )
                     .await
                     .unwrap();

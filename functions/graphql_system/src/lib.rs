@@ -31,15 +31,17 @@ pub async fn handle(app: &App, request: Request) -> Result<Response<Body>, Error
 /// mutations alone (login, registration, password reset) treats a failing session cookie as no
 /// token and clears it, as the REST routes do.
 async fn serve(app: &App, request: &Request) -> Result<HttpResponse, ApiError> {
+    let now = shared::adapters::http::now();
     let incoming = Incoming::read(request, app.schemas.limits())?;
     let route = shared::adapters::graphql::system::route_of(&incoming, app.schemas.limits());
-    let caller = shared::adapters::http::caller_on(&app.state, request, route).await?;
+    let caller = shared::adapters::http::caller_on(&app.state, request, route, now).await?;
     let cookies = caller.cookies();
     let system = System {
         state: app.state.clone(),
         passwords: app.passwords.clone(),
         claims: caller.claims,
         client: shared::adapters::http::client(request, &app.state.config),
+        now,
     };
     let result = shared::adapters::graphql::system::serve(&app.schemas, incoming, system).await;
     shared::adapters::http::with_cookies(result, &app.state.config, &cookies)

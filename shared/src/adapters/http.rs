@@ -357,9 +357,13 @@ pub fn now() -> Now {
 }
 
 /// The caller of a route that acts for its caller ([`crate::flows::caller::verify`]): the token
-/// read from the request, checked now.
-pub async fn caller(state: &AppState, request: &Request) -> Result<Option<AccessClaims>, ApiError> {
-    Ok(caller_on(state, request, Route::Authenticated)
+/// read from the request, checked at `now` (the request's [`now`]).
+pub async fn caller(
+    state: &AppState,
+    request: &Request,
+    now: Now,
+) -> Result<Option<AccessClaims>, ApiError> {
+    Ok(caller_on(state, request, Route::Authenticated, now)
         .await?
         .claims)
 }
@@ -369,9 +373,10 @@ pub async fn caller_on(
     state: &AppState,
     request: &Request,
     route: Route,
+    now: Now,
 ) -> Result<Caller, ApiError> {
     let presented = presented_token(request, &state.config.session_cookie.name)?;
-    caller::verify_on(state, presented.as_ref(), &site(request), route, now()).await
+    caller::verify_on(state, presented.as_ref(), &site(request), route, now).await
 }
 
 /// True for methods that change state (everything but GET, HEAD, OPTIONS).

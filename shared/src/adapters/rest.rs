@@ -19,6 +19,7 @@ use crate::flows::caller::{self, Route};
 use crate::flows::password_reset;
 use crate::flows::registration::{self, ALLOWED_FIELDS, MAX_URL_CHARS, Registration};
 use crate::flows::session::{self, Credentials, Issued, Mode, Presentation};
+use crate::flows::time::Now;
 use crate::flows::users::{self, Created, MAX_NAME_CHARS};
 use crate::platform::state::AppState;
 
@@ -43,13 +44,15 @@ pub fn issued_response(state: &AppState, issued: &Issued) -> HttpResponse {
 
 /// A public route ([`Route::Public`]): the caller is resolved first, as on every route (a
 /// bad bearer or query token fails the request), then `handler` runs; a failing session cookie
-/// counts as no token, and the answer, whatever it is, clears it.
+/// counts as no token, and the answer, whatever it is, clears it. The caller is checked at
+/// `now`, the instant `handler` is given too.
 async fn public_route(
     state: &AppState,
     request: &Request,
+    now: Now,
     handler: impl std::future::Future<Output = Result<HttpResponse, ApiError>>,
 ) -> Result<HttpResponse, ApiError> {
-    let caller = http::caller_on(state, request, Route::Public).await?;
+    let caller = http::caller_on(state, request, Route::Public, now).await?;
     http::with_cookies(handler.await, &state.config, &caller.cookies())
 }
 
@@ -174,13 +177,21 @@ pub async fn register(
     passwords: &Passwords,
     request: &Request,
 ) -> Result<HttpResponse, ApiError> {
-    public_route(state, request, register_route(state, passwords, request)).await
+    let now = http::now();
+    public_route(
+        state,
+        request,
+        now,
+        register_route(state, passwords, request, now),
+    )
+    .await
 }
 
 async fn register_route(
     state: &AppState,
     passwords: &Passwords,
     request: &Request,
+    now: Now,
 ) -> Result<HttpResponse, ApiError> {
     // The payload first: a malformed one is a 400 that touches nothing.
     let body = http::json_object(request)?;
@@ -203,7 +214,7 @@ async fn register_route(
         first_name,
         last_name,
     };
-    registration::register(state, passwords, registration, &client(state, request)).await?;
+    registration::register(state, passwords, registration, &client(state, request), now).await?;
     Ok(http::no_content())
 }
 
@@ -240,11 +251,12 @@ fn bounded(
 
 /// `GET /users/me`.
 pub async fn read_me(state: &AppState, request: &Request) -> Result<HttpResponse, ApiError> {
-    let claims = http::caller(state, request)
+    let now = http::now();
+    let claims = http::caller(state, request, now)
         .await?
         .ok_or(ApiError::InvalidCredentials)?;
     let fields = items::requested_fields(request);
-    let data = users::read_me(state, &claims, fields.as_deref()).await?;
+    let data = users::read_me(state, &claims, fields.as_deref(), now).await?;
     Ok(http::json(StatusCode::OK, &json!({ "data": data })))
 }
 
@@ -254,7 +266,8 @@ pub async fn update_me(
     passwords: &Passwords,
     request: &Request,
 ) -> Result<HttpResponse, ApiError> {
-    let claims = http::caller(state, request)
+    let now = http::now();
+    let claims = http::caller(state, request, now)
         .await?
         .ok_or(ApiError::InvalidCredentials)?;
     let body = http::json_object(request)?;
@@ -266,6 +279,7 @@ pub async fn update_me(
         body,
         fields.as_deref(),
         &client(state, request),
+        now,
     )
     .await?;
     Ok(http::json(StatusCode::OK, &json!({ "data": data })))
@@ -277,7 +291,8 @@ pub async fn create_user(
     passwords: &Passwords,
     request: &Request,
 ) -> Result<HttpResponse, ApiError> {
-    let claims = http::caller(state, request).await?;
+    let now = http::now();
+    let claims = http::caller(state, request, now).await?;
     let body = http::json_object(request)?;
     let created = users::create(
         state,
@@ -285,6 +300,7 @@ pub async fn create_user(
         claims.as_ref(),
         body,
         &client(state, request),
+        now,
     )
     .await?;
     Ok(match created {
@@ -299,12 +315,20 @@ pub async fn password_request(
     state: &AppState,
     request: &Request,
 ) -> Result<HttpResponse, ApiError> {
-    public_route(state, request, password_request_route(state, request)).await
+    let now = http::now();
+    public_route(
+        state,
+        request,
+        now,
+        password_request_route(state, request, now),
+    )
+    .await
 }
 
 async fn password_request_route(
     state: &AppState,
     request: &Request,
+    now: Now,
 ) -> Result<HttpResponse, ApiError> {
     let body = http::json_object(request)?;
     let Some(Value::String(email)) = body.get("email") else {
@@ -315,7 +339,7 @@ async fn password_request_route(
         email: email.clone(),
         reset_url,
     };
-    password_reset::request_password_reset(state, input, &client(state, request)).await?;
+    password_reset::request_password_reset(state, input, &client(state, request), now).await?;
     Ok(http::no_content())
 }
 
@@ -325,10 +349,12 @@ pub async fn password_reset(
     passwords: &Passwords,
     request: &Request,
 ) -> Result<HttpResponse, ApiError> {
+    let now = http::now();
     public_route(
         state,
         request,
-        password_reset_route(state, passwords, request),
+        now,
+        password_reset_route(state, passwords, request, now),
     )
     .await
 }
@@ -337,6 +363,7 @@ async fn password_reset_route(
     state: &AppState,
     passwords: &Passwords,
     request: &Request,
+    now: Now,
 ) -> Result<HttpResponse, ApiError> {
     let body = http::json_object(request)?;
     let field = |name: &str| match body.get(name) {
@@ -347,7 +374,7 @@ async fn password_reset_route(
         token: field("token")?,
         password: field("password")?,
     };
-    password_reset::reset_password(state, passwords, input, &client(state, request)).await?;
+    password_reset::reset_password(state, passwords, input, &client(state, request), now).await?;
     Ok(http::no_content())
 }
 

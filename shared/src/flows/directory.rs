@@ -16,6 +16,7 @@ use crate::credential::token::AccessClaims;
 use crate::domain::error::ApiError;
 use crate::domain::query::ItemsQuery;
 use crate::flows::items::{self, ReadStats, ScanBound, Source};
+use crate::flows::time::Now;
 use crate::platform::state::AppState;
 use crate::store::Store;
 
@@ -93,12 +94,13 @@ async fn fill_policies(
 
 /// Reads users for `accountability` (admin or not) through the one items read path, with
 /// `policies` filled in where the caller may read it, all within the request's scan bound. For
-/// one id, missing (or expired) users are 403.
+/// one id, missing (or expired) users are 403. Permission filters take `$NOW` as `now`.
 pub async fn serve(
     state: &AppState,
     accountability: &crate::domain::access::Accountability,
     query: &ItemsQuery,
     id: Option<&str>,
+    now: Now,
 ) -> Result<Value, ApiError> {
     if !accountability.admin && !accountability.may_read(COLLECTION) {
         return Err(ApiError::forbidden_collection(COLLECTION));
@@ -113,6 +115,7 @@ pub async fn serve(
         query,
         id,
         bound,
+        now,
     )
     .await?;
     if let Some(data) = body.get_mut("data") {
@@ -126,15 +129,17 @@ pub async fn serve(
     Ok(body)
 }
 
-/// `GET /users[/{id}]` for `claims` (none: the public): the response body.
+/// `GET /users[/{id}]` for `claims` (none: the public): the response body, as the permissions
+/// show it at `now`.
 pub async fn read(
     state: &AppState,
     claims: Option<&AccessClaims>,
     query: &ItemsQuery,
     id: Option<&str>,
+    now: Now,
 ) -> Result<Value, ApiError> {
     let accountability = crate::flows::access::accountability(state, claims).await?;
-    serve(state, &accountability, query, id).await
+    serve(state, &accountability, query, id, now).await
 }
 
 #[cfg(test)]

@@ -26,8 +26,9 @@ use crate::domain::model::Collection;
 use crate::domain::query::ItemsQuery;
 use crate::domain::value_order::SortKey;
 use crate::domain::value_order::compare_values;
+use crate::flows::time::Now;
 use crate::platform::state::AppState;
-use crate::store::{DirectoryUser, ItemPage, PageCursor, Store, item_sort_key, now_millis};
+use crate::store::{DirectoryUser, ItemPage, PageCursor, Store, item_sort_key};
 
 /// DynamoDB pages are at most this many items.
 const MAX_PAGE: usize = 1000;
@@ -114,13 +115,14 @@ pub enum Source {
 }
 
 /// `GET /items/{collection}[/{id}]` for `claims` (none: the public): the response body
-/// (`{"data": …}`, with `meta` when asked).
+/// (`{"data": …}`, with `meta` when asked), as the permissions show it at `now`.
 pub async fn read(
     state: &AppState,
     claims: Option<&AccessClaims>,
     collection: &str,
     id: Option<&str>,
     query: &ItemsQuery,
+    now: Now,
 ) -> Result<Value, ApiError> {
     if collection.starts_with("directus_") {
         return Err(ApiError::forbidden());
@@ -143,13 +145,15 @@ pub async fn read(
         Source::Items,
         query,
         id,
+        now,
     )
     .await
 }
 
 /// The one read path of `/items` and `/users`: the caller's plan for `collection`, the query's
 /// fields, filter and sort checked against it, then one item (`id`) or a bounded page. Returns
-/// the response body (`{"data": …}`, with `meta` when asked).
+/// the response body (`{"data": …}`, with `meta` when asked). Permission filters take `$NOW`
+/// as `now`.
 pub async fn serve(
     state: &AppState,
     accountability: &Accountability,
@@ -157,15 +161,26 @@ pub async fn serve(
     source: Source,
     query: &ItemsQuery,
     id: Option<&str>,
+    now: Now,
 ) -> Result<Value, ApiError> {
     let bound = ScanBound::of_request(state);
-    serve_within(state, accountability, collection, source, query, id, bound)
-        .await
-        .map(|(body, _)| body)
+    serve_within(
+        state,
+        accountability,
+        collection,
+        source,
+        query,
+        id,
+        bound,
+        now,
+    )
+    .await
+    .map(|(body, _)| body)
 }
 
 /// [`serve`] within `bound` (what is left of a request's budget when one request makes several
 /// reads, as GraphQL does), also returning what the read cost.
+#[allow(clippy::too_many_arguments)]
 pub async fn serve_within(
     state: &AppState,
     accountability: &Accountability,
@@ -174,6 +189,7 @@ pub async fn serve_within(
     query: &ItemsQuery,
     id: Option<&str>,
     bound: ScanBound,
+    now: Now,
 ) -> Result<(Value, ReadStats), ApiError> {
     // With `aggregate`, Directus ignores `fields`.
     let fields = if query.aggregating() {
@@ -181,7 +197,7 @@ pub async fn serve_within(
     } else {
         query.fields.as_deref()
     };
-    let plan = ReadPlan::new(accountability, collection, fields, now_millis())?;
+    let plan = ReadPlan::new(accountability, collection, fields, now.millis())?;
     if let Some(user_filter) = &query.filter {
         plan.check_readable(&filter::referenced_fields(user_filter))?;
         crate::domain::query::validate_operator_types(user_filter, &|field| {

@@ -4,7 +4,6 @@
 //! configuration (`rate_limits` in `infra/seed.json`).
 
 use std::net::{IpAddr, Ipv6Addr};
-use std::time::SystemTime;
 
 use crate::domain::access::filter::iso8601;
 use crate::domain::client::Client;
@@ -70,14 +69,9 @@ pub fn address_key(address: Option<&str>, v6_prefix: u8) -> String {
     }
 }
 
-/// [`enforce_at`] at the present. For the flows that do not take `now` yet.
-pub async fn enforce(state: &AppState, client: &Client, action: Limited) -> Result<(), ApiError> {
-    enforce_at(state, client, action, Now::from_system(SystemTime::now())).await
-}
-
 /// Counts this request against its address at `now`; 429 `REQUESTS_EXCEEDED` with
 /// `Retry-After` past the limit. A limit of 0 points switches it off.
-pub async fn enforce_at(
+pub async fn enforce(
     state: &AppState,
     client: &Client,
     action: Limited,
@@ -134,9 +128,9 @@ async fn charge(
 
 /// Counts one mail to `email` (case-insensitively) and says whether it may be sent: false past
 /// the `email_recipient` limit. The caller answers the same either way, so the limit tells a
-/// client nothing about the address; it only keeps an address from being flooded. At the
-/// present, for the flows that do not take `now` yet.
-pub async fn mail_allowed(state: &AppState, email: &str) -> Result<bool, ApiError> {
+/// client nothing about the address; it only keeps an address from being flooded. Counted in
+/// the window `now` falls in.
+pub async fn mail_allowed(state: &AppState, email: &str, now: Now) -> Result<bool, ApiError> {
     let settings = state
         .access
         .settings(&state.store, &state.config.default_settings)
@@ -145,7 +139,7 @@ pub async fn mail_allowed(state: &AppState, email: &str) -> Result<bool, ApiErro
         &state.store,
         email,
         settings.rate_limits.email_recipient,
-        Now::from_system(SystemTime::now()),
+        now,
     )
     .await
 }

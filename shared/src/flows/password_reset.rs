@@ -9,7 +9,7 @@
 //! hash it replaces, so it works once. A reset ends every session and every access token of the
 //! user issued before it.
 
-use crate::credential::link_token::{LinkError, Scope, password_fingerprint};
+use crate::credential::link_token::{LinkClaims, LinkError, Scope, password_fingerprint};
 use crate::credential::password::Passwords;
 use crate::domain::client::Client;
 use crate::domain::error::ApiError;
@@ -19,8 +19,9 @@ use crate::domain::sensitive::Sensitive;
 use crate::domain::text::{MAX_EMAIL_CHARS, valid_email};
 use crate::email::templates;
 use crate::flows::limits::{Limited, enforce};
+use crate::flows::time::Now;
 use crate::flows::{AnswerAt, send_link_mail};
-use crate::platform::state::{AppState, now_secs};
+use crate::platform::state::AppState;
 use crate::store::{StoreError, email_key};
 
 /// The longest `reset_url` accepted (REST and GraphQL alike).
@@ -43,11 +44,13 @@ pub struct PasswordReset {
 
 /// `auth_password_request`: always `Ok(())` for a well-formed request, known address or not.
 /// Errors: `400` for a `reset_url` outside the allow-list (checked before the address is looked
-/// at, so it reveals nothing), `429` past the per-client limit.
+/// at, so it reveals nothing), `429` past the per-client limit. Limits are counted and the link
+/// issued at `now`.
 pub async fn request_password_reset(
     state: &AppState,
     input: PasswordRequest,
     client: &Client,
+    now: Now,
 ) -> Result<(), ApiError> {
     // An empty `reset_url` is none (falsy in Directus too).
     let input = PasswordRequest {
@@ -71,7 +74,7 @@ pub async fn request_password_reset(
             "URL \"{url}\" can't be used to reset passwords"
         )));
     }
-    enforce(state, client, Limited::PasswordRequest).await?;
+    enforce(state, client, Limited::PasswordRequest, now).await?;
     let answer = AnswerAt::after(state.mailer.timeout());
     answer
         .after_work(
@@ -81,6 +84,7 @@ pub async fn request_password_reset(
                 input.email.trim(),
                 input.reset_url.as_deref(),
                 answer,
+                now,
             ),
         )
         .await;
@@ -90,7 +94,13 @@ pub async fn request_password_reset(
 /// What a request does for the address it names: a mail with a link when it is an active
 /// user's with a password (and the recipient's mail budget allows one), nothing otherwise.
 /// Every problem is logged, none answered.
-async fn for_address(state: &AppState, email: &str, reset_url: Option<&str>, answer: AnswerAt) {
+async fn for_address(
+    state: &AppState,
+    email: &str,
+    reset_url: Option<&str>,
+    answer: AnswerAt,
+    now: Now,
+) {
     // Not an address: nothing to look up (the syntax is no secret).
     if email.chars().count() > MAX_EMAIL_CHARS || !valid_email(email) {
         return;
@@ -103,7 +113,7 @@ async fn for_address(state: &AppState, email: &str, reset_url: Option<&str>, ans
         }
     };
     // Counted for every address, known or not: the same writes either way.
-    match crate::flows::limits::mail_allowed(state, email).await {
+    match crate::flows::limits::mail_allowed(state, email, now).await {
         Ok(true) => {}
         Ok(false) => {
             tracing::warn!("password reset mail not sent: the recipient's mail limit is reached");
@@ -115,11 +125,17 @@ async fn for_address(state: &AppState, email: &str, reset_url: Option<&str>, ans
         }
     }
     if let Some(user) = user.filter(|u| u.status == UserStatus::Active && u.password.is_some()) {
-        send_reset(state, &user, reset_url, answer).await;
+        send_reset(state, &user, reset_url, answer, now).await;
     }
 }
 
-async fn send_reset(state: &AppState, user: &User, reset_url: Option<&str>, answer: AnswerAt) {
+async fn send_reset(
+    state: &AppState,
+    user: &User,
+    reset_url: Option<&str>,
+    answer: AnswerAt,
+    now: Now,
+) {
     let settings = match state
         .access
         .settings(&state.store, &state.config.default_settings)
@@ -143,14 +159,13 @@ async fn send_reset(state: &AppState, user: &User, reset_url: Option<&str>, answ
         }
     };
     let token_id = uuid::Uuid::new_v4().simple().to_string();
-    let now = now_secs();
     let issued = state.links.issue(
         Scope::PasswordReset,
         &user.id,
         &user.email,
         Some(token_id.clone()),
         Some(password_fingerprint(user.password.as_ref())),
-        now,
+        now.secs_u64(),
         config.password_reset_ttl,
         None,
     );
@@ -190,21 +205,16 @@ async fn send_reset(state: &AppState, user: &User, reset_url: Option<&str>, answ
 /// that is not a reset token of ours, `401 TOKEN_EXPIRED` for an expired one, `403 FORBIDDEN`
 /// for one of another scope, one already used, one issued before the password last changed, or
 /// a user who is gone or not active; `400 FAILED_VALIDATION` for a password the policy refuses.
+/// The limit is counted and the token checked at `now`.
 pub async fn reset_password(
     state: &AppState,
     passwords: &Passwords,
     input: PasswordReset,
     client: &Client,
+    now: Now,
 ) -> Result<(), ApiError> {
-    enforce(state, client, Limited::PasswordReset).await?;
-    let claims = state
-        .links
-        .verify(input.token.expose(), Scope::PasswordReset, now_secs())
-        .map_err(|error| match error {
-            LinkError::Invalid => ApiError::InvalidToken,
-            LinkError::Expired => ApiError::TokenExpired,
-            LinkError::WrongScope => ApiError::forbidden(),
-        })?;
+    enforce(state, client, Limited::PasswordReset, now).await?;
+    let claims = check_link(state, input.token.expose(), now)?;
     let (Some(token_id), Some(fingerprint)) = (claims.jti.as_deref(), claims.hash.as_deref())
     else {
         return Err(ApiError::InvalidToken);
@@ -248,4 +258,86 @@ pub async fn reset_password(
         ),
     }
     Ok(())
+}
+
+/// The checks of a reset token at `now` that read nothing: signature, claims, expiry, scope. A
+/// token that is not one of ours is `INVALID_TOKEN`, an expired one `TOKEN_EXPIRED` (from the
+/// second its `exp` names), one of another scope `FORBIDDEN`.
+pub fn check_link(state: &AppState, token: &str, now: Now) -> Result<LinkClaims, ApiError> {
+    state
+        .links
+        .verify(token, Scope::PasswordReset, now.secs_u64())
+        .map_err(|error| match error {
+            LinkError::Invalid => ApiError::InvalidToken,
+            LinkError::Expired => ApiError::TokenExpired,
+            LinkError::WrongScope => ApiError::forbidden(),
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::platform::state::unreachable_state;
+    use std::time::Duration;
+
+    /// When the links here are issued (epoch seconds): long past, so a check that read the
+    /// clock instead of its `now` would find every one of them expired.
+    const ISSUED: u64 = 1_700_000_000;
+    /// The second the links' `exp` names (an hour, `PASSWORD_RESET_TOKEN_TTL`'s default).
+    const EXP: u64 = ISSUED + 3600;
+
+    fn at_millis(millis: u64) -> Now {
+        Now::from_millis(i64::try_from(millis).unwrap())
+    }
+
+    fn link(state: &AppState, scope: Scope, jti: Option<&str>) -> String {
+        let (token, exp) = state
+            .links
+            .issue(
+                scope,
+                "u1",
+                "a@example.com",
+                jti.map(str::to_owned),
+                Some(password_fingerprint(None)),
+                ISSUED,
+                Duration::from_secs(3600),
+                None,
+            )
+            .unwrap();
+        assert_eq!(exp, EXP);
+        token.expose().to_owned()
+    }
+
+    #[test]
+    fn a_reset_link_is_accepted_at_its_last_second_and_expired_one_second_later() {
+        let state = unreachable_state();
+        let token = link(&state, Scope::PasswordReset, Some("t1"));
+        let last_second = at_millis((EXP - 1) * 1000);
+        let claims = check_link(&state, &token, last_second).unwrap();
+        assert_eq!(claims.jti.as_deref(), Some("t1"));
+        assert!(check_link(&state, &token, at_millis(EXP * 1000 - 1)).is_ok());
+        for expired in [EXP * 1000, (EXP - 1) * 1000 + 1000] {
+            assert_eq!(
+                check_link(&state, &token, at_millis(expired))
+                    .unwrap_err()
+                    .code(),
+                "TOKEN_EXPIRED"
+            );
+        }
+        // A verification link is not a reset link, and a reset link must name its record.
+        let verification = link(&state, Scope::PendingRegistration, None);
+        assert_eq!(
+            check_link(&state, &verification, last_second)
+                .unwrap_err()
+                .code(),
+            "FORBIDDEN"
+        );
+        let unrecorded = link(&state, Scope::PasswordReset, None);
+        assert_eq!(
+            check_link(&state, &unrecorded, last_second)
+                .unwrap_err()
+                .code(),
+            "INVALID_TOKEN"
+        );
+    }
 }

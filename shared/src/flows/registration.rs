@@ -14,7 +14,8 @@ use crate::domain::model::{Settings, User, UserStatus};
 use crate::domain::sensitive::Sensitive;
 use crate::domain::text::{self, MAX_NAME_CHARS};
 use crate::flows::AnswerAt;
-use crate::store::{NewUser, PendingRegistration, StoreError, now_millis};
+use crate::flows::time::Now;
+use crate::store::{NewUser, PendingRegistration, StoreError};
 
 use crate::platform::state::AppState;
 
@@ -104,12 +105,15 @@ fn validate(registration: &Registration) -> Result<String, ApiError> {
 }
 
 /// Public self-registration: counted against the client address's registration budget before
-/// any hashing; new and existing emails get the same answer after the same work.
+/// any hashing; new and existing emails get the same answer after the same work. Everything
+/// that depends on time (the limit's window, the email filter's `$NOW`, the account's expiry,
+/// the link) is taken at `now`.
 pub async fn register(
     state: &AppState,
     passwords: &Passwords,
     registration: Registration,
     client: &Client,
+    now: Now,
 ) -> Result<(), ApiError> {
     let email = validate(&registration)?;
     let Registration {
@@ -123,14 +127,15 @@ pub async fn register(
     // empty one is none (falsy there too).
     let verification_url = verification_url.filter(|url| !url.is_empty());
     crate::flows::verification::check_verification_url(state, verification_url.as_deref())?;
-    crate::flows::limits::enforce(state, client, crate::flows::limits::Limited::Register).await?;
+    crate::flows::limits::enforce(state, client, crate::flows::limits::Limited::Register, now)
+        .await?;
 
     // The same cached item the rate limiter just read: one settings read per cache period.
     let settings = state
         .access
         .settings(&state.store, &state.config.default_settings)
         .await?;
-    let admitted = admit(state, &settings, &email)?;
+    let admitted = admit(state, &settings, &email, now)?;
     crate::credential::password::enforce_policy(&password, &settings)?;
     let password_hash = passwords
         .hash(&password)
@@ -146,15 +151,16 @@ pub async fn register(
         policies: Vec::new(),
     };
     admitted
-        .open(state, new_user, verification_url.as_deref())
+        .open(state, new_user, verification_url.as_deref(), now)
         .await
 }
 
 /// The one rule of public registration, whichever door it comes through (`users/register`,
 /// GraphQL's `users_register`, and a create of `directus_users` by a caller with no user):
 /// registration must be open (`public_registration`, else the 403 Directus gives) and the
-/// address must pass `public_registration_email_filter` (an unusable filter refuses). Pure.
-pub fn check_admission(settings: &Settings, email: &str) -> Result<(), ApiError> {
+/// address must pass `public_registration_email_filter` at `now` (its `$NOW`; an unusable
+/// filter refuses). Pure.
+pub fn check_admission(settings: &Settings, email: &str, now: Now) -> Result<(), ApiError> {
     if !settings.public_registration {
         return Err(ApiError::forbidden());
     }
@@ -162,7 +168,7 @@ pub fn check_admission(settings: &Settings, email: &str) -> Result<(), ApiError>
         let mut candidate = Map::new();
         candidate.insert("email".into(), Value::String(email.to_owned()));
         let context = filter::FilterContext {
-            now_millis: now_millis(),
+            now_millis: now.millis(),
             ..Default::default()
         };
         let allowed = filter::matches(email_filter, &candidate, &context).unwrap_or_else(|error| {
@@ -186,8 +192,13 @@ pub struct Admitted {
 
 /// [`check_admission`], and with verification on, the moment the answer is due (from now: call
 /// it before hashing, so the hash is inside the fixed time too).
-pub fn admit(state: &AppState, settings: &Settings, email: &str) -> Result<Admitted, ApiError> {
-    check_admission(settings, email)?;
+pub fn admit(
+    state: &AppState,
+    settings: &Settings,
+    email: &str,
+    now: Now,
+) -> Result<Admitted, ApiError> {
+    check_admission(settings, email, now)?;
     Ok(Admitted {
         answer: settings
             .public_registration_verify_email
@@ -206,12 +217,14 @@ impl Admitted {
     /// unverified account that expires unless verified, and a mail with its link; an address
     /// whose account is still unverified keeps its account as it is and gets this registration
     /// recorded beside it and a link of its own (see `flows::verification`); an active address
-    /// gets nothing. Every case answers at the same moment.
+    /// gets nothing. Every case answers at the same moment. The account's expiry and its link
+    /// count from `now`.
     pub async fn open(
         self,
         state: &AppState,
         mut new_user: NewUser,
         verification_url: Option<&str>,
+        now: Now,
     ) -> Result<(), ApiError> {
         let Some(answer) = self.answer else {
             return match state.store.create_user(new_user).await {
@@ -245,7 +258,7 @@ impl Admitted {
             first_name: new_user.first_name.clone(),
             last_name: new_user.last_name.clone(),
         };
-        let expires_at = crate::flows::verification::unverified_expiry(state);
+        let expires_at = crate::flows::verification::unverified_expiry(state, now);
         let email = new_user.email.clone();
         let created = match state
             .store
@@ -280,6 +293,7 @@ impl Admitted {
                         later.as_ref(),
                         verification_url,
                         answer,
+                        now,
                     )
                     .await;
                 }
@@ -325,6 +339,9 @@ async fn record_later_registration(
 mod tests {
     use super::*;
 
+    /// Any fixed instant: nothing here depends on which.
+    const AT: Now = Now::from_millis(1_700_000_000_000);
+
     fn registration(email: &str, password: &str) -> Registration {
         Registration {
             email: email.into(),
@@ -362,8 +379,11 @@ mod tests {
             last_name: None,
             policies: Vec::new(),
         };
-        let admitted = admit(&state, &verifying, "a@example.com").unwrap();
-        let refused = admitted.open(&state, new_user(), None).await.unwrap_err();
+        let admitted = admit(&state, &verifying, "a@example.com", AT).unwrap();
+        let refused = admitted
+            .open(&state, new_user(), None, AT)
+            .await
+            .unwrap_err();
         assert!(
             matches!(
                 refused,
@@ -375,9 +395,14 @@ mod tests {
             "{refused:?}"
         );
         // With a verification_url the link can be made: it gets as far as the store.
-        let admitted = admit(&state, &verifying, "a@example.com").unwrap();
+        let admitted = admit(&state, &verifying, "a@example.com", AT).unwrap();
         let reached = admitted
-            .open(&state, new_user(), Some("https://app.example.com/verify"))
+            .open(
+                &state,
+                new_user(),
+                Some("https://app.example.com/verify"),
+                AT,
+            )
             .await
             .unwrap_err();
         assert!(
@@ -394,28 +419,32 @@ mod tests {
 
     #[test]
     fn admission_needs_open_registration_and_a_passing_address() {
-        assert!(check_admission(&settings(true, None), "a@example.com").is_ok());
-        let closed = check_admission(&settings(false, None), "a@example.com").unwrap_err();
+        assert!(check_admission(&settings(true, None), "a@example.com", AT).is_ok());
+        let closed = check_admission(&settings(false, None), "a@example.com", AT).unwrap_err();
         assert_eq!(closed.code(), "FORBIDDEN");
         let acme = settings(
             true,
             Some(serde_json::json!({"email": {"_ends_with": "@acme.com"}})),
         );
-        assert!(check_admission(&acme, "x@acme.com").is_ok());
+        assert!(check_admission(&acme, "x@acme.com", AT).is_ok());
         assert_eq!(
-            check_admission(&acme, "x@example.com").unwrap_err().code(),
+            check_admission(&acme, "x@example.com", AT)
+                .unwrap_err()
+                .code(),
             "FORBIDDEN"
         );
         // A filter that cannot be applied refuses everyone.
         let broken = settings(true, Some(serde_json::json!({"email": {"_nope": 1}})));
         assert_eq!(
-            check_admission(&broken, "x@acme.com").unwrap_err().code(),
+            check_admission(&broken, "x@acme.com", AT)
+                .unwrap_err()
+                .code(),
             "FORBIDDEN"
         );
         // Closed wins over a passing filter.
         let mut closed_acme = acme.clone();
         closed_acme.public_registration = false;
-        assert!(check_admission(&closed_acme, "x@acme.com").is_err());
+        assert!(check_admission(&closed_acme, "x@acme.com", AT).is_err());
     }
 
     #[test]

@@ -99,7 +99,7 @@ pub async fn login(
     if !plausible(&email, &password) {
         return Err(ApiError::InvalidCredentials);
     }
-    limits::enforce_at(state, client, Limited::Login, now).await?;
+    limits::enforce(state, client, Limited::Login, now).await?;
     let store = &state.store;
 
     // The attempt is counted before the password is checked, so parallel guesses cannot all
@@ -212,7 +212,7 @@ pub async fn refresh(
         presented_session(state, mode, &presented)?.ok_or(ApiError::InvalidCredentials)?;
     // A forged token fails the HMAC (or JWT signature) check above without touching DynamoDB;
     // the limit guards the reads and writes below.
-    limits::enforce_at(state, client, Limited::Refresh, now).await?;
+    limits::enforce(state, client, Limited::Refresh, now).await?;
     // Session mode slides by SESSION_COOKIE_TTL (Directus' session refresh), the others by
     // REFRESH_TOKEN_TTL.
     let slide = if mode == Mode::Session {

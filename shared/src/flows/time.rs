@@ -1,6 +1,9 @@
-//! The instant a request is handled. Flows never read the clock: the adapter reads it once
-//! ([`Now::from_system`]) and passes it down, so every rule that depends on time is tested at
-//! fixed instants.
+//! The instant a request is handled. No flow reads the clock to decide a rule: the adapter
+//! reads it once, when the request arrives ([`Now::from_system`]), and passes it down, so every
+//! rule that depends on time (lockout, grace window, revocation cut-offs, rate-limit windows,
+//! link expiries, `$NOW` in permissions) is tested at fixed instants, and one request sees one
+//! instant. Only durations are measured inside flows (a response's deadline, `AnswerAt`; the
+//! health check's timing); the store stamps its own writes with its own clock.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 

@@ -21,10 +21,10 @@ use crate::domain::model::{Collection, FieldDef, Permission, User, UserStatus};
 use crate::domain::query::ItemsQuery;
 use crate::domain::sensitive::Sensitive;
 use crate::domain::text;
+use crate::flows::time::Now;
 use crate::platform::state::AppState;
 use crate::store::{
     MAX_USER_POLICIES, NewUser, PolicyLinks, Revocation, StoreError, UserChanges, email_key,
-    now_millis,
 };
 
 const COLLECTION: &str = "directus_users";
@@ -44,27 +44,29 @@ pub struct UserPayload {
 
 /// Applies the caller's create permissions to `body`: every key must be an allowed field (403
 /// naming the others), presets fill what the body leaves out, and every permission's
-/// `validation` must hold. Pure.
+/// `validation` must hold (`$NOW` in them is `now`). Pure.
 pub fn authorize(
     accountability: &Accountability,
     body: Map<String, Value>,
+    now: Now,
 ) -> Result<Map<String, Value>, ApiError> {
-    authorize_write(accountability, "create", body, None)
+    authorize_write(accountability, "create", body, None, now)
 }
 
 /// The rules of [`authorize`] for `action` (`create`, or `update` of `existing`, which only
 /// permissions whose item filter matches it apply to). The one code path for every write to
-/// `directus_users`. Pure.
+/// `directus_users`. Filters and validations take `$NOW` as `now`. Pure.
 pub fn authorize_write(
     accountability: &Accountability,
     action: &str,
     body: Map<String, Value>,
     existing: Option<&Map<String, Value>>,
+    now: Now,
 ) -> Result<Map<String, Value>, ApiError> {
     if accountability.admin {
         return Ok(body);
     }
-    let context = accountability.filter_context(now_millis());
+    let context = accountability.filter_context(now.millis());
     let mut permissions: Vec<_> = accountability
         .permissions
         .iter()
@@ -464,21 +466,23 @@ pub fn with_app_minimal(accountability: &Accountability) -> Accountability {
 /// The caller's own row as their read permissions show it, with the request's `fields`
 /// (`None`: `*`). A field path into a relation (`role.name`) is dropped, as Directus drops
 /// relations into collections the caller cannot read; when nothing else was asked for the item
-/// collapses to its id. `FORBIDDEN` when no permission lets them read the row or a field. Pure.
+/// collapses to its id. `FORBIDDEN` when no permission lets them read the row or a field.
+/// Permission filters take `$NOW` as `now`. Pure.
 pub fn own_view(
     accountability: &Accountability,
     user: &User,
     fields: Option<&[String]>,
+    now: Now,
 ) -> Result<Value, ApiError> {
     let plain: Option<Vec<String>> =
         fields.map(|f| f.iter().filter(|f| !f.contains('.')).cloned().collect());
     if plain.as_ref().is_some_and(Vec::is_empty) && fields.is_some_and(|f| !f.is_empty()) {
-        let plan = ReadPlan::new(accountability, schema(), None, now_millis())?;
+        let plan = ReadPlan::new(accountability, schema(), None, now.millis())?;
         plan.visible_row(&row(user))
             .ok_or_else(ApiError::forbidden)?;
         return Ok(json!(user.id));
     }
-    let plan = ReadPlan::new(accountability, schema(), plain.as_deref(), now_millis())?;
+    let plan = ReadPlan::new(accountability, schema(), plain.as_deref(), now.millis())?;
     let visible = plan
         .visible_row(&row(user))
         .ok_or_else(ApiError::forbidden)?;
@@ -486,11 +490,12 @@ pub fn own_view(
 }
 
 /// The caller's own row (`GET /users/me`, GraphQL's `users_me`) with `fields` (`None`: `*`):
-/// never 403 for a user; without read permission on their row, `{"id"}`.
+/// never 403 for a user; without read permission on their row, `{"id"}`. Seen at `now`.
 pub async fn read_me(
     state: &AppState,
     claims: &AccessClaims,
     fields: Option<&[String]>,
+    now: Now,
 ) -> Result<Value, ApiError> {
     let accountability = state
         .access
@@ -501,7 +506,7 @@ pub async fn read_me(
         .get_user(&claims.id)
         .await?
         .ok_or(ApiError::InvalidCredentials)?;
-    match own_view(&with_app_minimal(&accountability), &user, fields) {
+    match own_view(&with_app_minimal(&accountability), &user, fields, now) {
         Ok(data) => Ok(data),
         Err(ApiError::Forbidden(_)) => Ok(json!({ "id": user.id })),
         Err(other) => Err(other),
@@ -515,7 +520,7 @@ pub async fn read_me(
 /// the change (`kept_session`), then the other sessions are deleted. A role or status change
 /// ends all sessions, the caller's too (its token names the old role). Then the row is read
 /// back with the request's `fields`; a caller who may update but not read gets 403 after the
-/// write, as in Directus.
+/// write, as in Directus. Limits, permissions and the read back are taken at `now`.
 pub async fn update_me(
     state: &AppState,
     passwords: &Passwords,
@@ -523,6 +528,7 @@ pub async fn update_me(
     body: Map<String, Value>,
     fields: Option<&[String]>,
     client: &Client,
+    now: Now,
 ) -> Result<Value, ApiError> {
     let accountability = state
         .access
@@ -534,12 +540,17 @@ pub async fn update_me(
         .await?
         .ok_or(ApiError::InvalidCredentials)?;
     crate::flows::caller::still_valid(claims, &user)?;
-    let payload = authorize_write(&accountability, "update", body, Some(&row(&user)))?;
+    let payload = authorize_write(&accountability, "update", body, Some(&row(&user)), now)?;
     let update = parse_update(&payload, false)?;
     if update.password.is_some() {
         // Hashing is the expensive part: limited per client address before it.
-        crate::flows::limits::enforce(state, client, crate::flows::limits::Limited::PasswordChange)
-            .await?;
+        crate::flows::limits::enforce(
+            state,
+            client,
+            crate::flows::limits::Limited::PasswordChange,
+            now,
+        )
+        .await?;
     }
     if update
         .changes
@@ -550,7 +561,7 @@ pub async fn update_me(
         // A taken address answers RECORD_NOT_UNIQUE, as in Directus, which tells that it is
         // registered: email changes draw on the registration budget (5 a minute per address
         // by default), the same pace at which registration itself could be probed.
-        crate::flows::limits::enforce(state, client, crate::flows::limits::Limited::Register)
+        crate::flows::limits::enforce(state, client, crate::flows::limits::Limited::Register, now)
             .await?;
     }
     let password_hash = checked_update(state, passwords, &update).await?;
@@ -581,7 +592,7 @@ pub async fn update_me(
         .get_user(&user.id)
         .await?
         .ok_or(ApiError::InvalidCredentials)?;
-    own_view(&with_app_minimal(&accountability), &updated, fields)
+    own_view(&with_app_minimal(&accountability), &updated, fields, now)
 }
 
 /// What an administrator gets back: the user as Directus shows it, password concealed.
@@ -611,23 +622,24 @@ pub enum Created {
 /// of their address before any hashing, and a taken email answers as a new one. A caller with
 /// no user is registering by another door: the rule of public registration applies as well
 /// (`registration::admit`: registration open, the email filter, and with verification on an
-/// unverified account and a mail, exactly as `users/register` does).
+/// unverified account and a mail, exactly as `users/register` does). All of it at `now`.
 pub async fn create(
     state: &AppState,
     passwords: &Passwords,
     claims: Option<&AccessClaims>,
     body: Map<String, Value>,
     client: &Client,
+    now: Now,
 ) -> Result<Created, ApiError> {
     let accountability = crate::flows::access::accountability(state, claims).await?;
     // Creation by anyone but an administrator is self-registration by another door: it shares
     // the registration budget per client address, checked before any hashing.
     if !accountability.admin {
-        crate::flows::limits::enforce(state, client, crate::flows::limits::Limited::Register)
+        crate::flows::limits::enforce(state, client, crate::flows::limits::Limited::Register, now)
             .await?;
     }
-    let checked = check_create(state, &accountability, claims.is_none(), body).await?;
-    write_create(state, passwords, claims, &accountability, checked).await
+    let checked = check_create(state, &accountability, claims.is_none(), body, now).await?;
+    write_create(state, passwords, claims, &accountability, checked, now).await
 }
 
 /// The most users one `create_users_items` creates (each costs a password hash).
@@ -646,12 +658,14 @@ pub struct CreateManyError {
 /// any is written, then each is created in order as [`create`] creates one (the registration
 /// budget drawn per item). Not atomic: a failure part-way (a rate limit, a taken email for an
 /// administrator, an unavailable store) leaves the items before it created, and says how many.
+/// Every item at `now`, the request's one instant.
 pub async fn create_many(
     state: &AppState,
     passwords: &Passwords,
     claims: Option<&AccessClaims>,
     bodies: Vec<Map<String, Value>>,
     client: &Client,
+    now: Now,
 ) -> Result<usize, CreateManyError> {
     let refused = |error: ApiError| CreateManyError { created: 0, error };
     if bodies.len() > MAX_CREATE_MANY {
@@ -683,7 +697,7 @@ pub async fn create_many(
     }
     let mut payloads: Vec<Checked> = Vec::with_capacity(bodies.len());
     for body in bodies {
-        let checked = check_create(state, &accountability, anonymous, body)
+        let checked = check_create(state, &accountability, anonymous, body, now)
             .await
             .map_err(refused)?;
         if payloads
@@ -704,10 +718,11 @@ pub async fn create_many(
                     state,
                     client,
                     crate::flows::limits::Limited::Register,
+                    now,
                 )
                 .await?;
             }
-            write_create(state, passwords, claims, &accountability, payload).await
+            write_create(state, passwords, claims, &accountability, payload, now).await
         }
         .await;
         match outcome {
@@ -736,8 +751,9 @@ async fn check_create(
     accountability: &Accountability,
     anonymous: bool,
     body: Map<String, Value>,
+    now: Now,
 ) -> Result<Checked, ApiError> {
-    let payload = parse_payload(&authorize(accountability, body)?)?;
+    let payload = parse_payload(&authorize(accountability, body, now)?)?;
 
     // References must exist; checked before any write.
     if let Some(role) = &payload.role
@@ -765,7 +781,7 @@ async fn check_create(
         .settings(&state.store, &state.config.default_settings)
         .await?;
     let registration = anonymous
-        .then(|| crate::flows::registration::admit(state, &settings, &payload.email))
+        .then(|| crate::flows::registration::admit(state, &settings, &payload.email, now))
         .transpose()?;
     crate::credential::password::enforce_policy(&payload.password, &settings)?;
     Ok(Checked {
@@ -783,6 +799,7 @@ async fn write_create(
     claims: Option<&AccessClaims>,
     accountability: &Accountability,
     checked: Checked,
+    now: Now,
 ) -> Result<Created, ApiError> {
     let Checked {
         payload,
@@ -804,7 +821,7 @@ async fn write_create(
     };
     if let Some(registration) = registration {
         // No `verification_url` here (not a field of users): the link is PUBLIC_URL's.
-        registration.open(state, new_user, None).await?;
+        registration.open(state, new_user, None, now).await?;
         return Ok(Created::Hidden);
     }
     match state.store.create_user(new_user).await {
@@ -884,7 +901,7 @@ async fn target(state: &AppState, id: Option<&str>) -> Result<Option<User>, ApiE
 /// cut-off that ends the user's sessions and earlier access tokens; a failure writes nothing.
 /// Only then are the ended sessions' items deleted: the cut-off already ended them, so a
 /// failure there is logged, not answered. An unknown id is `None` (204, as in Directus); else
-/// the user as read back with `query`.
+/// the user as read back with `query` at `now`.
 pub async fn update(
     state: &AppState,
     passwords: &Passwords,
@@ -892,10 +909,11 @@ pub async fn update(
     id: Option<&str>,
     body: Map<String, Value>,
     query: &ItemsQuery,
+    now: Now,
 ) -> Result<Option<Value>, ApiError> {
     let accountability = admin.accountability();
     // The one write path of `directus_users` (an administrator's payload passes as sent).
-    let payload = authorize_write(accountability, "update", body, None)?;
+    let payload = authorize_write(accountability, "update", body, None, now)?;
     let update = parse_update(&payload, true)?;
     let Some(user) = target(state, id).await? else {
         return Ok(None);
@@ -922,7 +940,8 @@ pub async fn update(
         }
     }
     tracing::info!(user = %user.id, by = ?accountability.user, ended, "user updated");
-    let body = crate::flows::directory::serve(state, accountability, query, Some(&user.id)).await?;
+    let body =
+        crate::flows::directory::serve(state, accountability, query, Some(&user.id), now).await?;
     Ok(Some(body))
 }
 
@@ -1005,6 +1024,9 @@ mod tests {
     use super::*;
     use crate::domain::model::Permission;
 
+    /// The instant of the tests that do not depend on time.
+    const AT: Now = Now::from_millis(1_700_000_000_000);
+
     fn public_with(
         fields: &[&str],
         presets: Option<Value>,
@@ -1034,6 +1056,7 @@ mod tests {
         let error = authorize(
             &Accountability::default(),
             body(json!({"email": "a@example.com"})),
+            AT,
         )
         .unwrap_err();
         assert_eq!(error.code(), "FORBIDDEN");
@@ -1046,6 +1069,7 @@ mod tests {
         let error = authorize(
             &public,
             body(json!({"email": "a@example.com", "password": "x", "role": "admin", "status": "active"})),
+            AT,
         )
         .unwrap_err();
         assert_eq!(error.code(), "FORBIDDEN");
@@ -1065,6 +1089,7 @@ mod tests {
         let payload = authorize(
             &public,
             body(json!({"email": "a@example.com", "password": "d1r3ctu5", "first_name": "Ada"})),
+            AT,
         )
         .unwrap();
         assert_eq!(payload["policies"], json!(["read-posts"]));
@@ -1081,13 +1106,15 @@ mod tests {
         let error = authorize(
             &public,
             body(json!({"email": "a@example.com", "password": "x"})),
+            AT,
         )
         .unwrap_err();
         assert_eq!(error.code(), "FAILED_VALIDATION");
         assert!(
             authorize(
                 &public,
-                body(json!({"email": "a@acme.com", "password": "x"}))
+                body(json!({"email": "a@acme.com", "password": "x"})),
+                AT
             )
             .is_ok()
         );
@@ -1099,8 +1126,12 @@ mod tests {
             admin: true,
             ..Default::default()
         };
-        let payload =
-            authorize(&admin, body(json!({"email": "a@example.com", "role": "r"}))).unwrap();
+        let payload = authorize(
+            &admin,
+            body(json!({"email": "a@example.com", "role": "r"})),
+            AT,
+        )
+        .unwrap();
         assert_eq!(payload["role"], json!("r"));
     }
 
@@ -1189,7 +1220,8 @@ mod tests {
                 &caller,
                 "update",
                 body(json!({"first_name": "B"})),
-                Some(&own)
+                Some(&own),
+                AT
             )
             .is_ok()
         );
@@ -1198,6 +1230,7 @@ mod tests {
             "update",
             body(json!({"first_name": "B"})),
             Some(&other),
+            AT,
         )
         .unwrap_err();
         assert_eq!(
@@ -1209,11 +1242,13 @@ mod tests {
             "update",
             body(json!({"last_name": "B"})),
             Some(&own),
+            AT,
         )
         .unwrap_err();
         assert!(error.to_string().contains("field \"last_name\""), "{error}");
         let reader = user_caller(vec![own_row("read", &["*"])]);
-        let error = authorize_write(&reader, "update", body(json!({})), Some(&own)).unwrap_err();
+        let error =
+            authorize_write(&reader, "update", body(json!({})), Some(&own), AT).unwrap_err();
         assert!(
             error.to_string().contains("collection \"directus_users\""),
             "{error}"
@@ -1343,28 +1378,28 @@ mod tests {
             Some(vec!["*".to_owned()]),
             Some(vec!["password".to_owned()]),
         ] {
-            let view = own_view(&admin, &user, fields.as_deref()).unwrap();
+            let view = own_view(&admin, &user, fields.as_deref(), AT).unwrap();
             assert_eq!(view["password"], json!("**********"));
             assert!(!view.to_string().contains("argon2"));
         }
         let reader = user_caller(vec![own_row("read", &["id", "email"])]);
         assert_eq!(
-            own_view(&reader, &user, None).unwrap(),
+            own_view(&reader, &user, None, AT).unwrap(),
             json!({"id": "u1", "email": "ada@example.com"})
         );
         assert_eq!(
-            own_view(&reader, &user, Some(&["role.name".to_owned()])).unwrap(),
+            own_view(&reader, &user, Some(&["role.name".to_owned()]), AT).unwrap(),
             json!("u1")
         );
         assert_eq!(
-            own_view(&reader, &user, Some(&["password".to_owned()]))
+            own_view(&reader, &user, Some(&["password".to_owned()]), AT)
                 .unwrap_err()
                 .code(),
             "FORBIDDEN"
         );
         // Someone else's row is not "me" for a filtered permission.
         assert_eq!(
-            own_view(&reader, &stored_user("u2"), None)
+            own_view(&reader, &stored_user("u2"), None, AT)
                 .unwrap_err()
                 .code(),
             "FORBIDDEN"
@@ -1375,8 +1410,8 @@ mod tests {
             app: true,
             ..Default::default()
         };
-        assert!(own_view(&app, &user, None).is_err());
-        let view = own_view(&with_app_minimal(&app), &user, None).unwrap();
+        assert!(own_view(&app, &user, None, AT).is_err());
+        let view = own_view(&with_app_minimal(&app), &user, None, AT).unwrap();
         assert_eq!(view["password"], json!("**********"));
         assert_eq!(view["first_name"], json!("Ada"));
     }

@@ -14,8 +14,9 @@ use crate::domain::error::ApiError;
 use crate::domain::links;
 use crate::domain::model::{User, UserStatus};
 use crate::email::templates;
+use crate::flows::time::Now;
 use crate::flows::{AnswerAt, send_link_mail};
-use crate::platform::state::{AppState, now_secs};
+use crate::platform::state::AppState;
 use crate::store::{Activation, PendingRegistration, StoreError, email_key};
 
 /// Refuses a `verification_url` outside `USER_REGISTER_URL_ALLOW_LIST` (Directus' first check of
@@ -31,10 +32,9 @@ pub fn check_verification_url(state: &AppState, url: Option<&str>) -> Result<(),
     }
 }
 
-/// When a new unverified account expires (epoch seconds).
-pub fn unverified_expiry(state: &AppState) -> i64 {
-    let secs = i64::try_from(now_secs()).unwrap_or(i64::MAX);
-    secs.saturating_add(
+/// When an unverified account created at `now` expires (epoch seconds).
+pub fn unverified_expiry(state: &AppState, now: Now) -> i64 {
+    now.secs().saturating_add(
         i64::try_from(state.config.email.unverified_user_ttl.as_secs()).unwrap_or(i64::MAX),
     )
 }
@@ -43,18 +43,19 @@ pub fn unverified_expiry(state: &AppState) -> i64 {
 /// its own (`pending` is `None`: the registration that created it) or the later one `pending`.
 /// The link is bound to that registration (its id as `jti`, a fingerprint of its password) and
 /// greets its names. Skipped when the recipient's mail budget is spent; gives up at `answer`'s
-/// deadline. Never fails: every problem is logged (not the link).
+/// deadline. The link is issued at `now`. Never fails: every problem is logged (not the link).
 pub async fn send_verification(
     state: &AppState,
     user: &User,
     pending: Option<&PendingRegistration>,
     verification_url: Option<&str>,
     answer: AnswerAt,
+    now: Now,
 ) {
     if user.status != UserStatus::Unverified {
         return;
     }
-    match crate::flows::limits::mail_allowed(state, &user.email).await {
+    match crate::flows::limits::mail_allowed(state, &user.email, now).await {
         Ok(true) => {}
         Ok(false) => {
             tracing::warn!(user = %user.id, "verification mail not sent: the recipient's mail limit is reached");
@@ -102,7 +103,7 @@ pub async fn send_verification(
         &user.email,
         pending.map(|p| p.id.clone()),
         Some(password_fingerprint(registrant.password.as_ref())),
-        now_secs(),
+        now.secs_u64(),
         email.verification_ttl,
         u64::try_from(expires).ok(),
     );
@@ -124,20 +125,20 @@ pub async fn send_verification(
         &registrant,
         &url,
         templates::in_words(std::time::Duration::from_secs(
-            exp.saturating_sub(now_secs()),
+            exp.saturating_sub(now.secs_u64()),
         )),
         answer,
     )
     .await;
 }
 
-/// The checks of a verification token that read nothing: signature, claims, expiry, scope. A
-/// token that is not one of ours is `INVALID_TOKEN`, an expired one `TOKEN_EXPIRED`, one of
-/// another scope `FORBIDDEN`.
-pub fn check_link(state: &AppState, token: &str) -> Result<LinkClaims, ApiError> {
+/// The checks of a verification token at `now` that read nothing: signature, claims, expiry,
+/// scope. A token that is not one of ours is `INVALID_TOKEN`, an expired one `TOKEN_EXPIRED`
+/// (from the second its `exp` names), one of another scope `FORBIDDEN`.
+pub fn check_link(state: &AppState, token: &str, now: Now) -> Result<LinkClaims, ApiError> {
     state
         .links
-        .verify(token, Scope::PendingRegistration, now_secs())
+        .verify(token, Scope::PendingRegistration, now.secs_u64())
         .map_err(|error| match error {
             LinkError::Invalid => ApiError::InvalidToken,
             LinkError::Expired => ApiError::TokenExpired,
@@ -152,8 +153,12 @@ pub fn check_link(state: &AppState, token: &str) -> Result<LinkClaims, ApiError>
 /// address used first: the first one used wins — or no longer holds that registration (a link
 /// without the password fingerprint, or for another password, or for a later registration it
 /// does not record). The activating write checks it all again.
-pub async fn verify_registration(state: &AppState, token: &str) -> Result<String, ApiError> {
-    let claims = check_link(state, token)?;
+pub async fn verify_registration(
+    state: &AppState,
+    token: &str,
+    now: Now,
+) -> Result<String, ApiError> {
+    let claims = check_link(state, token, now)?;
     let invalid_code = || ApiError::payload("Invalid verification code");
     let fingerprint = claims.hash.as_deref().ok_or_else(invalid_code)?;
     let (user, pending) = state
@@ -200,5 +205,81 @@ pub async fn verify_registration(state: &AppState, token: &str) -> Result<String
         }
         Err(StoreError::Stale) => Err(invalid_code()),
         Err(other) => Err(other.into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::platform::state::unreachable_state;
+    use std::time::Duration;
+
+    /// When the links here are issued (epoch seconds): long past, so a check that read the
+    /// clock instead of its `now` would find every one of them expired.
+    const ISSUED: u64 = 1_700_000_000;
+    const TTL: Duration = Duration::from_secs(600);
+    /// The second the links' `exp` names.
+    const EXP: u64 = ISSUED + 600;
+
+    fn at_millis(millis: u64) -> Now {
+        Now::from_millis(i64::try_from(millis).unwrap())
+    }
+
+    fn link(state: &AppState, scope: Scope, jti: Option<&str>) -> String {
+        let (token, exp) = state
+            .links
+            .issue(
+                scope,
+                "u1",
+                "a@example.com",
+                jti.map(str::to_owned),
+                Some(password_fingerprint(None)),
+                ISSUED,
+                TTL,
+                None,
+            )
+            .unwrap();
+        assert_eq!(exp, EXP);
+        token.expose().to_owned()
+    }
+
+    #[test]
+    fn a_verification_link_holds_until_the_second_its_exp_names() {
+        let state = unreachable_state();
+        let token = link(&state, Scope::PendingRegistration, None);
+        let claims = check_link(&state, &token, at_millis(ISSUED * 1000)).unwrap();
+        assert_eq!(
+            (claims.id.as_str(), claims.email.as_str()),
+            ("u1", "a@example.com")
+        );
+        // Its last millisecond still counts as the second before `exp`.
+        assert!(check_link(&state, &token, at_millis(EXP * 1000 - 1)).is_ok());
+        for expired in [EXP * 1000, EXP * 1000 + 1, (EXP + 1) * 1000] {
+            assert_eq!(
+                check_link(&state, &token, at_millis(expired))
+                    .unwrap_err()
+                    .code(),
+                "TOKEN_EXPIRED",
+                "{expired}"
+            );
+        }
+        // A reset link is refused here at any time.
+        let reset = link(&state, Scope::PasswordReset, Some("r1"));
+        assert_eq!(
+            check_link(&state, &reset, at_millis(ISSUED * 1000))
+                .unwrap_err()
+                .code(),
+            "FORBIDDEN"
+        );
+    }
+
+    #[test]
+    fn an_unverified_account_expires_its_ttl_after_the_whole_second_it_was_made_in() {
+        let state = unreachable_state();
+        let ttl = i64::try_from(state.config.email.unverified_user_ttl.as_secs()).unwrap();
+        assert_eq!(
+            unverified_expiry(&state, Now::from_millis(1_700_000_000_999)),
+            1_700_000_000 + ttl
+        );
     }
 }

@@ -90,13 +90,6 @@ impl AppState {
     }
 }
 
-pub(crate) fn now_secs() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-}
-
 /// A state whose DynamoDB endpoint refuses connections: for handler tests of every path that
 /// must answer before (or without) touching the store, and of the 503 path.
 #[cfg(any(test, feature = "test-support"))]

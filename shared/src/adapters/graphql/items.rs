@@ -26,6 +26,7 @@ use crate::domain::model::Collection;
 use crate::domain::query::ItemsQuery;
 use crate::domain::timed_map::TimedMap;
 use crate::flows::items::{ScanBound, Source};
+use crate::flows::time::Now;
 use crate::platform::state::AppState;
 
 /// Names graphql-js cannot take, or that clash with the schema's own types (Directus'
@@ -249,12 +250,14 @@ struct Shown {
     fields: Vec<(String, Kind, String)>,
 }
 
-/// What one request's resolvers need: the state, the caller, and the scan budget every read of
-/// the request draws from.
+/// What one request's resolvers need: the state, the caller, the scan budget every read of
+/// the request draws from, and the instant it is read at.
 struct Env {
     state: Arc<AppState>,
     accountability: Arc<Accountability>,
     budget: tokio::sync::Mutex<ScanBound>,
+    /// The request's one instant: every read of the document sees the permissions at it.
+    now: Now,
 }
 
 /// The fields selected under the resolver's field (fragments followed), `__typename` aside.
@@ -333,6 +336,7 @@ async fn read(
         &query,
         id,
         *budget,
+        env.now,
     )
     .await?;
     budget.items = budget.items.saturating_sub(stats.examined.max(1));
@@ -759,17 +763,20 @@ impl ItemsScope {
         Ok(schema)
     }
 
-    /// Adds what the resolvers need to the request: the state, the caller, the scan budget.
+    /// Adds what the resolvers need to the request: the state, the caller, the scan budget,
+    /// the request's instant.
     pub fn request_data(
         &self,
         state: Arc<AppState>,
         accountability: Arc<Accountability>,
+        now: Now,
     ) -> impl FnOnce(async_graphql::Request) -> async_graphql::Request {
         let budget = ScanBound::of_request(&state);
         let env = Arc::new(Env {
             state,
             accountability,
             budget: tokio::sync::Mutex::new(budget),
+            now,
         });
         move |request| request.data(env)
     }
@@ -783,8 +790,9 @@ pub async fn serve(
     scope: &ItemsScope,
     request: &lambda_http::Request,
 ) -> Result<crate::adapters::http::HttpResponse, ApiError> {
+    let now = crate::adapters::http::now();
     let incoming = super::Incoming::read(request, &scope.limits)?;
-    let claims = crate::adapters::http::caller(state, request).await?;
+    let claims = crate::adapters::http::caller(state, request, now).await?;
     let accountability = crate::flows::access::accountability(state, claims.as_ref()).await?;
     let schema = scope.schema(state, &accountability).await?;
     let options = super::Options {
@@ -792,7 +800,7 @@ pub async fn serve(
         admin: accountability.admin,
         once_per_request: &[],
     };
-    let data = scope.request_data(Arc::clone(state), accountability);
+    let data = scope.request_data(Arc::clone(state), accountability, now);
     super::execute(incoming, &schema, options, data).await
 }
 

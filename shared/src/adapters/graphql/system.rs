@@ -26,7 +26,6 @@ use serde_json::{Map, Value};
 
 use super::limits::Limits;
 use super::transport::{self, Incoming, Options};
-use crate::adapters::http;
 use crate::adapters::http::HttpResponse;
 use crate::credential::password::Passwords;
 use crate::credential::token::AccessClaims;
@@ -38,6 +37,7 @@ use crate::flows::caller::Route;
 use crate::flows::password_reset::{self, PasswordRequest, PasswordReset};
 use crate::flows::registration::{self, Registration};
 use crate::flows::session::{self, Credentials, Issued, Mode, Presentation};
+use crate::flows::time::Now;
 use crate::flows::users::{self, Created};
 use crate::flows::verification;
 use crate::platform::state::AppState;
@@ -93,12 +93,14 @@ pub const MUTATIONS: &[fn(&Shape) -> Option<Field>] = &[
     create_users_items,
 ];
 
-/// What one request's resolvers work with: the function's handles, the caller, the client.
+/// What one request's resolvers work with: the function's handles, the caller, the client,
+/// and the request's one instant (every field of the document is resolved at it).
 pub struct System {
     pub state: Arc<AppState>,
     pub passwords: Arc<Passwords>,
     pub claims: Option<AccessClaims>,
     pub client: Client,
+    pub now: Now,
 }
 
 /// What makes one caller's system schema differ from another's.
@@ -396,7 +398,7 @@ fn users_me() -> Field {
                 .filter(|name| !name.starts_with("__"))
                 .collect();
             let fields = (!fields.is_empty()).then_some(fields);
-            let data = users::read_me(&system.state, claims, fields.as_deref())
+            let data = users::read_me(&system.state, claims, fields.as_deref(), system.now)
                 .await
                 .map_err(transport::error)?;
             let row = match data {
@@ -431,7 +433,7 @@ fn auth_login(_: &Shape) -> Option<Field> {
                     &system.passwords,
                     credentials,
                     &system.client,
-                    http::now(),
+                    system.now,
                 )
                 .await
                 .map_err(transport::error)?;
@@ -468,7 +470,7 @@ fn auth_refresh(_: &Shape) -> Option<Field> {
                     &system.state,
                     presentation(&ctx)?,
                     &system.client,
-                    http::now(),
+                    system.now,
                 )
                 .await
                 .map_err(transport::error)?;
@@ -525,6 +527,7 @@ fn users_register(_: &Shape) -> Option<Field> {
                     &system.passwords,
                     registration,
                     &system.client,
+                    system.now,
                 )
                 .await
                 .map_err(transport::error)?;
@@ -563,7 +566,7 @@ fn users_register_verify(_: &Shape) -> Option<Field> {
                 FieldFuture::new(async move {
                     let system = system(&ctx)?;
                     let token = string_arg(&ctx, "token")?.unwrap_or_default();
-                    verification::verify_registration(&system.state, &token)
+                    verification::verify_registration(&system.state, &token, system.now)
                         .await
                         .map_err(transport::error)?;
                     Ok(Some(FieldValue::value(true)))
@@ -588,9 +591,14 @@ fn auth_password_request(_: &Shape) -> Option<Field> {
                         email: string_arg(&ctx, "email")?.unwrap_or_default(),
                         reset_url: string_arg(&ctx, "reset_url")?,
                     };
-                    password_reset::request_password_reset(&system.state, input, &system.client)
-                        .await
-                        .map_err(transport::error)?;
+                    password_reset::request_password_reset(
+                        &system.state,
+                        input,
+                        &system.client,
+                        system.now,
+                    )
+                    .await
+                    .map_err(transport::error)?;
                     Ok(Some(FieldValue::value(true)))
                 })
             },
@@ -622,6 +630,7 @@ fn auth_password_reset(_: &Shape) -> Option<Field> {
                         &system.passwords,
                         input,
                         &system.client,
+                        system.now,
                     )
                     .await
                     .map_err(transport::error)?;
@@ -656,6 +665,7 @@ async fn create_one(system: &System, payload: Map<String, Value>) -> async_graph
         system.claims.as_ref(),
         payload,
         &system.client,
+        system.now,
     )
     .await
     .map_err(transport::error)?;
@@ -722,6 +732,7 @@ fn create_users_items(shape: &Shape) -> Option<Field> {
                         system.claims.as_ref(),
                         items,
                         &system.client,
+                        system.now,
                     )
                     .await
                     .map_err(|stopped| transport::error(stopped.error))?;

@@ -8,6 +8,7 @@ use lambda_http::http::{Method, header};
 use crate::adapters::http::{self, HttpResponse};
 use crate::domain::error::ApiError;
 use crate::flows::caller::Route;
+use crate::flows::time::Now;
 use crate::flows::verification;
 use crate::platform::state::AppState;
 
@@ -25,10 +26,12 @@ use crate::platform::state::AppState;
 pub async fn verify_email(state: &AppState, request: &Request) -> HttpResponse {
     use super::verification::Refused;
     let navigation = http::is_navigation(request);
+    let now = http::now();
     // A public route: a failing session cookie counts as no token and the answer clears it; a
     // token that still fails (a bad bearer, a cross-site cookie) is about the session, not the
     // link, and the page says so.
-    let (result, refused, cookies) = match http::caller_on(state, request, Route::Public).await {
+    let (result, refused, cookies) = match http::caller_on(state, request, Route::Public, now).await
+    {
         // Only a token's own failure is about the session; a store outage or a cross-site
         // refusal is not, and the page must not send the user to sign in again for it.
         Err(error) => {
@@ -44,7 +47,7 @@ pub async fn verify_email(state: &AppState, request: &Request) -> HttpResponse {
             (Err(error), refused, Vec::new())
         }
         Ok(caller) => (
-            verify_email_answer(state, request, navigation).await,
+            verify_email_answer(state, request, navigation, now).await,
             Refused::Link,
             caller.cookies(),
         ),
@@ -73,16 +76,17 @@ async fn verify_email_answer(
     state: &AppState,
     request: &Request,
     navigation: bool,
+    now: Now,
 ) -> Result<HttpResponse, ApiError> {
     let method = request.method();
     if method == Method::GET {
         let token = verification_token_of_query(request)?;
         if navigation {
             // Only a token of ours is written into the page; nothing is read or written.
-            let claims = verification::check_link(state, &token)?;
+            let claims = verification::check_link(state, &token, now)?;
             return Ok(super::verification::confirmation(&token, &claims.email));
         }
-        verification::verify_registration(state, &token).await?;
+        verification::verify_registration(state, &token, now).await?;
         return Ok(super::verification::verified());
     }
     if method != Method::POST {
@@ -92,7 +96,7 @@ async fn verify_email_answer(
         });
     }
     let token = verification_token_of_body(request)?;
-    verification::verify_registration(state, &token).await?;
+    verification::verify_registration(state, &token, now).await?;
     Ok(if navigation {
         super::verification::verified()
     } else {

@@ -14,10 +14,11 @@ use crate::platform::state::AppState;
 
 /// `GET /users[/{id}]`.
 pub async fn read(state: &AppState, request: &Request) -> Result<HttpResponse, ApiError> {
-    let claims = http::caller(state, request).await?;
+    let now = http::now();
+    let claims = http::caller(state, request, now).await?;
     let query = parse_query(state, request)?;
     let id = path_id(request);
-    let body = flows::directory::read(state, claims.as_ref(), &query, id.as_deref()).await?;
+    let body = flows::directory::read(state, claims.as_ref(), &query, id.as_deref(), now).await?;
     Ok(http::json(StatusCode::OK, &body))
 }
 
@@ -28,13 +29,14 @@ pub async fn update(
     passwords: &Passwords,
     request: &Request,
 ) -> Result<HttpResponse, ApiError> {
-    let claims = http::caller(state, request).await?;
+    let now = http::now();
+    let claims = http::caller(state, request, now).await?;
     let admin = flows::users::administrator(state, claims.as_ref()).await?;
     let query = parse_query(state, request)?;
     let body = http::json_object(request)?;
     let id = path_id(request);
     let updated =
-        flows::users::update(state, passwords, &admin, id.as_deref(), body, &query).await?;
+        flows::users::update(state, passwords, &admin, id.as_deref(), body, &query, now).await?;
     Ok(match updated {
         Some(body) => http::json(StatusCode::OK, &body),
         None => http::no_content(),
@@ -43,7 +45,7 @@ pub async fn update(
 
 /// `DELETE /users/{id}`: 204, whether the id named a user or not.
 pub async fn delete(state: &AppState, request: &Request) -> Result<HttpResponse, ApiError> {
-    let claims = http::caller(state, request).await?;
+    let claims = http::caller(state, request, http::now()).await?;
     let admin = flows::users::administrator(state, claims.as_ref()).await?;
     flows::users::delete(state, &admin, path_id(request).as_deref()).await?;
     Ok(http::no_content())

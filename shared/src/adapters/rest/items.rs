@@ -14,11 +14,19 @@ use crate::platform::state::AppState;
 /// `GET /items/{collection}[/{id}]`. The caller first (a bad token fails every route), then
 /// the path, then the query.
 pub async fn read(state: &AppState, request: &Request) -> Result<HttpResponse, ApiError> {
-    let claims = http::caller(state, request).await?;
+    let now = http::now();
+    let claims = http::caller(state, request, now).await?;
     let (collection, id) = path_parts(request)?;
     let query = parse_query(state, request)?;
-    let body =
-        flows::items::read(state, claims.as_ref(), &collection, id.as_deref(), &query).await?;
+    let body = flows::items::read(
+        state,
+        claims.as_ref(),
+        &collection,
+        id.as_deref(),
+        &query,
+        now,
+    )
+    .await?;
     Ok(http::json(StatusCode::OK, &body))
 }
 

@@ -61,14 +61,14 @@ pub fn ping() -> HttpResponse {
 
 /// `GET /server/info`.
 pub async fn info(state: &AppState, request: &Request) -> Result<HttpResponse, ApiError> {
-    let claims = http::caller(state, request).await?;
+    let claims = http::caller(state, request, http::now()).await?;
     let body = server::info(state, claims.as_ref()).await?;
     Ok(http::json(StatusCode::OK, &body))
 }
 
 /// `GET /server/health`: 503 when the check failed, else 200.
 pub async fn health(state: &AppState, request: &Request) -> Result<HttpResponse, ApiError> {
-    let caller = http::caller(state, request).await;
+    let caller = http::caller(state, request, http::now()).await;
     let (status, body) = server::health(state, caller, &service_id(request)).await?;
     Ok(health_response(health_status(status), &body))
 }
