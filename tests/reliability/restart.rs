@@ -55,5 +55,18 @@ async fn journeys_resume_after_the_emulator_is_killed_and_restarted() {
         "journeys completed after the restart: {:?}",
         tally.journey_ends
     );
+    // The data came back as it was: the settings too (a restart that seeded again put
+    // infra/seed.json's 5 registrations a minute in place of the stack's own for every later
+    // test).
+    let settings = stack
+        .store()
+        .settings()
+        .await
+        .expect("the settings read")
+        .expect("the settings item");
+    assert_eq!(
+        settings.rate_limits.register.points, 100_000,
+        "the restarted emulator kept the stack's settings (tests/fixtures/public.json)"
+    );
     settle(stack, &tally).await;
 }

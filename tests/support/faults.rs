@@ -57,10 +57,10 @@ fn read_lines(child: &mut Child, wanted: &[&str]) -> Vec<String> {
     found
 }
 
-/// The emulator on `db`: seeded when it starts the stack (`seed`), not when it comes back on
-/// the same data — seeding again would pass through `infra/seed.json`'s settings (5
-/// registrations a minute) before `public.json`'s, and a function reading them in between
-/// keeps them for `PERMISSIONS_CACHE_TTL` (seen: a restarted run's registrations refused 429).
+/// The emulator on `db`: seeded when it starts the stack (`seed`), and opened as it was when it
+/// comes back on the same data (`--no-seed`). Seeding again, or devstack's default seed, would
+/// put `infra/seed.json`'s settings (5 registrations a minute) in place of `public.json`'s for
+/// every test after the restart (seen: registrations refused 429 with `limit: 5`).
 fn start_emulator(db: &std::path::Path, port: u16, seed: bool) -> (Child, String) {
     let binary = target_dir().join("debug/devstack");
     let mut command = Command::new(&binary);
@@ -72,6 +72,10 @@ fn start_emulator(db: &std::path::Path, port: u16, seed: bool) -> (Child, String
         command
             .args(["--seed", &format!("{WORKSPACE}/infra/seed.json")])
             .args(["--seed", &format!("{WORKSPACE}/tests/fixtures/public.json")]);
+    } else {
+        // Without it devstack applies its default, infra/seed.json, whose 5 registrations a
+        // minute then held for every later test (the stored settings showed it).
+        command.arg("--no-seed");
     }
     let mut child = command
         .current_dir(WORKSPACE)

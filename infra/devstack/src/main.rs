@@ -38,6 +38,9 @@ struct Options {
     port: u16,
     api_port: Option<u16>,
     seeds: Vec<PathBuf>,
+    /// No seed at all, not even the default (`--no-seed`): a database that already holds its
+    /// configuration, opened again as it was.
+    no_seed: bool,
     prefix: String,
     exit_on_eof: bool,
     api_log: Option<PathBuf>,
@@ -61,13 +64,14 @@ struct Options {
 }
 
 const USAGE: &str = "usage: devstack [--db FILE | --memory] [--port N] [--api-port N | --no-api] \
-     [--seed FILE]... [--prefix P] [--exit-on-eof] [--api-log FILE] [--release] \
+     [--seed FILE]... [--no-seed] [--prefix P] [--exit-on-eof] [--api-log FILE] [--release] \
      [--cors-origins A,B] [--concurrency N] [--instance-concurrency N] \
      [--inbox SMTP:WEB | --no-inbox | --smtp PORT] \
      [--dynamo-endpoint URL] [--faults]
 
 The local stack (`make dev` runs it): DynamoDB (dynoxide) on --port (8000) with its tables and
-the seeds applied (infra/seed.json unless --seed is given), the local inbox (maildev, SMTP 1025,
+the seeds applied (infra/seed.json unless --seed is given; none with --no-seed, for a database
+opened again as it was), the local inbox (maildev, SMTP 1025,
 web 1080), and every function under `cargo lambda watch` (--release for release builds,
 --concurrency processes per function, default 4, each serving --instance-concurrency
 invocations at once, default 8) behind an API Gateway stand-in on
@@ -85,6 +89,7 @@ fn parse_options() -> Options {
         port: 8000,
         api_port: Some(9000),
         seeds: Vec::new(),
+        no_seed: false,
         prefix: "directus-".into(),
         exit_on_eof: false,
         api_log: None,
@@ -110,6 +115,7 @@ fn parse_options() -> Options {
             "--api-port" => options.api_port = Some(value().parse().unwrap_or_else(|_| usage())),
             "--no-api" => options.api_port = None,
             "--seed" => options.seeds.push(PathBuf::from(value())),
+            "--no-seed" => options.no_seed = true,
             "--prefix" => options.prefix = value(),
             "--exit-on-eof" => options.exit_on_eof = true,
             "--api-log" => options.api_log = Some(PathBuf::from(value())),
@@ -152,7 +158,10 @@ fn parse_options() -> Options {
             _ => usage(),
         }
     }
-    if options.seeds.is_empty() {
+    if options.no_seed && !options.seeds.is_empty() {
+        usage();
+    }
+    if options.seeds.is_empty() && !options.no_seed {
         options
             .seeds
             .push(options.workspace.join("infra/seed.json"));
