@@ -200,9 +200,29 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_browsers_stale_session_is_named_as_such_and_cleared() {
+    async fn a_browsers_stale_session_cookie_is_cleared_and_the_link_still_works() {
+        // A public route: a session cookie that no longer stands counts as no token (as on
+        // login and registration), so an old sign-in never keeps a person from their link.
         let mut headers = BROWSER.to_vec();
         headers.push(("cookie", "directus_session_token=not-a-jwt"));
+        let page = call(get(&[("token", &signed_token())], &headers)).await;
+        assert_eq!(page.status(), 200);
+        assert_secured_html(&page);
+        assert!(
+            text(&page).contains("id=\"verify-form\""),
+            "{}",
+            text(&page)
+        );
+        let cleared = page.headers()["set-cookie"].to_str().unwrap();
+        assert!(cleared.starts_with("directus_session_token=;"), "{cleared}");
+    }
+
+    #[tokio::test]
+    async fn a_browsers_failing_bearer_token_is_named_as_a_sign_in_not_as_the_link() {
+        // A bearer token is the client's own choice: it still fails, and the page says it is
+        // the sign-in, not the link, that is at fault.
+        let mut headers = BROWSER.to_vec();
+        headers.push(("authorization", "Bearer not-a-jwt"));
         let page = call(get(&[("token", &signed_token())], &headers)).await;
         assert_eq!(page.status(), 401);
         assert_secured_html(&page);
@@ -211,8 +231,6 @@ mod tests {
             "{}",
             text(&page)
         );
-        let cleared = page.headers()["set-cookie"].to_str().unwrap();
-        assert!(cleared.starts_with("directus_session_token=;"), "{cleared}");
     }
 
     #[tokio::test]
