@@ -6,6 +6,9 @@
 pub enum ApiError {
     #[error("Invalid user credentials.")]
     InvalidCredentials,
+    /// The password was right; the second factor's code is missing, wrong or spent.
+    #[error("Invalid user OTP.")]
+    InvalidOtp,
     #[error("Token expired.")]
     TokenExpired,
     #[error("Invalid token.")]
@@ -133,6 +136,7 @@ impl ApiError {
     pub fn code(&self) -> &'static str {
         match self {
             Self::InvalidCredentials => "INVALID_CREDENTIALS",
+            Self::InvalidOtp => "INVALID_OTP",
             Self::TokenExpired => "TOKEN_EXPIRED",
             Self::InvalidToken => "INVALID_TOKEN",
             Self::UserSuspended => "USER_SUSPENDED",

@@ -59,9 +59,10 @@ pub fn respond(result: Result<HttpResponse, ApiError>) -> HttpResponse {
 /// The HTTP status of an error: chosen here, at the transport, and nowhere else.
 pub fn status_of(error: &ApiError) -> StatusCode {
     match error {
-        ApiError::InvalidCredentials | ApiError::TokenExpired | ApiError::UserSuspended => {
-            StatusCode::UNAUTHORIZED
-        }
+        ApiError::InvalidCredentials
+        | ApiError::InvalidOtp
+        | ApiError::TokenExpired
+        | ApiError::UserSuspended => StatusCode::UNAUTHORIZED,
         ApiError::InvalidToken | ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
         ApiError::InvalidPayload(_)
         | ApiError::InvalidQuery(_)

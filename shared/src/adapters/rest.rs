@@ -5,6 +5,7 @@
 pub mod directory;
 pub mod items;
 pub mod server;
+pub mod two_factor;
 
 use lambda_http::Request;
 use lambda_http::http::{HeaderValue, StatusCode, header};
@@ -23,7 +24,7 @@ use crate::flows::time::Now;
 use crate::flows::users::{self, Created, MAX_NAME_CHARS};
 use crate::platform::state::AppState;
 
-fn client(state: &AppState, request: &Request) -> Client {
+pub(crate) fn client(state: &AppState, request: &Request) -> Client {
     http::client(request, &state.config)
 }
 

@@ -7,3 +7,4 @@ pub mod link_token;
 pub mod password;
 pub mod refresh_token;
 pub mod token;
+pub mod two_factor;

@@ -13,6 +13,10 @@ use crate::domain::model::TemplateOverrides;
 pub enum Kind {
     PasswordReset,
     UserRegistration,
+    /// A notice: two-factor sign-in was turned on (no link).
+    TwoFactorEnabled,
+    /// A notice: two-factor sign-in was turned off (no link).
+    TwoFactorDisabled,
 }
 
 impl Kind {
@@ -21,6 +25,8 @@ impl Kind {
         match self {
             Self::PasswordReset => "password-reset",
             Self::UserRegistration => "user-registration",
+            Self::TwoFactorEnabled => "two-factor-enabled",
+            Self::TwoFactorDisabled => "two-factor-disabled",
         }
     }
 
@@ -35,6 +41,16 @@ impl Kind {
                 include_str!("templates/user-registration.subject"),
                 include_str!("templates/user-registration.txt"),
                 include_str!("templates/user-registration.html"),
+            ),
+            Self::TwoFactorEnabled => (
+                include_str!("templates/two-factor-enabled.subject"),
+                include_str!("templates/two-factor-enabled.txt"),
+                include_str!("templates/two-factor-enabled.html"),
+            ),
+            Self::TwoFactorDisabled => (
+                include_str!("templates/two-factor-disabled.subject"),
+                include_str!("templates/two-factor-disabled.txt"),
+                include_str!("templates/two-factor-disabled.html"),
             ),
         }
     }

@@ -16,6 +16,7 @@ pub mod registration;
 pub mod server;
 pub mod session;
 pub mod time;
+pub mod two_factor;
 pub mod user_rows;
 pub mod users;
 pub mod verification;
@@ -72,10 +73,45 @@ pub(crate) async fn send_link_mail(
     expires_in: String,
     answer: AnswerAt,
 ) {
+    send_mail(
+        state,
+        settings,
+        kind,
+        user,
+        url,
+        expires_in,
+        answer.deadline(),
+    )
+    .await;
+}
+
+/// Renders the notice `kind` (a mail without a link) for `user` and sends it, giving up at
+/// `deadline`. Never fails, as [`send_link_mail`].
+pub(crate) async fn send_notice_mail(
+    state: &crate::platform::state::AppState,
+    settings: &crate::domain::model::Settings,
+    kind: crate::email::templates::Kind,
+    user: &crate::domain::model::User,
+    deadline: tokio::time::Instant,
+) {
+    send_mail(state, settings, kind, user, "", String::new(), deadline).await;
+}
+
+async fn send_mail(
+    state: &crate::platform::state::AppState,
+    settings: &crate::domain::model::Settings,
+    kind: crate::email::templates::Kind,
+    user: &crate::domain::model::User,
+    url: &str,
+    expires_in: String,
+    deadline: tokio::time::Instant,
+) {
     use crate::email::{Message, templates};
     let what = match kind {
         templates::Kind::PasswordReset => "password reset",
         templates::Kind::UserRegistration => "email verification",
+        templates::Kind::TwoFactorEnabled => "two-factor enabled notice",
+        templates::Kind::TwoFactorDisabled => "two-factor disabled notice",
     };
     let rendered = templates::render(
         kind,
@@ -97,7 +133,7 @@ pub(crate) async fn send_link_mail(
     };
     state
         .mailer
-        .send_within(message, project_name(settings), answer.deadline(), what)
+        .send_within(message, project_name(settings), deadline, what)
         .await;
 }
 

@@ -52,7 +52,8 @@ fn internal(error: impl std::error::Error + Send + Sync + 'static) -> ApiError {
 pub struct Credentials {
     pub email: String,
     pub password: Sensitive,
-    /// Accepted and ignored: this API has no TFA.
+    /// The second factor: a code of the user's authenticator or a recovery code; ignored for a
+    /// user without one.
     pub otp: Option<String>,
     pub mode: Mode,
 }
@@ -122,20 +123,21 @@ pub async fn login(
     let user = match user {
         Some(user) if verified && user.status == UserStatus::Active => user,
         user => {
-            if let Some(seconds) = lock_seconds(attempt) {
-                tracing::warn!(attempt, seconds, "login locked after repeated failures");
-            }
-            // Cached, and read whether or not the account exists, so both paths do the same
-            // work.
-            let settings = state
-                .access
-                .settings(&state.store, &state.config.default_settings)
-                .await?;
-            suspend_if_configured(store, settings.auth_login_attempts, attempt, user.as_ref())
-                .await?;
+            refuse_attempt(state, attempt, user.as_ref()).await?;
             return Err(ApiError::InvalidCredentials);
         }
     };
+    // The second factor, after the password (a wrong password is INVALID_CREDENTIALS whatever
+    // the code): until it passes, this attempt stays counted, so wrong codes lock the account
+    // as wrong passwords do.
+    if let Err(error) =
+        crate::flows::two_factor::second_step(state, &user, credentials.otp.as_deref(), now).await
+    {
+        if matches!(error, ApiError::InvalidOtp) {
+            refuse_attempt(state, attempt, Some(&user)).await?;
+        }
+        return Err(error);
+    }
     store.clear_login_failures(&email).await?;
     if let Some(old) = user.password.as_ref().filter(|h| passwords.needs_rehash(h)) {
         let new = passwords.hash(&password).await.map_err(internal)?;
@@ -151,6 +153,63 @@ pub async fn login(
     store.create_session(&session).await?;
     tracing::info!(user = %user.id, session = %session.id, "login");
     issue(state, &user, &session, 0, now.secs_u64(), mode).await
+}
+
+/// What a refused attempt (`attempt`, already counted) does beyond its answer: a log line when
+/// it starts a lock, and the suspension the settings may ask for.
+async fn refuse_attempt(
+    state: &AppState,
+    attempt: u32,
+    user: Option<&User>,
+) -> Result<(), ApiError> {
+    if let Some(seconds) = lock_seconds(attempt) {
+        tracing::warn!(attempt, seconds, "login locked after repeated failures");
+    }
+    // Cached, and read whether or not the account exists, so both paths do the same work.
+    let settings = state
+        .access
+        .settings(&state.store, &state.config.default_settings)
+        .await?;
+    suspend_if_configured(&state.store, settings.auth_login_attempts, attempt, user).await
+}
+
+/// Checks the password of a signed-in `user` who is changing their second factor, as a login
+/// checks it: the per-address limit, one attempt counted on the account (refused while it is
+/// locked), one argon2 verification. `INVALID_CREDENTIALS` when wrong.
+pub(crate) async fn verify_password(
+    state: &AppState,
+    passwords: &Passwords,
+    user: &User,
+    password: &Sensitive,
+    client: &Client,
+    now: Now,
+) -> Result<(), ApiError> {
+    limits::enforce(state, client, Limited::Login, now).await?;
+    let reservation = reserve_attempt(&state.store, &user.email, now).await?;
+    let verified = passwords
+        .verify(password, user.password.as_ref())
+        .await
+        .map_err(internal)?;
+    let Reservation::Granted { attempt } = reservation else {
+        return Err(ApiError::InvalidCredentials);
+    };
+    if !verified {
+        refuse_attempt(state, attempt, Some(user)).await?;
+        return Err(ApiError::InvalidCredentials);
+    }
+    state.store.clear_login_failures(&user.email).await?;
+    Ok(())
+}
+
+/// Counts a wrong second-factor code given outside a login (enable, disable, new recovery
+/// codes) as a failed attempt on the account.
+pub(crate) async fn count_failure(state: &AppState, user: &User, now: Now) -> Result<(), ApiError> {
+    if let Reservation::Granted { attempt } =
+        reserve_attempt(&state.store, &user.email, now).await?
+    {
+        refuse_attempt(state, attempt, Some(user)).await?;
+    }
+    Ok(())
 }
 
 /// A login's new session at `now`: the refresh lifetime, never past the absolute one.
@@ -590,6 +649,8 @@ mod tests {
             tokens_valid_after: None,
             sessions_valid_after: None,
             kept_session: None,
+            two_factor: None,
+            pending_two_factor: None,
         }
     }
 

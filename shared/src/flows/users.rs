@@ -387,8 +387,10 @@ async fn write_changes(
     }
 }
 
-/// `directus_users` as this API stores it: the fields a read may name. The password is a
-/// concealed field (`"**********"` when set); the hash never leaves the store.
+/// `directus_users` as this API stores it: the fields a read may name. The password and
+/// `tfa_secret` are concealed fields (`"**********"` when set, `null` when not); the hash and
+/// the secret never leave the store. The user directory (`GET /users`) has no `tfa_secret`
+/// (its index holds no second-factor state: `flows::user_rows`).
 pub fn schema() -> Collection {
     let field = |name: &str, field_type: &str| FieldDef {
         field: name.into(),
@@ -406,6 +408,7 @@ pub fn schema() -> Collection {
             field("password", "hash"),
             field("status", "string"),
             field("role", "uuid"),
+            field("tfa_secret", "hash"),
         ],
     }
 }
@@ -427,6 +430,15 @@ pub fn row(user: &User) -> Map<String, Value> {
     );
     row.insert("status".into(), json!(user.status));
     row.insert("role".into(), json!(user.role));
+    // Concealed as the password: whether a second factor is set, never the secret.
+    row.insert(
+        "tfa_secret".into(),
+        if user.two_factor.is_some() {
+            json!(CONCEALED)
+        } else {
+            Value::Null
+        },
+    );
     row
 }
 
@@ -434,7 +446,7 @@ use crate::flows::directory::CONCEALED;
 
 /// The fields Directus' app-access minimal permissions let a user read of their own row (those
 /// this API stores).
-const APP_MINIMAL_FIELDS: [&str; 7] = [
+const APP_MINIMAL_FIELDS: [&str; 8] = [
     "id",
     "first_name",
     "last_name",
@@ -442,6 +454,7 @@ const APP_MINIMAL_FIELDS: [&str; 7] = [
     "password",
     "status",
     "role",
+    "tfa_secret",
 ];
 
 /// The caller's permissions plus, for app-access users, Directus' minimal read of their own
@@ -605,6 +618,7 @@ fn user_view(user: &User, policies: &[String]) -> Value {
         "password": CONCEALED,
         "status": user.status,
         "role": user.role,
+        "tfa_secret": user.two_factor.as_ref().map(|_| CONCEALED),
         "policies": policies,
     })
 }
@@ -1207,6 +1221,8 @@ mod tests {
             tokens_valid_after: None,
             sessions_valid_after: None,
             kept_session: None,
+            two_factor: None,
+            pending_two_factor: None,
         }
     }
 

@@ -24,6 +24,9 @@ pub struct AppState {
     /// (`from_env_with_mail`); elsewhere, or without `EMAIL_TRANSPORT`, every send is refused
     /// and logged.
     pub mailer: crate::email::Mailer,
+    /// Seals two-factor secrets and digests recovery codes (keys derived from the signing
+    /// secret).
+    pub two_factor: crate::credential::two_factor::TwoFactorKeys,
 }
 
 impl AppState {
@@ -33,6 +36,7 @@ impl AppState {
         let access = Arc::new(AccessCache::new(config.permissions_cache_ttl));
         let links = crate::credential::link_token::LinkTokens::new(keys);
         let mailer = crate::email::Mailer::none(&config.email);
+        let two_factor = crate::credential::two_factor::TwoFactorKeys::new(keys);
         Ok(Self {
             config,
             store,
@@ -41,6 +45,7 @@ impl AppState {
             access,
             links,
             mailer,
+            two_factor,
         })
     }
 

@@ -14,6 +14,7 @@ mod schema;
 mod sessions;
 mod tables;
 mod throttle;
+mod two_factor;
 mod users;
 
 use std::time::Duration;
@@ -32,6 +33,7 @@ pub use records::{ItemPage, PageCursor};
 pub use schema::{USER_DIRECTORY_INDEX, USER_DIRECTORY_PROJECTION, ensure_tables};
 pub use tables::Tables;
 pub use throttle::{FORGET_AFTER_MS, LoginFailures, Reservation};
+pub use two_factor::Spent;
 pub use users::{
     DirectoryPage, DirectoryUser, MAX_PENDING_REGISTRATIONS, MAX_USER_POLICIES, NewUser,
     PendingRegistration, PolicyLinks, Revocation, UserChanges, email_key,

@@ -287,6 +287,8 @@ impl Store {
             tokens_valid_after: None,
             sessions_valid_after: None,
             kept_session: None,
+            two_factor: None,
+            pending_two_factor: None,
         };
         let user_item = serde_dynamo::to_item(UserItem {
             pk: user_pk(&user.id),
@@ -867,6 +869,8 @@ mod tests {
             tokens_valid_after: None,
             sessions_valid_after: None,
             kept_session: None,
+            two_factor: None,
+            pending_two_factor: None,
         };
         let item: std::collections::HashMap<String, AttributeValue> =
             serde_dynamo::to_item(UserItem {

@@ -7,4 +7,4 @@ mod user;
 
 pub use access::{Collection, FieldDef, FieldSchema, Permission, Policy, Role};
 pub use settings::{RateLimit, RateLimits, Settings, TemplateOverride, TemplateOverrides};
-pub use user::{CutOff, Session, User, UserStatus};
+pub use user::{CutOff, PendingTwoFactor, Session, TwoFactor, User, UserStatus};

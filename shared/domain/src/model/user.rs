@@ -43,6 +43,46 @@ pub struct User {
     /// and refreshes stay valid across the cut-off above. Cleared by every other revocation.
     #[serde(default)]
     pub kept_session: Option<String>,
+    /// The second factor, once enabled (`tfa` on the item).
+    #[serde(default, rename = "tfa", skip_serializing_if = "Option::is_none")]
+    pub two_factor: Option<TwoFactor>,
+    /// A secret generated and not yet confirmed (`tfa_pending` on the item).
+    #[serde(
+        default,
+        rename = "tfa_pending",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub pending_two_factor: Option<PendingTwoFactor>,
+}
+
+/// A user's second factor as stored: the authenticator's secret sealed
+/// (`credential::two_factor`), the last time step a code was accepted for, and the digests of
+/// the recovery codes not used yet.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TwoFactor {
+    pub secret: Sensitive,
+    /// RFC 6238's T of the last accepted code: a code of this step or an earlier one is spent.
+    #[serde(default)]
+    pub last_step: Option<u64>,
+    /// Digest -> `true`: a map, so one code is removed by name in a conditional write.
+    #[serde(default)]
+    pub recovery: std::collections::BTreeMap<String, bool>,
+    /// Epoch milliseconds.
+    pub enabled_at: i64,
+}
+
+/// A secret `/users/me/tfa/generate` made: only it may be enabled, until `expires_at` (epoch
+/// milliseconds); the next generate replaces it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PendingTwoFactor {
+    pub secret: Sensitive,
+    pub expires_at: i64,
+}
+
+impl PendingTwoFactor {
+    pub fn is_live(&self, now_ms: i64) -> bool {
+        self.expires_at > now_ms
+    }
 }
 
 impl User {
@@ -150,6 +190,8 @@ mod tests {
             tokens_valid_after: tokens,
             sessions_valid_after: sessions,
             kept_session: kept.map(str::to_owned),
+            two_factor: None,
+            pending_two_factor: None,
         }
     }
 

@@ -1,0 +1,465 @@
+//! Two-factor sign-in (TOTP), as Directus' `/users/me/tfa/*` and `users_me_tfa_*`, without
+//! its two holes: only the secret generated for the user (with their password, within ten
+//! minutes) can be enabled, and every code is accepted once (the step is recorded by a
+//! conditional write, so of concurrent requests with one code exactly one passes). Wrong codes
+//! count where wrong passwords count (the sign-in's attempt, the per-address limit). Beyond
+//! Directus: recovery codes (shown once, stored as keyed digests, each usable once), the
+//! secrets sealed at rest (`credential::two_factor`), the other sessions ended at enable, and
+//! a notice by mail at enable and disable.
+//!
+//! Transport-independent: the caller's claims, typed input and `now` in; typed output or an
+//! [`ApiError`] out (the messages are Directus').
+
+use serde_json::{Map, Value, json};
+
+use crate::credential::password::Passwords;
+use crate::credential::token::AccessClaims;
+use crate::credential::two_factor::{new_recovery_codes, new_secret};
+use crate::domain::client::Client;
+use crate::domain::error::ApiError;
+use crate::domain::model::{PendingTwoFactor, TwoFactor, User};
+use crate::domain::sensitive::Sensitive;
+use crate::domain::two_factor::{
+    Authenticator, MAX_OTP_CHARS, PENDING_TTL_MS, SecondFactor, classify, otpauth_url,
+};
+use crate::email::templates::Kind;
+use crate::flows::limits::{self, Limited};
+use crate::flows::time::Now;
+use crate::flows::users::{authorize_write, row};
+use crate::platform::state::AppState;
+use crate::store::{Spent, StoreError};
+
+/// What `generate` shows: the secret to type into an authenticator, and the URL to scan.
+#[derive(Debug, Clone)]
+pub struct Generated {
+    pub secret: Sensitive,
+    pub otpauth_url: Sensitive,
+}
+
+/// The recovery codes, shown once.
+#[derive(Debug, Clone)]
+pub struct RecoveryCodes(pub Vec<Sensitive>);
+
+fn required(field: &str) -> ApiError {
+    ApiError::payload(format!("\"{field}\" is required"))
+}
+
+fn invalid(field: &str) -> ApiError {
+    ApiError::payload(format!("\"{field}\" is invalid"))
+}
+
+fn already_set() -> ApiError {
+    ApiError::payload("TFA Secret is already set for this user")
+}
+
+/// A value the client must send: present and not empty (Directus' Joi messages).
+fn present(value: Option<String>, field: &str) -> Result<String, ApiError> {
+    value
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| required(field))
+}
+
+/// The caller's user, active and not revoked since the token was issued.
+async fn caller_user(state: &AppState, claims: &AccessClaims) -> Result<User, ApiError> {
+    let user = state
+        .store
+        .get_user(&claims.id)
+        .await?
+        .ok_or(ApiError::InvalidCredentials)?;
+    crate::flows::caller::still_valid(claims, &user)?;
+    Ok(user)
+}
+
+/// The caller's password, checked as a sign-in checks it: the per-address limit, one attempt
+/// counted on the account (and the lockout it may hold), one argon2 verification.
+async fn check_password(
+    state: &AppState,
+    passwords: &Passwords,
+    user: &User,
+    password: Option<Sensitive>,
+    client: &Client,
+    now: Now,
+) -> Result<(), ApiError> {
+    let password = password
+        .filter(|p| !p.expose().is_empty())
+        .ok_or_else(|| required("password"))?;
+    crate::flows::session::verify_password(state, passwords, user, &password, client, now).await
+}
+
+/// `POST /users/me/tfa/generate {password}`: a new secret, pending for ten minutes (the next
+/// generate replaces it). `INVALID_PAYLOAD` when a second factor is set already.
+pub async fn generate(
+    state: &AppState,
+    passwords: &Passwords,
+    claims: &AccessClaims,
+    password: Option<Sensitive>,
+    client: &Client,
+    now: Now,
+) -> Result<Generated, ApiError> {
+    let user = caller_user(state, claims).await?;
+    check_password(state, passwords, &user, password, client, now).await?;
+    if user.two_factor.is_some() {
+        return Err(already_set());
+    }
+    let authenticator = Authenticator::new(&new_secret()).map_err(internal)?;
+    let pending = PendingTwoFactor {
+        secret: state
+            .two_factor
+            .seal(&user.id, authenticator.secret_bytes()),
+        expires_at: now.millis().saturating_add(PENDING_TTL_MS),
+    };
+    match state.store.set_pending_two_factor(&user.id, &pending).await {
+        Ok(()) => {}
+        // Enabled meanwhile, or the user is gone.
+        Err(StoreError::Stale) => return Err(already_set()),
+        Err(other) => return Err(other.into()),
+    }
+    let settings = crate::flows::access::settings(state).await?;
+    let secret = authenticator.base32();
+    let url = otpauth_url(crate::flows::project_name(&settings), &user.email, &secret);
+    tracing::info!(user = %user.id, "two-factor secret generated");
+    Ok(Generated {
+        secret: Sensitive::new(secret),
+        otpauth_url: Sensitive::new(url),
+    })
+}
+
+/// `POST /users/me/tfa/enable {secret, otp}`: enables the pending secret if `secret` is it and
+/// `otp` is its code; ends every other session of the user; returns the recovery codes. The
+/// caller needs update permission on their own `tfa_secret`, as in Directus.
+pub async fn enable(
+    state: &AppState,
+    claims: &AccessClaims,
+    secret: Option<String>,
+    otp: Option<String>,
+    client: &Client,
+    now: Now,
+) -> Result<RecoveryCodes, ApiError> {
+    let otp = present(otp, "otp")?;
+    let secret = present(secret, "secret")?;
+    limits::enforce(state, client, Limited::Login, now).await?;
+    let user = caller_user(state, claims).await?;
+    let accountability = state
+        .access
+        .accountability(&state.store, Some((&claims.id, claims.role.as_deref())))
+        .await?;
+    let mut wanted = Map::new();
+    wanted.insert(
+        "tfa_secret".into(),
+        json!(crate::flows::directory::CONCEALED),
+    );
+    authorize_write(&accountability, "update", wanted, Some(&row(&user)), now)?;
+    if user.two_factor.is_some() {
+        return Err(already_set());
+    }
+    // Only the secret generated for this user, still pending: never one the client chose.
+    let pending = user
+        .pending_two_factor
+        .as_ref()
+        .filter(|pending| pending.is_live(now.millis()))
+        .ok_or_else(|| invalid("secret"))?;
+    let generated = state
+        .two_factor
+        .open(&user.id, &pending.secret)
+        .map_err(|_| invalid("secret"))?;
+    let sent = Authenticator::from_base32(&secret).map_err(|_| invalid("secret"))?;
+    if !constant_time_eq(sent.secret_bytes(), &generated.secret) {
+        return Err(invalid("secret"));
+    }
+    let step = match classify(&otp) {
+        SecondFactor::Code(code) => sent.accepts(&code, now.secs_u64(), None),
+        _ => None,
+    };
+    let Some(step) = step else {
+        count_wrong_code(state, &user, now).await?;
+        return Err(invalid("otp"));
+    };
+    let codes = new_recovery_codes();
+    let factor = TwoFactor {
+        secret: state.two_factor.seal(&user.id, &generated.secret),
+        last_step: Some(step),
+        recovery: codes
+            .iter()
+            .map(|code| {
+                (
+                    state.two_factor.recovery_digest(&user.id, &plain(code)),
+                    true,
+                )
+            })
+            .collect(),
+        enabled_at: now.millis(),
+    };
+    let keep = claims.session_id();
+    match state
+        .store
+        .enable_two_factor(&user.id, &pending.secret, &factor, keep)
+        .await
+    {
+        Ok(()) => {}
+        // Enabled by a concurrent request, or a newer generate replaced the secret.
+        Err(StoreError::Stale) => return Err(already_set()),
+        Err(other) => return Err(other.into()),
+    }
+    // The other sessions began with one factor: they end (the cut-off above already ends them
+    // for every check; deleting them is the tidy-up, as for a password change).
+    let ended = state
+        .store
+        .revoke_user_sessions_except(&user.id, keep)
+        .await?;
+    tracing::info!(user = %user.id, ended, "two-factor sign-in enabled; other sessions ended");
+    send_notice(state, &user, Kind::TwoFactorEnabled).await;
+    Ok(RecoveryCodes(
+        codes.into_iter().map(Sensitive::new).collect(),
+    ))
+}
+
+/// `POST /users/me/tfa/disable {otp}`: removes the second factor, given a code (or a recovery
+/// code) of it.
+pub async fn disable(
+    state: &AppState,
+    claims: &AccessClaims,
+    otp: Option<String>,
+    client: &Client,
+    now: Now,
+) -> Result<(), ApiError> {
+    let otp = present(otp, "otp")?;
+    limits::enforce(state, client, Limited::Login, now).await?;
+    let user = caller_user(state, claims).await?;
+    let Some(factor) = &user.two_factor else {
+        return Err(ApiError::payload(format!(
+            "User \"{}\" doesn't have TFA enabled",
+            user.id
+        )));
+    };
+    let Some(proof) = verify(state, &user, factor, &otp, now) else {
+        count_wrong_code(state, &user, now).await?;
+        return Err(invalid("otp"));
+    };
+    match state
+        .store
+        .disable_two_factor(&user.id, &factor.secret, &proof.spent)
+        .await
+    {
+        Ok(()) => {}
+        Err(StoreError::Stale) => {
+            count_wrong_code(state, &user, now).await?;
+            return Err(invalid("otp"));
+        }
+        Err(other) => return Err(other.into()),
+    }
+    tracing::info!(user = %user.id, "two-factor sign-in disabled");
+    send_notice(state, &user, Kind::TwoFactorDisabled).await;
+    Ok(())
+}
+
+/// `POST /users/me/tfa/recovery-codes {password, otp}`: ten new recovery codes replace the
+/// old ones (not a Directus route: Directus has no recovery codes).
+pub async fn regenerate_recovery_codes(
+    state: &AppState,
+    passwords: &Passwords,
+    claims: &AccessClaims,
+    password: Option<Sensitive>,
+    otp: Option<String>,
+    client: &Client,
+    now: Now,
+) -> Result<RecoveryCodes, ApiError> {
+    let otp = present(otp, "otp")?;
+    let user = caller_user(state, claims).await?;
+    check_password(state, passwords, &user, password, client, now).await?;
+    let Some(factor) = &user.two_factor else {
+        return Err(ApiError::payload(format!(
+            "User \"{}\" doesn't have TFA enabled",
+            user.id
+        )));
+    };
+    let Some(proof) = verify(state, &user, factor, &otp, now) else {
+        count_wrong_code(state, &user, now).await?;
+        return Err(invalid("otp"));
+    };
+    let codes = new_recovery_codes();
+    let digests: Vec<String> = codes
+        .iter()
+        .map(|code| state.two_factor.recovery_digest(&user.id, &plain(code)))
+        .collect();
+    match state
+        .store
+        .replace_recovery_codes(&user.id, &factor.secret, &proof.spent, &digests)
+        .await
+    {
+        Ok(()) => {}
+        Err(StoreError::Stale) => {
+            count_wrong_code(state, &user, now).await?;
+            return Err(invalid("otp"));
+        }
+        Err(other) => return Err(other.into()),
+    }
+    tracing::info!(user = %user.id, "recovery codes replaced");
+    Ok(RecoveryCodes(
+        codes.into_iter().map(Sensitive::new).collect(),
+    ))
+}
+
+/// The second step of a sign-in whose password was right: nothing for a user without a second
+/// factor; otherwise `otp` must be an unspent code or recovery code, and is spent here
+/// (`INVALID_OTP` when missing, wrong or spent). The sign-in's attempt stays counted on the
+/// account until this passes, so wrong codes lock the account as wrong passwords do.
+pub(crate) async fn second_step(
+    state: &AppState,
+    user: &User,
+    otp: Option<&str>,
+    now: Now,
+) -> Result<(), ApiError> {
+    let Some(factor) = &user.two_factor else {
+        return Ok(());
+    };
+    let otp = otp.filter(|o| !o.is_empty()).ok_or(ApiError::InvalidOtp)?;
+    let proof = verify(state, user, factor, otp, now).ok_or(ApiError::InvalidOtp)?;
+    match state
+        .store
+        .spend_second_factor(
+            &user.id,
+            &factor.secret,
+            &proof.spent,
+            proof.reseal.as_ref(),
+        )
+        .await
+    {
+        Ok(()) => {
+            if matches!(proof.spent, Spent::Recovery(_)) {
+                tracing::info!(user = %user.id, left = factor.recovery.len() - 1, "signed in with a recovery code");
+            }
+            Ok(())
+        }
+        // Spent by a concurrent sign-in (a replay), or the factor changed.
+        Err(StoreError::Stale) => Err(ApiError::InvalidOtp),
+        Err(other) => Err(other.into()),
+    }
+}
+
+/// A code that passed the checks that need no write: what spends it, and the secret sealed
+/// again when it was sealed under the previous key.
+struct Proof {
+    spent: Spent,
+    reseal: Option<Sensitive>,
+}
+
+/// Checks `otp` against `factor` at `now` (a code of an unspent step within one step of drift,
+/// or an unused recovery code). `None`: wrong. Reads nothing; the caller's conditional write
+/// spends it.
+fn verify(state: &AppState, user: &User, factor: &TwoFactor, otp: &str, now: Now) -> Option<Proof> {
+    if otp.chars().count() > MAX_OTP_CHARS {
+        return None;
+    }
+    match classify(otp) {
+        SecondFactor::Code(code) => {
+            let opened = match state.two_factor.open(&user.id, &factor.secret) {
+                Ok(opened) => opened,
+                Err(error) => {
+                    // The signing secret changed twice since it was sealed, or the item was
+                    // altered: codes cannot work; recovery codes may.
+                    tracing::error!(user = %user.id, %error, "two-factor secret unreadable");
+                    return None;
+                }
+            };
+            let authenticator = Authenticator::new(&opened.secret).ok()?;
+            let step = authenticator.accepts(&code, now.secs_u64(), factor.last_step)?;
+            Some(Proof {
+                spent: Spent::Step(step),
+                reseal: (!opened.sealed_under_current)
+                    .then(|| state.two_factor.seal(&user.id, &opened.secret)),
+            })
+        }
+        SecondFactor::Recovery(code) => state
+            .two_factor
+            .recovery_candidates(&user.id, &code)
+            .into_iter()
+            .find(|digest| factor.recovery.contains_key(digest))
+            .map(|digest| Proof {
+                spent: Spent::Recovery(digest),
+                reseal: None,
+            }),
+        SecondFactor::Malformed => None,
+    }
+}
+
+/// A wrong code outside sign-in (enable, disable, new recovery codes) counts on the account as
+/// a failed sign-in: a stolen session cannot try a million codes.
+async fn count_wrong_code(state: &AppState, user: &User, now: Now) -> Result<(), ApiError> {
+    crate::flows::session::count_failure(state, user, now).await
+}
+
+/// A recovery code as its digest is made: lower case, no separators.
+fn plain(code: &str) -> String {
+    match classify(code) {
+        SecondFactor::Recovery(plain) => plain,
+        _ => code.to_owned(),
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+fn internal(error: impl std::error::Error + Send + Sync + 'static) -> ApiError {
+    ApiError::Internal(Box::new(error))
+}
+
+/// Tells the user their second factor changed, by mail, within the mail transport's own time
+/// bound. Never fails the request: the change is made; a mail problem is logged.
+async fn send_notice(state: &AppState, user: &User, kind: Kind) {
+    let settings = match crate::flows::access::settings(state).await {
+        Ok(settings) => settings,
+        Err(error) => {
+            tracing::warn!(%error, "settings unreadable; two-factor notice not sent");
+            return;
+        }
+    };
+    let deadline = tokio::time::Instant::now() + state.mailer.timeout();
+    crate::flows::send_notice_mail(state, &settings, kind, user, deadline).await;
+}
+
+/// What a transport shows of the recovery codes.
+pub fn recovery_codes_value(codes: &RecoveryCodes) -> Value {
+    json!({ "recovery_codes": codes.0.iter().map(Sensitive::expose).collect::<Vec<_>>() })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_compare_in_full() {
+        assert!(constant_time_eq(b"abc", b"abc"));
+        assert!(!constant_time_eq(b"abc", b"abd"));
+        assert!(!constant_time_eq(b"abc", b"ab"));
+        assert!(constant_time_eq(b"", b""));
+    }
+
+    #[test]
+    fn recovery_codes_are_digested_as_typed_without_separators() {
+        assert_eq!(plain("ABCD-EFGH-IJKL-MNOP"), "abcdefghijklmnop");
+        assert_eq!(plain("abcdefghijklmnop"), "abcdefghijklmnop");
+    }
+
+    #[test]
+    fn payload_messages_are_directus() {
+        assert_eq!(
+            present(None, "otp").unwrap_err().to_string(),
+            "Invalid payload. \"otp\" is required."
+        );
+        assert_eq!(
+            present(Some(String::new()), "secret")
+                .unwrap_err()
+                .to_string(),
+            "Invalid payload. \"secret\" is required."
+        );
+        assert_eq!(
+            invalid("otp").to_string(),
+            "Invalid payload. \"otp\" is invalid."
+        );
+        assert_eq!(
+            already_set().to_string(),
+            "Invalid payload. TFA Secret is already set for this user."
+        );
+    }
+}
