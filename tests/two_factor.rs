@@ -587,3 +587,80 @@ async fn enabling_and_disabling_mail_the_user_a_notice() {
     let mails = wait_for(&email, 3).await;
     assert_eq!(mails[2].subject, "Two-factor sign-in turned off");
 }
+
+#[tokio::test]
+async fn a_policy_that_enforces_a_second_factor_gives_a_session_that_can_only_set_one_up() {
+    let policy = uuid::Uuid::new_v4().to_string();
+    let role = uuid::Uuid::new_v4().to_string();
+    e2e::apply(json!({
+        "policies": [{"id": policy, "name": "Readers with two factors", "enforce_tfa": true,
+            "app_access": true, "permissions": [
+            {"collection": "posts", "action": "read", "fields": ["*"]},
+            {"collection": "directus_users", "action": "read", "fields": ["*"],
+             "permissions": {"id": {"_eq": "$CURRENT_USER"}}},
+            {"collection": "directus_users", "action": "update", "fields": ["tfa_secret", "first_name"],
+             "permissions": {"id": {"_eq": "$CURRENT_USER"}}}
+        ]}],
+        "roles": [{"id": role, "name": "Enforced", "policies": [policy]}]
+    }))
+    .await;
+    let admin = admin_token().await;
+    let email = unique_email("tfa-enforced");
+    let created = post_with(
+        "/users",
+        &json!({"email": email, "password": PASSWORD, "role": role}).to_string(),
+        &[("authorization", &format!("Bearer {admin}"))],
+    )
+    .await;
+    assert_eq!(created.status, 200, "{created:?}");
+
+    let setup = login(&email, json!({"password": PASSWORD})).await;
+    assert_eq!(setup.status, 200, "{setup:?}");
+    let token = setup.body["data"]["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let claims = e2e::claims_of(&token);
+    assert_eq!(claims["tfa_setup"], true, "{claims}");
+    assert_eq!(claims["app_access"], false, "{claims}");
+    // Nothing but the set-up: no posts, not even the fields the policy grants on one's own row.
+    let posts = get("/items/posts", Some(&token)).await;
+    assert_eq!(posts.status, 403, "{posts:?}");
+    let me = get("/users/me", Some(&token)).await;
+    assert_eq!(me.status, 200, "{me:?}");
+    let shown: Vec<&String> = me.body["data"].as_object().unwrap().keys().collect();
+    assert_eq!(shown, ["id", "email", "tfa_secret"], "{me:?}");
+    let renamed = e2e::Reply::from(
+        e2e::client()
+            .patch(format!("{}/users/me", e2e::stack().api))
+            .header("authorization", format!("Bearer {token}"))
+            .header("content-type", "application/json")
+            .body(json!({"first_name": "X"}).to_string())
+            .send()
+            .await
+            .expect("request sent"),
+    )
+    .await;
+    assert_eq!(
+        (renamed.status, renamed.code()),
+        (403, "FORBIDDEN"),
+        "a set-up session may not change the profile: {renamed:?}"
+    );
+
+    let account = Account {
+        email: email.clone(),
+        token,
+    };
+    let (mut codes, _) = enabled(&account).await;
+    let full = login(
+        &email,
+        json!({"password": PASSWORD, "otp": codes.next().await}),
+    )
+    .await;
+    assert_eq!(full.status, 200, "{full:?}");
+    let token = full.body["data"]["access_token"].as_str().unwrap();
+    assert_eq!(e2e::claims_of(token).get("tfa_setup"), None);
+    assert_eq!(e2e::claims_of(token)["app_access"], true);
+    let posts = get("/items/posts", Some(token)).await;
+    assert_eq!(posts.status, 200, "{posts:?}");
+}

@@ -42,6 +42,20 @@ pub struct AccessClaims {
     /// which the whole-second `iat` cannot.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub session_created_ms: Option<i64>,
+    /// Not Directus': the user's policies enforce a second factor and they have none yet, so
+    /// the token may do nothing but set one up (`flows::access::accountability` grants only
+    /// that). Absent on every other token.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub tfa_setup: bool,
+}
+
+/// What a token grants beyond its user and role.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Grants {
+    pub app_access: bool,
+    pub admin_access: bool,
+    /// Only setting up a second factor ([`AccessClaims::tfa_setup`]).
+    pub tfa_setup: bool,
 }
 
 /// What ties an access token to its session.
@@ -201,7 +215,11 @@ impl Tokens {
         self.issue_bound(
             user_id,
             role,
-            (app_access, admin_access),
+            Grants {
+                app_access,
+                admin_access,
+                tfa_setup: false,
+            },
             now_secs,
             Binding::None,
             self.ttl,
@@ -213,7 +231,7 @@ impl Tokens {
         &self,
         user_id: &str,
         role: Option<&str>,
-        (app_access, admin_access): (bool, bool),
+        grants: Grants,
         now_secs: u64,
         binding: Binding<'_>,
         ttl: Duration,
@@ -221,8 +239,8 @@ impl Tokens {
         let claims = AccessClaims {
             id: user_id.to_owned(),
             role: role.map(str::to_owned),
-            app_access,
-            admin_access,
+            app_access: grants.app_access,
+            admin_access: grants.admin_access,
             iat: now_secs,
             exp: now_secs + ttl.as_secs(),
             iss: ISSUER.to_owned(),
@@ -238,6 +256,7 @@ impl Tokens {
                 Binding::Sid(session) | Binding::Session(session) => Some(session.created_ms),
                 Binding::None => None,
             },
+            tfa_setup: grants.tfa_setup,
         };
         let token = jsonwebtoken::encode(&self.header, &claims, &self.encoding)?;
         Ok(IssuedToken {
@@ -364,7 +383,7 @@ mod tests {
             .issue_bound(
                 "u1",
                 None,
-                (false, false),
+                Grants::default(),
                 now(),
                 Binding::Session(SessionRef {
                     claim: "abc.3",
@@ -384,7 +403,7 @@ mod tests {
             .issue_bound(
                 "u1",
                 None,
-                (false, false),
+                Grants::default(),
                 now(),
                 Binding::Sid(SessionRef {
                     claim: "abc",

@@ -11,13 +11,18 @@ use crate::domain::error::ApiError;
 use crate::domain::model::{Collection, Settings};
 use crate::platform::state::AppState;
 
-/// The permissions of `claims`' user and role (none: the public's).
+/// The permissions of `claims`' user and role (none: the public's). A token issued to set up
+/// a second factor (`tfa_setup`) gets only that, whatever the policies grant.
 pub async fn accountability(
     state: &AppState,
     claims: Option<&AccessClaims>,
 ) -> Result<Arc<Accountability>, ApiError> {
     let user = claims.map(|c| (c.id.as_str(), c.role.as_deref()));
-    Ok(state.access.accountability(&state.store, user).await?)
+    let accountability = state.access.accountability(&state.store, user).await?;
+    if claims.is_some_and(|c| c.tfa_setup) {
+        return Ok(Arc::new(accountability.second_factor_setup_only()));
+    }
+    Ok(accountability)
 }
 
 /// The settings in force: the stored item, else the configured defaults.

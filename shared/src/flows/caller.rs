@@ -242,6 +242,7 @@ mod tests {
             session: None,
             sid: sid.map(str::to_owned),
             session_created_ms: created_ms,
+            tfa_setup: false,
         }
     }
 

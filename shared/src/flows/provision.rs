@@ -194,6 +194,9 @@ pub struct PolicySpec {
     pub admin_access: bool,
     #[serde(default)]
     pub app_access: bool,
+    /// Its users must set up a second factor before anything else.
+    #[serde(default)]
+    pub enforce_tfa: bool,
     #[serde(default)]
     pub permissions: Vec<PermissionSpec>,
 }
@@ -374,6 +377,7 @@ impl Document {
                     name: spec.name.clone(),
                     admin_access: spec.admin_access,
                     app_access: spec.app_access,
+                    enforce_tfa: spec.enforce_tfa,
                 })
                 .await?;
             for (index, permission) in spec.permissions.iter().enumerate() {

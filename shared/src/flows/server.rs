@@ -193,14 +193,7 @@ pub async fn health(
     let admin = match caller {
         Ok(None) => false,
         Ok(Some(claims)) => {
-            match state
-                .access
-                .accountability(
-                    &state.store,
-                    Some((claims.id.as_str(), claims.role.as_deref())),
-                )
-                .await
-            {
+            match crate::flows::access::accountability(state, Some(&claims)).await {
                 Ok(accountability) => accountability.admin,
                 Err(error) => {
                     tracing::error!(%error, "health: the caller's policies could not be read");

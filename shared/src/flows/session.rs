@@ -8,7 +8,7 @@
 
 use crate::credential::password::Passwords;
 use crate::credential::refresh_token::new_session_id;
-use crate::credential::token::{Binding, SessionRef, TokenError};
+use crate::credential::token::{Binding, Grants, SessionRef, TokenError};
 use crate::domain::client::{AuthCookie, Client, CookieChange};
 use crate::domain::error::ApiError;
 use crate::domain::model::{Session, User, UserStatus};
@@ -525,7 +525,14 @@ async fn issue(
         .access
         .accountability(&state.store, Some((&user.id, user.role.as_deref())))
         .await?;
-    let flags = (accountability.app, accountability.admin);
+    // A user whose policies enforce a second factor and who has none gets a token that can
+    // only set one up (and no app or admin access meanwhile).
+    let tfa_setup = accountability.enforce_tfa && user.two_factor.is_none();
+    let flags = Grants {
+        app_access: accountability.app && !tfa_setup,
+        admin_access: accountability.admin && !tfa_setup,
+        tfa_setup,
+    };
     let role = user.role.as_deref();
     if mode == Mode::Session {
         let claim = format!("{session_id}.{generation}");

@@ -139,10 +139,7 @@ pub async fn enable(
     let secret = present(secret, "secret")?;
     limits::enforce(state, client, Limited::Login, now).await?;
     let user = caller_user(state, claims).await?;
-    let accountability = state
-        .access
-        .accountability(&state.store, Some((&claims.id, claims.role.as_deref())))
-        .await?;
+    let accountability = crate::flows::access::accountability(state, Some(claims)).await?;
     let mut wanted = Map::new();
     wanted.insert(
         "tfa_secret".into(),

@@ -510,10 +510,7 @@ pub async fn read_me(
     fields: Option<&[String]>,
     now: Now,
 ) -> Result<Value, ApiError> {
-    let accountability = state
-        .access
-        .accountability(&state.store, Some((&claims.id, claims.role.as_deref())))
-        .await?;
+    let accountability = crate::flows::access::accountability(state, Some(claims)).await?;
     let user = state
         .store
         .get_user(&claims.id)
@@ -543,10 +540,7 @@ pub async fn update_me(
     client: &Client,
     now: Now,
 ) -> Result<Value, ApiError> {
-    let accountability = state
-        .access
-        .accountability(&state.store, Some((&claims.id, claims.role.as_deref())))
-        .await?;
+    let accountability = crate::flows::access::accountability(state, Some(claims)).await?;
     let user = state
         .store
         .get_user(&claims.id)
@@ -687,12 +681,9 @@ pub async fn create_many(
             "\"data\" must contain less than or equal to {MAX_CREATE_MANY} items"
         ))));
     }
-    let user = claims.as_ref().map(|c| (c.id.as_str(), c.role.as_deref()));
-    let accountability = state
-        .access
-        .accountability(&state.store, user)
+    let accountability = crate::flows::access::accountability(state, claims.as_deref())
         .await
-        .map_err(|error| refused(error.into()))?;
+        .map_err(refused)?;
     let anonymous = claims.is_none();
     if anonymous && bodies.len() > 1 {
         // Each registration verified by email answers at its own fixed moment (so that its

@@ -59,6 +59,7 @@ pub async fn resolve(
         if let Some((policy, permissions)) = store.policy_with_permissions(&policy_id).await? {
             accountability.admin |= policy.admin_access;
             accountability.app |= policy.app_access;
+            accountability.enforce_tfa |= policy.enforce_tfa;
             accountability.policies.push(policy.id);
             accountability.permissions.extend(permissions);
         }

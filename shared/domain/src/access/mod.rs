@@ -21,10 +21,42 @@ pub struct Accountability {
     pub policies: Vec<String>,
     pub admin: bool,
     pub app: bool,
+    /// Some policy of the caller enforces a second factor.
+    pub enforce_tfa: bool,
     pub permissions: Vec<Permission>,
 }
 
 impl Accountability {
+    /// What a session that must set up a second factor first may do (its policies enforce one
+    /// and the user has none): read their own id, email and `tfa_secret`, and update their own
+    /// `tfa_secret` (which is what `/users/me/tfa/enable` asks), nothing else; no admin or app
+    /// access. Identity, role and policies stay, for the logs and `$CURRENT_*` filters.
+    pub fn second_factor_setup_only(&self) -> Self {
+        let own = |action: &str, fields: &[&str]| Permission {
+            id: format!("tfa-setup-{action}"),
+            policy: String::new(),
+            collection: "directus_users".into(),
+            action: action.into(),
+            fields: fields.iter().map(|f| (*f).to_owned()).collect(),
+            permissions: Some(serde_json::json!({"id": {"_eq": "$CURRENT_USER"}})),
+            presets: None,
+            validation: None,
+        };
+        Self {
+            user: self.user.clone(),
+            role: self.role.clone(),
+            roles: self.roles.clone(),
+            policies: self.policies.clone(),
+            admin: false,
+            app: false,
+            enforce_tfa: true,
+            permissions: vec![
+                own("read", &["id", "email", "tfa_secret"]),
+                own("update", &["tfa_secret"]),
+            ],
+        }
+    }
+
     /// True when some permission lets the caller read `collection` (administrators aside).
     pub fn may_read(&self, collection: &str) -> bool {
         self.permissions
@@ -288,6 +320,7 @@ mod tests {
             policies: vec!["pol".into()],
             admin: false,
             app: false,
+            enforce_tfa: false,
             permissions,
         }
     }
@@ -301,6 +334,37 @@ mod tests {
 
     fn fields(names: &[&str]) -> Vec<String> {
         names.iter().map(|f| (*f).to_owned()).collect()
+    }
+
+    #[test]
+    fn a_second_factor_setup_session_may_only_see_and_set_its_own_factor() {
+        let mut full = caller(vec![permission(&["*"], None)]);
+        full.admin = true;
+        full.app = true;
+        let setup = full.second_factor_setup_only();
+        assert!(!setup.admin && !setup.app && setup.enforce_tfa);
+        assert_eq!(setup.user.as_deref(), Some("u1"));
+        assert!(!setup.may_read("posts"), "the policies' grants are gone");
+        assert!(ReadPlan::new(&setup, posts(), None, 0).is_err());
+        assert!(setup.may_read("directus_users"));
+        let own = |action: &str| {
+            setup
+                .permissions
+                .iter()
+                .filter(|p| p.action == action)
+                .map(|p| (p.fields.clone(), p.permissions.clone()))
+                .collect::<Vec<_>>()
+        };
+        let mine = Some(json!({"id": {"_eq": "$CURRENT_USER"}}));
+        assert_eq!(
+            own("read"),
+            vec![(
+                vec!["id".into(), "email".into(), "tfa_secret".into()],
+                mine.clone()
+            )]
+        );
+        assert_eq!(own("update"), vec![(vec!["tfa_secret".into()], mine)]);
+        assert!(own("create").is_empty() && own("delete").is_empty());
     }
 
     #[test]

@@ -20,6 +20,11 @@ pub struct Policy {
     pub admin_access: bool,
     #[serde(default)]
     pub app_access: bool,
+    /// Directus 11's flag: its users must have a second factor. Directus' API does not enforce
+    /// it (only its app does); here a user without one signs in to a session that can only set
+    /// one up.
+    #[serde(default)]
+    pub enforce_tfa: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
