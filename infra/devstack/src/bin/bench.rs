@@ -32,10 +32,11 @@ use std::time::{Duration, Instant};
 
 use devstack::runtime_api::FunctionProcess;
 use serde_json::{Value, json};
+use shared::domain::two_factor::{Authenticator, STEP_SECS};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
-const FUNCTIONS: [&str; 16] = [
+const FUNCTIONS: [&str; 17] = [
     "register",
     "login",
     "graphql_system",
@@ -51,6 +52,7 @@ const FUNCTIONS: [&str; 16] = [
     "server",
     "jwks",
     "pages",
+    "tfa",
     "not_found",
 ];
 const USAGE: &str =
@@ -637,6 +639,16 @@ async fn cold_event(
             200,
             gateway_event("GET", "/items/posts", Some(&fixtures.reader_token), None),
         ),
+        "tfa" => (
+            "POST /users/me/tfa/disable as an administrator without a second factor (rate write, user GetItem)",
+            400,
+            gateway_event(
+                "POST",
+                "/users/me/tfa/disable",
+                Some(&fixtures.admin_token),
+                Some(json!({"otp": "123456"})),
+            ),
+        ),
         other => return Err(format!("no benchmark request for {other}").into()),
     })
 }
@@ -868,6 +880,13 @@ async fn warm_invocations(
     Ok(())
 }
 
+fn unix_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or_default()
+}
+
 async fn warm_latency(api: &str) -> Result<(), BoxError> {
     let client = reqwest::Client::new();
     let post = |path: &str, body: Value| {
@@ -950,6 +969,50 @@ async fn warm_latency(api: &str) -> Result<(), BoxError> {
         }
     }
     report("POST /auth/login", status, &mut samples);
+
+    // Login with a second factor: a code is accepted once, so one user per request, each set
+    // up beforehand (register, login, generate, enable); then each signs in once with a code of
+    // a step later than the one its enable spent.
+    let mut factors = Vec::new();
+    for i in 0..=WARM_RUNS {
+        let email = format!("bench-tfa-{i}-{}@example.com", std::process::id());
+        let user = json!({"email": email, "password": "d1r3ctu5"});
+        time(post("/register", user.clone()), 204).await?;
+        let (_, _, body) = time(login(user.clone()), 200).await?;
+        let token = body["data"]["access_token"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        let (_, _, generated) = time(
+            post("/users/me/tfa/generate", json!({"password": "d1r3ctu5"})).bearer_auth(&token),
+            200,
+        )
+        .await?;
+        let secret = generated["data"]["secret"].as_str().unwrap_or_default();
+        let authenticator = Authenticator::from_base32(secret)?;
+        let step = unix_secs() / STEP_SECS;
+        time(
+            post(
+                "/users/me/tfa/enable",
+                json!({"secret": secret, "otp": authenticator.code_at(step * STEP_SECS)}),
+            )
+            .bearer_auth(&token),
+            200,
+        )
+        .await?;
+        factors.push((user, authenticator, step));
+    }
+    let mut samples = Vec::new();
+    for (i, (mut user, authenticator, enabled_step)) in factors.into_iter().enumerate() {
+        let step = (unix_secs() / STEP_SECS).max(enabled_step + 1);
+        user["otp"] = json!(authenticator.code_at(step * STEP_SECS));
+        let (ms, s, _) = time(login(user), 200).await?;
+        status = s;
+        if i > 0 {
+            samples.push(ms);
+        }
+    }
+    report("POST /auth/login with a second factor", status, &mut samples);
 
     let mut samples = Vec::new();
     for i in 0..=WARM_RUNS {
