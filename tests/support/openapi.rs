@@ -279,15 +279,23 @@ mod tests {
             .collect();
         let recovery = serde_json::json!({"data": {"recovery_codes": codes}}).to_string();
         conform(&observed("POST", "/users/me/tfa/enable", 200, &recovery)).unwrap();
-        conform(&observed("POST", "/users/me/tfa/recovery-codes", 200, &recovery)).unwrap();
+        conform(&observed(
+            "POST",
+            "/users/me/tfa/recovery-codes",
+            200,
+            &recovery,
+        ))
+        .unwrap();
         conform(&observed("POST", "/users/me/tfa/disable", 204, "")).unwrap();
         let invalid_otp = r#"{"errors":[{"message":"Invalid payload. \"otp\" is invalid.","extensions":{"code":"INVALID_PAYLOAD"}}]}"#;
         conform(&observed("POST", "/users/me/tfa/disable", 400, invalid_otp)).unwrap();
         let forbidden = r#"{"errors":[{"message":"You don't have permission to access collection \"directus_users\" or it does not exist. Queried in root.","extensions":{"code":"FORBIDDEN"}}]}"#;
         conform(&observed("POST", "/users/me/tfa/enable", 403, forbidden)).unwrap();
-        let otp_missing = r#"{"errors":[{"message":"Invalid user OTP.","extensions":{"code":"INVALID_OTP"}}]}"#;
+        let otp_missing =
+            r#"{"errors":[{"message":"Invalid user OTP.","extensions":{"code":"INVALID_OTP"}}]}"#;
         conform(&observed("POST", "/auth/login", 401, otp_missing)).unwrap();
-        let me = r#"{"data":{"id":"6f1c5e0e-8a8b-4c1e-9f3e-2b7a7d8c9e01","tfa_secret":"**********"}}"#;
+        let me =
+            r#"{"data":{"id":"6f1c5e0e-8a8b-4c1e-9f3e-2b7a7d8c9e01","tfa_secret":"**********"}}"#;
         conform(&observed("GET", "/users/me", 200, me)).unwrap();
         let me_off = r#"{"data":{"id":"6f1c5e0e-8a8b-4c1e-9f3e-2b7a7d8c9e01","tfa_secret":null}}"#;
         conform(&observed("GET", "/users/me", 200, me_off)).unwrap();
