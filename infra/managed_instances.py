@@ -86,8 +86,8 @@ PARAMETERS = {
         "MaxValue": 1600,
         "Description": (
             "Invocations at once per execution environment of the argon2 functions (register, "
-            "login, users, me, password, graphql_system): each hash is CPU-bound, so more than the "
-            "environment's vCPUs only makes every hash slower."
+            "login, users, me, password, graphql_system, tfa): each hash is CPU-bound, so more "
+            "than the environment's vCPUs only makes every hash slower."
         ),
     },
     "ManagedInstancesMemorySize": {
@@ -113,7 +113,7 @@ PARAMETERS = {
         "MaxValue": 15000,
         "Description": (
             "Most vCPUs the capacity provider runs across all its instances (a cap, not a "
-            "reservation). Sixteen functions with at least one environment each need 16 at the "
+            "reservation). Seventeen functions with at least one environment each need 17 at the "
             "default ratio, more with Lambda's default of several environments per function."
         ),
     },

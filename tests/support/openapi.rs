@@ -268,4 +268,48 @@ mod tests {
             .is_err()
         );
     }
+
+    #[test]
+    fn two_factor_answers_are_documented() {
+        let generated = r#"{"data":{"secret":"MRFQWWDPNMAC2YLRMRFQWWDPNMAC2YLR","otpauth_url":"otpauth://totp/Directus:a%40b.co?secret=MRFQWWDPNMAC2YLRMRFQWWDPNMAC2YLR&period=30&digits=6&algorithm=SHA1&issuer=Directus"}}"#;
+        conform(&observed("POST", "/users/me/tfa/generate", 200, generated)).unwrap();
+        let codes: Vec<String> = "abcdefghij"
+            .chars()
+            .map(|c| format!("abcd-efgh-ijkl-mno{c}"))
+            .collect();
+        let recovery = serde_json::json!({"data": {"recovery_codes": codes}}).to_string();
+        conform(&observed("POST", "/users/me/tfa/enable", 200, &recovery)).unwrap();
+        conform(&observed(
+            "POST",
+            "/users/me/tfa/recovery-codes",
+            200,
+            &recovery,
+        ))
+        .unwrap();
+        conform(&observed("POST", "/users/me/tfa/disable", 204, "")).unwrap();
+        let invalid_otp = r#"{"errors":[{"message":"Invalid payload. \"otp\" is invalid.","extensions":{"code":"INVALID_PAYLOAD"}}]}"#;
+        conform(&observed("POST", "/users/me/tfa/disable", 400, invalid_otp)).unwrap();
+        let forbidden = r#"{"errors":[{"message":"You don't have permission to access collection \"directus_users\" or it does not exist. Queried in root.","extensions":{"code":"FORBIDDEN"}}]}"#;
+        conform(&observed("POST", "/users/me/tfa/enable", 403, forbidden)).unwrap();
+        let otp_missing =
+            r#"{"errors":[{"message":"Invalid user OTP.","extensions":{"code":"INVALID_OTP"}}]}"#;
+        conform(&observed("POST", "/auth/login", 401, otp_missing)).unwrap();
+        let me =
+            r#"{"data":{"id":"6f1c5e0e-8a8b-4c1e-9f3e-2b7a7d8c9e01","tfa_secret":"**********"}}"#;
+        conform(&observed("GET", "/users/me", 200, me)).unwrap();
+        let me_off = r#"{"data":{"id":"6f1c5e0e-8a8b-4c1e-9f3e-2b7a7d8c9e01","tfa_secret":null}}"#;
+        conform(&observed("GET", "/users/me", 200, me_off)).unwrap();
+
+        // INVALID_OTP is the sign-in's alone; a secret that is not base32 of 160 bits; nine
+        // codes; a revealed secret; a body on the 204; another method.
+        assert!(conform(&observed("POST", "/users/me/tfa/enable", 401, otp_missing)).is_err());
+        let short = r#"{"data":{"secret":"MRFQWWDPNMAC2YLR","otpauth_url":"otpauth://totp/x"}}"#;
+        assert!(conform(&observed("POST", "/users/me/tfa/generate", 200, short)).is_err());
+        let nine = serde_json::json!({"data": {"recovery_codes": &codes[..9]}}).to_string();
+        assert!(conform(&observed("POST", "/users/me/tfa/enable", 200, &nine)).is_err());
+        let revealed = r#"{"data":{"id":"6f1c5e0e-8a8b-4c1e-9f3e-2b7a7d8c9e01","tfa_secret":"MRFQWWDPNMAC2YLR"}}"#;
+        assert!(conform(&observed("GET", "/users/me", 200, revealed)).is_err());
+        assert!(conform(&observed("POST", "/users/me/tfa/disable", 204, "{}")).is_err());
+        assert!(conform(&observed("GET", "/users/me/tfa/generate", 200, generated)).is_err());
+    }
 }

@@ -1128,6 +1128,7 @@ mod tests {
                 "refresh",
                 "register",
                 "server",
+                "tfa",
                 "users",
                 "verify"
             ]
