@@ -136,11 +136,10 @@ async fn step_with(margin: u64) -> u64 {
 /// `users_me_tfa_generate` for the member: the secret.
 async fn generate(token: &str) -> String {
     let reply = as_member(token, GENERATE, json!({"p": PASSWORD})).await;
-    let secret = reply.body["data"]["users_me_tfa_generate"]["secret"]
+    reply.body["data"]["users_me_tfa_generate"]["secret"]
         .as_str()
         .unwrap_or_else(|| panic!("a secret: {reply:?}"))
-        .to_owned();
-    secret
+        .to_owned()
 }
 
 #[tokio::test]
