@@ -436,6 +436,39 @@ async fn hostile_two_factor_calls_over_graphql_are_refused() {
         "{plain:?}"
     );
 
+    // Through the session cookie: refused from another site before GraphQL runs, served to a
+    // caller without `Origin` (not a browser's cross-site request).
+    let session = system(
+        "mutation L($e: String!, $p: String!) { auth_login(email: $e, password: $p, mode: session) { expires } }",
+        Some(json!({"e": user.email, "p": PASSWORD})),
+        &[],
+    )
+    .await;
+    let jar = format!(
+        "directus_session_token={}",
+        session
+            .cookie("directus_session_token")
+            .unwrap_or_else(|| panic!("a session cookie: {session:?}"))
+    );
+    for origin in ["https://evil.example", "null"] {
+        let cross_site = system(
+            GENERATE,
+            Some(json!({"p": PASSWORD})),
+            &[("cookie", &jar), ("origin", origin)],
+        )
+        .await;
+        assert_eq!(
+            (cross_site.status, cross_site.code()),
+            (403, "FORBIDDEN"),
+            "{cross_site:?}"
+        );
+    }
+    let by_cookie = system(GENERATE, Some(json!({"p": PASSWORD})), &[("cookie", &jar)]).await;
+    assert!(
+        by_cookie.body["data"]["users_me_tfa_generate"]["secret"].is_string(),
+        "{by_cookie:?}"
+    );
+
     // A role without update permission on its own `tfa_secret` may generate, not enable.
     let reader = member(&new_role(false).await).await;
     let secret = generate(&reader.token).await;
