@@ -24,3 +24,4 @@ mod server;
 mod session_mode;
 mod sessions;
 mod two_factor;
+mod two_factor_graphql;

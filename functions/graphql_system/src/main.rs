@@ -9,7 +9,7 @@ use shared::platform::state::Passwords;
 fn main() -> Result<(), Error> {
     shared::platform::runtime::start(
         "graphql_system",
-        "/graphql/system (GraphQL: registration, login, refresh, logout, password reset, users_me)",
+        "/graphql/system (GraphQL: registration, login, refresh, logout, password reset, users_me, two-factor sign-in)",
     )?
     .block_on(async {
         let state = Arc::new(AppState::from_env_with_mail().await?);

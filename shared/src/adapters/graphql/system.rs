@@ -1,8 +1,9 @@
 //! `/graphql/system`: Directus' system scope for the journey of the seeds — `auth_login`,
 //! `auth_refresh`, `auth_logout`, `users_register`, `users_register_verify`,
-//! `auth_password_request`, `auth_password_reset`, `users_me`, `create_users_item(s)` and
-//! `server_ping` — over the same flows as REST ([`crate::flows::session`], [`crate::flows::registration`],
-//! [`crate::flows`], [`crate::flows::users`]): rate limits, lockout, equal work per login outcome, grace window, reuse
+//! `auth_password_request`, `auth_password_reset`, `users_me`, `users_me_tfa_*`,
+//! `create_users_item(s)` and `server_ping` — over the same flows as REST
+//! ([`crate::flows::session`], [`crate::flows::registration`], [`crate::flows`],
+//! [`crate::flows::users`], [`crate::flows::two_factor`]): rate limits, lockout, equal work per login outcome, grace window, reuse
 //! detection and permission checks hold here because they live there.
 //!
 //! The schema is per caller, as in Directus: `users_me` exists only for a caller who can read
@@ -38,18 +39,25 @@ use crate::flows::password_reset::{self, PasswordRequest, PasswordReset};
 use crate::flows::registration::{self, Registration};
 use crate::flows::session::{self, Credentials, Issued, Mode, Presentation};
 use crate::flows::time::Now;
+use crate::flows::two_factor::{self, Generated};
 use crate::flows::users::{self, Created};
 use crate::flows::verification;
 use crate::platform::state::AppState;
 
 const USERS: &str = "directus_users";
 
-/// Root fields Directus allows at most once per operation (`limitSensitiveMutations`).
+/// Root fields allowed at most once per operation: Directus' `limitSensitiveMutations` of
+/// 11.3.5, and the two-factor mutations, as later Directus releases count them too (one
+/// request cannot try many codes or passwords).
 pub const SENSITIVE: &[&str] = &[
     "auth_login",
     "auth_password_request",
     "auth_password_reset",
     "users_register",
+    "users_me_tfa_generate",
+    "users_me_tfa_enable",
+    "users_me_tfa_disable",
+    "users_me_tfa_recovery_codes",
 ];
 
 /// The mutations that act for nobody: a request of these alone is a public route
@@ -89,6 +97,10 @@ pub const MUTATIONS: &[fn(&Shape) -> Option<Field>] = &[
     users_register_verify,
     auth_password_request,
     auth_password_reset,
+    users_me_tfa_generate,
+    users_me_tfa_enable,
+    users_me_tfa_disable,
+    users_me_tfa_recovery_codes,
     create_users_item,
     create_users_items,
 ];
@@ -252,7 +264,8 @@ fn build(shape: &Shape, limits: &Limits) -> Result<Schema, SchemaError> {
                 .item("cookie")
                 .item("session"),
         )
-        .register(auth_tokens());
+        .register(auth_tokens())
+        .register(tfa_generate_data());
     if shape.read_users {
         builder = builder.register(directus_users());
     }
@@ -284,6 +297,24 @@ fn string_arg(ctx: &ResolverContext<'_>, name: &str) -> async_graphql::Result<Op
         Some(value) if value.is_null() => Ok(None),
         Some(value) => Ok(Some(value.string()?.to_owned())),
     }
+}
+
+/// The caller of a `users_me_tfa_*` mutation. Directus resolves these to `null` without a
+/// user; this API answers `INVALID_CREDENTIALS`, as `POST /users/me/tfa/*` does without a
+/// token, so a client cannot take a silent `null` for done.
+fn signed_in(system: &System) -> async_graphql::Result<&AccessClaims> {
+    system
+        .claims
+        .as_ref()
+        .ok_or_else(|| transport::error(ApiError::InvalidCredentials))
+}
+
+/// An answer that shows a secret or recovery codes: not kept by any cache.
+fn no_store(ctx: &ResolverContext<'_>) {
+    ctx.insert_http_header(
+        lambda_http::http::header::CACHE_CONTROL,
+        lambda_http::http::HeaderValue::from_static("no-store"),
+    );
 }
 
 fn mode_arg(ctx: &ResolverContext<'_>) -> async_graphql::Result<Mode> {
@@ -347,6 +378,33 @@ fn auth_tokens() -> Object {
                         .map(|t| GqlValue::from(t.expose().to_owned()))
                 });
                 FieldFuture::new(async move { Ok(value?.map(FieldValue::value)) })
+            },
+        ))
+}
+
+/// `type users_me_tfa_generate_data { secret: String  otpauth_url: String }`, resolved from the
+/// flow's [`Generated`].
+fn tfa_generate_data() -> Object {
+    let shown = |ctx: &ResolverContext<'_>, pick: fn(&Generated) -> &Sensitive| {
+        ctx.parent_value
+            .try_downcast_ref::<Generated>()
+            .map(|generated| GqlValue::from(pick(generated).expose().to_owned()))
+    };
+    Object::new("users_me_tfa_generate_data")
+        .field(Field::new(
+            "secret",
+            TypeRef::named(TypeRef::STRING),
+            move |ctx| {
+                let value = shown(&ctx, |g| &g.secret);
+                FieldFuture::new(async move { Ok(Some(FieldValue::value(value?))) })
+            },
+        ))
+        .field(Field::new(
+            "otpauth_url",
+            TypeRef::named(TypeRef::STRING),
+            move |ctx| {
+                let value = shown(&ctx, |g| &g.otpauth_url);
+                FieldFuture::new(async move { Ok(Some(FieldValue::value(value?))) })
             },
         ))
 }
@@ -646,6 +704,143 @@ fn auth_password_reset(_: &Shape) -> Option<Field> {
     )
 }
 
+/// `users_me_tfa_generate(password: String!): users_me_tfa_generate_data`: a new secret for the
+/// caller, as `POST /users/me/tfa/generate` makes it (the password checked as a sign-in checks
+/// it).
+fn users_me_tfa_generate(_: &Shape) -> Option<Field> {
+    Some(
+        Field::new(
+            "users_me_tfa_generate",
+            TypeRef::named("users_me_tfa_generate_data"),
+            |ctx| {
+                FieldFuture::new(async move {
+                    let system = system(&ctx)?;
+                    let claims = signed_in(system)?;
+                    let generated = two_factor::generate(
+                        &system.state,
+                        &system.passwords,
+                        claims,
+                        string_arg(&ctx, "password")?.map(Sensitive::new),
+                        &system.client,
+                        system.now,
+                    )
+                    .await
+                    .map_err(transport::error)?;
+                    no_store(&ctx);
+                    Ok(Some(FieldValue::owned_any(generated)))
+                })
+            },
+        )
+        .argument(InputValue::new(
+            "password",
+            TypeRef::named_nn(TypeRef::STRING),
+        )),
+    )
+}
+
+/// `users_me_tfa_enable(otp: String!, secret: String!): Boolean`: enables the generated secret,
+/// as `POST /users/me/tfa/enable` does. Directus' schema answers a Boolean, so the recovery
+/// codes the flow made are not shown here (REST shows them once); a GraphQL client gets its
+/// codes from [`users_me_tfa_recovery_codes`], which replaces these unseen ones.
+fn users_me_tfa_enable(_: &Shape) -> Option<Field> {
+    Some(
+        Field::new(
+            "users_me_tfa_enable",
+            TypeRef::named(TypeRef::BOOLEAN),
+            |ctx| {
+                FieldFuture::new(async move {
+                    let system = system(&ctx)?;
+                    let claims = signed_in(system)?;
+                    two_factor::enable(
+                        &system.state,
+                        claims,
+                        string_arg(&ctx, "secret")?,
+                        string_arg(&ctx, "otp")?,
+                        &system.client,
+                        system.now,
+                    )
+                    .await
+                    .map_err(transport::error)?;
+                    Ok(Some(FieldValue::value(true)))
+                })
+            },
+        )
+        .argument(InputValue::new("otp", TypeRef::named_nn(TypeRef::STRING)))
+        .argument(InputValue::new(
+            "secret",
+            TypeRef::named_nn(TypeRef::STRING),
+        )),
+    )
+}
+
+/// `users_me_tfa_disable(otp: String!): Boolean`: removes the caller's second factor given one
+/// of its codes or a recovery code, as `POST /users/me/tfa/disable` does.
+fn users_me_tfa_disable(_: &Shape) -> Option<Field> {
+    Some(
+        Field::new(
+            "users_me_tfa_disable",
+            TypeRef::named(TypeRef::BOOLEAN),
+            |ctx| {
+                FieldFuture::new(async move {
+                    let system = system(&ctx)?;
+                    let claims = signed_in(system)?;
+                    two_factor::disable(
+                        &system.state,
+                        claims,
+                        string_arg(&ctx, "otp")?,
+                        &system.client,
+                        system.now,
+                    )
+                    .await
+                    .map_err(transport::error)?;
+                    Ok(Some(FieldValue::value(true)))
+                })
+            },
+        )
+        .argument(InputValue::new("otp", TypeRef::named_nn(TypeRef::STRING))),
+    )
+}
+
+/// `users_me_tfa_recovery_codes(password: String!, otp: String!): [String]` (not Directus':
+/// Directus has no recovery codes): ten new recovery codes replace the old ones, as
+/// `POST /users/me/tfa/recovery-codes` does. `users_me_tfa_enable` answers a Boolean, as in
+/// Directus' schema, so this is how a GraphQL client gets codes it has seen; it asks for the
+/// password and a code, as a change of the second factor should.
+fn users_me_tfa_recovery_codes(_: &Shape) -> Option<Field> {
+    Some(
+        Field::new(
+            "users_me_tfa_recovery_codes",
+            TypeRef::named_list(TypeRef::STRING),
+            |ctx| {
+                FieldFuture::new(async move {
+                    let system = system(&ctx)?;
+                    let claims = signed_in(system)?;
+                    let codes = two_factor::regenerate_recovery_codes(
+                        &system.state,
+                        &system.passwords,
+                        claims,
+                        string_arg(&ctx, "password")?.map(Sensitive::new),
+                        string_arg(&ctx, "otp")?,
+                        &system.client,
+                        system.now,
+                    )
+                    .await
+                    .map_err(transport::error)?;
+                    no_store(&ctx);
+                    Ok(Some(FieldValue::list(codes.0.iter().map(|code| {
+                        FieldValue::value(GqlValue::from(code.expose().to_owned()))
+                    }))))
+                })
+            },
+        )
+        .argument(InputValue::new(
+            "password",
+            TypeRef::named_nn(TypeRef::STRING),
+        ))
+        .argument(InputValue::new("otp", TypeRef::named_nn(TypeRef::STRING))),
+    )
+}
+
 /// One `create_directus_users_input` as the flow's payload.
 fn user_input(
     value: async_graphql::dynamic::ValueAccessor<'_>,
@@ -853,7 +1048,8 @@ mod tests {
         ] {
             assert!(sdl.contains(present), "{present} in {sdl}");
         }
-        for absent in ["users_me", "create_users_item", "directus_users"] {
+        // `users_me:` the query field (the `users_me_tfa_*` mutations are everyone's).
+        for absent in ["users_me:", "create_users_item", "directus_users"] {
             assert!(!sdl.contains(absent), "{absent} in {sdl}");
         }
     }
@@ -874,7 +1070,7 @@ mod tests {
         assert!(sdl.contains("create_users_items(data: [create_directus_users_input!]): Boolean"));
         assert!(sdl.contains("password: Hash"), "{sdl}");
         assert!(!sdl.contains("role: String"), "{sdl}");
-        assert!(!sdl.contains("users_me"), "{sdl}");
+        assert!(!sdl.contains("users_me:"), "{sdl}");
     }
 
     #[test]
@@ -898,6 +1094,225 @@ mod tests {
         let shape = Shape::of(&admin);
         assert!(shape.read_users && shape.create_users.is_some());
         assert!(sdl(&shape).contains("users_me: directus_users"));
+    }
+
+    /// A caller's claims: the two-factor resolvers check that there is one, the flows read
+    /// the rest from the store.
+    fn claims() -> AccessClaims {
+        AccessClaims {
+            id: "u".into(),
+            role: None,
+            app_access: false,
+            admin_access: false,
+            iat: 1_700_000_000,
+            exp: 1_700_000_900,
+            iss: "directus".into(),
+            session: None,
+            sid: None,
+            session_created_ms: None,
+        }
+    }
+
+    /// Runs `body` against the public shape's schema for `claims`, over a store that refuses
+    /// connections: what answers here answered before touching it.
+    async fn answer(body: Value, claims: Option<AccessClaims>) -> (u16, Value) {
+        let shape = Shape::of(&Accountability::default());
+        let schema = build(&shape, &Limits::default()).unwrap();
+        let system = System {
+            state: Arc::new(crate::platform::testing::unreachable_state()),
+            passwords: Arc::new(crate::platform::testing::cheap_passwords()),
+            claims,
+            client: Client::default(),
+            now: Now::from_millis(1_700_000_100_000),
+        };
+        let options = Options {
+            limits: &Limits::default(),
+            admin: false,
+            once_per_request: SENSITIVE,
+        };
+        let response = transport::execute(incoming(body), &schema, options, |request| {
+            request.data(Arc::new(system))
+        })
+        .await
+        .unwrap();
+        crate::platform::testing::status_and_json(&response)
+    }
+
+    /// The single in-band error of a 200 answer whose field is `null`.
+    fn in_band(field: &str, (status, body): (u16, Value)) -> (String, String) {
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["data"][field], Value::Null, "{body}");
+        let errors = body["errors"].as_array().expect("errors");
+        assert_eq!(errors.len(), 1, "{body}");
+        assert_eq!(errors[0]["path"], serde_json::json!([field]), "{body}");
+        (
+            errors[0]["extensions"]["code"].as_str().unwrap().to_owned(),
+            errors[0]["message"].as_str().unwrap().to_owned(),
+        )
+    }
+
+    /// The messages of a 400 `GRAPHQL_VALIDATION` answer.
+    fn invalid((status, body): (u16, Value)) -> Vec<String> {
+        assert_eq!(status, 400, "{body}");
+        assert_eq!(
+            body["errors"][0]["extensions"]["code"],
+            "GRAPHQL_VALIDATION"
+        );
+        body["errors"][0]["extensions"]["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["message"].as_str().unwrap().to_owned())
+            .collect()
+    }
+
+    #[test]
+    fn every_caller_has_the_two_factor_mutations_with_directus_types() {
+        let public = sdl(&Shape::of(&Accountability::default()));
+        for present in [
+            "users_me_tfa_generate(password: String!): users_me_tfa_generate_data",
+            "users_me_tfa_enable(otp: String!, secret: String!): Boolean",
+            "users_me_tfa_disable(otp: String!): Boolean",
+            "users_me_tfa_recovery_codes(password: String!, otp: String!): [String]",
+        ] {
+            assert!(public.contains(present), "{present} in {public}");
+        }
+        let data = public
+            .split("type users_me_tfa_generate_data {")
+            .nth(1)
+            .and_then(|rest| rest.split('}').next())
+            .expect("the generate type");
+        let fields: Vec<&str> = data.split_whitespace().collect();
+        assert_eq!(fields, ["secret:", "String", "otpauth_url:", "String"]);
+        // `users_me` shows whether a second factor is set (concealed by the flow).
+        let reader = sdl(&Shape {
+            read_users: true,
+            create_users: None,
+        });
+        let users = reader
+            .split("type directus_users {")
+            .nth(1)
+            .and_then(|rest| rest.split('}').next())
+            .expect("the users type");
+        assert!(users.contains("tfa_secret: String"), "{users}");
+    }
+
+    #[tokio::test]
+    async fn the_two_factor_mutations_without_a_token_are_invalid_credentials() {
+        for (field, document) in [
+            (
+                "users_me_tfa_generate",
+                r#"mutation { users_me_tfa_generate(password: "d1r3ctu5") { secret otpauth_url } }"#,
+            ),
+            (
+                "users_me_tfa_enable",
+                r#"mutation { users_me_tfa_enable(otp: "123456", secret: "JBSWY3DPEHPK3PXP") }"#,
+            ),
+            (
+                "users_me_tfa_disable",
+                r#"mutation { users_me_tfa_disable(otp: "123456") }"#,
+            ),
+            (
+                "users_me_tfa_recovery_codes",
+                r#"mutation { users_me_tfa_recovery_codes(password: "d1r3ctu5", otp: "123456") }"#,
+            ),
+        ] {
+            let (code, message) = in_band(
+                field,
+                answer(serde_json::json!({ "query": document }), None).await,
+            );
+            assert_eq!(code, "INVALID_CREDENTIALS", "{field}");
+            assert_eq!(message, "Invalid user credentials.", "{field}");
+        }
+    }
+
+    #[tokio::test]
+    async fn empty_codes_and_secrets_are_the_flows_payload_errors() {
+        for (field, document, message) in [
+            (
+                "users_me_tfa_enable",
+                r#"mutation { users_me_tfa_enable(otp: "", secret: "JBSWY3DPEHPK3PXP") }"#,
+                "Invalid payload. \"otp\" is required.",
+            ),
+            (
+                "users_me_tfa_enable",
+                r#"mutation { users_me_tfa_enable(otp: "123456", secret: "") }"#,
+                "Invalid payload. \"secret\" is required.",
+            ),
+            (
+                "users_me_tfa_disable",
+                r#"mutation { users_me_tfa_disable(otp: "") }"#,
+                "Invalid payload. \"otp\" is required.",
+            ),
+            (
+                "users_me_tfa_recovery_codes",
+                r#"mutation { users_me_tfa_recovery_codes(password: "d1r3ctu5", otp: "") }"#,
+                "Invalid payload. \"otp\" is required.",
+            ),
+        ] {
+            let (code, said) = in_band(
+                field,
+                answer(serde_json::json!({ "query": document }), Some(claims())).await,
+            );
+            assert_eq!(code, "INVALID_PAYLOAD", "{document}");
+            assert_eq!(said, message, "{document}");
+        }
+    }
+
+    #[tokio::test]
+    async fn missing_null_and_non_string_arguments_are_graphql_validation_errors() {
+        let run = |body: Value| answer(body, Some(claims()));
+        assert_eq!(
+            invalid(
+                run(serde_json::json!({"query": "mutation { users_me_tfa_enable(otp: \"123456\") }"}))
+                    .await
+            ),
+            [
+                "Field \"users_me_tfa_enable\" argument \"secret\" of type \"String!\" is required, but it was not provided."
+            ]
+        );
+        assert_eq!(
+            invalid(
+                run(serde_json::json!({"query": "mutation { users_me_tfa_generate { secret } }"}))
+                    .await
+            ),
+            [
+                "Field \"users_me_tfa_generate\" argument \"password\" of type \"String!\" is required, but it was not provided."
+            ]
+        );
+        for document in [
+            "mutation { users_me_tfa_disable(otp: 123456) }",
+            "mutation { users_me_tfa_disable(otp: null) }",
+            "mutation { users_me_tfa_generate(password: 5) { secret } }",
+            "mutation { users_me_tfa_recovery_codes(password: [\"x\"], otp: \"123456\") }",
+        ] {
+            let messages = invalid(run(serde_json::json!({ "query": document })).await);
+            assert_eq!(messages.len(), 1, "{document}: {messages:?}");
+        }
+        // In variables: a number for a `String!` is refused before any resolver runs.
+        let messages = invalid(
+            run(serde_json::json!({
+                "query": "mutation D($otp: String!) { users_me_tfa_disable(otp: $otp) }",
+                "variables": {"otp": 123456}
+            }))
+            .await,
+        );
+        assert_eq!(messages.len(), 1, "{messages:?}");
+        assert!(messages[0].contains("\"otp\""), "{messages:?}");
+    }
+
+    #[tokio::test]
+    async fn the_two_factor_mutations_run_once_per_request() {
+        let (_, body) = answer(
+            serde_json::json!({"query": "mutation { a: users_me_tfa_disable(otp: \"1\") b: users_me_tfa_disable(otp: \"2\") }"}),
+            Some(claims()),
+        )
+        .await;
+        assert_eq!(
+            body["errors"][0]["extensions"]["errors"][0]["message"],
+            "\"users_me_tfa_disable\" can only be used once per request",
+            "{body}"
+        );
     }
 
     #[test]

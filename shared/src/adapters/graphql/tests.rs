@@ -70,6 +70,28 @@ fn schema_with(limits: &Limits, mutation: bool) -> Schema {
                 })
             },
         ))
+        .field(Field::new(
+            "second_factor",
+            TypeRef::named(TypeRef::STRING),
+            |_| {
+                FieldFuture::new(async {
+                    Err::<Option<FieldValue>, _>(error(ApiError::InvalidOtp))
+                })
+            },
+        ))
+        .field(Field::new(
+            "shown_once",
+            TypeRef::named(TypeRef::STRING),
+            |ctx| {
+                FieldFuture::new(async move {
+                    ctx.insert_http_header(
+                        http::header::CACHE_CONTROL,
+                        http::HeaderValue::from_static("no-store"),
+                    );
+                    Ok(Some(GqlValue::from("secret")))
+                })
+            },
+        ))
         .field(Field::new("boom", TypeRef::named(TypeRef::STRING), |_| {
             FieldFuture::new(async {
                 Err::<Option<FieldValue>, _>(async_graphql::Error::new("secret detail"))
@@ -553,6 +575,28 @@ async fn resolver_errors_are_in_band_with_the_code_first() {
     .await;
     assert_eq!(admin.body["errors"][0]["message"], "secret detail");
     assert_eq!(admin.body["errors"][0]["path"], json!(["boom"]));
+}
+
+#[tokio::test]
+async fn a_wrong_second_factor_is_in_band_invalid_otp_as_in_directus() {
+    let answer = query("{ second_factor }").await;
+    assert_eq!(answer.status, 200);
+    assert_eq!(
+        answer.body.to_string(),
+        r#"{"data":{"second_factor":null},"errors":[{"message":"Invalid user OTP.","extensions":{"code":"INVALID_OTP"},"locations":[{"line":1,"column":3}],"path":["second_factor"]}]}"#
+    );
+}
+
+#[tokio::test]
+async fn a_resolver_showing_a_secret_replaces_no_cache_with_no_store() {
+    let answer = query("{ shown_once }").await;
+    assert_eq!(answer.body, json!({"data":{"shown_once":"secret"}}));
+    let values: Vec<_> = answer.headers.get_all("cache-control").iter().collect();
+    assert_eq!(values, ["no-store"]);
+    // Others keep the default.
+    let plain = query("{ posts { id } }").await;
+    let values: Vec<_> = plain.headers.get_all("cache-control").iter().collect();
+    assert_eq!(values, ["no-cache"]);
 }
 
 #[tokio::test]

@@ -955,7 +955,12 @@ pub async fn execute(
         );
     }
     for (name, value) in answer.http_headers.iter() {
-        http.headers_mut().append(name.clone(), value.clone());
+        if name == header::CACHE_CONTROL {
+            // A resolver that shows a secret replaces the default `no-cache` with `no-store`.
+            http.headers_mut().insert(name.clone(), value.clone());
+        } else {
+            http.headers_mut().append(name.clone(), value.clone());
+        }
     }
     Ok(http)
 }
