@@ -681,7 +681,7 @@ pub async fn create_many(
             "\"data\" must contain less than or equal to {MAX_CREATE_MANY} items"
         ))));
     }
-    let accountability = crate::flows::access::accountability(state, claims.as_deref())
+    let accountability = crate::flows::access::accountability(state, claims)
         .await
         .map_err(refused)?;
     let anonymous = claims.is_none();

@@ -1110,6 +1110,7 @@ mod tests {
             session: None,
             sid: None,
             session_created_ms: None,
+            tfa_setup: false,
         }
     }
 
