@@ -1012,7 +1012,11 @@ async fn warm_latency(api: &str) -> Result<(), BoxError> {
             samples.push(ms);
         }
     }
-    report("POST /auth/login with a second factor", status, &mut samples);
+    report(
+        "POST /auth/login with a second factor",
+        status,
+        &mut samples,
+    );
 
     let mut samples = Vec::new();
     for i in 0..=WARM_RUNS {
