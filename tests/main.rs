@@ -23,3 +23,4 @@ mod seed_curls;
 mod server;
 mod session_mode;
 mod sessions;
+mod tfa_contract;
