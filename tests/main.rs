@@ -23,5 +23,6 @@ mod seed_curls;
 mod server;
 mod session_mode;
 mod sessions;
+mod tfa_contract;
 mod two_factor;
 mod two_factor_graphql;
