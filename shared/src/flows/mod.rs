@@ -13,6 +13,7 @@ pub mod password_reset;
 pub mod ports;
 pub mod provision;
 pub mod registration;
+pub mod second_factor;
 pub mod server;
 pub mod session;
 pub mod time;

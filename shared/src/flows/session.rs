@@ -131,7 +131,8 @@ pub async fn login(
     // the code): until it passes, this attempt stays counted, so wrong codes lock the account
     // as wrong passwords do.
     if let Err(error) =
-        crate::flows::two_factor::second_step(state, &user, credentials.otp.as_deref(), now).await
+        crate::flows::second_factor::second_step(state, &user, credentials.otp.as_deref(), now)
+            .await
     {
         if matches!(error, ApiError::InvalidOtp) {
             refuse_attempt(state, attempt, Some(&user)).await?;

@@ -20,14 +20,15 @@ use crate::domain::error::ApiError;
 use crate::domain::model::{PendingTwoFactor, TwoFactor, User};
 use crate::domain::sensitive::Sensitive;
 use crate::domain::two_factor::{
-    Authenticator, MAX_OTP_CHARS, PENDING_TTL_MS, SecondFactor, classify, otpauth_url,
+    Authenticator, PENDING_TTL_MS, SecondFactor, classify, otpauth_url,
 };
 use crate::email::templates::Kind;
 use crate::flows::limits::{self, Limited};
+use crate::flows::second_factor;
 use crate::flows::time::Now;
 use crate::flows::users::{authorize_write, row};
 use crate::platform::state::AppState;
-use crate::store::{Spent, StoreError};
+use crate::store::StoreError;
 
 /// What `generate` shows: the secret to type into an authenticator, and the URL to scan.
 #[derive(Debug, Clone)]
@@ -228,7 +229,7 @@ pub async fn disable(
             user.id
         )));
     };
-    let Some(proof) = verify(state, &user, factor, &otp, now) else {
+    let Some(proof) = second_factor::verify(state, &user, factor, &otp, now) else {
         count_wrong_code(state, &user, now).await?;
         return Err(invalid("otp"));
     };
@@ -269,7 +270,7 @@ pub async fn regenerate_recovery_codes(
             user.id
         )));
     };
-    let Some(proof) = verify(state, &user, factor, &otp, now) else {
+    let Some(proof) = second_factor::verify(state, &user, factor, &otp, now) else {
         count_wrong_code(state, &user, now).await?;
         return Err(invalid("otp"));
     };
@@ -294,89 +295,6 @@ pub async fn regenerate_recovery_codes(
     Ok(RecoveryCodes(
         codes.into_iter().map(Sensitive::new).collect(),
     ))
-}
-
-/// The second step of a sign-in whose password was right: nothing for a user without a second
-/// factor; otherwise `otp` must be an unspent code or recovery code, and is spent here
-/// (`INVALID_OTP` when missing, wrong or spent). The sign-in's attempt stays counted on the
-/// account until this passes, so wrong codes lock the account as wrong passwords do.
-pub(crate) async fn second_step(
-    state: &AppState,
-    user: &User,
-    otp: Option<&str>,
-    now: Now,
-) -> Result<(), ApiError> {
-    let Some(factor) = &user.two_factor else {
-        return Ok(());
-    };
-    let otp = otp.filter(|o| !o.is_empty()).ok_or(ApiError::InvalidOtp)?;
-    let proof = verify(state, user, factor, otp, now).ok_or(ApiError::InvalidOtp)?;
-    match state
-        .store
-        .spend_second_factor(
-            &user.id,
-            &factor.secret,
-            &proof.spent,
-            proof.reseal.as_ref(),
-        )
-        .await
-    {
-        Ok(()) => {
-            if matches!(proof.spent, Spent::Recovery(_)) {
-                tracing::info!(user = %user.id, left = factor.recovery.len() - 1, "signed in with a recovery code");
-            }
-            Ok(())
-        }
-        // Spent by a concurrent sign-in (a replay), or the factor changed.
-        Err(StoreError::Stale) => Err(ApiError::InvalidOtp),
-        Err(other) => Err(other.into()),
-    }
-}
-
-/// A code that passed the checks that need no write: what spends it, and the secret sealed
-/// again when it was sealed under the previous key.
-struct Proof {
-    spent: Spent,
-    reseal: Option<Sensitive>,
-}
-
-/// Checks `otp` against `factor` at `now` (a code of an unspent step within one step of drift,
-/// or an unused recovery code). `None`: wrong. Reads nothing; the caller's conditional write
-/// spends it.
-fn verify(state: &AppState, user: &User, factor: &TwoFactor, otp: &str, now: Now) -> Option<Proof> {
-    if otp.chars().count() > MAX_OTP_CHARS {
-        return None;
-    }
-    match classify(otp) {
-        SecondFactor::Code(code) => {
-            let opened = match state.two_factor.open(&user.id, &factor.secret) {
-                Ok(opened) => opened,
-                Err(error) => {
-                    // The signing secret changed twice since it was sealed, or the item was
-                    // altered: codes cannot work; recovery codes may.
-                    tracing::error!(user = %user.id, %error, "two-factor secret unreadable");
-                    return None;
-                }
-            };
-            let authenticator = Authenticator::new(&opened.secret).ok()?;
-            let step = authenticator.accepts(&code, now.secs_u64(), factor.last_step)?;
-            Some(Proof {
-                spent: Spent::Step(step),
-                reseal: (!opened.sealed_under_current)
-                    .then(|| state.two_factor.seal(&user.id, &opened.secret)),
-            })
-        }
-        SecondFactor::Recovery(code) => state
-            .two_factor
-            .recovery_candidates(&user.id, &code)
-            .into_iter()
-            .find(|digest| factor.recovery.contains_key(digest))
-            .map(|digest| Proof {
-                spent: Spent::Recovery(digest),
-                reseal: None,
-            }),
-        SecondFactor::Malformed => None,
-    }
 }
 
 /// A wrong code outside sign-in (enable, disable, new recovery codes) counts on the account as
