@@ -210,6 +210,9 @@
       showNotice(SESSION_EXPIRED);
     } else if (state === 'ended') {
       showNotice('You are signed out.');
+    } else if (state === 'password') {
+      showNotice('The password was wrong, and the API ended your session. Please sign in ' +
+        'again.');
     }
     const form = document.getElementById('sign-in-form');
     const appCodeForm = document.getElementById('otp-form');
@@ -317,10 +320,15 @@
     });
   }
 
-  function sessionEnded() {
+  // `wrongPassword`: the session ended on a wrong password (the account page's set-up).
+  function sessionEnded(wrongPassword) {
     clearTimeout(renewTimer);
     const hadSession = sessionStorage.getItem(SIGNED_IN) === '1';
     sessionStorage.removeItem(SIGNED_IN);
+    if (wrongPassword === true) {
+      location.replace('sign-in?session=password');
+      return;
+    }
     location.replace(hadSession ? 'sign-in?session=expired' : 'sign-in');
   }
 
@@ -577,10 +585,12 @@
       const result = await call('POST', '/users/me/tfa/generate', { password: password });
       if (!result.ok) {
         if (result.code === 'INVALID_CREDENTIALS') {
-          // A wrong password, or no session any more: renewing tells which.
+          // A wrong password, or no session any more. The API answers a wrong password as a
+          // failed session too, and clears the session cookie with it: renewing tells
+          // whether the session is still there.
           const still = await renew();
           if (!still.ok && !transient(still)) {
-            sessionEnded();
+            sessionEnded(true);
             return;
           }
           showError('Wrong password.');
@@ -661,7 +671,6 @@
         recoveryList.appendChild(item);
       }
       show('codes');
-      showNotice('Two-factor sign-in is on.');
       document.getElementById('recovery-heading').focus();
     });
 
