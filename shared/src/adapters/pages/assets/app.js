@@ -312,7 +312,8 @@
       // Signed up means able to sign in at once: do it for them.
       const login = await signIn(email, password);
       if (!login.ok) {
-        showError(login.code === 'INVALID_CREDENTIALS'
+        // INVALID_OTP: the address had an account with this password and a second factor.
+        showError(login.code === 'INVALID_CREDENTIALS' || login.code === 'INVALID_OTP'
           ? 'We could not sign you in. If you already had an account with this address, ' +
             'sign in with its password.'
           : describe(login, 'login'));
