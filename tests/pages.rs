@@ -4,7 +4,7 @@
 
 use reqwest::Method;
 
-const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; \
+const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' blob:; \
                    connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 struct Answer {
@@ -61,6 +61,11 @@ async fn every_page_and_file_answers_with_its_type_and_the_security_headers() {
             "id=\"sign-up-form\"",
         ),
         ("/auth/ui/posts", "text/html; charset=utf-8", "id=\"items\""),
+        (
+            "/auth/ui/account",
+            "text/html; charset=utf-8",
+            "id=\"tfa-status\"",
+        ),
         (
             "/auth/ui/forgot-password",
             "text/html; charset=utf-8",
@@ -443,4 +448,111 @@ async fn with_registration_closed_a_public_create_is_refused_as_registration_is(
         shared::store::Tables::with_prefix(e2e::PAGES_PREFIX),
     );
     assert!(store.find_user_by_email(&email).await.unwrap().is_none());
+}
+
+/// `POST /auth/ui/account/qr` with `body` and `headers`, through the gateway.
+async fn qr(headers: &[(&str, &str)], body: String) -> Answer {
+    let mut request = e2e::client()
+        .post(format!("{}/auth/ui/account/qr", e2e::stack().api))
+        .body(body);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let response = request.send().await.expect("request sent");
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let body = response.text().await.expect("a body");
+    Answer {
+        status,
+        headers,
+        body,
+    }
+}
+
+/// The account page's QR code: the `otpauth_url` a real `generate` answered, drawn by the
+/// pages function as SVG for its own pages only, never stored; nothing else is drawn.
+#[tokio::test]
+async fn the_account_pages_qr_code_is_drawn_for_this_origin_only_and_never_stored() {
+    let email = e2e::unique_email("pages-qr");
+    let password = "d1r3ctu5-qr-code";
+    let login = e2e::registered_login(&email, password).await;
+    let token = login["access_token"].as_str().expect("an access token");
+    // Straight to the tfa function (docs/openapi.yaml, which `e2e::post_with` checks answers
+    // against, is not this module's).
+    let generated: serde_json::Value = e2e::client()
+        .post(format!("{}/users/me/tfa/generate", e2e::stack().api))
+        .bearer_auth(token)
+        .json(&serde_json::json!({ "password": password }))
+        .send()
+        .await
+        .expect("request sent")
+        .json()
+        .await
+        .expect("a JSON answer");
+    let url = generated["data"]["otpauth_url"]
+        .as_str()
+        .unwrap_or_else(|| panic!("an otpauth_url: {generated}"))
+        .to_owned();
+    let secret = generated["data"]["secret"].as_str().unwrap().to_owned();
+    let json = serde_json::json!({ "otpauth_url": url }).to_string();
+    let same_origin = [
+        ("content-type", "application/json"),
+        ("origin", e2e::stack().api.as_str()),
+        ("sec-fetch-site", "same-origin"),
+    ];
+    let drawn = qr(&same_origin, json.clone()).await;
+    assert_eq!(drawn.status, 200, "{}", drawn.body);
+    assert_eq!(header(&drawn, "content-type"), "image/svg+xml");
+    assert_eq!(header(&drawn, "cache-control"), "no-store");
+    assert_secured(&drawn, "the QR code");
+    assert!(
+        drawn
+            .body
+            .contains("<svg xmlns=\"http://www.w3.org/2000/svg\"")
+    );
+    assert!(!drawn.body.contains(&secret) && !drawn.body.contains("otpauth"));
+
+    // Another site, a body that is no JSON, too big a body, a URL that is no TOTP set-up.
+    let foreign = qr(
+        &[
+            ("content-type", "application/json"),
+            ("origin", "https://evil.example"),
+            ("sec-fetch-site", "cross-site"),
+        ],
+        json.clone(),
+    )
+    .await;
+    assert_eq!(foreign.status, 403, "{}", foreign.body);
+    assert_secured(&foreign, "a foreign origin");
+    let form = qr(
+        &[("content-type", "application/x-www-form-urlencoded")],
+        format!("otpauth_url={url}"),
+    )
+    .await;
+    assert_eq!(form.status, 400, "{}", form.body);
+    let huge = qr(
+        &same_origin,
+        serde_json::json!({ "otpauth_url": format!("{url}&x={}", "a".repeat(8000)) }).to_string(),
+    )
+    .await;
+    assert_eq!(huge.status, 413, "{}", huge.body);
+    let link = qr(
+        &same_origin,
+        serde_json::json!({ "otpauth_url": "https://evil.example/?secret=JBSWY3DPEHPK3PXP" })
+            .to_string(),
+    )
+    .await;
+    assert_eq!(link.status, 400, "{}", link.body);
+    assert!(!link.body.contains("<svg"));
+    // Reading it is not a thing: the secret never goes into a URL.
+    let read = send(
+        Method::GET,
+        &format!(
+            "/auth/ui/account/qr?otpauth_url={}",
+            url.replace('&', "%26")
+        ),
+    )
+    .await;
+    assert_eq!(read.status, 405, "{}", read.body);
+    assert_eq!(header(&read, "allow"), "POST");
 }

@@ -7,6 +7,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, mkdirSync } from 'node:fs';
+import { createHmac } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -198,7 +199,7 @@ test('sign up, see the seeded post, stay signed in across a reload, sign out, si
   const stored = await page.evaluate(() => JSON.stringify(sessionStorage));
   assert.ok(!stored.includes(sessionCookie.value), 'no token in sessionStorage');
 
-  await checkPage(page, 'posts', ['sign-out']);
+  await checkPage(page, 'posts', ['account', 'sign-out']);
 
   // A reload keeps the session (the cookie is renewed, the post shown again).
   await page.reload();
@@ -206,9 +207,7 @@ test('sign up, see the seeded post, stay signed in across a reload, sign out, si
   assert.match(await page.locator('#items').textContent(), new RegExp(SEEDED_POST));
 
   // Sign out with the keyboard.
-  await page.focus('.brand-link');
-  await page.keyboard.press('Tab');
-  assert.equal(await page.evaluate(() => document.activeElement.id), 'sign-out');
+  await page.focus('#sign-out');
   await page.keyboard.press('Enter');
   await page.waitForURL(/\/auth\/ui\/sign-in\?session=ended$/);
   assert.equal(await messageOf(page, 'notice'), 'You are signed out.');
@@ -440,5 +439,220 @@ test('registration closed, branding, and too many attempts on the pages stack', 
   assert.match(message, /^Too many attempts\. Please wait \d+ seconds? and try again\.$/);
   await checkAccessibility(page, 'sign-in-rate-limited');
   await screenshots(page, 'sign-in-rate-limited');
+  await close(session);
+});
+
+// RFC 6238 (SHA-1, six digits, 30-second steps) as an authenticator app computes it: the
+// code of a base32 secret at `step` (seconds since the epoch / 30).
+function totp(secretBase32, step) {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  let bits = '';
+  for (const c of secretBase32.replace(/[\s=]/g, '').toUpperCase()) {
+    const value = alphabet.indexOf(c);
+    assert.ok(value >= 0, `base32: ${c}`);
+    bits += value.toString(2).padStart(5, '0');
+  }
+  const key = [];
+  for (let i = 0; i + 8 <= bits.length; i += 8) {
+    key.push(Number.parseInt(bits.slice(i, i + 8), 2));
+  }
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(step));
+  const mac = createHmac('sha1', Buffer.from(key)).update(counter).digest();
+  const offset = mac[mac.length - 1] & 0xf;
+  return String((mac.readUInt32BE(offset) & 0x7fffffff) % 1000000).padStart(6, '0');
+}
+
+const STEP_MS = 30000;
+
+// Codes of one secret as the API takes them: each step once, within a step of the server's
+// clock (the same machine's). Waits for the clock when the next unused step is too far ahead.
+function authenticator(secret) {
+  let used = -1;
+  return async function nextCode() {
+    for (;;) {
+      const now = Math.floor(Date.now() / STEP_MS);
+      const step = Math.max(now, used + 1);
+      if (step <= now + 1) {
+        used = step;
+        return totp(secret, step);
+      }
+      await new Promise((resolve) => setTimeout(resolve, (now + 1) * STEP_MS - Date.now() + 250));
+    }
+  };
+}
+
+async function textIs(page, id, text) {
+  await page.waitForFunction(
+    ([id, text]) => document.getElementById(id).textContent.trim() === text,
+    [id, text],
+    { timeout: 15000 },
+  ).catch(async (error) => {
+    const shown = await page.locator(`#${id}`).textContent();
+    const problem = await page.locator('#error').textContent();
+    throw new Error(`#${id} says "${shown}" (error "${problem}"), not "${text}": ${error.message}`);
+  });
+}
+
+// Neither the address, the storage nor the page's text outside `allowed` holds `secret`.
+async function nowhere(page, secret, what) {
+  assert.ok(!page.url().includes(secret), `${what} not in the address`);
+  assert.equal(await page.evaluate(() => localStorage.length), 0, 'nothing in localStorage');
+  const stored = await page.evaluate(() => JSON.stringify(sessionStorage));
+  assert.ok(!stored.includes(secret), `${what} not in sessionStorage`);
+  const values = await page.evaluate(
+    () => Array.from(document.querySelectorAll('input')).map((input) => input.value).join('\n'),
+  );
+  assert.ok(!values.includes(secret), `${what} not left in a field`);
+}
+
+async function signInWithPassword(page, email, password) {
+  await goto(page, API, 'sign-in');
+  await page.focus('#email');
+  await typeAndTab(page, email);
+  await page.keyboard.type(password);
+  await page.keyboard.press('Enter');
+}
+
+async function signOut(page) {
+  await page.focus('#sign-out');
+  await page.keyboard.press('Enter');
+  await page.waitForURL(/\/auth\/ui\/sign-in\?session=ended$/);
+}
+
+test('two-factor sign-in: set up on the account page, asked at sign-in, a recovery code, off again', async () => {
+  // The RFC 6238 test vector (SHA-1, T = 59 s): the codes below are computed right.
+  assert.equal(totp('GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ', 1), '287082');
+  const email = process.env.TFA_EMAIL;
+  const password = process.env.TFA_PASSWORD;
+  assert.ok(email && password, 'TFA_EMAIL and TFA_PASSWORD are set');
+  const session = await openPage();
+  const { page } = session;
+
+  // Signed in with the password alone; the signed-in page links to the account page.
+  await signInWithPassword(page, email, password);
+  await signedIn(page);
+  await page.focus('a[href="account"]');
+  await Promise.all([page.waitForURL(/\/auth\/ui\/account$/), page.keyboard.press('Enter')]);
+  await textIs(page, 'tfa-status', 'Two-factor sign-in is off.');
+  await checkPage(page, 'account', ['password', 'Set up two-factor sign-in', 'posts', 'sign-out']);
+
+  // The set-up asks the password first. A wrong one is refused; the tfa route answers it as a
+  // failed session and clears the session cookie, so the page may have to send the user to
+  // sign in again (and says why); either way the set-up goes on with the right password.
+  await page.focus('#password');
+  await page.keyboard.type('not-my-password');
+  await page.keyboard.press('Enter');
+  const outcome = await Promise.any([
+    page.waitForURL(/\/auth\/ui\/sign-in\?session=password$/, { timeout: 15000 })
+      .then(() => 'signed out'),
+    page.locator('#error').filter({ hasText: /\S/ }).waitFor({ timeout: 15000 })
+      .then(() => 'refused'),
+  ]);
+  if (outcome === 'signed out') {
+    assert.match(await messageOf(page, 'notice'), /^The password was wrong/);
+    await signInWithPassword(page, email, password);
+    await signedIn(page);
+    await goto(page, API, 'account');
+    await textIs(page, 'tfa-status', 'Two-factor sign-in is off.');
+  } else {
+    assert.equal(await messageOf(page, 'error'), 'Wrong password.');
+  }
+  await page.focus('#password');
+  await page.keyboard.type(password);
+  await page.keyboard.press('Enter');
+  await page.locator('#tfa-setup').waitFor({ state: 'visible' });
+  // The QR code, drawn by the pages function, shown from a blob: URL (the CSP allows it: a
+  // violation would fail the scenario), and the key as text.
+  await page.waitForFunction(() => {
+    const image = document.getElementById('tfa-qr');
+    return image.src.startsWith('blob:') && image.complete && image.naturalWidth >= 200;
+  }, null, { timeout: 15000 });
+  const secret = (await page.locator('#tfa-secret').textContent()).replace(/\s/g, '');
+  assert.match(secret, /^[A-Z2-7]{32}$/);
+  await nowhere(page, secret, 'the secret');
+  assert.equal(await page.inputValue('#password'), '', 'the password is not left in its field');
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'tfa-code');
+  assert.equal(await page.getAttribute('#tfa-code', 'inputmode'), 'numeric');
+  assert.equal(await page.getAttribute('#tfa-code', 'autocomplete'), 'one-time-code');
+  await checkAccessibility(page, 'account-setup');
+  await screenshots(page, 'account-setup');
+  const nextCode = authenticator(secret);
+
+  // A wrong code is refused; the app's code turns it on and shows the recovery codes once.
+  const wrong = totp(secret, Math.floor(Date.now() / STEP_MS) - 10);
+  await page.focus('#tfa-code');
+  await page.keyboard.type(wrong);
+  await page.keyboard.press('Enter');
+  assert.equal(await messageOf(page, 'error'), 'Wrong code. Enter the code your app shows now.');
+  await page.focus('#tfa-code');
+  await page.keyboard.type(await nextCode());
+  await page.keyboard.press('Enter');
+  await page.locator('#tfa-recovery').waitFor({ state: 'visible' });
+  const recoveryCodes = (await page.locator('#tfa-recovery-codes li').allTextContents())
+    .map((code) => code.trim());
+  assert.equal(recoveryCodes.length, 10);
+  for (const code of recoveryCodes) {
+    assert.match(code, /^[a-z2-7]{4}(-[a-z2-7]{4}){3}$/);
+  }
+  assert.equal(await page.locator('#tfa-secret').textContent(), '', 'the key is gone');
+  assert.equal(await page.getAttribute('#tfa-qr', 'src'), null, 'the QR code is gone');
+  await nowhere(page, recoveryCodes[0], 'a recovery code');
+  await textIs(page, 'tfa-status', 'Two-factor sign-in is on.');
+  await checkAccessibility(page, 'account-recovery-codes');
+  await screenshots(page, 'account-recovery-codes');
+  await page.focus('#tfa-recovery-done');
+  await page.keyboard.press('Enter');
+  assert.equal(await page.locator('#tfa-recovery-codes li').count(), 0, 'shown once');
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'tfa-disable-code');
+
+  // Signed out, the password alone no longer signs in: the code step appears.
+  await signOut(page);
+  await signInWithPassword(page, email, password);
+  await page.locator('#otp-form').waitFor({ state: 'visible' });
+  assert.ok(await page.locator('#sign-in-form').isHidden());
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'otp');
+  assert.equal(await page.getAttribute('#otp', 'inputmode'), 'numeric');
+  assert.equal(await page.getAttribute('#otp', 'autocomplete'), 'one-time-code');
+  await nowhere(page, password, 'the password');
+  await checkAccessibility(page, 'sign-in-code');
+  await screenshots(page, 'sign-in-code');
+  await page.focus('#otp');
+  await page.keyboard.type(wrong);
+  await page.keyboard.press('Enter');
+  assert.equal(await messageOf(page, 'error'), 'Wrong code. Enter the code your app shows now.');
+  await page.focus('#otp');
+  await page.keyboard.type(await nextCode());
+  await page.keyboard.press('Enter');
+  await signedIn(page);
+
+  // A recovery code signs in instead of the app's code.
+  await signOut(page);
+  await signInWithPassword(page, email, password);
+  await page.locator('#otp-form').waitFor({ state: 'visible' });
+  await page.focus('#use-recovery-code');
+  await page.keyboard.press('Enter');
+  await page.locator('#recovery-form').waitFor({ state: 'visible' });
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'recovery-code');
+  await checkAccessibility(page, 'sign-in-recovery-code');
+  await page.keyboard.type(recoveryCodes[0]);
+  await page.keyboard.press('Enter');
+  await signedIn(page);
+
+  // Turned off with a code; then the password alone signs in again.
+  await goto(page, API, 'account');
+  await textIs(page, 'tfa-status', 'Two-factor sign-in is on.');
+  await checkAccessibility(page, 'account-on');
+  await page.focus('#tfa-disable-code');
+  await page.keyboard.type(await nextCode());
+  await page.keyboard.press('Enter');
+  assert.equal(await messageOf(page, 'notice'), 'Two-factor sign-in is now off.');
+  await textIs(page, 'tfa-status', 'Two-factor sign-in is off.');
+  const login = await fetch(`${API}/auth/login`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ email, password }),
+  });
+  assert.equal(login.status, 200, 'no code asked any more');
   await close(session);
 });

@@ -18,6 +18,7 @@
 //! - a strict Content-Security-Policy on every answer: no inline script or style, nothing
 //!   from outside the deployment, no framing.
 
+pub mod qr;
 mod render;
 mod site;
 pub mod verification;
@@ -34,8 +35,8 @@ use crate::platform::state::AppState;
 pub use render::{Branding, escape_html};
 use site::ROOT;
 pub use site::{
-    CONTENT_SECURITY_POLICY, MAX_REDIRECT_CHARS, PREFIX, Page, PagesConfig, Resource, SCRIPT_PATH,
-    STYLESHEET_PATH, THEME_PATH,
+    CONTENT_SECURITY_POLICY, MAX_REDIRECT_CHARS, PREFIX, Page, PagesConfig, QR_PATH, Resource,
+    SCRIPT_PATH, STYLESHEET_PATH, THEME_PATH,
 };
 pub use verify_email::verify_email;
 
@@ -171,6 +172,13 @@ async fn answer(
     request: &Request,
 ) -> Result<HttpResponse, ApiError> {
     let path = request.uri().path();
+    // The one name that is not a resource to read: the QR code of the two-factor set-up.
+    if path
+        .split_once(PREFIX)
+        .is_some_and(|(_, name)| name == QR_PATH)
+    {
+        return qr::answer(request);
+    }
     let resource = Resource::of(path).ok_or_else(|| ApiError::RouteNotFound(path.to_owned()))?;
     check_method(request.method())?;
     if resource == Resource::Root {

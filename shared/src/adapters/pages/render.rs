@@ -174,6 +174,46 @@ fn field(id: &str, label: &str, kind: &str, autocomplete: &str, hint: Option<&st
     )
 }
 
+/// A field for a one-time code: text (a code may start with 0, and a recovery code has
+/// letters), offered to password managers and the phone keyboard as a one-time code; digits
+/// only on the keypad when `numeric`.
+fn code_field(id: &str, label: &str, hint: Option<&str>, numeric: bool) -> String {
+    let described = hint.map_or(String::new(), |_| {
+        format!(" aria-describedby=\"{id}-hint\"")
+    });
+    let hint = hint.map_or(String::new(), |hint| {
+        format!("\n    <p class=\"hint\" id=\"{id}-hint\">{hint}</p>")
+    });
+    let (inputmode, autocomplete) = if numeric {
+        ("numeric", "one-time-code")
+    } else {
+        ("text", "off")
+    };
+    format!(
+        "  <div class=\"field\">\n    <label for=\"{id}\">{label}</label>{hint}\n    \
+         <input id=\"{id}\" name=\"{id}\" type=\"text\" inputmode=\"{inputmode}\" \
+         autocomplete=\"{autocomplete}\" autocapitalize=\"none\" spellcheck=\"false\" \
+         required{described}>\n  </div>\n"
+    )
+}
+
+/// A form shown only once the script asks for it (`hidden` until then), with a second,
+/// plain button (`type="button"`) under the submit button.
+fn step_form(
+    id: &str,
+    action: &str,
+    intro: &str,
+    field: String,
+    submit: &str,
+    other: &str,
+) -> String {
+    format!(
+        "<form id=\"{id}\" method=\"post\" action=\"{action}\" hidden>\n  \
+         <p>{intro}</p>\n{field}  <button type=\"submit\">{submit}</button>\n  {other}\n\
+         </form>\n"
+    )
+}
+
 const PASSWORD_HINT: &str =
     "Use a long password that is not used elsewhere; common passwords are refused.";
 
@@ -218,10 +258,32 @@ fn content(
             } else {
                 String::new()
             };
+            // The second step, for an account with two-factor sign-in: the script shows one of
+            // these when the API answers INVALID_OTP, and sends email, password and the code.
+            let app_code = step_form(
+                "otp-form",
+                "sign-in",
+                "Two-factor sign-in is on for this account. Enter the code your \
+                 authenticator app shows now.",
+                code_field("otp", "Code from the authenticator app", None, true),
+                "Verify",
+                "<button type=\"button\" id=\"use-recovery-code\" class=\"link-button\">\
+                 Use a recovery code instead</button>",
+            );
+            let recovery_code = step_form(
+                "recovery-form",
+                "sign-in",
+                "Enter one of the recovery codes you saved when you set up two-factor \
+                 sign-in. Each code works once.",
+                code_field("recovery-code", "Recovery code", None, false),
+                "Verify",
+                "<button type=\"button\" id=\"use-app-code\" class=\"link-button\">\
+                 Use a code from the app instead</button>",
+            );
             Content {
                 title: "Sign in",
                 body: format!(
-                    "{}<nav class=\"links\" aria-label=\"Account\">\n  \
+                    "{}{app_code}{recovery_code}<nav class=\"links\" aria-label=\"Account\">\n  \
                      <a href=\"forgot-password\">Forgot your password?</a>{sign_up}\n</nav>\n",
                     form(
                         "sign-in-form",
@@ -272,6 +334,8 @@ fn content(
                 "<section aria-labelledby=\"items-heading\">\n  \
                  <h2 id=\"items-heading\">{} you can read</h2>\n  \
                  <div id=\"items\" aria-busy=\"true\"><p>Loading…</p></div>\n</section>\n\
+                 <nav class=\"links\" aria-label=\"Account\">\n  \
+                 <a href=\"account\">Your account and two-factor sign-in</a>\n</nav>\n\
                  <button type=\"button\" id=\"sign-out\" class=\"secondary\">Sign out</button>\n",
                 escape_html(&config.collection)
             ),
@@ -309,6 +373,10 @@ fn content(
                 )
             ),
         },
+        Page::Account => Content {
+            title: "Your account",
+            body: account(),
+        },
         // Opening the link verifies nothing (a mail scanner opens it too): the button does.
         Page::VerifyEmail => Content {
             title: "Verify your email",
@@ -327,6 +395,67 @@ fn content(
             ),
         },
     }
+}
+
+/// The signed-in account page: whether two-factor sign-in is on, and the steps to turn it on
+/// (password, QR code and key, a code, the recovery codes shown once) or off (a code). Every
+/// part but the status is `hidden` until the script, which asked the API, shows it.
+fn account() -> String {
+    let start = format!(
+        "<form id=\"tfa-start-form\" method=\"post\" action=\"account\" hidden>\n  \
+         <p>With two-factor sign-in, signing in also asks for a code from an authenticator app \
+         on your phone: your password alone is no longer enough.</p>\n{}  \
+         <button type=\"submit\">Set up two-factor sign-in</button>\n</form>\n",
+        field(
+            "password",
+            "Password",
+            "password",
+            "current-password",
+            Some("Enter your password to start.")
+        )
+    );
+    let setup = format!(
+        "<div id=\"tfa-setup\" hidden>\n  <ol class=\"steps\">\n    \
+         <li>Scan this QR code with your authenticator app.\n      \
+         <img id=\"tfa-qr\" class=\"qr\" alt=\"QR code that adds this account to an \
+         authenticator app\" width=\"200\" height=\"200\"></li>\n    \
+         <li>Or type this key into the app: \
+         <code id=\"tfa-secret\" class=\"secret\"></code></li>\n    \
+         <li>Enter the code the app shows for this account.</li>\n  </ol>\n\
+         <form id=\"tfa-enable-form\" method=\"post\" action=\"account\">\n{}  \
+         <button type=\"submit\">Turn on two-factor sign-in</button>\n  \
+         <button type=\"button\" id=\"tfa-cancel\" class=\"secondary\">Cancel</button>\n\
+         </form>\n</div>\n",
+        code_field("tfa-code", "Code from the authenticator app", None, true)
+    );
+    let recovery = "<div id=\"tfa-recovery\" hidden>\n  \
+         <h3 id=\"recovery-heading\" tabindex=\"-1\">Your recovery codes</h3>\n  \
+         <p>If you lose your phone, each of these codes signs you in once instead of a code \
+         from the app. Keep them somewhere safe, such as a password manager: they are shown \
+         only now.</p>\n  \
+         <ul id=\"tfa-recovery-codes\" class=\"recovery-codes\" \
+         aria-labelledby=\"recovery-heading\"></ul>\n  \
+         <button type=\"button\" id=\"tfa-recovery-done\">I have saved them</button>\n\
+         </div>\n";
+    let disable = format!(
+        "<form id=\"tfa-disable-form\" method=\"post\" action=\"account\" hidden>\n{}  \
+         <button type=\"submit\">Turn off two-factor sign-in</button>\n</form>\n",
+        code_field(
+            "tfa-disable-code",
+            "Code from the authenticator app",
+            Some("Or one of your recovery codes."),
+            false
+        )
+    );
+    format!(
+        "<section aria-labelledby=\"tfa-heading\">\n  \
+         <h2 id=\"tfa-heading\">Two-factor sign-in</h2>\n  \
+         <p id=\"tfa-status\" aria-busy=\"true\">Checking…</p>\n\
+         {start}{setup}{recovery}{disable}</section>\n\
+         <nav class=\"links\" aria-label=\"Account\">\n  \
+         <a href=\"posts\">Back to your items</a>\n</nav>\n\
+         <button type=\"button\" id=\"sign-out\" class=\"secondary\">Sign out</button>\n"
+    )
 }
 
 /// A whole page: the shared frame (brand header, live regions for messages) around its content.

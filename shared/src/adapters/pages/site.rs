@@ -10,9 +10,12 @@ pub const PREFIX: &str = "/auth/ui/";
 pub(super) const ROOT: &str = "/auth/ui";
 
 /// Stricter than asked of us: nothing is allowed unless named (`default-src 'none'`), the
-/// script, styles, images (the logo) and API calls only from this deployment.
+/// script, styles, images (the logo) and API calls only from this deployment. Images may also
+/// be `blob:` URLs: the account page shows the two-factor QR code, drawn by this function
+/// (`POST /auth/ui/account/qr`), from one; only a script of this origin can make such a URL,
+/// and an image runs no script.
 pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; \
-    style-src 'self'; img-src 'self'; connect-src 'self'; form-action 'self'; \
+    style-src 'self'; img-src 'self' blob:; connect-src 'self'; form-action 'self'; \
     frame-ancestors 'none'; base-uri 'none'";
 
 /// What the pages need from the deployment besides the settings.
@@ -164,16 +167,19 @@ pub enum Page {
     ForgotPassword,
     ResetPassword,
     VerifyEmail,
+    /// Signed in: two-factor sign-in turned on or off.
+    Account,
 }
 
 impl Page {
-    pub const ALL: [Page; 6] = [
+    pub const ALL: [Page; 7] = [
         Page::SignIn,
         Page::SignUp,
         Page::Posts,
         Page::ForgotPassword,
         Page::ResetPassword,
         Page::VerifyEmail,
+        Page::Account,
     ];
 
     /// Its name under [`PREFIX`].
@@ -185,6 +191,7 @@ impl Page {
             Page::ForgotPassword => "forgot-password",
             Page::ResetPassword => "reset-password",
             Page::VerifyEmail => "verify-email",
+            Page::Account => "account",
         }
     }
 }
@@ -192,3 +199,5 @@ impl Page {
 pub const SCRIPT_PATH: &str = "assets/app.js";
 pub const STYLESHEET_PATH: &str = "assets/style.css";
 pub const THEME_PATH: &str = "assets/theme.css";
+/// Where the account page's script has the two-factor QR code drawn (a POST, not a page).
+pub const QR_PATH: &str = "account/qr";

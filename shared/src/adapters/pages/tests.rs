@@ -139,6 +139,15 @@ async fn unknown_names_and_other_methods_get_the_api_envelope_with_the_headers()
 }
 
 #[test]
+fn the_policy_allows_blob_images_and_nothing_else_new() {
+    // blob: images for the QR code; no data: URLs, no other source, for anything.
+    assert!(CONTENT_SECURITY_POLICY.contains("img-src 'self' blob:;"));
+    assert_eq!(CONTENT_SECURITY_POLICY.matches("blob:").count(), 1);
+    assert!(!CONTENT_SECURITY_POLICY.contains("data:"));
+    assert!(!CONTENT_SECURITY_POLICY.contains('*'));
+}
+
+#[test]
 fn the_policy_is_at_least_as_strict_as_asked() {
     for directive in [
         "script-src 'self'",
@@ -338,14 +347,25 @@ fn the_script_calls_only_the_same_origin_api_and_never_stores_tokens() {
     assert!(SCRIPT.contains("mode: 'session'"));
     assert!(!SCRIPT.contains("localStorage"));
     assert!(!SCRIPT.contains("access_token"));
-    // One reviewed navigation: back to the app after sign-in. `data-redirect` is rendered only
-    // for an address the server checked against PAGES_REDIRECT_ALLOW_LIST (an http(s) URL whose
-    // origin and path an operator listed), so no `javascript:` URL can reach it. Any other sink,
-    // or this one with another argument, fails.
+    // Two reviewed sinks. The navigation back to the app after sign-in: `data-redirect` is
+    // rendered only for an address the server checked against PAGES_REDIRECT_ALLOW_LIST (an
+    // http(s) URL whose origin and path an operator listed), so no `javascript:` URL can reach
+    // it. The two-factor QR code's image: its source is always a `blob:` URL the script made of
+    // the pages function's SVG answer (an image runs no script). Any other sink, or these with
+    // another argument, fails.
     const RETURN: &str = "location.assign(body.dataset.redirect || 'posts');";
-    assert_eq!(SCRIPT.matches(RETURN).count(), 1, "the return navigation");
-    let line = SCRIPT[..SCRIPT.find(RETURN).unwrap()].lines().count();
-    assert_eq!(dom_sinks(SCRIPT), vec![format!("line {line}: assign(…)")]);
+    const QR_IMAGE: &str = "qrImage.src = URL.createObjectURL(svg);";
+    let line_of = |code: &str| {
+        assert_eq!(SCRIPT.matches(code).count(), 1, "{code}");
+        SCRIPT[..SCRIPT.find(code).unwrap()].lines().count()
+    };
+    assert_eq!(
+        dom_sinks(SCRIPT),
+        vec![
+            format!("line {}: assign(…)", line_of(RETURN)),
+            format!("line {}: src =", line_of(QR_IMAGE)),
+        ]
+    );
     assert!(!SCRIPT.contains("http://") && !SCRIPT.contains("https://"));
     // Renewal: every timer is capped below setTimeout's 2^31 ms limit (over it, it fires at
     // once, in a loop), and only a non-transient failure ends the session.
@@ -598,4 +618,197 @@ fn the_verification_page_verifies_only_when_its_button_is_pressed() {
         .expect("the token is posted");
     assert!(submit < post, "{handler}");
     assert!(!SCRIPT.contains("call('GET', '/users/register/verify-email"));
+}
+
+/// The script's code with comments left out, as one string (what the checks below read).
+fn script_code() -> String {
+    SCRIPT
+        .lines()
+        .filter(|line| !line.trim_start().starts_with("//"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn the_script_keeps_secrets_codes_and_passwords_out_of_urls_storage_and_the_console() {
+    let code = script_code();
+    assert!(!code.contains("console"), "no console output at all");
+    assert!(!code.contains("localStorage") && !code.contains("indexedDB"));
+    assert!(!code.contains("document.cookie"));
+    // sessionStorage holds only the signed-in marker.
+    assert_eq!(code.matches("sessionStorage.setItem(").count(), 1);
+    assert!(code.contains("sessionStorage.setItem(SIGNED_IN, '1');"));
+    // No history entry or address is built from anything: the only replaceState drops the
+    // query (a mail link's token).
+    assert_eq!(code.matches("history.replaceState(").count(), 1);
+    assert!(code.contains("history.replaceState(null, '', location.pathname);"));
+    assert!(!code.contains("pushState"));
+    // The QR code is asked for by POST with a JSON body, never with the URL in a query.
+    let qr = code
+        .split("async function drawQrCode(")
+        .nth(1)
+        .and_then(|rest| rest.split("\n    }\n").next())
+        .expect("the QR code's request");
+    assert!(qr.contains("fetch(base + '/auth/ui/account/qr', {"), "{qr}");
+    assert!(qr.contains("method: 'POST'"), "{qr}");
+    assert!(
+        qr.contains("body: JSON.stringify({ otpauth_url: otpauthUrl })"),
+        "{qr}"
+    );
+    assert!(!qr.contains('?'), "{qr}");
+    // Between sign-in's steps the password is emptied from its field.
+    assert!(code.contains("document.getElementById('password').value = '';"));
+}
+
+fn page_html(page: Page) -> String {
+    body(&render(Resource::Page(page), &open(), &config()))
+}
+
+#[test]
+fn sign_in_has_a_hidden_second_step_for_a_code_or_a_recovery_code() {
+    let html = page_html(Page::SignIn);
+    assert!(
+        html.contains("<form id=\"otp-form\" method=\"post\" action=\"sign-in\" hidden>"),
+        "{html}"
+    );
+    assert!(
+        html.contains(
+            "<input id=\"otp\" name=\"otp\" type=\"text\" inputmode=\"numeric\" \
+             autocomplete=\"one-time-code\""
+        ),
+        "{html}"
+    );
+    assert!(
+        html.contains("<form id=\"recovery-form\" method=\"post\" action=\"sign-in\" hidden>"),
+        "{html}"
+    );
+    assert!(
+        html.contains(
+            "<input id=\"recovery-code\" name=\"recovery-code\" type=\"text\" \
+                       inputmode=\"text\" autocomplete=\"off\""
+        ),
+        "{html}"
+    );
+    assert!(html.contains("id=\"use-recovery-code\""));
+    assert!(html.contains("id=\"use-app-code\""));
+    // Both steps are one page: the password never travels between pages.
+    assert_eq!(html.matches("<form ").count(), 3);
+}
+
+#[test]
+fn the_account_page_shows_nothing_to_change_until_the_script_knows_the_state() {
+    let html = page_html(Page::Account);
+    assert!(html.contains("data-page=\"account\""));
+    assert!(html.contains("<title>Your account · Directus</title>"));
+    for hidden in [
+        "<form id=\"tfa-start-form\" method=\"post\" action=\"account\" hidden>",
+        "<div id=\"tfa-setup\" hidden>",
+        "<div id=\"tfa-recovery\" hidden>",
+        "<form id=\"tfa-disable-form\" method=\"post\" action=\"account\" hidden>",
+    ] {
+        assert!(html.contains(hidden), "{hidden}: {html}");
+    }
+    assert!(html.contains("<p id=\"tfa-status\" aria-busy=\"true\">"));
+    // The set-up's parts: an image for the QR code (no source until the script sets a blob:
+    // URL), the key as text, a code field, the recovery codes' list.
+    assert!(
+        html.contains("<img id=\"tfa-qr\" class=\"qr\" alt=\"QR code"),
+        "{html}"
+    );
+    assert!(!html.contains("src=\"blob") && !html.contains("data:"));
+    assert!(html.contains("<code id=\"tfa-secret\" class=\"secret\"></code>"));
+    assert!(html.contains(
+        "<input id=\"tfa-code\" name=\"tfa-code\" type=\"text\" inputmode=\"numeric\" \
+         autocomplete=\"one-time-code\""
+    ));
+    assert!(html.contains("<ul id=\"tfa-recovery-codes\""));
+    assert!(html.contains("autocomplete=\"current-password\""));
+    assert!(html.contains("id=\"sign-out\""));
+    // Reached from the signed-in page.
+    assert!(page_html(Page::Posts).contains("<a href=\"account\">"));
+}
+
+fn qr_request(method: &str, headers: &[(&str, &str)], body: &str) -> Request {
+    let mut builder = h::Request::builder()
+        .method(method)
+        .uri("/prod/auth/ui/account/qr");
+    for (name, value) in headers {
+        builder = builder.header(*name, *value);
+    }
+    builder.body(Body::Text(body.to_owned())).unwrap()
+}
+
+#[tokio::test]
+async fn the_qr_code_is_answered_by_the_pages_function_with_the_security_headers() {
+    let url = crate::domain::two_factor::otpauth_url(
+        "Directus",
+        "a@example.com",
+        "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP",
+    );
+    let json = serde_json::json!({ "otpauth_url": url }).to_string();
+    // The store is unreachable: drawing reads nothing.
+    let drawn = handle(
+        &unreachable_state(),
+        &config(),
+        &qr_request(
+            "POST",
+            &[
+                ("content-type", "application/json"),
+                ("sec-fetch-site", "same-origin"),
+                ("origin", "https://api.example.com"),
+            ],
+            &json,
+        ),
+    )
+    .await;
+    assert_eq!(drawn.status(), 200);
+    assert_eq!(header(&drawn, "content-type"), "image/svg+xml");
+    assert_eq!(header(&drawn, "cache-control"), "no-store");
+    assert_eq!(
+        header(&drawn, "content-security-policy"),
+        CONTENT_SECURITY_POLICY
+    );
+    assert_eq!(header(&drawn, "x-content-type-options"), "nosniff");
+    assert!(body(&drawn).contains("<svg"));
+    for (method, headers, status) in [
+        ("GET", vec![], 405),
+        ("HEAD", vec![], 405),
+        (
+            "POST",
+            vec![
+                ("content-type", "application/json"),
+                ("origin", "https://evil.example"),
+                ("sec-fetch-site", "cross-site"),
+            ],
+            403,
+        ),
+        ("POST", vec![("content-type", "text/plain")], 400),
+    ] {
+        let refused = handle(
+            &unreachable_state(),
+            &config(),
+            &qr_request(method, &headers, &json),
+        )
+        .await;
+        assert_eq!(refused.status(), status, "{method} {headers:?}");
+        assert_eq!(
+            header(&refused, "content-security-policy"),
+            CONTENT_SECURITY_POLICY
+        );
+    }
+    // Only that name: nothing under it, nothing like it.
+    for path in [
+        "/auth/ui/account/qr/",
+        "/auth/ui/account/qr.svg",
+        "/auth/ui/qr",
+    ] {
+        let request = h::Request::builder()
+            .method("POST")
+            .uri(path)
+            .header("content-type", "application/json")
+            .body(Body::Text(json.clone()))
+            .unwrap();
+        let answer = handle(&unreachable_state(), &config(), &request).await;
+        assert_eq!(answer.status(), 404, "{path}");
+    }
 }

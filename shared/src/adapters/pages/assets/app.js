@@ -1,7 +1,9 @@
 // The hosted pages' only script: it submits each form as a JSON fetch to the same API every
 // client calls, and shows the API's errors in plain words. It never holds a token: sign-in uses
 // session mode, so the access token lives only in the httpOnly session cookie, renewed through
-// /auth/refresh before it expires.
+// /auth/refresh before it expires. Passwords, two-factor secrets, codes and recovery codes
+// stay in this script's variables for as long as a step needs them: never in the address,
+// storage or the console, and every text it shows is set as text (textContent).
 'use strict';
 
 (function () {
@@ -120,6 +122,8 @@
     switch (result.code) {
       case 'INVALID_CREDENTIALS':
         return context === 'session' ? SESSION_EXPIRED : 'Wrong email or password.';
+      case 'INVALID_OTP':
+        return 'Wrong code. Please try again.';
       case 'REQUESTS_EXCEEDED': {
         const seconds = waitSeconds(result);
         return 'Too many attempts. ' + (seconds
@@ -184,12 +188,13 @@
     return token;
   }
 
-  async function signIn(email, password) {
-    const result = await call('POST', '/auth/login', {
-      email: email,
-      password: password,
-      mode: 'session',
-    });
+  // `otp`: the second step's code (of the authenticator app, or a recovery code), if any.
+  async function signIn(email, password, otp) {
+    const payload = { email: email, password: password, mode: 'session' };
+    if (otp !== undefined) {
+      payload.otp = otp;
+    }
+    const result = await call('POST', '/auth/login', payload);
     if (result.ok) {
       sessionStorage.setItem(SIGNED_IN, '1');
       // Back to the app that sent the user here: the server rendered data-redirect only for
@@ -205,13 +210,79 @@
       showNotice(SESSION_EXPIRED);
     } else if (state === 'ended') {
       showNotice('You are signed out.');
+    } else if (state === 'password') {
+      showNotice('The password was wrong, and the API ended your session. Please sign in ' +
+        'again.');
     }
     const form = document.getElementById('sign-in-form');
+    const appCodeForm = document.getElementById('otp-form');
+    const recoveryForm = document.getElementById('recovery-form');
+    // Between the two steps of a two-factor sign-in, the email and password are kept here
+    // only: the password field is emptied, and nothing is written anywhere else.
+    let firstStep = null;
+
+    function showStep(shown) {
+      for (const step of [form, appCodeForm, recoveryForm]) {
+        step.hidden = step !== shown;
+      }
+      shown.querySelector('input').focus();
+    }
+
     onSubmit(form, async function (fields) {
-      const result = await signIn(fields.get('email'), fields.get('password'));
+      const email = fields.get('email');
+      const password = fields.get('password');
+      const result = await signIn(email, password);
+      if (result.code === 'INVALID_OTP') {
+        // The password was right and the account asks for a second factor.
+        firstStep = { email: email, password: password };
+        document.getElementById('password').value = '';
+        showStep(appCodeForm);
+        return;
+      }
       if (!result.ok) {
         showError(describe(result, 'login'));
       }
+    });
+
+    async function secondStep(input) {
+      const otp = input.value;
+      input.value = '';
+      if (!firstStep) {
+        showStep(form);
+        return;
+      }
+      const result = await signIn(firstStep.email, firstStep.password, otp);
+      if (result.ok) {
+        firstStep = null;
+        return;
+      }
+      if (result.code === 'INVALID_OTP') {
+        showError(input.id === 'otp'
+          ? 'Wrong code. Enter the code your app shows now.'
+          : 'Wrong recovery code.');
+        return;
+      }
+      if (result.code === 'INVALID_CREDENTIALS' || result.code === 'USER_SUSPENDED') {
+        // The password no longer signs in (changed meanwhile, or the account locked).
+        firstStep = null;
+        showStep(form);
+      }
+      showError(describe(result, 'login'));
+    }
+
+    onSubmit(appCodeForm, function () {
+      return secondStep(document.getElementById('otp'));
+    });
+    onSubmit(recoveryForm, function () {
+      return secondStep(document.getElementById('recovery-code'));
+    });
+    document.getElementById('use-recovery-code').addEventListener('click', function () {
+      clearMessages();
+      showStep(recoveryForm);
+    });
+    document.getElementById('use-app-code').addEventListener('click', function () {
+      clearMessages();
+      showStep(appCodeForm);
     });
   }
 
@@ -241,7 +312,8 @@
       // Signed up means able to sign in at once: do it for them.
       const login = await signIn(email, password);
       if (!login.ok) {
-        showError(login.code === 'INVALID_CREDENTIALS'
+        // INVALID_OTP: the address had an account with this password and a second factor.
+        showError(login.code === 'INVALID_CREDENTIALS' || login.code === 'INVALID_OTP'
           ? 'We could not sign you in. If you already had an account with this address, ' +
             'sign in with its password.'
           : describe(login, 'login'));
@@ -249,10 +321,15 @@
     });
   }
 
-  function sessionEnded() {
+  // `wrongPassword`: the session ended on a wrong password (the account page's set-up).
+  function sessionEnded(wrongPassword) {
     clearTimeout(renewTimer);
     const hadSession = sessionStorage.getItem(SIGNED_IN) === '1';
     sessionStorage.removeItem(SIGNED_IN);
+    if (wrongPassword === true) {
+      location.replace('sign-in?session=password');
+      return;
+    }
     location.replace(hadSession ? 'sign-in?session=expired' : 'sign-in');
   }
 
@@ -340,8 +417,8 @@
     container.appendChild(list);
   }
 
-  async function postsPage() {
-    const container = document.getElementById('items');
+  // The signed-in pages' sign-out button.
+  function wireSignOut() {
     const signOut = document.getElementById('sign-out');
     signOut.addEventListener('click', async function () {
       signOut.disabled = true;
@@ -356,16 +433,39 @@
       signOut.disabled = false;
       showError(describe(result, 'session'));
     });
-    // Renewing first proves the session is alive and learns when it expires.
+  }
+
+  // A signed-in page's start: renewing first proves the session is alive and learns when it
+  // expires. Without a session the visitor is sent to sign in; a transient failure is shown.
+  async function sessionAlive() {
     const renewed = await renew();
-    if (!renewed.ok) {
-      if (transient(renewed)) {
-        container.setAttribute('aria-busy', 'false');
-        container.textContent = '';
-        showError(describe(renewed, 'session'));
-      } else {
-        sessionEnded();
-      }
+    if (renewed.ok) {
+      return true;
+    }
+    if (transient(renewed)) {
+      showError(describe(renewed, 'session'));
+    } else {
+      sessionEnded();
+    }
+    return false;
+  }
+
+  // An API answer saying the session is over: off to sign in.
+  function sessionOver(result) {
+    if (result.code === 'INVALID_CREDENTIALS' || result.code === 'TOKEN_EXPIRED' ||
+        result.code === 'INVALID_TOKEN') {
+      sessionEnded();
+      return true;
+    }
+    return false;
+  }
+
+  async function postsPage() {
+    const container = document.getElementById('items');
+    wireSignOut();
+    if (!(await sessionAlive())) {
+      container.setAttribute('aria-busy', 'false');
+      container.textContent = '';
       return;
     }
     const collection = encodeURIComponent(body.dataset.collection);
@@ -374,9 +474,7 @@
       showItems(container, result.data);
       return;
     }
-    if (result.code === 'INVALID_CREDENTIALS' || result.code === 'TOKEN_EXPIRED' ||
-        result.code === 'INVALID_TOKEN') {
-      sessionEnded();
+    if (sessionOver(result)) {
       return;
     }
     container.setAttribute('aria-busy', 'false');
@@ -384,6 +482,228 @@
     showError(result.code === 'FORBIDDEN'
       ? 'You are not allowed to read these items.'
       : describe(result, 'session'));
+  }
+
+  // The reason of an INVALID_PAYLOAD answer (`extensions.reason`), or ''.
+  function reasonOf(result) {
+    const extensions = result.error && result.error.extensions;
+    return extensions && typeof extensions.reason === 'string' ? extensions.reason : '';
+  }
+
+  // A base32 key in groups of four, easier to type (authenticator apps ignore the spaces).
+  function grouped(key) {
+    return (key.match(/.{1,4}/g) || []).join(' ');
+  }
+
+  // The account page: two-factor sign-in on or off. The set-up's secret is held in `secret`
+  // only while the set-up is shown; its QR code is drawn by the pages function (a POST: the
+  // secret is in no URL) and shown from a blob: URL, revoked when the set-up ends.
+  async function accountPage() {
+    wireSignOut();
+    const status = document.getElementById('tfa-status');
+    const startForm = document.getElementById('tfa-start-form');
+    const setup = document.getElementById('tfa-setup');
+    const enableForm = document.getElementById('tfa-enable-form');
+    const qrImage = document.getElementById('tfa-qr');
+    const secretText = document.getElementById('tfa-secret');
+    const recovery = document.getElementById('tfa-recovery');
+    const recoveryList = document.getElementById('tfa-recovery-codes');
+    const disableForm = document.getElementById('tfa-disable-form');
+    const STATUS = {
+      off: 'Two-factor sign-in is off.',
+      setup: 'Two-factor sign-in is off until you enter a code below.',
+      codes: 'Two-factor sign-in is on.',
+      on: 'Two-factor sign-in is on.',
+      unknown: 'Two-factor sign-in cannot be changed here for this account. Ask an ' +
+        'administrator.',
+    };
+    let secret = null;
+    let qrUrl = null;
+
+    function show(state) {
+      startForm.hidden = state !== 'off';
+      setup.hidden = state !== 'setup';
+      recovery.hidden = state !== 'codes';
+      disableForm.hidden = state !== 'on';
+      status.setAttribute('aria-busy', 'false');
+      status.textContent = STATUS[state];
+    }
+
+    function forgetSetup() {
+      secret = null;
+      secretText.textContent = '';
+      qrImage.removeAttribute('src');
+      if (qrUrl) {
+        URL.revokeObjectURL(qrUrl);
+        qrUrl = null;
+      }
+    }
+
+    async function drawQrCode(otpauthUrl) {
+      let response;
+      try {
+        response = await fetch(base + '/auth/ui/account/qr', {
+          method: 'POST',
+          credentials: 'same-origin',
+          cache: 'no-store',
+          headers: { 'Content-Type': 'application/json', Accept: 'image/svg+xml' },
+          body: JSON.stringify({ otpauth_url: otpauthUrl }),
+        });
+      } catch (error) {
+        return false;
+      }
+      if (!response.ok || response.headers.get('Content-Type') !== 'image/svg+xml') {
+        return false;
+      }
+      const svg = await response.blob();
+      // A blob: URL of this answer (an image: it runs nothing), revoked in forgetSetup.
+      qrImage.src = URL.createObjectURL(svg);
+      qrUrl = qrImage.src;
+      return true;
+    }
+
+    if (!(await sessionAlive())) {
+      status.setAttribute('aria-busy', 'false');
+      status.textContent = '';
+      return;
+    }
+    const me = await call('GET', '/users/me?fields=tfa_secret');
+    if (!me.ok) {
+      if (!sessionOver(me)) {
+        status.setAttribute('aria-busy', 'false');
+        status.textContent = '';
+        showError(describe(me, 'session'));
+      }
+      return;
+    }
+    // "**********" when on, null when off; absent when the account may not read it.
+    const known = me.data && Object.prototype.hasOwnProperty.call(me.data, 'tfa_secret');
+    show(!known ? 'unknown' : (me.data.tfa_secret ? 'on' : 'off'));
+
+    onSubmit(startForm, async function (fields) {
+      const password = fields.get('password');
+      startForm.reset();
+      const result = await call('POST', '/users/me/tfa/generate', { password: password });
+      if (!result.ok) {
+        if (result.code === 'INVALID_CREDENTIALS') {
+          // A wrong password, or no session any more. The API answers a wrong password as a
+          // failed session too, and clears the session cookie with it: renewing tells
+          // whether the session is still there.
+          const still = await renew();
+          if (!still.ok && !transient(still)) {
+            sessionEnded(true);
+            return;
+          }
+          showError('Wrong password.');
+          return;
+        }
+        if (reasonOf(result).indexOf('already set') !== -1) {
+          show('on');
+          showNotice('Two-factor sign-in is already on.');
+          return;
+        }
+        showError(describe(result, 'account'));
+        return;
+      }
+      const data = result.data || {};
+      if (typeof data.secret !== 'string' || typeof data.otpauth_url !== 'string') {
+        showError(describe(result, 'account'));
+        return;
+      }
+      forgetSetup();
+      secret = data.secret;
+      secretText.textContent = grouped(data.secret);
+      show('setup');
+      if (!(await drawQrCode(data.otpauth_url))) {
+        showError('The QR code could not be shown. Type the key into your app instead.');
+      }
+      document.getElementById('tfa-code').focus();
+    });
+
+    document.getElementById('tfa-cancel').addEventListener('click', function () {
+      forgetSetup();
+      enableForm.reset();
+      clearMessages();
+      show('off');
+      document.getElementById('password').focus();
+    });
+
+    onSubmit(enableForm, async function (fields) {
+      const otp = fields.get('tfa-code');
+      enableForm.reset();
+      if (!secret) {
+        show('off');
+        return;
+      }
+      const result = await call('POST', '/users/me/tfa/enable', { secret: secret, otp: otp });
+      if (!result.ok) {
+        const reason = reasonOf(result);
+        if (sessionOver(result)) {
+          return;
+        }
+        if (reason.indexOf('"otp"') !== -1) {
+          showError('Wrong code. Enter the code your app shows now.');
+        } else if (reason.indexOf('"secret"') !== -1) {
+          // Ten minutes passed, or another set-up replaced this one.
+          forgetSetup();
+          show('off');
+          showError('This set-up has expired. Please start again.');
+        } else if (reason.indexOf('already set') !== -1) {
+          forgetSetup();
+          show('on');
+          showNotice('Two-factor sign-in is already on.');
+        } else if (result.code === 'FORBIDDEN') {
+          showError('You are not allowed to turn on two-factor sign-in. Ask an administrator.');
+        } else {
+          showError(describe(result, 'account'));
+        }
+        return;
+      }
+      forgetSetup();
+      const codes = result.data && Array.isArray(result.data.recovery_codes)
+        ? result.data.recovery_codes
+        : [];
+      recoveryList.textContent = '';
+      for (const code of codes) {
+        const item = document.createElement('li');
+        const text = document.createElement('code');
+        text.textContent = String(code);
+        item.appendChild(text);
+        recoveryList.appendChild(item);
+      }
+      show('codes');
+      document.getElementById('recovery-heading').focus();
+    });
+
+    // Shown once: gone from the page when the user says they kept them.
+    document.getElementById('tfa-recovery-done').addEventListener('click', function () {
+      recoveryList.textContent = '';
+      clearMessages();
+      show('on');
+      document.getElementById('tfa-disable-code').focus();
+    });
+
+    onSubmit(disableForm, async function (fields) {
+      const otp = fields.get('tfa-disable-code');
+      disableForm.reset();
+      const result = await call('POST', '/users/me/tfa/disable', { otp: otp });
+      if (result.ok) {
+        show('off');
+        showNotice('Two-factor sign-in is now off.');
+        return;
+      }
+      if (sessionOver(result)) {
+        return;
+      }
+      const reason = reasonOf(result);
+      if (reason.indexOf('"otp"') !== -1) {
+        showError('Wrong code. Please try again.');
+      } else if (reason.indexOf('have TFA enabled') !== -1) {
+        show('off');
+      } else {
+        showError(describe(result, 'account'));
+      }
+    });
   }
 
   function forgotPasswordPage() {
@@ -456,6 +776,7 @@
     'forgot-password': forgotPasswordPage,
     'reset-password': resetPasswordPage,
     'verify-email': verifyEmailPage,
+    'account': accountPage,
   };
   if (pages[page]) {
     pages[page]();
