@@ -664,3 +664,45 @@ async fn a_policy_that_enforces_a_second_factor_gives_a_session_that_can_only_se
     let posts = get("/items/posts", Some(token)).await;
     assert_eq!(posts.status, 200, "{posts:?}");
 }
+
+#[tokio::test]
+async fn a_wrong_password_at_set_up_keeps_the_session_that_sent_it() {
+    let email = unique_email("tfa-typo");
+    registered_login(&email, PASSWORD).await;
+    let session = login(&email, json!({"password": PASSWORD, "mode": "session"})).await;
+    let cookie = format!(
+        "directus_session_token={}",
+        session
+            .cookie("directus_session_token")
+            .expect("a session cookie")
+    );
+    let generate = |password: &'static str| {
+        let cookie = cookie.clone();
+        async move {
+            post_with(
+                "/users/me/tfa/generate",
+                &json!({"password": password}).to_string(),
+                &[("cookie", &cookie)],
+            )
+            .await
+        }
+    };
+    let typo = generate("not-the-password").await;
+    assert_eq!((typo.status, typo.code()), (401, "INVALID_CREDENTIALS"));
+    assert!(
+        typo.cookie("directus_session_token").is_none(),
+        "the session cookie was cleared: {:?}",
+        typo.set_cookies
+    );
+    let again = generate(PASSWORD).await;
+    assert_eq!(again.status, 200, "{again:?}");
+    // A failing cookie is still cleared, as on every route that acts for its caller.
+    let forged = post_with(
+        "/users/me/tfa/generate",
+        &json!({"password": PASSWORD}).to_string(),
+        &[("cookie", "directus_session_token=forged")],
+    )
+    .await;
+    assert_eq!(forged.status, 401);
+    assert_eq!(forged.cookie("directus_session_token").as_deref(), Some(""));
+}

@@ -3,7 +3,6 @@
 
 use lambda_http::{Body, Error, Request, Response};
 use shared::AppState;
-use shared::adapters::http::respond_authenticated;
 use shared::platform::state::Passwords;
 
 pub async fn handle(
@@ -11,8 +10,7 @@ pub async fn handle(
     passwords: &Passwords,
     request: Request,
 ) -> Result<Response<Body>, Error> {
-    let result = shared::adapters::rest::two_factor::handle(state, passwords, &request).await;
-    Ok(respond_authenticated(&request, &state.config, result))
+    Ok(shared::adapters::rest::two_factor::handle(state, passwords, &request).await)
 }
 
 #[cfg(test)]

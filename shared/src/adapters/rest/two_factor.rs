@@ -47,20 +47,43 @@ fn text(body: &Map<String, Value>, field: &str) -> Result<Option<String>, ApiErr
     http::optional_string(body, field)
 }
 
-pub async fn handle(
+/// Answers a request for one of the routes. A failing token fails it as on every route that
+/// acts for its caller (and a session cookie carrying it is cleared); once the caller stands, a
+/// refusal (a wrong password included, which is also `INVALID_CREDENTIALS`) leaves the session
+/// alone: a typo at set-up must not sign the user out.
+pub async fn handle(state: &AppState, passwords: &Passwords, request: &Request) -> HttpResponse {
+    let now = http::now();
+    let (route, claims) = match route_and_caller(state, request, now).await {
+        Ok(found) => found,
+        Err(error) => return http::respond_authenticated(request, &state.config, Err(error)),
+    };
+    http::respond(act(state, passwords, request, route, &claims, now).await)
+}
+
+async fn route_and_caller(
     state: &AppState,
-    passwords: &Passwords,
     request: &Request,
-) -> Result<HttpResponse, ApiError> {
+    now: crate::flows::time::Now,
+) -> Result<(Route, crate::credential::token::AccessClaims), ApiError> {
     let path = request.uri().path();
     let route = Route::of(path).ok_or_else(|| ApiError::RouteNotFound(path.to_owned()))?;
     if request.method() != Method::POST {
         return Err(ApiError::RouteNotFound(path.to_owned()));
     }
-    let now = http::now();
     let claims = http::caller(state, request, now)
         .await?
         .ok_or(ApiError::InvalidCredentials)?;
+    Ok((route, claims))
+}
+
+async fn act(
+    state: &AppState,
+    passwords: &Passwords,
+    request: &Request,
+    route: Route,
+    claims: &crate::credential::token::AccessClaims,
+    now: crate::flows::time::Now,
+) -> Result<HttpResponse, ApiError> {
     let body = http::json_object(request)?;
     let client = crate::adapters::rest::client(state, request);
     let password = |body: &Map<String, Value>| -> Result<Option<Sensitive>, ApiError> {
@@ -69,7 +92,7 @@ pub async fn handle(
     match route {
         Route::Generate => {
             let generated =
-                two_factor::generate(state, passwords, &claims, password(&body)?, &client, now)
+                two_factor::generate(state, passwords, claims, password(&body)?, &client, now)
                     .await?;
             Ok(no_store(http::json(
                 StatusCode::OK,
@@ -82,7 +105,7 @@ pub async fn handle(
         Route::Enable => {
             let codes = two_factor::enable(
                 state,
-                &claims,
+                claims,
                 text(&body, "secret")?,
                 text(&body, "otp")?,
                 &client,
@@ -95,14 +118,14 @@ pub async fn handle(
             )))
         }
         Route::Disable => {
-            two_factor::disable(state, &claims, text(&body, "otp")?, &client, now).await?;
+            two_factor::disable(state, claims, text(&body, "otp")?, &client, now).await?;
             Ok(http::no_content())
         }
         Route::RecoveryCodes => {
             let codes = two_factor::regenerate_recovery_codes(
                 state,
                 passwords,
-                &claims,
+                claims,
                 password(&body)?,
                 text(&body, "otp")?,
                 &client,
