@@ -582,10 +582,18 @@ async fn enabling_and_disabling_mail_the_user_a_notice() {
     for mail in &mails {
         assert!(!mail.text.contains(&secret) && !mail.html.contains(&secret));
     }
+    let renewed = call(
+        "recovery-codes",
+        json!({"password": PASSWORD, "otp": codes.next().await}),
+    )
+    .await;
+    assert_eq!(renewed.status, 200, "{renewed:?}");
+    let mails = wait_for(&email, 3).await;
+    assert_eq!(mails[2].subject, "New recovery codes");
     let disabled = call("disable", json!({"otp": codes.next().await})).await;
     assert_eq!(disabled.status, 204, "{disabled:?}");
-    let mails = wait_for(&email, 3).await;
-    assert_eq!(mails[2].subject, "Two-factor sign-in turned off");
+    let mails = wait_for(&email, 4).await;
+    assert_eq!(mails[3].subject, "Two-factor sign-in turned off");
 }
 
 #[tokio::test]
@@ -623,6 +631,9 @@ async fn a_policy_that_enforces_a_second_factor_gives_a_session_that_can_only_se
     let claims = e2e::claims_of(&token);
     assert_eq!(claims["tfa_setup"], true, "{claims}");
     assert_eq!(claims["app_access"], false, "{claims}");
+    // Not a Directus token to anyone who checks the issuer, and no role to grant anything.
+    assert_eq!(claims["iss"], "directus-tfa-setup", "{claims}");
+    assert_eq!(claims["role"], Value::Null, "{claims}");
     // Nothing but the set-up: no posts, not even the fields the policy grants on one's own row.
     let posts = get("/items/posts", Some(&token)).await;
     assert_eq!(posts.status, 403, "{posts:?}");
@@ -663,6 +674,13 @@ async fn a_policy_that_enforces_a_second_factor_gives_a_session_that_can_only_se
     assert_eq!(e2e::claims_of(token)["app_access"], true);
     let posts = get("/items/posts", Some(token)).await;
     assert_eq!(posts.status, 200, "{posts:?}");
+    // Required: it cannot be turned off.
+    let off = tfa("disable", token, json!({"otp": codes.next().await})).await;
+    assert_eq!(off.status, 400, "{off:?}");
+    assert_eq!(
+        off.body["errors"][0]["message"],
+        "Invalid payload. Two-factor sign-in is required for this user."
+    );
 }
 
 #[tokio::test]
@@ -705,4 +723,51 @@ async fn a_wrong_password_at_set_up_keeps_the_session_that_sent_it() {
     .await;
     assert_eq!(forged.status, 401);
     assert_eq!(forged.cookie("directus_session_token").as_deref(), Some(""));
+}
+
+#[tokio::test]
+async fn a_locked_account_checks_no_code_and_a_right_password_does_not_reset_the_count() {
+    let account = account("tfa-guess").await;
+    let (mut codes, _) = enabled(&account).await;
+    let token = &account.token;
+    let wrong = codes.wrong();
+    // Wrong codes at disable count as failed sign-ins, until the account locks: 1 s after the
+    // fifth failure in a row, doubling with each later one. Waiting out each lock lets every
+    // failure count, so the eighth locks the account for 8 s.
+    for failure in 1..=8u32 {
+        let refused = tfa("disable", token, json!({"otp": wrong})).await;
+        assert_eq!(refused.status, 400, "{refused:?}");
+        if (5..8).contains(&failure) {
+            tokio::time::sleep(Duration::from_millis((1000 << (failure - 5)) + 200)).await;
+        }
+    }
+    // Locked: even the right code is not looked at.
+    let right = tfa("disable", token, json!({"otp": codes.next().await})).await;
+    assert_eq!(right.status, 400, "{right:?}");
+    let stored = store()
+        .find_user_by_email(&account.email)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(stored.two_factor.is_some(), "the factor must still be on");
+
+    // New recovery codes with the right password and wrong codes: the password does not
+    // clear the count, so the account locks as with wrong passwords.
+    let other = self::account("tfa-guess-codes").await;
+    let (codes, _) = enabled(&other).await;
+    let wrong = codes.wrong();
+    let mut answers = Vec::new();
+    for _ in 0..8 {
+        let refused = tfa(
+            "recovery-codes",
+            &other.token,
+            json!({"password": PASSWORD, "otp": wrong}),
+        )
+        .await;
+        answers.push((refused.status, refused.code().to_owned()));
+    }
+    assert!(
+        answers.contains(&(401, "INVALID_CREDENTIALS".to_owned())),
+        "locked by the sixth attempt: {answers:?}"
+    );
 }

@@ -88,7 +88,7 @@ fn credentials(request: &Request) -> Result<Credentials, ApiError> {
         "password",
         http::MAX_BODY_BYTES,
     )?);
-    let otp = http::optional_string(&body, "otp")?;
+    let otp = http::optional_string(&body, "otp")?.map(Sensitive::new);
     let mode = mode(body.get("mode"))?.unwrap_or(Mode::Json);
     Ok(Credentials {
         email,

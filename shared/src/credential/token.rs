@@ -13,6 +13,11 @@ use crate::credential::config::ConfigError;
 use crate::credential::keys::SigningKeys;
 
 pub const ISSUER: &str = "directus";
+/// The issuer of tokens that may only set up a second factor ([`AccessClaims::tfa_setup`]):
+/// not `directus`, and without a role, so a service that checks this API's tokens by their
+/// signature and issuer (an API Gateway JWT authorizer, a service sharing the secret) never
+/// takes one for a full session of the user's role.
+pub const SETUP_ISSUER: &str = "directus-tfa-setup";
 
 /// How far ahead of our clock a token's `iat` or `nbf` may be (clock skew between Lambda hosts
 /// is milliseconds; a minute is generous). Beyond it the token was minted by a broken clock or
@@ -238,12 +243,17 @@ impl Tokens {
     ) -> Result<IssuedToken, jsonwebtoken::errors::Error> {
         let claims = AccessClaims {
             id: user_id.to_owned(),
-            role: role.map(str::to_owned),
+            role: role.filter(|_| !grants.tfa_setup).map(str::to_owned),
             app_access: grants.app_access,
             admin_access: grants.admin_access,
             iat: now_secs,
             exp: now_secs + ttl.as_secs(),
-            iss: ISSUER.to_owned(),
+            iss: if grants.tfa_setup {
+                SETUP_ISSUER
+            } else {
+                ISSUER
+            }
+            .to_owned(),
             session: match binding {
                 Binding::Session(session) => Some(session.claim.to_owned()),
                 _ => None,
@@ -273,7 +283,10 @@ impl Tokens {
     pub fn verify(&self, token: &str) -> Result<AccessClaims, TokenError> {
         let unverified: Map<String, Value> = jsonwebtoken::dangerous::insecure_decode_claims(token)
             .map_err(|_| TokenError::NotDirectus)?;
-        if unverified.get("iss").and_then(Value::as_str) != Some(ISSUER) {
+        if !matches!(
+            unverified.get("iss").and_then(Value::as_str),
+            Some(ISSUER | SETUP_ISSUER)
+        ) {
             return Err(TokenError::NotDirectus);
         }
         // Only keys of the token's own algorithm (and `kid`, if it names one) are tried.
@@ -286,7 +299,7 @@ impl Tokens {
             // The signature, `alg` and `iss` here; every time claim below, in one place, so the
             // library's own leeway rules never apply.
             let mut validation = Validation::new(key.algorithm);
-            validation.set_issuer(&[ISSUER]);
+            validation.set_issuer(&[ISSUER, SETUP_ISSUER]);
             validation.set_required_spec_claims(&["exp", "iss"]);
             validation.validate_exp = false;
             validation.validate_nbf = false;
@@ -306,7 +319,13 @@ impl Tokens {
                 return Err(TokenError::Invalid);
             }
         }
-        serde_json::from_value(Value::Object(data.claims)).map_err(|_| TokenError::Invalid)
+        let claims: AccessClaims =
+            serde_json::from_value(Value::Object(data.claims)).map_err(|_| TokenError::Invalid)?;
+        // A set-up token names its issuer, and only such a token is one.
+        if (claims.iss == SETUP_ISSUER) != claims.tfa_setup {
+            return Err(TokenError::Invalid);
+        }
+        Ok(claims)
     }
 }
 
@@ -375,6 +394,55 @@ mod tests {
         assert_eq!(claims.role.as_deref(), Some("r1"));
         assert_eq!(claims.iss, "directus");
         assert_eq!(claims.exp - claims.iat, 900);
+    }
+
+    #[test]
+    fn set_up_tokens_name_their_own_issuer_and_no_role_and_nothing_else_passes_for_one() {
+        let grants = Grants {
+            app_access: false,
+            admin_access: false,
+            tfa_setup: true,
+        };
+        let issued = tokens()
+            .issue_bound(
+                "u1",
+                Some("r1"),
+                grants,
+                now(),
+                Binding::None,
+                tokens().ttl(),
+            )
+            .unwrap();
+        let claims = tokens().verify(&issued.token).unwrap();
+        assert!(claims.tfa_setup);
+        assert_eq!(claims.iss, SETUP_ISSUER);
+        assert_eq!(
+            claims.role, None,
+            "no role: a foreign verifier grants nothing"
+        );
+        let plain = tokens()
+            .issue("u1", Some("r1"), false, false, now())
+            .unwrap();
+        let claims = tokens().verify(&plain.token).unwrap();
+        assert!(!claims.tfa_setup);
+
+        // Signed with the right key, but the issuer and the claim disagree: refused.
+        let base = json!({"id": "u1", "role": null, "app_access": false, "admin_access": false,
+            "iat": now(), "exp": now() + 60});
+        for (iss, setup) in [("directus", true), (SETUP_ISSUER, false)] {
+            let mut claims = base.clone();
+            claims["iss"] = json!(iss);
+            claims["tfa_setup"] = json!(setup);
+            let token = sign(claims, Algorithm::HS256, SECRET);
+            assert!(tokens().verify(&token).is_err(), "{iss} {setup}");
+        }
+        let mut claims = base.clone();
+        claims["iss"] = json!(SETUP_ISSUER);
+        let token = sign(claims, Algorithm::HS256, SECRET);
+        assert!(
+            tokens().verify(&token).is_err(),
+            "the set-up issuer without the claim"
+        );
     }
 
     #[test]

@@ -17,6 +17,8 @@ pub enum Kind {
     TwoFactorEnabled,
     /// A notice: two-factor sign-in was turned off (no link).
     TwoFactorDisabled,
+    /// A notice: new recovery codes replaced the old ones (no link).
+    RecoveryCodesReplaced,
 }
 
 impl Kind {
@@ -27,6 +29,7 @@ impl Kind {
             Self::UserRegistration => "user-registration",
             Self::TwoFactorEnabled => "two-factor-enabled",
             Self::TwoFactorDisabled => "two-factor-disabled",
+            Self::RecoveryCodesReplaced => "recovery-codes-replaced",
         }
     }
 
@@ -51,6 +54,11 @@ impl Kind {
                 include_str!("templates/two-factor-disabled.subject"),
                 include_str!("templates/two-factor-disabled.txt"),
                 include_str!("templates/two-factor-disabled.html"),
+            ),
+            Self::RecoveryCodesReplaced => (
+                include_str!("templates/recovery-codes-replaced.subject"),
+                include_str!("templates/recovery-codes-replaced.txt"),
+                include_str!("templates/recovery-codes-replaced.html"),
             ),
         }
     }

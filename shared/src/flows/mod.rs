@@ -113,6 +113,7 @@ async fn send_mail(
         templates::Kind::UserRegistration => "email verification",
         templates::Kind::TwoFactorEnabled => "two-factor enabled notice",
         templates::Kind::TwoFactorDisabled => "two-factor disabled notice",
+        templates::Kind::RecoveryCodesReplaced => "recovery codes notice",
     };
     let rendered = templates::render(
         kind,

@@ -54,7 +54,7 @@ pub struct Credentials {
     pub password: Sensitive,
     /// The second factor: a code of the user's authenticator or a recovery code; ignored for a
     /// user without one.
-    pub otp: Option<String>,
+    pub otp: Option<Sensitive>,
     pub mode: Mode,
 }
 
@@ -130,9 +130,13 @@ pub async fn login(
     // The second factor, after the password (a wrong password is INVALID_CREDENTIALS whatever
     // the code): until it passes, this attempt stays counted, so wrong codes lock the account
     // as wrong passwords do.
-    if let Err(error) =
-        crate::flows::second_factor::second_step(state, &user, credentials.otp.as_deref(), now)
-            .await
+    if let Err(error) = crate::flows::second_factor::second_step(
+        state,
+        &user,
+        credentials.otp.as_ref().map(Sensitive::expose),
+        now,
+    )
+    .await
     {
         if matches!(error, ApiError::InvalidOtp) {
             refuse_attempt(state, attempt, Some(&user)).await?;
@@ -174,43 +178,56 @@ async fn refuse_attempt(
     suspend_if_configured(&state.store, settings.auth_login_attempts, attempt, user).await
 }
 
-/// Checks the password of a signed-in `user` who is changing their second factor, as a login
-/// checks it: the per-address limit, one attempt counted on the account (refused while it is
-/// locked), one argon2 verification. `INVALID_CREDENTIALS` when wrong.
-pub(crate) async fn verify_password(
-    state: &AppState,
-    passwords: &Passwords,
-    user: &User,
-    password: &Sensitive,
-    client: &Client,
-    now: Now,
-) -> Result<(), ApiError> {
-    limits::enforce(state, client, Limited::Login, now).await?;
-    let reservation = reserve_attempt(&state.store, &user.email, now).await?;
-    let verified = passwords
-        .verify(password, user.password.as_ref())
-        .await
-        .map_err(internal)?;
-    let Reservation::Granted { attempt } = reservation else {
-        return Err(ApiError::InvalidCredentials);
-    };
-    if !verified {
-        refuse_attempt(state, attempt, Some(user)).await?;
-        return Err(ApiError::InvalidCredentials);
-    }
-    state.store.clear_login_failures(&user.email).await?;
-    Ok(())
+/// One attempt of a signed-in user at a second-factor change (set-up, turning it off, new
+/// recovery codes), counted on the account exactly as a sign-in is: the per-address limit and
+/// one reservation first, refused outright while the account is locked (nothing is checked
+/// then, so a lock stops code guessing as it stops password guessing), and cleared only when
+/// the whole change succeeded. A wrong password or code is [`Attempt::refuse`]d.
+pub(crate) struct Attempt {
+    attempt: u32,
 }
 
-/// Counts a wrong second-factor code given outside a login (enable, disable, new recovery
-/// codes) as a failed attempt on the account.
-pub(crate) async fn count_failure(state: &AppState, user: &User, now: Now) -> Result<(), ApiError> {
-    if let Reservation::Granted { attempt } =
-        reserve_attempt(&state.store, &user.email, now).await?
-    {
-        refuse_attempt(state, attempt, Some(user)).await?;
+/// The account is locked: nothing was checked.
+pub(crate) struct Locked;
+
+impl Attempt {
+    pub(crate) async fn begin(
+        state: &AppState,
+        user: &User,
+        client: &Client,
+        now: Now,
+    ) -> Result<Result<Self, Locked>, ApiError> {
+        limits::enforce(state, client, Limited::Login, now).await?;
+        Ok(
+            match reserve_attempt(&state.store, &user.email, now).await? {
+                Reservation::Granted { attempt } => Ok(Self { attempt }),
+                _ => Err(Locked),
+            },
+        )
     }
-    Ok(())
+
+    /// Checks `password` (one argon2 verification).
+    pub(crate) async fn password_matches(
+        &self,
+        passwords: &Passwords,
+        user: &User,
+        password: &Sensitive,
+    ) -> Result<bool, ApiError> {
+        passwords
+            .verify(password, user.password.as_ref())
+            .await
+            .map_err(internal)
+    }
+
+    /// A wrong password or code: the attempt stays counted (and may lock or suspend).
+    pub(crate) async fn refuse(self, state: &AppState, user: &User) -> Result<(), ApiError> {
+        refuse_attempt(state, self.attempt, Some(user)).await
+    }
+
+    /// The change succeeded: the account's failures are forgotten, as after a sign-in.
+    pub(crate) async fn succeed(self, state: &AppState, user: &User) -> Result<(), ApiError> {
+        Ok(state.store.clear_login_failures(&user.email).await?)
+    }
 }
 
 /// A login's new session at `now`: the refresh lifetime, never past the absolute one.

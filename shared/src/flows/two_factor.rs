@@ -23,8 +23,8 @@ use crate::domain::two_factor::{
     Authenticator, PENDING_TTL_MS, SecondFactor, classify, otpauth_url,
 };
 use crate::email::templates::Kind;
-use crate::flows::limits::{self, Limited};
 use crate::flows::second_factor;
+use crate::flows::session::{Attempt, Locked};
 use crate::flows::time::Now;
 use crate::flows::users::{authorize_write, row};
 use crate::platform::state::AppState;
@@ -54,9 +54,9 @@ fn already_set() -> ApiError {
 }
 
 /// A value the client must send: present and not empty (Directus' Joi messages).
-fn present(value: Option<String>, field: &str) -> Result<String, ApiError> {
+fn present(value: Option<Sensitive>, field: &str) -> Result<Sensitive, ApiError> {
     value
-        .filter(|v| !v.is_empty())
+        .filter(|v| !v.expose().is_empty())
         .ok_or_else(|| required(field))
 }
 
@@ -71,24 +71,54 @@ async fn caller_user(state: &AppState, claims: &AccessClaims) -> Result<User, Ap
     Ok(user)
 }
 
-/// The caller's password, checked as a sign-in checks it: the per-address limit, one attempt
-/// counted on the account (and the lockout it may hold), one argon2 verification.
-async fn check_password(
+/// The password a change needs: present and not empty.
+fn password_given(password: Option<Sensitive>) -> Result<Sensitive, ApiError> {
+    password
+        .filter(|p| !p.expose().is_empty())
+        .ok_or_else(|| required("password"))
+}
+
+/// The account's attempt for a change that a password opens: refused as wrong while the
+/// account is locked (nothing is checked then), a wrong password counted.
+async fn password_attempt(
     state: &AppState,
     passwords: &Passwords,
     user: &User,
-    password: Option<Sensitive>,
+    password: &Sensitive,
     client: &Client,
     now: Now,
-) -> Result<(), ApiError> {
-    let password = password
-        .filter(|p| !p.expose().is_empty())
-        .ok_or_else(|| required("password"))?;
-    crate::flows::session::verify_password(state, passwords, user, &password, client, now).await
+) -> Result<Attempt, ApiError> {
+    let Ok(attempt) = Attempt::begin(state, user, client, now).await? else {
+        // The same argon2 work as a check, so a lock does not answer faster.
+        let _ = passwords.verify(password, user.password.as_ref()).await;
+        return Err(ApiError::InvalidCredentials);
+    };
+    if attempt.password_matches(passwords, user, password).await? {
+        Ok(attempt)
+    } else {
+        attempt.refuse(state, user).await?;
+        Err(ApiError::InvalidCredentials)
+    }
+}
+
+/// The account's attempt for a change that a code opens: refused as a wrong code while the
+/// account is locked, so a lock stops code guessing here as at sign-in.
+async fn code_attempt(
+    state: &AppState,
+    user: &User,
+    client: &Client,
+    now: Now,
+) -> Result<Attempt, ApiError> {
+    match Attempt::begin(state, user, client, now).await? {
+        Ok(attempt) => Ok(attempt),
+        Err(Locked) => Err(invalid("otp")),
+    }
 }
 
 /// `POST /users/me/tfa/generate {password}`: a new secret, pending for ten minutes (the next
-/// generate replaces it). `INVALID_PAYLOAD` when a second factor is set already.
+/// generate replaces it). `INVALID_PAYLOAD` when a second factor is set already (after the
+/// password, as in Directus; that attempt is not cleared, so asking again and again cannot
+/// reset the account's failure count between code guesses at sign-in).
 pub async fn generate(
     state: &AppState,
     passwords: &Passwords,
@@ -97,8 +127,9 @@ pub async fn generate(
     client: &Client,
     now: Now,
 ) -> Result<Generated, ApiError> {
+    let password = password_given(password)?;
     let user = caller_user(state, claims).await?;
-    check_password(state, passwords, &user, password, client, now).await?;
+    let attempt = password_attempt(state, passwords, &user, &password, client, now).await?;
     if user.two_factor.is_some() {
         return Err(already_set());
     }
@@ -115,6 +146,7 @@ pub async fn generate(
         Err(StoreError::Stale) => return Err(already_set()),
         Err(other) => return Err(other.into()),
     }
+    attempt.succeed(state, &user).await?;
     let settings = crate::flows::access::settings(state).await?;
     let secret = authenticator.base32();
     let url = otpauth_url(crate::flows::project_name(&settings), &user.email, &secret);
@@ -131,14 +163,13 @@ pub async fn generate(
 pub async fn enable(
     state: &AppState,
     claims: &AccessClaims,
-    secret: Option<String>,
-    otp: Option<String>,
+    secret: Option<Sensitive>,
+    otp: Option<Sensitive>,
     client: &Client,
     now: Now,
 ) -> Result<RecoveryCodes, ApiError> {
     let otp = present(otp, "otp")?;
     let secret = present(secret, "secret")?;
-    limits::enforce(state, client, Limited::Login, now).await?;
     let user = caller_user(state, claims).await?;
     let accountability = crate::flows::access::accountability(state, Some(claims)).await?;
     let mut wanted = Map::new();
@@ -160,16 +191,17 @@ pub async fn enable(
         .two_factor
         .open(&user.id, &pending.secret)
         .map_err(|_| invalid("secret"))?;
-    let sent = Authenticator::from_base32(&secret).map_err(|_| invalid("secret"))?;
+    let sent = Authenticator::from_base32(secret.expose()).map_err(|_| invalid("secret"))?;
     if !constant_time_eq(sent.secret_bytes(), &generated.secret) {
         return Err(invalid("secret"));
     }
-    let step = match classify(&otp) {
+    let attempt = code_attempt(state, &user, client, now).await?;
+    let step = match classify(otp.expose()) {
         SecondFactor::Code(code) => sent.accepts(&code, now.secs_u64(), None),
         _ => None,
     };
     let Some(step) = step else {
-        count_wrong_code(state, &user, now).await?;
+        attempt.refuse(state, &user).await?;
         return Err(invalid("otp"));
     };
     let codes = new_recovery_codes();
@@ -198,13 +230,22 @@ pub async fn enable(
         Err(StoreError::Stale) => return Err(already_set()),
         Err(other) => return Err(other.into()),
     }
-    // The other sessions began with one factor: they end (the cut-off above already ends them
-    // for every check; deleting them is the tidy-up, as for a password change).
-    let ended = state
+    attempt.succeed(state, &user).await?;
+    // The other sessions began with one factor: the cut-off written with the factor already
+    // ends them for every check; deleting them is the tidy-up, and its failure must not cost
+    // the user the recovery codes they are about to be shown.
+    match state
         .store
         .revoke_user_sessions_except(&user.id, keep)
-        .await?;
-    tracing::info!(user = %user.id, ended, "two-factor sign-in enabled; other sessions ended");
+        .await
+    {
+        Ok(ended) => {
+            tracing::info!(user = %user.id, ended, "two-factor sign-in enabled; other sessions ended")
+        }
+        Err(error) => {
+            tracing::warn!(user = %user.id, %error, "two-factor sign-in enabled; other sessions ended by the cut-off only")
+        }
+    }
     send_notice(state, &user, Kind::TwoFactorEnabled).await;
     Ok(RecoveryCodes(
         codes.into_iter().map(Sensitive::new).collect(),
@@ -212,25 +253,32 @@ pub async fn enable(
 }
 
 /// `POST /users/me/tfa/disable {otp}`: removes the second factor, given a code (or a recovery
-/// code) of it.
+/// code) of it. Needs the update permission on one's own `tfa_secret` that enabling needs, and
+/// is refused while a policy of the caller enforces a second factor.
 pub async fn disable(
     state: &AppState,
     claims: &AccessClaims,
-    otp: Option<String>,
+    otp: Option<Sensitive>,
     client: &Client,
     now: Now,
 ) -> Result<(), ApiError> {
     let otp = present(otp, "otp")?;
-    limits::enforce(state, client, Limited::Login, now).await?;
     let user = caller_user(state, claims).await?;
+    let accountability = crate::flows::access::accountability(state, Some(claims)).await?;
+    let mut wanted = Map::new();
+    wanted.insert("tfa_secret".into(), Value::Null);
+    authorize_write(&accountability, "update", wanted, Some(&row(&user)), now)?;
     let Some(factor) = &user.two_factor else {
-        return Err(ApiError::payload(format!(
-            "User \"{}\" doesn't have TFA enabled",
-            user.id
-        )));
+        return Err(not_enabled(&user));
     };
-    let Some(proof) = second_factor::verify(state, &user, factor, &otp, now) else {
-        count_wrong_code(state, &user, now).await?;
+    if accountability.enforce_tfa {
+        return Err(ApiError::payload(
+            "Two-factor sign-in is required for this user",
+        ));
+    }
+    let attempt = code_attempt(state, &user, client, now).await?;
+    let Some(proof) = second_factor::verify(state, &user, factor, otp.expose(), now) else {
+        attempt.refuse(state, &user).await?;
         return Err(invalid("otp"));
     };
     match state
@@ -240,38 +288,39 @@ pub async fn disable(
     {
         Ok(()) => {}
         Err(StoreError::Stale) => {
-            count_wrong_code(state, &user, now).await?;
+            attempt.refuse(state, &user).await?;
             return Err(invalid("otp"));
         }
         Err(other) => return Err(other.into()),
     }
+    attempt.succeed(state, &user).await?;
     tracing::info!(user = %user.id, "two-factor sign-in disabled");
     send_notice(state, &user, Kind::TwoFactorDisabled).await;
     Ok(())
 }
 
 /// `POST /users/me/tfa/recovery-codes {password, otp}`: ten new recovery codes replace the
-/// old ones (not a Directus route: Directus has no recovery codes).
+/// old ones (not a Directus route: Directus has no recovery codes). The password and the code
+/// are one attempt on the account: it is cleared only when both were right and the codes
+/// replaced, and the user is told by mail.
 pub async fn regenerate_recovery_codes(
     state: &AppState,
     passwords: &Passwords,
     claims: &AccessClaims,
     password: Option<Sensitive>,
-    otp: Option<String>,
+    otp: Option<Sensitive>,
     client: &Client,
     now: Now,
 ) -> Result<RecoveryCodes, ApiError> {
     let otp = present(otp, "otp")?;
+    let password = password_given(password)?;
     let user = caller_user(state, claims).await?;
-    check_password(state, passwords, &user, password, client, now).await?;
     let Some(factor) = &user.two_factor else {
-        return Err(ApiError::payload(format!(
-            "User \"{}\" doesn't have TFA enabled",
-            user.id
-        )));
+        return Err(not_enabled(&user));
     };
-    let Some(proof) = second_factor::verify(state, &user, factor, &otp, now) else {
-        count_wrong_code(state, &user, now).await?;
+    let attempt = password_attempt(state, passwords, &user, &password, client, now).await?;
+    let Some(proof) = second_factor::verify(state, &user, factor, otp.expose(), now) else {
+        attempt.refuse(state, &user).await?;
         return Err(invalid("otp"));
     };
     let codes = new_recovery_codes();
@@ -286,21 +335,21 @@ pub async fn regenerate_recovery_codes(
     {
         Ok(()) => {}
         Err(StoreError::Stale) => {
-            count_wrong_code(state, &user, now).await?;
+            attempt.refuse(state, &user).await?;
             return Err(invalid("otp"));
         }
         Err(other) => return Err(other.into()),
     }
+    attempt.succeed(state, &user).await?;
     tracing::info!(user = %user.id, "recovery codes replaced");
+    send_notice(state, &user, Kind::RecoveryCodesReplaced).await;
     Ok(RecoveryCodes(
         codes.into_iter().map(Sensitive::new).collect(),
     ))
 }
 
-/// A wrong code outside sign-in (enable, disable, new recovery codes) counts on the account as
-/// a failed sign-in: a stolen session cannot try a million codes.
-async fn count_wrong_code(state: &AppState, user: &User, now: Now) -> Result<(), ApiError> {
-    crate::flows::session::count_failure(state, user, now).await
+fn not_enabled(user: &User) -> ApiError {
+    ApiError::payload(format!("User \"{}\" doesn't have TFA enabled", user.id))
 }
 
 /// A recovery code as its digest is made: lower case, no separators.
@@ -363,7 +412,7 @@ mod tests {
             "Invalid payload. \"otp\" is required."
         );
         assert_eq!(
-            present(Some(String::new()), "secret")
+            present(Some(Sensitive::new("")), "secret")
                 .unwrap_err()
                 .to_string(),
             "Invalid payload. \"secret\" is required."

@@ -31,15 +31,22 @@ struct UserUpdate {
 }
 
 impl UserUpdate {
-    fn new() -> Self {
+    /// An update of the user item; `touches` also stamps `updated_at` (a change of the user
+    /// as clients see it: enabling or disabling). Spending a code does not: it must not fail a
+    /// concurrent `PATCH` that read the user just before (its write is conditional on
+    /// `updated_at`).
+    fn new(touches: bool) -> Self {
         let mut update = Self {
-            sets: vec!["updated_at = :now".into()],
+            sets: Vec::new(),
             removes: Vec::new(),
             conditions: vec!["attribute_exists(pk)".into()],
             names: HashMap::new(),
             values: HashMap::new(),
         };
-        update.value(":now", AttributeValue::N(now_millis().to_string()));
+        if touches {
+            update.sets.push("updated_at = :now".into());
+            update.value(":now", AttributeValue::N(now_millis().to_string()));
+        }
         update
     }
 
@@ -82,10 +89,14 @@ impl UserUpdate {
     }
 
     async fn send(self, store: &Store, user_id: &str) -> Result<(), StoreError> {
-        let mut expression = format!("SET {}", self.sets.join(", "));
-        if !self.removes.is_empty() {
-            expression.push_str(&format!(" REMOVE {}", self.removes.join(", ")));
+        let mut parts = Vec::new();
+        if !self.sets.is_empty() {
+            parts.push(format!("SET {}", self.sets.join(", ")));
         }
+        if !self.removes.is_empty() {
+            parts.push(format!("REMOVE {}", self.removes.join(", ")));
+        }
+        let expression = parts.join(" ");
         let result = store
             .client
             .update_item()
@@ -118,7 +129,7 @@ impl Store {
         user_id: &str,
         pending: &PendingTwoFactor,
     ) -> Result<(), StoreError> {
-        let mut update = UserUpdate::new();
+        let mut update = UserUpdate::new(false);
         update.sets.push("tfa_pending = :pending".into());
         update.conditions.push("attribute_not_exists(tfa)".into());
         update.value(":pending", serde_dynamo::to_attribute_value(pending)?);
@@ -135,7 +146,7 @@ impl Store {
         factor: &TwoFactor,
         keep: Option<&str>,
     ) -> Result<(), StoreError> {
-        let mut update = UserUpdate::new();
+        let mut update = UserUpdate::new(true);
         update
             .sets
             .extend(["tfa = :factor".into(), "sessions_valid_after = :now".into()]);
@@ -166,7 +177,7 @@ impl Store {
         spent: &Spent,
         reseal: Option<&Sensitive>,
     ) -> Result<(), StoreError> {
-        let mut update = UserUpdate::new();
+        let mut update = UserUpdate::new(false);
         update.secret_is(secret).spend(spent, true);
         if let Some(sealed) = reseal {
             update.sets.push("tfa.secret = :resealed".into());
@@ -183,7 +194,7 @@ impl Store {
         spent: &Spent,
         digests: &[String],
     ) -> Result<(), StoreError> {
-        let mut update = UserUpdate::new();
+        let mut update = UserUpdate::new(false);
         update
             .secret_is(secret)
             .spend(spent, matches!(spent, Spent::Step(_)));
@@ -200,7 +211,7 @@ impl Store {
         secret: &Sensitive,
         spent: &Spent,
     ) -> Result<(), StoreError> {
-        let mut update = UserUpdate::new();
+        let mut update = UserUpdate::new(true);
         // The factor goes as a whole: the spent code is only its condition.
         update.secret_is(secret).spend(spent, false);
         update.removes.extend(["tfa".into(), "tfa_pending".into()]);

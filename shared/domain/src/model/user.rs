@@ -62,7 +62,8 @@ pub struct User {
 pub struct TwoFactor {
     pub secret: Sensitive,
     /// RFC 6238's T of the last accepted code: a code of this step or an earlier one is spent.
-    #[serde(default)]
+    /// Never written as null (a null would fail every `tfa.last_step < :step` condition).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_step: Option<u64>,
     /// Digest -> `true`: a map, so one code is removed by name in a conditional write.
     #[serde(default)]

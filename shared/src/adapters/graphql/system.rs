@@ -483,7 +483,7 @@ fn auth_login(_: &Shape) -> Option<Field> {
                 let credentials = Credentials {
                     email: string_arg(&ctx, "email")?.unwrap_or_default(),
                     password: Sensitive::new(string_arg(&ctx, "password")?.unwrap_or_default()),
-                    otp: string_arg(&ctx, "otp")?,
+                    otp: string_arg(&ctx, "otp")?.map(Sensitive::new),
                     mode: mode_arg(&ctx)?,
                 };
                 let issued = session::login(
@@ -754,8 +754,8 @@ fn users_me_tfa_enable(_: &Shape) -> Option<Field> {
                     two_factor::enable(
                         &system.state,
                         claims,
-                        string_arg(&ctx, "secret")?,
-                        string_arg(&ctx, "otp")?,
+                        string_arg(&ctx, "secret")?.map(Sensitive::new),
+                        string_arg(&ctx, "otp")?.map(Sensitive::new),
                         &system.client,
                         system.now,
                     )
@@ -787,7 +787,7 @@ fn users_me_tfa_disable(_: &Shape) -> Option<Field> {
                     two_factor::disable(
                         &system.state,
                         claims,
-                        string_arg(&ctx, "otp")?,
+                        string_arg(&ctx, "otp")?.map(Sensitive::new),
                         &system.client,
                         system.now,
                     )
@@ -820,7 +820,7 @@ fn users_me_tfa_recovery_codes(_: &Shape) -> Option<Field> {
                         &system.passwords,
                         claims,
                         string_arg(&ctx, "password")?.map(Sensitive::new),
-                        string_arg(&ctx, "otp")?,
+                        string_arg(&ctx, "otp")?.map(Sensitive::new),
                         &system.client,
                         system.now,
                     )

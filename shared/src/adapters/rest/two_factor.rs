@@ -43,8 +43,8 @@ fn no_store(mut response: HttpResponse) -> HttpResponse {
 }
 
 /// A string field of the body, if any: `"otp": 123456` is Directus' `"otp" must be a string`.
-fn text(body: &Map<String, Value>, field: &str) -> Result<Option<String>, ApiError> {
-    http::optional_string(body, field)
+fn text(body: &Map<String, Value>, field: &str) -> Result<Option<Sensitive>, ApiError> {
+    Ok(http::optional_string(body, field)?.map(Sensitive::new))
 }
 
 /// Answers a request for one of the routes. A failing token fails it as on every route that
@@ -86,9 +86,7 @@ async fn act(
 ) -> Result<HttpResponse, ApiError> {
     let body = http::json_object(request)?;
     let client = crate::adapters::rest::client(state, request);
-    let password = |body: &Map<String, Value>| -> Result<Option<Sensitive>, ApiError> {
-        Ok(text(body, "password")?.map(Sensitive::new))
-    };
+    let password = |body: &Map<String, Value>| text(body, "password");
     match route {
         Route::Generate => {
             let generated =
