@@ -732,13 +732,13 @@ async fn a_locked_account_checks_no_code_and_a_right_password_does_not_reset_the
     let token = &account.token;
     let wrong = codes.wrong();
     // Wrong codes at disable count as failed sign-ins, until the account locks: 1 s after the
-    // fifth failure in a row, doubling with each later one. Waiting out each lock lets every
-    // failure count, so the eighth locks the account for 8 s.
-    for failure in 1..=8u32 {
+    // fifth failure in a row, 2 s after the sixth (the test settings suspend at the seventh).
+    // Waiting out the first lock lets the sixth failure count.
+    for failure in 1..=6u32 {
         let refused = tfa("disable", token, json!({"otp": wrong})).await;
-        assert_eq!(refused.status, 400, "{refused:?}");
-        if (5..8).contains(&failure) {
-            tokio::time::sleep(Duration::from_millis((1000 << (failure - 5)) + 200)).await;
+        assert_eq!(refused.status, 400, "failure {failure}: {refused:?}");
+        if failure == 5 {
+            tokio::time::sleep(Duration::from_millis(1200)).await;
         }
     }
     // Locked: even the right code is not looked at.
@@ -757,7 +757,7 @@ async fn a_locked_account_checks_no_code_and_a_right_password_does_not_reset_the
     let (codes, _) = enabled(&other).await;
     let wrong = codes.wrong();
     let mut answers = Vec::new();
-    for _ in 0..8 {
+    for _ in 0..6 {
         let refused = tfa(
             "recovery-codes",
             &other.token,
