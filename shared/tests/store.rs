@@ -3813,3 +3813,183 @@ async fn an_update_whose_email_is_taken_writes_none_of_its_parts() {
         None
     );
 }
+
+mod two_factor {
+    //! The second factor's conditional writes against DynamoDB: only the pending secret is
+    //! enabled, a step or recovery code is spent once (also by concurrent requests), and a
+    //! changed factor refuses writes meant for the old one.
+
+    use std::collections::BTreeMap;
+
+    use shared::domain::model::{PendingTwoFactor, TwoFactor};
+    use shared::domain::sensitive::Sensitive;
+    use shared::store::{Spent, Store, StoreError};
+
+    use super::{fresh_store, new_user};
+
+    fn factor(secret: &str, last_step: u64, digests: &[&str]) -> TwoFactor {
+        TwoFactor {
+            secret: Sensitive::new(secret),
+            last_step: Some(last_step),
+            recovery: digests.iter().map(|d| ((*d).to_owned(), true)).collect::<BTreeMap<_, _>>(),
+            enabled_at: 1,
+        }
+    }
+
+    async fn user_with_pending(store: &Store, pending: &str) -> String {
+        let user = store
+            .create_user(new_user(&format!("{}@example.com", uuid::Uuid::new_v4())))
+            .await
+            .unwrap();
+        store
+            .set_pending_two_factor(
+                &user.id,
+                &PendingTwoFactor {
+                    secret: Sensitive::new(pending),
+                    expires_at: i64::MAX,
+                },
+            )
+            .await
+            .unwrap();
+        user.id
+    }
+
+    #[tokio::test]
+    async fn only_the_pending_secret_is_enabled_once_and_the_other_sessions_cut_off() {
+        let store = fresh_store().await;
+        let id = user_with_pending(&store, "v1.k.pending").await;
+        let enabled = factor("v1.k.sealed", 100, &["d1", "d-2_x"]);
+        let other = store
+            .enable_two_factor(&id, &Sensitive::new("v1.k.other"), &enabled, None)
+            .await;
+        assert!(matches!(other, Err(StoreError::Stale)), "{other:?}");
+        store
+            .enable_two_factor(&id, &Sensitive::new("v1.k.pending"), &enabled, Some("s1"))
+            .await
+            .unwrap();
+        let user = store.get_user(&id).await.unwrap().unwrap();
+        assert_eq!(user.two_factor.as_ref(), Some(&enabled));
+        assert!(user.pending_two_factor.is_none());
+        assert!(user.sessions_valid_after.is_some());
+        assert_eq!(user.kept_session.as_deref(), Some("s1"));
+        // Enabled: no second enable, no new pending secret.
+        let again = store
+            .enable_two_factor(&id, &Sensitive::new("v1.k.pending"), &enabled, None)
+            .await;
+        assert!(matches!(again, Err(StoreError::Stale)), "{again:?}");
+        let pending = store
+            .set_pending_two_factor(
+                &id,
+                &PendingTwoFactor {
+                    secret: Sensitive::new("v1.k.next"),
+                    expires_at: i64::MAX,
+                },
+            )
+            .await;
+        assert!(matches!(pending, Err(StoreError::Stale)), "{pending:?}");
+    }
+
+    #[tokio::test]
+    async fn each_step_and_recovery_code_is_spent_once_even_by_concurrent_requests() {
+        let store = fresh_store().await;
+        let id = user_with_pending(&store, "p").await;
+        let secret = Sensitive::new("v1.k.sealed");
+        store
+            .enable_two_factor(&id, &Sensitive::new("p"), &factor("v1.k.sealed", 100, &["d1", "d2"]), None)
+            .await
+            .unwrap();
+        // A step not later than the last is spent.
+        for step in [99, 100] {
+            let spent = store.spend_second_factor(&id, &secret, &Spent::Step(step), None).await;
+            assert!(matches!(spent, Err(StoreError::Stale)), "{step}: {spent:?}");
+        }
+        // Eight concurrent requests with step 101: exactly one passes.
+        let attempts = (0..8).map(|_| {
+            let (store, id, secret) = (store.clone(), id.clone(), secret.clone());
+            tokio::spawn(async move {
+                store
+                    .spend_second_factor(&id, &secret, &Spent::Step(101), None)
+                    .await
+                    .is_ok()
+            })
+        });
+        let mut passed = 0;
+        for attempt in attempts {
+            passed += usize::from(attempt.await.unwrap());
+        }
+        assert_eq!(passed, 1);
+        let user = store.get_user(&id).await.unwrap().unwrap();
+        assert_eq!(user.two_factor.as_ref().unwrap().last_step, Some(101));
+
+        // A recovery code: once, the others stay.
+        let attempts = (0..4).map(|_| {
+            let (store, id, secret) = (store.clone(), id.clone(), secret.clone());
+            tokio::spawn(async move {
+                store
+                    .spend_second_factor(&id, &secret, &Spent::Recovery("d1".into()), None)
+                    .await
+                    .is_ok()
+            })
+        });
+        let mut passed = 0;
+        for attempt in attempts {
+            passed += usize::from(attempt.await.unwrap());
+        }
+        assert_eq!(passed, 1);
+        let recovery = store.get_user(&id).await.unwrap().unwrap().two_factor.unwrap().recovery;
+        assert_eq!(recovery.keys().collect::<Vec<_>>(), ["d2"]);
+
+        // A write meant for another secret (a factor replaced meanwhile) is refused.
+        let foreign = store
+            .spend_second_factor(&id, &Sensitive::new("v1.k.old"), &Spent::Step(200), None)
+            .await;
+        assert!(matches!(foreign, Err(StoreError::Stale)), "{foreign:?}");
+    }
+
+    #[tokio::test]
+    async fn resealing_replacing_codes_and_disabling_are_conditional_too() {
+        let store = fresh_store().await;
+        let id = user_with_pending(&store, "p").await;
+        let secret = Sensitive::new("v1.old.sealed");
+        store
+            .enable_two_factor(&id, &Sensitive::new("p"), &factor("v1.old.sealed", 10, &["d1"]), None)
+            .await
+            .unwrap();
+        let before = store.get_user(&id).await.unwrap().unwrap().updated_at;
+        let resealed = Sensitive::new("v1.new.sealed");
+        store
+            .spend_second_factor(&id, &secret, &Spent::Step(11), Some(&resealed))
+            .await
+            .unwrap();
+        let user = store.get_user(&id).await.unwrap().unwrap();
+        assert_eq!(user.two_factor.as_ref().unwrap().secret, resealed);
+        assert_eq!(user.updated_at, before, "spending a code is no change of the user");
+
+        // New codes for a recovery code: the old map goes as a whole.
+        store
+            .replace_recovery_codes(&id, &resealed, &Spent::Recovery("d1".into()), &["n1".into(), "n2".into()])
+            .await
+            .unwrap();
+        let again = store
+            .replace_recovery_codes(&id, &resealed, &Spent::Recovery("d1".into()), &["x".into()])
+            .await;
+        assert!(matches!(again, Err(StoreError::Stale)), "{again:?}");
+        let recovery = store.get_user(&id).await.unwrap().unwrap().two_factor.unwrap().recovery;
+        assert_eq!(recovery.keys().collect::<Vec<_>>(), ["n1", "n2"]);
+
+        // Disabling with a spent step or the old secret is refused; with a fresh step it goes.
+        for (sealed, step) in [(&resealed, 11), (&secret, 50)] {
+            let refused = store.disable_two_factor(&id, sealed, &Spent::Step(step)).await;
+            assert!(matches!(refused, Err(StoreError::Stale)), "{refused:?}");
+        }
+        store
+            .disable_two_factor(&id, &resealed, &Spent::Step(12))
+            .await
+            .unwrap();
+        let user = store.get_user(&id).await.unwrap().unwrap();
+        assert!(user.two_factor.is_none() && user.pending_two_factor.is_none());
+        // Nothing to spend any more.
+        let spent = store.spend_second_factor(&id, &resealed, &Spent::Step(13), None).await;
+        assert!(matches!(spent, Err(StoreError::Stale)), "{spent:?}");
+    }
+}
