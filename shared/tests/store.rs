@@ -3831,7 +3831,10 @@ mod two_factor {
         TwoFactor {
             secret: Sensitive::new(secret),
             last_step: Some(last_step),
-            recovery: digests.iter().map(|d| ((*d).to_owned(), true)).collect::<BTreeMap<_, _>>(),
+            recovery: digests
+                .iter()
+                .map(|d| ((*d).to_owned(), true))
+                .collect::<BTreeMap<_, _>>(),
             enabled_at: 1,
         }
     }
@@ -3895,12 +3898,19 @@ mod two_factor {
         let id = user_with_pending(&store, "p").await;
         let secret = Sensitive::new("v1.k.sealed");
         store
-            .enable_two_factor(&id, &Sensitive::new("p"), &factor("v1.k.sealed", 100, &["d1", "d2"]), None)
+            .enable_two_factor(
+                &id,
+                &Sensitive::new("p"),
+                &factor("v1.k.sealed", 100, &["d1", "d2"]),
+                None,
+            )
             .await
             .unwrap();
         // A step not later than the last is spent.
         for step in [99, 100] {
-            let spent = store.spend_second_factor(&id, &secret, &Spent::Step(step), None).await;
+            let spent = store
+                .spend_second_factor(&id, &secret, &Spent::Step(step), None)
+                .await;
             assert!(matches!(spent, Err(StoreError::Stale)), "{step}: {spent:?}");
         }
         // Eight concurrent requests with step 101: exactly one passes.
@@ -3936,7 +3946,14 @@ mod two_factor {
             passed += usize::from(attempt.await.unwrap());
         }
         assert_eq!(passed, 1);
-        let recovery = store.get_user(&id).await.unwrap().unwrap().two_factor.unwrap().recovery;
+        let recovery = store
+            .get_user(&id)
+            .await
+            .unwrap()
+            .unwrap()
+            .two_factor
+            .unwrap()
+            .recovery;
         assert_eq!(recovery.keys().collect::<Vec<_>>(), ["d2"]);
 
         // A write meant for another secret (a factor replaced meanwhile) is refused.
@@ -3952,7 +3969,12 @@ mod two_factor {
         let id = user_with_pending(&store, "p").await;
         let secret = Sensitive::new("v1.old.sealed");
         store
-            .enable_two_factor(&id, &Sensitive::new("p"), &factor("v1.old.sealed", 10, &["d1"]), None)
+            .enable_two_factor(
+                &id,
+                &Sensitive::new("p"),
+                &factor("v1.old.sealed", 10, &["d1"]),
+                None,
+            )
             .await
             .unwrap();
         let before = store.get_user(&id).await.unwrap().unwrap().updated_at;
@@ -3963,23 +3985,40 @@ mod two_factor {
             .unwrap();
         let user = store.get_user(&id).await.unwrap().unwrap();
         assert_eq!(user.two_factor.as_ref().unwrap().secret, resealed);
-        assert_eq!(user.updated_at, before, "spending a code is no change of the user");
+        assert_eq!(
+            user.updated_at, before,
+            "spending a code is no change of the user"
+        );
 
         // New codes for a recovery code: the old map goes as a whole.
         store
-            .replace_recovery_codes(&id, &resealed, &Spent::Recovery("d1".into()), &["n1".into(), "n2".into()])
+            .replace_recovery_codes(
+                &id,
+                &resealed,
+                &Spent::Recovery("d1".into()),
+                &["n1".into(), "n2".into()],
+            )
             .await
             .unwrap();
         let again = store
             .replace_recovery_codes(&id, &resealed, &Spent::Recovery("d1".into()), &["x".into()])
             .await;
         assert!(matches!(again, Err(StoreError::Stale)), "{again:?}");
-        let recovery = store.get_user(&id).await.unwrap().unwrap().two_factor.unwrap().recovery;
+        let recovery = store
+            .get_user(&id)
+            .await
+            .unwrap()
+            .unwrap()
+            .two_factor
+            .unwrap()
+            .recovery;
         assert_eq!(recovery.keys().collect::<Vec<_>>(), ["n1", "n2"]);
 
         // Disabling with a spent step or the old secret is refused; with a fresh step it goes.
         for (sealed, step) in [(&resealed, 11), (&secret, 50)] {
-            let refused = store.disable_two_factor(&id, sealed, &Spent::Step(step)).await;
+            let refused = store
+                .disable_two_factor(&id, sealed, &Spent::Step(step))
+                .await;
             assert!(matches!(refused, Err(StoreError::Stale)), "{refused:?}");
         }
         store
@@ -3989,7 +4028,9 @@ mod two_factor {
         let user = store.get_user(&id).await.unwrap().unwrap();
         assert!(user.two_factor.is_none() && user.pending_two_factor.is_none());
         // Nothing to spend any more.
-        let spent = store.spend_second_factor(&id, &resealed, &Spent::Step(13), None).await;
+        let spent = store
+            .spend_second_factor(&id, &resealed, &Spent::Step(13), None)
+            .await;
         assert!(matches!(spent, Err(StoreError::Stale)), "{spent:?}");
     }
 }
