@@ -56,7 +56,7 @@ const FUNCTIONS: [&str; 17] = [
     "not_found",
 ];
 const USAGE: &str =
-    "Usage: bench [items | timing [login | register | register-verify | password]...]
+    "Usage: bench [items | second-factor | timing [login | register | register-verify | password]...]
 (`make bench` builds the release binaries and runs `bench` with no arguments)
 
 Measures, with the binaries next to it (of its own build profile), and prints as Markdown
@@ -89,6 +89,7 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 enum Selection {
     Everything,
     Items,
+    SecondFactor,
     Timing(Vec<timing::Section>),
 }
 
@@ -102,6 +103,10 @@ fn selection() -> Selection {
         None => Selection::Everything,
         Some("items") => match args.next() {
             None => Selection::Items,
+            Some(other) => fail(format!("unexpected argument `{other}`")),
+        },
+        Some("second-factor") => match args.next() {
+            None => Selection::SecondFactor,
             Some(other) => fail(format!("unexpected argument `{other}`")),
         },
         Some("timing") => {
@@ -147,6 +152,12 @@ async fn main() -> Result<(), BoxError> {
         Selection::Items => {
             let stack = start_devstack(&binaries, &["--no-api"], &[]).await?;
             items_cost(&stack.dynamo).await?;
+            stack.stop().await;
+            return Ok(());
+        }
+        Selection::SecondFactor => {
+            let stack = start_devstack(&binaries, &api_stack_arguments()?, &[]).await?;
+            second_factor_cost(&stack.ready).await?;
             stack.stop().await;
             return Ok(());
         }
@@ -199,6 +210,7 @@ async fn main() -> Result<(), BoxError> {
     );
     println!("| endpoint | status | p50 ms | p95 ms | mean ms |\n|---|---:|---:|---:|---:|");
     warm_latency(&api_stack.ready).await?;
+    second_factor_cost(&api_stack.ready).await?;
     timing_sections(&binaries, Some(api_stack), &sections, plan, &mail_timeout).await?;
     Ok(())
 }
@@ -880,6 +892,120 @@ async fn warm_invocations(
     Ok(())
 }
 
+/// Times one request; any status but `expected` fails the benchmark, so a table never
+/// reports the speed of an error path under an endpoint's name.
+async fn time(
+    request: reqwest::RequestBuilder,
+    expected: u16,
+) -> Result<(f64, u16, Value), BoxError> {
+    let started = Instant::now();
+    let response = request.send().await?;
+    let status = response.status().as_u16();
+    let text = response.text().await?;
+    let elapsed = started.elapsed().as_secs_f64() * 1000.0;
+    if status != expected {
+        return Err(format!("answered {status}, expected {expected}: {text}").into());
+    }
+    Ok((
+        elapsed,
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::Null),
+    ))
+}
+
+/// Users of each kind in the second factor's comparison.
+const SECOND_FACTOR_USERS: usize = 100;
+
+/// What a second factor adds to a login, through the local stack: users with and without one,
+/// each set up the same way beforehand (registered and signed in once; the former also with a
+/// secret generated and enabled) and each timed once (a code is accepted once), the two kinds
+/// interleaved so that the machine's drift falls on both alike.
+async fn second_factor_cost(api: &str) -> Result<(), BoxError> {
+    let client = reqwest::Client::new();
+    let post = |path: &str, body: Value| {
+        client
+            .post(format!("{api}{path}"))
+            .header("content-type", "application/json")
+            .body(body.to_string())
+    };
+    let mut pairs = Vec::new();
+    for i in 0..SECOND_FACTOR_USERS {
+        let mut users = Vec::new();
+        for kind in ["plain", "tfa"] {
+            let email = format!("bench-{kind}-{i}-{}@example.com", std::process::id());
+            let user = json!({"email": email, "password": "d1r3ctu5"});
+            time(post("/register", user.clone()), 204).await?;
+            let (_, _, body) = time(post("/auth/login", user.clone()), 200).await?;
+            let token = body["data"]["access_token"].as_str().unwrap_or_default();
+            users.push((user, token.to_owned()));
+        }
+        let (tfa_user, token) = users.pop().ok_or("two users")?;
+        let (plain_user, _) = users.pop().ok_or("two users")?;
+        let (_, _, generated) = time(
+            post("/users/me/tfa/generate", json!({"password": "d1r3ctu5"})).bearer_auth(&token),
+            200,
+        )
+        .await?;
+        let secret = generated["data"]["secret"].as_str().unwrap_or_default();
+        let authenticator = Authenticator::from_base32(secret)?;
+        let step = unix_secs() / STEP_SECS;
+        time(
+            post(
+                "/users/me/tfa/enable",
+                json!({"secret": secret, "otp": authenticator.code_at(step * STEP_SECS)}),
+            )
+            .bearer_auth(&token),
+            200,
+        )
+        .await?;
+        pairs.push((plain_user, tfa_user, authenticator, step));
+    }
+    let (mut plain, mut second) = (Vec::new(), Vec::new());
+    for (i, (plain_user, mut tfa_user, authenticator, enabled_step)) in
+        pairs.into_iter().enumerate()
+    {
+        let step = (unix_secs() / STEP_SECS).max(enabled_step + 1);
+        tfa_user["otp"] = json!(authenticator.code_at(step * STEP_SECS));
+        // Alternate which goes first, so neither always follows the other.
+        let order = if i % 2 == 0 {
+            [false, true]
+        } else {
+            [true, false]
+        };
+        for with_factor in order {
+            let user = if with_factor { &tfa_user } else { &plain_user };
+            let (ms, _, _) = time(post("/auth/login", user.clone()), 200).await?;
+            if with_factor {
+                second.push(ms);
+            } else {
+                plain.push(ms);
+            }
+        }
+    }
+    println!(
+        "\n## What a second factor adds to a login (local stack, `cargo lambda watch{}`; {SECOND_FACTOR_USERS} users of each kind, each timed once, interleaved)\n",
+        if RELEASE { " --release" } else { "" }
+    );
+    println!("| login | p50 ms | p95 ms | mean ms |\n|---|---:|---:|---:|");
+    let row = |name: &str, samples: &mut Vec<f64>| {
+        let mean = samples.iter().sum::<f64>() / samples.len() as f64;
+        let (p50, p95) = (percentile(samples, 0.5), percentile(samples, 0.95));
+        println!("| {name} | {p50:.2} | {p95:.2} | {mean:.2} |");
+        (p50, mean)
+    };
+    let (p50_plain, mean_plain) = row("password only", &mut plain);
+    let (p50_second, mean_second) = row(
+        "password and a code (its step recorded: one conditional UpdateItem more)",
+        &mut second,
+    );
+    println!(
+        "\nDifference: p50 {:+.2} ms, mean {:+.2} ms.",
+        p50_second - p50_plain,
+        mean_second - mean_plain
+    );
+    Ok(())
+}
+
 fn unix_secs() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -912,27 +1038,6 @@ async fn warm_latency(api: &str) -> Result<(), BoxError> {
         let p95 = percentile(samples, 0.95);
         println!("| {name} | {status} | {p50:.2} | {p95:.2} | {mean:.2} |");
     };
-
-    /// Times one request; any status but `expected` fails the benchmark, so a table never
-    /// reports the speed of an error path under an endpoint's name.
-    async fn time(
-        request: reqwest::RequestBuilder,
-        expected: u16,
-    ) -> Result<(f64, u16, Value), BoxError> {
-        let started = Instant::now();
-        let response = request.send().await?;
-        let status = response.status().as_u16();
-        let text = response.text().await?;
-        let elapsed = started.elapsed().as_secs_f64() * 1000.0;
-        if status != expected {
-            return Err(format!("answered {status}, expected {expected}: {text}").into());
-        }
-        Ok((
-            elapsed,
-            status,
-            serde_json::from_str(&text).unwrap_or(Value::Null),
-        ))
-    }
 
     // register: a new address each time.
     let mut samples = Vec::new();
@@ -969,54 +1074,6 @@ async fn warm_latency(api: &str) -> Result<(), BoxError> {
         }
     }
     report("POST /auth/login", status, &mut samples);
-
-    // Login with a second factor: a code is accepted once, so one user per request, each set
-    // up beforehand (register, login, generate, enable); then each signs in once with a code of
-    // a step later than the one its enable spent.
-    let mut factors = Vec::new();
-    for i in 0..=WARM_RUNS {
-        let email = format!("bench-tfa-{i}-{}@example.com", std::process::id());
-        let user = json!({"email": email, "password": "d1r3ctu5"});
-        time(post("/register", user.clone()), 204).await?;
-        let (_, _, body) = time(login(user.clone()), 200).await?;
-        let token = body["data"]["access_token"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned();
-        let (_, _, generated) = time(
-            post("/users/me/tfa/generate", json!({"password": "d1r3ctu5"})).bearer_auth(&token),
-            200,
-        )
-        .await?;
-        let secret = generated["data"]["secret"].as_str().unwrap_or_default();
-        let authenticator = Authenticator::from_base32(secret)?;
-        let step = unix_secs() / STEP_SECS;
-        time(
-            post(
-                "/users/me/tfa/enable",
-                json!({"secret": secret, "otp": authenticator.code_at(step * STEP_SECS)}),
-            )
-            .bearer_auth(&token),
-            200,
-        )
-        .await?;
-        factors.push((user, authenticator, step));
-    }
-    let mut samples = Vec::new();
-    for (i, (mut user, authenticator, enabled_step)) in factors.into_iter().enumerate() {
-        let step = (unix_secs() / STEP_SECS).max(enabled_step + 1);
-        user["otp"] = json!(authenticator.code_at(step * STEP_SECS));
-        let (ms, s, _) = time(login(user), 200).await?;
-        status = s;
-        if i > 0 {
-            samples.push(ms);
-        }
-    }
-    report(
-        "POST /auth/login with a second factor",
-        status,
-        &mut samples,
-    );
 
     let mut samples = Vec::new();
     for i in 0..=WARM_RUNS {
