@@ -201,8 +201,7 @@ pub async fn enable(
         _ => None,
     };
     let Some(step) = step else {
-        attempt.refuse(state, &user).await?;
-        return Err(invalid("otp"));
+        return Err(wrong_code(state, &user, attempt).await);
     };
     let codes = new_recovery_codes();
     let factor = TwoFactor {
@@ -278,22 +277,13 @@ pub async fn disable(
     }
     let attempt = code_attempt(state, &user, client, now).await?;
     let Some(proof) = second_factor::verify(state, &user, factor, otp.expose(), now) else {
-        attempt.refuse(state, &user).await?;
-        return Err(invalid("otp"));
+        return Err(wrong_code(state, &user, attempt).await);
     };
-    match state
+    let written = state
         .store
         .disable_two_factor(&user.id, &factor.secret, &proof.spent)
-        .await
-    {
-        Ok(()) => {}
-        Err(StoreError::Stale) => {
-            attempt.refuse(state, &user).await?;
-            return Err(invalid("otp"));
-        }
-        Err(other) => return Err(other.into()),
-    }
-    attempt.succeed(state, &user).await?;
+        .await;
+    spent(state, &user, attempt, written).await?;
     tracing::info!(user = %user.id, "two-factor sign-in disabled");
     send_notice(state, &user, Kind::TwoFactorDisabled).await;
     Ok(())
@@ -320,32 +310,47 @@ pub async fn regenerate_recovery_codes(
     };
     let attempt = password_attempt(state, passwords, &user, &password, client, now).await?;
     let Some(proof) = second_factor::verify(state, &user, factor, otp.expose(), now) else {
-        attempt.refuse(state, &user).await?;
-        return Err(invalid("otp"));
+        return Err(wrong_code(state, &user, attempt).await);
     };
     let codes = new_recovery_codes();
     let digests: Vec<String> = codes
         .iter()
         .map(|code| state.two_factor.recovery_digest(&user.id, &plain(code)))
         .collect();
-    match state
+    let written = state
         .store
         .replace_recovery_codes(&user.id, &factor.secret, &proof.spent, &digests)
-        .await
-    {
-        Ok(()) => {}
-        Err(StoreError::Stale) => {
-            attempt.refuse(state, &user).await?;
-            return Err(invalid("otp"));
-        }
-        Err(other) => return Err(other.into()),
-    }
-    attempt.succeed(state, &user).await?;
+        .await;
+    spent(state, &user, attempt, written).await?;
     tracing::info!(user = %user.id, "recovery codes replaced");
     send_notice(state, &user, Kind::RecoveryCodesReplaced).await;
     Ok(RecoveryCodes(
         codes.into_iter().map(Sensitive::new).collect(),
     ))
+}
+
+/// A wrong code: the attempt stays counted (it may lock the account), and the answer is
+/// Directus' `"otp" is invalid` (or what counting it failed with).
+async fn wrong_code(state: &AppState, user: &User, attempt: Attempt) -> ApiError {
+    match attempt.refuse(state, user).await {
+        Ok(()) => invalid("otp"),
+        Err(error) => error,
+    }
+}
+
+/// The end of a change a code opened: the conditional write that spends the code went through
+/// (the account's failures are forgotten), or found it spent meanwhile (a wrong code).
+async fn spent(
+    state: &AppState,
+    user: &User,
+    attempt: Attempt,
+    written: Result<(), StoreError>,
+) -> Result<(), ApiError> {
+    match written {
+        Ok(()) => attempt.succeed(state, user).await,
+        Err(StoreError::Stale) => Err(wrong_code(state, user, attempt).await),
+        Err(other) => Err(other.into()),
+    }
 }
 
 fn not_enabled(user: &User) -> ApiError {
